@@ -1,0 +1,42 @@
+// vm_manager::Error: every failure a user can meet, with a stable code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace vm_manager {
+
+// Stable error codes. Scripts may match on them, so a code never changes
+// meaning once released; new failures get new codes.
+namespace errc {
+inline constexpr std::string_view vm_not_found = "vm_manager::vm::not_found";
+inline constexpr std::string_view vm_already_exists = "vm_manager::vm::already_exists";
+inline constexpr std::string_view vm_invalid_name = "vm_manager::vm::invalid_name";
+inline constexpr std::string_view vm_invalid_state = "vm_manager::vm::invalid_state";
+inline constexpr std::string_view vm_locked = "vm_manager::vm::locked";
+inline constexpr std::string_view spec_invalid = "vm_manager::spec::invalid";
+inline constexpr std::string_view backend_not_available = "vm_manager::backend::not_available";
+inline constexpr std::string_view backend_mismatch = "vm_manager::backend::mismatch";
+inline constexpr std::string_view store_io = "vm_manager::store::io";
+inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
+inline constexpr std::string_view data_dir_invalid = "vm_manager::data_dir::invalid";
+}  // namespace errc
+
+// A failure with a stable code, a one-line message and a hint that tells the
+// user what to do next. what() returns the message.
+class Error : public std::runtime_error {
+ public:
+  Error(std::string_view code, std::string message, std::string help = {});
+
+  const std::string& code() const noexcept { return code_; }
+  const std::string& message() const noexcept { return message_; }
+  const std::string& help() const noexcept { return help_; }
+
+ private:
+  std::string code_;
+  std::string message_;
+  std::string help_;
+};
+
+}  // namespace vm_manager

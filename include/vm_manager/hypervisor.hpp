@@ -1,0 +1,59 @@
+// The one interface every backend implements.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "vm_manager/types.hpp"
+
+namespace vm_manager {
+
+// Thread safety: every call may run concurrently with calls for *other* VMs.
+// Calls for the same VM must be serialised by the caller (vmctl holds a per-VM
+// lock). Every call returns within a bounded time; none waits forever.
+//
+// Operations that change a VM return the updated handle; callers persist it.
+// Every failure is a vm_manager::Error.
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  // Creates the VM's resources (work dir, disks, seed) without starting it.
+  // On return the VM is `prepared`. Raises spec::invalid for values the backend
+  // cannot honour, vm::invalid_name, vm::already_exists when resources of that
+  // name exist, backend::not_available. On failure nothing it created remains.
+  virtual VmHandle prepare(const VmSpec& spec) = 0;
+
+  // Boots a prepared or stopped VM. On return it is `running`. Raises
+  // vm::invalid_state when it is running, suspended or destroyed.
+  virtual VmHandle start(const VmHandle& handle) = 0;
+
+  // Shuts the VM down: gracefully first, forcefully once `timeout` has passed.
+  // On return the VM is `stopped` (nothing of it runs any more). Stopping a VM
+  // that does not run is not an error. Raises vm::invalid_state when destroyed.
+  virtual VmHandle stop(const VmHandle& handle, std::chrono::milliseconds timeout) = 0;
+
+  // Pauses a running VM. On return it is `suspended`. Raises vm::invalid_state
+  // when it is not running, or when the backend cannot suspend.
+  virtual VmHandle suspend(const VmHandle& handle) = 0;
+
+  // Continues a suspended VM. On return it is `running`. Raises
+  // vm::invalid_state when it is not suspended.
+  virtual VmHandle resume(const VmHandle& handle) = 0;
+
+  // Stops the VM if needed and removes every resource it owns. On return the
+  // VM is `destroyed`. Destroying a destroyed VM is not an error.
+  virtual void destroy(VmHandle handle) = 0;
+
+  // The live state, asked of the backend (process, QMP, zone), never cached.
+  virtual VmState state(const VmHandle& handle) = 0;
+
+  // An address at which the guest can be reached (for SSH). Raises
+  // vm::invalid_state when the VM does not run.
+  virtual std::string guest_ip(const VmHandle& handle) = 0;
+
+  // Where the serial console can be attached; NoConsole when there is none.
+  virtual ConsoleEndpoint console_endpoint(const VmHandle& handle) = 0;
+};
+
+}  // namespace vm_manager

@@ -1,0 +1,32 @@
+// A backend that runs nothing but keeps an honest lifecycle, for tests and
+// for trying vmctl out. Its state lives in <work dir>/noop-state, so every
+// process sees the same VM; destroy removes the work dir.
+#pragma once
+
+#include "vm_manager/data_dir.hpp"
+#include "vm_manager/hypervisor.hpp"
+
+namespace vm_manager {
+
+class NoopBackend final : public Hypervisor {
+ public:
+  explicit NoopBackend(DataDir data_dir);
+
+  VmHandle prepare(const VmSpec& spec) override;
+  VmHandle start(const VmHandle& handle) override;
+  VmHandle stop(const VmHandle& handle, std::chrono::milliseconds timeout) override;
+  VmHandle suspend(const VmHandle& handle) override;
+  VmHandle resume(const VmHandle& handle) override;
+  void destroy(VmHandle handle) override;
+  VmState state(const VmHandle& handle) override;
+  std::string guest_ip(const VmHandle& handle) override;
+  ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
+
+ private:
+  // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.
+  VmHandle transition(const VmHandle& handle, std::initializer_list<VmState> from, VmState to,
+                      std::string_view verb);
+  DataDir data_dir_;
+};
+
+}  // namespace vm_manager

@@ -1,0 +1,101 @@
+// The VM store: one vm.json per VM under the data dir, no daemon.
+//
+// Crash safety: vm.json is replaced atomically (temp file, fsync, rename,
+// fsync of the folder), so a crash leaves the old record or the new one.
+// Concurrency: a command that changes a VM holds that VM's VmLock (flock) for
+// its whole run; readers (list, status) need no lock because of the atomic
+// replace.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vm_manager/data_dir.hpp"
+#include "vm_manager/types.hpp"
+
+namespace vm_manager {
+
+// What vm.json holds: the handle backends work from and the spec it was made
+// from (so later tools can tell when a definition drifted).
+struct VmRecord {
+  VmHandle handle;
+  VmSpec spec;
+  std::string created_at;  // RFC 3339, UTC
+  bool operator==(const VmRecord&) const = default;
+};
+
+struct LockOptions {
+  // How long lock() waits for another command before raising vm::locked.
+  std::chrono::milliseconds timeout = std::chrono::seconds(120);
+  // Called once when lock() has to wait, with the holder's pid (0 if unknown).
+  std::function<void(std::string_view name, long holder_pid)> on_wait;
+};
+
+// Exclusive ownership of one VM's lock; released on destruction. Move-only.
+class VmLock {
+ public:
+  VmLock(VmLock&& other) noexcept;
+  VmLock& operator=(VmLock&& other) noexcept;
+  VmLock(const VmLock&) = delete;
+  VmLock& operator=(const VmLock&) = delete;
+  ~VmLock();
+
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class VmStore;
+  VmLock(std::string name, int fd);
+  std::string name_;
+  int fd_ = -1;
+};
+
+// One row of list(): a VM with its record, or a VM whose record is missing
+// (a create in progress or one that crashed) or unreadable.
+struct StoreEntry {
+  std::string name;
+  std::optional<VmRecord> record;
+  // When record is empty: preparing (a create holds the lock) or failed.
+  VmState state_without_record = VmState::failed;
+  std::string problem;  // why the record is missing or unreadable
+};
+
+class VmStore {
+ public:
+  explicit VmStore(DataDir data_dir, LockOptions options = {});
+
+  const DataDir& data_dir() const { return data_dir_; }
+
+  // Takes the VM's exclusive lock, waiting at most options.timeout.
+  // Raises vm::invalid_name, vm::locked, store::io.
+  VmLock lock(std::string_view name) const;
+
+  bool exists(std::string_view name) const;
+
+  // Raises vm::not_found, store::corrupt, vm::invalid_name.
+  VmRecord load(std::string_view name) const;
+
+  // Atomically replaces the VM's vm.json. The caller holds `lock` for the VM.
+  void save(const VmLock& lock, const VmRecord& record) const;
+
+  // Creates the VM under `lock`: refuses an existing name (vm::already_exists),
+  // clears the leftovers of a create that crashed, calls `prepare` and saves
+  // the record. If prepare fails, nothing of the VM remains.
+  VmRecord create(const VmLock& lock, const VmSpec& spec,
+                  const std::function<VmHandle(const VmSpec&)>& prepare) const;
+
+  // Forgets a destroyed VM: removes what is left of its work dir (only ever
+  // inside the data dir) and its lock file.
+  void remove(VmLock&& lock) const;
+
+  // Every VM in the data dir, sorted by name.
+  std::vector<StoreEntry> list() const;
+
+ private:
+  DataDir data_dir_;
+  LockOptions options_;
+};
+
+}  // namespace vm_manager

@@ -1,0 +1,141 @@
+// The value types shared by every backend: what a VM should be (VmSpec),
+// what a prepared VM is (VmHandle) and what it is doing (VmState).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace vm_manager {
+
+enum class BackendTag { noop, qemu, propolis };
+
+enum class VmState { preparing, prepared, running, suspended, stopped, failed, destroyed };
+
+// auto: KVM when it works, else TCG with a warning.
+enum class Accel { automatic, kvm, tcg };
+
+// Lowercase names used in JSON and on the command line ("noop", "running", "auto").
+std::string_view to_string(BackendTag tag);
+std::string_view to_string(VmState state);
+std::string_view to_string(Accel accel);
+// Parsers return nullopt for an unknown name, so callers can give their own error.
+std::optional<BackendTag> parse_backend_tag(std::string_view text);
+std::optional<VmState> parse_vm_state(std::string_view text);
+std::optional<Accel> parse_accel(std::string_view text);
+
+// Networking: SLIRP user networking, a TAP joined to a bridge, an illumos VNIC, or none.
+struct UserNetwork {
+  bool operator==(const UserNetwork&) const = default;
+};
+struct TapNetwork {
+  std::string bridge;
+  bool operator==(const TapNetwork&) const = default;
+};
+struct VnicNetwork {
+  std::string name;
+  bool operator==(const VnicNetwork&) const = default;
+};
+struct NoNetwork {
+  bool operator==(const NoNetwork&) const = default;
+};
+using NetworkConfig = std::variant<UserNetwork, TapNetwork, VnicNetwork, NoNetwork>;
+
+// "user", "tap", "vnic" or "none".
+std::string_view network_mode(const NetworkConfig& network);
+
+struct CloudInitConfig {
+  std::string user_data;  // raw bytes; may be binary (e.g. gzip)
+  std::string instance_id;
+  std::string hostname;
+  bool operator==(const CloudInitConfig&) const = default;
+};
+
+struct SshConfig {
+  std::string user = "vm";
+  std::string public_key;        // the key text itself ("ssh-ed25519 AAAA… comment")
+  std::string private_key_path;  // where the matching private key lives
+  bool operator==(const SshConfig&) const = default;
+};
+
+// What the user asks for. Backends validate what they cannot honour.
+struct VmSpec {
+  std::string name;
+  std::optional<BackendTag> backend;  // unset: the platform's default backend
+  std::string image_path;
+  std::uint32_t vcpus = 1;
+  std::uint64_t memory_mb = 1024;
+  std::optional<std::uint64_t> disk_gb;
+  NetworkConfig network = UserNetwork{};
+  std::optional<CloudInitConfig> cloud_init;
+  std::optional<SshConfig> ssh;
+  bool uefi = false;
+  Accel accel = Accel::automatic;
+  // Direct kernel boot.
+  std::optional<std::string> kernel;
+  std::optional<std::string> initrd;
+  std::optional<std::string> cmdline;
+
+  bool operator==(const VmSpec&) const = default;
+};
+
+// Everything a backend needs to find and control a prepared VM again, from
+// any process. Persisted as JSON; fields a backend does not use stay empty.
+struct VmHandle {
+  std::string id;  // random UUID, fixed at prepare
+  std::string name;
+  BackendTag backend = BackendTag::noop;
+  std::string work_dir;
+
+  // Disks.
+  std::string image_path;
+  std::string overlay_path;
+  std::string seed_iso_path;
+  std::optional<std::uint64_t> disk_gb;
+
+  // The running process: pid plus its start time (clock ticks since boot,
+  // field 22 of /proc/<pid>/stat), so a reused pid is never mistaken for ours.
+  std::optional<std::int64_t> pid;
+  std::optional<std::uint64_t> pid_start_time;
+
+  // Control and console.
+  std::string qmp_socket;
+  std::string console_socket;
+  std::string console_log;
+  std::string vnc;  // "127.0.0.1:5901" once known
+
+  std::uint32_t vcpus = 1;
+  std::uint64_t memory_mb = 1024;
+  NetworkConfig network = UserNetwork{};
+  std::string ssh_host;
+  std::optional<std::uint16_t> ssh_port;
+  std::string mac;
+  bool uefi = false;
+  Accel accel = Accel::automatic;
+  std::optional<std::string> kernel;
+  std::optional<std::string> initrd;
+  std::optional<std::string> cmdline;
+
+  // Propolis: the zone and the address of its propolis-server.
+  std::string zone_name;
+  std::string propolis_address;
+
+  bool operator==(const VmHandle&) const = default;
+};
+
+struct UnixSocketConsole {
+  std::string path;
+  bool operator==(const UnixSocketConsole&) const = default;
+};
+struct WebSocketConsole {
+  std::string url;
+  bool operator==(const WebSocketConsole&) const = default;
+};
+struct NoConsole {
+  bool operator==(const NoConsole&) const = default;
+};
+using ConsoleEndpoint = std::variant<UnixSocketConsole, WebSocketConsole, NoConsole>;
+
+}  // namespace vm_manager

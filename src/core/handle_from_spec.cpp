@@ -1,0 +1,26 @@
+#include "core/handle_from_spec.hpp"
+
+#include "util/uuid.hpp"
+
+namespace vm_manager {
+
+VmHandle handle_from_spec(const VmSpec& spec, BackendTag backend, const std::filesystem::path& work_dir) {
+  VmHandle h;
+  h.id = util::random_uuid();
+  h.name = spec.name;
+  h.backend = backend;
+  h.work_dir = work_dir.string();
+  h.image_path = spec.image_path;
+  h.disk_gb = spec.disk_gb;
+  h.vcpus = spec.vcpus;
+  h.memory_mb = spec.memory_mb;
+  h.network = spec.network;
+  h.uefi = spec.uefi;
+  h.accel = spec.accel;
+  h.kernel = spec.kernel;
+  h.initrd = spec.initrd;
+  h.cmdline = spec.cmdline;
+  return h;
+}
+
+}  // namespace vm_manager

@@ -1,0 +1,233 @@
+#include "vm_manager/json.hpp"
+
+#include "util/base64.hpp"
+
+namespace vm_manager {
+namespace {
+
+using nlohmann::json;
+
+// Reading is lenient about presence (older files lack newer fields) but
+// strict about types: a present field of the wrong type is an error.
+template <typename T>
+void read(const json& j, const char* key, T& out) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+}
+
+template <typename T>
+void read(const json& j, const char* key, std::optional<T>& out) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) {
+    out = it->get<T>();
+  } else {
+    out.reset();
+  }
+}
+
+template <typename T>
+json optional_json(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+template <typename Enum>
+void enum_from_json(const json& j, Enum& out, std::optional<Enum> (*parse)(std::string_view),
+                    const char* what) {
+  auto parsed = parse(j.get<std::string>());
+  if (!parsed) {
+    throw json::other_error::create(599, std::string("unknown ") + what + " '" + j.get<std::string>() + "'",
+                                    &j);
+  }
+  out = *parsed;
+}
+
+}  // namespace
+
+void to_json(json& j, BackendTag tag) { j = to_string(tag); }
+void from_json(const json& j, BackendTag& tag) {
+  enum_from_json(j, tag, parse_backend_tag, "backend");
+}
+void to_json(json& j, VmState state) { j = to_string(state); }
+void from_json(const json& j, VmState& state) { enum_from_json(j, state, parse_vm_state, "state"); }
+void to_json(json& j, Accel accel) { j = to_string(accel); }
+void from_json(const json& j, Accel& accel) { enum_from_json(j, accel, parse_accel, "accel"); }
+
+void to_json(json& j, const NetworkConfig& network) {
+  j = json{{"mode", network_mode(network)}};
+  if (auto* tap = std::get_if<TapNetwork>(&network)) j["bridge"] = tap->bridge;
+  if (auto* vnic = std::get_if<VnicNetwork>(&network)) j["vnic"] = vnic->name;
+}
+
+void from_json(const json& j, NetworkConfig& network) {
+  std::string mode = "user";
+  read(j, "mode", mode);
+  if (mode == "user") {
+    network = UserNetwork{};
+  } else if (mode == "tap") {
+    TapNetwork tap;
+    read(j, "bridge", tap.bridge);
+    network = tap;
+  } else if (mode == "vnic") {
+    VnicNetwork vnic;
+    read(j, "vnic", vnic.name);
+    network = vnic;
+  } else if (mode == "none") {
+    network = NoNetwork{};
+  } else {
+    throw json::other_error::create(599, "unknown network mode '" + mode + "'", &j);
+  }
+}
+
+// user_data is arbitrary bytes (it may be gzip), and JSON strings must be
+// UTF-8, so it is stored as base64.
+void to_json(json& j, const CloudInitConfig& config) {
+  j = json{{"user_data_base64", util::base64_encode(config.user_data)},
+           {"instance_id", config.instance_id},
+           {"hostname", config.hostname}};
+}
+
+void from_json(const json& j, CloudInitConfig& config) {
+  config = CloudInitConfig{};
+  std::string encoded;
+  read(j, "user_data_base64", encoded);
+  auto decoded = util::base64_decode(encoded);
+  if (!decoded) throw json::other_error::create(599, "user_data_base64 is not valid base64", &j);
+  config.user_data = std::move(*decoded);
+  read(j, "instance_id", config.instance_id);
+  read(j, "hostname", config.hostname);
+}
+
+void to_json(json& j, const SshConfig& config) {
+  j = json{{"user", config.user},
+           {"public_key", config.public_key},
+           {"private_key_path", config.private_key_path}};
+}
+
+void from_json(const json& j, SshConfig& config) {
+  config = SshConfig{};
+  read(j, "user", config.user);
+  read(j, "public_key", config.public_key);
+  read(j, "private_key_path", config.private_key_path);
+}
+
+void to_json(json& j, const VmSpec& spec) {
+  j = json{{"name", spec.name},
+           {"backend", optional_json(spec.backend)},
+           {"image_path", spec.image_path},
+           {"vcpus", spec.vcpus},
+           {"memory_mb", spec.memory_mb},
+           {"disk_gb", optional_json(spec.disk_gb)},
+           {"network", spec.network},
+           {"cloud_init", optional_json(spec.cloud_init)},
+           {"ssh", optional_json(spec.ssh)},
+           {"uefi", spec.uefi},
+           {"accel", spec.accel},
+           {"kernel", optional_json(spec.kernel)},
+           {"initrd", optional_json(spec.initrd)},
+           {"cmdline", optional_json(spec.cmdline)}};
+}
+
+void from_json(const json& j, VmSpec& spec) {
+  spec = VmSpec{};
+  read(j, "name", spec.name);
+  read(j, "backend", spec.backend);
+  read(j, "image_path", spec.image_path);
+  read(j, "vcpus", spec.vcpus);
+  read(j, "memory_mb", spec.memory_mb);
+  read(j, "disk_gb", spec.disk_gb);
+  read(j, "network", spec.network);
+  read(j, "cloud_init", spec.cloud_init);
+  read(j, "ssh", spec.ssh);
+  read(j, "uefi", spec.uefi);
+  read(j, "accel", spec.accel);
+  read(j, "kernel", spec.kernel);
+  read(j, "initrd", spec.initrd);
+  read(j, "cmdline", spec.cmdline);
+}
+
+void to_json(json& j, const VmHandle& h) {
+  j = json{{"id", h.id},
+           {"name", h.name},
+           {"backend", h.backend},
+           {"work_dir", h.work_dir},
+           {"image_path", h.image_path},
+           {"overlay_path", h.overlay_path},
+           {"seed_iso_path", h.seed_iso_path},
+           {"disk_gb", optional_json(h.disk_gb)},
+           {"pid", optional_json(h.pid)},
+           {"pid_start_time", optional_json(h.pid_start_time)},
+           {"qmp_socket", h.qmp_socket},
+           {"console_socket", h.console_socket},
+           {"console_log", h.console_log},
+           {"vnc", h.vnc},
+           {"vcpus", h.vcpus},
+           {"memory_mb", h.memory_mb},
+           {"network", h.network},
+           {"ssh_host", h.ssh_host},
+           {"ssh_port", optional_json(h.ssh_port)},
+           {"mac", h.mac},
+           {"uefi", h.uefi},
+           {"accel", h.accel},
+           {"kernel", optional_json(h.kernel)},
+           {"initrd", optional_json(h.initrd)},
+           {"cmdline", optional_json(h.cmdline)},
+           {"zone_name", h.zone_name},
+           {"propolis_address", h.propolis_address}};
+}
+
+void from_json(const json& j, VmHandle& h) {
+  h = VmHandle{};
+  read(j, "id", h.id);
+  read(j, "name", h.name);
+  read(j, "backend", h.backend);
+  read(j, "work_dir", h.work_dir);
+  read(j, "image_path", h.image_path);
+  read(j, "overlay_path", h.overlay_path);
+  read(j, "seed_iso_path", h.seed_iso_path);
+  read(j, "disk_gb", h.disk_gb);
+  read(j, "pid", h.pid);
+  read(j, "pid_start_time", h.pid_start_time);
+  read(j, "qmp_socket", h.qmp_socket);
+  read(j, "console_socket", h.console_socket);
+  read(j, "console_log", h.console_log);
+  read(j, "vnc", h.vnc);
+  read(j, "vcpus", h.vcpus);
+  read(j, "memory_mb", h.memory_mb);
+  read(j, "network", h.network);
+  read(j, "ssh_host", h.ssh_host);
+  read(j, "ssh_port", h.ssh_port);
+  read(j, "mac", h.mac);
+  read(j, "uefi", h.uefi);
+  read(j, "accel", h.accel);
+  read(j, "kernel", h.kernel);
+  read(j, "initrd", h.initrd);
+  read(j, "cmdline", h.cmdline);
+  read(j, "zone_name", h.zone_name);
+  read(j, "propolis_address", h.propolis_address);
+}
+
+void to_json(json& j, const ConsoleEndpoint& endpoint) {
+  if (auto* unix_socket = std::get_if<UnixSocketConsole>(&endpoint)) {
+    j = json{{"kind", "unix_socket"}, {"path", unix_socket->path}};
+  } else if (auto* ws = std::get_if<WebSocketConsole>(&endpoint)) {
+    j = json{{"kind", "websocket"}, {"url", ws->url}};
+  } else {
+    j = json{{"kind", "none"}};
+  }
+}
+
+void from_json(const json& j, ConsoleEndpoint& endpoint) {
+  std::string kind = "none";
+  read(j, "kind", kind);
+  if (kind == "unix_socket") {
+    UnixSocketConsole c;
+    read(j, "path", c.path);
+    endpoint = c;
+  } else if (kind == "websocket") {
+    WebSocketConsole c;
+    read(j, "url", c.url);
+    endpoint = c;
+  } else {
+    endpoint = NoConsole{};
+  }
+}
+
+}  // namespace vm_manager

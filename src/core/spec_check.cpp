@@ -1,0 +1,60 @@
+#include "vm_manager/spec_check.hpp"
+
+#include <fmt/format.h>
+
+#include "vm_manager/error.hpp"
+#include "vm_manager/names.hpp"
+
+namespace vm_manager {
+namespace {
+
+[[noreturn]] void invalid(std::string message, std::string help) {
+  throw Error(errc::spec_invalid, std::move(message), std::move(help));
+}
+
+// Values that end up in QEMU's comma-separated option syntax or in file
+// names must not smuggle in separators or control characters.
+bool is_plain_identifier(std::string_view text) {
+  if (text.empty() || text.size() > 15) return false;
+  for (char c : text) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void validate_network(const NetworkConfig& network) {
+  if (auto* tap = std::get_if<TapNetwork>(&network); tap && !tap->bridge.empty() &&
+                                                      !is_plain_identifier(tap->bridge)) {
+    invalid(fmt::format("invalid bridge name '{}'", tap->bridge),
+            "a bridge is a Linux interface name: 1-15 characters of A-Z, a-z, 0-9, '_', '.', '-'");
+  }
+  if (auto* vnic = std::get_if<VnicNetwork>(&network); vnic && !vnic->name.empty() &&
+                                                        !is_plain_identifier(vnic->name)) {
+    invalid(fmt::format("invalid VNIC name '{}'", vnic->name),
+            "a VNIC name is 1-15 characters of A-Z, a-z, 0-9, '_', '.', '-'");
+  }
+}
+
+}  // namespace
+
+void validate_spec(const VmSpec& spec) {
+  validate_vm_name(spec.name);
+  if (spec.vcpus < 1 || spec.vcpus > kMaxVcpus) {
+    invalid(fmt::format("vcpus must be between 1 and {}, not {}", kMaxVcpus, spec.vcpus),
+            "pass --vcpus with a value in that range");
+  }
+  if (spec.memory_mb < kMinMemoryMb || spec.memory_mb > kMaxMemoryMb) {
+    invalid(fmt::format("memory must be between {} and {} MB, not {}", kMinMemoryMb, kMaxMemoryMb,
+                        spec.memory_mb),
+            "pass --memory in megabytes, e.g. --memory 2048");
+  }
+  if (spec.disk_gb && (*spec.disk_gb < 1 || *spec.disk_gb > kMaxDiskGb)) {
+    invalid(fmt::format("disk must be between 1 and {} GB, not {}", kMaxDiskGb, *spec.disk_gb),
+            "pass --disk in gigabytes, e.g. --disk 20");
+  }
+  validate_network(spec.network);
+}
+
+}  // namespace vm_manager

@@ -1,0 +1,72 @@
+#include "vm_manager/types.hpp"
+
+#include <array>
+#include <utility>
+
+namespace vm_manager {
+namespace {
+
+template <typename Enum, std::size_t N>
+using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
+
+constexpr NameTable<BackendTag, 3> kBackendNames{{
+    {BackendTag::noop, "noop"},
+    {BackendTag::qemu, "qemu"},
+    {BackendTag::propolis, "propolis"},
+}};
+
+constexpr NameTable<VmState, 7> kStateNames{{
+    {VmState::preparing, "preparing"},
+    {VmState::prepared, "prepared"},
+    {VmState::running, "running"},
+    {VmState::suspended, "suspended"},
+    {VmState::stopped, "stopped"},
+    {VmState::failed, "failed"},
+    {VmState::destroyed, "destroyed"},
+}};
+
+constexpr NameTable<Accel, 3> kAccelNames{{
+    {Accel::automatic, "auto"},
+    {Accel::kvm, "kvm"},
+    {Accel::tcg, "tcg"},
+}};
+
+template <typename Enum, std::size_t N>
+std::string_view name_of(const NameTable<Enum, N>& table, Enum value) {
+  for (const auto& [v, name] : table) {
+    if (v == value) return name;
+  }
+  return "unknown";
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_of(const NameTable<Enum, N>& table, std::string_view text) {
+  for (const auto& [v, name] : table) {
+    if (name == text) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(BackendTag tag) { return name_of(kBackendNames, tag); }
+std::string_view to_string(VmState state) { return name_of(kStateNames, state); }
+std::string_view to_string(Accel accel) { return name_of(kAccelNames, accel); }
+
+std::optional<BackendTag> parse_backend_tag(std::string_view text) {
+  return value_of(kBackendNames, text);
+}
+std::optional<VmState> parse_vm_state(std::string_view text) { return value_of(kStateNames, text); }
+std::optional<Accel> parse_accel(std::string_view text) { return value_of(kAccelNames, text); }
+
+std::string_view network_mode(const NetworkConfig& network) {
+  struct Mode {
+    std::string_view operator()(const UserNetwork&) const { return "user"; }
+    std::string_view operator()(const TapNetwork&) const { return "tap"; }
+    std::string_view operator()(const VnicNetwork&) const { return "vnic"; }
+    std::string_view operator()(const NoNetwork&) const { return "none"; }
+  };
+  return std::visit(Mode{}, network);
+}
+
+}  // namespace vm_manager

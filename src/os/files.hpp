@@ -1,0 +1,28 @@
+// File primitives with the durability guarantees the store relies on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vm_manager::os {
+
+// Replaces `path` with `data` so that a crash at any instant leaves either the
+// old content or the new one: temp file in the same folder, fsync, rename,
+// fsync of the folder. Raises store::io.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0600);
+
+// The whole file, or nullopt when it does not exist. Raises store::io.
+std::optional<std::string> read_file(const std::filesystem::path& path);
+
+// Creates a folder with the given mode; false when it already existed.
+// Raises store::io for any other failure.
+bool make_dir(const std::filesystem::path& path, mode_t mode = 0700);
+
+// True for the temp files write_file_atomic leaves behind when killed.
+bool is_temp_file_name(std::string_view file_name);
+
+}  // namespace vm_manager::os

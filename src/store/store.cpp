@@ -1,0 +1,193 @@
+#include "vm_manager/store.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "os/file_lock.hpp"
+#include "os/files.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/json.hpp"
+#include "vm_manager/names.hpp"
+
+namespace vm_manager {
+namespace fs = std::filesystem;
+using nlohmann::json;
+namespace {
+
+constexpr int kRecordFormat = 1;
+
+std::string now_rfc3339() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+std::string record_to_text(const VmRecord& record) {
+  json j{{"format", kRecordFormat},
+         {"created_at", record.created_at},
+         {"handle", record.handle},
+         {"spec", record.spec}};
+  return j.dump(2) + "\n";
+}
+
+VmRecord record_from_text(const std::string& text, const fs::path& path) {
+  try {
+    json j = json::parse(text);
+    VmRecord record;
+    record.handle = j.at("handle").get<VmHandle>();
+    if (auto it = j.find("spec"); it != j.end() && !it->is_null()) record.spec = it->get<VmSpec>();
+    if (auto it = j.find("created_at"); it != j.end() && it->is_string()) record.created_at = *it;
+    return record;
+  } catch (const json::exception& e) {
+    throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", path.string(), e.what()),
+                "restore it from a backup, or remove the VM with 'vmctl destroy'");
+  }
+}
+
+}  // namespace
+
+VmLock::VmLock(std::string name, int fd) : name_(std::move(name)), fd_(fd) {}
+
+VmLock::VmLock(VmLock&& other) noexcept
+    : name_(std::move(other.name_)), fd_(std::exchange(other.fd_, -1)) {}
+
+VmLock& VmLock::operator=(VmLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    name_ = std::move(other.name_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+VmLock::~VmLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
+}
+
+VmStore::VmStore(DataDir data_dir, LockOptions options)
+    : data_dir_(std::move(data_dir)), options_(std::move(options)) {}
+
+VmLock VmStore::lock(std::string_view name) const {
+  fs::path path = data_dir_.lock_file(name);  // validates the name first
+  data_dir_.ensure_exists();
+  long holder = 0;
+  auto fd = os::lock_exclusive(path, options_.timeout, [&](long pid) {
+    holder = pid;
+    if (options_.on_wait) options_.on_wait(name, pid);
+  });
+  if (!fd) {
+    std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
+    throw Error(errc::vm_locked,
+                fmt::format("VM '{}' is busy: another vmctl command{} still holds its lock after {} s", name,
+                            by, options_.timeout.count() / 1000.0),
+                "wait for that command to finish, or raise VMCTL_LOCK_TIMEOUT (seconds)");
+  }
+  return VmLock(std::string(name), *fd);
+}
+
+bool VmStore::exists(std::string_view name) const { return fs::exists(data_dir_.vm_file(name)); }
+
+VmRecord VmStore::load(std::string_view name) const {
+  fs::path path = data_dir_.vm_file(name);
+  auto text = os::read_file(path);
+  if (!text) {
+    throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
+                "'vmctl list' shows the VMs that exist; 'vmctl create --name NAME' makes one");
+  }
+  return record_from_text(*text, path);
+}
+
+void VmStore::save(const VmLock& lock, const VmRecord& record) const {
+  if (lock.name() != record.handle.name) {
+    throw Error(errc::store_io,
+                fmt::format("refusing to save VM '{}' under the lock of '{}'", record.handle.name, lock.name()),
+                "this is a bug in vmctl; please report it");
+  }
+  os::write_file_atomic(data_dir_.vm_file(record.handle.name), record_to_text(record));
+}
+
+VmRecord VmStore::create(const VmLock& lock, const VmSpec& spec,
+                         const std::function<VmHandle(const VmSpec&)>& prepare) const {
+  validate_vm_name(spec.name);
+  if (lock.name() != spec.name) {
+    throw Error(errc::store_io, fmt::format("creating '{}' needs its own lock", spec.name),
+                "this is a bug in vmctl; please report it");
+  }
+  if (exists(spec.name)) {
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
+                "choose another name, or remove it first with 'vmctl destroy " + spec.name + "'");
+  }
+  fs::path dir = data_dir_.vm_dir(spec.name);
+  // A folder without vm.json is what a create killed part-way leaves; we hold
+  // the lock, so nobody else is creating it now.
+  if (fs::exists(dir)) data_dir_.remove_inside(dir);
+
+  VmRecord record;
+  record.spec = spec;
+  record.created_at = now_rfc3339();
+  try {
+    record.handle = prepare(spec);
+    if (record.handle.name != spec.name) {
+      throw Error(errc::store_io, "the backend named the VM differently from its spec",
+                  "this is a bug in vmctl; please report it");
+    }
+    os::make_dir(dir);  // backends normally made it already
+    save(lock, record);
+  } catch (...) {
+    if (fs::exists(dir)) data_dir_.remove_inside(dir);
+    throw;
+  }
+  return record;
+}
+
+void VmStore::remove(VmLock&& lock) const {
+  VmLock held = std::move(lock);
+  fs::path dir = data_dir_.vm_dir(held.name());
+  if (fs::exists(fs::symlink_status(dir))) data_dir_.remove_inside(dir);
+  // Unlink while still holding the lock: waiters notice the file is gone
+  // and lock the next one (see os::lock_exclusive).
+  ::unlink(data_dir_.lock_file(held.name()).c_str());
+}
+
+std::vector<StoreEntry> VmStore::list() const {
+  std::vector<StoreEntry> entries;
+  std::error_code ec;
+  fs::directory_iterator it(data_dir_.vms_dir(), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return entries;
+    throw Error(errc::store_io, fmt::format("cannot read {}: {}", data_dir_.vms_dir().string(), ec.message()),
+                "check the permissions of the data dir");
+  }
+  for (const auto& dirent : it) {
+    std::string name = dirent.path().filename().string();
+    if (!is_valid_vm_name(name) || !dirent.is_directory()) continue;
+    StoreEntry entry;
+    entry.name = name;
+    try {
+      entry.record = load(name);
+    } catch (const Error& e) {
+      if (e.code() == errc::vm_not_found) {
+        bool creating = os::is_locked(data_dir_.lock_file(name));
+        entry.state_without_record = creating ? VmState::preparing : VmState::failed;
+        entry.problem = creating ? "being created" : "a create did not finish; 'vmctl destroy' removes it";
+      } else {
+        entry.problem = e.message();
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const StoreEntry& a, const StoreEntry& b) { return a.name < b.name; });
+  return entries;
+}
+
+}  // namespace vm_manager

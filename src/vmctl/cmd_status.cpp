@@ -1,0 +1,39 @@
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "vmctl/commands.hpp"
+#include "vmctl/vm_view.hpp"
+
+namespace vmctl {
+using namespace vm_manager;
+namespace {
+
+std::string human_status(const nlohmann::json& j) {
+  std::string out;
+  for (const auto& [key, value] : j.items()) {
+    if (value.is_null()) continue;
+    out += fmt::format("{:<11} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& app, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto json_output = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("status", "Show one VM's live state and details");
+  add_name_argument(*cmd, *name);
+  cmd->add_flag("--json", *json_output, "Print a JSON object");
+  cmd->callback([&ctx, name, json_output] {
+    StoreEntry entry;
+    entry.name = *name;
+    entry.record = ctx.store().load(*name);
+    VmView view = view_of(entry, ctx.hypervisor());
+    std::string out = *json_output ? view.json.dump(2) + "\n" : human_status(view.json);
+    std::fputs(out.c_str(), stdout);
+  });
+}
+
+}  // namespace vmctl

@@ -1,0 +1,22 @@
+// One function per vmctl command; each lives in its own cmd_<name>.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "vmctl/context.hpp"
+
+namespace vmctl {
+
+void add_create_command(CLI::App& app, Context& ctx);
+void add_start_command(CLI::App& app, Context& ctx);
+void add_stop_command(CLI::App& app, Context& ctx);
+void add_suspend_command(CLI::App& app, Context& ctx);
+void add_resume_command(CLI::App& app, Context& ctx);
+void add_destroy_command(CLI::App& app, Context& ctx);
+void add_list_command(CLI::App& app, Context& ctx);
+void add_status_command(CLI::App& app, Context& ctx);
+
+// The positional VM name every per-VM command takes.
+CLI::Option* add_name_argument(CLI::App& command, std::string& name);
+
+}  // namespace vmctl

@@ -1,0 +1,50 @@
+// What every vmctl command shares: global options, the store, the
+// hypervisor, and how to talk to the user.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "vm_manager/router.hpp"
+#include "vm_manager/store.hpp"
+
+namespace vmctl {
+
+struct GlobalOptions {
+  std::optional<std::filesystem::path> data_dir;
+  int verbosity = 0;
+  bool quiet = false;
+};
+
+class Context {
+ public:
+  GlobalOptions options;
+
+  // Built on first use, after the command line has been parsed.
+  const vm_manager::DataDir& data_dir();
+  vm_manager::VmStore& store();
+  vm_manager::RouterHypervisor& hypervisor();
+
+  // Takes the VM's lock, loads its record, lets `change` return the new
+  // handle, and saves it. The lock is held throughout.
+  vm_manager::VmRecord change_vm(const std::string& name,
+                                 const std::function<vm_manager::VmHandle(const vm_manager::VmRecord&)>& change);
+
+  // A line for the user on stdout, unless --quiet.
+  void say(const std::string& line) const;
+  // A line on stderr, unless --quiet.
+  void note(const std::string& line) const;
+
+ private:
+  std::optional<vm_manager::DataDir> data_dir_;
+  std::optional<vm_manager::VmStore> store_;
+  std::optional<vm_manager::RouterHypervisor> hypervisor_;
+};
+
+// VMCTL_LOCK_TIMEOUT in seconds, else the default. Raises Error when malformed.
+std::chrono::milliseconds lock_timeout_from_env();
+
+}  // namespace vmctl

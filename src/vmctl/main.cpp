@@ -1,0 +1,95 @@
+// vmctl: the command-line front end of the vm-manager library.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "vm_manager/error.hpp"
+#include "vm_manager/version.hpp"
+#include "vmctl/commands.hpp"
+
+namespace vmctl {
+
+// Exit statuses: 0 success, 1 the operation failed, 2 the command line was wrong.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+CLI::Option* add_name_argument(CLI::App& command, std::string& name) {
+  return command.add_option("name", name, "VM name")->required();
+}
+
+namespace {
+
+void print_error(std::string_view code, std::string_view message, std::string_view help) {
+  std::fprintf(stderr, "error[%.*s]: %.*s\n", int(code.size()), code.data(), int(message.size()), message.data());
+  if (!help.empty()) std::fprintf(stderr, "  help: %.*s\n", int(help.size()), help.data());
+}
+
+void configure_logging(const GlobalOptions& options) {
+  spdlog::set_pattern("%^%l%$: %v");
+  if (options.quiet) {
+    spdlog::set_level(spdlog::level::err);
+  } else if (options.verbosity >= 3) {
+    spdlog::set_level(spdlog::level::trace);
+  } else if (options.verbosity == 2) {
+    spdlog::set_level(spdlog::level::debug);
+  } else if (options.verbosity == 1) {
+    spdlog::set_level(spdlog::level::info);
+  } else {
+    spdlog::set_level(spdlog::level::warn);
+  }
+}
+
+// The command name for usage hints: "vmctl stop" when a subcommand was parsed.
+std::string command_path(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return "vmctl " + sub->get_name();
+  return "vmctl";
+}
+
+int run(int argc, char** argv) {
+  Context ctx;
+  CLI::App app{"vmctl: create, run and control virtual machines", "vmctl"};
+  app.set_version_flag("--version", std::string("vmctl ") + VM_MANAGER_VERSION);
+  app.add_option("--data-dir", ctx.options.data_dir, "Where VMs are kept (default: $VMCTL_DATA_DIR, "
+                                                     "$XDG_DATA_HOME/vmctl or ~/.local/share/vmctl)");
+  app.add_flag("-v,--verbose", ctx.options.verbosity, "More detail; repeat for more");
+  app.add_flag("-q,--quiet", ctx.options.quiet, "Only errors");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command
+  app.parse_complete_callback([&ctx] { configure_logging(ctx.options); });
+
+  add_create_command(app, ctx);
+  add_start_command(app, ctx);
+  add_stop_command(app, ctx);
+  add_suspend_command(app, ctx);
+  add_resume_command(app, ctx);
+  add_destroy_command(app, ctx);
+  add_list_command(app, ctx);
+  add_status_command(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error("vmctl::usage", e.what(), fmt::format("run '{} --help' for usage", command_path(app)));
+    return kExitUsage;
+  } catch (const vm_manager::Error& e) {
+    print_error(e.code(), e.message(), e.help());
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    print_error("vmctl::internal", e.what(), "this is a bug in vmctl; please report it with the command you ran");
+    return kExitFailure;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace vmctl
+
+int main(int argc, char** argv) { return vmctl::run(argc, argv); }

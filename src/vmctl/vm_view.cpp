@@ -1,0 +1,109 @@
+#include "vmctl/vm_view.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "vm_manager/error.hpp"
+#include "vm_manager/json.hpp"
+
+namespace vmctl {
+using namespace vm_manager;
+using nlohmann::json;
+namespace {
+
+bool is_live(VmState state) { return state == VmState::running || state == VmState::suspended; }
+
+json text_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+
+template <typename T>
+json value_or_null(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+std::string cell(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+json view_json(const StoreEntry& entry, VmState state, const std::string& problem) {
+  if (!entry.record) {
+    return json{{"name", entry.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
+                {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
+                {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"pid", nullptr},
+                {"vnc", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
+                {"created_at", nullptr}, {"problem", text_or_null(problem)}};
+  }
+  const VmHandle& h = entry.record->handle;
+  bool live = is_live(state);
+  return json{{"name", h.name},
+              {"backend", h.backend},
+              {"state", state},
+              {"vcpus", h.vcpus},
+              {"memory_mb", h.memory_mb},
+              {"disk_gb", value_or_null(h.disk_gb)},
+              {"network", network_mode(h.network)},
+              {"ssh_host", text_or_null(h.ssh_host)},
+              {"ssh_port", value_or_null(h.ssh_port)},
+              // A pid or VNC address is only meaningful while the VM runs.
+              {"pid", live ? value_or_null(h.pid) : json(nullptr)},
+              {"vnc", live ? text_or_null(h.vnc) : json(nullptr)},
+              {"work_dir", text_or_null(h.work_dir)},
+              {"id", h.id},
+              {"created_at", text_or_null(entry.record->created_at)},
+              {"problem", text_or_null(problem)}};
+}
+
+}  // namespace
+
+std::vector<std::string> table_header() {
+  return {"NAME", "BACKEND", "STATE", "VCPUS", "MEMORY", "SSH", "PID", "VNC"};
+}
+
+VmView view_of(const StoreEntry& entry, Hypervisor& hypervisor) {
+  VmState state = entry.state_without_record;
+  std::string problem = entry.problem;
+  if (entry.record) {
+    try {
+      state = hypervisor.state(entry.record->handle);
+    } catch (const Error& e) {
+      state = VmState::failed;
+      problem = e.message();
+    }
+  }
+  VmView view;
+  view.json = view_json(entry, state, problem);
+  const json& j = view.json;
+  std::string memory = j["memory_mb"].is_null() ? "-" : fmt::format("{} MB", j["memory_mb"].get<std::uint64_t>());
+  std::string ssh = j["ssh_port"].is_null() ? "-"
+                                            : fmt::format("{}:{}", cell(j["ssh_host"]), cell(j["ssh_port"]));
+  view.row = {cell(j["name"]), cell(j["backend"]), cell(j["state"]), cell(j["vcpus"]),
+              memory,          ssh,                cell(j["pid"]),   cell(j["vnc"])};
+  return view;
+}
+
+std::string render_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size(), 0);
+  auto widen = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  };
+  widen(header);
+  for (const auto& row : rows) widen(row);
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    return out + "\n";
+  };
+  std::string out = line(header);
+  for (const auto& row : rows) out += line(row);
+  return out;
+}
+
+}  // namespace vmctl

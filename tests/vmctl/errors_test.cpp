@@ -1,0 +1,135 @@
+// Every user error: the right exit status, `error[code]: message` and a hint.
+#include <filesystem>
+
+#include "vmctl/cli_fixture.hpp"
+
+namespace vmctl::test {
+namespace {
+
+// Exit 1 with the given stable code, a one-line message and a help line.
+void expect_error(const ProcessResult& r, const std::string& code) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "");
+  std::string prefix = "error[" + code + "]: ";
+  ASSERT_EQ(r.err.rfind(prefix, 0), 0u) << r.err;
+  auto first_newline = r.err.find('\n');
+  ASSERT_NE(first_newline, std::string::npos);
+  EXPECT_EQ(r.err.substr(first_newline + 1, 8), "  help: ") << r.err;
+}
+
+TEST_F(VmctlTest, InvalidTransitionsAreRefused) {
+  ok({"create", "--name", "web", "--backend", "noop"});
+  expect_error(vmctl({"resume", "web"}), "vm_manager::vm::invalid_state");
+  expect_error(vmctl({"suspend", "web"}), "vm_manager::vm::invalid_state");
+  ok({"start", "web"});
+  ok({"stop", "web"});
+  expect_error(vmctl({"resume", "web"}), "vm_manager::vm::invalid_state");
+  expect_error(vmctl({"suspend", "web"}), "vm_manager::vm::invalid_state");
+  ok({"start", "web"});
+  ok({"suspend", "web"});
+  expect_error(vmctl({"start", "web"}), "vm_manager::vm::invalid_state");
+  EXPECT_EQ(state_of("web"), "suspended");  // a refused command changes nothing
+  ok({"destroy", "web"});
+  expect_error(vmctl({"start", "web"}), "vm_manager::vm::not_found");
+  expect_error(vmctl({"destroy", "web"}), "vm_manager::vm::not_found");
+  expect_error(vmctl({"status", "web"}), "vm_manager::vm::not_found");
+}
+
+TEST_F(VmctlTest, CreateOfAnExistingNameFails) {
+  ok({"create", "--name", "web", "--backend", "noop", "--start"});
+  expect_error(vmctl({"create", "--name", "web", "--backend", "noop"}), "vm_manager::vm::already_exists");
+  EXPECT_EQ(state_of("web"), "running");  // the existing VM is untouched
+}
+
+class InvalidNameTest : public VmctlTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(InvalidNameTest, IsRefusedBeforeTouchingTheDisk) {
+  for (const char* command : {"create", "start", "destroy"}) {
+    std::vector<std::string> args{command};
+    if (std::string(command) == "create") {
+      args.insert(args.end(), {"--backend", "noop", "--name=" + GetParam()});
+    } else {
+      args.insert(args.end(), {"--", GetParam()});
+    }
+    expect_error(vmctl(args), "vm_manager::vm::invalid_name");
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(data_.path())) << "nothing may be written for an invalid name";
+}
+
+INSTANTIATE_TEST_SUITE_P(Names, InvalidNameTest,
+                         ::testing::Values("..", "/", "a/b", "-x", "a,b", "a b", ".", std::string(300, 'a'),
+                                           std::string(64, 'a'), "../../etc"));
+
+TEST_F(VmctlTest, EmptyNameIsRefused) {
+  expect_error(vmctl({"create", "--backend", "noop", "--name", ""}), "vm_manager::vm::invalid_name");
+}
+
+TEST_F(VmctlTest, UnavailableBackendsSayWhy) {
+  expect_error(vmctl({"create", "--name", "p", "--backend", "propolis"}), "vm_manager::backend::not_available");
+  EXPECT_TRUE(list().empty()) << "a failed create leaves no VM behind";
+  EXPECT_FALSE(std::filesystem::exists(data_ / "locks" / "p.lock"));
+}
+
+TEST_F(VmctlTest, MissingImageIsAClearError) {
+  expect_error(vmctl({"create", "--name", "web", "--backend", "noop", "--image", "/nonexistent/disk.qcow2"}),
+               "vm_manager::spec::invalid");
+}
+
+TEST_F(VmctlTest, OptionsThatDoNotApplyAreRefused) {
+  expect_error(vmctl({"create", "--name", "web", "--backend", "noop", "--bridge", "br0"}),
+               "vm_manager::spec::invalid");
+}
+
+TEST_F(VmctlTest, UsageErrorsExitWithTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {},
+           {"frobnicate"},
+           {"create"},
+           {"create", "--name", "x", "--vcpus", "0"},
+           {"create", "--name", "x", "--vcpus", "many"},
+           {"create", "--name", "x", "--backend", "xen"},
+           {"create", "--name", "x", "--network", "wifi"},
+           {"stop"},
+           {"stop", "x", "--timeout", "-1"},
+       }) {
+    ProcessResult r = vmctl(args);
+    EXPECT_EQ(r.exit_code, 2) << join(args) << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("error[vmctl::usage]: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("  help: "), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(VmctlTest, CorruptRecordIsReportedNotHidden) {
+  ok({"create", "--name", "web", "--backend", "noop"});
+  {
+    std::FILE* f = std::fopen((data_ / "vms" / "web" / "vm.json").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("{ not json", f);
+    std::fclose(f);
+  }
+  expect_error(vmctl({"status", "web"}), "vm_manager::store::corrupt");
+  nlohmann::json all = list();  // the listing still works and shows the problem
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].at("state"), "failed");
+  EXPECT_FALSE(all[0].at("problem").is_null());
+}
+
+TEST_F(VmctlTest, DestroyClearsTheRemainsOfACrashedCreate) {
+  std::filesystem::create_directories(data_ / "vms" / "half");
+  nlohmann::json all = list();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].at("state"), "failed");
+  ok({"destroy", "half"});
+  EXPECT_FALSE(std::filesystem::exists(data_ / "vms" / "half"));
+}
+
+TEST_F(VmctlTest, LockTimeoutIsAClearError) {
+  ok({"create", "--name", "web", "--backend", "noop"});
+  ProcessOptions options;
+  options.env["VMCTL_LOCK_TIMEOUT"] = "soon";
+  ProcessResult r = run_vmctl(data_.str(), {"start", "web"}, options);
+  expect_error(r, "vm_manager::spec::invalid");
+}
+
+}  // namespace
+}  // namespace vmctl::test
