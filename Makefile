@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps check test test-asan check-embed demo bench install clean
+.PHONY: all build deps check test test-asan check-embed fuzz demo bench install clean
 
 all: build
 
@@ -23,6 +23,7 @@ check: deps
 	$(MAKE) build
 	$(MAKE) test
 	$(MAKE) test-asan
+	$(MAKE) fuzz
 	$(MAKE) check-embed
 
 test: build
@@ -36,6 +37,15 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit -j $(JOBS)
 
+# The libFuzzer targets, built with clang, each run for a bounded smoke pass.
+FUZZ_BUILD ?= build-fuzz
+$(FUZZ_BUILD)/build.ninja:
+	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DVMCTL_FUZZ=ON -DVMCTL_BUILD_TESTS=OFF $(CMAKE_ARGS)
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -L fuzz
+
 check-embed: build
 	scripts/check-embed.sh $(BUILD)
 
@@ -47,4 +57,4 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

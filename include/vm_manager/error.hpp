@@ -15,12 +15,23 @@ inline constexpr std::string_view vm_already_exists = "vm_manager::vm::already_e
 inline constexpr std::string_view vm_invalid_name = "vm_manager::vm::invalid_name";
 inline constexpr std::string_view vm_invalid_state = "vm_manager::vm::invalid_state";
 inline constexpr std::string_view vm_locked = "vm_manager::vm::locked";
+inline constexpr std::string_view vm_start_failed = "vm_manager::vm::start_failed";
+inline constexpr std::string_view vm_stop_failed = "vm_manager::vm::stop_failed";
 inline constexpr std::string_view spec_invalid = "vm_manager::spec::invalid";
 inline constexpr std::string_view backend_not_available = "vm_manager::backend::not_available";
 inline constexpr std::string_view backend_mismatch = "vm_manager::backend::mismatch";
 inline constexpr std::string_view store_io = "vm_manager::store::io";
 inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
 inline constexpr std::string_view data_dir_invalid = "vm_manager::data_dir::invalid";
+inline constexpr std::string_view process_spawn_failed = "vm_manager::process::spawn_failed";
+inline constexpr std::string_view qmp_connect_failed = "vm_manager::qmp::connect_failed";
+inline constexpr std::string_view qmp_timeout = "vm_manager::qmp::timeout";
+inline constexpr std::string_view qmp_closed = "vm_manager::qmp::closed";
+inline constexpr std::string_view qmp_protocol = "vm_manager::qmp::protocol";
+inline constexpr std::string_view qmp_command_failed = "vm_manager::qmp::command_failed";
+inline constexpr std::string_view seed_failed = "vm_manager::cloudinit::seed_failed";
+inline constexpr std::string_view console_unavailable = "vm_manager::console::unavailable";
+inline constexpr std::string_view console_no_log = "vm_manager::console::no_log";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

@@ -28,6 +28,14 @@ json optional_json(const std::optional<T>& value) {
   return value ? json(*value) : json(nullptr);
 }
 
+// A value read as a struct must be an object; anything else is a type error,
+// like a string where a number belongs.
+void require_object(const json& j, const char* what) {
+  if (!j.is_object()) {
+    throw json::type_error::create(302, std::string(what) + " must be an object, not " + j.type_name(), &j);
+  }
+}
+
 template <typename Enum>
 void enum_from_json(const json& j, Enum& out, std::optional<Enum> (*parse)(std::string_view),
                     const char* what) {
@@ -57,6 +65,7 @@ void to_json(json& j, const NetworkConfig& network) {
 }
 
 void from_json(const json& j, NetworkConfig& network) {
+  require_object(j, "network");
   std::string mode = "user";
   read(j, "mode", mode);
   if (mode == "user") {
@@ -85,6 +94,7 @@ void to_json(json& j, const CloudInitConfig& config) {
 }
 
 void from_json(const json& j, CloudInitConfig& config) {
+  require_object(j, "cloud_init");
   config = CloudInitConfig{};
   std::string encoded;
   read(j, "user_data_base64", encoded);
@@ -102,6 +112,7 @@ void to_json(json& j, const SshConfig& config) {
 }
 
 void from_json(const json& j, SshConfig& config) {
+  require_object(j, "ssh");
   config = SshConfig{};
   read(j, "user", config.user);
   read(j, "public_key", config.public_key);
@@ -126,6 +137,7 @@ void to_json(json& j, const VmSpec& spec) {
 }
 
 void from_json(const json& j, VmSpec& spec) {
+  require_object(j, "spec");
   spec = VmSpec{};
   read(j, "name", spec.name);
   read(j, "backend", spec.backend);
@@ -174,6 +186,7 @@ void to_json(json& j, const VmHandle& h) {
 }
 
 void from_json(const json& j, VmHandle& h) {
+  require_object(j, "handle");
   h = VmHandle{};
   read(j, "id", h.id);
   read(j, "name", h.name);
@@ -215,6 +228,7 @@ void to_json(json& j, const ConsoleEndpoint& endpoint) {
 }
 
 void from_json(const json& j, ConsoleEndpoint& endpoint) {
+  require_object(j, "console endpoint");
   std::string kind = "none";
   read(j, "kind", kind);
   if (kind == "unix_socket") {

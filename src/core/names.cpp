@@ -2,27 +2,19 @@
 
 #include <fmt/format.h>
 
+#include "util/printable.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager {
 namespace {
+
+using util::printable;
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 bool is_name_char(char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; }
-
-// Non-printable characters are shown escaped so the message stays one line.
-std::string printable(std::string_view name) {
-  std::string out;
-  for (char c : name.substr(0, 80)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? std::string(1, c) : fmt::format("\\x{:02x}", u);
-  }
-  if (name.size() > 80) out += "…";
-  return out;
-}
 
 }  // namespace
 

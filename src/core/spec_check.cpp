@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "util/printable.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 
@@ -27,12 +28,12 @@ bool is_plain_identifier(std::string_view text) {
 void validate_network(const NetworkConfig& network) {
   if (auto* tap = std::get_if<TapNetwork>(&network); tap && !tap->bridge.empty() &&
                                                       !is_plain_identifier(tap->bridge)) {
-    invalid(fmt::format("invalid bridge name '{}'", tap->bridge),
+    invalid(fmt::format("invalid bridge name '{}'", util::printable(tap->bridge)),
             "a bridge is a Linux interface name: 1-15 characters of A-Z, a-z, 0-9, '_', '.', '-'");
   }
   if (auto* vnic = std::get_if<VnicNetwork>(&network); vnic && !vnic->name.empty() &&
                                                         !is_plain_identifier(vnic->name)) {
-    invalid(fmt::format("invalid VNIC name '{}'", vnic->name),
+    invalid(fmt::format("invalid VNIC name '{}'", util::printable(vnic->name)),
             "a VNIC name is 1-15 characters of A-Z, a-z, 0-9, '_', '.', '-'");
   }
 }

@@ -69,6 +69,8 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (fd.get() < 0) io_error("create", temp, errno);
   try {
+    // open() applies the umask; the caller's mode is what it asked for.
+    if (::fchmod(fd.get(), mode) != 0) io_error("set the mode of", temp, errno);
     write_all(fd.get(), data, temp);
     if (::fsync(fd.get()) != 0) io_error("sync", temp, errno);
     if (::close(fd.release()) != 0) io_error("close", temp, errno);

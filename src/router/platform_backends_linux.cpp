@@ -1,12 +1,15 @@
+#include "backends/qemu/qemu_backend.hpp"
 #include "router/platform_backends.hpp"
 
 namespace vm_manager {
 
 void register_platform_backends(BackendRegistry& registry) {
-  // Until the QEMU backend lands, Linux runs only the noop backend, which is
-  // then also the default.
-  registry.add_unavailable(BackendTag::qemu, "the qemu backend is not part of this build yet",
-                           "use --backend noop for now");
+  registry.add(
+      BackendTag::qemu,
+      [](const BackendContext& ctx) {
+        return std::make_unique<qemu::QemuBackend>(ctx.data_dir, qemu::QemuConfig::from_environment(ctx.bridge));
+      },
+      /*platform_default=*/true);
   registry.add_unavailable(BackendTag::propolis, "the propolis backend runs only on illumos",
                            "on Linux use --backend qemu (or noop to try vmctl out)");
 }

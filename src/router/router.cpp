@@ -13,7 +13,13 @@ RouterHypervisor::RouterHypervisor(std::optional<std::string> bridge, std::optio
 RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry registry) {
   for (auto& [tag, entry] : registry.entries_) {
     if (entry.factory) {
-      backends_[tag] = entry.factory(context);
+      try {
+        backends_[tag] = entry.factory(context);
+      } catch (const Error& e) {
+        // A backend that cannot be set up (say, a malformed setting) must
+        // not take the others down with it.
+        unavailable_[tag] = Unavailable{e.message(), e.help()};
+      }
     } else {
       unavailable_[tag] = Unavailable{entry.message, entry.help};
     }
@@ -41,8 +47,13 @@ Hypervisor& RouterHypervisor::backend_for(BackendTag tag) {
 VmHandle RouterHypervisor::prepare(const VmSpec& spec) {
   validate_spec(spec);
   BackendTag tag = spec.backend.value_or(default_);
-  VmHandle handle = backend_for(tag).prepare(spec);
+  Hypervisor& backend = backend_for(tag);
+  VmHandle handle = backend.prepare(spec);
   if (handle.backend != tag) {
+    try {
+      backend.destroy(handle);  // prepare's promise: on failure nothing remains
+    } catch (...) {
+    }
     throw Error(errc::backend_mismatch,
                 fmt::format("the {} backend returned a handle tagged {}", to_string(tag),
                             to_string(handle.backend)),

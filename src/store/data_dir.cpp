@@ -76,8 +76,20 @@ void DataDir::ensure_exists() const {
 }
 
 bool DataDir::owns(const fs::path& path) const {
-  fs::path normal = fs::absolute(path).lexically_normal();
-  fs::path relative = normal.lexically_relative(vms_dir());
+  if (path.empty()) return false;
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  if (ec) return false;
+  // Resolve symlinks and ".." the way the kernel will, except for a symlink
+  // in the last component, which remove_inside removes without following.
+  fs::path name = abs.filename();
+  fs::path resolved = (name.empty() || name == "." || name == "..")
+                          ? fs::weakly_canonical(abs, ec)
+                          : fs::weakly_canonical(abs.parent_path(), ec) / name;
+  if (ec) return false;
+  fs::path vms = fs::weakly_canonical(vms_dir(), ec);
+  if (ec) return false;
+  fs::path relative = resolved.lexically_relative(vms);
   if (relative.empty() || relative == ".") return false;
   return *relative.begin() != "..";
 }

@@ -21,8 +21,23 @@ struct CreateOptions {
   std::string network = "user";
   std::string bridge;
   std::string vnic;
+  std::string accel = "auto";
+  bool uefi = false;
+  std::string kernel;
+  std::string initrd;
+  std::optional<std::string> append;
   bool start = false;
 };
+
+std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
+  if (path.empty()) return std::nullopt;
+  fs::path absolute = fs::absolute(path);
+  if (!fs::is_regular_file(absolute)) {
+    throw Error(errc::spec_invalid, fmt::format("{} {} does not exist or is not a file", what, absolute.string()),
+                fmt::format("pass the path of an existing {}", what));
+  }
+  return absolute.string();
+}
 
 NetworkConfig network_from(const CreateOptions& o) {
   if (!o.bridge.empty() && o.network != "tap") {
@@ -41,14 +56,15 @@ VmSpec spec_from(const CreateOptions& o) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
-  if (!o.image.empty()) {
-    fs::path image = fs::absolute(o.image);
-    if (!fs::is_regular_file(image)) {
-      throw Error(errc::spec_invalid, fmt::format("image {} does not exist or is not a file", image.string()),
-                  "pass --image with the path of a disk image");
-    }
-    spec.image_path = image.string();
+  spec.image_path = existing_path(o.image, "image").value_or("");
+  spec.kernel = existing_path(o.kernel, "kernel");
+  spec.initrd = existing_path(o.initrd, "initrd");
+  spec.cmdline = o.append;
+  if ((spec.initrd || spec.cmdline) && !spec.kernel) {
+    throw Error(errc::spec_invalid, "--initrd and --append need --kernel", "add --kernel FILE for direct kernel boot");
   }
+  spec.accel = parse_accel(o.accel).value_or(Accel::automatic);
+  spec.uefi = o.uefi;
   spec.vcpus = o.vcpus;
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
@@ -97,6 +113,13 @@ void add_create_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"user", "tap", "vnic", "none"}));
   cmd->add_option("--bridge", o->bridge, "Bridge for --network tap");
   cmd->add_option("--vnic", o->vnic, "VNIC for --network vnic");
+  cmd->add_option("--accel", o->accel, "Accelerator: auto uses KVM when it works, else TCG")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  cmd->add_flag("--uefi", o->uefi, "Boot with UEFI firmware (OVMF) instead of BIOS");
+  cmd->add_option("--kernel", o->kernel, "Boot this kernel directly");
+  cmd->add_option("--initrd", o->initrd, "Initial ramdisk for --kernel");
+  cmd->add_option("--append", o->append, "Kernel command line for --kernel");
   cmd->add_flag("--start", o->start, "Start the VM once created");
   cmd->callback([&ctx, o] { run_create(ctx, *o); });
 }

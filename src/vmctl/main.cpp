@@ -67,6 +67,8 @@ int run(int argc, char** argv) {
   add_destroy_command(app, ctx);
   add_list_command(app, ctx);
   add_status_command(app, ctx);
+  add_console_command(app, ctx);
+  add_log_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 # build-tiny-guest.sh - build a tiny Linux test guest for vmctl's integration tests.
 #
 # Usage: tests/guest/build-tiny-guest.sh [--force] [CACHE_DIR]
+#        tests/guest/build-tiny-guest.sh --print-host-packages
 #
 #   CACHE_DIR defaults to <repo>/build/guest-cache. Everything this script writes
 #   goes below CACHE_DIR (plus apt's own cache when it installs missing host tools
@@ -15,13 +16,13 @@
 #     CACHE_DIR/manifest.txt kernel version and the .deb files used
 #   Re-running is cheap: when the outputs exist and the content hash of this
 #   script and of tests/guest/init is unchanged, it exits at once (--force or
-#   TINY_GUEST_FORCE=1 rebuilds). Concurrent runs on one CACHE_DIR serialise on
-#   CACHE_DIR/.lock.
+#   TINY_GUEST_FORCE=1 rebuilds; a newer Debian kernel is only picked up then).
+#   Concurrent runs on one CACHE_DIR serialise on CACHE_DIR/.lock.
 #
 # Host packages this script needs (for `make deps`):
-HOST_PACKAGES="apt dpkg coreutils findutils util-linux gzip cpio qemu-utils"
-#   Missing commands from cpio / qemu-utils are apt-get installed when running
-#   as root. Nothing else is installed on the host: the guest's packages below
+HOST_PACKAGES="apt dpkg tar coreutils findutils util-linux gzip cpio kmod qemu-utils"
+#   Missing ones (typically cpio, kmod, qemu-utils) are apt-get installed when
+#   running as root. Nothing else is installed on the host: the guest's packages below
 #   are fetched with `apt-get download` into CACHE_DIR/debs and unpacked with
 #   `dpkg-deb -x`; only the Debian 12 (bookworm) amd64 apt sources are needed.
 #
@@ -33,11 +34,12 @@ GUEST_PACKAGES="busybox-static dropbear-bin openssh-sftp-server libc6 libcrypt1 
 # openssh-client, xorriso (or genisoimage) for the cidata seed ISO.
 
 set -euo pipefail
+PATH=$PATH:/usr/sbin:/sbin
 
 # Kernel modules the guest loads (names as in modules.dep, '-' == '_').
 # Required ones must exist as a module or be built in (modules.builtin).
 REQUIRED_MODULES="virtio_pci virtio_blk virtio_net virtio_rng virtio_scsi sd_mod sr_mod cdrom isofs button evdev af_packet unix"
-OPTIONAL_MODULES="virtio_console virtio_balloon virtio_input vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859_1 ata_piix"
+OPTIONAL_MODULES="virtio_console virtio_balloon virtio_input vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859_1"
 
 die() { echo "build-tiny-guest: error: $*" >&2; exit 1; }
 info() { echo "build-tiny-guest: $*" >&2; }
@@ -52,6 +54,7 @@ CACHE_DIR=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --force) FORCE=1 ;;
+        --print-host-packages) echo "$HOST_PACKAGES"; exit 0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$SCRIPT_PATH" | sed '$d;s/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option: $1" ;;
         *) [ -z "$CACHE_DIR" ] || die "only one CACHE_DIR allowed"; CACHE_DIR=$1 ;;
@@ -92,6 +95,7 @@ if [ "$FORCE" != 1 ] && outputs_fresh "$HASH"; then
 fi
 
 START_TIME=$(date +%s)
+rm -rf "$CACHE_DIR"/.work.*   # leftovers of interrupted runs (we hold the lock)
 
 # ---------------------------------------------------------------- host tools
 APT_OPTS=(-o DPkg::Lock::Timeout=600 -q)
@@ -105,7 +109,7 @@ fi
 ensure_host_tools() {
     local missing=() pair cmd pkg
     for pair in cpio:cpio qemu-img:qemu-utils dpkg-deb:dpkg apt-get:apt gzip:gzip \
-                flock:util-linux sha256sum:coreutils find:findutils; do
+                flock:util-linux sha256sum:coreutils find:findutils depmod:kmod; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
@@ -149,26 +153,39 @@ resolve_kernel_pkg() {
     echo "$dep"
 }
 
-# Download one package's candidate .deb into $DEBS unless already there.
-# Prints the path of the .deb.
-fetch_deb() {
-    local pkg=$1 line file size
-    line=$(cd "$DEBS" && apt-get "${APT_OPTS[@]}" download --print-uris "$pkg" 2>/dev/null | head -n1) || line=""
-    if [ -z "$line" ] && apt_refresh; then
-        line=$(cd "$DEBS" && apt-get "${APT_OPTS[@]}" download --print-uris "$pkg" 2>/dev/null | head -n1) || line=""
+# Download the candidate .debs of the given packages into $DEBS (skipping those
+# already there) and set DEB_FILE[pkg] to each file's path. One apt run resolves
+# all of them (apt start-up is slow on a busy machine).
+declare -A DEB_FILE=()
+fetch_debs() {
+    local uris pkg file size missing=()
+    # (in an empty dir: apt prints nothing for files already present in cwd)
+    mkdir -p "$WORK/empty"
+    uris=$(cd "$WORK/empty" && apt-get "${APT_OPTS[@]}" download --print-uris "$@" 2>/dev/null) || uris=""
+    if [ "$(grep -c '^.' <<<"$uris")" != $# ] && apt_refresh; then
+        uris=$(cd "$WORK/empty" && apt-get "${APT_OPTS[@]}" download --print-uris "$@" 2>/dev/null) || uris=""
     fi
-    [ -n "$line" ] || die "apt-get cannot find package $pkg"
-    # 'URI' FILENAME SIZE HASH
-    file=$(echo "$line" | awk '{print $2}')
-    size=$(echo "$line" | awk '{print $3}')
-    if [ ! -f "$DEBS/$file" ] || [ "$(stat -c %s "$DEBS/$file")" != "$size" ]; then
-        info "downloading $pkg"
-        (cd "$DEBS" && apt-get "${APT_OPTS[@]}" download "$pkg" >&2) || die "apt-get download $pkg failed"
-        [ -f "$DEBS/$file" ] || die "apt-get download $pkg did not produce $file"
-        # drop other versions of the same package
-        find "$DEBS" -maxdepth 1 -name "${pkg}_*.deb" ! -name "$file" -delete
+    # lines: 'URI' FILENAME SIZE HASH ; FILENAME is PKG_VERSION_ARCH.deb
+    while read -r _ file size _; do
+        [ -n "$file" ] || continue
+        pkg=${file%%_*}
+        DEB_FILE[$pkg]="$DEBS/$file"
+        if [ ! -f "$DEBS/$file" ] || [ "$(stat -c %s "$DEBS/$file")" != "$size" ]; then
+            missing+=("$pkg")
+            # drop other versions of the same package
+            find "$DEBS" -maxdepth 1 -name "${pkg}_*.deb" ! -name "$file" -delete
+        fi
+    done <<<"$uris"
+    for pkg in "$@"; do
+        [ -n "${DEB_FILE[$pkg]:-}" ] || die "apt-get cannot find package $pkg"
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        info "downloading ${missing[*]}"
+        (cd "$DEBS" && apt-get "${APT_OPTS[@]}" download "${missing[@]}" >&2) || die "apt-get download failed"
+        for pkg in "${missing[@]}"; do
+            [ -f "${DEB_FILE[$pkg]}" ] || die "apt-get download did not produce ${DEB_FILE[$pkg]}"
+        done
     fi
-    echo "$DEBS/$file"
 }
 
 KPKG=$(resolve_kernel_pkg)
@@ -182,19 +199,24 @@ mkdir -p "$ROOTSTAGE" "$KSTAGE" "$INITRD"
 
 : >"$WORK/manifest.txt"
 echo "kernel_version=$KVER" >>"$WORK/manifest.txt"
-deb=$(fetch_deb "$KPKG")
-echo "deb=$(basename "$deb")" >>"$WORK/manifest.txt"
-dpkg-deb -x "$deb" "$KSTAGE"
+# shellcheck disable=SC2086 # GUEST_PACKAGES is a word list
+fetch_debs "$KPKG" $GUEST_PACKAGES
+for pkg in "$KPKG" $GUEST_PACKAGES; do
+    echo "deb=${DEB_FILE[$pkg]##*/}" >>"$WORK/manifest.txt"
+done
+# kernel: only the image and the modules tree
+dpkg-deb --fsys-tarfile "${DEB_FILE[$KPKG]}" | tar -x -C "$KSTAGE" --wildcards './boot/vmlinuz-*' './lib/modules/*'
 for pkg in $GUEST_PACKAGES; do
-    deb=$(fetch_deb "$pkg")
-    echo "deb=$(basename "$deb")" >>"$WORK/manifest.txt"
-    dpkg-deb -x "$deb" "$ROOTSTAGE"
+    dpkg-deb -x "${DEB_FILE[$pkg]}" "$ROOTSTAGE"
 done
 
 # ---------------------------------------------------------------- kernel
 [ -f "$KSTAGE/boot/vmlinuz-$KVER" ] || die "no boot/vmlinuz-$KVER in $KPKG"
 MODSRC="$KSTAGE/lib/modules/$KVER"
-[ -f "$MODSRC/modules.dep" ] || die "no modules.dep in $KPKG"
+[ -d "$MODSRC/kernel" ] || die "no lib/modules/$KVER/kernel in $KPKG"
+# modules.dep is made by the package's postinst, so generate it here.
+depmod -b "$KSTAGE" "$KVER" || die "depmod failed"
+[ -f "$MODSRC/modules.dep" ] || die "depmod made no modules.dep"
 
 # ---------------------------------------------------------------- initramfs tree
 for d in bin sbin usr/bin usr/sbin usr/lib usr/libexec usr/share/udhcpc lib/x86_64-linux-gnu lib64 \
@@ -249,6 +271,7 @@ for bin in usr/sbin/dropbear usr/bin/dropbearkey usr/bin/dropbearconvert usr/bin
     sed -n 's/^[[:space:]]*\([^[:space:]]*\) => \([^[:space:]]*\) .*/\1 \2/p' "$WORK/ldd.out" >>"$WORK/libs"
 done
 while read -r soname path; do
+    case "$soname" in */*) continue ;; esac   # the ELF interpreter, copied below
     case "$path" in
         "$ROOTSTAGE"/*) ;;
         *) die "$soname resolved outside the guest packages ($path); add its package to GUEST_PACKAGES" ;;
@@ -321,11 +344,20 @@ install -m 0755 "$INIT_SRC" "$INITRD/init"
 echo "$KVER" >"$INITRD/etc/tiny-guest/kernel-version"
 
 # ---------------------------------------------------------------- static config files
+# root's password is empty (in /etc/shadow: busybox rejects an empty field in
+# /etc/passwd) so that /usr/bin/sudo's setuid `su` needs no prompt; dropbear
+# runs with -s (no password logins at all).
 cat >"$INITRD/etc/passwd" <<'EOF'
-root::0:0:root:/root:/bin/sh
+root:x:0:0:root:/root:/bin/sh
 daemon:*:1:1:daemon:/usr/sbin:/bin/false
 nobody:*:65534:65534:nobody:/nonexistent:/bin/false
 EOF
+cat >"$INITRD/etc/shadow" <<'EOF'
+root::19000:0:99999:7:::
+daemon:*:19000:0:99999:7:::
+nobody:*:19000:0:99999:7:::
+EOF
+chmod 0600 "$INITRD/etc/shadow"
 cat >"$INITRD/etc/group" <<'EOF'
 root:x:0:
 daemon:x:1:

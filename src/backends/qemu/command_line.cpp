@@ -1,0 +1,98 @@
+#include "backends/qemu/command_line.hpp"
+
+#include <fmt/format.h>
+
+#include "backends/qemu/options.hpp"
+
+namespace vm_manager::qemu {
+namespace {
+
+using Args = std::vector<std::string>;
+
+void add(Args& args, std::initializer_list<std::string> more) { args.insert(args.end(), more); }
+
+std::string path_value(const std::string& path, std::string_view what) { return escape_option_value(path, what); }
+
+void add_machine(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+  std::string accel = plan.accel == Accel::kvm ? "kvm" : "tcg";
+  add(args, {"-machine", "q35,accel=" + accel,
+             // -cpu host aborts without KVM; "max" gives TCG every feature it emulates.
+             "-cpu", plan.accel == Accel::kvm ? "host" : "max",
+             "-smp", std::to_string(h.vcpus),
+             "-m", std::to_string(h.memory_mb),
+             "-name", "guest=" + escape_option_value(h.name, "VM name") + ",debug-threads=on",
+             "-nodefaults", "-no-user-config"});
+}
+
+void add_firmware(Args& args, const LaunchPlan& plan) {
+  if (!plan.firmware) return;
+  add(args, {"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" +
+                           path_value(plan.firmware->code.string(), "firmware path"),
+             "-drive", "if=pflash,format=raw,unit=1,file=" + path_value(plan.uefi_vars.string(), "UEFI vars path")});
+}
+
+void add_kernel(Args& args, const VmHandle& h) {
+  // -kernel and friends take a plain file name, not an option list.
+  if (h.kernel) add(args, {"-kernel", *h.kernel});
+  if (h.initrd) add(args, {"-initrd", *h.initrd});
+  if (h.cmdline) add(args, {"-append", *h.cmdline});
+}
+
+void add_disks(Args& args, const VmHandle& h) {
+  add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,discard=unmap",
+             "-device", "virtio-blk-pci,drive=disk0,bootindex=1"});
+  if (!h.seed_iso_path.empty()) {
+    // The seed as a read-only virtio disk: Debian's cloud kernels have no AHCI
+    // driver and cannot see an IDE/SATA cdrom on q35, while virtio-blk is in
+    // every cloud kernel; cloud-init finds the seed by its label "cidata" on
+    // any block device.
+    add(args, {"-drive", "file=" + path_value(h.seed_iso_path, "seed path") + ",format=raw,if=none,id=seed0,readonly=on",
+               "-device", "virtio-blk-pci,drive=seed0"});
+  }
+}
+
+void add_network(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+  std::string device = "virtio-net-pci,netdev=net0,mac=" + h.mac;
+  if (std::holds_alternative<UserNetwork>(h.network)) {
+    add(args, {"-netdev", fmt::format("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:22", plan.ssh_host_port),
+               "-device", device});
+  } else if (std::holds_alternative<TapNetwork>(h.network)) {
+    add(args, {"-netdev", "tap,id=net0,ifname=" + escape_option_value(plan.tap, "TAP name") +
+                              ",script=no,downscript=no",
+               "-device", device});
+  }
+}
+
+void add_devices(Args& args, const VmHandle& h) {
+  add(args, {"-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
+             // The serial console: a socket to attach to, and everything it
+             // prints appended to console.log, so no output is ever lost.
+             "-chardev", "socket,id=serial0,path=" + path_value(h.console_socket, "console socket") +
+                             ",server=on,wait=off,logfile=" + path_value(h.console_log, "console log") +
+                             ",logappend=on",
+             "-serial", "chardev:serial0",
+             // A display so VNC shows something; VNC on loopback, the first free display.
+             "-device", "VGA", "-display", "none", "-vnc", "127.0.0.1:0,to=99"});
+}
+
+void add_control(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+  add(args, {"-qmp", "unix:" + path_value(h.qmp_socket, "QMP socket") + ",server=on,wait=off",
+             "-pidfile", plan.pidfile.string(), "-daemonize"});
+}
+
+}  // namespace
+
+std::vector<std::string> qemu_command_line(const VmHandle& handle, const LaunchPlan& plan,
+                                           const QemuConfig& config) {
+  Args args{config.qemu_binary};
+  add_machine(args, handle, plan);
+  add_firmware(args, plan);
+  add_kernel(args, handle);
+  add_disks(args, handle);
+  add_network(args, handle, plan);
+  add_devices(args, handle);
+  add_control(args, handle, plan);
+  return args;
+}
+
+}  // namespace vm_manager::qemu

@@ -1,0 +1,29 @@
+// The qemu-system-x86_64 argv for a VM: a pure function of the handle and
+// the choices made at start, so it can be checked without running QEMU.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/qemu/config.hpp"
+#include "backends/qemu/machine.hpp"
+#include "vm_manager/types.hpp"
+
+namespace vm_manager::qemu {
+
+struct LaunchPlan {
+  Accel accel = Accel::tcg;            // kvm or tcg
+  std::uint16_t ssh_host_port = 0;     // user networking: 0 lets the host pick
+  std::optional<Firmware> firmware;    // UEFI
+  std::filesystem::path uefi_vars;     // the VM's own copy of the VARS file
+  std::string tap;                     // TAP networking: the interface, already created
+  std::filesystem::path pidfile;
+};
+
+std::vector<std::string> qemu_command_line(const VmHandle& handle, const LaunchPlan& plan,
+                                           const QemuConfig& config);
+
+}  // namespace vm_manager::qemu

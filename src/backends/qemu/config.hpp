@@ -1,0 +1,39 @@
+// Settings of the QEMU backend; from_environment() reads the VMCTL_* overrides.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vm_manager/types.hpp"
+
+namespace vm_manager::qemu {
+
+struct QemuConfig {
+  std::string qemu_binary = "qemu-system-x86_64";  // VMCTL_QEMU
+  std::string qemu_img = "qemu-img";               // VMCTL_QEMU_IMG
+  std::optional<Accel> accel_override;              // VMCTL_ACCEL, applies to VMs created with "auto"
+  std::filesystem::path kvm_device = "/dev/kvm";   // VMCTL_KVM_DEVICE
+  std::vector<std::filesystem::path> firmware_dirs = {"/usr/share/OVMF", "/usr/share/edk2/ovmf",
+                                                      "/usr/share/edk2/x64", "/usr/share/qemu",
+                                                      "/usr/share/edk2-ovmf/x64"};
+  std::optional<std::string> default_bridge;
+
+  // User-networking SSH forwards: a hash of the name picks the first port tried.
+  std::uint16_t ssh_port_first = 10022;
+  std::uint16_t ssh_port_last = 10122;
+
+  std::chrono::milliseconds launch_timeout{60'000};  // until -daemonize returns
+  std::chrono::milliseconds qmp_timeout{5'000};      // one QMP exchange
+  std::chrono::milliseconds term_grace{5'000};       // SIGTERM before SIGKILL
+  std::chrono::milliseconds kill_grace{5'000};       // SIGKILL before giving up
+  std::chrono::milliseconds guest_ip_timeout{60'000};  // TAP: waiting for a DHCP lease
+
+  // Raises spec::invalid for a malformed VMCTL_ACCEL.
+  static QemuConfig from_environment(std::optional<std::string> default_bridge);
+};
+
+}  // namespace vm_manager::qemu

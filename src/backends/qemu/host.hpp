@@ -1,0 +1,46 @@
+// The QEMU backend's window on the operating system: running programs,
+// watching and signalling processes, probing KVM. PosixHost is the real one;
+// tests substitute a fake to script failures (a pid reused, a QEMU that
+// ignores SIGTERM) that real processes make hard to stage.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "os/process.hpp"
+
+namespace vm_manager::qemu {
+
+struct KvmProbe {
+  bool usable = false;
+  std::string reason;  // why not, for the warning
+};
+
+class Host {
+ public:
+  virtual ~Host() = default;
+
+  virtual os::ProcessOutput run(const os::ProcessSpec& spec, std::chrono::milliseconds timeout) = 0;
+
+  // The start time of the live (non-zombie) process `pid`, if there is one.
+  virtual std::optional<std::uint64_t> process_start_time(pid_t pid) = 0;
+  // Alive, not a zombie, and started at `start_time`.
+  virtual bool process_running(pid_t pid, std::uint64_t start_time) = 0;
+  // Signals only the process that started at `start_time`.
+  virtual bool signal(pid_t pid, std::uint64_t start_time, int signal) = 0;
+  // True once it has exited (or turned zombie) within `timeout`.
+  virtual bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout) = 0;
+
+  // Opens the KVM device and asks it for a VM, as QEMU would.
+  virtual KvmProbe probe_kvm(const std::filesystem::path& device) = 0;
+};
+
+std::shared_ptr<Host> make_posix_host();
+
+}  // namespace vm_manager::qemu

@@ -1,0 +1,179 @@
+// QemuBackend::start: run QEMU daemonized, find it a free SSH port, and
+// check over QMP that the VM runs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <csignal>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backends/qemu/command_line.hpp"
+#include "backends/qemu/options.hpp"
+#include "backends/qemu/qemu_backend.hpp"
+#include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/tap.hpp"
+#include "os/files.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::qemu {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view kHostForwardFailure = "Could not set up host forwarding rule";
+
+// Whether we could bind the port ourselves right now: a cheap filter so that
+// QEMU is only launched on ports likely to be free. QEMU may still lose a race.
+bool port_looks_free(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return free;
+}
+
+// Ports to try, in order: from the VM's preferred port to the end of the
+// range, then from its start, then 0 (any port, read back over QMP).
+std::vector<std::uint16_t> ssh_port_candidates(std::uint16_t preferred, const QemuConfig& config) {
+  std::vector<std::uint16_t> ports;
+  std::uint32_t span = config.ssh_port_last - config.ssh_port_first + 1u;
+  for (std::uint32_t i = 0; i < span; ++i) {
+    auto port = static_cast<std::uint16_t>(config.ssh_port_first + (preferred - config.ssh_port_first + i) % span);
+    if (port_looks_free(port)) ports.push_back(port);
+  }
+  ports.push_back(0);
+  return ports;
+}
+
+std::string read_from(const fs::path& file, std::uintmax_t offset) {
+  auto text = os::read_file(file).value_or("");
+  return offset < text.size() ? text.substr(offset) : std::string();
+}
+
+std::string last_lines(const std::string& text, std::size_t max_chars = 600) {
+  std::string trimmed = text;
+  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.pop_back();
+  if (trimmed.size() > max_chars) trimmed = "…" + trimmed.substr(trimmed.size() - max_chars);
+  for (char& c : trimmed) {
+    if (c == '\n') c = ' ';  // the message stays one line
+  }
+  return trimmed;
+}
+
+std::int64_t read_pidfile(const fs::path& pidfile) {
+  auto text = os::read_file(pidfile).value_or("");
+  std::int64_t pid = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || pid <= 0) {
+    throw Error(errc::vm_start_failed, fmt::format("QEMU left no usable pidfile at {}", pidfile.string()),
+                "see qemu.log in the VM's folder");
+  }
+  return pid;
+}
+
+void remove_runtime_files(const VmHandle& h, const fs::path& pidfile) {
+  for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket), pidfile}) {
+    std::error_code ec;
+    fs::remove(file, ec);
+  }
+}
+
+}  // namespace
+
+VmHandle QemuBackend::start(const VmHandle& handle) {
+  VmState current = state(handle);
+  if (current != VmState::prepared && current != VmState::stopped) {
+    throw Error(errc::vm_invalid_state,
+                fmt::format("cannot start VM '{}': it is {}", handle.name, to_string(current)),
+                current == VmState::suspended ? "use 'vmctl resume' for a suspended VM"
+                                              : "check the VM's state with 'vmctl status " + handle.name + "'");
+  }
+  AccelChoice accel = choose_accel(handle.accel, config_, *host_);
+  if (!accel.warning.empty()) spdlog::warn("{}", accel.warning);
+
+  fs::path work_dir(handle.work_dir);
+  LaunchPlan plan;
+  plan.accel = accel.accel;
+  plan.pidfile = work_dir / "qemu.pid";
+  if (handle.uefi) {
+    plan.firmware = find_uefi_firmware(config_.firmware_dirs);
+    plan.uefi_vars = work_dir / "OVMF_VARS.fd";
+  }
+  if (auto* tap = std::get_if<TapNetwork>(&handle.network)) {
+    plan.tap = tap_name_for(handle);
+    create_tap(plan.tap, tap->bridge, *host_);
+  }
+
+  VmHandle h = handle;
+  fs::path qemu_log = work_dir / "qemu.log";
+  std::vector<std::uint16_t> ports{0};
+  if (std::holds_alternative<UserNetwork>(h.network)) {
+    ports = ssh_port_candidates(h.ssh_port.value_or(config_.ssh_port_first), config_);
+  }
+  try {
+    for (std::size_t i = 0;; ++i) {
+      plan.ssh_host_port = ports[i];
+      remove_runtime_files(h, plan.pidfile);
+      auto log_offset = fs::exists(qemu_log) ? fs::file_size(qemu_log) : 0;
+      os::ProcessSpec spec;
+      spec.argv = qemu_command_line(h, plan, config_);
+      spec.stderr_file = qemu_log;
+      spdlog::debug("starting {}", os::describe(spec.argv));
+      os::ProcessOutput out = host_->run(spec, config_.launch_timeout);
+      if (out.ok()) break;
+      std::string complaint = read_from(qemu_log, log_offset);
+      if (complaint.find(kHostForwardFailure) != std::string::npos && i + 1 < ports.size()) {
+        spdlog::debug("SSH port {} is taken; trying {}", ports[i], ports[i + 1]);
+        continue;
+      }
+      std::string why = out.timed_out ? "it did not finish starting in time" : last_lines(complaint);
+      throw Error(errc::vm_start_failed, fmt::format("QEMU failed to start VM '{}': {}", h.name, why),
+                  plan.accel == Accel::kvm ? "KVM may not work here: try 'vmctl create --accel tcg' or VMCTL_ACCEL=tcg"
+                                           : "see " + qemu_log.string());
+    }
+    h.accel = handle.accel;  // keep the user's choice; "auto" is decided at each start
+    h.pid = read_pidfile(plan.pidfile);
+    h.pid_start_time = host_->process_start_time(static_cast<pid_t>(*h.pid));
+    if (!h.pid_start_time) {
+      throw Error(errc::vm_start_failed,
+                  fmt::format("QEMU exited right after starting VM '{}': {}", h.name,
+                              last_lines(read_from(qemu_log, 0))),
+                  "see " + qemu_log.string());
+    }
+
+    QmpClient qmp = QmpClient::connect(h.qmp_socket, config_.qmp_timeout);
+    QmpStatus status = qmp.query_status();
+    if (state_from_qmp_status(status.status) != VmState::running) {
+      throw Error(errc::vm_start_failed, fmt::format("VM '{}' is {} right after start", h.name, status.status),
+                  "see " + h.console_log + " and " + qemu_log.string());
+    }
+    auto vnc = qmp.query_vnc();
+    if (vnc.value("enabled", false)) {
+      h.vnc = vnc.value("host", std::string("127.0.0.1")) + ":" + vnc.value("service", std::string());
+    }
+    if (std::holds_alternative<UserNetwork>(h.network)) {
+      h.ssh_port = plan.ssh_host_port;
+      if (plan.ssh_host_port == 0) h.ssh_port = ssh_port_from_usernet(qmp.human_monitor_command("info usernet"));
+    }
+    return h;
+  } catch (...) {
+    if (h.pid && h.pid_start_time) {
+      host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, SIGKILL);
+      host_->wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, config_.kill_grace);
+    }
+    remove_runtime_files(h, plan.pidfile);
+    if (!plan.tap.empty()) delete_tap(plan.tap, *host_);
+    throw;
+  }
+}
+
+}  // namespace vm_manager::qemu

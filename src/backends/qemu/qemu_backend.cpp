@@ -1,0 +1,207 @@
+#include "backends/qemu/qemu_backend.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "backends/qemu/disk.hpp"
+#include "backends/qemu/guest_address.hpp"
+#include "backends/qemu/machine.hpp"
+#include "backends/qemu/options.hpp"
+#include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/runtime_paths.hpp"
+#include "backends/qemu/tap.hpp"
+#include "cloudinit/seed_iso.hpp"
+#include "core/handle_from_spec.hpp"
+#include "os/files.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/spec_check.hpp"
+
+namespace vm_manager::qemu {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+[[noreturn]] void invalid_spec(std::string message, std::string help) {
+  throw Error(errc::spec_invalid, std::move(message), std::move(help));
+}
+
+std::string existing_file(const std::string& path, std::string_view what) {
+  fs::path absolute = fs::absolute(path).lexically_normal();
+  if (!fs::is_regular_file(absolute)) {
+    invalid_spec(fmt::format("{} {} does not exist or is not a file", what, absolute.string()),
+                 fmt::format("pass the path of an existing {}", what));
+  }
+  return absolute.string();
+}
+
+NetworkConfig network_for_qemu(const NetworkConfig& network, const QemuConfig& config) {
+  if (std::holds_alternative<VnicNetwork>(network)) {
+    invalid_spec("the qemu backend has no VNIC networking (that is illumos)", "use --network user or tap");
+  }
+  if (auto* tap = std::get_if<TapNetwork>(&network); tap && tap->bridge.empty()) {
+    if (!config.default_bridge) {
+      invalid_spec("TAP networking needs a bridge", "pass --bridge BRIDGE with --network tap");
+    }
+    return TapNetwork{*config.default_bridge};
+  }
+  return network;
+}
+
+void write_seed(const VmSpec& spec, const VmHandle& handle) {
+  const CloudInitConfig& ci = *spec.cloud_init;
+  cloudinit::SeedFiles files;
+  files.user_data = ci.user_data;
+  files.meta_data = cloudinit::make_meta_data(ci.instance_id.empty() ? handle.id : ci.instance_id,
+                                              ci.hostname.empty() ? handle.name : ci.hostname);
+  cloudinit::write_seed_iso(handle.seed_iso_path, files);
+}
+
+}  // namespace
+
+QemuBackend::QemuBackend(DataDir data_dir, QemuConfig config, std::shared_ptr<Host> host)
+    : data_dir_(std::move(data_dir)), config_(std::move(config)), host_(std::move(host)) {}
+
+VmHandle QemuBackend::prepare(const VmSpec& spec) {
+  validate_spec(spec);
+  if (spec.image_path.empty()) invalid_spec("the qemu backend needs a disk image", "pass --image PATH");
+  VmSpec checked = spec;
+  checked.image_path = existing_file(spec.image_path, "image");
+  if (spec.kernel) checked.kernel = existing_file(*spec.kernel, "kernel");
+  if (spec.initrd) checked.initrd = existing_file(*spec.initrd, "initrd");
+  checked.network = network_for_qemu(spec.network, config_);
+  std::optional<Firmware> firmware;
+  if (spec.uefi) firmware = find_uefi_firmware(config_.firmware_dirs);
+
+  data_dir_.ensure_exists();
+  fs::path work_dir = data_dir_.vm_dir(spec.name);
+  if (!os::make_dir(work_dir)) {
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
+                "choose another name");
+  }
+  try {
+    VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
+    fs::path sockets = socket_dir_for(work_dir, h.id);
+    h.overlay_path = (work_dir / "disk.qcow2").string();
+    h.console_log = (work_dir / "console.log").string();
+    h.console_socket = (sockets / "console.sock").string();
+    h.qmp_socket = (sockets / "qmp.sock").string();
+    h.mac = random_local_mac();
+    if (std::holds_alternative<UserNetwork>(h.network)) {
+      h.ssh_host = "127.0.0.1";
+      h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
+    }
+    create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
+    if (spec.cloud_init) {
+      h.seed_iso_path = (work_dir / "seed.iso").string();
+      write_seed(spec, h);
+    }
+    if (firmware) fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
+    return h;
+  } catch (...) {
+    data_dir_.remove_inside(work_dir);
+    throw;
+  }
+}
+
+bool QemuBackend::process_alive(const VmHandle& handle) {
+  return handle.pid && handle.pid_start_time &&
+         host_->process_running(static_cast<pid_t>(*handle.pid), *handle.pid_start_time);
+}
+
+VmState QemuBackend::state(const VmHandle& handle) {
+  if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
+  if (!process_alive(handle)) return handle.pid ? VmState::stopped : VmState::prepared;
+  try {
+    QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+    return state_from_qmp_status(qmp.query_status().status);
+  } catch (const Error& e) {
+    // The process lives but does not answer: say so rather than guess.
+    if (!process_alive(handle)) return VmState::stopped;  // it exited meanwhile
+    spdlog::warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *handle.pid,
+                 e.message());
+    return VmState::failed;
+  }
+}
+
+void QemuBackend::require_state(const VmHandle& handle, VmState wanted, std::string_view verb) {
+  VmState current = state(handle);
+  if (current == wanted) return;
+  throw Error(errc::vm_invalid_state,
+              fmt::format("cannot {} VM '{}': it is {} (needs {})", verb, handle.name, to_string(current),
+                          to_string(wanted)),
+              current == VmState::destroyed ? "the VM no longer exists"
+                                            : "check the VM's state with 'vmctl status " + handle.name + "'");
+}
+
+VmHandle QemuBackend::suspend(const VmHandle& handle) {
+  require_state(handle, VmState::running, "suspend");
+  QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+  qmp.stop();
+  return handle;
+}
+
+VmHandle QemuBackend::resume(const VmHandle& handle) {
+  require_state(handle, VmState::suspended, "resume");
+  QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+  qmp.cont();
+  return handle;
+}
+
+void QemuBackend::destroy(VmHandle handle) {
+  if (handle.work_dir.empty() || !fs::exists(fs::symlink_status(handle.work_dir))) return;
+  // Destroying throws the disk away, so there is nothing to shut down gently.
+  if (process_alive(handle)) handle = stop(handle, 0ms);
+  if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
+  fs::path sockets = fs::path(handle.qmp_socket).parent_path();
+  if (!sockets.empty() && sockets != fs::path(handle.work_dir)) {
+    std::error_code ec;
+    fs::remove_all(sockets, ec);  // the private runtime folder of this VM
+  }
+  data_dir_.remove_inside(handle.work_dir);
+}
+
+std::string QemuBackend::guest_ip(const VmHandle& handle) {
+  if (!process_alive(handle)) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no address: it is not running", handle.name),
+                "start it first");
+  }
+  if (std::holds_alternative<UserNetwork>(handle.network)) return handle.ssh_host;
+  if (!std::holds_alternative<TapNetwork>(handle.network)) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no network", handle.name),
+                "create it with --network user or tap");
+  }
+  // A DHCP lease can take a while under TCG; look until the deadline.
+  auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;
+  for (;;) {
+    if (auto arp = os::read_file("/proc/net/arp")) {
+      if (auto ip = ip_from_neighbours(*arp, handle.mac)) return *ip;
+    }
+    for (const auto& file : lease_files()) {
+      std::optional<std::string> leases;
+      try {
+        leases = os::read_file(file);
+      } catch (const Error&) {
+        continue;  // unreadable lease files are someone else's
+      }
+      if (leases) {
+        if (auto ip = ip_from_leases(*leases, handle.mac)) return *ip;
+      }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  throw Error(errc::vm_invalid_state,
+              fmt::format("VM '{}' (MAC {}) has no address yet: not in the neighbour table nor a dnsmasq lease",
+                          handle.name, handle.mac),
+              "check that the bridge has a DHCP server; set VMCTL_DNSMASQ_LEASES to its lease file");
+}
+
+ConsoleEndpoint QemuBackend::console_endpoint(const VmHandle& handle) {
+  return UnixSocketConsole{handle.console_socket};
+}
+
+}  // namespace vm_manager::qemu

@@ -1,0 +1,41 @@
+// The QEMU backend: daemonized qemu-system-x86_64 controlled over QMP.
+//
+// Work dir (vms/<name>/): disk.qcow2 (overlay on the base image), seed.iso,
+// console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.fd, and the
+// qmp.sock and console.sock sockets (elsewhere when the path is too long for
+// a unix socket).
+#pragma once
+
+#include <memory>
+
+#include "backends/qemu/config.hpp"
+#include "backends/qemu/host.hpp"
+#include "vm_manager/data_dir.hpp"
+#include "vm_manager/hypervisor.hpp"
+
+namespace vm_manager::qemu {
+
+class QemuBackend final : public Hypervisor {
+ public:
+  QemuBackend(DataDir data_dir, QemuConfig config, std::shared_ptr<Host> host = make_posix_host());
+
+  VmHandle prepare(const VmSpec& spec) override;
+  VmHandle start(const VmHandle& handle) override;
+  VmHandle stop(const VmHandle& handle, std::chrono::milliseconds timeout) override;
+  VmHandle suspend(const VmHandle& handle) override;
+  VmHandle resume(const VmHandle& handle) override;
+  void destroy(VmHandle handle) override;
+  VmState state(const VmHandle& handle) override;
+  std::string guest_ip(const VmHandle& handle) override;
+  ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
+
+ private:
+  bool process_alive(const VmHandle& handle);
+  void require_state(const VmHandle& handle, VmState wanted, std::string_view verb);
+
+  DataDir data_dir_;
+  QemuConfig config_;
+  std::shared_ptr<Host> host_;
+};
+
+}  // namespace vm_manager::qemu

@@ -1,0 +1,45 @@
+#include "backends/qemu/runtime_paths.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "os/files.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::qemu {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kMaxSocketPath = 107;
+constexpr const char* kLongestSocketName = "console.sock";
+
+// A folder only we may use: a symlink or another user's folder planted in
+// /tmp would let them intercept the VM's console.
+void require_private_dir(const fs::path& dir) {
+  os::make_dir(dir, 0700);
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
+      (st.st_mode & 077) != 0) {
+    throw Error(errc::store_io, fmt::format("{} is not a private folder of this user", dir.string()),
+                "remove it, or set XDG_RUNTIME_DIR to a private folder");
+  }
+}
+
+}  // namespace
+
+fs::path socket_dir_for(const fs::path& work_dir, const std::string& vm_id) {
+  if ((work_dir / kLongestSocketName).string().size() <= kMaxSocketPath) return work_dir;
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  fs::path base = (runtime != nullptr && *runtime == '/') ? fs::path(runtime) / "vmctl"
+                                                          : fs::path(fmt::format("/tmp/vmctl-{}", ::getuid()));
+  require_private_dir(base);
+  fs::path dir = base / vm_id.substr(0, 13);
+  require_private_dir(dir);
+  return dir;
+}
+
+}  // namespace vm_manager::qemu

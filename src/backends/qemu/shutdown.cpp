@@ -1,0 +1,76 @@
+// QemuBackend::stop: ACPI power button, then SIGTERM, then SIGKILL, each
+// bounded; it returns only once the process is gone.
+#include <csignal>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backends/qemu/qemu_backend.hpp"
+#include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/tap.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::qemu {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+milliseconds left_until(Clock::time_point deadline) {
+  return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+}
+
+// Asks the guest to power off. Failure is not fatal: the caller escalates.
+void press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
+  try {
+    QmpClient qmp = QmpClient::connect(h.qmp_socket, qmp_timeout);
+    // A paused guest cannot see the button; let it run to handle it.
+    if (!qmp.query_status().running) qmp.cont();
+    qmp.system_powerdown();
+  } catch (const Error& e) {
+    spdlog::info("VM '{}': ACPI shutdown request failed ({}); escalating", h.name, e.message());
+  }
+}
+
+void remove_leftovers(const VmHandle& h) {
+  // QEMU removes its sockets on a clean exit, not when killed.
+  for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket),
+                               fs::path(h.work_dir) / "qemu.pid"}) {
+    std::error_code ec;
+    fs::remove(file, ec);
+  }
+}
+
+}  // namespace
+
+VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
+  if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) {
+    throw Error(errc::vm_invalid_state, fmt::format("cannot stop VM '{}': it is destroyed", handle.name),
+                "the VM no longer exists");
+  }
+  if (process_alive(handle)) {
+    auto pid = static_cast<pid_t>(*handle.pid);
+    std::uint64_t started = *handle.pid_start_time;
+    bool gone = false;
+    if (timeout > milliseconds(0)) {
+      auto deadline = Clock::now() + timeout;
+      press_power_button(handle, std::min(config_.qmp_timeout, timeout));
+      gone = host_->wait_for_exit(pid, started, left_until(deadline));
+    }
+    // Signals go through a pidfd verified against the start time, so a pid
+    // reused by an unrelated process is never signalled.
+    if (!gone && host_->signal(pid, started, SIGTERM)) gone = host_->wait_for_exit(pid, started, config_.term_grace);
+    if (!gone && host_->signal(pid, started, SIGKILL)) gone = host_->wait_for_exit(pid, started, config_.kill_grace);
+    if (!gone && host_->process_running(pid, started)) {
+      throw Error(errc::vm_stop_failed,
+                  fmt::format("QEMU (pid {}) of VM '{}' survived SIGKILL", pid, handle.name),
+                  "it may be stuck in the kernel (state D); check 'ps -o stat -p " + std::to_string(pid) + "'");
+    }
+  }
+  remove_leftovers(handle);
+  if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
+  return handle;
+}
+
+}  // namespace vm_manager::qemu

@@ -1,0 +1,346 @@
+#include "console/attach.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::console {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// After piped input ends, the console's reply to the last line may still be
+// on its way: wait until it has been quiet this long, but no longer in total
+// than kEofMaxWait (a chatty VM must not keep us forever).
+constexpr milliseconds kEofQuietPeriod{200};
+constexpr milliseconds kEofMaxWait{2000};
+// On detach, how long typed bytes may take to reach the console.
+constexpr milliseconds kDetachFlushTimeout{500};
+constexpr std::size_t kChunk = 4096;
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+Error relay_error(std::string_view what, int err) {
+  return Error(errc::console_unavailable, fmt::format("console relay failed: {}: {}", what, errno_text(err)),
+               "attach again; if it keeps failing, check the VM with 'vmctl status'");
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// ---- connecting ----------------------------------------------------------
+
+Error connect_error(const fs::path& socket, int err) {
+  std::string help = (err == ENOENT || err == ECONNREFUSED)
+                         ? "the VM's console is not listening; check that the VM runs with 'vmctl status'"
+                         : "check that you may access the VM's work dir";
+  return Error(errc::console_unavailable,
+               fmt::format("cannot connect to the console socket {}: {}", socket.string(), errno_text(err)),
+               std::move(help));
+}
+
+// sun_path holds only ~108 bytes, and a data dir under a long $HOME can
+// exceed that. A deeper socket is reached through an O_PATH fd of its folder
+// ("/proc/self/fd/N/name"), which the kernel resolves like the real path.
+std::string reachable_path(const fs::path& socket, Fd& folder) {
+  constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
+  std::string path = socket.string();
+  if (path.size() <= kMax) return path;
+  fs::path parent = socket.has_parent_path() ? socket.parent_path() : fs::path(".");
+  folder = Fd(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (folder.get() < 0) throw connect_error(socket, errno);
+  path = fmt::format("/proc/self/fd/{}/{}", folder.get(), socket.filename().string());
+  if (path.size() > kMax) throw connect_error(socket, ENAMETOOLONG);
+  return path;
+}
+
+Fd connect_unix(const fs::path& socket) {
+  Fd folder;
+  std::string path = reachable_path(socket, folder);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) throw connect_error(socket, errno);
+  int rc;
+  do {
+    rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  } while (rc != 0 && errno == EINTR);
+  // An interrupted connect may complete in the background; a retry then says so.
+  if (rc != 0 && errno != EISCONN) throw connect_error(socket, errno);
+  return sock;
+}
+
+// ---- raw terminal ----------------------------------------------------------
+
+// What the signal handlers put back. Plain globals, because a handler may use
+// nothing else; g_raw_fd is set last, once g_saved holds the settings. Hence
+// one terminal attach per process at a time (vmctl makes one).
+termios g_saved{};
+volatile sig_atomic_t g_raw_fd = -1;
+
+// Signals that end the process while the terminal is raw. With ISIG off the
+// keyboard sends none of them (Ctrl-C is a byte for the guest); they come
+// from kill, a hang-up, or a reader of our output that went away.
+constexpr int kFatalSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+constexpr std::size_t kSignalCount = std::size(kFatalSignals);
+
+extern "C" void restore_terminal_and_reraise(int sig) {
+  int fd = g_raw_fd;
+  if (fd >= 0) ::tcsetattr(fd, TCSANOW, &g_saved);
+  // SA_RESETHAND already put the default action back; the signal is blocked
+  // while we run, so it is delivered (and ends us) as soon as we return.
+  ::raise(sig);
+}
+
+void set_attributes(int fd, const termios& settings) {
+  while (::tcsetattr(fd, TCSANOW, &settings) != 0 && errno == EINTR) {
+  }
+}
+
+// Puts a terminal in raw mode and restores it on destruction: on return,
+// on an exception, and from the fatal signals above.
+class RawTerminal {
+ public:
+  explicit RawTerminal(int fd) {
+    if (!::isatty(fd) || ::tcgetattr(fd, &saved_) != 0) return;  // nothing to restore later
+    fd_ = fd;
+    g_saved = saved_;
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // g_saved complete before a handler can see g_raw_fd
+    g_raw_fd = fd;
+    install_handlers();
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    // Keep the user's output processing, so a guest's (or firmware's) bare
+    // "\n" still returns to column 0 instead of drawing a staircase.
+    raw.c_oflag = saved_.c_oflag;
+    if (::tcsetattr(fd, TCSANOW, &raw) != 0) {
+      int err = errno;
+      restore();
+      throw Error(errc::console_unavailable, fmt::format("cannot put the terminal in raw mode: {}", errno_text(err)),
+                  "run vmctl console from an interactive terminal, or pipe its input");
+    }
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+  ~RawTerminal() { restore(); }
+
+  bool active() const { return fd_ >= 0; }
+
+ private:
+  void install_handlers() {
+    struct sigaction action {};
+    action.sa_handler = restore_terminal_and_reraise;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    for (std::size_t i = 0; i < kSignalCount; ++i) {
+      ::sigaction(kFatalSignals[i], nullptr, &previous_[i]);
+      // An ignored signal (nohup, a parent ignoring SIGPIPE) stays ignored.
+      if (previous_[i].sa_handler == SIG_IGN) continue;
+      installed_[i] = ::sigaction(kFatalSignals[i], &action, nullptr) == 0;
+    }
+  }
+
+  // Terminal first, handlers second: a signal in between finds a handler
+  // that restores again, which is harmless; the other order could leave the
+  // terminal raw.
+  void restore() {
+    if (fd_ < 0) return;
+    set_attributes(fd_, saved_);
+    g_raw_fd = -1;
+    for (std::size_t i = 0; i < kSignalCount; ++i) {
+      if (installed_[i]) ::sigaction(kFatalSignals[i], &previous_[i], nullptr);
+      installed_[i] = false;
+    }
+    fd_ = -1;
+  }
+
+  int fd_ = -1;
+  termios saved_{};
+  struct sigaction previous_[kSignalCount] {};
+  bool installed_[kSignalCount] = {};
+};
+
+// ---- relaying ------------------------------------------------------------
+
+// Writes everything, also to a non-blocking fd and across signals. Output to
+// the user may block (a paused terminal); that back-pressure is right.
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n > 0) {
+      data += n;
+      size -= std::size_t(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+    } else if (n < 0 && errno != EINTR) {
+      throw relay_error("writing the console output", errno);
+    }
+  }
+}
+
+int poll_timeout(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+  return int(std::clamp<long long>(left + 1, 0, 60'000));
+}
+
+class Relay {
+ public:
+  Relay(int sock, int in_fd, int out_fd, bool interactive)
+      : sock_(sock), in_fd_(in_fd), out_fd_(out_fd), interactive_(interactive) {}
+
+  AttachEnd run() {
+    while (true) {
+      if (input_done_ && Clock::now() >= grace_deadline()) return AttachEnd::input_closed;
+      pollfd fds[2] = {{wants_input() ? in_fd_ : -1, POLLIN, 0},
+                       {sock_, short(POLLIN | (to_console_.empty() ? 0 : POLLOUT)), 0}};
+      int rc = ::poll(fds, 2, input_done_ ? poll_timeout(grace_deadline()) : -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) throw relay_error("poll", errno);
+      if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && !pump_console_output()) {
+        return AttachEnd::console_closed;
+      }
+      if ((fds[1].revents & POLLOUT) && !send_some()) return AttachEnd::console_closed;
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+        if (auto end = read_input()) return *end;
+      }
+    }
+  }
+
+ private:
+  // Typed bytes wait in a small buffer until the socket takes them; while it
+  // is full we stop reading the keyboard.
+  bool wants_input() const { return !input_done_ && to_console_.size() < kChunk; }
+
+  // After EOF: once everything typed is sent and the console has been quiet
+  // for a moment, or at the latest kEofMaxWait after EOF.
+  Clock::time_point grace_deadline() const {
+    Clock::time_point latest = input_end_ + kEofMaxWait;
+    return to_console_.empty() ? std::min(last_activity_ + kEofQuietPeriod, latest) : latest;
+  }
+
+  // Copies what the console sent to out_fd; false once the console is gone.
+  bool pump_console_output() {
+    char buffer[16 * 1024];
+    ssize_t n = ::recv(sock_, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return true;
+      if (errno == ECONNRESET) return false;
+      throw relay_error("reading the console", errno);
+    }
+    write_all(out_fd_, buffer, std::size_t(n));
+    last_activity_ = Clock::now();
+    return true;
+  }
+
+  // Hands buffered input to the socket without blocking; false once the
+  // console is gone.
+  bool send_some() {
+    ssize_t n = ::send(sock_, to_console_.data(), to_console_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      to_console_.erase(0, std::size_t(n));
+      last_activity_ = Clock::now();
+      return true;
+    }
+    if (errno == EAGAIN || errno == EINTR) return true;
+    if (errno == EPIPE || errno == ECONNRESET) return false;
+    throw relay_error("writing to the console", errno);
+  }
+
+  // Reads the keyboard (or pipe). Returns how the attach ends, if it does.
+  std::optional<AttachEnd> read_input() {
+    char buffer[kChunk];
+    ssize_t n = ::read(in_fd_, buffer, sizeof(buffer));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return std::nullopt;
+    // EIO: the terminal hung up; EBADF: started with stdin closed.
+    if (n < 0 && errno != EIO && errno != EBADF) throw relay_error("reading the input", errno);
+    if (n <= 0) return end_of_input();
+    const char* begin = buffer;
+    const char* end = buffer + n;
+    const char* key = std::find(begin, end, char(kDetachKey));
+    to_console_.append(begin, key);
+    if (key == end) return std::nullopt;
+    flush_before_leaving();
+    return AttachEnd::detached;
+  }
+
+  std::optional<AttachEnd> end_of_input() {
+    // A terminal that hangs up has nobody left to read a reply.
+    if (interactive_) {
+      flush_before_leaving();
+      return AttachEnd::input_closed;
+    }
+    input_done_ = true;
+    input_end_ = last_activity_ = Clock::now();
+    return std::nullopt;
+  }
+
+  // Best effort: what was typed before Ctrl-] should still arrive.
+  void flush_before_leaving() {
+    Clock::time_point deadline = Clock::now() + kDetachFlushTimeout;
+    while (!to_console_.empty() && Clock::now() < deadline) {
+      pollfd p{sock_, POLLOUT, 0};
+      int rc = ::poll(&p, 1, poll_timeout(deadline));
+      if (rc < 0 && errno != EINTR) return;
+      if (rc > 0 && !send_some()) return;
+    }
+  }
+
+  int sock_;
+  int in_fd_;
+  int out_fd_;
+  bool interactive_;
+  std::string to_console_;
+  bool input_done_ = false;
+  Clock::time_point input_end_{};
+  Clock::time_point last_activity_{};  // the console's last output, or our last send
+};
+
+}  // namespace
+
+AttachEnd attach_unix_console(const fs::path& socket, int in_fd, int out_fd, const AttachOptions& options) {
+  Fd sock = connect_unix(socket);
+  if (options.on_connected) options.on_connected();
+  RawTerminal terminal(in_fd);
+  return Relay(sock.get(), in_fd, out_fd, terminal.active()).run();
+}
+
+}  // namespace vm_manager::console

@@ -1,0 +1,34 @@
+// Knowing whether a pid is still *our* process. A pid alone is not enough:
+// pids are reused, and a dead daemon lingers as a zombie until someone reaps
+// it (here PID 1 does, seconds late). So a process is identified by its pid
+// plus its start time, and a zombie counts as gone.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace vm_manager::os {
+
+struct ProcStat {
+  char state = '?';             // R, S, D, Z, T, …
+  std::uint64_t start_time = 0;  // clock ticks after boot (field 22)
+};
+
+// Fields of /proc/<pid>/stat; nullopt when there is no such process.
+std::optional<ProcStat> read_proc_stat(pid_t pid);
+
+// Alive (not a zombie) and started at `start_time`.
+bool is_running_process(pid_t pid, std::uint64_t start_time);
+
+// Sends `signal` only when the pid still names the process that started at
+// `start_time`; race-free through a pidfd. False when it did not.
+bool signal_process(pid_t pid, std::uint64_t start_time, int signal);
+
+// Waits until the process exits or turns zombie, without polling delays
+// (a pidfd becomes readable at exit). True when it is gone.
+bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout);
+
+}  // namespace vm_manager::os

@@ -1,0 +1,71 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "console/attach.hpp"
+#include "vm_manager/error.hpp"
+#include "vmctl/commands.hpp"
+
+namespace vmctl {
+using namespace vm_manager;
+namespace {
+
+// The console's kind is checked before the state: a VM without one will
+// never have one, so telling it to start would send the user the wrong way.
+std::string socket_of(const VmHandle& handle, const ConsoleEndpoint& endpoint) {
+  if (const auto* unix_socket = std::get_if<UnixSocketConsole>(&endpoint)) return unix_socket->path;
+  if (const auto* web = std::get_if<WebSocketConsole>(&endpoint)) {
+    throw Error(errc::console_unavailable,
+                fmt::format("VM '{}' has a WebSocket console ({}), which is not supported yet by this vmctl",
+                            handle.name, web->url),
+                "connect to it with a WebSocket client such as websocat");
+  }
+  throw Error(errc::console_unavailable,
+              fmt::format("VM '{}' has no serial console (backend {})", handle.name, to_string(handle.backend)),
+              "only VMs of a backend with a serial console (such as qemu) can be attached");
+}
+
+void require_running(Context& ctx, const VmHandle& handle) {
+  VmState state = ctx.hypervisor().state(handle);
+  if (state == VmState::running || state == VmState::suspended) return;
+  std::string help = state == VmState::destroyed
+                         ? fmt::format("its resources are gone; remove it with 'vmctl destroy {}'", handle.name)
+                         : fmt::format("start it with 'vmctl start {}'", handle.name);
+  throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}", handle.name, to_string(state)), help);
+}
+
+void run_console(Context& ctx, const std::string& name) {
+  VmHandle handle = ctx.store().load(name).handle;
+  std::string socket = socket_of(handle, ctx.hypervisor().console_endpoint(handle));
+  require_running(ctx, handle);
+  console::AttachOptions options;
+  options.on_connected = [&] {
+    std::fflush(stdout);
+    ctx.note(fmt::format("Connected to the console of '{}'; press Ctrl-] to detach.", name));
+  };
+  switch (console::attach_unix_console(socket, STDIN_FILENO, STDOUT_FILENO, options)) {
+    case console::AttachEnd::detached:
+      ctx.note(fmt::format("\r\nDetached from '{}'.", name));
+      break;
+    case console::AttachEnd::console_closed:
+      ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away (did the VM stop?).", name));
+      break;
+    case console::AttachEnd::input_closed:
+      break;  // piped input ran out: the expected end of a script
+  }
+}
+
+}  // namespace
+
+void add_console_command(CLI::App& app, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("console", "Attach the terminal to a running VM's serial console");
+  cmd->footer("Ctrl-] detaches. Other keys, Ctrl-C included, go to the VM. Input may also be piped.");
+  add_name_argument(*cmd, *name);
+  cmd->callback([&ctx, name] { run_console(ctx, *name); });
+}
+
+}  // namespace vmctl

@@ -1,0 +1,314 @@
+// NoopBackend: an honest lifecycle without a VM behind it.
+#include "vm_manager/noop_backend.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/json.hpp"
+
+namespace vm_manager {
+
+[[maybe_unused]] static void PrintTo(const VmHandle& h, std::ostream* os) { *os << nlohmann::json(h).dump(); }
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using vmctl::test::TempDir;
+
+VmSpec spec_named(const std::string& name) {
+  VmSpec spec;
+  spec.name = name;
+  return spec;
+}
+
+// Lowercase 8-4-4-4-12 hex, version 4, RFC 4122 variant.
+bool is_uuid_v4(const std::string& id) {
+  if (id.size() != 36) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    char c = id[i];
+    if (dash != (c == '-')) return false;
+    if (!dash && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return id[14] == '4' && std::string_view("89ab").find(id[19]) != std::string_view::npos;
+}
+
+void expect_error(std::string_view code, const std::function<void()>& f) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an Error with code " << code;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.message();
+    EXPECT_FALSE(e.help().empty()) << e.message();
+    EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+  }
+}
+
+class Noop : public ::testing::Test {
+ public:
+  TempDir temp;
+  DataDir data{temp / "data"};
+  NoopBackend noop{data};
+
+  VmHandle prepared(const std::string& name = "web") { return noop.prepare(spec_named(name)); }
+  VmHandle running(const std::string& name = "web") { return noop.start(prepared(name)); }
+  VmHandle suspended(const std::string& name = "web") { return noop.suspend(running(name)); }
+  VmHandle stopped(const std::string& name = "web") { return noop.stop(running(name), 1s); }
+};
+
+TEST_F(Noop, PrepareMakesAHandleFromTheSpec) {
+  VmSpec spec = spec_named("web");
+  spec.image_path = "/images/x.qcow2";
+  spec.vcpus = 3;
+  spec.memory_mb = 3072;
+  spec.disk_gb = 12;
+  spec.network = TapNetwork{"br0"};
+  spec.uefi = true;
+  spec.accel = Accel::tcg;
+  spec.kernel = "/k";
+  spec.initrd = "/i";
+  spec.cmdline = "console=ttyS0";
+  VmHandle h = noop.prepare(spec);
+  EXPECT_EQ(h.name, "web");
+  EXPECT_EQ(h.backend, BackendTag::noop);
+  EXPECT_EQ(fs::path(h.work_dir), data.vm_dir("web"));
+  EXPECT_TRUE(fs::is_directory(h.work_dir));
+  EXPECT_TRUE(is_uuid_v4(h.id)) << h.id;
+  EXPECT_EQ(h.image_path, spec.image_path);
+  EXPECT_EQ(h.vcpus, 3u);
+  EXPECT_EQ(h.memory_mb, 3072u);
+  EXPECT_EQ(h.disk_gb, 12u);
+  EXPECT_EQ(h.network, spec.network);
+  EXPECT_TRUE(h.uefi);
+  EXPECT_EQ(h.accel, Accel::tcg);
+  EXPECT_EQ(h.kernel, "/k");
+  EXPECT_EQ(h.initrd, "/i");
+  EXPECT_EQ(h.cmdline, "console=ttyS0");
+  EXPECT_FALSE(h.pid.has_value());
+  EXPECT_EQ(noop.state(h), VmState::prepared);
+  // Each VM gets its own id.
+  EXPECT_NE(prepared("db").id, h.id);
+}
+
+TEST_F(Noop, WholeLifecycle) {
+  VmHandle h = noop.prepare(spec_named("web"));
+  EXPECT_EQ(noop.state(h), VmState::prepared);
+  h = noop.start(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+  h = noop.suspend(h);
+  EXPECT_EQ(noop.state(h), VmState::suspended);
+  h = noop.resume(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+  h = noop.stop(h, 5s);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  h = noop.start(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+  h = noop.stop(h, 5s);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  noop.destroy(h);
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+  EXPECT_FALSE(fs::exists(h.work_dir));
+  EXPECT_TRUE(fs::is_directory(data.vms_dir()));
+}
+
+TEST_F(Noop, StopOfSuspendedVm) {
+  VmHandle h = suspended();
+  h = noop.stop(h, 1s);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+}
+
+TEST_F(Noop, StateIsSharedBetweenInstances) {
+  NoopBackend other(DataDir(temp / "data"));
+  VmHandle h = noop.prepare(spec_named("web"));
+  EXPECT_EQ(other.state(h), VmState::prepared);
+  other.start(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+  noop.suspend(h);
+  EXPECT_EQ(other.state(h), VmState::suspended);
+  other.resume(h);
+  noop.stop(h, 1s);
+  EXPECT_EQ(other.state(h), VmState::stopped);
+  other.destroy(h);
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+  // It lives in the work dir.
+  EXPECT_FALSE(fs::exists(data.vm_dir("web")));
+}
+
+TEST_F(Noop, StateLivesInTheWorkDir) {
+  VmHandle h = running();
+  bool found = false;
+  for (const auto& entry : fs::directory_iterator(h.work_dir)) {
+    std::ifstream in(entry.path());
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find("running") != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
+struct Transition {
+  const char* label;
+  std::function<VmHandle(Noop&)> setup;  // makes a VM in some state
+  std::function<void(NoopBackend&, const VmHandle&)> act;
+  VmState state_before;
+};
+
+class NoopInvalid : public Noop, public ::testing::WithParamInterface<Transition> {};
+
+TEST_P(NoopInvalid, RaisesAndChangesNothing) {
+  const Transition& t = GetParam();
+  VmHandle h = t.setup(*this);
+  ASSERT_EQ(noop.state(h), t.state_before);
+  expect_error(errc::vm_invalid_state, [&] { t.act(noop, h); });
+  EXPECT_EQ(noop.state(h), t.state_before);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Transitions, NoopInvalid,
+    ::testing::Values(
+        Transition{"resume_stopped", [](Noop& n) { return n.stopped(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.resume(h); }, VmState::stopped},
+        Transition{"resume_prepared", [](Noop& n) { return n.prepared(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.resume(h); }, VmState::prepared},
+        Transition{"resume_running", [](Noop& n) { return n.running(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.resume(h); }, VmState::running},
+        Transition{"suspend_stopped", [](Noop& n) { return n.stopped(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.suspend(h); }, VmState::stopped},
+        Transition{"suspend_prepared", [](Noop& n) { return n.prepared(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.suspend(h); }, VmState::prepared},
+        Transition{"suspend_suspended", [](Noop& n) { return n.suspended(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.suspend(h); }, VmState::suspended},
+        Transition{"start_running", [](Noop& n) { return n.running(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.start(h); }, VmState::running},
+        Transition{"start_suspended", [](Noop& n) { return n.suspended(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.start(h); }, VmState::suspended},
+        Transition{"guest_ip_prepared", [](Noop& n) { return n.prepared(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.guest_ip(h); }, VmState::prepared},
+        Transition{"guest_ip_suspended", [](Noop& n) { return n.suspended(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.guest_ip(h); }, VmState::suspended},
+        Transition{"guest_ip_stopped", [](Noop& n) { return n.stopped(); },
+                   [](NoopBackend& b, const VmHandle& h) { b.guest_ip(h); }, VmState::stopped}),
+    [](const auto& info) { return std::string(info.param.label); });
+
+TEST_F(Noop, DestroyedVmRefusesEverythingButDestroyAndState) {
+  VmHandle h = running();
+  noop.destroy(h);
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+  expect_error(errc::vm_invalid_state, [&] { noop.start(h); });
+  expect_error(errc::vm_invalid_state, [&] { noop.stop(h, 1s); });
+  expect_error(errc::vm_invalid_state, [&] { noop.suspend(h); });
+  expect_error(errc::vm_invalid_state, [&] { noop.resume(h); });
+  expect_error(errc::vm_invalid_state, [&] { noop.guest_ip(h); });
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+  // Nothing was recreated by the failed calls.
+  EXPECT_FALSE(fs::exists(data.vm_dir("web")));
+}
+
+TEST_F(Noop, StopOfAVmThatDoesNotRunIsANoOp) {
+  VmHandle h = prepared();
+  EXPECT_EQ(noop.stop(h, 1s), h);
+  EXPECT_EQ(noop.state(h), VmState::prepared);
+  h = noop.stop(noop.start(h), 1s);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  EXPECT_EQ(noop.stop(h, 1s), h);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+}
+
+TEST_F(Noop, DestroyTwiceIsNotAnError) {
+  VmHandle h = running();
+  noop.destroy(h);
+  EXPECT_NO_THROW(noop.destroy(h));
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+}
+
+TEST_F(Noop, DestroyFromEveryState) {
+  std::vector<VmHandle> handles{prepared("a"), running("b"), suspended("c"), stopped("d")};
+  for (const VmHandle& h : handles) {
+    noop.destroy(h);
+    EXPECT_EQ(noop.state(h), VmState::destroyed) << h.name;
+    EXPECT_FALSE(fs::exists(h.work_dir)) << h.name;
+  }
+}
+
+TEST_F(Noop, DestroyRefusesAWorkDirOutsideTheDataDir) {
+  fs::create_directories(temp / "outside");
+  std::ofstream(temp / "outside" / "canary") << "x";
+  VmHandle h = prepared();
+  h.work_dir = (temp / "outside").string();
+  expect_error(errc::store_io, [&] { noop.destroy(h); });
+  EXPECT_TRUE(fs::exists(temp / "outside" / "canary"));
+  h.work_dir = (data.vms_dir() / ".." / ".." / "outside").string();
+  expect_error(errc::store_io, [&] { noop.destroy(h); });
+  EXPECT_TRUE(fs::exists(temp / "outside" / "canary"));
+}
+
+TEST_F(Noop, HandleWithoutWorkDir) {
+  VmHandle h;
+  h.name = "web";
+  EXPECT_EQ(noop.state(h), VmState::destroyed);
+  EXPECT_NO_THROW(noop.destroy(h));
+  expect_error(errc::vm_invalid_state, [&] { noop.start(h); });
+}
+
+TEST_F(Noop, GuestIp) {
+  VmHandle h = running();
+  EXPECT_EQ(noop.guest_ip(h), "127.0.0.1");
+  h = noop.resume(noop.suspend(h));
+  EXPECT_EQ(noop.guest_ip(h), "127.0.0.1");
+}
+
+TEST_F(Noop, ConsoleEndpointIsNone) {
+  VmHandle h = running();
+  EXPECT_TRUE(std::holds_alternative<NoConsole>(noop.console_endpoint(h)));
+  EXPECT_TRUE(std::holds_alternative<NoConsole>(noop.console_endpoint(prepared("db"))));
+}
+
+TEST_F(Noop, WorkDirWithoutStateIsFailed) {
+  VmHandle h = running();
+  for (const auto& entry : fs::directory_iterator(h.work_dir)) fs::remove(entry.path());
+  EXPECT_EQ(noop.state(h), VmState::failed);
+  // A failed VM can be stopped (and then started again).
+  h = noop.stop(h, 1s);
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  h = noop.start(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+}
+
+TEST_F(Noop, PrepareOfAnExistingName) {
+  VmHandle first = running();
+  expect_error(errc::vm_already_exists, [&] { noop.prepare(spec_named("web")); });
+  EXPECT_EQ(noop.state(first), VmState::running);  // the first VM is untouched
+  EXPECT_TRUE(fs::is_directory(first.work_dir));
+}
+
+TEST_F(Noop, PrepareValidatesTheSpec) {
+  expect_error(errc::vm_invalid_name, [&] { noop.prepare(spec_named("../web")); });
+  expect_error(errc::vm_invalid_name, [&] { noop.prepare(spec_named("")); });
+  VmSpec spec = spec_named("web");
+  spec.vcpus = 0;
+  expect_error(errc::spec_invalid, [&] { noop.prepare(spec); });
+  spec = spec_named("web");
+  spec.memory_mb = 1;
+  expect_error(errc::spec_invalid, [&] { noop.prepare(spec); });
+  spec = spec_named("web");
+  spec.network = TapNetwork{"br 0"};
+  expect_error(errc::spec_invalid, [&] { noop.prepare(spec); });
+  EXPECT_FALSE(fs::exists(data.vm_dir("web")));
+  EXPECT_FALSE(fs::exists(temp / "web"));
+}
+
+TEST_F(Noop, WorksAfterReprepareOfADestroyedName) {
+  VmHandle old = running();
+  noop.destroy(old);
+  VmHandle again = prepared();
+  EXPECT_NE(again.id, old.id);
+  EXPECT_EQ(noop.state(again), VmState::prepared);
+}
+
+}  // namespace
+}  // namespace vm_manager

@@ -1,0 +1,292 @@
+// The QEMU backend against real QEMU (TCG) booting the tiny guest.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "backends/qemu/qemu_backend.hpp"
+#include "backends/qemu/tiny_guest.hpp"
+#include "os/proc.hpp"
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::qemu {
+namespace {
+
+using namespace std::chrono_literals;
+using vmctl::test::tiny_guest_spec;
+using vmctl::test::wait_for_text;
+
+// Generous: two cores shared with other tests, and TCG.
+constexpr auto kBootTimeout = 120s;
+
+class QemuBackendTest : public ::testing::Test {
+ protected:
+  QemuBackendTest() : backend_(DataDir(dir_.path()), config()) {}
+
+  static QemuConfig config() {
+    QemuConfig c;
+    c.accel_override = Accel::tcg;
+    return c;
+  }
+
+  VmHandle prepare(const VmSpec& spec) {
+    VmHandle h = backend_.prepare(spec);
+    handles_.push_back(h);
+    return h;
+  }
+  VmHandle started(const VmHandle& h) {
+    VmHandle s = backend_.start(h);
+    remember(s);
+    return s;
+  }
+  void remember(const VmHandle& h) {
+    for (auto& known : handles_) {
+      if (known.id == h.id) known = h;
+    }
+  }
+
+  // No QEMU may outlive its test.
+  void TearDown() override {
+    for (const auto& h : handles_) {
+      try {
+        backend_.destroy(h);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
+      }
+      if (h.pid && h.pid_start_time) {
+        EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+      }
+    }
+  }
+
+  vmctl::test::TempDir dir_;
+  QemuBackend backend_;
+  std::vector<VmHandle> handles_;
+};
+
+TEST_F(QemuBackendTest, LifecycleWithAcpiShutdown) {
+  VmHandle h = prepare(tiny_guest_spec("life"));
+  EXPECT_EQ(backend_.state(h), VmState::prepared);
+  h = started(h);
+  EXPECT_EQ(backend_.state(h), VmState::running);
+  ASSERT_TRUE(h.pid && h.pid_start_time);
+  EXPECT_FALSE(h.vnc.empty());
+  ASSERT_TRUE(h.ssh_port);
+
+  // The seed is found (as a virtio disk the cloud kernel can see) and read.
+  ASSERT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: ready", kBootTimeout));
+  EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: seed found /dev/vd", 1s));
+  EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: hostname life", 1s));
+
+  h = backend_.suspend(h);
+  EXPECT_EQ(backend_.state(h), VmState::suspended);
+  h = backend_.resume(h);
+  EXPECT_EQ(backend_.state(h), VmState::running);
+
+  auto begin = std::chrono::steady_clock::now();
+  h = backend_.stop(h, 60s);
+  auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(backend_.state(h), VmState::stopped);
+  EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: powering off", 1s)) << "stopped by ACPI, not a signal";
+  EXPECT_LT(took, 30s);
+  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+}
+
+TEST_F(QemuBackendTest, StopEscalatesWhenTheGuestIgnoresAcpi) {
+  VmHandle h = started(prepare(tiny_guest_spec("deaf", "tiny.ignore_acpi=1")));
+  ASSERT_TRUE(wait_for_text(h.console_log, "acpi power button ignored", kBootTimeout));
+  auto begin = std::chrono::steady_clock::now();
+  h = backend_.stop(h, 2s);
+  auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_EQ(backend_.state(h), VmState::stopped);
+  EXPECT_GE(took, 2s);
+  EXPECT_LT(took, 2s + config().term_grace + config().kill_grace + 2s);
+}
+
+TEST_F(QemuBackendTest, KilledQemuIsStoppedAndStartsAgain) {
+  VmHandle h = started(prepare(tiny_guest_spec("killed")));
+  ASSERT_TRUE(h.pid);
+  ASSERT_EQ(::kill(static_cast<pid_t>(*h.pid), SIGKILL), 0);
+  // QEMU is not our child; until the system reaps it, it is a zombie, which
+  // must already count as stopped.
+  ASSERT_TRUE(os::wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, 10s));
+  EXPECT_EQ(backend_.state(h), VmState::stopped);
+  VmHandle again = started(h);
+  EXPECT_EQ(backend_.state(again), VmState::running);
+  EXPECT_NE(again.pid, h.pid);
+}
+
+TEST_F(QemuBackendTest, AnUnrelatedProcessOnTheRecordedPidIsNeverSignalled) {
+  VmHandle h = started(prepare(tiny_guest_spec("reused")));
+  h = backend_.stop(h, 0s);
+  remember(h);
+  pid_t bystander = ::fork();
+  if (bystander == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  // As if the pid had been reused: the handle names the bystander's pid but
+  // QEMU's start time.
+  VmHandle forged = h;
+  forged.pid = bystander;
+  EXPECT_EQ(backend_.state(forged), VmState::stopped);
+  backend_.stop(forged, 1s);
+  backend_.destroy(forged);
+  auto stat = os::read_proc_stat(bystander);
+  ASSERT_TRUE(stat);
+  EXPECT_NE(stat->state, 'Z') << "the bystander was signalled";
+  ::kill(bystander, SIGKILL);
+  ::waitpid(bystander, nullptr, 0);
+}
+
+TEST_F(QemuBackendTest, ConcurrentStartsGetDistinctPortsAndDisplays) {
+  constexpr int kVms = 8;
+  std::vector<VmHandle> prepared;
+  for (int i = 0; i < kVms; ++i) {
+    VmSpec spec = tiny_guest_spec("par" + std::to_string(i));
+    spec.memory_mb = 128;
+    prepared.push_back(prepare(spec));
+  }
+  std::vector<VmHandle> running(kVms);
+  std::vector<std::string> errors(kVms);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kVms; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        running[i] = backend_.start(prepared[i]);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::uint16_t> ports;
+  std::set<std::string> displays;
+  for (int i = 0; i < kVms; ++i) {
+    ASSERT_EQ(errors[i], "") << "VM " << i;
+    remember(running[i]);
+    EXPECT_EQ(backend_.state(running[i]), VmState::running);
+    ports.insert(running[i].ssh_port.value_or(0));
+    displays.insert(running[i].vnc);
+  }
+  EXPECT_EQ(ports.size(), std::size_t{kVms});
+  EXPECT_EQ(displays.size(), std::size_t{kVms});
+}
+
+// Holds TCP ports on 127.0.0.1 for the life of the object.
+class PortHog {
+ public:
+  explicit PortHog(std::uint16_t first, std::uint16_t last) {
+    for (std::uint32_t port = first; port <= last; ++port) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 1) == 0) {
+        fds_.push_back(fd);
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  ~PortHog() {
+    for (int fd : fds_) ::close(fd);
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
+TEST_F(QemuBackendTest, ATakenPreferredPortMovesToTheNextOne) {
+  VmHandle h = prepare(tiny_guest_spec("porty"));
+  ASSERT_TRUE(h.ssh_port);
+  PortHog hog(*h.ssh_port, *h.ssh_port);
+  VmHandle s = started(h);
+  ASSERT_TRUE(s.ssh_port);
+  EXPECT_NE(*s.ssh_port, *h.ssh_port);
+}
+
+TEST_F(QemuBackendTest, AnExhaustedRangeFallsBackToAnyPortReadOverQmp) {
+  // A private range, so other tests running at the same time keep theirs.
+  QemuConfig c = config();
+  c.ssh_port_first = 10200;
+  c.ssh_port_last = 10209;
+  QemuBackend backend(DataDir(dir_.path()), c);
+  PortHog hog(c.ssh_port_first, c.ssh_port_last);
+  VmHandle h = backend.prepare(tiny_guest_spec("anyport"));
+  handles_.push_back(h);
+  VmHandle s = backend.start(h);
+  remember(s);
+  ASSERT_TRUE(s.ssh_port);
+  EXPECT_TRUE(*s.ssh_port < c.ssh_port_first || *s.ssh_port > c.ssh_port_last) << *s.ssh_port;
+  // The forward really listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(*s.ssh_port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(fd);
+}
+
+TEST_F(QemuBackendTest, WithoutUsableKvmAutoFallsBackToTcg) {
+  QemuConfig c;  // no override: "auto" probes the device
+  c.kvm_device = "/nonexistent/kvm";
+  QemuBackend backend(DataDir(dir_.path()), c);
+  VmSpec spec = tiny_guest_spec("nokvm");
+  spec.accel = Accel::automatic;
+  VmHandle h = backend.prepare(spec);
+  handles_.push_back(h);
+  VmHandle s = backend.start(h);
+  remember(s);
+  EXPECT_EQ(backend.state(s), VmState::running);
+  EXPECT_EQ(s.accel, Accel::automatic) << "the VM keeps asking for auto";
+}
+
+TEST_F(QemuBackendTest, StartFailureQuotesQemu) {
+  VmSpec spec = tiny_guest_spec("badmem");
+  spec.memory_mb = 16ull * 1024 * 1024;  // 16 TiB: QEMU refuses
+  VmHandle h = prepare(spec);
+  try {
+    backend_.start(h);
+    FAIL() << "start should fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::vm_start_failed);
+    EXPECT_EQ(e.message().find('\n'), std::string::npos);
+    EXPECT_NE(e.message().find("QEMU failed"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(backend_.state(h), VmState::prepared);
+}
+
+TEST_F(QemuBackendTest, DestroyRemovesEverythingAndIsIdempotent) {
+  VmHandle h = started(prepare(tiny_guest_spec("gone")));
+  backend_.destroy(h);
+  EXPECT_FALSE(std::filesystem::exists(h.work_dir));
+  EXPECT_EQ(backend_.state(h), VmState::destroyed);
+  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+  backend_.destroy(h);
+}
+
+TEST_F(QemuBackendTest, PrepareRefusesASmallerDiskAndKeepsNothing) {
+  VmSpec spec = tiny_guest_spec("small");
+  spec.disk_gb = 1;
+  VmHandle ok = prepare(spec);  // the tiny disk is 64 MiB: growing is fine
+  EXPECT_EQ(backend_.state(ok), VmState::prepared);
+  VmSpec missing = tiny_guest_spec("missing");
+  missing.image_path = "/nonexistent.qcow2";
+  EXPECT_THROW(backend_.prepare(missing), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "vms" / "missing"));
+}
+
+}  // namespace
+}  // namespace vm_manager::qemu

@@ -1,0 +1,92 @@
+#include "os/proc.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace vm_manager::os {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A child that sleeps until killed; reaped by the destructor.
+struct Sleeper {
+  pid_t pid = ::fork();
+  Sleeper() {
+    if (pid == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+  }
+  ~Sleeper() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
+
+TEST(ProcStat, ReadsOurOwnProcess) {
+  auto stat = read_proc_stat(::getpid());
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->state, 'R');
+  EXPECT_GT(stat->start_time, 0u);
+}
+
+TEST(ProcStat, MissingProcess) { EXPECT_FALSE(read_proc_stat(0x3fffffff)); }
+
+TEST(ProcStat, StartTimeTellsProcessesApart) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  EXPECT_TRUE(is_running_process(child.pid, stat->start_time));
+  EXPECT_FALSE(is_running_process(child.pid, stat->start_time + 1)) << "a reused pid is another process";
+}
+
+TEST(ProcStat, ZombieCountsAsGone) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  ::kill(child.pid, SIGKILL);
+  // Not reaped yet: a zombie, which must not count as running.
+  for (int i = 0; i < 200 && read_proc_stat(child.pid)->state != 'Z'; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(read_proc_stat(child.pid)->state, 'Z');
+  EXPECT_FALSE(is_running_process(child.pid, stat->start_time));
+}
+
+TEST(SignalProcess, OnlySignalsTheProcessThatStartedThen) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  EXPECT_FALSE(signal_process(child.pid, stat->start_time + 1, SIGKILL));
+  EXPECT_TRUE(is_running_process(child.pid, stat->start_time)) << "the wrong start time must not be signalled";
+  EXPECT_TRUE(signal_process(child.pid, stat->start_time, SIGTERM));
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 5s));
+}
+
+TEST(WaitForExit, ReturnsPromptlyAtExit) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(100ms);
+    ::kill(child.pid, SIGKILL);
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 10s));
+  auto waited = std::chrono::steady_clock::now() - start;
+  killer.join();
+  EXPECT_LT(waited, 2s) << "the exit of a zombie-to-be must be seen at once, not after the reaper";
+}
+
+TEST(WaitForExit, TimesOutWhileRunning) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  EXPECT_FALSE(wait_for_exit(child.pid, stat->start_time, 100ms));
+}
+
+}  // namespace
+}  // namespace vm_manager::os
