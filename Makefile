@@ -53,6 +53,9 @@ demo: deps
 	$(MAKE) build
 	scripts/demo.sh $(BUILD)/bin/vmctl
 
+bench: build
+	scripts/bench.sh $(BUILD)
+
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
