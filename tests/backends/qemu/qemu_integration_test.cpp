@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -286,6 +287,52 @@ TEST_F(QemuBackendTest, PrepareRefusesASmallerDiskAndKeepsNothing) {
   missing.image_path = "/nonexistent.qcow2";
   EXPECT_THROW(backend_.prepare(missing), Error);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "vms" / "missing"));
+}
+
+TEST_F(QemuBackendTest, AQemuThatDoesNotAnswerQmpIsFailedNotRunning) {
+  VmHandle h = started(prepare(tiny_guest_spec("mute")));
+  // QMP serves one client at a time: while this connection holds the
+  // monitor, nobody else gets a greeting.
+  int holder = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", h.qmp_socket.c_str());
+  ASSERT_EQ(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  QemuConfig impatient = config();
+  impatient.qmp_timeout = 300ms;
+  QemuBackend backend(DataDir(dir_.path()), impatient);
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_EQ(backend.state(h), VmState::failed);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 3s) << "the greeting wait must be bounded";
+  ::close(holder);
+  EXPECT_EQ(backend_.state(h), VmState::running) << "once the monitor is free again";
+}
+
+TEST_F(QemuBackendTest, UefiBootsThroughOvmfWithItsOwnVars) {
+  VmSpec spec = tiny_guest_spec("uefi");
+  spec.uefi = true;
+  spec.memory_mb = 256;
+  VmHandle h = started(prepare(spec));
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(h.work_dir) / "OVMF_VARS.fd"));
+  EXPECT_EQ(backend_.state(h), VmState::running);
+  // OVMF loads the kernel through fw_cfg; the guest's init proves it booted.
+  EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: init started", kBootTimeout));
+}
+
+TEST_F(QemuBackendTest, UefiWithoutFirmwareIsAnErrorNotABiosBoot) {
+  QemuConfig c = config();
+  c.firmware_dirs = {dir_ / "no-firmware-here"};
+  QemuBackend backend(DataDir(dir_.path()), c);
+  VmSpec spec = tiny_guest_spec("nofw");
+  spec.uefi = true;
+  try {
+    backend.prepare(spec);
+    FAIL() << "prepare should refuse";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::spec_invalid);
+    EXPECT_NE(e.message().find("UEFI"), std::string::npos) << e.message();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "vms" / "nofw"));
 }
 
 }  // namespace
