@@ -1,4 +1,5 @@
 #include "console/attach.hpp"
+#include "os/files.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -199,20 +200,10 @@ class RawTerminal {
 
 // ---- relaying ------------------------------------------------------------
 
-// Writes everything, also to a non-blocking fd and across signals. Output to
-// the user may block (a paused terminal); that back-pressure is right.
+// Output to the user may block (a paused terminal); that back-pressure is right.
 void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n > 0) {
-      data += n;
-      size -= std::size_t(n);
-    } else if (n < 0 && errno == EAGAIN) {
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, -1);
-    } else if (n < 0 && errno != EINTR) {
-      throw relay_error("writing the console output", errno);
-    }
+  if (int err = os::write_fully(fd, std::string_view(data, size)); err != 0) {
+    throw relay_error("writing the console output", err);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "console/log_view.hpp"
+#include "os/files.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -112,20 +113,10 @@ off_t start_of_last_lines(const OpenLog& file, std::size_t lines, const fs::path
   return 0;
 }
 
-// Writes everything, also to a non-blocking fd and across signals.
 void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n > 0) {
-      data += n;
-      size -= std::size_t(n);
-    } else if (n < 0 && errno == EAGAIN) {
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, -1);
-    } else if (n < 0 && errno != EINTR) {
-      throw Error(errc::console_no_log, fmt::format("cannot write the console log out: {}", errno_text(errno)),
-                  "check where vmctl's output goes (a full disk, a closed pipe)");
-    }
+  if (int err = os::write_fully(fd, std::string_view(data, size)); err != 0) {
+    throw Error(errc::console_no_log, fmt::format("cannot write the console log out: {}", errno_text(err)),
+                "check where vmctl's output goes (a full disk, a closed pipe)");
   }
 }
 

@@ -1,6 +1,7 @@
 #include "os/files.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,14 +41,7 @@ class Fd {
 };
 
 void write_all(int fd, std::string_view data, const fs::path& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_error("write", path, errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
+  if (int err = write_fully(fd, data); err != 0) io_error("write", path, err);
 }
 
 void fsync_dir(const fs::path& dir) {
@@ -106,6 +100,21 @@ bool make_dir(const fs::path& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) == 0) return true;
   if (errno == EEXIST && fs::is_directory(path)) return false;
   io_error("create folder", path, errno);
+}
+
+int write_fully(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+    } else if (n < 0 && errno != EINTR) {
+      return errno;
+    }
+  }
+  return 0;
 }
 
 bool is_temp_file_name(std::string_view file_name) {

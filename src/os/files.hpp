@@ -22,6 +22,10 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 // Raises store::io for any other failure.
 bool make_dir(const std::filesystem::path& path, mode_t mode = 0700);
 
+// Writes all of `data` to `fd`, across EINTR and short writes, waiting for a
+// non-blocking fd to accept more. Returns 0, or the errno that stopped it.
+int write_fully(int fd, std::string_view data);
+
 // True for the temp files write_file_atomic leaves behind when killed.
 bool is_temp_file_name(std::string_view file_name);
 
