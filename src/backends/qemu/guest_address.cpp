@@ -1,6 +1,9 @@
 #include "backends/qemu/guest_address.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <sstream>
 
@@ -36,13 +39,24 @@ std::optional<std::string> ip_from_neighbours(std::string_view proc_net_arp, std
 }
 
 std::optional<std::string> ip_from_leases(std::string_view leases, std::string_view mac) {
+  // dnsmasq writes its leases newest first, and keeps an old lease of a MAC
+  // whose client-id changed: the lease that expires last is the newest.
   std::istringstream lines{std::string(leases)};
   std::optional<std::string> found;
+  std::uint64_t found_expiry = 0;
   for (std::string line; std::getline(lines, line);) {
     auto w = words_of(line);
-    if (w.size() >= 3 && lower(w[1]) == lower(mac) && w[2].find(':') == std::string::npos) found = w[2];
+    if (w.size() < 3 || lower(w[1]) != lower(mac) || w[2].find(':') != std::string::npos) continue;
+    std::uint64_t expiry = 0;
+    auto [end, ec] = std::from_chars(w[0].data(), w[0].data() + w[0].size(), expiry);
+    if (ec != std::errc() || end != w[0].data() + w[0].size()) continue;
+    if (expiry == 0) expiry = std::numeric_limits<std::uint64_t>::max();  // an infinite lease
+    if (!found || expiry > found_expiry) {
+      found = w[2];
+      found_expiry = expiry;
+    }
   }
-  return found;  // the newest line for this MAC wins
+  return found;
 }
 
 std::vector<std::filesystem::path> lease_files() {

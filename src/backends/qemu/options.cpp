@@ -47,7 +47,7 @@ std::optional<std::uint16_t> ssh_port_from_usernet(std::string_view info_usernet
     std::vector<std::string> fields;
     for (std::string word; words >> word;) fields.push_back(word);
     // protocol, fd, source address, source port, destination address, destination port, …
-    if (fields.size() < 6 || fields[5] != "22") continue;
+    if (fields.size() < 6 || fields[0].rfind("TCP[", 0) != 0 || fields[5] != "22") continue;
     std::uint16_t port = 0;
     const std::string& text = fields[3];
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);

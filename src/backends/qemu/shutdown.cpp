@@ -21,15 +21,18 @@ milliseconds left_until(Clock::time_point deadline) {
   return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
 }
 
-// Asks the guest to power off. Failure is not fatal: the caller escalates.
-void press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
+// Asks the guest to power off; false when the request could not be made.
+// Failure is not fatal: the caller escalates.
+bool press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
   try {
     QmpClient qmp = QmpClient::connect(h.qmp_socket, qmp_timeout);
     // A paused guest cannot see the button; let it run to handle it.
     if (!qmp.query_status().running) qmp.cont();
     qmp.system_powerdown();
+    return true;
   } catch (const Error& e) {
     spdlog::info("VM '{}': ACPI shutdown request failed ({}); escalating", h.name, e.message());
+    return false;
   }
 }
 
@@ -55,8 +58,10 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
     bool gone = false;
     if (timeout > milliseconds(0)) {
       auto deadline = Clock::now() + timeout;
-      press_power_button(handle, std::min(config_.qmp_timeout, timeout));
-      gone = host_->wait_for_exit(pid, started, left_until(deadline));
+      // Waiting for a shutdown nobody asked for would only delay SIGTERM.
+      if (press_power_button(handle, std::min(config_.qmp_timeout, timeout))) {
+        gone = host_->wait_for_exit(pid, started, left_until(deadline));
+      }
     }
     // Signals go through a pidfd verified against the start time, so a pid
     // reused by an unrelated process is never signalled.

@@ -1,0 +1,501 @@
+// qemu_command_line: the argv handed to qemu-system-x86_64, checked option by
+// option without running QEMU.
+#include "backends/qemu/command_line.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::qemu {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Args = std::vector<std::string>;
+
+// One "key=value" item of a QEMU option list; key is empty for the implied
+// first item ("q35" in "q35,accel=tcg").
+using Option = std::pair<std::string, std::string>;
+
+// Splits a QEMU option list the way QEMU does: "," separates items, ",,"
+// stands for a literal comma.
+std::vector<Option> parse_options(const std::string& text) {
+  std::vector<std::string> items{""};
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ',') {
+      if (i + 1 < text.size() && text[i + 1] == ',') {
+        items.back() += ',';
+        ++i;
+      } else {
+        items.emplace_back();
+      }
+    } else {
+      items.back() += text[i];
+    }
+  }
+  std::vector<Option> options;
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      options.emplace_back("", item);
+    } else {
+      options.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    }
+  }
+  return options;
+}
+
+// The value of `key` in an option list, or "<absent>".
+std::string option(const std::string& list, const std::string& key) {
+  for (const auto& [k, v] : parse_options(list)) {
+    if (k == key) return v;
+  }
+  return "<absent>";
+}
+
+bool has_option(const std::string& list, const std::string& key) { return option(list, key) != "<absent>"; }
+
+// Every argument that follows `flag`.
+std::vector<std::string> values_of(const Args& args, const std::string& flag) {
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == flag) values.push_back(args[i + 1]);
+  }
+  return values;
+}
+
+// The single argument after `flag`; fails the test when there is not exactly one.
+std::string value_of(const Args& args, const std::string& flag) {
+  auto values = values_of(args, flag);
+  EXPECT_EQ(values.size(), 1u) << flag << " given " << values.size() << " times";
+  return values.empty() ? std::string("<absent>") : values.front();
+}
+
+// The -device whose driver (implied first item) is `driver` and whose
+// `key` is `value`.
+std::vector<std::string> devices(const Args& args, const std::string& driver) {
+  std::vector<std::string> found;
+  for (const auto& d : values_of(args, "-device")) {
+    if (option(d, "") == driver) found.push_back(d);
+  }
+  return found;
+}
+
+// The -drive whose `file` is `path` (after unescaping).
+std::string drive_for(const Args& args, const std::string& path) {
+  for (const auto& d : values_of(args, "-drive")) {
+    if (option(d, "file") == path) return d;
+  }
+  ADD_FAILURE() << "no -drive with file=" << path;
+  return {};
+}
+
+VmHandle handle() {
+  VmHandle h;
+  h.id = "3f2a9c1e-1111-4222-8333-444455556666";
+  h.name = "web";
+  h.backend = BackendTag::qemu;
+  h.work_dir = "/data/vms/web";
+  h.overlay_path = "/data/vms/web/disk.qcow2";
+  h.console_log = "/data/vms/web/console.log";
+  h.console_socket = "/data/vms/web/console.sock";
+  h.qmp_socket = "/data/vms/web/qmp.sock";
+  h.vcpus = 3;
+  h.memory_mb = 1536;
+  h.mac = "02:a1:b2:c3:d4:e5";
+  h.network = UserNetwork{};
+  return h;
+}
+
+LaunchPlan plan(Accel accel = Accel::tcg) {
+  LaunchPlan p;
+  p.accel = accel;
+  p.ssh_host_port = 10042;
+  p.pidfile = "/data/vms/web/qemu.pid";
+  return p;
+}
+
+Args command_line(const VmHandle& h, const LaunchPlan& p = plan()) { return qemu_command_line(h, p, QemuConfig{}); }
+
+TEST(QemuCommandLine, StartsWithTheConfiguredBinary) {
+  QemuConfig config;
+  config.qemu_binary = "/opt/qemu/bin/qemu-system-x86_64";
+  Args args = qemu_command_line(handle(), plan(), config);
+  ASSERT_FALSE(args.empty());
+  EXPECT_EQ(args.front(), "/opt/qemu/bin/qemu-system-x86_64");
+}
+
+TEST(QemuCommandLine, TcgUsesQ35AndCpuMax) {
+  Args args = command_line(handle(), plan(Accel::tcg));
+  std::string machine = value_of(args, "-machine");
+  EXPECT_EQ(option(machine, ""), "q35");
+  EXPECT_EQ(option(machine, "accel"), "tcg");
+  EXPECT_EQ(value_of(args, "-cpu"), "max");
+}
+
+TEST(QemuCommandLine, KvmUsesQ35AndCpuHost) {
+  Args args = command_line(handle(), plan(Accel::kvm));
+  std::string machine = value_of(args, "-machine");
+  EXPECT_EQ(option(machine, ""), "q35");
+  EXPECT_EQ(option(machine, "accel"), "kvm");
+  EXPECT_EQ(value_of(args, "-cpu"), "host");
+}
+
+TEST(QemuCommandLine, CpusAndMemoryComeFromTheHandle) {
+  VmHandle h = handle();
+  h.vcpus = 7;
+  h.memory_mb = 4096;
+  Args args = command_line(h);
+  EXPECT_EQ(value_of(args, "-smp"), "7");
+  EXPECT_EQ(value_of(args, "-m"), "4096");
+}
+
+TEST(QemuCommandLine, NoDefaultDevices) {
+  Args args = command_line(handle());
+  EXPECT_THAT(args, Contains("-nodefaults"));
+  EXPECT_THAT(args, Contains("-no-user-config"));
+}
+
+TEST(QemuCommandLine, OverlayIsAVirtioBlkBootDisk) {
+  Args args = command_line(handle());
+  std::string drive = drive_for(args, "/data/vms/web/disk.qcow2");
+  EXPECT_EQ(option(drive, "format"), "qcow2");
+  EXPECT_EQ(option(drive, "if"), "none");
+  EXPECT_FALSE(has_option(drive, "readonly"));
+  std::string id = option(drive, "id");
+  ASSERT_NE(id, "<absent>");
+
+  auto blk = devices(args, "virtio-blk-pci");
+  ASSERT_EQ(blk.size(), 1u);
+  EXPECT_EQ(option(blk[0], "drive"), id);
+  EXPECT_EQ(option(blk[0], "bootindex"), "1");
+}
+
+TEST(QemuCommandLine, NoSeedDriveWithoutASeed) {
+  Args args = command_line(handle());
+  EXPECT_EQ(values_of(args, "-drive").size(), 1u);
+  EXPECT_EQ(devices(args, "virtio-blk-pci").size(), 1u);
+  for (const auto& d : values_of(args, "-drive")) EXPECT_FALSE(has_option(d, "readonly")) << d;
+}
+
+TEST(QemuCommandLine, SeedIsAReadOnlyVirtioBlkDrive) {
+  VmHandle h = handle();
+  h.seed_iso_path = "/data/vms/web/seed.iso";
+  Args args = command_line(h);
+  ASSERT_EQ(values_of(args, "-drive").size(), 2u);
+  std::string seed = drive_for(args, "/data/vms/web/seed.iso");
+  EXPECT_EQ(option(seed, "format"), "raw");
+  EXPECT_EQ(option(seed, "if"), "none");
+  EXPECT_EQ(option(seed, "readonly"), "on");
+  std::string seed_id = option(seed, "id");
+  EXPECT_NE(seed_id, option(drive_for(args, "/data/vms/web/disk.qcow2"), "id"));
+
+  auto blk = devices(args, "virtio-blk-pci");
+  ASSERT_EQ(blk.size(), 2u);
+  int seed_devices = 0;
+  for (const auto& d : blk) {
+    if (option(d, "drive") != seed_id) continue;
+    ++seed_devices;
+    EXPECT_FALSE(has_option(d, "bootindex")) << "the seed is not a boot disk: " << d;
+  }
+  EXPECT_EQ(seed_devices, 1);
+}
+
+TEST(QemuCommandLine, UserNetworkForwardsSshOnLoopbackOnly) {
+  Args args = command_line(handle());
+  std::string netdev = value_of(args, "-netdev");
+  EXPECT_EQ(option(netdev, ""), "user");
+  EXPECT_EQ(option(netdev, "hostfwd"), "tcp:127.0.0.1:10042-:22");
+  std::string id = option(netdev, "id");
+
+  auto nics = devices(args, "virtio-net-pci");
+  ASSERT_EQ(nics.size(), 1u);
+  EXPECT_EQ(option(nics[0], "netdev"), id);
+  EXPECT_EQ(option(nics[0], "mac"), "02:a1:b2:c3:d4:e5");
+}
+
+TEST(QemuCommandLine, UserNetworkWithPortZeroLetsTheHostPick) {
+  LaunchPlan p = plan();
+  p.ssh_host_port = 0;
+  Args args = command_line(handle(), p);
+  EXPECT_EQ(option(value_of(args, "-netdev"), "hostfwd"), "tcp:127.0.0.1:0-:22");
+}
+
+TEST(QemuCommandLine, TapNetworkUsesTheCreatedInterfaceWithoutScripts) {
+  VmHandle h = handle();
+  h.network = TapNetwork{"br0"};
+  LaunchPlan p = plan();
+  p.tap = "vmt3f2a9c1e";
+  Args args = command_line(h, p);
+  std::string netdev = value_of(args, "-netdev");
+  EXPECT_EQ(option(netdev, ""), "tap");
+  EXPECT_EQ(option(netdev, "ifname"), "vmt3f2a9c1e");
+  EXPECT_EQ(option(netdev, "script"), "no");
+  EXPECT_EQ(option(netdev, "downscript"), "no");
+  EXPECT_FALSE(has_option(netdev, "hostfwd"));
+  EXPECT_FALSE(has_option(netdev, "br")) << "QEMU's br= needs a helper; vmctl enslaves the tap itself";
+
+  auto nics = devices(args, "virtio-net-pci");
+  ASSERT_EQ(nics.size(), 1u);
+  EXPECT_EQ(option(nics[0], "netdev"), option(netdev, "id"));
+  EXPECT_EQ(option(nics[0], "mac"), "02:a1:b2:c3:d4:e5");
+}
+
+TEST(QemuCommandLine, NoNetworkMeansNoNetdevAndNoNic) {
+  VmHandle h = handle();
+  h.network = NoNetwork{};
+  Args args = command_line(h);
+  EXPECT_THAT(args, Not(Contains("-netdev")));
+  EXPECT_TRUE(devices(args, "virtio-net-pci").empty());
+  EXPECT_THAT(args, Not(Contains("-nic")));
+  EXPECT_THAT(args, Not(Contains("-net")));
+}
+
+TEST(QemuCommandLine, SerialConsoleIsASocketLoggedToConsoleLog) {
+  Args args = command_line(handle());
+  std::string chardev = value_of(args, "-chardev");
+  EXPECT_EQ(option(chardev, ""), "socket");
+  EXPECT_EQ(option(chardev, "path"), "/data/vms/web/console.sock");
+  EXPECT_EQ(option(chardev, "server"), "on");
+  EXPECT_EQ(option(chardev, "wait"), "off");
+  EXPECT_EQ(option(chardev, "logfile"), "/data/vms/web/console.log");
+  EXPECT_EQ(option(chardev, "logappend"), "on");
+  EXPECT_EQ(value_of(args, "-serial"), "chardev:" + option(chardev, "id"));
+  EXPECT_EQ(value_of(args, "-serial"), "chardev:serial0");
+}
+
+TEST(QemuCommandLine, VncOnLoopbackWithADisplayDevice) {
+  Args args = command_line(handle());
+  EXPECT_EQ(value_of(args, "-vnc"), "127.0.0.1:0,to=99");
+  EXPECT_EQ(devices(args, "VGA").size(), 1u);
+  EXPECT_EQ(value_of(args, "-display"), "none");
+}
+
+TEST(QemuCommandLine, VirtioRngFromUrandom) {
+  Args args = command_line(handle());
+  std::string rng;
+  for (const auto& o : values_of(args, "-object")) {
+    if (option(o, "") == "rng-random") rng = o;
+  }
+  ASSERT_FALSE(rng.empty());
+  EXPECT_EQ(option(rng, "filename"), "/dev/urandom");
+  auto dev = devices(args, "virtio-rng-pci");
+  ASSERT_EQ(dev.size(), 1u);
+  EXPECT_EQ(option(dev[0], "rng"), option(rng, "id"));
+}
+
+TEST(QemuCommandLine, QmpIsAUnixSocketServerThatDoesNotWait) {
+  Args args = command_line(handle());
+  std::string qmp = value_of(args, "-qmp");
+  EXPECT_EQ(option(qmp, ""), "unix:/data/vms/web/qmp.sock");
+  EXPECT_EQ(option(qmp, "server"), "on");
+  EXPECT_EQ(option(qmp, "wait"), "off");
+}
+
+TEST(QemuCommandLine, DaemonizesWithAPidfile) {
+  Args args = command_line(handle());
+  EXPECT_THAT(args, Contains("-daemonize"));
+  EXPECT_EQ(value_of(args, "-pidfile"), "/data/vms/web/qemu.pid");
+}
+
+TEST(QemuCommandLine, NoKernelOptionsWithoutDirectKernelBoot) {
+  Args args = command_line(handle());
+  EXPECT_THAT(args, Not(Contains("-kernel")));
+  EXPECT_THAT(args, Not(Contains("-initrd")));
+  EXPECT_THAT(args, Not(Contains("-append")));
+}
+
+TEST(QemuCommandLine, DirectKernelBootPassesEachValueAsOneArgument) {
+  VmHandle h = handle();
+  h.kernel = "/boot/vmlinuz,v2";
+  h.initrd = "/boot/initrd img";
+  h.cmdline = "console=ttyS0 root=/dev/vda1 ro opts=a,b,,c quiet";
+  Args args = command_line(h);
+  // Plain file names and a plain string, not option lists: nothing escaped.
+  EXPECT_EQ(value_of(args, "-kernel"), "/boot/vmlinuz,v2");
+  EXPECT_EQ(value_of(args, "-initrd"), "/boot/initrd img");
+  EXPECT_EQ(value_of(args, "-append"), "console=ttyS0 root=/dev/vda1 ro opts=a,b,,c quiet");
+}
+
+TEST(QemuCommandLine, KernelAloneWithoutInitrdOrCmdline) {
+  VmHandle h = handle();
+  h.kernel = "/boot/vmlinuz";
+  Args args = command_line(h);
+  EXPECT_EQ(value_of(args, "-kernel"), "/boot/vmlinuz");
+  EXPECT_THAT(args, Not(Contains("-initrd")));
+  EXPECT_THAT(args, Not(Contains("-append")));
+}
+
+TEST(QemuCommandLine, NoPflashWithoutUefi) {
+  Args args = command_line(handle());
+  for (const auto& d : values_of(args, "-drive")) EXPECT_NE(option(d, "if"), "pflash") << d;
+}
+
+TEST(QemuCommandLine, UefiUsesReadOnlyCodeAndPerVmVars) {
+  LaunchPlan p = plan();
+  p.firmware = Firmware{"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"};
+  p.uefi_vars = "/data/vms/web/OVMF_VARS.fd";
+  Args args = command_line(handle(), p);
+  std::vector<std::string> pflash;
+  for (const auto& d : values_of(args, "-drive")) {
+    if (option(d, "if") == "pflash") pflash.push_back(d);
+  }
+  ASSERT_EQ(pflash.size(), 2u);
+  std::string code = drive_for(args, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+  std::string vars = drive_for(args, "/data/vms/web/OVMF_VARS.fd");
+  EXPECT_EQ(option(code, "if"), "pflash");
+  EXPECT_EQ(option(code, "format"), "raw");
+  EXPECT_EQ(option(code, "unit"), "0");
+  EXPECT_EQ(option(code, "readonly"), "on");
+  EXPECT_EQ(option(vars, "if"), "pflash");
+  EXPECT_EQ(option(vars, "format"), "raw");
+  EXPECT_EQ(option(vars, "unit"), "1");
+  EXPECT_FALSE(has_option(vars, "readonly")) << "the guest writes its UEFI variables";
+  // Never the shared template.
+  for (const auto& d : values_of(args, "-drive")) EXPECT_THAT(d, Not(HasSubstr("OVMF_VARS_4M")));
+}
+
+// Every path in an option list, with a comma in it.
+VmHandle handle_with_commas() {
+  VmHandle h = handle();
+  h.work_dir = "/data,x/vms/web";
+  h.overlay_path = "/data,x/vms/web/disk,1.qcow2";
+  h.seed_iso_path = "/data,x/vms/web/seed,1.iso";
+  h.console_log = "/data,x/vms/web/console,1.log";
+  h.console_socket = "/run,x/console,1.sock";
+  h.qmp_socket = "/run,x/qmp,1.sock";
+  return h;
+}
+
+LaunchPlan uefi_plan_with_commas() {
+  LaunchPlan p = plan();
+  p.firmware = Firmware{"/fw,x/OVMF_CODE.fd", "/fw,x/OVMF_VARS.fd"};
+  p.uefi_vars = "/data,x/vms/web/OVMF_VARS,1.fd";
+  return p;
+}
+
+TEST(QemuCommandLine, CommasInPathsAreDoubledInEveryOptionList) {
+  Args args = command_line(handle_with_commas(), uefi_plan_with_commas());
+
+  // The raw text has every comma of a path doubled…
+  auto raw_contains = [&](const std::string& text) {
+    for (const auto& a : args) {
+      if (a.find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/disk,,1.qcow2,"));
+  EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/seed,,1.iso,"));
+  EXPECT_TRUE(raw_contains("path=/run,,x/console,,1.sock,"));
+  EXPECT_TRUE(raw_contains("logfile=/data,,x/vms/web/console,,1.log,"));
+  EXPECT_TRUE(raw_contains("unix:/run,,x/qmp,,1.sock,"));
+  EXPECT_TRUE(raw_contains("file=/fw,,x/OVMF_CODE.fd"));
+  EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/OVMF_VARS,,1.fd"));
+
+  // … so QEMU's parser reads back exactly the paths, and no stray options.
+  std::string disk = drive_for(args, "/data,x/vms/web/disk,1.qcow2");
+  EXPECT_EQ(option(disk, "format"), "qcow2");
+  EXPECT_FALSE(has_option(disk, "1.qcow2"));
+  std::string seed = drive_for(args, "/data,x/vms/web/seed,1.iso");
+  EXPECT_EQ(option(seed, "readonly"), "on");
+  drive_for(args, "/fw,x/OVMF_CODE.fd");
+  drive_for(args, "/data,x/vms/web/OVMF_VARS,1.fd");
+  std::string chardev = value_of(args, "-chardev");
+  EXPECT_EQ(option(chardev, "path"), "/run,x/console,1.sock");
+  EXPECT_EQ(option(chardev, "logfile"), "/data,x/vms/web/console,1.log");
+  EXPECT_EQ(option(chardev, "logappend"), "on");
+  EXPECT_EQ(parse_options(chardev).size(), 7u) << chardev;
+  std::string qmp = value_of(args, "-qmp");
+  EXPECT_EQ(option(qmp, ""), "unix:/run,x/qmp,1.sock");
+  EXPECT_EQ(parse_options(qmp).size(), 3u) << qmp;
+}
+
+TEST(QemuCommandLine, CommaInTheVmNameIsEscaped) {
+  VmHandle h = handle();
+  h.name = "a,b";
+  Args args = command_line(h);
+  std::string name = value_of(args, "-name");
+  EXPECT_EQ(option(name, "guest"), "a,b");
+  EXPECT_EQ(option(name, "debug-threads"), "on");
+}
+
+TEST(QemuCommandLine, CommaInTheTapNameIsEscaped) {
+  VmHandle h = handle();
+  h.network = TapNetwork{"br0"};
+  LaunchPlan p = plan();
+  p.tap = "t,script=/evil";
+  Args args = command_line(h, p);
+  std::string netdev = value_of(args, "-netdev");
+  EXPECT_EQ(option(netdev, "ifname"), "t,script=/evil");
+  EXPECT_EQ(option(netdev, "script"), "no");
+}
+
+TEST(QemuCommandLine, PidfileIsAPlainFileName) {
+  // -pidfile takes a file name, not an option list: a comma stays single.
+  VmHandle h = handle_with_commas();
+  LaunchPlan p = plan();
+  p.pidfile = "/data,x/vms/web/qemu.pid";
+  EXPECT_EQ(value_of(command_line(h, p), "-pidfile"), "/data,x/vms/web/qemu.pid");
+}
+
+// A control character in any path that goes into an option list.
+struct ControlCharCase {
+  const char* field;
+  void (*poison)(VmHandle&, LaunchPlan&);
+};
+
+class QemuCommandLineControlChar : public ::testing::TestWithParam<ControlCharCase> {};
+
+TEST_P(QemuCommandLineControlChar, IsSpecInvalid) {
+  VmHandle h = handle();
+  h.seed_iso_path = "/data/vms/web/seed.iso";
+  LaunchPlan p = uefi_plan_with_commas();
+  GetParam().poison(h, p);
+  try {
+    command_line(h, p);
+    FAIL() << "a control character in the " << GetParam().field << " was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::spec_invalid);
+    EXPECT_THAT(e.message(), HasSubstr("control character"));
+    EXPECT_EQ(e.message().find('\n'), std::string::npos);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryPath, QemuCommandLineControlChar,
+    ::testing::Values(
+        ControlCharCase{"disk", [](VmHandle& h, LaunchPlan&) { h.overlay_path = "/data/vms/web/disk\n.qcow2"; }},
+        ControlCharCase{"seed", [](VmHandle& h, LaunchPlan&) { h.seed_iso_path = "/data/vms/web/seed\t.iso"; }},
+        ControlCharCase{"console socket",
+                        [](VmHandle& h, LaunchPlan&) { h.console_socket = "/run/x/console\x01.sock"; }},
+        ControlCharCase{"console log", [](VmHandle& h, LaunchPlan&) { h.console_log = "/data/console\r.log"; }},
+        ControlCharCase{"qmp socket", [](VmHandle& h, LaunchPlan&) { h.qmp_socket = "/run/x/qmp\x7f.sock"; }},
+        ControlCharCase{"firmware code",
+                        [](VmHandle&, LaunchPlan& p) { p.firmware->code = "/fw/OVMF\x1b_CODE.fd"; }},
+        ControlCharCase{"uefi vars", [](VmHandle&, LaunchPlan& p) { p.uefi_vars = "/data/OVMF\n_VARS.fd"; }}),
+    [](const ::testing::TestParamInfo<ControlCharCase>& info) {
+      std::string name;
+      for (const char* c = info.param.field; *c != '\0'; ++c) {
+        if (*c != ' ') name += *c;
+      }
+      return name;
+    });
+
+TEST(QemuCommandLine, IsDeterministic) {
+  EXPECT_EQ(command_line(handle()), command_line(handle()));
+}
+
+TEST(QemuCommandLine, ParseOptionsHelperUnderstandsDoubledCommas) {
+  EXPECT_THAT(parse_options("a,,b,c=d,,e,f"),
+              ElementsAre(Option{"", "a,b"}, Option{"c", "d,e"}, Option{"", "f"}));
+}
+
+}  // namespace
+}  // namespace vm_manager::qemu
