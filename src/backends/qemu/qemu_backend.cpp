@@ -177,7 +177,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
   // A DHCP lease can take a while under TCG; look until the deadline.
   auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;
   for (;;) {
-    if (auto arp = os::read_file("/proc/net/arp")) {
+    if (auto arp = os::read_file("/proc/thread-self/net/arp")) {
       if (auto ip = ip_from_neighbours(*arp, handle.mac)) return *ip;
     }
     for (const auto& file : lease_files()) {

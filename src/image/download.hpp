@@ -1,0 +1,27 @@
+// HTTP(S) downloads with libcurl into a .partial file that a later attempt
+// resumes with a Range request.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace vm_manager::image {
+
+struct DownloadOptions {
+  long max_redirects = 10;
+  std::chrono::seconds connect_timeout{30};
+  long low_speed_limit = 1024;           // bytes/s …
+  std::chrono::seconds low_speed_time{60};  // … for this long aborts the transfer
+  int attempts = 3;                      // transient failures are resumed this often
+  bool quiet = false;                    // no progress output at all
+};
+
+// Downloads `url` into `partial`, appending to what an earlier attempt left
+// there (Range request) and starting over when the server ignores the range.
+// HTTP errors are errors (nothing of a 404 page stays in `partial`). Returns
+// the number of bytes in `partial`. Raises Error(image::download_failed).
+std::uint64_t download(const std::string& url, const std::filesystem::path& partial, const DownloadOptions& options);
+
+}  // namespace vm_manager::image

@@ -1,0 +1,333 @@
+#include "image/image_cache.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "image/decompress.hpp"
+#include "image/sha256.hpp"
+#include "os/file_lock.hpp"
+#include "os/files.hpp"
+#include "os/process.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::image {
+namespace fs = std::filesystem;
+using Error = vm_manager::Error;
+namespace {
+
+constexpr std::string_view kImage = "image";
+constexpr std::string_view kMeta = "meta.json";
+constexpr std::string_view kPartial = "download.partial";
+constexpr std::string_view kDecompressing = "image.decompressing";
+
+[[noreturn]] void io_error(std::string_view what, const fs::path& path, std::string_view detail) {
+  throw Error(vm_manager::errc::store_io, fmt::format("cannot {} {}: {}", what, path.string(), detail),
+              "check the permissions and free space of the image cache");
+}
+
+bool is_url(std::string_view source) {
+  return source.starts_with("http://") || source.starts_with("https://");
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+std::string now_utc() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+void remove_quietly(const fs::path& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+void create_dirs(const fs::path& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) io_error("create", path, ec.message());
+}
+
+void fsync_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_error("open", path, std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) io_error("fsync", path, std::strerror(err));
+}
+
+void rename_into_place(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) io_error("rename", from, std::strerror(errno));
+  int dir = ::open(to.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+class Lock {
+ public:
+  Lock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what, bool quiet) {
+    auto fd = os::lock_exclusive(path, timeout, [&](long pid) {
+      if (quiet) return;
+      if (pid > 0) {
+        std::fprintf(stderr, "Waiting for another pull of %s (pid %ld)\n", what.c_str(), pid);
+      } else {
+        std::fprintf(stderr, "Waiting for another pull of %s\n", what.c_str());
+      }
+    });
+    if (!fd) {
+      throw Error(errc::image_locked, fmt::format("timed out waiting for the lock on {} ({})", what, path.string()),
+                  "another vmctl is pulling or removing this image; try again later");
+    }
+    fd_ = *fd;
+  }
+  ~Lock() { ::close(fd_); }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+std::string detect_format(const std::string& qemu_img, const fs::path& image) {
+  os::ProcessOutput out = os::run_process({qemu_img, "info", "--output=json", image.string()}, std::chrono::seconds(60));
+  if (!out.ok()) {
+    std::string first = out.err.substr(0, out.err.find('\n'));
+    throw Error(errc::image_bad_image, fmt::format("qemu-img cannot read {}: {}", image.string(), first),
+                "the source is not a disk image qemu understands");
+  }
+  try {
+    auto json = nlohmann::json::parse(out.out);
+    return json.at("format").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(errc::image_bad_image, fmt::format("unexpected qemu-img info output for {}: {}", image.string(), e.what()));
+  }
+}
+
+nlohmann::json to_json(const CachedImage& image) {
+  return nlohmann::json{{"source", image.source},
+                        {"sha256", image.sha256},
+                        {"download_sha256", image.download_sha256},
+                        {"compression", image.compression},
+                        {"format", image.format},
+                        {"size", image.size},
+                        {"fetched_at", image.fetched_at}};
+}
+
+}  // namespace
+
+ImageCache::ImageCache(ImageCacheOptions options)
+    : options_(std::move(options)), root_(options_.root ? *options_.root : default_root()) {}
+
+fs::path ImageCache::default_root() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg && fs::path(xdg).is_absolute()) return fs::path(xdg) / "vmctl" / "images";
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) {
+    throw Error(errc::image_bad_source, "cannot find the image cache: neither XDG_CACHE_HOME nor HOME is set",
+                "set XDG_CACHE_HOME or HOME");
+  }
+  return fs::path(home) / ".cache" / "vmctl" / "images";
+}
+
+std::string ImageCache::key_for(std::string_view source) { return sha256_hex(source); }
+
+fs::path ImageCache::pull(const std::string& source, const std::optional<std::string>& expected_sha256) {
+  std::optional<std::string> expected;
+  if (expected_sha256) {
+    if (!is_sha256_hex(*expected_sha256)) {
+      throw Error(errc::image_bad_checksum,
+                  fmt::format("\"{}\" is not a SHA-256 digest", *expected_sha256),
+                  "give the checksum as 64 hexadecimal digits");
+    }
+    expected = lower(*expected_sha256);
+  }
+  if (source.empty()) throw Error(errc::image_bad_source, "the image source is empty", "give a path or an http(s) URL");
+  if (is_url(source)) return fetch(source, key_for(source), expected);
+  if (source.find("://") != std::string::npos) {
+    throw Error(errc::image_bad_source, fmt::format("unsupported image source {}", source),
+                "give a local path or an http:// or https:// URL");
+  }
+  std::error_code ec;
+  fs::path path = fs::absolute(source, ec);
+  if (ec || !fs::is_regular_file(path, ec)) {
+    throw Error(errc::image_not_found, fmt::format("image {} does not exist or is not a file", source),
+                "check the path");
+  }
+  if (expected) {
+    std::string actual = sha256_file(path);
+    if (actual != *expected) {
+      throw Error(errc::image_checksum_mismatch,
+                  fmt::format("checksum mismatch for {}: expected sha256 {}, got {}", source, *expected, actual),
+                  "the file is not the one the checksum describes");
+    }
+  }
+  return path;
+}
+
+fs::path ImageCache::fetch(const std::string& url, const std::string& key, const std::optional<std::string>& expected) {
+  create_dirs(root_);
+  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, url, options_.download.quiet);
+  const fs::path dir = root_ / key;
+
+  // Someone may have finished the download while we waited for the lock.
+  if (auto cached = read_entry(key)) {
+    if (expected && *expected != cached->download_sha256) {
+      throw Error(errc::image_checksum_mismatch,
+                  fmt::format("checksum mismatch for {}: expected sha256 {}, the cached download has {}", url,
+                              *expected, cached->download_sha256),
+                  "check the checksum, or remove the cached image and pull again");
+    }
+    return cached->path;
+  }
+
+  create_dirs(dir);
+  const fs::path partial = dir / kPartial;
+  const fs::path image = dir / kImage;
+  const fs::path decompressing = dir / kDecompressing;
+  remove_quietly(decompressing);
+  remove_quietly(dir / kMeta);
+
+  try {
+    download(url, partial, options_.download);
+  } catch (...) {
+    // Nothing worth resuming (an HTTP error, a refused connection): leave no trace.
+    std::error_code size_ec;
+    if (fs::file_size(partial, size_ec) == 0 || size_ec) {
+      std::error_code rm_ec;
+      fs::remove_all(dir, rm_ec);
+    }
+    throw;
+  }
+
+  CachedImage entry;
+  entry.key = key;
+  entry.source = url;
+  entry.download_sha256 = sha256_file(partial);
+  if (expected && *expected != entry.download_sha256) {
+    std::error_code rm_ec;
+    fs::remove_all(dir, rm_ec);  // the download and its folder: nothing cached
+    throw Error(errc::image_checksum_mismatch,
+                fmt::format("checksum mismatch for {}: expected sha256 {}, downloaded {}", url, *expected,
+                            entry.download_sha256),
+                "the download was deleted; check the checksum and the URL");
+  }
+
+  Compression compression = detect_compression(partial);
+  entry.compression = std::string(compression_name(compression));
+  try {
+    if (compression == Compression::none) {
+      fsync_file(partial);
+      rename_into_place(partial, image);
+    } else {
+      decompress_file(compression, partial, decompressing);
+      rename_into_place(decompressing, image);
+      remove_quietly(partial);
+    }
+    entry.format = detect_format(options_.qemu_img, image);
+  } catch (...) {
+    std::error_code rm_ec;
+    fs::remove_all(dir, rm_ec);  // a corrupt or unusable download is not kept
+    throw;
+  }
+  entry.sha256 = compression == Compression::none ? entry.download_sha256 : sha256_file(image);
+  std::error_code ec;
+  entry.size = fs::file_size(image, ec);
+  entry.fetched_at = now_utc();
+  entry.path = image;
+  os::write_file_atomic(dir / kMeta, to_json(entry).dump(2) + "\n", 0644);
+  return image;
+}
+
+std::optional<CachedImage> ImageCache::read_entry(const std::string& key) const {
+  const fs::path dir = root_ / key;
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / kImage, ec)) return std::nullopt;
+  auto text = os::read_file(dir / kMeta);
+  if (!text) return std::nullopt;
+  try {
+    auto json = nlohmann::json::parse(*text);
+    CachedImage image;
+    image.key = key;
+    image.path = dir / kImage;
+    image.source = json.at("source").get<std::string>();
+    image.sha256 = json.at("sha256").get<std::string>();
+    image.download_sha256 = json.value("download_sha256", image.sha256);
+    image.compression = json.value("compression", std::string("none"));
+    image.format = json.at("format").get<std::string>();
+    image.size = json.at("size").get<std::uint64_t>();
+    image.fetched_at = json.value("fetched_at", std::string());
+    return image;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // half-written or foreign: treated as absent, pulled again
+  }
+}
+
+std::vector<CachedImage> ImageCache::list() const {
+  std::vector<CachedImage> out;
+  std::error_code ec;
+  if (!fs::is_directory(root_, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(root_, ec)) {
+    if (!entry.is_directory(ec)) continue;
+    std::string name = entry.path().filename().string();
+    if (!is_sha256_hex(name)) continue;
+    if (auto image = read_entry(name)) out.push_back(std::move(*image));
+  }
+  std::sort(out.begin(), out.end(), [](const CachedImage& a, const CachedImage& b) { return a.source < b.source; });
+  return out;
+}
+
+std::string ImageCache::resolve_key(const std::string& source_or_key) const {
+  if (is_sha256_hex(source_or_key)) {
+    std::string key = lower(source_or_key);
+    std::error_code ec;
+    if (fs::exists(root_ / key, ec)) return key;
+  }
+  return key_for(source_or_key);
+}
+
+CachedImage ImageCache::inspect(const std::string& source_or_key) const {
+  if (auto image = read_entry(resolve_key(source_or_key))) return *image;
+  throw Error(errc::image_not_found, fmt::format("no cached image for {}", source_or_key),
+              "see the cached images with list, or pull the source first");
+}
+
+void ImageCache::remove(const std::string& source_or_key) {
+  const std::string key = resolve_key(source_or_key);
+  const fs::path dir = root_ / key;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    throw Error(errc::image_not_found, fmt::format("no cached image for {}", source_or_key),
+                "see the cached images with list");
+  }
+  const fs::path lock_path = root_ / (key + ".lock");
+  Lock lock(lock_path, options_.lock_timeout, source_or_key, options_.download.quiet);
+  // meta.json first: a crash midway leaves an incomplete entry, never a
+  // complete-looking one without its image.
+  remove_quietly(dir / kMeta);
+  fs::remove_all(dir, ec);
+  if (ec) io_error("remove", dir, ec.message());
+  remove_quietly(lock_path);  // waiters notice the unlink and lock a fresh file
+}
+
+}  // namespace vm_manager::image

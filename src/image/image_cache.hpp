@@ -1,0 +1,77 @@
+// The image cache: base images pulled from local paths or http(s) URLs,
+// stored once per source under $XDG_CACHE_HOME/vmctl/images (else
+// ~/.cache/vmctl/images), decompressed and with their format detected.
+//
+// Layout: <root>/<key>/image       the final, decompressed image
+//         <root>/<key>/meta.json   source, sha256, format, size, fetched_at
+//         <root>/<key>/download.partial  an unfinished download (resumed)
+//         <root>/<key>.lock        held while pulling or removing the entry
+// where <key> is the SHA-256 of the source string (never a VM name).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "image/download.hpp"
+
+namespace vm_manager::image {
+
+struct CachedImage {
+  std::string key;
+  std::string source;
+  std::filesystem::path path;     // <root>/<key>/image
+  std::string sha256;             // of the final (decompressed) file
+  std::string download_sha256;    // of the bytes as downloaded
+  std::string compression;        // "none", "zstd", "xz", "gzip"
+  std::string format;             // from qemu-img info: "qcow2", "raw", …
+  std::uint64_t size = 0;         // of the final file, bytes
+  std::string fetched_at;         // UTC, ISO 8601
+};
+
+struct ImageCacheOptions {
+  std::optional<std::filesystem::path> root;  // default_root() when unset
+  std::string qemu_img = "qemu-img";
+  std::chrono::milliseconds lock_timeout = std::chrono::hours(1);
+  DownloadOptions download;
+};
+
+class ImageCache {
+ public:
+  explicit ImageCache(ImageCacheOptions options = {});
+
+  // $XDG_CACHE_HOME/vmctl/images, else $HOME/.cache/vmctl/images.
+  static std::filesystem::path default_root();
+  // The cache key of a source: lower-case hex SHA-256 of the string.
+  static std::string key_for(std::string_view source);
+
+  const std::filesystem::path& root() const { return root_; }
+
+  // The path of the image for `source`. A local path is checked and returned
+  // as-is (absolute), never copied; an http(s) URL is downloaded once into
+  // the cache (concurrent pulls, threads or processes, wait for the first).
+  // expected_sha256 (64 hex digits, any case) is checked on the downloaded
+  // bytes, before decompression. Raises Error(image::…).
+  std::filesystem::path pull(const std::string& source, const std::optional<std::string>& expected_sha256 = {});
+
+  // Every complete entry, sorted by source.
+  std::vector<CachedImage> list() const;
+  // The entry of a source or a key; raises image::not_found.
+  CachedImage inspect(const std::string& source_or_key) const;
+  // Deletes the entry of a source or a key; raises image::not_found.
+  void remove(const std::string& source_or_key);
+
+ private:
+  std::optional<CachedImage> read_entry(const std::string& key) const;
+  std::string resolve_key(const std::string& source_or_key) const;
+  std::filesystem::path fetch(const std::string& url, const std::string& key, const std::optional<std::string>& expected);
+
+  ImageCacheOptions options_;
+  std::filesystem::path root_;
+};
+
+}  // namespace vm_manager::image

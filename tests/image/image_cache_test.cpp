@@ -1,0 +1,417 @@
+// The image cache against a real HTTP server on 127.0.0.1
+// (tests/image/http_server.py): downloads, redirects, resumed downloads,
+// checksums, decompression by magic bytes, concurrent pulls, list/inspect/remove.
+#include "image/image_cache.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "image/sha256.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::image {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using vmctl::test::RunningProcess;
+using vmctl::test::TempDir;
+
+constexpr int kCutAfter = 1000;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const fs::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+void run(const std::vector<std::string>& argv) {
+  auto result = vmctl::test::run_process(argv);
+  ASSERT_EQ(result.exit_code, 0) << argv[0] << ": " << result.err;
+}
+
+// Runs `body` and returns the Error it raised; fails the test when none was.
+template <typename F>
+vm_manager::Error error_of(F body) {
+  try {
+    body();
+  } catch (const vm_manager::Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no vm_manager::Error was raised";
+  return vm_manager::Error("none", "none");
+}
+
+class ImageCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (vmctl::test::run_process({"qemu-img", "--version"}).exit_code != 0) GTEST_SKIP() << "qemu-img is missing";
+    fs::create_directories(served_);
+    // A qcow2 image, and some data after its header so the file is not all zeros.
+    qcow2_ = served_ / "disk.qcow2";
+    run({"qemu-img", "create", "-q", "-f", "qcow2", qcow2_.string(), "64M"});
+    qcow2_bytes_ = read_bytes(qcow2_);
+    ASSERT_GT(qcow2_bytes_.size(), 4u * kCutAfter);
+
+    const fs::path port_file = tmp_ / "port";
+    server_.emplace(std::vector<std::string>{"python3", VMCTL_SOURCE_DIR "/tests/image/http_server.py", "--root",
+                                             served_.string(), "--log", log_.string(), "--port-file",
+                                             port_file.string(), "--cut-after", std::to_string(kCutAfter)},
+                    vmctl::test::ProcessOptions{{}, 120s});
+    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(fs::exists(port_file)) << "the test HTTP server did not start";
+    port_ = std::stoi(read_bytes(port_file));
+  }
+
+  void TearDown() override {
+    if (server_) {
+      ::kill(server_->pid(), SIGKILL);
+      server_->finish();
+    }
+  }
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + path; }
+
+  ImageCache cache() const {
+    ImageCacheOptions options;
+    options.root = root_;
+    options.lock_timeout = 60s;
+    options.download.connect_timeout = 5s;
+    options.download.low_speed_time = 10s;
+    return ImageCache(options);
+  }
+
+  // The request log: "METHOD PATH RANGE" per line.
+  std::vector<std::string> requests() const {
+    std::vector<std::string> lines;
+    std::istringstream in(read_bytes(log_));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  long gets_of(const std::string& path) const {
+    auto lines = requests();
+    return std::count_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.starts_with("GET /" + path + " "); });
+  }
+
+  // Nothing in the cache but lock files.
+  void expect_nothing_cached() const {
+    EXPECT_TRUE(cache().list().empty());
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root_, ec)) {
+      EXPECT_TRUE(entry.path().extension() == ".lock") << "left behind: " << entry.path();
+    }
+  }
+
+  TempDir tmp_;
+  fs::path served_ = tmp_ / "served";
+  fs::path root_ = tmp_ / "cache";
+  fs::path log_ = tmp_ / "requests.log";
+  fs::path qcow2_;
+  std::string qcow2_bytes_;
+  std::optional<RunningProcess> server_;
+  int port_ = 0;
+};
+
+TEST_F(ImageCacheTest, DownloadsAQcow2ImageAndDetectsItsFormat) {
+  auto c = cache();
+  fs::path path = c.pull(url("disk.qcow2"));
+  EXPECT_EQ(path, root_ / ImageCache::key_for(url("disk.qcow2")) / "image");
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+
+  CachedImage meta = c.inspect(url("disk.qcow2"));
+  EXPECT_EQ(meta.source, url("disk.qcow2"));
+  EXPECT_EQ(meta.format, "qcow2");
+  EXPECT_EQ(meta.compression, "none");
+  EXPECT_EQ(meta.size, qcow2_bytes_.size());
+  EXPECT_EQ(meta.sha256, sha256_hex(qcow2_bytes_));
+  EXPECT_FALSE(meta.fetched_at.empty());
+  EXPECT_EQ(meta.path, path);
+
+  auto json = nlohmann::json::parse(read_bytes(path.parent_path() / "meta.json"));
+  EXPECT_EQ(json.at("format"), "qcow2");
+  EXPECT_EQ(json.at("source"), url("disk.qcow2"));
+  EXPECT_EQ(json.at("sha256"), sha256_hex(qcow2_bytes_));
+  EXPECT_EQ(json.at("size"), qcow2_bytes_.size());
+  EXPECT_FALSE(fs::exists(path.parent_path() / "download.partial"));
+}
+
+TEST_F(ImageCacheTest, AnHttpErrorFailsAndCachesNothing) {
+  auto c = cache();
+  auto e = error_of([&] { c.pull(url("missing.img")); });
+  EXPECT_EQ(e.code(), errc::image_download_failed);
+  EXPECT_THAT(e.message(), HasSubstr("404"));
+  expect_nothing_cached();
+  EXPECT_EQ(gets_of("missing.img"), 1);
+}
+
+TEST_F(ImageCacheTest, RefusedConnectionFails) {
+  ImageCacheOptions options;
+  options.root = root_;
+  options.download.attempts = 1;
+  ImageCache c(options);
+  // Port 1 on loopback: nothing listens there.
+  auto e = error_of([&] { c.pull("http://127.0.0.1:1/disk.qcow2"); });
+  EXPECT_EQ(e.code(), errc::image_download_failed);
+  expect_nothing_cached();
+}
+
+TEST_F(ImageCacheTest, FollowsRedirects) {
+  auto c = cache();
+  fs::path path = c.pull(url("redirect/disk.qcow2"));
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  EXPECT_EQ(gets_of("redirect/disk.qcow2"), 1);
+  EXPECT_EQ(gets_of("disk.qcow2"), 1);
+  EXPECT_EQ(c.inspect(url("redirect/disk.qcow2")).format, "qcow2");
+}
+
+TEST_F(ImageCacheTest, ResumesACutOffDownloadWithARangeRequest) {
+  auto c = cache();
+  fs::path path = c.pull(url("cut/disk.qcow2"));
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  auto lines = requests();
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0], "GET /cut/disk.qcow2 -");
+  EXPECT_EQ(lines[1], "GET /cut/disk.qcow2 bytes=" + std::to_string(kCutAfter) + "-");
+}
+
+TEST_F(ImageCacheTest, ResumesALeftoverPartialFile) {
+  // What a killed pull leaves behind: the first bytes in download.partial.
+  const fs::path dir = root_ / ImageCache::key_for(url("disk.qcow2"));
+  fs::create_directories(dir);
+  write_bytes(dir / "download.partial", qcow2_bytes_.substr(0, 3000));
+  fs::path path = cache().pull(url("disk.qcow2"));
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  EXPECT_EQ(requests(), std::vector<std::string>{"GET /disk.qcow2 bytes=3000-"});
+}
+
+TEST_F(ImageCacheTest, StartsOverWhenTheServerIgnoresRange) {
+  auto c = cache();
+  fs::path path = c.pull(url("cut/norange/disk.qcow2"));
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  auto lines = requests();
+  ASSERT_GE(lines.size(), 3u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[1], "GET /cut/norange/disk.qcow2 bytes=" + std::to_string(kCutAfter) + "-");
+  EXPECT_EQ(lines.back(), "GET /cut/norange/disk.qcow2 -");
+}
+
+TEST_F(ImageCacheTest, ChecksumMismatchFailsAndCachesNothing) {
+  auto c = cache();
+  const std::string wrong(64, 'a');
+  auto e = error_of([&] { c.pull(url("disk.qcow2"), wrong); });
+  EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
+  EXPECT_THAT(e.message(), HasSubstr(wrong));
+  EXPECT_THAT(e.message(), HasSubstr(sha256_hex(qcow2_bytes_)));
+  expect_nothing_cached();
+
+  // The right one, in upper case, passes.
+  std::string right = sha256_hex(qcow2_bytes_);
+  std::transform(right.begin(), right.end(), right.begin(), ::toupper);
+  fs::path path = c.pull(url("disk.qcow2"), right);
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  // A cached entry is checked too.
+  EXPECT_EQ(error_of([&] { c.pull(url("disk.qcow2"), wrong); }).code(), errc::image_checksum_mismatch);
+  EXPECT_EQ(c.pull(url("disk.qcow2"), right), path);
+  EXPECT_EQ(gets_of("disk.qcow2"), 2);
+}
+
+TEST_F(ImageCacheTest, MalformedChecksumIsRefusedBeforeDownloading) {
+  auto c = cache();
+  for (const std::string& bad : std::vector<std::string>{"abc", std::string(63, 'a'), std::string(64, 'g'), std::string(65, 'a')}) {
+    EXPECT_EQ(error_of([&] { c.pull(url("disk.qcow2"), bad); }).code(), errc::image_bad_checksum) << bad;
+  }
+  EXPECT_TRUE(requests().empty());
+}
+
+TEST_F(ImageCacheTest, DecompressesByMagicBytesNotByName) {
+  // Each compressed file is served under a name suggesting another format.
+  struct Variant {
+    std::vector<std::string> argv;
+    std::string made;
+    std::string served_as;
+    std::string compression;
+  };
+  const std::string src = qcow2_.string();
+  std::vector<Variant> variants = {
+      {{"zstd", "-q", "-f", "-k", src, "-o", src + ".zst"}, src + ".zst", "zstd-image.gz", "zstd"},
+      {{"xz", "-k", "-f", src}, src + ".xz", "xz-image.zst", "xz"},
+      {{"gzip", "-k", "-f", src}, src + ".gz", "gzip-image.img", "gzip"},
+  };
+  auto c = cache();
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.compression);
+    if (vmctl::test::run_process({v.argv[0], "--version"}).exit_code != 0) {
+      ADD_FAILURE() << v.argv[0] << " is not installed";
+      continue;
+    }
+    run(v.argv);
+    fs::rename(v.made, served_ / v.served_as);
+    const std::string compressed = read_bytes(served_ / v.served_as);
+    fs::path path = c.pull(url(v.served_as), sha256_hex(compressed));
+    EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+    CachedImage meta = c.inspect(url(v.served_as));
+    EXPECT_EQ(meta.compression, v.compression);
+    EXPECT_EQ(meta.format, "qcow2");
+    EXPECT_EQ(meta.sha256, sha256_hex(qcow2_bytes_));
+    EXPECT_EQ(meta.download_sha256, sha256_hex(compressed));
+    EXPECT_EQ(meta.size, qcow2_bytes_.size());
+    EXPECT_FALSE(fs::exists(path.parent_path() / "download.partial"));
+    EXPECT_FALSE(fs::exists(path.parent_path() / "image.decompressing"));
+  }
+  // A compressed file of a raw image: format "raw".
+  write_bytes(served_ / "raw.bin", std::string(100000, 'x'));
+  run({"gzip", "-k", "-f", (served_ / "raw.bin").string()});
+  EXPECT_EQ(read_bytes(c.pull(url("raw.bin.gz"))), std::string(100000, 'x'));
+  EXPECT_EQ(c.inspect(url("raw.bin.gz")).format, "raw");
+}
+
+TEST_F(ImageCacheTest, CorruptCompressedDownloadFails) {
+  std::string zstd_magic_then_garbage = std::string("\x28\xb5\x2f\xfd", 4) + std::string(5000, 'z');
+  write_bytes(served_ / "broken.zst", zstd_magic_then_garbage);
+  auto c = cache();
+  EXPECT_EQ(error_of([&] { c.pull(url("broken.zst")); }).code(), errc::image_decompress_failed);
+  expect_nothing_cached();
+}
+
+TEST_F(ImageCacheTest, ConcurrentPullsOfOneUrlDownloadOnce) {
+  std::vector<fs::path> paths(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        paths[i] = cache().pull(url("slow/disk.qcow2"));
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(errors[i], "");
+    EXPECT_EQ(paths[i], paths[0]);
+  }
+  EXPECT_EQ(read_bytes(paths[0]), qcow2_bytes_);
+  EXPECT_EQ(gets_of("slow/disk.qcow2"), 1);
+}
+
+TEST_F(ImageCacheTest, ConcurrentPullsFromTwoProcessesDownloadOnce) {
+  // A forked child pulls while we pull; the lock is a file lock, so this is
+  // the cross-process case.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int rc = 0;
+    try {
+      ImageCacheOptions options;
+      options.root = root_;
+      options.download.quiet = true;
+      ImageCache(options).pull(url("slow/disk.qcow2"));
+    } catch (...) {
+      rc = 1;
+    }
+    ::_exit(rc);
+  }
+  fs::path path = cache().pull(url("slow/disk.qcow2"));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  EXPECT_EQ(gets_of("slow/disk.qcow2"), 1);
+}
+
+TEST_F(ImageCacheTest, EntriesAreKeyedBySource) {
+  auto c = cache();
+  fs::path a = c.pull(url("disk.qcow2"));
+  EXPECT_EQ(c.pull(url("disk.qcow2")), a);
+  EXPECT_EQ(gets_of("disk.qcow2"), 1);
+
+  fs::path b = c.pull(url("redirect/disk.qcow2"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(read_bytes(a), read_bytes(b));
+  auto all = c.list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source, url("disk.qcow2"));
+  EXPECT_EQ(all[1].source, url("redirect/disk.qcow2"));
+  EXPECT_EQ(all[0].key, ImageCache::key_for(url("disk.qcow2")));
+  EXPECT_EQ(all[0].key.size(), 64u);
+}
+
+TEST_F(ImageCacheTest, InspectAndRemoveBySourceOrKey) {
+  auto c = cache();
+  fs::path a = c.pull(url("disk.qcow2"));
+  fs::path b = c.pull(url("redirect/disk.qcow2"));
+  const std::string key_b = ImageCache::key_for(url("redirect/disk.qcow2"));
+
+  EXPECT_EQ(c.inspect(key_b).source, url("redirect/disk.qcow2"));
+  EXPECT_EQ(c.inspect(url("disk.qcow2")).path, a);
+
+  c.remove(url("disk.qcow2"));
+  EXPECT_FALSE(fs::exists(a.parent_path()));
+  EXPECT_EQ(error_of([&] { c.inspect(url("disk.qcow2")); }).code(), errc::image_not_found);
+  ASSERT_EQ(c.list().size(), 1u);
+
+  c.remove(key_b);
+  EXPECT_FALSE(fs::exists(b.parent_path()));
+  EXPECT_TRUE(c.list().empty());
+  EXPECT_EQ(error_of([&] { c.remove(key_b); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_of([&] { c.remove(url("never-pulled")); }).code(), errc::image_not_found);
+
+  // Pulled again after removal: downloaded again.
+  // Pulled again after removal: downloaded again (the redirect fetched it once too).
+  EXPECT_EQ(c.pull(url("disk.qcow2")), a);
+  EXPECT_EQ(gets_of("disk.qcow2"), 3);
+}
+
+TEST_F(ImageCacheTest, LocalPathsAreUsedInPlace) {
+  auto c = cache();
+  EXPECT_EQ(c.pull(qcow2_.string()), qcow2_);
+  EXPECT_EQ(c.pull(qcow2_.string(), sha256_hex(qcow2_bytes_)), qcow2_);
+  EXPECT_EQ(error_of([&] { c.pull(qcow2_.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
+  EXPECT_EQ(error_of([&] { c.pull((tmp_ / "nope.img").string()); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_of([&] { c.pull(served_.string()); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_of([&] { c.pull("ftp://127.0.0.1/disk.qcow2"); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_of([&] { c.pull(""); }).code(), errc::image_bad_source);
+  EXPECT_FALSE(fs::exists(root_));  // nothing copied, nothing created
+}
+
+TEST(ImageCacheRootTest, DefaultRootFollowsXdgCacheHome) {
+  const char* old_xdg = std::getenv("XDG_CACHE_HOME");
+  std::optional<std::string> saved = old_xdg ? std::optional<std::string>(old_xdg) : std::nullopt;
+  ::setenv("XDG_CACHE_HOME", "/some/cache", 1);
+  EXPECT_EQ(ImageCache::default_root(), fs::path("/some/cache/vmctl/images"));
+  ::unsetenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (home) {
+    EXPECT_EQ(ImageCache::default_root(), fs::path(home) / ".cache/vmctl/images");
+  }
+  if (saved) ::setenv("XDG_CACHE_HOME", saved->c_str(), 1);
+}
+
+TEST(ImageCacheKeyTest, KeyIsTheSha256OfTheSource) {
+  EXPECT_EQ(ImageCache::key_for(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_NE(ImageCache::key_for("http://a/x"), ImageCache::key_for("http://a/y"));
+}
+
+}  // namespace
+}  // namespace vm_manager::image
