@@ -1,4 +1,5 @@
 #include "console/attach.hpp"
+#include "os/unique_fd.hpp"
 #include "os/files.hpp"
 
 #include <fcntl.h>
@@ -46,25 +47,6 @@ Error relay_error(std::string_view what, int err) {
                "attach again; if it keeps failing, check the VM with 'vmctl status'");
 }
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // ---- connecting ----------------------------------------------------------
 
 Error connect_error(const fs::path& socket, int err) {
@@ -79,25 +61,25 @@ Error connect_error(const fs::path& socket, int err) {
 // sun_path holds only ~108 bytes, and a data dir under a long $HOME can
 // exceed that. A deeper socket is reached through an O_PATH fd of its folder
 // ("/proc/self/fd/N/name"), which the kernel resolves like the real path.
-std::string reachable_path(const fs::path& socket, Fd& folder) {
+std::string reachable_path(const fs::path& socket, os::UniqueFd& folder) {
   constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
   std::string path = socket.string();
   if (path.size() <= kMax) return path;
   fs::path parent = socket.has_parent_path() ? socket.parent_path() : fs::path(".");
-  folder = Fd(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  folder = os::UniqueFd(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (folder.get() < 0) throw connect_error(socket, errno);
   path = fmt::format("/proc/self/fd/{}/{}", folder.get(), socket.filename().string());
   if (path.size() > kMax) throw connect_error(socket, ENAMETOOLONG);
   return path;
 }
 
-Fd connect_unix(const fs::path& socket) {
-  Fd folder;
+os::UniqueFd connect_unix(const fs::path& socket) {
+  os::UniqueFd folder;
   std::string path = reachable_path(socket, folder);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  os::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) throw connect_error(socket, errno);
   int rc;
   do {
@@ -328,7 +310,7 @@ class Relay {
 }  // namespace
 
 AttachEnd attach_unix_console(const fs::path& socket, int in_fd, int out_fd, const AttachOptions& options) {
-  Fd sock = connect_unix(socket);
+  os::UniqueFd sock = connect_unix(socket);
   if (options.on_connected) options.on_connected();
   RawTerminal terminal(in_fd);
   return Relay(sock.get(), in_fd, out_fd, terminal.active()).run();

@@ -1,4 +1,5 @@
 #include "image/decompress.hpp"
+#include "os/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,20 +35,6 @@ constexpr size_t kChunk = 1 << 20;
                           fmt::format("cannot decompress {} ({}): {}", in.string(), format, detail),
                           "the download is corrupt or truncated; remove it from the cache and pull again");
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Reads the next chunk; 0 at the end.
 size_t read_some(int fd, std::vector<unsigned char>& buffer, const fs::path& path) {
@@ -158,7 +145,7 @@ void decompress_gzip(int in_fd, int out_fd, const fs::path& in, const fs::path& 
 }  // namespace
 
 Compression detect_compression(const fs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  os::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) io_error("open", path, errno);
   unsigned char magic[6] = {};
   ssize_t n = 0;
@@ -186,9 +173,9 @@ std::string_view compression_name(Compression compression) {
 }
 
 void decompress_file(Compression compression, const fs::path& in, const fs::path& out) {
-  Fd in_fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  os::UniqueFd in_fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
   if (in_fd.get() < 0) io_error("open", in, errno);
-  Fd out_fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  os::UniqueFd out_fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (out_fd.get() < 0) io_error("create", out, errno);
   switch (compression) {
     case Compression::zstd: decompress_zstd(in_fd.get(), out_fd.get(), in, out); break;

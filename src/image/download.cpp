@@ -1,4 +1,5 @@
 #include "image/download.hpp"
+#include "os/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -109,10 +110,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   t.quiet = options.quiet;
   t.fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (t.fd < 0) io_error("open", partial, errno);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{t.fd};
+  os::UniqueFd closer(t.fd);
 
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return {Outcome::retry, "cannot initialise libcurl"};

@@ -1,4 +1,5 @@
 #include "os/files.hpp"
+#include "os/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -25,27 +26,12 @@ constexpr std::string_view kTempMarker = ".tmp-";
               "check free space and the permissions of the data dir");
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 void write_all(int fd, std::string_view data, const fs::path& path) {
   if (int err = write_fully(fd, data); err != 0) io_error("write", path, err);
 }
 
 void fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) io_error("open", dir, errno);
   if (::fsync(fd.get()) != 0) io_error("sync", dir, errno);
 }
@@ -60,7 +46,7 @@ std::string temp_name_for(const fs::path& path) {
 void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   fs::path temp = dir / temp_name_for(path);
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (fd.get() < 0) io_error("create", temp, errno);
   try {
     // open() applies the umask; the caller's mode is what it asked for.
@@ -77,7 +63,7 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
 }
 
 std::optional<std::string> read_file(const fs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     io_error("open", path, errno);

@@ -65,7 +65,7 @@ vm_manager::Error error_of(F body) {
 class ImageCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (vmctl::test::run_process({"qemu-img", "--version"}).exit_code != 0) GTEST_SKIP() << "qemu-img is missing";
+    ASSERT_EQ(vmctl::test::run_process({"qemu-img", "--version"}).exit_code, 0) << "qemu-img is missing: make deps installs it";
     fs::create_directories(served_);
     // A qcow2 image, and some data after its header so the file is not all zeros.
     qcow2_ = served_ / "disk.qcow2";

@@ -34,7 +34,7 @@ class OverlayTest : public ::testing::Test {
   OverlayTest() { host_.forward_to_real(config_.qemu_img); }
 
   void SetUp() override {
-    if (!os::run_process({config_.qemu_img, "--version"}, 10s).ok()) GTEST_SKIP() << "qemu-img is not installed";
+    ASSERT_TRUE(os::run_process({config_.qemu_img, "--version"}, 10s).ok()) << "qemu-img is missing: make deps installs it";
   }
 
   // qemu-img create -f <format> <path> <size>, outside the code under test.
