@@ -137,7 +137,7 @@ TEST_F(QemuCliTest, QemuDyingUnderKvmIsQuotedWithAHint) {
   EXPECT_EQ(state_of("kvmfail"), "prepared");
 }
 
-TEST_F(QemuCliTest, CreateNeedsAnImageAndRefusesSmallDisks) {
+TEST_F(QemuCliTest, CreateNeedsAnImage) {
   ProcessResult r = vmctl({"create", "--name", "noimage"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("error[vm_manager::spec::invalid]"), std::string::npos) << r.err;
