@@ -24,16 +24,6 @@ run() {
   "$vmctl" "$@"
 }
 
-wait_ready() {
-  local vm=$1
-  for _ in $(seq 1 600); do
-    if "$vmctl" log "$vm" 2>/dev/null | grep -q 'TINY-GUEST: ready'; then return 0; fi
-    sleep 0.2
-  done
-  echo "demo: $vm did not boot in time" >&2
-  return 1
-}
-
 echo "== building the tiny guest (cached after the first run)"
 "$root/tests/guest/build-tiny-guest.sh" "$build/guest-cache"
 guest=$build/guest-cache
@@ -41,13 +31,16 @@ boot=(--image "$guest/disk.qcow2" --kernel "$guest/vmlinuz" --initrd "$guest/ini
       --append "console=ttyS0 panic=-1" --memory 256)
 
 echo "== vmctl demo: real VMs on QEMU (accel: $VMCTL_ACCEL), data dir $data"
-run create --name web "${boot[@]}" --vcpus 2 --start
+run create --name web "${boot[@]}" --vcpus 2 --start --wait
 run create --name db "${boot[@]}"
-run start db
+run start db --wait
 run list
-echo; echo "(waiting for both guests to boot…)"
-wait_ready web
-wait_ready db
+run ssh web -- uname -sr          # OpenSSH with the VM's own key and pinned host key
+run ssh db -- sudo -n id -u
+echo "hello from the host" >"$data/hello.txt"
+run cp "$data/hello.txt" web:/tmp/hello.txt
+run ssh web -- cat /tmp/hello.txt
+run ssh-config web
 run log web -n 8
 run suspend web
 run status web
@@ -62,4 +55,4 @@ run destroy web
 run destroy db
 run list
 echo
-echo "demo finished: two VMs booted, were driven through their lifecycle and removed."
+echo "demo finished: two VMs booted, were logged into over SSH, driven through their lifecycle and removed."

@@ -111,6 +111,13 @@ struct VmHandle {
   NetworkConfig network = UserNetwork{};
   std::string ssh_host;
   std::optional<std::uint16_t> ssh_port;
+  // How vmctl logs in: the user, its private key, and a known_hosts file
+  // holding the host key generated for this VM under ssh_host_key_alias
+  // (an alias, so the entry holds whatever address and port the VM gets).
+  std::string ssh_user;
+  std::string ssh_identity_file;
+  std::string ssh_known_hosts;
+  std::string ssh_host_key_alias;
   std::string mac;
   bool uefi = false;
   Accel accel = Accel::automatic;

@@ -175,6 +175,10 @@ void to_json(json& j, const VmHandle& h) {
            {"network", h.network},
            {"ssh_host", h.ssh_host},
            {"ssh_port", optional_json(h.ssh_port)},
+           {"ssh_user", h.ssh_user},
+           {"ssh_identity_file", h.ssh_identity_file},
+           {"ssh_known_hosts", h.ssh_known_hosts},
+           {"ssh_host_key_alias", h.ssh_host_key_alias},
            {"mac", h.mac},
            {"uefi", h.uefi},
            {"accel", h.accel},
@@ -207,6 +211,10 @@ void from_json(const json& j, VmHandle& h) {
   read(j, "network", h.network);
   read(j, "ssh_host", h.ssh_host);
   read(j, "ssh_port", h.ssh_port);
+  read(j, "ssh_user", h.ssh_user);
+  read(j, "ssh_identity_file", h.ssh_identity_file);
+  read(j, "ssh_known_hosts", h.ssh_known_hosts);
+  read(j, "ssh_host_key_alias", h.ssh_host_key_alias);
   read(j, "mac", h.mac);
   read(j, "uefi", h.uefi);
   read(j, "accel", h.accel);

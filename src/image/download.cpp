@@ -116,6 +116,14 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   if (!curl) return {Outcome::retry, "cannot initialise libcurl"};
   char error_buffer[CURL_ERROR_SIZE] = {};
   CURL* h = curl.get();
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, curl_slist_free_all);
+  for (const auto& header : options.headers) {
+    curl_slist* grown = curl_slist_append(headers.get(), header.c_str());
+    if (!grown) return {Outcome::retry, "cannot build the request headers"};
+    (void)headers.release();
+    headers.reset(grown);
+  }
+  if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace vm_manager::image {
 
@@ -16,6 +17,9 @@ struct DownloadOptions {
   std::chrono::seconds low_speed_time{60};  // … for this long aborts the transfer
   int attempts = 3;                      // transient failures are resumed this often
   bool quiet = false;                    // no progress output at all
+  // Extra request headers ("Name: value"), e.g. a registry's Authorization.
+  // Never printed; libcurl drops Authorization on redirects to other hosts.
+  std::vector<std::string> headers;
 };
 
 // Downloads `url` into `partial`, appending to what an earlier attempt left

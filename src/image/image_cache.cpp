@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "image/decompress.hpp"
+#include "image/oci_reference.hpp"
+#include "image/oci_registry.hpp"
 #include "image/sha256.hpp"
 #include "os/file_lock.hpp"
 #include "os/files.hpp"
@@ -125,13 +127,16 @@ std::string detect_format(const std::string& qemu_img, const fs::path& image) {
 }
 
 nlohmann::json to_json(const CachedImage& image) {
-  return nlohmann::json{{"source", image.source},
-                        {"sha256", image.sha256},
-                        {"download_sha256", image.download_sha256},
-                        {"compression", image.compression},
-                        {"format", image.format},
-                        {"size", image.size},
-                        {"fetched_at", image.fetched_at}};
+  nlohmann::json json{{"source", image.source},
+                      {"sha256", image.sha256},
+                      {"download_sha256", image.download_sha256},
+                      {"compression", image.compression},
+                      {"format", image.format},
+                      {"size", image.size},
+                      {"fetched_at", image.fetched_at}};
+  if (!image.manifest_digest.empty()) json["manifest_digest"] = image.manifest_digest;
+  if (!image.blob_digest.empty()) json["blob_digest"] = image.blob_digest;
+  return json;
 }
 
 }  // namespace
@@ -140,6 +145,14 @@ ImageCache::ImageCache(ImageCacheOptions options)
     : options_(std::move(options)), root_(options_.root ? *options_.root : default_root()) {}
 
 fs::path ImageCache::default_root() {
+  const char* own = std::getenv("VMCTL_IMAGE_CACHE");
+  if (own && *own) {
+    if (!fs::path(own).is_absolute()) {
+      throw Error(errc::image_bad_source, fmt::format("VMCTL_IMAGE_CACHE={} is not an absolute path", own),
+                  "set VMCTL_IMAGE_CACHE to an absolute path, or unset it");
+    }
+    return fs::path(own);
+  }
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg && *xdg && fs::path(xdg).is_absolute()) return fs::path(xdg) / "vmctl" / "images";
   const char* home = std::getenv("HOME");
@@ -162,11 +175,17 @@ fs::path ImageCache::pull(const std::string& source, const std::optional<std::st
     }
     expected = lower(*expected_sha256);
   }
-  if (source.empty()) throw Error(errc::image_bad_source, "the image source is empty", "give a path or an http(s) URL");
+  if (source.empty()) {
+    throw Error(errc::image_bad_source, "the image source is empty", "give a path, an http(s) URL or an oci:// reference");
+  }
   if (is_url(source)) return fetch(source, key_for(source), expected);
+  if (is_oci_source(source)) {
+    parse_oci_reference(source);  // a malformed reference fails before anything is locked or created
+    return fetch(source, key_for(source), expected);
+  }
   if (source.find("://") != std::string::npos) {
     throw Error(errc::image_bad_source, fmt::format("unsupported image source {}", source),
-                "give a local path or an http:// or https:// URL");
+                "give a local path, an http:// or https:// URL, or an oci:// reference");
   }
   std::error_code ec;
   fs::path path = fs::absolute(source, ec);
@@ -183,6 +202,19 @@ fs::path ImageCache::pull(const std::string& source, const std::optional<std::st
     }
   }
   return path;
+}
+
+void ImageCache::download_source(const std::string& source, const fs::path& partial, CachedImage& entry) const {
+  if (!is_oci_source(source)) {
+    download(source, partial, options_.download);
+    return;
+  }
+  RegistryClient registry(parse_oci_reference(source), RegistryOptions::from_env(options_.download));
+  OciLayer layer = registry.resolve();
+  registry.download_layer(layer, partial);
+  entry.manifest_digest = layer.manifest_digest;
+  entry.blob_digest = layer.digest;
+  entry.download_sha256 = layer.digest.substr(std::string_view("sha256:").size());  // verified: no second read
 }
 
 fs::path ImageCache::fetch(const std::string& url, const std::string& key, const std::optional<std::string>& expected) {
@@ -208,8 +240,11 @@ fs::path ImageCache::fetch(const std::string& url, const std::string& key, const
   remove_quietly(decompressing);
   remove_quietly(dir / kMeta);
 
+  CachedImage entry;
+  entry.key = key;
+  entry.source = url;
   try {
-    download(url, partial, options_.download);
+    download_source(url, partial, entry);
   } catch (...) {
     // Nothing worth resuming (an HTTP error, a refused connection): leave no trace.
     std::error_code size_ec;
@@ -220,10 +255,7 @@ fs::path ImageCache::fetch(const std::string& url, const std::string& key, const
     throw;
   }
 
-  CachedImage entry;
-  entry.key = key;
-  entry.source = url;
-  entry.download_sha256 = sha256_file(partial);
+  if (entry.download_sha256.empty()) entry.download_sha256 = sha256_file(partial);
   if (expected && *expected != entry.download_sha256) {
     std::error_code rm_ec;
     fs::remove_all(dir, rm_ec);  // the download and its folder: nothing cached
@@ -277,6 +309,8 @@ std::optional<CachedImage> ImageCache::read_entry(const std::string& key) const 
     image.format = json.at("format").get<std::string>();
     image.size = json.at("size").get<std::uint64_t>();
     image.fetched_at = json.value("fetched_at", std::string());
+    image.manifest_digest = json.value("manifest_digest", std::string());
+    image.blob_digest = json.value("blob_digest", std::string());
     return image;
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;  // half-written or foreign: treated as absent, pulled again

@@ -1,12 +1,20 @@
-// The image cache: base images pulled from local paths or http(s) URLs,
-// stored once per source under $XDG_CACHE_HOME/vmctl/images (else
-// ~/.cache/vmctl/images), decompressed and with their format detected.
+// The image cache: base images pulled from local paths, http(s) URLs or OCI
+// registries (oci://REGISTRY/REPOSITORY:TAG or …@sha256:DIGEST), stored once
+// per source under $VMCTL_IMAGE_CACHE, else $XDG_CACHE_HOME/vmctl/images,
+// else ~/.cache/vmctl/images, decompressed and with their format detected.
 //
 // Layout: <root>/<key>/image       the final, decompressed image
 //         <root>/<key>/meta.json   source, sha256, format, size, fetched_at
+//                                  (and manifest_digest, blob_digest for OCI)
 //         <root>/<key>/download.partial  an unfinished download (resumed)
 //         <root>/<key>.lock        held while pulling or removing the entry
 // where <key> is the SHA-256 of the source string (never a VM name).
+//
+// An OCI source is resolved once, like a URL is downloaded once: pulling a
+// tag again while its entry exists returns the cached image without asking
+// the registry, even if the tag has moved since. That keeps pulls offline and
+// repeatable; `vmctl image rm` then pull again to follow a moved tag, or pull
+// by digest to pin one.
 #pragma once
 
 #include <chrono>
@@ -31,6 +39,8 @@ struct CachedImage {
   std::string format;             // from qemu-img info: "qcow2", "raw", …
   std::uint64_t size = 0;         // of the final file, bytes
   std::string fetched_at;         // UTC, ISO 8601
+  std::string manifest_digest;    // OCI only: of the manifest (or index) the reference named
+  std::string blob_digest;        // OCI only: of the layer downloaded, "sha256:<hex>"
 };
 
 struct ImageCacheOptions {
@@ -44,7 +54,8 @@ class ImageCache {
  public:
   explicit ImageCache(ImageCacheOptions options = {});
 
-  // $XDG_CACHE_HOME/vmctl/images, else $HOME/.cache/vmctl/images.
+  // $VMCTL_IMAGE_CACHE (absolute), else $XDG_CACHE_HOME/vmctl/images, else
+  // $HOME/.cache/vmctl/images.
   static std::filesystem::path default_root();
   // The cache key of a source: lower-case hex SHA-256 of the string.
   static std::string key_for(std::string_view source);
@@ -52,10 +63,11 @@ class ImageCache {
   const std::filesystem::path& root() const { return root_; }
 
   // The path of the image for `source`. A local path is checked and returned
-  // as-is (absolute), never copied; an http(s) URL is downloaded once into
-  // the cache (concurrent pulls, threads or processes, wait for the first).
-  // expected_sha256 (64 hex digits, any case) is checked on the downloaded
-  // bytes, before decompression. Raises Error(image::…).
+  // as-is (absolute), never copied; an http(s) URL or an oci:// reference is
+  // downloaded once into the cache (concurrent pulls, threads or processes,
+  // wait for the first). expected_sha256 (64 hex digits, any case) is checked
+  // on the downloaded bytes, before decompression; an OCI layer is also always
+  // checked against its digest. Raises Error(image::…).
   std::filesystem::path pull(const std::string& source, const std::optional<std::string>& expected_sha256 = {});
 
   // Every complete entry, sorted by source.
@@ -68,7 +80,9 @@ class ImageCache {
  private:
   std::optional<CachedImage> read_entry(const std::string& key) const;
   std::string resolve_key(const std::string& source_or_key) const;
-  std::filesystem::path fetch(const std::string& url, const std::string& key, const std::optional<std::string>& expected);
+  std::filesystem::path fetch(const std::string& source, const std::string& key,
+                              const std::optional<std::string>& expected);
+  void download_source(const std::string& source, const std::filesystem::path& partial, CachedImage& entry) const;
 
   ImageCacheOptions options_;
   std::filesystem::path root_;

@@ -4,7 +4,11 @@
 
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
+#include "image/image_cache.hpp"
+#include "os/files.hpp"
+#include "ssh/keys.hpp"
 #include "vmctl/commands.hpp"
+#include "vmctl/wait_ready.hpp"
 
 namespace vmctl {
 using namespace vm_manager;
@@ -27,6 +31,16 @@ struct CreateOptions {
   std::string initrd;
   std::optional<std::string> append;
   bool start = false;
+  WaitFlags wait;
+  // Images from a cache (URL, OCI reference or path).
+  std::string image_url;
+  std::string sha256;
+  // Cloud-init and SSH.
+  std::string ssh_user = "vm";
+  std::string ssh_key;
+  std::string ssh_private_key;
+  std::string cloud_init;
+  std::string hostname;
 };
 
 std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
@@ -52,11 +66,66 @@ NetworkConfig network_from(const CreateOptions& o) {
   return UserNetwork{};
 }
 
-VmSpec spec_from(const CreateOptions& o) {
+std::string read_user_file(const std::string& path, std::string_view what) {
+  std::optional<std::string> text = os::read_file(*existing_path(path, what));
+  if (!text) {
+    throw Error(errc::spec_invalid, fmt::format("cannot read {} {}", what, path), "check the file's permissions");
+  }
+  return *text;
+}
+
+// The private key beside a public key file "KEY.pub", when the user gave
+// only the public half.
+std::string private_key_beside(const std::string& public_key_path) {
+  fs::path pub = fs::absolute(public_key_path);
+  if (pub.extension() != ".pub") return {};
+  fs::path key = fs::path(pub).replace_extension();
+  return fs::is_regular_file(key) ? key.string() : std::string();
+}
+
+SshConfig ssh_from(const CreateOptions& o) {
+  if (!o.ssh_private_key.empty() && o.ssh_key.empty()) {
+    throw Error(errc::spec_invalid, "--ssh-private-key needs --ssh-key", "pass the matching public key with --ssh-key PUB");
+  }
+  SshConfig ssh;
+  ssh.user = o.ssh_user;
+  if (!o.ssh_key.empty()) {
+    ssh.public_key = ssh::read_public_key_file(*existing_path(o.ssh_key, "public key")).line();
+    ssh.private_key_path = o.ssh_private_key.empty() ? private_key_beside(o.ssh_key)
+                                                     : *existing_path(o.ssh_private_key, "private key");
+  }
+  return ssh;
+}
+
+std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
+  if (o.cloud_init.empty() && o.hostname.empty()) return std::nullopt;
+  CloudInitConfig ci;
+  if (!o.cloud_init.empty()) ci.user_data = read_user_file(o.cloud_init, "cloud-init user-data");
+  ci.hostname = o.hostname;
+  return ci;
+}
+
+std::string image_from(const CreateOptions& o, bool quiet) {
+  if (!o.image.empty() && !o.image_url.empty()) {
+    throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
+  }
+  if (o.image_url.empty()) {
+    if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
+    return existing_path(o.image, "image").value_or("");
+  }
+  image::ImageCacheOptions options;
+  options.download.quiet = quiet;
+  image::ImageCache cache(options);
+  return cache.pull(o.image_url, o.sha256.empty() ? std::nullopt : std::optional<std::string>(o.sha256)).string();
+}
+
+VmSpec spec_from(const CreateOptions& o, bool quiet) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
-  spec.image_path = existing_path(o.image, "image").value_or("");
+  spec.ssh = ssh_from(o);
+  spec.cloud_init = cloud_init_from(o);
+  spec.image_path = image_from(o, quiet);
   spec.kernel = existing_path(o.kernel, "kernel");
   spec.initrd = existing_path(o.initrd, "initrd");
   spec.cmdline = o.append;
@@ -72,9 +141,7 @@ VmSpec spec_from(const CreateOptions& o) {
   return spec;
 }
 
-void run_create(Context& ctx, const CreateOptions& o) {
-  validate_vm_name(o.name);  // before anything touches the disk
-  VmSpec spec = spec_from(o);
+VmRecord create_and_start(Context& ctx, const VmSpec& spec, bool start) {
   VmStore& store = ctx.store();
   VmLock lock = store.lock(spec.name);
   VmRecord record;
@@ -84,13 +151,28 @@ void run_create(Context& ctx, const CreateOptions& o) {
     if (!store.exists(spec.name)) store.remove(std::move(lock));  // leave no lock file behind
     throw;
   }
-  BackendTag backend = record.handle.backend;
-  ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(backend)));
-  if (o.start) {
+  ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(record.handle.backend)));
+  if (start) {
     record.handle = ctx.hypervisor().start(record.handle);
     store.save(lock, record);
     ctx.say(fmt::format("Started VM '{}'", spec.name));
   }
+  return record;
+}
+
+void run_create(Context& ctx, const CreateOptions& o) {
+  validate_vm_name(o.name);  // before anything touches the disk
+  if (o.wait.wait && !o.start) {
+    throw Error(errc::spec_invalid, "--wait needs --start", "add --start, or wait later with 'vmctl start --wait'");
+  }
+  if (ctx.store().exists(o.name)) {  // before a possibly long image download
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", o.name),
+                "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
+  }
+  VmSpec spec = spec_from(o, ctx.options.quiet);
+  VmRecord record = create_and_start(ctx, spec, o.start);
+  // The lock is released: others may use the VM while it boots.
+  if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
 }
 
 }  // namespace
@@ -120,7 +202,16 @@ void add_create_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--kernel", o->kernel, "Boot this kernel directly");
   cmd->add_option("--initrd", o->initrd, "Initial ramdisk for --kernel");
   cmd->add_option("--append", o->append, "Kernel command line for --kernel");
+  cmd->add_option("--image-url", o->image_url, "Image to pull into the cache: http(s):// URL, oci:// reference or path");
+  cmd->add_option("--sha256", o->sha256, "Expected SHA-256 of the --image-url download");
+  cmd->add_option("--ssh-user", o->ssh_user, "Login user cloud-init creates")->capture_default_str();
+  cmd->add_option("--ssh-key", o->ssh_key, "Public key to log in with (default: a new key pair for this VM)");
+  cmd->add_option("--ssh-private-key", o->ssh_private_key,
+                  "Private key matching --ssh-key (default: the --ssh-key path without .pub)");
+  cmd->add_option("--cloud-init", o->cloud_init, "User-data file, merged with vmctl's own cloud-config");
+  cmd->add_option("--hostname", o->hostname, "Guest hostname (default: the VM's name)");
   cmd->add_flag("--start", o->start, "Start the VM once created");
+  add_wait_options(*cmd, o->wait);
   cmd->callback([&ctx, o] { run_create(ctx, *o); });
 }
 

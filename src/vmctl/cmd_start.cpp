@@ -1,17 +1,20 @@
 #include <fmt/format.h>
 
 #include "vmctl/commands.hpp"
+#include "vmctl/wait_ready.hpp"
 
 namespace vmctl {
 using namespace vm_manager;
 
 void add_start_command(CLI::App& app, Context& ctx) {
   auto name = std::make_shared<std::string>();
+  auto wait = std::make_shared<WaitFlags>();
   auto* cmd = app.add_subcommand("start", "Start a VM");
   add_name_argument(*cmd, *name);
-  cmd->callback([&ctx, name] {
+  add_wait_options(*cmd, *wait);
+  cmd->callback([&ctx, name, wait] {
     bool was_running = false;
-    ctx.change_vm(*name, [&](const VmRecord& record) {
+    VmRecord record = ctx.change_vm(*name, [&](const VmRecord& record) {
       if (ctx.hypervisor().state(record.handle) == VmState::running) {
         was_running = true;  // starting a running VM is what the user wanted already
         return record.handle;
@@ -20,6 +23,8 @@ void add_start_command(CLI::App& app, Context& ctx) {
     });
     ctx.say(was_running ? fmt::format("VM '{}' is already running", *name)
                         : fmt::format("Started VM '{}'", *name));
+    // Outside the VM's lock: others may use the VM while it boots.
+    if (wait->wait) wait_until_ready(ctx, record.handle, *wait);
   });
 }
 

@@ -17,6 +17,10 @@ void add_list_command(CLI::App& app, Context& ctx);
 void add_status_command(CLI::App& app, Context& ctx);
 void add_console_command(CLI::App& app, Context& ctx);
 void add_log_command(CLI::App& app, Context& ctx);
+void add_image_command(CLI::App& app, Context& ctx);
+void add_ssh_command(CLI::App& app, Context& ctx);
+void add_ssh_config_command(CLI::App& app, Context& ctx);
+void add_cp_command(CLI::App& app, Context& ctx);
 
 // The positional VM name every per-VM command takes.
 CLI::Option* add_name_argument(CLI::App& command, std::string& name);

@@ -72,6 +72,10 @@ int run(int argc, char** argv) {
   add_status_command(app, ctx);
   add_console_command(app, ctx);
   add_log_command(app, ctx);
+  add_image_command(app, ctx);
+  add_ssh_command(app, ctx);
+  add_ssh_config_command(app, ctx);
+  add_cp_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -31,7 +31,7 @@ json view_json(const StoreEntry& entry, VmState state, const std::string& proble
   if (!entry.record) {
     return json{{"name", entry.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
-                {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"pid", nullptr},
+                {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
                 {"vnc", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
                 {"created_at", nullptr}, {"problem", text_or_null(problem)}};
   }
@@ -46,6 +46,7 @@ json view_json(const StoreEntry& entry, VmState state, const std::string& proble
               {"network", network_mode(h.network)},
               {"ssh_host", text_or_null(h.ssh_host)},
               {"ssh_port", value_or_null(h.ssh_port)},
+              {"ssh_user", text_or_null(h.ssh_user)},
               // A pid or VNC address is only meaningful while the VM runs.
               {"pid", live ? value_or_null(h.pid) : json(nullptr)},
               {"vnc", live ? text_or_null(h.vnc) : json(nullptr)},

@@ -71,6 +71,10 @@ VmHandle full_handle(NetworkConfig network) {
   h.network = std::move(network);
   h.ssh_host = "10.0.2.15";
   h.ssh_port = 2222;
+  h.ssh_user = "vm";
+  h.ssh_identity_file = "/var/lib/vmctl/vms/web-1/id_ed25519";
+  h.ssh_known_hosts = "/var/lib/vmctl/vms/web-1/known_hosts";
+  h.ssh_host_key_alias = "vmctl-web-1";
   h.mac = "52:54:00:12:34:56";
   h.uefi = true;
   h.accel = Accel::tcg;

@@ -9,35 +9,12 @@
 
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
-#include "vmctl/cli_fixture.hpp"
+#include "vmctl/qemu_cli_fixture.hpp"
 
 namespace vmctl::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class QemuCliTest : public VmctlTest {
- protected:
-  std::vector<std::string> create_args(const std::string& name, const std::string& memory_mb = "192") {
-    TinyGuest guest = TinyGuest::locate();
-    return {"create", "--name", name, "--image", guest.disk.string(), "--kernel", guest.kernel.string(),
-            "--initrd", guest.initrd.string(), "--append", "console=ttyS0 panic=-1", "--memory", memory_mb};
-  }
-
-  // No QEMU may outlive its test: destroy whatever is left, then check the
-  // processes are gone.
-  void TearDown() override {
-    std::vector<std::pair<pid_t, std::uint64_t>> processes;
-    for (const auto& vm : list()) {
-      std::string name = vm.at("name");
-      auto record = nlohmann::json::parse(std::ifstream(data_ / "vms" / name / "vm.json"));
-      const auto& handle = record.at("handle");
-      if (!handle.at("pid").is_null()) processes.emplace_back(handle.at("pid"), handle.at("pid_start_time"));
-      ok({"destroy", name});
-    }
-    for (auto [pid, started] : processes) EXPECT_FALSE(vm_manager::os::is_running_process(pid, started));
-  }
-};
 
 TEST_F(QemuCliTest, LifecycleThroughVmctl) {
   auto args = create_args("cli1");

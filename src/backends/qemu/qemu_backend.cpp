@@ -14,6 +14,7 @@
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
 #include "cloudinit/seed_iso.hpp"
+#include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
@@ -51,15 +52,6 @@ NetworkConfig network_for_qemu(const NetworkConfig& network, const QemuConfig& c
   return network;
 }
 
-void write_seed(const VmSpec& spec, const VmHandle& handle) {
-  const CloudInitConfig& ci = *spec.cloud_init;
-  cloudinit::SeedFiles files;
-  files.user_data = ci.user_data;
-  files.meta_data = cloudinit::make_meta_data(ci.instance_id.empty() ? handle.id : ci.instance_id,
-                                              ci.hostname.empty() ? handle.name : ci.hostname);
-  cloudinit::write_seed_iso(handle.seed_iso_path, files);
-}
-
 }  // namespace
 
 QemuBackend::QemuBackend(DataDir data_dir, QemuConfig config, std::shared_ptr<Host> host)
@@ -95,9 +87,10 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
       h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
     }
     create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
-    if (spec.cloud_init) {
+    if (auto seed = cloudinit::make_vm_seed(checked, work_dir, h.id)) {
       h.seed_iso_path = (work_dir / "seed.iso").string();
-      write_seed(spec, h);
+      cloudinit::write_seed_iso(h.seed_iso_path, seed->files);
+      cloudinit::record_ssh_identity(*seed, h);
     }
     if (firmware) fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
     return h;

@@ -1,0 +1,43 @@
+// What goes on a VM's NoCloud seed, and the SSH identity that comes with
+// it: every backend calls this from prepare(), so keys, known_hosts and
+// user-data are made the same way whatever runs the VM.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "cloudinit/seed_iso.hpp"
+#include "vm_manager/types.hpp"
+
+namespace vm_manager::cloudinit {
+
+struct VmSeed {
+  SeedFiles files;
+  // Filled in when the spec asks for SSH access (spec.ssh).
+  std::string ssh_user;
+  std::string ssh_identity_file;  // empty when the user gave a public key only
+  std::string ssh_known_hosts;
+  std::string ssh_host_key_alias;
+};
+
+// The alias under which a VM's host key is filed in its known_hosts.
+std::string host_key_alias(std::string_view vm_name);
+
+// Nothing when the spec has neither cloud_init nor ssh. With spec.ssh:
+//   - a login key pair work_dir/id_ed25519{,.pub} (0600/0644) unless
+//     spec.ssh->public_key is given;
+//   - a host key pair work_dir/ssh_host_ed25519_key{,.pub}, and
+//     work_dir/known_hosts naming it under host_key_alias(name);
+//   - user-data: vmctl's #cloud-config (user, sudo, login key, host key),
+//     combined as multipart MIME with spec.cloud_init->user_data if any.
+// meta-data: instance-id (cloud_init's, else `instance_id`) and
+// local-hostname (cloud_init's, else the VM's name).
+// Raises ssh::bad_key, ssh::keygen_failed, cloudinit::invalid_user(_data),
+// store::io.
+std::optional<VmSeed> make_vm_seed(const VmSpec& spec, const std::filesystem::path& work_dir,
+                                   std::string_view instance_id);
+
+// Copies the seed's SSH fields into the handle.
+void record_ssh_identity(const VmSeed& seed, VmHandle& handle);
+
+}  // namespace vm_manager::cloudinit

@@ -1,0 +1,402 @@
+#include "image/oci_registry.hpp"
+
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "image/sha256.hpp"
+#include "util/base64.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::image {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kMaxDocument = 4 << 20;  // manifests and tokens are small; refuse anything huge
+constexpr std::string_view kManifestTypes =
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+constexpr std::string_view kCredentialsHint =
+    "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it";
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names, of the last response
+  bool too_large = false;
+};
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return std::string(text);
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* r = static_cast<HttpResponse*>(user);
+  if (r->body.size() + size * count > kMaxDocument) {
+    r->too_large = true;
+    return 0;
+  }
+  r->body.append(data, size * count);
+  return size * count;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* r = static_cast<HttpResponse*>(user);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) r->headers.clear();  // a redirect's or 100's headers are not ours
+  if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+    r->headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+  }
+  return size * count;
+}
+
+// A GET of a small document; transport failures raise registry_failed.
+HttpResponse http_get(const std::string& url, const std::vector<std::string>& headers, const DownloadOptions& options) {
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> list(nullptr, curl_slist_free_all);
+  for (const auto& header : headers) {
+    curl_slist* grown = curl_slist_append(list.get(), header.c_str());
+    if (grown == nullptr) throw std::bad_alloc();
+    (void)list.release();
+    list.reset(grown);
+  }
+  if (!curl) throw Error(errc::image_registry_failed, "cannot initialise libcurl");
+  HttpResponse r;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  CURL* h = curl.get();
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, options.max_redirects);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_limit);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "vmctl/0.1");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
+  CURLcode rc = curl_easy_perform(h);
+  if (r.too_large) {
+    throw Error(errc::image_registry_failed, fmt::format("{} sent more than {} bytes", url, kMaxDocument),
+                "this is not a registry serving manifests; check the reference");
+  }
+  if (rc != CURLE_OK) {
+    throw Error(errc::image_registry_failed,
+                fmt::format("cannot reach {}: {}", url, error_buffer[0] ? error_buffer : curl_easy_strerror(rc)),
+                url.starts_with("https://")
+                    ? "check the registry address and the network; a plain-HTTP registry needs VMCTL_REGISTRY_INSECURE=1"
+                    : "check the registry address and the network");
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  return r;
+}
+
+// The first message of a registry's {"errors":[{"code","message"}]} body, else the status.
+std::string registry_message(const HttpResponse& r) {
+  try {
+    const auto doc = nlohmann::json::parse(r.body);
+    const auto& error = doc.at("errors").at(0);
+    return fmt::format("{} ({})", error.value("message", std::string("error")), error.value("code", std::string("?")));
+  } catch (const nlohmann::json::exception&) {
+    return fmt::format("HTTP {}", r.status);
+  }
+}
+
+struct Challenge {
+  std::string scheme;  // lower case: "bearer", "basic"
+  std::map<std::string, std::string> params;
+};
+
+// WWW-Authenticate: Bearer realm="…",service="…",scope="repository:a:pull,push"
+Challenge parse_challenge(std::string_view text) {
+  Challenge c;
+  std::size_t space = text.find(' ');
+  c.scheme = lower(std::string(text.substr(0, space)));
+  std::size_t i = space == std::string_view::npos ? text.size() : space + 1;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ',' || text[i] == ' ')) ++i;
+    std::size_t eq = text.find('=', i);
+    if (eq == std::string_view::npos) break;
+    std::string key = lower(trim(text.substr(i, eq - i)));
+    std::string value;
+    i = eq + 1;
+    if (i < text.size() && text[i] == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        value += text[i];
+      }
+      ++i;
+    } else {
+      std::size_t end = text.find(',', i);
+      value = trim(text.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+      i = end == std::string_view::npos ? text.size() : end;
+    }
+    c.params[key] = value;
+  }
+  return c;
+}
+
+std::string url_encode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string basic_header(const RegistryCredentials& credentials) {
+  return "Authorization: Basic " + util::base64_encode(credentials.username + ":" + credentials.password);
+}
+
+bool is_index(const std::string& media_type, const nlohmann::json& doc) {
+  if (media_type.find("index") != std::string::npos || media_type.find("manifest.list") != std::string::npos) {
+    return true;
+  }
+  return media_type.empty() && doc.contains("manifests") && !doc.contains("layers");
+}
+
+// The linux/amd64 entry of an index, or its only entry.
+const nlohmann::json& pick_platform(const nlohmann::json& index, const std::string& what) {
+  const auto& manifests = index.at("manifests");
+  std::vector<std::string> platforms;
+  for (const auto& entry : manifests) {
+    const auto platform = entry.value("platform", nlohmann::json::object());
+    std::string os = platform.value("os", std::string("?"));
+    std::string arch = platform.value("architecture", std::string("?"));
+    if (os == "linux" && arch == "amd64") return entry;
+    platforms.push_back(os + "/" + arch);
+  }
+  if (manifests.size() == 1) return manifests.at(0);
+  throw Error(errc::image_not_found,
+              fmt::format("the image index of {} has no linux/amd64 manifest (it has: {})", what,
+                          platforms.empty() ? std::string("none") : fmt::format("{}", fmt::join(platforms, ", "))),
+              "push a linux/amd64 disk image, or name one platform's manifest by its digest");
+}
+
+OciLayer pick_layer(const nlohmann::json& manifest, const std::string& what) {
+  std::vector<std::string> types;
+  for (std::string_view wanted : {kQcow2LayerType, kOctetStreamLayerType}) {
+    for (const auto& layer : manifest.value("layers", nlohmann::json::array())) {
+      std::string type = layer.value("mediaType", std::string());
+      if (type != wanted) continue;
+      OciLayer out;
+      out.digest = lower(layer.at("digest").get<std::string>());
+      out.media_type = type;
+      out.size = layer.value("size", std::uint64_t{0});
+      if (!out.digest.starts_with("sha256:") || !is_sha256_hex(std::string_view(out.digest).substr(7))) {
+        throw Error(errc::image_registry_failed, fmt::format("unsupported layer digest {} in {}", out.digest, what),
+                    "only sha256 digests are supported");
+      }
+      return out;
+    }
+  }
+  for (const auto& layer : manifest.value("layers", nlohmann::json::array())) {
+    types.push_back(layer.value("mediaType", std::string("(none)")));
+  }
+  throw Error(errc::image_bad_image,
+              fmt::format("the manifest of {} has no disk image layer (its layers: {})", what,
+                          types.empty() ? std::string("none") : fmt::format("{}", fmt::join(types, ", "))),
+              fmt::format("push the disk image as a layer of media type {} or {}", kQcow2LayerType,
+                          kOctetStreamLayerType));
+}
+
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : nullptr;
+}
+
+}  // namespace
+
+struct RegistryClient::Response : HttpResponse {};
+
+RegistryOptions RegistryOptions::from_env(DownloadOptions download) {
+  RegistryOptions options;
+  options.download = std::move(download);
+  const char* user = env("VMCTL_REGISTRY_USERNAME");
+  const char* password = env("VMCTL_REGISTRY_PASSWORD");
+  if (user != nullptr) options.credentials = RegistryCredentials{user, password != nullptr ? password : ""};
+  const char* insecure = env("VMCTL_REGISTRY_INSECURE");
+  options.insecure = insecure != nullptr && std::string_view(insecure) == "1";
+  return options;
+}
+
+RegistryClient::RegistryClient(OciReference reference, RegistryOptions options)
+    : ref_(std::move(reference)), options_(std::move(options)) {}
+
+std::string RegistryClient::base_url() const {
+  const std::string host = ref_.host();
+  const bool local = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+  return fmt::format("{}://{}", local || options_.insecure ? "http" : "https", ref_.registry);
+}
+
+RegistryClient::Response RegistryClient::get(const std::string& url, const std::string& accept) {
+  auto attempt = [&] {
+    std::vector<std::string> headers{"Accept: " + accept};
+    if (!authorization_.empty()) headers.push_back(authorization_);
+    return Response{http_get(url, headers, options_.download)};
+  };
+  Response r = attempt();
+  if (r.status == 401 && authorization_.empty()) {
+    authenticate(r.headers["www-authenticate"]);
+    r = attempt();
+  }
+  if (r.status == 401 || r.status == 403) {
+    throw Error(errc::image_registry_auth,
+                fmt::format("{} refused access to {}: {}", ref_.registry, ref_.repository, registry_message(r)),
+                std::string(kCredentialsHint));
+  }
+  return r;
+}
+
+void RegistryClient::authenticate(const std::string& header) {
+  Challenge challenge = parse_challenge(header);
+  if (challenge.scheme == "bearer") return fetch_token(header);
+  if (challenge.scheme == "basic" && options_.credentials) {
+    authorization_ = basic_header(*options_.credentials);
+    return;
+  }
+  throw Error(errc::image_registry_auth,
+              fmt::format("{} requires authentication for {}{}", ref_.registry, ref_.repository,
+                          challenge.scheme == "basic" ? "" : fmt::format(" (unsupported scheme \"{}\")", challenge.scheme)),
+              std::string(kCredentialsHint));
+}
+
+void RegistryClient::fetch_token(const std::string& header) {
+  Challenge challenge = parse_challenge(header);
+  std::string realm = challenge.params["realm"];
+  if (!realm.starts_with("http://") && !realm.starts_with("https://")) {
+    throw Error(errc::image_registry_failed, fmt::format("{} sent a bearer challenge without a usable realm", ref_.registry));
+  }
+  std::string scope = challenge.params.count("scope") ? challenge.params["scope"] : "repository:" + ref_.repository + ":pull";
+  std::string url = fmt::format("{}{}scope={}", realm, realm.find('?') == std::string::npos ? '?' : '&', url_encode(scope));
+  if (challenge.params.count("service")) url += "&service=" + url_encode(challenge.params["service"]);
+  std::vector<std::string> headers{"Accept: application/json"};
+  if (options_.credentials) headers.push_back(basic_header(*options_.credentials));
+  HttpResponse r = http_get(url, headers, options_.download);
+  if (r.status == 401 || r.status == 403) {
+    throw Error(errc::image_registry_auth,
+                fmt::format("the token service of {} refused {} ({})", ref_.registry,
+                            options_.credentials ? "the credentials" : "an anonymous pull", registry_message(r)),
+                std::string(kCredentialsHint));
+  }
+  std::string token;
+  try {
+    auto doc = nlohmann::json::parse(r.body);
+    token = doc.value("token", doc.value("access_token", std::string()));
+  } catch (const nlohmann::json::exception&) {
+  }
+  if (r.status != 200 || token.empty()) {
+    throw Error(errc::image_registry_failed,
+                fmt::format("the token service of {} failed: {}", ref_.registry, registry_message(r)),
+                "try again later, or check the registry");
+  }
+  authorization_ = "Authorization: Bearer " + token;
+}
+
+std::string RegistryClient::fetch_manifest(const std::string& reference, const std::string& expected_digest,
+                                           std::string& media_type) {
+  const char separator = reference.starts_with("sha256:") ? '@' : ':';
+  const std::string what = fmt::format("{}/{}{}{}", ref_.registry, ref_.repository, separator, reference);
+  Response r = get(fmt::format("{}/v2/{}/manifests/{}", base_url(), ref_.repository, reference), std::string(kManifestTypes));
+  if (r.status == 404) {
+    throw Error(errc::image_not_found, fmt::format("no manifest {}: {}", what, registry_message(r)),
+                "check the repository and the tag or digest");
+  }
+  if (r.status != 200) {
+    throw Error(errc::image_registry_failed, fmt::format("cannot get the manifest {}: {}", what, registry_message(r)),
+                "try again later, or check the registry");
+  }
+  std::string actual = "sha256:" + sha256_hex(r.body);
+  if (!expected_digest.empty() && actual != expected_digest) {
+    throw Error(errc::image_checksum_mismatch,
+                fmt::format("manifest digest mismatch for {}: expected {}, the registry sent {}", what,
+                            expected_digest, actual),
+                "the registry served a different manifest than the digest names; do not trust it");
+  }
+  media_type = r.headers["content-type"];
+  return r.body;
+}
+
+OciLayer RegistryClient::resolve() {
+  const std::string what = fmt::format("{}/{}", ref_.registry, ref_.repository);
+  std::string media_type;
+  std::string body = fetch_manifest(ref_.manifest_reference(), ref_.digest, media_type);
+  const std::string top_digest = "sha256:" + sha256_hex(body);
+  try {
+    auto doc = nlohmann::json::parse(body);
+    media_type = doc.value("mediaType", media_type);
+    if (is_index(media_type, doc)) {
+      std::string child = lower(pick_platform(doc, what).at("digest").get<std::string>());
+      body = fetch_manifest(child, child, media_type);
+      doc = nlohmann::json::parse(body);
+    }
+    OciLayer layer = pick_layer(doc, what);
+    layer.manifest_digest = top_digest;
+    return layer;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(errc::image_registry_failed, fmt::format("malformed manifest for {}: {}", what, e.what()),
+                "the registry served something that is not an OCI or Docker v2 manifest");
+  }
+}
+
+void RegistryClient::download_layer(const OciLayer& layer, const fs::path& partial) {
+  // A partial download of another blob (the tag moved since) must not be resumed.
+  const fs::path marker = partial.string() + ".digest";
+  std::string previous;
+  if (FILE* f = std::fopen(marker.c_str(), "r")) {
+    char buffer[128] = {};
+    previous = std::string(buffer, std::fread(buffer, 1, sizeof buffer - 1, f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  if (previous != layer.digest) fs::remove(partial, ec);
+  if (FILE* f = std::fopen(marker.c_str(), "w")) {
+    std::fputs(layer.digest.c_str(), f);
+    std::fclose(f);
+  }
+
+  DownloadOptions options = options_.download;
+  if (!authorization_.empty()) options.headers.push_back(authorization_);
+  download(fmt::format("{}/v2/{}/blobs/{}", base_url(), ref_.repository, layer.digest), partial, options);
+
+  std::string actual = "sha256:" + sha256_file(partial);
+  if (actual != layer.digest) {
+    fs::remove(partial, ec);
+    fs::remove(marker, ec);
+    throw Error(errc::image_checksum_mismatch,
+                fmt::format("blob digest mismatch for {}/{}: expected {}, downloaded {}", ref_.registry,
+                            ref_.repository, layer.digest, actual),
+                "the download was deleted; pull again, and if it persists the registry's storage is corrupt");
+  }
+  fs::remove(marker, ec);
+}
+
+}  // namespace vm_manager::image

@@ -1,0 +1,237 @@
+// Session::connect: banner probe, handshake, host key check, public key
+// login, each step bounded; transient failures are retried until the deadline.
+#include "ssh/session.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "ssh/session_impl.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::ssh {
+namespace {
+
+struct KeyFree {
+  void operator()(ssh_key key) const { ssh_key_free(key); }
+};
+using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyFree>;
+
+struct CharFree {
+  void operator()(char* text) const { ssh_string_free_char(text); }
+};
+
+// A failure worth another attempt (the server went away mid-handshake, as a
+// booting guest's sshd does while it restarts).
+struct Transient {
+  std::string reason;
+};
+
+long long ms_left(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+}
+
+void set_option(ssh_session session, ssh_options_e option, const void* value, std::string_view name) {
+  if (ssh_options_set(session, option, value) != SSH_OK) {
+    throw Error(errc::ssh_connect_failed, fmt::format("cannot set libssh option {}: {}", name,
+                                                      detail::last_error(session)),
+                "this points at an unsupported libssh build; install libssh 0.10 or newer");
+  }
+}
+
+void configure(ssh_session session, const Target& target, long long step_timeout_ms) {
+  const int port = target.port;
+  const int no = 0;
+  const int verbosity = SSH_LOG_NOLOG;
+  // Only the target's settings count: no ~/.ssh/config, no known_hosts files.
+  set_option(session, SSH_OPTIONS_PROCESS_CONFIG, &no, "PROCESS_CONFIG");
+  set_option(session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null", "KNOWNHOSTS");
+  set_option(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null", "GLOBAL_KNOWNHOSTS");
+  set_option(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity, "LOG_VERBOSITY");
+  set_option(session, SSH_OPTIONS_HOST, target.host.c_str(), "HOST");
+  set_option(session, SSH_OPTIONS_PORT, &port, "PORT");
+  set_option(session, SSH_OPTIONS_USER, target.user.c_str(), "USER");
+  // SFTP and exec are request/response; Nagle plus delayed ACKs would add
+  // ~40 ms to every round trip.
+  const int yes = 1;
+  set_option(session, SSH_OPTIONS_NODELAY, &yes, "NODELAY");
+  // Ask for the type we know, so a server with several host keys shows that one.
+  if (!target.host_key.type.empty()) {
+    set_option(session, SSH_OPTIONS_HOSTKEYS, target.host_key.type.c_str(), "HOSTKEYS");
+  }
+  // libssh adds the two; both zero would mean "no timeout".
+  const long seconds = static_cast<long>(step_timeout_ms / 1000);
+  const long micros = static_cast<long>(std::max<long long>(step_timeout_ms % 1000, seconds == 0 ? 1 : 0) * 1000);
+  set_option(session, SSH_OPTIONS_TIMEOUT, &seconds, "TIMEOUT");
+  set_option(session, SSH_OPTIONS_TIMEOUT_USEC, &micros, "TIMEOUT_USEC");
+}
+
+void enable_keepalive(ssh_session session, int interval_s) {
+  if (interval_s <= 0) return;
+  const int fd = ssh_get_fd(session);
+  const int on = 1;
+  const int count = 4;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval_s, sizeof interval_s);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+PublicKey to_public_key(ssh_key key) {
+  char* base64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &base64) != SSH_OK || base64 == nullptr) return {};
+  std::unique_ptr<char, CharFree> owned(base64);
+  const char* type = ssh_key_type_to_char(ssh_key_type(key));
+  return PublicKey{type == nullptr ? "unknown" : type, owned.get(), {}};
+}
+
+std::string fingerprint_or_unknown(const PublicKey& key) {
+  try {
+    return fingerprint_sha256(key);
+  } catch (const Error&) {
+    return "(unreadable key)";
+  }
+}
+
+void check_host_key(ssh_session session, const detail::SessionState& impl) {
+  ssh_key raw = nullptr;
+  if (ssh_get_server_publickey(session, &raw) != SSH_OK || raw == nullptr) {
+    throw Transient{"the server presented no host key"};
+  }
+  KeyPtr presented(raw);
+  const PublicKey& expected = impl.target.host_key;
+  ssh_key expected_raw = nullptr;
+  const ssh_keytypes_e type = ssh_key_type_from_name(expected.type.c_str());
+  if (type == SSH_KEYTYPE_UNKNOWN ||
+      ssh_pki_import_pubkey_base64(expected.base64.c_str(), type, &expected_raw) != SSH_OK) {
+    throw Error(errc::ssh_bad_key, fmt::format("the expected host key for {} is not a valid public key", impl.where()),
+                "the VM's stored host key is damaged; recreate the VM");
+  }
+  KeyPtr expected_key(expected_raw);
+  if (ssh_key_cmp(presented.get(), expected_key.get(), SSH_KEY_CMP_PUBLIC) == 0) return;
+  throw Error(errc::ssh_host_key_mismatch,
+              fmt::format("host key mismatch for {}: expected {}, the server presented {}", impl.where(),
+                          fingerprint_or_unknown(expected), fingerprint_or_unknown(to_public_key(presented.get()))),
+              "something else answers on this address, or the guest's host key changed; "
+              "do not trust this server — check which VM owns the port, or recreate the VM");
+}
+
+KeyPtr load_identity(const Target& target) {
+  ssh_key raw = nullptr;
+  if (ssh_pki_import_privkey_file(target.identity_file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK ||
+      raw == nullptr) {
+    throw Error(errc::ssh_bad_key, fmt::format("cannot read SSH private key {}", target.identity_file.string()),
+                "the file must be an unencrypted OpenSSH private key readable by you");
+  }
+  return KeyPtr(raw);
+}
+
+void authenticate(ssh_session session, const detail::SessionState& impl, ssh_key identity) {
+  const int rc = ssh_userauth_publickey(session, nullptr, identity);
+  if (rc == SSH_AUTH_SUCCESS) return;
+  if (rc == SSH_AUTH_ERROR) throw Transient{"login broke off: " + detail::last_error(session)};
+  throw Error(errc::ssh_auth_failed,
+              fmt::format("{} refused the key {}", impl.where(), impl.target.identity_file.string()),
+              "the guest does not (yet) accept this key: check that cloud-init finished and installed the VM's "
+              "public key for this user (vmctl log shows the console)");
+}
+
+// Transport errors worth retrying: the peer went away or was not ready.
+// Anything else (no common algorithm, unknown host) will not get better.
+bool is_transient_connect_error(const std::string& text) {
+  for (const char* word : {"refused", "reset", "closed", "Timeout", "timeout", "timed out", "Socket error",
+                           "disconnected", "banner", "EOF", "Broken pipe"}) {
+    if (text.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// One attempt; throws Transient for what may work on a retry.
+void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point deadline) {
+  if (impl.session != nullptr) {
+    ssh_disconnect(impl.session);
+    ssh_free(impl.session);
+  }
+  impl.session = ssh_new();
+  if (impl.session == nullptr) throw Error(errc::ssh_connect_failed, "ssh_new() failed", "the system is out of memory");
+  const long long step_ms =
+      std::min<long long>(impl.options.step_timeout.count(), std::max<long long>(ms_left(deadline), 1));
+  configure(impl.session, impl.target, step_ms);
+  if (ssh_connect(impl.session) != SSH_OK) {
+    const std::string error = detail::last_error(impl.session);
+    if (is_transient_connect_error(error)) throw Transient{error};
+    throw Error(errc::ssh_connect_failed, fmt::format("cannot connect to {}: {}", impl.where(), error),
+                "the server does not speak a compatible SSH; check that the address is the VM's SSH port");
+  }
+  check_host_key(impl.session, impl);
+  authenticate(impl.session, impl, identity);
+  enable_keepalive(impl.session, impl.options.keepalive_interval_s);
+}
+
+}  // namespace
+
+namespace detail {
+
+void ensure_libssh_initialised() {
+  static std::once_flag once;
+  std::call_once(once, [] { ssh_init(); });
+}
+
+std::string last_error(ssh_session session) {
+  const char* text = session == nullptr ? nullptr : ssh_get_error(session);
+  return text == nullptr || *text == '\0' ? std::string("unknown error") : std::string(text);
+}
+
+}  // namespace detail
+
+detail::SessionState::~SessionState() {
+  if (session != nullptr) {
+    ssh_disconnect(session);
+    ssh_free(session);
+  }
+}
+
+std::string detail::SessionState::where() const {
+  return fmt::format("{}@{}:{}", target.user, target.host, target.port);
+}
+
+Session Session::connect(const Target& target, const ConnectOptions& options) {
+  detail::ensure_libssh_initialised();
+  const auto deadline = Clock::now() + options.timeout;
+  auto impl = std::make_unique<Impl>();
+  impl->target = target;
+  impl->options = options;
+  KeyPtr identity = load_identity(target);
+  std::string last = "no attempt finished";
+  while (true) {
+    wait_for_banner(target.host, target.port, deadline, options.probe_interval);
+    try {
+      attempt(*impl, identity.get(), deadline);
+      return Session(std::move(impl));
+    } catch (const Transient& transient) {
+      last = transient.reason;
+    }
+    if (ms_left(deadline) <= options.probe_interval.count()) {
+      throw Error(errc::ssh_timeout, fmt::format("cannot log in to {} in time: {}", impl->where(), last),
+                  "the guest's sshd answered but the login did not complete; check the console log (vmctl log) "
+                  "and raise the timeout if the guest is slow");
+    }
+    std::this_thread::sleep_for(options.probe_interval);  // the server just failed; give it a moment
+  }
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+const Target& Session::target() const { return impl_->target; }
+
+}  // namespace vm_manager::ssh

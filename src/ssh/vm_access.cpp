@@ -1,0 +1,100 @@
+#include "ssh/vm_access.hpp"
+
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "os/files.hpp"
+#include "util/printable.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::ssh {
+
+namespace {
+
+[[noreturn]] void not_configured(const VmHandle& handle, std::string_view what) {
+  throw Error(errc::ssh_not_configured, fmt::format("VM '{}' has no {}", handle.name, what),
+              "vmctl sets up SSH for VMs it creates with --ssh-user/--ssh-key; recreate the VM to get it");
+}
+
+std::string rest_after_host_field(const std::string& line, const std::string& alias) {
+  std::istringstream fields(line);
+  std::string hosts;
+  fields >> hosts;
+  std::istringstream names(hosts);
+  for (std::string name; std::getline(names, name, ',');) {
+    if (name == alias) {
+      std::string rest;
+      std::getline(fields, rest);
+      return rest;
+    }
+  }
+  return {};
+}
+
+// The last non-empty line, safe to print: the verdict of `cloud-init status`.
+std::string last_line(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+  auto newline = text.rfind('\n');
+  return util::printable(newline == std::string_view::npos ? text : text.substr(newline + 1));
+}
+
+}  // namespace
+
+void require_ssh_access(const VmHandle& handle) {
+  if (handle.ssh_user.empty() || handle.ssh_known_hosts.empty()) not_configured(handle, "SSH access");
+}
+
+Endpoint endpoint_for(Hypervisor& hypervisor, const VmHandle& handle) {
+  if (handle.ssh_port && !handle.ssh_host.empty()) return {handle.ssh_host, *handle.ssh_port};
+  return {hypervisor.guest_ip(handle), 22};
+}
+
+PublicKey expected_host_key(const VmHandle& handle) {
+  require_ssh_access(handle);
+  std::optional<std::string> text = os::read_file(handle.ssh_known_hosts);
+  if (!text) not_configured(handle, "known_hosts file at " + handle.ssh_known_hosts);
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    std::string key = rest_after_host_field(line, handle.ssh_host_key_alias);
+    if (!key.empty()) return parse_public_key(key);
+  }
+  not_configured(handle, fmt::format("host key for '{}' in {}", handle.ssh_host_key_alias, handle.ssh_known_hosts));
+}
+
+Target target_for(Hypervisor& hypervisor, const VmHandle& handle) {
+  require_ssh_access(handle);
+  if (handle.ssh_identity_file.empty()) not_configured(handle, "private key vmctl can log in with");
+  Target target;
+  Endpoint endpoint = endpoint_for(hypervisor, handle);
+  target.host = endpoint.host;
+  target.port = endpoint.port;
+  target.user = handle.ssh_user;
+  target.identity_file = handle.ssh_identity_file;
+  target.host_key = expected_host_key(handle);
+  return target;
+}
+
+void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const WaitOptions& options) {
+  auto report = [&](const std::string& step) {
+    if (options.progress) options.progress(step);
+  };
+  ConnectOptions connect;
+  connect.timeout = options.timeout;
+  auto deadline = Clock::now() + options.timeout;
+  report("ssh");
+  Session session = Session::connect(target_for(hypervisor, handle), connect);
+  if (!options.wait_for_cloud_init || handle.seed_iso_path.empty()) return;
+  report("cloud-init");
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  ExecResult result = session.exec_capture("cloud-init status --wait", std::max(left, std::chrono::milliseconds(1000)));
+  // 127: no cloud-init in this image, nothing to wait for. 2: finished with
+  // recoverable errors (newer cloud-init): the VM is usable.
+  if (result.exit_status == 0 || result.exit_status == 127 || result.exit_status == 2) return;
+  throw Error(errc::vm_start_failed,
+              fmt::format("cloud-init in VM '{}' failed (status {}): {}", handle.name, result.exit_status,
+                          last_line(result.out.empty() ? result.err : result.out)),
+              fmt::format("look at /var/log/cloud-init.log inside the VM ('vmctl ssh {}')", handle.name));
+}
+
+}  // namespace vm_manager::ssh

@@ -1,0 +1,63 @@
+#include "vmctl/guest_access.hpp"
+
+#include <fmt/format.h>
+
+#include "vm_manager/error.hpp"
+
+namespace vmctl {
+using namespace vm_manager;
+
+namespace {
+
+// ssh_config splits values at blanks unless they are double-quoted.
+std::string config_value(const std::string& value) {
+  if (value.find_first_of(" \t") == std::string::npos) return value;
+  return "\"" + value + "\"";
+}
+
+}  // namespace
+
+VmHandle running_vm(Context& ctx, const std::string& name) {
+  VmHandle handle = ctx.store().load(name).handle;
+  VmState state = ctx.hypervisor().state(handle);
+  if (state != VmState::running) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
+                fmt::format("start it first: vmctl start {} --wait", name));
+  }
+  return handle;
+}
+
+std::vector<std::string> openssh_settings(const VmHandle& handle, const ssh::Endpoint& endpoint) {
+  ssh::require_ssh_access(handle);
+  std::vector<std::string> lines = {
+      "HostName " + endpoint.host,
+      fmt::format("Port {}", endpoint.port),
+      "User " + handle.ssh_user,
+      "UserKnownHostsFile " + config_value(handle.ssh_known_hosts),
+      "GlobalKnownHostsFile /dev/null",
+      // The VM's host key is filed under this alias, so a new port or
+      // address after a restart still matches it.
+      "HostKeyAlias " + handle.ssh_host_key_alias,
+      "StrictHostKeyChecking yes",
+      "CheckHostIP no",
+      "LogLevel ERROR",
+  };
+  if (!handle.ssh_identity_file.empty()) {
+    lines.push_back("IdentityFile " + config_value(handle.ssh_identity_file));
+    lines.push_back("IdentitiesOnly yes");
+  }
+  return lines;
+}
+
+std::vector<std::string> openssh_arguments(const VmHandle& handle, const ssh::Endpoint& endpoint) {
+  std::vector<std::string> args;
+  for (const std::string& line : openssh_settings(handle, endpoint)) {
+    std::string option = line;
+    option[option.find(' ')] = '=';
+    args.push_back("-o");
+    args.push_back(option);
+  }
+  return args;
+}
+
+}  // namespace vmctl

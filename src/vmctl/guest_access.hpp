@@ -1,0 +1,24 @@
+// What `vmctl ssh`, `ssh-config` and `cp` share: a running VM's handle and
+// the OpenSSH options that log into it with its own key and known_hosts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ssh/vm_access.hpp"
+#include "vmctl/context.hpp"
+
+namespace vmctl {
+
+// The VM's handle; raises vm::invalid_state unless it runs.
+vm_manager::VmHandle running_vm(Context& ctx, const std::string& name);
+
+// ssh_config lines ("Key value", no indentation): host, port, user, the
+// VM's identity and known_hosts, StrictHostKeyChecking yes.
+std::vector<std::string> openssh_settings(const vm_manager::VmHandle& handle, const vm_manager::ssh::Endpoint& endpoint);
+
+// The same settings as `-o Key=value` arguments for the ssh command line.
+std::vector<std::string> openssh_arguments(const vm_manager::VmHandle& handle,
+                                           const vm_manager::ssh::Endpoint& endpoint);
+
+}  // namespace vmctl

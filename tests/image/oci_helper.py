@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Helpers for the OCI registry tests (127.0.0.1 only, standard library only).
+
+  wait  --url URL [--timeout S]        until GET URL answers 200 (exit 1 if never)
+  push  --registry URL --repo R --tag T --layer FILE --media-type MT [--index]
+        pushes FILE as the only layer of an OCI image manifest (config: the
+        empty descriptor) tagged T; with --index, the tag names an image index
+        holding that manifest (linux/amd64) and an arm64 decoy. Prints JSON:
+        {"manifest": digest, "index": digest or null, "layer": digest}
+  proxy --upstream URL --port-file F --log F --mode MODE [--user U --password P] [--tag T]
+        an HTTP server in front of the registry. MODE:
+          bearer       /v2/ needs a bearer token from /token (which checks
+                       service and scope, and Basic credentials when --user)
+          basic        /v2/ needs Basic credentials --user/--password
+          corrupt      blob bodies have one byte flipped
+          cut          the first blob download stops halfway (the client resumes)
+          wrong-manifest  manifests asked for by digest are answered with tag T's
+"""
+import argparse
+import base64
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SERVICE = "vmctl-test-registry"
+TOKEN = "tok-4f1c2e"
+
+
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def request(method, url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, dict(resp.headers), resp.read()
+
+
+def push_blob(registry, repo, data):
+    digest = sha(data)
+    _, headers, _ = request("POST", f"{registry}/v2/{repo}/blobs/uploads/", b"")
+    location = urllib.parse.urljoin(registry, headers["Location"])
+    sep = "&" if "?" in location else "?"
+    request("PUT", f"{location}{sep}digest={digest}", data,
+            {"Content-Type": "application/octet-stream", "Content-Length": str(len(data))})
+    return digest
+
+
+def push_manifest(registry, repo, ref, doc, media_type):
+    body = json.dumps(doc).encode()
+    request("PUT", f"{registry}/v2/{repo}/manifests/{ref}", body, {"Content-Type": media_type})
+    return sha(body), len(body)
+
+
+def image_manifest(registry, repo, layer, media_type):
+    config = b"{}"
+    return {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": push_blob(registry, repo, config), "size": len(config)},
+        "layers": [{"mediaType": media_type, "digest": push_blob(registry, repo, layer), "size": len(layer)}],
+    }
+
+
+def push(args):
+    with open(args.layer, "rb") as f:
+        layer = f.read()
+    oci_manifest = "application/vnd.oci.image.manifest.v1+json"
+    manifest = image_manifest(args.registry, args.repo, layer, args.media_type)
+    out = {"manifest": None, "index": None, "layer": sha(layer)}
+    if not args.index:
+        out["manifest"], _ = push_manifest(args.registry, args.repo, args.tag, manifest, oci_manifest)
+    else:
+        body = json.dumps(manifest).encode()
+        digest, size = push_manifest(args.registry, args.repo, sha(body), manifest, oci_manifest)
+        decoy = image_manifest(args.registry, args.repo, b"not the amd64 image", args.media_type)
+        decoy_digest, decoy_size = push_manifest(args.registry, args.repo, sha(json.dumps(decoy).encode()),
+                                                 decoy, oci_manifest)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": oci_manifest, "digest": decoy_digest, "size": decoy_size,
+                 "platform": {"os": "linux", "architecture": "arm64"}},
+                {"mediaType": oci_manifest, "digest": digest, "size": size,
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+            ],
+        }
+        out["manifest"] = digest
+        out["index"], _ = push_manifest(args.registry, args.repo, args.tag, index,
+                                        "application/vnd.oci.image.index.v1+json")
+    print(json.dumps(out))
+
+
+def wait(args):
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            if request("GET", args.url)[0] == 200:
+                return 0
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.05)
+    return 1
+
+
+def proxy(args):
+    upstream = urllib.parse.urlsplit(args.upstream)
+    expected_basic = None
+    cut_done = []
+    if args.user is not None:
+        expected_basic = "Basic " + base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            pass
+
+        def reply(self, status, body=b"", headers=None):
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log(self, line):
+            with open(args.log, "a") as f:
+                f.write(line + "\n")
+
+        def do_HEAD(self):
+            self.do_GET()
+
+        def do_GET(self):
+            self.log(f"{self.command} {self.path} auth={'yes' if self.headers.get('Authorization') else 'no'} "
+                     f"range={self.headers.get('Range') or '-'}")
+            if self.path.startswith("/token"):
+                return self.token()
+            if not self.authorized():
+                return
+            path = self.path
+            if args.mode == "wrong-manifest" and "/manifests/sha256:" in path:
+                path = path.split("/manifests/")[0] + "/manifests/" + args.tag
+            self.forward(path)
+
+        def authorized(self):
+            auth = self.headers.get("Authorization")
+            port = self.server.server_address[1]
+            if args.mode == "bearer" and auth != "Bearer " + TOKEN:
+                m = re.match(r"/v2/(.+)/(manifests|blobs)/", self.path)
+                repo = m.group(1) if m else ""
+                challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="{SERVICE}",'
+                             f'scope="repository:{repo}:pull"')
+                self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                           {"WWW-Authenticate": challenge, "Content-Type": "application/json"})
+                return False
+            if args.mode == "basic" and auth != expected_basic:
+                self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                           {"WWW-Authenticate": 'Basic realm="vmctl-test"', "Content-Type": "application/json"})
+                return False
+            return True
+
+        def token(self):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            if query.get("service") != [SERVICE] or len(query.get("scope", [])) != 1 \
+                    or not query["scope"][0].startswith("repository:") or not query["scope"][0].endswith(":pull"):
+                return self.reply(400, b'{"errors":[{"code":"DENIED","message":"bad service or scope"}]}')
+            if expected_basic is not None and self.headers.get("Authorization") != expected_basic:
+                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+            self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"})
+
+        def forward(self, path):
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization")}
+            conn.request(self.command, path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            if args.mode == "corrupt" and "/blobs/" in path and body and self.command == "GET":
+                body = bytes([body[0] ^ 0xFF]) + body[1:]
+            skip = ("content-length", "transfer-encoding", "connection")
+            headers = {k: v for k, v in resp.getheaders() if k.lower() not in skip}
+            if args.mode == "cut" and "/blobs/" in path and resp.status == 200 and not cut_done:
+                cut_done.append(path)
+                return self.reply_cut(headers, body)
+            self.reply(resp.status, body, headers)
+
+        def reply_cut(self, headers, body):
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    with open(args.port_file + ".tmp", "w") as f:
+        f.write(f"{server.server_address[1]}\n")
+    os.rename(args.port_file + ".tmp", args.port_file)
+    server.serve_forever()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("wait")
+    p.add_argument("--url", required=True)
+    p.add_argument("--timeout", type=float, default=15)
+    p = sub.add_parser("push")
+    p.add_argument("--registry", required=True)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--tag", required=True)
+    p.add_argument("--layer", required=True)
+    p.add_argument("--media-type", required=True)
+    p.add_argument("--index", action="store_true")
+    p = sub.add_parser("proxy")
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--mode", required=True, choices=["bearer", "basic", "corrupt", "cut", "wrong-manifest"])
+    p.add_argument("--user")
+    p.add_argument("--password")
+    p.add_argument("--tag")
+    args = parser.parse_args()
+    if args.command == "wait":
+        return wait(args)
+    if args.command == "push":
+        push(args)
+        return 0
+    proxy(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

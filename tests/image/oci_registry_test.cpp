@@ -1,0 +1,406 @@
+// OCI pulls against a real registry (Debian's docker-registry, distribution
+// 2.x) on 127.0.0.1, with tests/image/oci_helper.py pushing the images and
+// standing in front of it as an auth or corrupting proxy.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "image/image_cache.hpp"
+#include "image/oci_reference.hpp"
+#include "image/oci_registry.hpp"
+#include "image/sha256.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::image {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using vmctl::test::ProcessOptions;
+using vmctl::test::RunningProcess;
+using vmctl::test::TempDir;
+
+const std::string kHelper = VMCTL_SOURCE_DIR "/tests/image/oci_helper.py";
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const fs::path& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+template <typename F>
+vm_manager::Error error_of(F body) {
+  try {
+    body();
+  } catch (const vm_manager::Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no vm_manager::Error was raised";
+  return vm_manager::Error("none", "none");
+}
+
+// A port nobody listens on right now (the registry binds it a moment later;
+// a lost race is retried by the caller).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+void stop(std::optional<RunningProcess>& process) {
+  if (!process) return;
+  ::kill(process->pid(), SIGKILL);
+  process->finish();
+  process.reset();
+}
+
+bool answers(const std::string& url) {
+  return vmctl::test::run_process({"python3", kHelper, "wait", "--url", url, "--timeout", "10"}).exit_code == 0;
+}
+
+struct Pushed {
+  std::string manifest, index, layer;
+};
+
+// The real registry and what the suite pushed into it, shared by all tests.
+struct Registry {
+  TempDir dir;
+  std::optional<RunningProcess> process;
+  int port = 0;
+  std::string qcow2;  // the disk image bytes every image carries
+  Pushed base, decoy, zstd, multi, notdisk;
+  std::string error;  // why setting up failed
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+
+  bool start() {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port = free_port();
+      fs::path config = dir / "config.yml";
+      write_bytes(config, "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                          "storage:\n  filesystem:\n    rootdirectory: " + (dir / "storage").string() +
+                          "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) + "\n");
+      process.emplace(std::vector<std::string>{"/usr/bin/docker-registry", "serve", config.string()},
+                      ProcessOptions{{}, 600s});
+      if (answers(url() + "/v2/")) return true;
+      stop(process);  // most likely the port was taken meanwhile
+    }
+    error = "docker-registry did not start (make deps installs it)";
+    return false;
+  }
+
+  std::optional<Pushed> push(const std::string& repo, const std::string& tag, const fs::path& layer,
+                             const std::string& media_type, bool index = false) {
+    std::vector<std::string> argv{"python3", kHelper, "push", "--registry", url(), "--repo", repo, "--tag", tag,
+                                  "--layer", layer.string(), "--media-type", media_type};
+    if (index) argv.push_back("--index");
+    auto r = vmctl::test::run_process(argv);
+    if (r.exit_code != 0) {
+      error = "push of " + repo + ":" + tag + " failed: " + r.err;
+      return std::nullopt;
+    }
+    auto j = nlohmann::json::parse(r.out);
+    return Pushed{j.at("manifest").get<std::string>(), j.value("index", nlohmann::json()).is_null() ? "" : j.at("index").get<std::string>(),
+                  j.at("layer").get<std::string>()};
+  }
+
+  bool populate() {
+    fs::path disk = dir / "disk.qcow2";
+    auto made = vmctl::test::run_process({"qemu-img", "create", "-q", "-f", "qcow2", disk.string(), "64M"});
+    auto packed = vmctl::test::run_process({"zstd", "-q", "-f", "-k", disk.string(), "-o", disk.string() + ".zst"});
+    if (made.exit_code != 0 || packed.exit_code != 0) {
+      error = "qemu-img or zstd failed: " + made.err + packed.err;
+      return false;
+    }
+    qcow2 = read_bytes(disk);
+    write_bytes(dir / "decoy.bin", "a different layer");
+    write_bytes(dir / "layer.tar.gz", "not a disk image");
+    auto a = push("vm/base", "v1", disk, std::string(kQcow2LayerType));
+    auto b = push("vm/base", "decoy", dir / "decoy.bin", std::string(kQcow2LayerType));
+    auto c = push("vm/zstd", "v1", disk.string() + ".zst", std::string(kOctetStreamLayerType));
+    auto d = push("vm/multi", "v1", disk, std::string(kQcow2LayerType), true);
+    auto e = push("vm/notdisk", "v1", dir / "layer.tar.gz", "application/vnd.oci.image.layer.v1.tar+gzip");
+    if (!a || !b || !c || !d || !e) return false;
+    base = *a, decoy = *b, zstd = *c, multi = *d, notdisk = *e;
+    return true;
+  }
+};
+
+Registry* registry = nullptr;
+
+class OciRegistryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    registry = new Registry;
+    if (registry->start()) registry->populate();
+  }
+  static void TearDownTestSuite() {
+    stop(registry->process);
+    delete registry;
+    registry = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(registry->error.empty()) << registry->error;
+    for (const char* name : {"VMCTL_REGISTRY_USERNAME", "VMCTL_REGISTRY_PASSWORD", "VMCTL_REGISTRY_INSECURE"}) {
+      ::unsetenv(name);
+    }
+  }
+  void TearDown() override {
+    stop(proxy_);
+    ::unsetenv("VMCTL_REGISTRY_USERNAME");
+    ::unsetenv("VMCTL_REGISTRY_PASSWORD");
+  }
+
+  ImageCache cache() const {
+    ImageCacheOptions options;
+    options.root = root_;
+    options.lock_timeout = 30s;
+    options.download.connect_timeout = 5s;
+    options.download.low_speed_time = 10s;
+    options.download.quiet = true;
+    return ImageCache(options);
+  }
+
+  static std::string source(const std::string& host, const std::string& name) { return "oci://" + host + "/" + name; }
+  std::string direct(const std::string& name) const { return source("127.0.0.1:" + std::to_string(registry->port), name); }
+  std::string proxied(const std::string& name) const { return source("127.0.0.1:" + std::to_string(proxy_port_), name); }
+
+  void start_proxy(const std::vector<std::string>& extra) {
+    fs::path port_file = tmp_ / "proxy.port";
+    std::vector<std::string> argv{"python3", kHelper, "proxy", "--upstream", registry->url(), "--port-file",
+                                  port_file.string(), "--log", proxy_log_.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proxy_.emplace(argv, ProcessOptions{{}, 120s});
+    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
+    ASSERT_TRUE(fs::exists(port_file)) << "the proxy did not start";
+    proxy_port_ = std::stoi(read_bytes(port_file));
+  }
+
+  void expect_nothing_cached() const {
+    EXPECT_TRUE(cache().list().empty());
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root_, ec)) {
+      EXPECT_EQ(entry.path().extension(), ".lock") << "left behind: " << entry.path();
+    }
+  }
+
+  TempDir tmp_;
+  fs::path root_ = tmp_ / "cache";
+  fs::path proxy_log_ = tmp_ / "proxy.log";
+  std::optional<RunningProcess> proxy_;
+  int proxy_port_ = 0;
+};
+
+TEST_F(OciRegistryTest, PullsByTag) {
+  auto c = cache();
+  const std::string src = direct("vm/base:v1");
+  fs::path path = c.pull(src);
+  EXPECT_EQ(path, root_ / ImageCache::key_for(src) / "image");
+  EXPECT_EQ(read_bytes(path), registry->qcow2);
+  CachedImage entry = c.inspect(src);
+  EXPECT_EQ(entry.format, "qcow2");
+  EXPECT_EQ(entry.manifest_digest, registry->base.manifest);
+  EXPECT_EQ(entry.blob_digest, registry->base.layer);
+  auto meta = nlohmann::json::parse(read_bytes(path.parent_path() / "meta.json"));
+  EXPECT_EQ(meta.at("manifest_digest"), registry->base.manifest);
+  EXPECT_EQ(meta.at("blob_digest"), registry->base.layer);
+  EXPECT_FALSE(fs::exists(path.parent_path() / "download.partial.digest"));
+  EXPECT_EQ(c.pull(src), path);  // cached: served without a second download
+}
+
+TEST_F(OciRegistryTest, PullsByDigestAndChecksTheUsersSha256Too) {
+  auto c = cache();
+  const std::string src = direct("vm/base@" + registry->base.manifest);
+  const std::string layer_hex = registry->base.layer.substr(7);
+  EXPECT_EQ(error_of([&] { c.pull(src, std::string(64, 'a')); }).code(), errc::image_checksum_mismatch);
+  expect_nothing_cached();
+  fs::path path = c.pull(src, layer_hex);
+  EXPECT_EQ(read_bytes(path), registry->qcow2);
+  EXPECT_EQ(c.inspect(src).manifest_digest, registry->base.manifest);
+}
+
+TEST_F(OciRegistryTest, AManifestThatDoesNotMatchTheDigestIsRefused) {
+  // The proxy answers every by-digest manifest request with tag "decoy"'s manifest.
+  start_proxy({"--mode", "wrong-manifest", "--tag", "decoy"});
+  auto e = error_of([&] { cache().pull(proxied("vm/base@" + registry->base.manifest)); });
+  EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
+  EXPECT_THAT(e.message(), HasSubstr("manifest digest mismatch"));
+  EXPECT_THAT(e.message(), HasSubstr(registry->decoy.manifest));
+  expect_nothing_cached();
+}
+
+TEST_F(OciRegistryTest, ACorruptBlobIsDetectedAndDeleted) {
+  start_proxy({"--mode", "corrupt"});
+  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
+  EXPECT_THAT(e.message(), HasSubstr("blob digest mismatch"));
+  EXPECT_THAT(e.message(), HasSubstr(registry->base.layer));
+  expect_nothing_cached();
+}
+
+TEST_F(OciRegistryTest, AnInterruptedBlobDownloadIsResumed) {
+  start_proxy({"--mode", "cut"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  const std::string blob = "GET /v2/vm/base/blobs/" + registry->base.layer;
+  EXPECT_THAT(log, HasSubstr(blob + " auth=no range=-\n"));
+  EXPECT_THAT(log, HasSubstr(blob + " auth=no range=bytes=" + std::to_string(registry->qcow2.size() / 2) + "-\n"));
+}
+
+TEST_F(OciRegistryTest, AnIndexResolvesToItsLinuxAmd64Manifest) {
+  auto c = cache();
+  const std::string src = direct("vm/multi:v1");
+  EXPECT_EQ(read_bytes(c.pull(src)), registry->qcow2);
+  EXPECT_EQ(c.inspect(src).manifest_digest, registry->multi.index);
+  EXPECT_EQ(c.inspect(src).blob_digest, registry->multi.layer);
+}
+
+TEST_F(OciRegistryTest, AMissingTagOrRepositoryIsNotFound) {
+  auto e = error_of([&] { cache().pull(direct("vm/base:nope")); });
+  EXPECT_EQ(e.code(), errc::image_not_found);
+  EXPECT_THAT(e.message(), HasSubstr("vm/base:nope"));
+  EXPECT_FALSE(e.help().empty());
+  EXPECT_EQ(error_of([&] { cache().pull(direct("vm/nothing/here:v1")); }).code(), errc::image_not_found);
+  expect_nothing_cached();
+}
+
+TEST_F(OciRegistryTest, AManifestWithoutADiskLayerIsRefused) {
+  auto e = error_of([&] { cache().pull(direct("vm/notdisk:v1")); });
+  EXPECT_EQ(e.code(), errc::image_bad_image);
+  EXPECT_THAT(e.message(), HasSubstr("application/vnd.oci.image.layer.v1.tar+gzip"));
+  EXPECT_THAT(e.help(), HasSubstr(std::string(kQcow2LayerType)));
+  expect_nothing_cached();
+}
+
+TEST_F(OciRegistryTest, AZstdLayerIsDecompressed) {
+  auto c = cache();
+  const std::string src = direct("vm/zstd:v1");
+  EXPECT_EQ(read_bytes(c.pull(src)), registry->qcow2);
+  CachedImage entry = c.inspect(src);
+  EXPECT_EQ(entry.compression, "zstd");
+  EXPECT_EQ(entry.format, "qcow2");
+  EXPECT_EQ("sha256:" + entry.download_sha256, registry->zstd.layer);
+}
+
+TEST_F(OciRegistryTest, AnonymousBearerTokensAreFetched) {
+  start_proxy({"--mode", "bearer"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  std::string log = read_bytes(proxy_log_);
+  EXPECT_THAT(log, HasSubstr("GET /token?"));
+  EXPECT_THAT(log, HasSubstr("scope=repository%3Avm%2Fbase%3Apull"));
+  EXPECT_THAT(log, HasSubstr("/blobs/" + registry->base.layer + " auth=yes range=-"));
+}
+
+TEST_F(OciRegistryTest, BearerTokensWithCredentialsFromTheEnvironment) {
+  start_proxy({"--mode", "bearer", "--user", "alice", "--password", "s3cret-pw"});
+  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_auth);
+  EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_USERNAME"));
+  ::setenv("VMCTL_REGISTRY_USERNAME", "alice", 1);
+  ::setenv("VMCTL_REGISTRY_PASSWORD", "wrong-pw", 1);
+  e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_auth);
+  EXPECT_THAT(e.message() + e.help(), Not(HasSubstr("wrong-pw")));
+  expect_nothing_cached();
+  ::setenv("VMCTL_REGISTRY_PASSWORD", "s3cret-pw", 1);
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+}
+
+TEST_F(OciRegistryTest, BasicAuthWithCredentialsFromTheEnvironment) {
+  start_proxy({"--mode", "basic", "--user", "bob", "--password", "hunter2"});
+  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_auth);
+  EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_PASSWORD"));
+  ::setenv("VMCTL_REGISTRY_USERNAME", "bob", 1);
+  ::setenv("VMCTL_REGISTRY_PASSWORD", "nope", 1);
+  EXPECT_EQ(error_of([&] { cache().pull(proxied("vm/base:v1")); }).code(), errc::image_registry_auth);
+  ::setenv("VMCTL_REGISTRY_PASSWORD", "hunter2", 1);
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+}
+
+TEST_F(OciRegistryTest, AnUnreachableRegistryIsARegistryFailure) {
+  int port = free_port();
+  auto e = error_of([&] { cache().pull(source("127.0.0.1:" + std::to_string(port), "vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_failed);
+  expect_nothing_cached();
+}
+
+TEST(OciReferenceTest, ParsesRegistryRepositoryTagAndDigest) {
+  OciReference a = parse_oci_reference("oci://registry.example.com:5000/team/images/debian:12.5-cloud");
+  EXPECT_EQ(a.registry, "registry.example.com:5000");
+  EXPECT_EQ(a.host(), "registry.example.com");
+  EXPECT_EQ(a.repository, "team/images/debian");
+  EXPECT_EQ(a.tag, "12.5-cloud");
+  EXPECT_EQ(a.manifest_reference(), "12.5-cloud");
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  OciReference b = parse_oci_reference("oci://[::1]:5000/vm/base@sha256:" + std::string(64, 'A'));
+  EXPECT_EQ(b.host(), "[::1]");
+  EXPECT_EQ(b.digest, digest);
+  EXPECT_EQ(b.tag, "");
+  OciReference c = parse_oci_reference("oci://localhost/base:v1@" + digest);
+  EXPECT_EQ(c.tag, "v1");
+  EXPECT_EQ(c.manifest_reference(), digest);
+}
+
+TEST(OciReferenceTest, MalformedReferencesAreBadSources) {
+  for (const std::string& text : std::vector<std::string>{"oci://", "oci://registry", "oci://registry/", "oci://registry/repo", "oci://registry/Repo:v1",
+        "oci://registry/repo:", "oci://registry/repo:-v1", "oci://registry/a//b:v1", "oci://registry:99999/repo:v1",
+        "oci://registry:/repo:v1", "oci://reg_istry/repo:v1", "oci://registry/repo@sha256:abc",
+        "oci://registry/repo@md5:" + std::string(32, 'a'), "oci:///repo:v1", "oci://registry/repo:v1 x"}) {
+    auto e = error_of([&] { parse_oci_reference(text); });
+    EXPECT_EQ(e.code(), errc::image_bad_source) << text;
+    EXPECT_THAT(e.help(), HasSubstr("oci://REGISTRY/REPOSITORY")) << text;
+  }
+}
+
+TEST(OciReferenceTest, LocalRegistriesUsePlainHttp) {
+  auto url = [](const std::string& ref, bool insecure) {
+    RegistryOptions options;
+    options.insecure = insecure;
+    return RegistryClient(parse_oci_reference(ref), options).base_url();
+  };
+  EXPECT_EQ(url("oci://localhost:5000/a:b", false), "http://localhost:5000");
+  EXPECT_EQ(url("oci://127.0.0.1/a:b", false), "http://127.0.0.1");
+  EXPECT_EQ(url("oci://[::1]:80/a:b", false), "http://[::1]:80");
+  EXPECT_EQ(url("oci://ghcr.io/a:b", false), "https://ghcr.io");
+  EXPECT_EQ(url("oci://ghcr.io/a:b", true), "http://ghcr.io");
+  ::setenv("VMCTL_REGISTRY_INSECURE", "1", 1);
+  EXPECT_TRUE(RegistryOptions::from_env({}).insecure);
+  ::unsetenv("VMCTL_REGISTRY_INSECURE");
+  EXPECT_FALSE(RegistryOptions::from_env({}).insecure);
+}
+
+}  // namespace
+}  // namespace vm_manager::image

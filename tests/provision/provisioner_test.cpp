@@ -1,0 +1,158 @@
+// Provisioners against a real sshd on 127.0.0.1 (tests/support/sshd.hpp);
+// sshd runs on this host, so the "remote" side is checked in our own files.
+#include "provision/provisioner.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/sshd.hpp"
+#include "vm_manager/error.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace provision = vm_manager::provision;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+void write_all(const fs::path& path, const std::string& data) { std::ofstream(path, std::ios::binary) << data; }
+
+class ProvisionerTest : public ::testing::Test {
+ protected:
+  ProvisionerTest() : session(connect(sshd)) {
+    options.vm_name = "web";
+    options.log_path = sshd.scratch() / "provision.log";
+    options.print = [this](std::string_view line) { printed.emplace_back(line); };
+  }
+  static vm_manager::ssh::Session connect(const vmctl::test::Sshd& server) {
+    vm_manager::ssh::ConnectOptions connect_options;
+    connect_options.timeout = 20s;
+    return vm_manager::ssh::Session::connect(server.target(), connect_options);
+  }
+  // Runs the steps, expecting provision::failed; returns its message.
+  std::string run_failing(const std::vector<provision::Step>& steps) {
+    try {
+      provision::run(session, steps, options);
+    } catch (const vm_manager::Error& error) {
+      EXPECT_EQ(error.code(), vm_manager::errc::provision_failed);
+      EXPECT_FALSE(error.help().empty());
+      return error.message();
+    }
+    ADD_FAILURE() << "provisioning did not fail";
+    return {};
+  }
+  fs::path scratch(const std::string& name) const { return sshd.scratch() / name; }
+
+  vmctl::test::Sshd sshd;
+  vm_manager::ssh::Session session;
+  provision::RunOptions options;
+  std::vector<std::string> printed;
+};
+
+TEST(ProvisionDescribe, NamesEachKindOfStep) {
+  EXPECT_EQ(provision::describe(provision::ShellInline{"apt-get update"}), "shell inline: apt-get update");
+  EXPECT_EQ(provision::describe(provision::ShellScript{"setup.sh"}), "shell script: setup.sh");
+  EXPECT_EQ(provision::describe(provision::FileCopy{"a.txt", "/etc/a.txt"}), "file: a.txt -> /etc/a.txt");
+  EXPECT_EQ(provision::describe(provision::ShellInline{"one\ntwo"}), "shell inline: one …");
+}
+
+TEST_F(ProvisionerTest, InlineOutputIsPrefixedLineByLine) {
+  provision::run(session, {provision::ShellInline{"echo hello; echo oops >&2; printf 'a\\nb\\r\\nno newline'"}},
+                 options);
+  // The two streams interleave as they arrive; within one the order holds.
+  EXPECT_THAT(printed,
+              UnorderedElementsAre("web | hello", "web | oops", "web | a", "web | b", "web | no newline"));
+  std::vector<std::string> out_lines;
+  for (const auto& line : printed) {
+    if (line != "web | oops") out_lines.push_back(line);
+  }
+  EXPECT_THAT(out_lines, ElementsAre("web | hello", "web | a", "web | b", "web | no newline"));
+}
+
+TEST_F(ProvisionerTest, LogRecordsStepsOutputAndStatus) {
+  provision::run(session, {provision::ShellInline{"echo first"}, provision::ShellInline{"echo second >&2"}}, options);
+  const std::string log = read_all(options.log_path);
+  EXPECT_THAT(log, HasSubstr("step 1/2 start: shell inline: echo first"));
+  EXPECT_THAT(log, HasSubstr("step 1/2 out: first"));
+  EXPECT_THAT(log, HasSubstr("step 1/2 exit status 0"));
+  EXPECT_THAT(log, HasSubstr("step 2/2 err: second"));
+  EXPECT_THAT(log, HasSubstr("step 2/2 exit status 0"));
+  // Every line starts with a UTC timestamp.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_THAT(line, ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z .*")) << line;
+  }
+  // Appended to, not replaced.
+  provision::run(session, {provision::ShellInline{"echo third"}}, options);
+  EXPECT_THAT(read_all(options.log_path), HasSubstr("step 1/2 out: first"));
+  EXPECT_THAT(read_all(options.log_path), HasSubstr("step 1/1 out: third"));
+}
+
+TEST_F(ProvisionerTest, ScriptRunsFromAUniquePathAndIsRemoved) {
+  const fs::path script = scratch("setup.sh");
+  const fs::path marker = scratch("script-path");
+  write_all(script, "#!/bin/sh\necho \"$0\" > " + marker.string() + "\nstat -c %a \"$0\"\necho from script\n");
+  provision::run(session, {provision::ShellScript{script}}, options);
+  const std::string remote = read_all(marker).substr(0, read_all(marker).find('\n'));
+  EXPECT_THAT(remote, ::testing::MatchesRegex("/tmp/vmctl-provision-[0-9a-f]+\\.sh"));
+  EXPECT_FALSE(fs::exists(remote));
+  EXPECT_THAT(printed, ElementsAre("web | 700", "web | from script"));
+}
+
+TEST_F(ProvisionerTest, FailingScriptIsRemovedToo) {
+  const fs::path script = scratch("fail.sh");
+  const fs::path marker = scratch("script-path");
+  write_all(script, "#!/bin/sh\necho \"$0\" > " + marker.string() + "\nexit 4\n");
+  const std::string message = run_failing({provision::ShellScript{script}});
+  EXPECT_THAT(message, HasSubstr("step 1"));
+  EXPECT_THAT(message, HasSubstr("shell script: " + script.string()));
+  EXPECT_THAT(message, HasSubstr("exit status 4"));
+  const std::string remote = read_all(marker).substr(0, read_all(marker).find('\n'));
+  ASSERT_FALSE(remote.empty());
+  EXPECT_FALSE(fs::exists(remote));
+}
+
+TEST_F(ProvisionerTest, FileStepCopiesSourceToDestination) {
+  const fs::path source = scratch("a.txt");
+  write_all(source, "payload\n");
+  const fs::path destination = scratch("etc") / "deep" / "a.txt";
+  provision::run(session, {provision::FileCopy{source, destination.string()}}, options);
+  EXPECT_EQ(read_all(destination), "payload\n");
+  EXPECT_THAT(read_all(options.log_path), HasSubstr("step 1/1 start: file: " + source.string() + " -> "));
+
+  const std::string message = run_failing({provision::FileCopy{scratch("missing.txt"), scratch("x").string()}});
+  EXPECT_THAT(message, HasSubstr("step 1 (file: "));
+  EXPECT_THAT(message, HasSubstr("missing.txt"));
+}
+
+TEST_F(ProvisionerTest, FirstFailureStopsTheRest) {
+  const fs::path marker = scratch("should-not-exist");
+  const std::string message = run_failing({provision::ShellInline{"echo ok"},
+                                           provision::ShellInline{"echo broken >&2; exit 7"},
+                                           provision::ShellInline{"touch " + marker.string()}});
+  EXPECT_THAT(message, HasSubstr("step 2 (shell inline: echo broken >&2; exit 7)"));
+  EXPECT_THAT(message, HasSubstr("exit status 7"));
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_THAT(printed, ElementsAre("web | ok", "web | broken"));
+  const std::string log = read_all(options.log_path);
+  EXPECT_THAT(log, HasSubstr("step 2/3 exit status 7"));
+  EXPECT_THAT(log, Not(HasSubstr("step 3/3")));
+}
+
+}  // namespace

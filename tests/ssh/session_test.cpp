@@ -1,0 +1,378 @@
+// ssh::Session and wait_for_banner against a real sshd on 127.0.0.1
+// (tests/support/sshd.hpp) and against hand-made TCP listeners.
+#include "ssh/session.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "support/sshd.hpp"
+#include "vm_manager/error.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace ssh = vm_manager::ssh;
+using namespace std::chrono_literals;
+using ssh::Clock;
+using ::testing::HasSubstr;
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+void write_all(const fs::path& path, const std::string& data, mode_t mode) {
+  std::ofstream(path, std::ios::binary) << data;
+  fs::permissions(path, static_cast<fs::perms>(mode));
+}
+
+mode_t mode_of(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+std::string random_bytes(std::size_t size) {
+  std::mt19937_64 generator(42);
+  std::string data(size, '\0');
+  for (auto& c : data) c = static_cast<char>(generator());
+  return data;
+}
+
+// Runs `body`, expecting a vm_manager::Error with `code`; returns it.
+template <typename Body>
+vm_manager::Error expect_error(std::string_view code, Body body) {
+  try {
+    body();
+  } catch (const vm_manager::Error& error) {
+    EXPECT_EQ(error.code(), code) << error.message();
+    EXPECT_FALSE(error.help().empty());
+    return error;
+  }
+  ADD_FAILURE() << "expected " << code;
+  return vm_manager::Error("none", "none");
+}
+
+// A TCP listener on 127.0.0.1 that accepts and keeps connections silent,
+// like QEMU's user networking before the guest's sshd runs, until
+// start_answering(): then it greets with a banner — on the connections it
+// already holds when `greet_held`, else only on new ones.
+class FakeServer {
+ public:
+  explicit FakeServer(bool greet_held) : greet_held_(greet_held) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(listener_, 64), 0);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeServer() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : held_) ::close(fd);
+    ::close(listener_);
+  }
+
+  std::uint16_t port() const { return port_; }
+  int accepted() const { return accepted_; }
+  void start_answering() {
+    answering_since_ = Clock::now();
+    answering_ = true;
+  }
+  Clock::time_point answering_since() const { return answering_since_; }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      pollfd fd{listener_, POLLIN, 0};
+      ::poll(&fd, 1, 2);
+      if (answering_ && greet_held_) {
+        for (int held : held_) greet(held);
+        held_.clear();
+      }
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      ++accepted_;
+      if (answering_) {
+        greet(client);
+      } else {
+        held_.push_back(client);
+      }
+    }
+  }
+  static void greet(int fd) {
+    const char banner[] = "SSH-2.0-FakeServer\r\n";
+    (void)::send(fd, banner, sizeof banner - 1, MSG_NOSIGNAL);
+    ::close(fd);
+  }
+
+  bool greet_held_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> answering_{false};
+  std::atomic<int> accepted_{0};
+  Clock::time_point answering_since_{};
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+class SessionTest : public ::testing::Test {
+ protected:
+  ssh::Session connect(std::chrono::milliseconds timeout = 20s) {
+    ssh::ConnectOptions options;
+    options.timeout = timeout;
+    return ssh::Session::connect(sshd.target(), options);
+  }
+  vmctl::test::Sshd sshd;
+};
+
+TEST_F(SessionTest, RunsCommandsAndReportsExitStatuses) {
+  auto session = connect();
+  auto hello = session.exec_capture("echo hello; echo world >&2");
+  EXPECT_EQ(hello.exit_status, 0);
+  EXPECT_EQ(hello.out, "hello\n");
+  EXPECT_EQ(hello.err, "world\n");
+  EXPECT_EQ(session.exec_capture("exit 3").exit_status, 3);
+  EXPECT_EQ(session.exec_capture("kill -KILL $$").exit_status, 128 + 9);
+  EXPECT_EQ(session.exec_capture("kill -TERM $$").exit_status, 128 + 15);
+  EXPECT_EQ(session.target().port, sshd.port());
+}
+
+TEST_F(SessionTest, BigInterleavedStdoutAndStderrDoNotDeadlock) {
+  auto session = connect();
+  // 2 × 1.6 MB, alternating lines: whichever stream we neglected would fill
+  // the shared channel window and stall the other.
+  auto result = session.exec_capture(
+      "i=0; while [ $i -lt 2000 ]; do printf '%0799d\\n' $i; printf '%0799d\\n' $i >&2; i=$((i+1)); done");
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_EQ(result.out.size(), 1'600'000u);
+  EXPECT_EQ(result.err.size(), 1'600'000u);
+  EXPECT_EQ(result.out, result.err);
+  EXPECT_EQ(result.out.substr(1600000 - 800), fmt::format("{:0799}\n", 1999));
+}
+
+TEST_F(SessionTest, SendsStdinThenEof) {
+  auto session = connect();
+  // cat echoes while we still write: stdin must not wait for stdout to drain.
+  const std::string input = random_bytes(3 * 1024 * 1024);
+  std::string out;
+  std::string err;
+  const int status = session.exec(
+      "cat", [&](std::string_view chunk) { out.append(chunk); }, [&](std::string_view chunk) { err.append(chunk); },
+      input);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(out.size(), input.size());
+  EXPECT_TRUE(out == input);
+  EXPECT_EQ(err, "");
+
+  std::string count;
+  EXPECT_EQ(session.exec("wc -c", [&](std::string_view c) { count.append(c); }, nullptr, std::string("abc")), 0);
+  EXPECT_EQ(count, "3\n");
+  // No stdin at all: the command sees EOF at once instead of hanging.
+  EXPECT_EQ(session.exec_capture("cat", 10s).out, "");
+  // A command that ignores its input still finishes.
+  EXPECT_EQ(session.exec("exit 5", nullptr, nullptr, random_bytes(1024 * 1024)), 5);
+}
+
+TEST_F(SessionTest, ExecTimesOut) {
+  auto session = connect();
+  const auto begin = Clock::now();
+  expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 2", 200ms); });
+  EXPECT_LT(Clock::now() - begin, 1500ms);
+  EXPECT_EQ(session.exec_capture("echo still usable").out, "still usable\n");
+}
+
+TEST_F(SessionTest, RefusesAnotherHostKeyWithoutRetrying) {
+  auto target = sshd.target();
+  const auto other = vm_manager::ssh::generate_ed25519("impostor").public_key;
+  target.host_key = other;
+  ssh::ConnectOptions options;
+  options.timeout = 20s;
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_host_key_mismatch, [&] { ssh::Session::connect(target, options); });
+  EXPECT_LT(Clock::now() - begin, 5s);
+  EXPECT_THAT(error.message(), HasSubstr(ssh::fingerprint_sha256(other)));
+  EXPECT_THAT(error.message(), HasSubstr(ssh::fingerprint_sha256(sshd.host_key())));
+}
+
+TEST_F(SessionTest, WrongIdentityIsAnAuthFailure) {
+  auto target = sshd.target();
+  target.identity_file = sshd.scratch() / "other_key";
+  vm_manager::ssh::generate_key_files(target.identity_file);
+  ssh::ConnectOptions options;
+  options.timeout = 20s;
+  auto error = expect_error(vm_manager::errc::ssh_auth_failed, [&] { ssh::Session::connect(target, options); });
+  EXPECT_THAT(error.message(), HasSubstr("other_key"));
+}
+
+TEST_F(SessionTest, UnreadableIdentityIsABadKey) {
+  auto target = sshd.target();
+  target.identity_file = sshd.scratch() / "missing_key";
+  expect_error(vm_manager::errc::ssh_bad_key, [&] { ssh::Session::connect(target); });
+}
+
+TEST(SessionTimeout, NothingListeningTimesOutAtTheDeadline) {
+  ssh::Target target{"127.0.0.1", vmctl::test::free_loopback_port(), "root", "/nonexistent", {}};
+  vmctl::test::TempDir dir;
+  target.identity_file = dir / "id";
+  vm_manager::ssh::generate_key_files(target.identity_file);
+  ssh::ConnectOptions options;
+  options.timeout = 700ms;
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
+  const auto took = Clock::now() - begin;
+  EXPECT_GE(took, 700ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_THAT(error.message(), HasSubstr(std::to_string(target.port)));
+  EXPECT_THAT(error.message(), HasSubstr("refused"));
+}
+
+TEST(WaitForBanner, SilentListenerTimesOutAndKeepsProbing) {
+  FakeServer server(true);
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_timeout, [&] {
+    ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 1s, 100ms);
+  });
+  EXPECT_LT(Clock::now() - begin, 2s);
+  EXPECT_THAT(error.message(), HasSubstr("no SSH banner"));
+  // One probe per interval, not a single connection waited on.
+  EXPECT_GE(server.accepted(), 6);
+}
+
+TEST(SessionTimeout, SilentListenerIsNotMistakenForSshd) {
+  FakeServer server(true);
+  vmctl::test::TempDir dir;
+  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
+  vm_manager::ssh::generate_key_files(target.identity_file);
+  ssh::ConnectOptions options;
+  options.timeout = 600ms;
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
+  EXPECT_LT(Clock::now() - begin, 2s);
+  EXPECT_THAT(error.message(), HasSubstr("no SSH banner"));
+}
+
+TEST(WaitForBanner, ListenerThatClosesIsNotReady) {
+  // A listener that accepts and hangs up at once (QEMU with no guest sshd).
+  FakeServer server(false);
+  auto error = expect_error(vm_manager::errc::ssh_timeout, [&] {
+    ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 500ms, 50ms);
+  });
+  EXPECT_THAT(error.message(), HasSubstr("127.0.0.1"));
+}
+
+// The server answers only connections made after it started answering, so
+// wait_for_banner must notice through a fresh probe.
+TEST(WaitForBanner, NoticesANewlyAnsweringServerQuickly) {
+  FakeServer server(false);
+  std::jthread later([&] {
+    std::this_thread::sleep_for(400ms);
+    server.start_answering();
+  });
+  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 10s, 100ms);
+  const auto noticed = Clock::now();
+  later.join();
+  EXPECT_LT(noticed - server.answering_since(), 150ms);
+  EXPECT_GE(server.accepted(), 3);
+}
+
+TEST(WaitForBanner, NoticesABannerOnAHeldConnectionAtOnce) {
+  FakeServer server(true);
+  std::jthread later([&] {
+    std::this_thread::sleep_for(350ms);
+    server.start_answering();
+  });
+  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 10s, 100ms);
+  const auto noticed = Clock::now();
+  later.join();
+  EXPECT_LT(noticed - server.answering_since(), 150ms);
+}
+
+TEST(SessionRetry, ConnectWaitsForAnSshdThatStartsLater) {
+  // The port is known before sshd runs, as with QEMU's host forward.
+  vmctl::test::Sshd sshd(false);
+  std::jthread later([&] {
+    std::this_thread::sleep_for(300ms);
+    sshd.start();
+  });
+  ssh::ConnectOptions options;
+  options.timeout = 20s;
+  auto session = ssh::Session::connect(sshd.target(), options);
+  later.join();
+  EXPECT_EQ(session.exec_capture("echo up").out, "up\n");
+}
+
+TEST_F(SessionTest, UploadCreatesParentsAndKeepsTheMode) {
+  auto session = connect();
+  const fs::path local = sshd.scratch() / "local.txt";
+  write_all(local, "content\n", 0640);
+  const fs::path remote = sshd.scratch() / "remote" / "a" / "b" / "file.txt";
+  session.upload(local, remote.string());
+  EXPECT_EQ(read_all(remote), "content\n");
+  EXPECT_EQ(mode_of(remote), 0640u);
+
+  // An explicit mode wins, also over an existing file's.
+  write_all(local, "new\n", 0644);
+  session.upload(local, remote.string(), ssh::TransferOptions{0600, true});
+  EXPECT_EQ(read_all(remote), "new\n");
+  EXPECT_EQ(mode_of(remote), 0600u);
+
+  // Without create_parents a missing folder is an error naming the path.
+  const fs::path nowhere = sshd.scratch() / "absent" / "file.txt";
+  auto error = expect_error(vm_manager::errc::ssh_sftp_failed, [&] {
+    session.upload(local, nowhere.string(), ssh::TransferOptions{std::nullopt, false});
+  });
+  EXPECT_THAT(error.message(), HasSubstr(nowhere.string()));
+}
+
+TEST_F(SessionTest, LargeFilesRoundTripByteExact) {
+  auto session = connect();
+  const std::string data = random_bytes(5 * 1024 * 1024 + 123);
+  const fs::path local = sshd.scratch() / "big.bin";
+  write_all(local, data, 0750);
+  const std::string remote = (sshd.scratch() / "up" / "big.bin").string();
+  session.upload(local, remote);
+  const fs::path back = sshd.scratch() / "down" / "x" / "y" / "big.bin";
+  session.download(remote, back);
+  EXPECT_EQ(fs::file_size(back), data.size());
+  EXPECT_TRUE(read_all(back) == data);
+  EXPECT_EQ(mode_of(back), 0750u);
+
+  const fs::path other = sshd.scratch() / "down" / "mode.bin";
+  session.download(remote, other, ssh::TransferOptions{0604, true});
+  EXPECT_EQ(mode_of(other), 0604u);
+}
+
+TEST_F(SessionTest, DownloadingAMissingFileNamesIt) {
+  auto session = connect();
+  const std::string remote = (sshd.scratch() / "no-such-file").string();
+  auto error = expect_error(vm_manager::errc::ssh_sftp_failed,
+                            [&] { session.download(remote, sshd.scratch() / "out" / "file"); });
+  EXPECT_THAT(error.message(), HasSubstr(remote));
+  EXPECT_THAT(error.message(), HasSubstr("no such file"));
+  EXPECT_FALSE(fs::exists(sshd.scratch() / "out" / "file"));
+}
+
+}  // namespace

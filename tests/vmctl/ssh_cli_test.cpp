@@ -1,0 +1,144 @@
+// vmctl ssh, ssh-config, cp and --wait against the tiny guest's real sshd
+// (dropbear), through the system's OpenSSH client and vmctl's libssh client.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <random>
+
+#include "os/files.hpp"
+#include "ssh/keys.hpp"
+#include "vmctl/qemu_cli_fixture.hpp"
+
+namespace vmctl::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class SshCliTest : public QemuCliTest {
+ protected:
+  ProcessResult slow(const std::vector<std::string>& args) {
+    ProcessOptions options;
+    options.timeout = 300s;
+    return run_vmctl(data_.str(), args, options);
+  }
+
+  // create --start --wait: returns when SSH lets vmctl in.
+  void create_ready(const std::string& name, std::vector<std::string> extra = {}) {
+    auto args = create_args(name);
+    args.insert(args.end(), {"--start", "--wait", "--wait-timeout", "240"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult r = slow(args);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("is ready"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("Waiting for SSH"), std::string::npos) << r.err;
+  }
+
+  fs::path vm_file(const std::string& name, const std::string& file) { return data_ / "vms" / name / file; }
+
+  // Files a different host key under the VM's alias: a guest presenting
+  // its real key now looks like an impostor.
+  void forge_known_hosts(const std::string& name) {
+    vm_manager::ssh::PublicKey other = vm_manager::ssh::generate_ed25519().public_key;
+    std::ofstream(vm_file(name, "known_hosts"), std::ios::trunc)
+        << "vmctl-" << name << " " << other.type << " " << other.base64 << "\n";
+  }
+};
+
+TEST_F(SshCliTest, CreateStartWaitThenSshRunsCommandsWithTheirExitStatus) {
+  create_ready("sshy");
+  ProcessResult host = vmctl({"ssh", "sshy", "--", "hostname"});
+  EXPECT_EQ(host.exit_code, 0) << host.err;
+  EXPECT_EQ(host.out, "sshy\n");
+  ProcessResult status = vmctl({"ssh", "sshy", "--", "sh", "-c", "'echo out; echo err >&2; exit 7'"});
+  EXPECT_EQ(status.exit_code, 7) << status.err;
+  EXPECT_EQ(status.out, "out\n");
+  EXPECT_NE(status.err.find("err"), std::string::npos);
+  ProcessResult root = vmctl({"ssh", "sshy", "--", "sudo", "-n", "id", "-u"});
+  EXPECT_EQ(root.out, "0\n") << root.err;
+
+  // A second `start --wait` of the running VM only waits.
+  ProcessResult again = slow({"start", "sshy", "--wait"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already running"), std::string::npos);
+}
+
+TEST_F(SshCliTest, SshConfigWorksWithPlainOpenSsh) {
+  create_ready("cfg");
+  std::string config = ok({"ssh-config", "cfg"});
+  EXPECT_EQ(config.rfind("Host cfg\n", 0), 0u) << config;
+  EXPECT_NE(config.find("  StrictHostKeyChecking yes\n"), std::string::npos) << config;
+  EXPECT_NE(config.find("  UserKnownHostsFile " + vm_file("cfg", "known_hosts").string()), std::string::npos);
+  EXPECT_EQ(config.find("StrictHostKeyChecking no"), std::string::npos);
+  fs::path file = data_ / "ssh_config";
+  std::ofstream(file) << config;
+  ProcessResult r = run_process({"ssh", "-F", file.string(), "cfg", "echo", "via-config"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "via-config\n");
+}
+
+TEST_F(SshCliTest, CpRoundTripsAFileWithItsModeAndCreatesFolders) {
+  create_ready("cp1");
+  std::string payload(3 * 1024 * 1024 + 17, '\0');
+  std::mt19937 random(42);
+  for (char& c : payload) c = static_cast<char>(random());
+  fs::path local = data_ / "payload.bin";
+  std::ofstream(local, std::ios::binary) << payload;
+  fs::permissions(local, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+
+  ok({"cp", local.string(), "cp1:/tmp/deep/er/payload.bin"});
+  ProcessResult listed = vmctl({"ssh", "cp1", "--", "stat", "-c", "%a:%s", "/tmp/deep/er/payload.bin"});
+  EXPECT_EQ(listed.out, "640:" + std::to_string(payload.size()) + "\n") << listed.err;
+
+  fs::path back = data_ / "back" / "copy.bin";
+  fs::create_directories(back.parent_path());
+  ok({"cp", "cp1:/tmp/deep/er/payload.bin", back.string()});
+  EXPECT_EQ(vm_manager::os::read_file(back).value_or(""), payload);
+  ok({"cp", "cp1:/tmp/deep/er/payload.bin", (data_ / "back").string()});  // into a folder
+  EXPECT_TRUE(fs::exists(data_ / "back" / "payload.bin"));
+
+  ProcessResult missing = vmctl({"cp", "cp1:/no/such/file", back.string()});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("error[vm_manager::ssh::sftp_failed]"), std::string::npos) << missing.err;
+  ProcessResult neither = vmctl({"cp", local.string(), back.string()});
+  EXPECT_NE(neither.err.find("error[vm_manager::spec::invalid]"), std::string::npos) << neither.err;
+}
+
+TEST_F(SshCliTest, AGuestPresentingADifferentHostKeyIsRefused) {
+  create_ready("spoof");
+  forge_known_hosts("spoof");
+  ProcessResult openssh = vmctl({"ssh", "spoof", "--", "echo", "should-not-run"});
+  EXPECT_EQ(openssh.exit_code, 255);
+  EXPECT_EQ(openssh.out.find("should-not-run"), std::string::npos);
+  EXPECT_NE(openssh.err.find("Host key verification failed"), std::string::npos) << openssh.err;
+
+  ProcessResult libssh = vmctl({"cp", "spoof:/etc/hostname", (data_ / "h").string()});
+  EXPECT_NE(libssh.exit_code, 0);
+  EXPECT_NE(libssh.err.find("error[vm_manager::ssh::host_key_mismatch]"), std::string::npos) << libssh.err;
+  EXPECT_FALSE(fs::exists(data_ / "h"));
+  ProcessResult wait = slow({"start", "spoof", "--wait", "--wait-timeout", "30"});
+  EXPECT_NE(wait.err.find("error[vm_manager::ssh::host_key_mismatch]"), std::string::npos) << wait.err;
+}
+
+TEST_F(SshCliTest, TheUsersOwnKeyAndUserName) {
+  fs::path key = data_ / "mykey";
+  vm_manager::ssh::generate_key_files(key, "me@test");
+  create_ready("own", {"--ssh-key", key.string() + ".pub", "--ssh-user", "alice"});
+  EXPECT_FALSE(fs::exists(vm_file("own", "id_ed25519"))) << "no key is generated when the user brings one";
+  ProcessResult who = vmctl({"ssh", "own", "--", "id", "-un"});
+  EXPECT_EQ(who.out, "alice\n") << who.err;
+  EXPECT_EQ(status("own").at("ssh_user"), "alice");
+}
+
+TEST_F(SshCliTest, SshIntoAStoppedVmSaysToStartIt) {
+  ok(create_args("idle"));
+  ProcessResult r = vmctl({"ssh", "idle"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::vm::invalid_state]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("vmctl start idle"), std::string::npos) << r.err;
+  ProcessResult wait_alone = vmctl({"create", "--name", "w", "--image", TinyGuest::locate().disk.string(), "--wait"});
+  EXPECT_NE(wait_alone.err.find("--wait needs --start"), std::string::npos) << wait_alone.err;
+}
+
+}  // namespace
+}  // namespace vmctl::test
