@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# make demo: boots two real VMs (the tiny test guest, built from Debian
-# packages) with QEMU, drives them through their lifecycle and removes them.
+# make demo: brings up the three VMs of examples/VMFile.kdl (the tiny test
+# guest, built from Debian packages) with QEMU, logs into each over SSH,
+# drives one through its lifecycle and tears everything down.
 # The data dir is a throwaway folder, so nothing of yours is touched.
 set -euo pipefail
 
 vmctl=${1:-build/bin/vmctl}
-build=$(dirname "$(dirname "$vmctl")")
 root=$(cd "$(dirname "$0")/.." && pwd)
+vmfile=$root/examples/VMFile.kdl
 data=$(mktemp -d)
 export VMCTL_DATA_DIR=$data
 # TCG works everywhere, including machines whose /dev/kvm opens but cannot
@@ -14,7 +15,7 @@ export VMCTL_DATA_DIR=$data
 export VMCTL_ACCEL=${VMCTL_ACCEL:-tcg}
 
 cleanup() {
-  for vm in web db; do "$vmctl" -q destroy "$vm" 2>/dev/null || true; done
+  "$vmctl" -q down --destroy --file "$vmfile" >/dev/null 2>&1 || true
   rm -rf "$data"
 }
 trap cleanup EXIT
@@ -25,34 +26,29 @@ run() {
 }
 
 echo "== building the tiny guest (cached after the first run)"
-"$root/tests/guest/build-tiny-guest.sh" "$build/guest-cache"
-guest=$build/guest-cache
-boot=(--image "$guest/disk.qcow2" --kernel "$guest/vmlinuz" --initrd "$guest/initrd.img"
-      --append "console=ttyS0 panic=-1" --memory 256)
+# examples/VMFile.kdl names it by this path.
+"$root/tests/guest/build-tiny-guest.sh" "$root/build/guest-cache"
 
 echo "== vmctl demo: real VMs on QEMU (accel: $VMCTL_ACCEL), data dir $data"
-run create --name web "${boot[@]}" --vcpus 2 --start --wait
-run create --name db "${boot[@]}"
-run start db --wait
+run validate --file "$vmfile"
+run up --file "$vmfile"          # three VMs at once: create, start, wait for SSH, provision
 run list
-run ssh web -- uname -sr          # OpenSSH with the VM's own key and pinned host key
-run ssh db -- sudo -n id -u
+run ssh web -- cat /tmp/www/index.html
+run ssh db -- cat /tmp/db/README
+run ssh cache -- hostname
 echo "hello from the host" >"$data/hello.txt"
 run cp "$data/hello.txt" web:/tmp/hello.txt
 run ssh web -- cat /tmp/hello.txt
-run ssh-config web
-run log web -n 8
+run up --file "$vmfile"          # nothing to do: all three run
 run suspend web
 run status web
 run resume web
-run stop web          # ACPI power button: the guest shuts itself down
-run log web -n 2
-run stop db --force   # no ACPI: straight to SIGTERM
+run stop cache --force           # no ACPI: straight to SIGTERM
+run down --file "$vmfile"        # ACPI power button for the others
 run list
 printf '\n$ vmctl resume web   # refused: web is stopped\n'
 "$vmctl" resume web || echo "(exit status $?)"
-run destroy web
-run destroy db
+run down --destroy --file "$vmfile"
 run list
 echo
-echo "demo finished: two VMs booted, were logged into over SSH, driven through their lifecycle and removed."
+echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, driven through their lifecycle and removed."

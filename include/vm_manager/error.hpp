@@ -55,6 +55,7 @@ inline constexpr std::string_view provision_failed = "vm_manager::provision::fai
 inline constexpr std::string_view vmfile_syntax = "vm_manager::vmfile::syntax";
 inline constexpr std::string_view vmfile_invalid = "vm_manager::vmfile::invalid";
 inline constexpr std::string_view vmfile_not_found = "vm_manager::vmfile::not_found";
+inline constexpr std::string_view vmfile_apply_failed = "vm_manager::vmfile::apply_failed";
 inline constexpr std::string_view console_unavailable = "vm_manager::console::unavailable";
 inline constexpr std::string_view console_no_log = "vm_manager::console::no_log";
 }  // namespace errc
@@ -68,6 +69,10 @@ class Error : public std::runtime_error {
   const std::string& code() const noexcept { return code_; }
   const std::string& message() const noexcept { return message_; }
   const std::string& help() const noexcept { return help_; }
+  // More lines for a person reading a terminal, printed after the help: the
+  // offending line of a file with a caret, further problems. Empty for most
+  // errors; never part of message(), which stays one line. Ends in '\n'.
+  virtual std::string details() const { return {}; }
 
  private:
   std::string code_;

@@ -165,6 +165,11 @@ fs::path ImageCache::default_root() {
 
 std::string ImageCache::key_for(std::string_view source) { return sha256_hex(source); }
 
+fs::path ImageCache::path_for(const std::string& source) const {
+  if (is_url(source) || is_oci_source(source)) return root_ / key_for(source) / kImage;
+  return fs::absolute(source).lexically_normal();
+}
+
 fs::path ImageCache::pull(const std::string& source, const std::optional<std::string>& expected_sha256) {
   std::optional<std::string> expected;
   if (expected_sha256) {

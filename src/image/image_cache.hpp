@@ -70,6 +70,11 @@ class ImageCache {
   // checked against its digest. Raises Error(image::…).
   std::filesystem::path pull(const std::string& source, const std::optional<std::string>& expected_sha256 = {});
 
+  // Where pull(source) puts (or finds) the image, without pulling it: the
+  // absolute path for a local source, the cache entry's image otherwise.
+  // Lets callers compare a VM's image with a source cheaply.
+  std::filesystem::path path_for(const std::string& source) const;
+
   // Every complete entry, sorted by source.
   std::vector<CachedImage> list() const;
   // The entry of a source or a key; raises image::not_found.

@@ -21,6 +21,11 @@ void add_image_command(CLI::App& app, Context& ctx);
 void add_ssh_command(CLI::App& app, Context& ctx);
 void add_ssh_config_command(CLI::App& app, Context& ctx);
 void add_cp_command(CLI::App& app, Context& ctx);
+void add_validate_command(CLI::App& app, Context& ctx);
+void add_up_command(CLI::App& app, Context& ctx);
+void add_down_command(CLI::App& app, Context& ctx);
+void add_reload_command(CLI::App& app, Context& ctx);
+void add_provision_command(CLI::App& app, Context& ctx);
 
 // The positional VM name every per-VM command takes.
 CLI::Option* add_name_argument(CLI::App& command, std::string& name);

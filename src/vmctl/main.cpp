@@ -22,9 +22,11 @@ CLI::Option* add_name_argument(CLI::App& command, std::string& name) {
 
 namespace {
 
-void print_error(std::string_view code, std::string_view message, std::string_view help) {
+void print_error(std::string_view code, std::string_view message, std::string_view help,
+                 std::string_view details = {}) {
   std::fprintf(stderr, "error[%.*s]: %.*s\n", int(code.size()), code.data(), int(message.size()), message.data());
   if (!help.empty()) std::fprintf(stderr, "  help: %.*s\n", int(help.size()), help.data());
+  if (!details.empty()) std::fprintf(stderr, "%.*s", int(details.size()), details.data());
 }
 
 void configure_logging(const GlobalOptions& options) {
@@ -76,6 +78,11 @@ int run(int argc, char** argv) {
   add_ssh_command(app, ctx);
   add_ssh_config_command(app, ctx);
   add_cp_command(app, ctx);
+  add_validate_command(app, ctx);
+  add_up_command(app, ctx);
+  add_down_command(app, ctx);
+  add_reload_command(app, ctx);
+  add_provision_command(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -89,7 +96,7 @@ int run(int argc, char** argv) {
     print_error("vmctl::usage", e.what(), fmt::format("run '{} --help' for usage", command_path(app)));
     return kExitUsage;
   } catch (const vm_manager::Error& e) {
-    print_error(e.code(), e.message(), e.help());
+    print_error(e.code(), e.message(), e.help(), e.details());
     return kExitFailure;
   } catch (const std::exception& e) {
     print_error("vmctl::internal", e.what(), "this is a bug in vmctl; please report it with the command you ran");

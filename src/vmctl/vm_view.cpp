@@ -100,6 +100,7 @@ std::string render_table(const std::vector<std::string>& header,
       out += row[i];
       if (i + 1 < row.size()) out += std::string(widths[i] - row[i].size() + 2, ' ');
     }
+    while (!out.empty() && out.back() == ' ') out.pop_back();  // an empty last cell leaves no trailing blanks
     return out + "\n";
   };
   std::string out = line(header);

@@ -1,0 +1,103 @@
+#include "vmctl/vmfile_cli.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include "vm_manager/error.hpp"
+#include "vmctl/vm_view.hpp"
+
+namespace vmctl {
+using namespace vm_manager;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<const vmfile::VmDefinition*> selected_vms(const vmfile::VmFile& file, const std::string& name) {
+  std::vector<const vmfile::VmDefinition*> vms;
+  for (const auto& vm : file.vms) {
+    if (name.empty() || vm.spec.name == name) vms.push_back(&vm);
+  }
+  if (!name.empty() && vms.empty()) {
+    std::vector<std::string> names;
+    for (const auto& vm : file.vms) names.push_back(vm.spec.name);
+    throw Error(errc::vm_not_found, fmt::format("{} defines no VM named '{}'", file.path.string(), name),
+                names.empty() ? "the file defines no VMs" : fmt::format("it defines: {}", fmt::join(names, ", ")));
+  }
+  return vms;
+}
+
+std::string live_state(Context& ctx, const std::string& name) {
+  try {
+    if (!ctx.store().exists(name)) return "-";
+    return std::string(to_string(ctx.hypervisor().state(ctx.store().load(name).handle)));
+  } catch (const Error&) {
+    return "unknown";
+  }
+}
+
+std::string detail_of(const vmfile::VmOutcome& outcome) {
+  if (!outcome.ok) return outcome.error;
+  return outcome.drift.empty() ? "" : "drift: " + fmt::format("{}", fmt::join(outcome.drift, ", "));
+}
+
+void print_summary(Context& ctx, const std::vector<vmfile::VmOutcome>& outcomes) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& outcome : outcomes) {
+    rows.push_back({outcome.name, outcome.result, live_state(ctx, outcome.name), detail_of(outcome)});
+  }
+  ctx.say("");
+  std::string table = render_table({"VM", "RESULT", "STATE", "DETAIL"}, rows);
+  if (!ctx.options.quiet) std::fputs(table.c_str(), stdout);
+}
+
+}  // namespace
+
+void add_vmfile_options(CLI::App& command, VmfileFlags& flags, bool per_vm) {
+  command.add_option("-f,--file", flags.file, "The VMFile (default: VMFile.kdl in the current folder)");
+  if (!per_vm) return;
+  command.add_option("--name", flags.name, "Only this VM of the file");
+  command.add_option("-j,--jobs", flags.jobs, "VMs handled at once (default: all)")->check(CLI::Range(1u, 1024u));
+}
+
+vmfile::VmFile load_vmfile(const VmfileFlags& flags) {
+  return vmfile::load(flags.file.empty() ? vmfile::default_path(fs::current_path()) : fs::path(flags.file));
+}
+
+vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
+  std::size_t width = 0;
+  for (const auto& vm : file.vms) width = std::max(width, vm.spec.name.size());
+  auto output = std::make_shared<std::mutex>();
+  vmfile::ApplyContext apply;
+  apply.store = &ctx.store();
+  apply.hypervisor = &ctx.hypervisor();
+  apply.images.download.quiet = true;  // parallel progress bars would garble; the VM's lines say what happens
+  apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };
+  apply.print = [&ctx, output](const std::string& line) {
+    std::lock_guard<std::mutex> hold(*output);
+    ctx.say(line);
+    std::fflush(stdout);
+  };
+  return apply;
+}
+
+void run_for_each_vm(Context& ctx, const vmfile::VmFile& file, const VmfileFlags& flags,
+                     const std::function<vmfile::VmOutcome(const vmfile::ApplyContext&, const vmfile::VmDefinition&)>& action) {
+  auto vms = selected_vms(file, flags.name);
+  vmfile::ApplyContext apply = apply_context(ctx, file);
+  auto outcomes = vmfile::apply_parallel(vms, flags.jobs, [&](const vmfile::VmDefinition& vm) { return action(apply, vm); });
+  print_summary(ctx, outcomes);
+  std::vector<std::string> failed;
+  for (const auto& outcome : outcomes) {
+    if (!outcome.ok) failed.push_back(outcome.name);
+  }
+  if (failed.empty()) return;
+  throw Error(errc::vmfile_apply_failed,
+              fmt::format("{} of {} VMs failed: {}", failed.size(), outcomes.size(), fmt::join(failed, ", ")),
+              "see each VM's lines above; the other VMs finished");
+}
+
+}  // namespace vmctl

@@ -1,0 +1,252 @@
+#include "vmfile/apply.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <thread>
+
+#include "ssh/vm_access.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::vmfile {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string label_of(const ApplyContext& ctx, const std::string& vm) { return ctx.label ? ctx.label(vm) : vm; }
+
+void say(const ApplyContext& ctx, const std::string& vm, const std::string& line) {
+  if (ctx.print) ctx.print(label_of(ctx, vm) + " | " + line);
+}
+
+VmOutcome succeeded(const std::string& name, std::string result) {
+  VmOutcome outcome;
+  outcome.name = name;
+  outcome.result = std::move(result);
+  return outcome;
+}
+
+// Every failure of one VM becomes its outcome, so the others go on.
+template <typename Body>
+VmOutcome guarded(const ApplyContext& ctx, const std::string& name, Body body) {
+  VmOutcome outcome;
+  outcome.name = name;
+  outcome.ok = false;
+  outcome.result = "failed";
+  try {
+    return body();
+  } catch (const Error& e) {
+    outcome.error = e.message();
+    outcome.error_code = e.code();
+  } catch (const std::exception& e) {
+    outcome.error = e.what();
+    outcome.error_code = "vmctl::internal";
+  }
+  say(ctx, name, "failed: " + outcome.error);
+  return outcome;
+}
+
+std::string network_text(const NetworkConfig& network) {
+  if (auto* tap = std::get_if<TapNetwork>(&network)) return "tap bridge=" + tap->bridge;
+  if (auto* vnic = std::get_if<VnicNetwork>(&network)) return "vnic " + vnic->name;
+  return std::string(network_mode(network));
+}
+
+std::string disk_text(const std::optional<std::uint64_t>& disk_gb) {
+  return disk_gb ? fmt::format("{} GB", *disk_gb) : "image size";
+}
+
+VmSpec spec_with_image(const ApplyContext& ctx, const VmDefinition& vm) {
+  VmSpec spec = vm.spec;
+  if (vm.image_url) {
+    say(ctx, spec.name, "pulling image " + *vm.image_url);
+    spec.image_path = image::ImageCache(ctx.images).pull(*vm.image_url, vm.image_sha256).string();
+  }
+  return spec;
+}
+
+// The image a definition names, where it would be, without pulling it.
+std::string wanted_image_path(const ApplyContext& ctx, const VmDefinition& vm) {
+  if (!vm.image_url) return vm.spec.image_path;
+  return image::ImageCache(ctx.images).path_for(*vm.image_url).string();
+}
+
+void wait_ready(const ApplyContext& ctx, const VmHandle& handle) {
+  if (handle.ssh_user.empty()) return;  // e.g. the noop backend: nothing to log into, nothing to wait for
+  ssh::WaitOptions options;
+  options.timeout = ctx.ready_timeout;
+  options.progress = [&](const std::string& step) {
+    say(ctx, handle.name, step == "ssh" ? "waiting for SSH" : "waiting for cloud-init to finish");
+  };
+  ssh::wait_until_ready(*ctx.hypervisor, handle, options);
+  say(ctx, handle.name, "ready");
+}
+
+void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmHandle& handle) {
+  if (vm.provisioners.empty()) return;
+  say(ctx, handle.name, fmt::format("provisioning ({} step{})", vm.provisioners.size(),
+                                    vm.provisioners.size() == 1 ? "" : "s"));
+  ssh::ConnectOptions connect;
+  connect.timeout = ctx.ready_timeout;
+  ssh::Session session = ssh::Session::connect(ssh::target_for(*ctx.hypervisor, handle), connect);
+  provision::RunOptions options;
+  options.vm_name = label_of(ctx, handle.name);
+  options.log_path = fs::path(handle.work_dir) / "provision.log";
+  options.print = [&](std::string_view line) {
+    if (ctx.print) ctx.print(std::string(line));
+  };
+  provision::run(session, vm.provisioners, options);
+}
+
+VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
+  VmSpec spec = spec_with_image(ctx, vm);
+  VmStore& store = *ctx.store;
+  VmRecord record;
+  {
+    VmLock lock = store.lock(spec.name);
+    try {
+      record = store.create(lock, spec, [&](const VmSpec& s) { return ctx.hypervisor->prepare(s); });
+    } catch (...) {
+      if (!store.exists(spec.name)) store.remove(std::move(lock));  // leave no lock file behind
+      throw;
+    }
+    say(ctx, spec.name, fmt::format("created ({} backend)", to_string(record.handle.backend)));
+    record.handle = ctx.hypervisor->start(record.handle);
+    store.save(lock, record);
+    say(ctx, spec.name, "started");
+  }
+  wait_ready(ctx, record.handle);
+  if (ctx.provision) run_provisioners(ctx, vm, record.handle);
+  return succeeded(spec.name, ctx.provision && !vm.provisioners.empty() ? "created, provisioned" : "created");
+}
+
+// Brings an existing VM up without changing what it is.
+VmOutcome bring_up_existing(const ApplyContext& ctx, const std::string& name) {
+  std::string result;
+  VmRecord record;
+  {
+    VmLock lock = ctx.store->lock(name);
+    record = ctx.store->load(name);
+    VmState state = ctx.hypervisor->state(record.handle);
+    if (state == VmState::running) return succeeded(name, "running");
+    if (state == VmState::suspended) {
+      record.handle = ctx.hypervisor->resume(record.handle);
+      result = "resumed";
+    } else if (state == VmState::prepared || state == VmState::stopped) {
+      record.handle = ctx.hypervisor->start(record.handle);
+      result = "started";
+    } else {
+      throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}", name, to_string(state)),
+                  fmt::format("'vmctl reload --name {}' recreates it", name));
+    }
+    ctx.store->save(lock, record);
+    say(ctx, name, result);
+  }
+  if (result == "started") wait_ready(ctx, record.handle);
+  return succeeded(name, result);
+}
+
+VmRecord existing_record(const ApplyContext& ctx, const std::string& name) { return ctx.store->load(name); }
+
+}  // namespace
+
+std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec& wanted) {
+  std::vector<std::string> drift;
+  auto same_path = [](const std::string& a, const std::string& b) {
+    return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
+  };
+  if (!same_path(created_from.image_path, wanted.image_path)) {
+    drift.push_back(fmt::format("image {} -> {}", created_from.image_path, wanted.image_path));
+  }
+  if (created_from.vcpus != wanted.vcpus) drift.push_back(fmt::format("vcpus {} -> {}", created_from.vcpus, wanted.vcpus));
+  if (created_from.memory_mb != wanted.memory_mb) {
+    drift.push_back(fmt::format("memory {} MB -> {} MB", created_from.memory_mb, wanted.memory_mb));
+  }
+  if (created_from.disk_gb != wanted.disk_gb) {
+    drift.push_back(fmt::format("disk {} -> {}", disk_text(created_from.disk_gb), disk_text(wanted.disk_gb)));
+  }
+  if (created_from.network != wanted.network) {
+    drift.push_back(fmt::format("network {} -> {}", network_text(created_from.network), network_text(wanted.network)));
+  }
+  return drift;
+}
+
+VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
+  const std::string& name = vm.spec.name;
+  return guarded(ctx, name, [&] {
+    if (!ctx.store->exists(name)) return create_new(ctx, vm);
+    VmSpec wanted = vm.spec;
+    wanted.image_path = wanted_image_path(ctx, vm);
+    std::vector<std::string> drift = drift_between(existing_record(ctx, name).spec, wanted);
+    VmOutcome outcome = bring_up_existing(ctx, name);
+    if (!drift.empty()) {
+      say(ctx, name, fmt::format("drifted from its definition ({}); 'vmctl reload --name {}' applies it",
+                                 fmt::join(drift, ", "), name));
+      outcome.result += ", drifted";
+      outcome.drift = std::move(drift);
+    }
+    return outcome;
+  });
+}
+
+VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy) {
+  const std::string& name = vm.spec.name;
+  return guarded(ctx, name, [&] {
+    if (!ctx.store->exists(name)) return succeeded(name, "not created");
+    VmLock lock = ctx.store->lock(name);
+    VmRecord record = ctx.store->load(name);
+    if (destroy) {
+      ctx.hypervisor->destroy(record.handle);
+      ctx.store->remove(std::move(lock));
+      say(ctx, name, "destroyed");
+      return succeeded(name, "destroyed");
+    }
+    VmState state = ctx.hypervisor->state(record.handle);
+    if (state != VmState::running && state != VmState::suspended) return succeeded(name, std::string(to_string(state)));
+    say(ctx, name, "stopping");
+    record.handle = ctx.hypervisor->stop(record.handle, ctx.stop_timeout);
+    ctx.store->save(lock, record);
+    say(ctx, name, "stopped");
+    return succeeded(name, "stopped");
+  });
+}
+
+VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm) {
+  VmOutcome gone = down(ctx, vm, true);
+  if (!gone.ok) return gone;
+  VmOutcome outcome = up(ctx, vm);
+  if (outcome.ok && gone.result == "destroyed") outcome.result = "re" + outcome.result;  // "recreated, provisioned"
+  return outcome;
+}
+
+VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm) {
+  const std::string& name = vm.spec.name;
+  return guarded(ctx, name, [&] {
+    VmRecord record = ctx.store->load(name);
+    VmState state = ctx.hypervisor->state(record.handle);
+    if (state != VmState::running) {
+      throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
+                  "bring it up first: vmctl up --name " + name);
+    }
+    if (vm.provisioners.empty()) return succeeded(name, "nothing to provision");
+    run_provisioners(ctx, vm, record.handle);
+    return succeeded(name, "provisioned");
+  });
+}
+
+std::vector<VmOutcome> apply_parallel(const std::vector<const VmDefinition*>& vms, unsigned jobs,
+                                      const std::function<VmOutcome(const VmDefinition&)>& action) {
+  std::vector<VmOutcome> outcomes(vms.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < vms.size(); i = next++) outcomes[i] = action(*vms[i]);
+  };
+  std::size_t threads = jobs == 0 ? vms.size() : std::min<std::size_t>(jobs, vms.size());
+  {
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+  }  // joined here, before anyone reads the outcomes
+  return outcomes;
+}
+
+}  // namespace vm_manager::vmfile

@@ -1,0 +1,63 @@
+// Bringing a VMFile's VMs to the state the user asks for: up, down, reload
+// and provision, one VM at a time here; apply_parallel runs many at once.
+// The library does the work and reports through callbacks, so the CLI and
+// embedding programs print what they like.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "image/image_cache.hpp"
+#include "vm_manager/hypervisor.hpp"
+#include "vm_manager/store.hpp"
+#include "vmfile/vmfile.hpp"
+
+namespace vm_manager::vmfile {
+
+struct ApplyContext {
+  VmStore* store = nullptr;
+  Hypervisor* hypervisor = nullptr;
+  image::ImageCacheOptions images;
+  // Prints one complete line (no newline); called from worker threads.
+  std::function<void(const std::string& line)> print;
+  // How a VM's lines are labelled ("<label> | …"); the VM's name when unset.
+  // The CLI pads names so that parallel output lines up.
+  std::function<std::string(const std::string& vm)> label;
+  std::chrono::milliseconds ready_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds stop_timeout{std::chrono::seconds(30)};
+  bool provision = true;  // up and reload: run the provisioners of new VMs
+};
+
+// What happened to one VM.
+struct VmOutcome {
+  std::string name;
+  bool ok = true;
+  std::string result;              // "created", "started", "resumed", "running", "stopped", "destroyed", …
+  std::vector<std::string> drift;  // "vcpus 1 -> 2", … when the VM differs from its definition
+  std::string error;               // one line, when !ok
+  std::string error_code;
+};
+
+// Differences that only a new VM can apply: image, vcpus, memory, disk,
+// network. `created_from` is the spec the VM was created with.
+std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec& wanted);
+
+// New VM: pull, create, start, wait for SSH and cloud-init, provision.
+// Stopped: start (and wait); suspended: resume; running: left alone.
+// Drift is reported, never applied.
+VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm);
+// Stops the VM (or destroys it and its disks with `destroy`).
+VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy);
+// Destroys the VM if it exists, then up().
+VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm);
+// Runs the provisioners again on a running VM.
+VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm);
+
+// Runs `action` for every VM, at most `jobs` at once (0: all at once). A
+// failing VM never stops the others. Outcomes come back in the order of `vms`.
+std::vector<VmOutcome> apply_parallel(const std::vector<const VmDefinition*>& vms, unsigned jobs,
+                                      const std::function<VmOutcome(const VmDefinition&)>& action);
+
+}  // namespace vm_manager::vmfile

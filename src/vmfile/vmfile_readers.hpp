@@ -1,0 +1,56 @@
+// The readers that translate the nodes of a VMFile into VmDefinitions
+// (internal to vmfile.cpp; split by block to keep each file small).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "provision/provisioner.hpp"
+#include "vm_manager/types.hpp"
+#include "vmfile/kdl.hpp"
+#include "vmfile/vmfile.hpp"
+#include "vmfile/vmfile_paths.hpp"
+#include "vmfile/vmfile_schema.hpp"
+
+namespace vm_manager::vmfile {
+
+struct ReadContext {
+  Problems& problems;
+  const PathResolver& paths;
+};
+
+// Where a leaf node's value is, for problems about the value (a missing
+// file) rather than the node: its first argument, else the node.
+kdl::Position value_position(const kdl::Node& node);
+
+// `vm "<name>" { … }`. Problems go to ctx; the definition is only
+// meaningful when none were found.
+VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx);
+
+// `network "user" | "tap" | "vnic" | "none"`, bridge or VNIC name as a
+// property or a child.
+std::optional<NetworkConfig> read_network(const kdl::Node& node, ReadContext& ctx);
+
+// What the `cloud-init` and `ssh` blocks say, gathered before being
+// combined into spec.ssh: the public key comes from one block and the
+// private key from the other.
+struct AccessDraft {
+  std::optional<CloudInitConfig> cloud_init;
+  std::string user = "vm";
+  std::string public_key;  // the key line, when cloud-init ssh-key was given
+  std::optional<std::filesystem::path> public_key_path;
+  std::optional<std::filesystem::path> private_key_path;
+  kdl::Position private_key_at;
+};
+
+void read_cloud_init(const kdl::Node& node, ReadContext& ctx, AccessDraft& access);
+void read_ssh(const kdl::Node& node, ReadContext& ctx, AccessDraft& access);
+
+// spec.ssh: always set, because vmctl always gives a VM SSH access.
+SshConfig finish_ssh(const AccessDraft& access, ReadContext& ctx);
+
+// `provision "shell" { inline | script }` or `provision "file" { source; destination }`.
+std::optional<provision::Step> read_provision(const kdl::Node& node, ReadContext& ctx);
+
+}  // namespace vm_manager::vmfile

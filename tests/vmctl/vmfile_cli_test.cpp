@@ -1,0 +1,146 @@
+// vmctl validate/up/down/reload/provision with a VMFile of three tiny
+// guests, brought up in parallel under QEMU/TCG.
+#include <fstream>
+#include <regex>
+
+#include "os/files.hpp"
+#include "vmctl/qemu_cli_fixture.hpp"
+
+namespace vmctl::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class VmfileCliTest : public QemuCliTest {
+ protected:
+  // One tiny guest; `extra` goes inside its vm block.
+  std::string vm_block(const std::string& name, const std::string& extra, int memory = 192) {
+    TinyGuest guest = TinyGuest::locate();
+    return "vm \"" + name + "\" {\n" +                                  //
+           "    image \"" + guest.disk.string() + "\"\n" +                //
+           "    kernel \"" + guest.kernel.string() + "\"\n" +             //
+           "    initrd \"" + guest.initrd.string() + "\"\n" +             //
+           "    cmdline \"console=ttyS0 panic=-1\"\n" +                   //
+           "    memory " + std::to_string(memory) + "\n" + extra + "}\n";
+  }
+
+  void write_vmfile(const std::string& text) { std::ofstream(vmfile_) << text; }
+
+  ProcessResult run(std::vector<std::string> args) {
+    args.insert(args.end(), {"--file", vmfile_.string()});
+    ProcessOptions options;
+    options.timeout = 400s;
+    return run_vmctl(data_.str(), args, options);
+  }
+
+  // The RESULT column of the summary row of `vm`.
+  static std::string result_of(const std::string& out, const std::string& vm) {
+    std::smatch m;
+    std::regex row("\\n" + vm + " +([a-z][a-z, ]*?)  ");
+    return std::regex_search(out, m, row) ? m[1].str() : "<no row for " + vm + ">";
+  }
+
+  std::string three_vms(int memory_of_b = 192) {
+    const std::string provision =
+        "    provision \"shell\" { inline \"echo hello from $(hostname)\"; }\n"
+        "    provision \"file\" { source \"note.txt\"; destination \"/tmp/sub/note.txt\"; }\n"
+        "    provision \"shell\" { script \"setup.sh\"; }\n";
+    return vm_block("a", provision) + vm_block("b", provision, memory_of_b) + vm_block("c", provision);
+  }
+
+  void SetUp() override {
+    std::ofstream(data_ / "note.txt") << "a note\n";
+    std::ofstream(data_ / "setup.sh") << "#!/bin/sh\necho script ran > /tmp/script-ran\n";
+  }
+
+  fs::path vmfile_ = data_ / "VMFile.kdl";
+};
+
+TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
+  write_vmfile(three_vms());
+  ProcessResult valid = run({"validate"});
+  EXPECT_EQ(valid.exit_code, 0) << valid.err;
+  EXPECT_NE(valid.out.find("3 VMs: a, b, c"), std::string::npos) << valid.out;
+
+  ProcessResult up = run({"up"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  for (const char* vm : {"a", "b", "c"}) {
+    EXPECT_EQ(result_of(up.out, vm), "created, provisioned") << up.out;
+    EXPECT_NE(up.out.find(std::string(vm) + " | hello from " + vm), std::string::npos) << up.out;
+    EXPECT_EQ(state_of(vm), "running");
+    ProcessResult files = vmctl({"ssh", vm, "--", "cat", "/tmp/sub/note.txt", "/tmp/script-ran"});
+    EXPECT_EQ(files.out, "a note\nscript ran\n") << files.err;
+    std::string log = vm_manager::os::read_file(data_ / "vms" / vm / "provision.log").value_or("");
+    EXPECT_NE(log.find("hello from"), std::string::npos) << log;
+  }
+
+  ProcessResult again = run({"up"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(result_of(again.out, "a"), "running") << again.out;
+  EXPECT_EQ(again.out.find("hello from"), std::string::npos) << "running VMs are not provisioned again";
+
+  write_vmfile(three_vms(256));
+  ProcessResult drifted = run({"up"});
+  EXPECT_EQ(drifted.exit_code, 0) << drifted.err;
+  EXPECT_EQ(result_of(drifted.out, "b"), "running, drifted") << drifted.out;
+  EXPECT_NE(drifted.out.find("memory 192 MB -> 256 MB"), std::string::npos) << drifted.out;
+  EXPECT_EQ(result_of(drifted.out, "a"), "running");
+
+  ProcessResult provisioned = run({"provision", "--name", "c"});
+  EXPECT_EQ(provisioned.exit_code, 0) << provisioned.err;
+  EXPECT_NE(provisioned.out.find("c | hello from c"), std::string::npos) << provisioned.out;
+
+  ProcessResult down = run({"down", "--jobs", "2"});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  for (const char* vm : {"a", "b", "c"}) EXPECT_EQ(state_of(vm), "stopped");
+  ProcessResult restarted = run({"up", "--name", "a"});
+  EXPECT_EQ(result_of(restarted.out, "a"), "started") << restarted.out;
+  EXPECT_EQ(state_of("b"), "stopped") << "--name touches only that VM";
+
+  ProcessResult reload = run({"reload", "--name", "b", "--no-provision"});
+  EXPECT_EQ(reload.exit_code, 0) << reload.err;
+  EXPECT_EQ(result_of(reload.out, "b"), "recreated") << reload.out;
+  EXPECT_EQ(status("b").at("memory_mb"), 256);
+
+  ProcessResult destroyed = run({"down", "--destroy"});
+  EXPECT_EQ(destroyed.exit_code, 0) << destroyed.err;
+  EXPECT_TRUE(list().empty());
+}
+
+TEST_F(VmfileCliTest, AFailingVmFailsTheCommandButTheOthersFinish) {
+  write_vmfile(vm_block("ok1", "") +
+               vm_block("broken", "    provision \"shell\" { inline \"echo about to fail; exit 3\"; }\n") +
+               vm_block("ok2", ""));
+  ProcessResult up = run({"up"});
+  EXPECT_EQ(up.exit_code, 1);
+  EXPECT_EQ(result_of(up.out, "ok1"), "created") << up.out;
+  EXPECT_EQ(result_of(up.out, "ok2"), "created") << up.out;
+  EXPECT_EQ(result_of(up.out, "broken"), "failed") << up.out;
+  EXPECT_NE(up.out.find("broken | about to fail"), std::string::npos) << up.out;
+  EXPECT_NE(up.err.find("error[vm_manager::vmfile::apply_failed]: 1 of 3 VMs failed: broken"), std::string::npos)
+      << up.err;
+  EXPECT_EQ(state_of("ok1"), "running");
+}
+
+TEST_F(VmfileCliTest, ErrorsInTheFileAreShownWithTheirPlace) {
+  write_vmfile("vm \"x\" {\n    image \"/nonexistent.qcow2\"\n    memroy 512\n}\n");
+  ProcessResult r = run({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::vmfile::invalid]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(":3:5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("memory"), std::string::npos) << "did you mean: " << r.err;
+  EXPECT_NE(r.err.find("nonexistent.qcow2"), std::string::npos) << "every problem is reported: " << r.err;
+
+  write_vmfile("vm \"x\" {\n  image \"a\" \"b\n}\n");
+  ProcessResult syntax = run({"validate"});
+  EXPECT_NE(syntax.err.find("error[vm_manager::vmfile::syntax]"), std::string::npos) << syntax.err;
+  EXPECT_NE(syntax.err.find("^"), std::string::npos) << "a caret under the place: " << syntax.err;
+
+  fs::remove(vmfile_);
+  ProcessResult missing = run({"up"});
+  EXPECT_NE(missing.err.find("error[vm_manager::vmfile::not_found]"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace vmctl::test

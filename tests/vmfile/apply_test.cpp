@@ -1,0 +1,189 @@
+// up/down/reload/provision on the noop backend: the decisions (create,
+// start, resume, leave alone, drift) and the parallel runner. The same
+// flows with real QEMU guests are in tests/vmctl/vmfile_cli_test.cpp.
+#include "vmfile/apply.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/router.hpp"
+
+namespace {
+using namespace vm_manager;
+using vmctl::test::TempDir;
+using namespace std::chrono_literals;
+
+VmSpec spec_named(const std::string& name) {
+  VmSpec spec;
+  spec.name = name;
+  spec.backend = BackendTag::noop;
+  spec.image_path = "/images/base.qcow2";
+  return spec;
+}
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  ApplyTest() : store_(DataDir(dir_.path())), router_(RouterHypervisor::noop_only(DataDir(dir_.path()))) {
+    ctx_.store = &store_;
+    ctx_.hypervisor = &router_;
+    ctx_.images.root = dir_.path() / "images";
+    ctx_.print = [this](const std::string& line) {
+      std::lock_guard<std::mutex> hold(mutex_);
+      lines_.push_back(line);
+    };
+  }
+
+  vmfile::VmDefinition definition(const std::string& name) {
+    vmfile::VmDefinition vm;
+    vm.spec = spec_named(name);
+    return vm;
+  }
+
+  VmState state_of(const std::string& name) { return router_.state(store_.load(name).handle); }
+
+  TempDir dir_;
+  VmStore store_;
+  RouterHypervisor router_;
+  vmfile::ApplyContext ctx_;
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(ApplyTest, UpCreatesStartsThenLeavesRunningVmsAlone) {
+  auto vm = definition("web");
+  vmfile::VmOutcome first = vmfile::up(ctx_, vm);
+  EXPECT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.result, "created");
+  EXPECT_EQ(state_of("web"), VmState::running);
+  EXPECT_NE(std::find(lines_.begin(), lines_.end(), "web | started"), lines_.end());
+
+  vmfile::VmOutcome again = vmfile::up(ctx_, vm);
+  EXPECT_EQ(again.result, "running");
+  EXPECT_TRUE(again.drift.empty());
+}
+
+TEST_F(ApplyTest, UpStartsStoppedAndResumesSuspendedVms) {
+  auto vm = definition("db");
+  vmfile::up(ctx_, vm);
+  EXPECT_EQ(vmfile::down(ctx_, vm, false).result, "stopped");
+  EXPECT_EQ(state_of("db"), VmState::stopped);
+  EXPECT_EQ(vmfile::up(ctx_, vm).result, "started");
+  EXPECT_EQ(state_of("db"), VmState::running);
+
+  {
+    VmLock lock = store_.lock("db");
+    VmRecord record = store_.load("db");
+    record.handle = router_.suspend(record.handle);
+    store_.save(lock, record);
+  }
+  EXPECT_EQ(vmfile::up(ctx_, vm).result, "resumed");
+  EXPECT_EQ(state_of("db"), VmState::running);
+}
+
+TEST_F(ApplyTest, DriftIsReportedNotApplied) {
+  auto vm = definition("app");
+  vmfile::up(ctx_, vm);
+  vm.spec.vcpus = 4;
+  vm.spec.memory_mb = 2048;
+  vm.spec.network = TapNetwork{"br0"};
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_TRUE(outcome.ok);
+  EXPECT_EQ(outcome.result, "running, drifted");
+  EXPECT_EQ(outcome.drift, (std::vector<std::string>{"vcpus 1 -> 4", "memory 1024 MB -> 2048 MB",
+                                                     "network user -> tap bridge=br0"}));
+  EXPECT_EQ(store_.load("app").spec.vcpus, 1u) << "up never changes an existing VM";
+
+  vmfile::VmOutcome reloaded = vmfile::reload(ctx_, vm);
+  EXPECT_TRUE(reloaded.ok) << reloaded.error;
+  EXPECT_EQ(reloaded.result, "recreated");
+  EXPECT_EQ(store_.load("app").spec.vcpus, 4u);
+  EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
+}
+
+TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
+  VmSpec a = spec_named("x");
+  VmSpec b = a;
+  EXPECT_TRUE(vmfile::drift_between(a, b).empty());
+  b.image_path = "/images/other.qcow2";
+  b.disk_gb = 20;
+  auto drift = vmfile::drift_between(a, b);
+  EXPECT_EQ(drift, (std::vector<std::string>{"image /images/base.qcow2 -> /images/other.qcow2",
+                                             "disk image size -> 20 GB"}));
+  b = a;
+  b.image_path = "/images/./base.qcow2";
+  EXPECT_TRUE(vmfile::drift_between(a, b).empty()) << "the same file spelled differently is no drift";
+  b.kernel = "/boot/vmlinuz";  // not a defining field: reload is not needed for it
+  EXPECT_TRUE(vmfile::drift_between(a, b).empty());
+}
+
+TEST_F(ApplyTest, DownDestroyRemovesTheVm) {
+  auto vm = definition("gone");
+  vmfile::up(ctx_, vm);
+  EXPECT_EQ(vmfile::down(ctx_, vm, true).result, "destroyed");
+  EXPECT_FALSE(store_.exists("gone"));
+  EXPECT_EQ(vmfile::down(ctx_, vm, true).result, "not created");
+  EXPECT_EQ(vmfile::down(ctx_, vm, false).result, "not created");
+}
+
+TEST_F(ApplyTest, ProvisionNeedsARunningVm) {
+  auto vm = definition("p");
+  vm.provisioners.push_back(provision::ShellInline{"true"});
+  vmfile::VmOutcome missing = vmfile::provision(ctx_, vm);
+  EXPECT_FALSE(missing.ok);
+  EXPECT_EQ(missing.error_code, errc::vm_not_found);
+  vmfile::up(ctx_, vm);  // noop: no SSH, so nothing to provision with
+  vmfile::down(ctx_, vm, false);
+  vmfile::VmOutcome stopped = vmfile::provision(ctx_, vm);
+  EXPECT_FALSE(stopped.ok);
+  EXPECT_EQ(stopped.error_code, errc::vm_invalid_state);
+  EXPECT_NE(stopped.error.find("not running"), std::string::npos);
+}
+
+TEST_F(ApplyTest, AFailingVmDoesNotStopTheOthers) {
+  auto good = definition("good");
+  auto bad = definition("bad");
+  bad.spec.vcpus = 0;  // refused by every backend's spec check
+  auto also_good = definition("also-good");
+  auto outcomes = vmfile::apply_parallel({&good, &bad, &also_good}, 0,
+                                         [&](const vmfile::VmDefinition& vm) { return vmfile::up(ctx_, vm); });
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].ok);
+  EXPECT_FALSE(outcomes[1].ok);
+  EXPECT_EQ(outcomes[1].result, "failed");
+  EXPECT_EQ(outcomes[1].error_code, errc::spec_invalid);
+  EXPECT_TRUE(outcomes[2].ok);
+  EXPECT_EQ(outcomes[2].name, "also-good");
+  EXPECT_NE(std::find(lines_.begin(), lines_.end(), "bad | failed: " + outcomes[1].error), lines_.end());
+}
+
+TEST(ApplyParallel, RunsAtMostJobsAtOnceAndKeepsOrder) {
+  std::vector<vmfile::VmDefinition> defs(8);
+  std::vector<const vmfile::VmDefinition*> vms;
+  for (std::size_t i = 0; i < defs.size(); ++i) {
+    defs[i].spec.name = "vm" + std::to_string(i);
+    vms.push_back(&defs[i]);
+  }
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  auto outcomes = vmfile::apply_parallel(vms, 3, [&](const vmfile::VmDefinition& vm) {
+    int now = ++running;
+    for (int seen = peak.load(); now > seen && !peak.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(20ms);
+    --running;
+    vmfile::VmOutcome outcome;
+    outcome.name = vm.spec.name;
+    return outcome;
+  });
+  EXPECT_LE(peak.load(), 3);
+  EXPECT_GE(peak.load(), 2) << "jobs run side by side";
+  for (std::size_t i = 0; i < outcomes.size(); ++i) EXPECT_EQ(outcomes[i].name, "vm" + std::to_string(i));
+}
+
+}  // namespace
