@@ -1,8 +1,14 @@
 // wait_for_banner: readiness means "an SSH banner arrived", not "TCP connect
 // worked". Probes overlap: a new connection every interval, while earlier
 // ones stay open, because a slow guest's sshd (re-exec per connection, TCG)
-// may take longer than one interval to greet, and a server that only answers
-// new connections must still be noticed within one interval.
+// may take longer than one interval to greet, and QEMU's user networking
+// holds connections silently while the guest's network is not up yet.
+//
+// Probes are not churned faster than the guest can answer: an open probe is
+// only replaced once it has waited min_probe_age(), which grows with the
+// time already spent waiting. Replacing every probe after a fixed second
+// livelocks an overloaded guest: each new connection costs its sshd a fork
+// (and re-exec), and none lives long enough to be greeted.
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,16 +29,26 @@
 namespace vm_manager::ssh {
 namespace {
 
-// Beyond OpenSSH's default MaxStartups (10) sshd starts dropping
-// unauthenticated connections, so more open probes would only add noise.
-constexpr std::size_t kMaxOpenProbes = 10;
+// Below dropbear's limit of 5 unauthenticated connections per client address
+// (OpenSSH starts dropping at 10), leaving room for the real login.
+constexpr std::size_t kMaxOpenProbes = 4;
 constexpr std::size_t kMaxBannerBytes = 1024;
 
 struct Probe {
   os::UniqueFd fd;
   bool connected = false;
   std::string seen;
+  Clock::time_point opened;
 };
+
+// How long an open probe may wait before a new one replaces it: a quarter of
+// the time spent so far, at least one probe interval (a guest that answers
+// at once is noticed at once), at most a minute (what a guest so slow that
+// sshd needs that long to greet still gets).
+std::chrono::milliseconds min_probe_age(Clock::duration waited, std::chrono::milliseconds interval) {
+  auto quarter = std::chrono::duration_cast<std::chrono::milliseconds>(waited / 4);
+  return std::clamp(quarter, interval, std::max(interval, std::chrono::milliseconds(60'000)));
+}
 
 struct Address {
   sockaddr_storage storage{};
@@ -72,10 +88,15 @@ std::string printable_prefix(const std::string& text) {
 
 class Prober {
  public:
-  explicit Prober(Address address) : address_(address) {}
+  Prober(Address address, std::chrono::milliseconds interval)
+      : address_(address), interval_(interval), started_(Clock::now()) {}
 
   void open_probe() {
-    if (probes_.size() >= kMaxOpenProbes) probes_.pop_front();
+    const auto now = Clock::now();
+    if (probes_.size() >= kMaxOpenProbes) {
+      if (now - probes_.front().opened < min_probe_age(now - started_, interval_)) return;  // let it be answered
+      probes_.pop_front();
+    }
     os::UniqueFd fd(::socket(address_.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) {
       last_ = fmt::format("socket(): {}", std::strerror(errno));
@@ -86,7 +107,7 @@ class Prober {
       last_ = std::strerror(errno);
       return;
     }
-    probes_.push_back(Probe{std::move(fd), rc == 0, {}});
+    probes_.push_back(Probe{std::move(fd), rc == 0, {}, now});
   }
 
   // Polls the open probes until `until`; true once one shows a banner.
@@ -139,6 +160,8 @@ class Prober {
   }
 
   Address address_;
+  std::chrono::milliseconds interval_;
+  Clock::time_point started_;
   std::deque<Probe> probes_;
   std::string last_ = "no probe finished";
 };
@@ -148,7 +171,7 @@ class Prober {
 void wait_for_banner(const std::string& host, std::uint16_t port, Clock::time_point deadline,
                      std::chrono::milliseconds interval) {
   const auto step = std::max(interval, std::chrono::milliseconds(1));
-  Prober prober(resolve(host, port));
+  Prober prober(resolve(host, port), step);
   auto next_probe = Clock::now();
   while (true) {
     const auto now = Clock::now();

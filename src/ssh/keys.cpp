@@ -8,23 +8,13 @@
 #include <fmt/format.h>
 
 #include "os/files.hpp"
+#include "ssh/libssh_ptr.hpp"
 #include "util/base64.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::ssh {
 namespace fs = std::filesystem;
 namespace {
-
-
-struct KeyFree {
-  void operator()(ssh_key key) const { ssh_key_free(key); }
-};
-using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyFree>;
-
-struct CharFree {
-  void operator()(char* text) const { ssh_string_free_char(text); }
-};
-using CharPtr = std::unique_ptr<char, CharFree>;
 
 [[noreturn]] void keygen_failed(std::string_view what) {
   throw Error(errc::ssh_keygen_failed, fmt::format("cannot generate an SSH key: {} failed", what),

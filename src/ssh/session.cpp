@@ -13,20 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "ssh/libssh_ptr.hpp"
 #include "ssh/session_impl.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::ssh {
 namespace {
-
-struct KeyFree {
-  void operator()(ssh_key key) const { ssh_key_free(key); }
-};
-using KeyPtr = std::unique_ptr<std::remove_pointer_t<ssh_key>, KeyFree>;
-
-struct CharFree {
-  void operator()(char* text) const { ssh_string_free_char(text); }
-};
 
 // A failure worth another attempt (the server went away mid-handshake, as a
 // booting guest's sshd does while it restarts).
@@ -87,7 +79,7 @@ void enable_keepalive(ssh_session session, int interval_s) {
 PublicKey to_public_key(ssh_key key) {
   char* base64 = nullptr;
   if (ssh_pki_export_pubkey_base64(key, &base64) != SSH_OK || base64 == nullptr) return {};
-  std::unique_ptr<char, CharFree> owned(base64);
+  CharPtr owned(base64);
   const char* type = ssh_key_type_to_char(ssh_key_type(key));
   return PublicKey{type == nullptr ? "unknown" : type, owned.get(), {}};
 }

@@ -32,7 +32,7 @@ struct Target {
 struct ConnectOptions {
   std::chrono::milliseconds timeout{60'000};        // overall deadline for connect()
   std::chrono::milliseconds probe_interval{100};    // between banner probes
-  std::chrono::milliseconds step_timeout{10'000};   // each libssh step (handshake, auth, channel)
+  std::chrono::milliseconds step_timeout{30'000};   // each libssh step (handshake, auth, channel); slow under TCG
   int keepalive_interval_s = 15;
 };
 

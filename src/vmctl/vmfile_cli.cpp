@@ -63,6 +63,20 @@ void add_vmfile_options(CLI::App& command, VmfileFlags& flags, bool per_vm) {
   command.add_option("-j,--jobs", flags.jobs, "VMs handled at once (default: all)")->check(CLI::Range(1u, 1024u));
 }
 
+void add_bring_up_options(CLI::App& command, BringUpFlags& flags) {
+  add_vmfile_options(command, flags.vmfile);
+  command.add_flag("--no-provision", flags.no_provision, "Do not run the provisioners");
+  command.add_option("--timeout", flags.timeout_s, "Seconds each VM may take to accept SSH and finish cloud-init")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 86400u));
+}
+
+vmfile::ApplyContext with_bring_up_flags(vmfile::ApplyContext apply, const BringUpFlags& flags) {
+  apply.provision = !flags.no_provision;
+  apply.ready_timeout = std::chrono::seconds(flags.timeout_s);
+  return apply;
+}
+
 vmfile::VmFile load_vmfile(const VmfileFlags& flags) {
   return vmfile::load(flags.file.empty() ? vmfile::default_path(fs::current_path()) : fs::path(flags.file));
 }

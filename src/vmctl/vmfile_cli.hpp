@@ -22,6 +22,16 @@ struct VmfileFlags {
 // --file, and with `per_vm` also --name and --jobs.
 void add_vmfile_options(CLI::App& command, VmfileFlags& flags, bool per_vm = true);
 
+// The options of the commands that bring VMs up (up, reload).
+struct BringUpFlags {
+  VmfileFlags vmfile;
+  bool no_provision = false;
+  unsigned timeout_s = 300;
+};
+void add_bring_up_options(CLI::App& command, BringUpFlags& flags);
+// An ApplyContext adjusted to the flags.
+vm_manager::vmfile::ApplyContext with_bring_up_flags(vm_manager::vmfile::ApplyContext apply, const BringUpFlags& flags);
+
 vm_manager::vmfile::VmFile load_vmfile(const VmfileFlags& flags);
 
 // Library context for the actions, printing through ctx with padded names.

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/sha256.hpp"
+#include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -30,7 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using vmctl::test::RunningProcess;
 using vmctl::test::TempDir;
 
 constexpr int kCutAfter = 1000;
@@ -73,24 +73,11 @@ class ImageCacheTest : public ::testing::Test {
     qcow2_bytes_ = read_bytes(qcow2_);
     ASSERT_GT(qcow2_bytes_.size(), 4u * kCutAfter);
 
-    const fs::path port_file = tmp_ / "port";
-    server_.emplace(std::vector<std::string>{"python3", VMCTL_SOURCE_DIR "/tests/image/http_server.py", "--root",
-                                             served_.string(), "--log", log_.string(), "--port-file",
-                                             port_file.string(), "--cut-after", std::to_string(kCutAfter)},
-                    vmctl::test::ProcessOptions{{}, 120s});
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(50ms);
-    ASSERT_TRUE(fs::exists(port_file)) << "the test HTTP server did not start";
-    port_ = std::stoi(read_bytes(port_file));
+    server_.emplace(served_, kCutAfter);
+    ASSERT_NE(server_->port(), 0) << "the test HTTP server did not start";
   }
 
-  void TearDown() override {
-    if (server_) {
-      ::kill(server_->pid(), SIGKILL);
-      server_->finish();
-    }
-  }
-
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + path; }
+  std::string url(const std::string& path) const { return server_->url(path); }
 
   ImageCache cache() const {
     ImageCacheOptions options;
@@ -104,7 +91,7 @@ class ImageCacheTest : public ::testing::Test {
   // The request log: "METHOD PATH RANGE" per line.
   std::vector<std::string> requests() const {
     std::vector<std::string> lines;
-    std::istringstream in(read_bytes(log_));
+    std::istringstream in(server_->log());
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     return lines;
   }
@@ -126,11 +113,9 @@ class ImageCacheTest : public ::testing::Test {
   TempDir tmp_;
   fs::path served_ = tmp_ / "served";
   fs::path root_ = tmp_ / "cache";
-  fs::path log_ = tmp_ / "requests.log";
   fs::path qcow2_;
   std::string qcow2_bytes_;
-  std::optional<RunningProcess> server_;
-  int port_ = 0;
+  std::optional<vmctl::test::TestHttpServer> server_;
 };
 
 TEST_F(ImageCacheTest, DownloadsAQcow2ImageAndDetectsItsFormat) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/sha256.hpp"
+#include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -54,23 +55,11 @@ class ImageCliTest : public ::testing::Test {
     fs::create_directories(served_);
     disk_ = served_ / "disk.qcow2";
     ASSERT_EQ(run_process({"qemu-img", "create", "-q", "-f", "qcow2", disk_.string(), "64M"}).exit_code, 0);
-    const fs::path port_file = tmp_ / "port";
-    server_.emplace(std::vector<std::string>{"python3", VMCTL_SOURCE_DIR "/tests/image/http_server.py", "--root",
-                                             served_.string(), "--log", (tmp_ / "requests.log").string(),
-                                             "--port-file", port_file.string()},
-                    ProcessOptions{{}, 120s});
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
-    ASSERT_TRUE(fs::exists(port_file)) << "the test HTTP server did not start";
-    port_ = std::stoi(read_bytes(port_file));
-  }
-  void TearDown() override {
-    if (server_) {
-      ::kill(server_->pid(), SIGKILL);
-      server_->finish();
-    }
+    server_.emplace(served_);
+    ASSERT_NE(server_->port(), 0) << "the test HTTP server did not start";
   }
 
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + path; }
+  std::string url(const std::string& path) const { return server_->url(path); }
 
   ProcessResult image(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
     if (env.empty()) env = {{"VMCTL_IMAGE_CACHE", cache_.string()}};
@@ -89,8 +78,7 @@ class ImageCliTest : public ::testing::Test {
   fs::path cache_ = tmp_ / "cache";
   fs::path data_ = tmp_ / "data";
   fs::path disk_;
-  std::optional<RunningProcess> server_;
-  int port_ = 0;
+  std::optional<TestHttpServer> server_;
 };
 
 TEST_F(ImageCliTest, PullListInspectRemove) {

@@ -76,35 +76,35 @@ TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
   }
 
   ProcessResult again = run({"up"});
-  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(result_of(again.out, "a"), "running") << again.out;
   EXPECT_EQ(again.out.find("hello from"), std::string::npos) << "running VMs are not provisioned again";
 
   write_vmfile(three_vms(256));
   ProcessResult drifted = run({"up"});
-  EXPECT_EQ(drifted.exit_code, 0) << drifted.err;
+  EXPECT_EQ(drifted.exit_code, 0) << drifted.out << drifted.err;
   EXPECT_EQ(result_of(drifted.out, "b"), "running, drifted") << drifted.out;
   EXPECT_NE(drifted.out.find("memory 192 MB -> 256 MB"), std::string::npos) << drifted.out;
   EXPECT_EQ(result_of(drifted.out, "a"), "running");
 
   ProcessResult provisioned = run({"provision", "--name", "c"});
-  EXPECT_EQ(provisioned.exit_code, 0) << provisioned.err;
+  EXPECT_EQ(provisioned.exit_code, 0) << provisioned.out << provisioned.err;
   EXPECT_NE(provisioned.out.find("c | hello from c"), std::string::npos) << provisioned.out;
 
   ProcessResult down = run({"down", "--jobs", "2"});
-  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
   for (const char* vm : {"a", "b", "c"}) EXPECT_EQ(state_of(vm), "stopped");
   ProcessResult restarted = run({"up", "--name", "a"});
   EXPECT_EQ(result_of(restarted.out, "a"), "started") << restarted.out;
   EXPECT_EQ(state_of("b"), "stopped") << "--name touches only that VM";
 
   ProcessResult reload = run({"reload", "--name", "b", "--no-provision"});
-  EXPECT_EQ(reload.exit_code, 0) << reload.err;
+  EXPECT_EQ(reload.exit_code, 0) << reload.out << reload.err;
   EXPECT_EQ(result_of(reload.out, "b"), "recreated") << reload.out;
   EXPECT_EQ(status("b").at("memory_mb"), 256);
 
   ProcessResult destroyed = run({"down", "--destroy"});
-  EXPECT_EQ(destroyed.exit_code, 0) << destroyed.err;
+  EXPECT_EQ(destroyed.exit_code, 0) << destroyed.out << destroyed.err;
   EXPECT_TRUE(list().empty());
 }
 
