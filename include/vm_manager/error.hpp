@@ -20,6 +20,7 @@ inline constexpr std::string_view vm_stop_failed = "vm_manager::vm::stop_failed"
 inline constexpr std::string_view spec_invalid = "vm_manager::spec::invalid";
 inline constexpr std::string_view backend_not_available = "vm_manager::backend::not_available";
 inline constexpr std::string_view backend_mismatch = "vm_manager::backend::mismatch";
+inline constexpr std::string_view backend_unsupported = "vm_manager::backend::unsupported";
 inline constexpr std::string_view store_io = "vm_manager::store::io";
 inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
 inline constexpr std::string_view data_dir_invalid = "vm_manager::data_dir::invalid";
@@ -58,6 +59,13 @@ inline constexpr std::string_view vmfile_not_found = "vm_manager::vmfile::not_fo
 inline constexpr std::string_view vmfile_apply_failed = "vm_manager::vmfile::apply_failed";
 inline constexpr std::string_view console_unavailable = "vm_manager::console::unavailable";
 inline constexpr std::string_view console_no_log = "vm_manager::console::no_log";
+inline constexpr std::string_view propolis_tool_failed = "vm_manager::propolis::tool_failed";
+inline constexpr std::string_view propolis_request_failed = "vm_manager::propolis::request_failed";
+inline constexpr std::string_view propolis_unreachable = "vm_manager::propolis::unreachable";
+inline constexpr std::string_view propolis_conflict = "vm_manager::propolis::conflict";
+inline constexpr std::string_view propolis_no_instance = "vm_manager::propolis::no_instance";
+inline constexpr std::string_view propolis_too_large = "vm_manager::propolis::too_large";
+inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::timeout";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

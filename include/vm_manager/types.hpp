@@ -77,6 +77,9 @@ struct VmSpec {
   std::optional<std::string> kernel;
   std::optional<std::string> initrd;
   std::optional<std::string> cmdline;
+  // Propolis: the address of the zone's propolis-server, "IP/PREFIX" (the
+  // API VNIC's allowed-address); it listens there on the configured port.
+  std::optional<std::string> propolis_api;
 
   bool operator==(const VmSpec&) const = default;
 };

@@ -133,7 +133,8 @@ void to_json(json& j, const VmSpec& spec) {
            {"accel", spec.accel},
            {"kernel", optional_json(spec.kernel)},
            {"initrd", optional_json(spec.initrd)},
-           {"cmdline", optional_json(spec.cmdline)}};
+           {"cmdline", optional_json(spec.cmdline)},
+           {"propolis_api", optional_json(spec.propolis_api)}};
 }
 
 void from_json(const json& j, VmSpec& spec) {
@@ -153,6 +154,7 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "kernel", spec.kernel);
   read(j, "initrd", spec.initrd);
   read(j, "cmdline", spec.cmdline);
+  read(j, "propolis_api", spec.propolis_api);
 }
 
 void to_json(json& j, const VmHandle& h) {

@@ -41,6 +41,7 @@ struct CreateOptions {
   std::string ssh_private_key;
   std::string cloud_init;
   std::string hostname;
+  std::string propolis_api;
 };
 
 std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
@@ -111,6 +112,8 @@ std::string image_from(const CreateOptions& o, bool quiet) {
   }
   if (o.image_url.empty()) {
     if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
+    // Propolis images are ZFS snapshots ("<image>@<snapshot>"), not files.
+    if (o.backend == "propolis") return o.image;
     return existing_path(o.image, "image").value_or("");
   }
   image::ImageCacheOptions options;
@@ -138,6 +141,7 @@ VmSpec spec_from(const CreateOptions& o, bool quiet) {
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
   spec.network = network_from(o);
+  if (!o.propolis_api.empty()) spec.propolis_api = o.propolis_api;
   return spec;
 }
 
@@ -210,6 +214,7 @@ void add_create_command(CLI::App& app, Context& ctx) {
                   "Private key matching --ssh-key (default: the --ssh-key path without .pub)");
   cmd->add_option("--cloud-init", o->cloud_init, "User-data file, merged with vmctl's own cloud-config");
   cmd->add_option("--hostname", o->hostname, "Guest hostname (default: the VM's name)");
+  cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
   cmd->add_flag("--start", o->start, "Start the VM once created");
   add_wait_options(*cmd, o->wait);
   cmd->callback([&ctx, o] { run_create(ctx, *o); });

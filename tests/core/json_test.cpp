@@ -47,6 +47,7 @@ VmSpec full_spec(NetworkConfig network) {
   spec.kernel = "/boot/vmlinuz";
   spec.initrd = "/boot/initrd.img";
   spec.cmdline = "console=ttyS0 root=/dev/vda1 quiet";
+  spec.propolis_api = "10.0.5.20/24";
   return spec;
 }
 

@@ -1,0 +1,122 @@
+#include "backends/propolis/instance_spec.hpp"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "util/base64.hpp"
+#include "util/printable.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::propolis {
+namespace {
+
+using nlohmann::json;
+
+// PCI layout (bus 0): the boot disk, NICs in a block of their own, then the
+// seed. Fixed slots keep guest device names stable across restarts.
+constexpr int kBootDiskSlot = 4;
+constexpr int kFirstNicSlot = 8;
+constexpr int kSeedDiskSlot = 24;
+static_assert(kFirstNicSlot + static_cast<int>(kMaxNics) <= kSeedDiskSlot);
+
+// The metadata only labels Oximeter metrics, which a standalone
+// propolis-server does not export; the API still requires every field.
+constexpr const char* kNilUuid = "00000000-0000-0000-0000-000000000000";
+
+[[noreturn]] void invalid(const std::string& message, std::string help) {
+  throw Error(errc::spec_invalid, message, std::move(help));
+}
+
+void check(const InstanceParams& p) {
+  static const std::regex uuid("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  if (!std::regex_match(p.id, uuid))
+    invalid(fmt::format("Propolis instance id '{}' is not a UUID", util::printable(p.id)),
+            "this is a bug in vmctl: instance ids are generated UUIDs");
+  // Board.cpus is a uint8 in the API.
+  if (p.vcpus < 1 || p.vcpus > 255)
+    invalid(fmt::format("{} vCPUs cannot be given to a Propolis VM", p.vcpus), "use 1 to 255 vCPUs");
+  if (p.memory_mb == 0) invalid("a Propolis VM needs memory", "give the VM at least 1 MB of memory");
+  if (p.disk_path.empty()) invalid("the Propolis VM has no boot disk path", "this is a bug in vmctl");
+  if (p.vnics.size() > kMaxNics)
+    invalid(fmt::format("{} NICs asked for; the Propolis backend supports at most {}", p.vnics.size(), kMaxNics),
+            "attach fewer networks to the VM");
+}
+
+json pci(int slot) { return {{"bus", 0}, {"device", slot}, {"function", 0}}; }
+
+json component(const char* type, json body) { return {{"type", type}, {"component", std::move(body)}}; }
+
+json virtio_disk(const std::string& backend, int slot) {
+  return component("virtio_disk", {{"backend_id", backend}, {"pci_path", pci(slot)}});
+}
+
+// A correlation id per NIC, derived from the instance id so that the same
+// parameters always give the same request.
+std::string interface_id(const std::string& instance_id, std::size_t index) {
+  return instance_id.substr(0, instance_id.size() - 4) + fmt::format("{:04x}", index);
+}
+
+void add_nics(json& components, const InstanceParams& p) {
+  for (std::size_t i = 0; i < p.vnics.size(); ++i) {
+    std::string key = fmt::format("net{}", i);
+    std::string backend = key + "-backend";
+    components[key] = component("virtio_nic", {{"backend_id", backend},
+                                               {"interface_id", interface_id(p.id, i)},
+                                               {"pci_path", pci(kFirstNicSlot + static_cast<int>(i))}});
+    components[backend] = component("virtio_network_backend", {{"vnic_name", p.vnics[i]}});
+  }
+}
+
+json components(const InstanceParams& p) {
+  json c = json::object();
+  c[kSerialKey] = component("serial_port", {{"num", "com1"}});
+  const std::string disk_backend = std::string(kBootDiskKey) + "-backend";
+  c[kBootDiskKey] = virtio_disk(disk_backend, kBootDiskSlot);
+  // 512-byte sectors: what guests expect of a virtio-blk disk and what the
+  // zvols vmctl creates use.
+  c[disk_backend] = component("file_storage_backend",
+                              {{"path", p.disk_path}, {"readonly", p.disk_read_only}, {"block_size", 512}});
+  add_nics(c, p);
+  if (p.seed_iso) {
+    const std::string seed_backend = std::string(kSeedDiskKey) + "-backend";
+    c[kSeedDiskKey] = virtio_disk(seed_backend, kSeedDiskSlot);
+    c[seed_backend] =
+        component("blob_storage_backend", {{"base64", util::base64_encode(*p.seed_iso)}, {"readonly", true}});
+  }
+  // Without a boot order the firmware might try the seed disk or PXE first.
+  c["boot-settings"] = component("boot_settings", {{"order", json::array({{{"id", kBootDiskKey}}})}});
+  return c;
+}
+
+json board(const InstanceParams& p) {
+  // i440fx is the only chipset API 5.0.0 offers; PCIe config access is not
+  // needed by the virtio devices used here.
+  return {{"chipset", {{"type", "i440_fx"}, {"value", {{"enable_pcie", false}}}}},
+          {"cpus", p.vcpus},
+          {"memory_mb", p.memory_mb}};
+}
+
+json properties(const InstanceParams& p) {
+  return {{"id", p.id},
+          {"name", p.name},
+          {"description", p.description},
+          {"metadata",
+           {{"project_id", kNilUuid},
+            {"silo_id", kNilUuid},
+            {"sled_id", kNilUuid},
+            {"sled_model", "vmctl"},
+            {"sled_revision", 0},
+            {"sled_serial", "vmctl"}}}};
+}
+
+}  // namespace
+
+nlohmann::json make_ensure_request(const InstanceParams& params) {
+  check(params);
+  json spec = {{"board", board(params)}, {"components", components(params)}};
+  return {{"properties", properties(params)},
+          {"init", {{"method", "Spec"}, {"value", {{"spec", std::move(spec)}}}}}};
+}
+
+}  // namespace vm_manager::propolis

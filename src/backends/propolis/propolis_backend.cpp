@@ -1,0 +1,310 @@
+#include "backends/propolis/propolis_backend.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "backends/propolis/instance_spec.hpp"
+#include "backends/propolis/propolis_client.hpp"
+#include "cloudinit/seed_iso.hpp"
+#include "cloudinit/vm_seed.hpp"
+#include "core/handle_from_spec.hpp"
+#include "os/files.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/spec_check.hpp"
+
+namespace vm_manager::propolis {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The zone layout is fixed at prepare and kept beside vm.json, so later
+// operations never depend on settings that may have changed since.
+constexpr std::string_view kLayoutFile = "zone.json";
+// Written at the first start: an installed zone that never ran is "prepared".
+constexpr std::string_view kBootedMarker = "booted";
+
+[[noreturn]] void invalid_spec(std::string message, std::string help) {
+  throw Error(errc::spec_invalid, std::move(message), std::move(help));
+}
+
+json layout_json(const ZoneLayout& l) {
+  return json{{"vm_name", l.vm_name},       {"zone_name", l.zone_name},         {"zonepath", l.zonepath},
+              {"pool", l.pool},             {"image", l.image},                 {"snapshot", l.snapshot},
+              {"dataset", l.dataset},       {"disk_gb", l.disk_gb ? json(*l.disk_gb) : json(nullptr)},
+              {"physical_link", l.physical_link}, {"guest_vnics", l.guest_vnics}, {"api_vnic", l.api_vnic},
+              {"api_address", l.api_address}, {"api_port", l.api_port},        {"bootrom", l.bootrom},
+              {"propolis_dir", l.propolis_dir}};
+}
+
+ZoneLayout layout_from_json(const json& j) {
+  ZoneLayout l;
+  l.vm_name = j.at("vm_name");
+  l.zone_name = j.at("zone_name");
+  l.zonepath = j.at("zonepath");
+  l.pool = j.at("pool");
+  l.image = j.at("image");
+  l.snapshot = j.at("snapshot");
+  l.dataset = j.at("dataset");
+  if (!j.at("disk_gb").is_null()) l.disk_gb = j.at("disk_gb").get<std::uint64_t>();
+  l.physical_link = j.at("physical_link");
+  l.guest_vnics = j.at("guest_vnics").get<std::vector<std::string>>();
+  l.api_vnic = j.at("api_vnic");
+  l.api_address = j.at("api_address");
+  l.api_port = j.at("api_port");
+  l.bootrom = j.at("bootrom");
+  l.propolis_dir = j.at("propolis_dir");
+  return l;
+}
+
+// "<image>@<snapshot>" → {image, snapshot}.
+std::pair<std::string, std::string> image_and_snapshot(const std::string& image) {
+  auto at = image.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == image.size()) {
+    invalid_spec(fmt::format("the propolis backend takes an image snapshot, not '{}'", image),
+                 "pass --image <image>@<snapshot>, a snapshot of <pool>/images/<image>");
+  }
+  return {image.substr(0, at), image.substr(at + 1)};
+}
+
+std::string physical_link_for(const VmSpec& spec, const PropolisConfig& config) {
+  if (std::holds_alternative<UserNetwork>(spec.network) || std::holds_alternative<TapNetwork>(spec.network)) {
+    invalid_spec(fmt::format("the propolis backend has no {} networking", network_mode(spec.network)),
+                 "use --network vnic (VNICs over VMCTL_PROPOLIS_LINK or --vnic LINK)");
+  }
+  if (std::holds_alternative<NoNetwork>(spec.network)) {
+    invalid_spec("the propolis backend gives every VM a NIC", "use --network vnic");
+  }
+  const std::string& link = std::get<VnicNetwork>(spec.network).name;
+  if (!link.empty()) return link;
+  if (config.physical_link.empty()) {
+    invalid_spec("no link to create the VM's VNICs over", "pass --vnic LINK or set VMCTL_PROPOLIS_LINK");
+  }
+  return config.physical_link;
+}
+
+void refuse_unsupported(const VmSpec& spec) {
+  if (spec.kernel || spec.initrd || spec.cmdline) {
+    invalid_spec("the propolis backend boots from the disk with its UEFI firmware, not a kernel",
+                 "drop --kernel, --initrd and --append");
+  }
+  if (!spec.propolis_api) {
+    invalid_spec("the propolis backend needs the address of the VM's propolis-server",
+                 "pass --propolis-api IP/PREFIX (the zone's API address)");
+  }
+}
+
+ZoneLayout layout_for(const VmSpec& spec, const PropolisConfig& config) {
+  auto [image, snapshot] = image_and_snapshot(spec.image_path);
+  ZoneOptions options;
+  options.snapshot = snapshot;
+  options.disk_gb = spec.disk_gb;
+  options.physical_link = physical_link_for(spec, config);
+  options.api_address = *spec.propolis_api;
+  options.api_port = config.api_port;
+  options.propolis_dir = config.propolis_dir;
+  options.zones_root = config.zones_root;
+  return make_zone_layout(spec.name, config.zfs_pool, image, options);
+}
+
+// "ip:port", with brackets for IPv6.
+std::string api_endpoint(const ZoneLayout& layout) {
+  std::string ip = layout.api_address.substr(0, layout.api_address.find('/'));
+  if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+  return fmt::format("{}:{}", ip, layout.api_port);
+}
+
+VmState state_of_instance(const std::string& state) {
+  if (state == "Running" || state == "Rebooting" || state == "Migrating") return VmState::running;
+  if (state == "Creating" || state == "Starting") return VmState::preparing;
+  if (state == "Stopping" || state == "Stopped" || state == "Destroyed") return VmState::stopped;
+  return VmState::failed;
+}
+
+}  // namespace
+
+PropolisBackend::PropolisBackend(DataDir data_dir, PropolisConfig config, std::unique_ptr<CommandRunner> runner)
+    : data_dir_(std::move(data_dir)),
+      config_(std::move(config)),
+      runner_(std::move(runner)),
+      tools_(*runner_, config_.tool_timeout) {}
+
+VmHandle PropolisBackend::prepare(const VmSpec& spec) {
+  validate_spec(spec);
+  refuse_unsupported(spec);
+  ZoneLayout layout = layout_for(spec, config_);  // every name checked before anything runs
+
+  data_dir_.ensure_exists();
+  fs::path work_dir = data_dir_.vm_dir(spec.name);
+  if (!os::make_dir(work_dir)) {
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
+                "choose another name");
+  }
+  try {
+    VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
+    h.zone_name = layout.zone_name;
+    h.propolis_address = api_endpoint(layout);
+    h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
+    if (auto seed = cloudinit::make_vm_seed(spec, work_dir, h.id)) {
+      h.seed_iso_path = (work_dir / "seed.iso").string();
+      cloudinit::write_seed_iso(h.seed_iso_path, seed->files);
+      cloudinit::record_ssh_identity(*seed, h);
+    }
+    os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
+    tools_.create(layout);  // undoes itself when it fails part-way
+    return h;
+  } catch (...) {
+    data_dir_.remove_inside(work_dir);
+    throw;
+  }
+}
+
+ZoneLayout PropolisBackend::layout_of(const VmHandle& handle) const {
+  fs::path file = fs::path(handle.work_dir) / kLayoutFile;
+  std::optional<std::string> text = os::read_file(file);
+  if (!text) {
+    throw Error(errc::store_corrupt, fmt::format("VM '{}' has no {}", handle.name, file.string()),
+                "its zone cannot be found without it; remove the zone by hand, then 'vmctl destroy'");
+  }
+  try {
+    ZoneLayout layout = layout_from_json(json::parse(*text));
+    validate_zone_layout(layout);
+    return layout;
+  } catch (const json::exception& e) {
+    throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", file.string(), e.what()),
+                "restore it, or remove the zone by hand");
+  }
+}
+
+void PropolisBackend::create_instance(const VmHandle& handle) {
+  InstanceParams params;
+  params.id = handle.id;
+  params.name = handle.name;
+  params.description = "vmctl VM " + handle.name;
+  params.vcpus = handle.vcpus;
+  params.memory_mb = handle.memory_mb;
+  params.disk_path = handle.overlay_path;
+  params.vnics = layout_of(handle).guest_vnics;
+  if (!handle.seed_iso_path.empty()) params.seed_iso = os::read_file(handle.seed_iso_path);
+  json request = make_ensure_request(params);
+
+  // A zone that just booted needs a moment before propolis-server listens.
+  PropolisClient client(handle.propolis_address, config_.request_timeout);
+  auto deadline = std::chrono::steady_clock::now() + config_.start_timeout;
+  for (;;) {
+    try {
+      client.ensure(request);
+      break;
+    } catch (const Error& e) {
+      if (e.code() != errc::propolis_unreachable || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  client.request_state("Run");
+  client.wait_for_state({"Running"}, deadline);
+}
+
+VmHandle PropolisBackend::start(const VmHandle& handle) {
+  VmState current = state(handle);
+  if (current != VmState::prepared && current != VmState::stopped) {
+    throw Error(errc::vm_invalid_state, fmt::format("cannot start VM '{}': it is {}", handle.name, to_string(current)),
+                "check the VM's state with 'vmctl status " + handle.name + "'");
+  }
+  ZoneLayout layout = layout_of(handle);
+  if (tools_.zone_state(layout.zone_name) == "running") tools_.halt(layout);  // a stopped instance in a live zone
+  tools_.boot(layout);
+  try {
+    create_instance(handle);
+  } catch (...) {
+    try {
+      tools_.halt(layout);
+    } catch (const Error& e) {
+      spdlog::warn("VM '{}': could not halt zone {} after a failed start: {}", handle.name, layout.zone_name,
+                   e.message());
+    }
+    throw;
+  }
+  os::write_file_atomic(fs::path(handle.work_dir) / kBootedMarker, "");
+  return handle;
+}
+
+VmHandle PropolisBackend::stop(const VmHandle& handle, std::chrono::milliseconds timeout) {
+  ZoneLayout layout = layout_of(handle);
+  if (tools_.zone_state(layout.zone_name) != "running") return handle;
+  PropolisClient client(handle.propolis_address, config_.request_timeout);
+  try {
+    if (timeout.count() > 0) {
+      client.request_state("Stop");
+      client.wait_for_state({"Stopped", "Destroyed"}, std::chrono::steady_clock::now() + timeout);
+    }
+  } catch (const Error& e) {
+    // Halting the zone ends propolis-server and the guest with it.
+    spdlog::warn("VM '{}' did not stop cleanly ({}); halting its zone", handle.name, e.message());
+  }
+  tools_.halt(layout);
+  return handle;
+}
+
+VmHandle PropolisBackend::suspend(const VmHandle& handle) {
+  throw Error(errc::backend_unsupported, fmt::format("cannot suspend VM '{}': not supported by the propolis backend", handle.name),
+              "propolis-server has no pause; stop the VM instead");
+}
+
+VmHandle PropolisBackend::resume(const VmHandle& handle) {
+  throw Error(errc::backend_unsupported, fmt::format("cannot resume VM '{}': not supported by the propolis backend", handle.name),
+              "propolis VMs are never suspended; start the VM instead");
+}
+
+void PropolisBackend::destroy(VmHandle handle) {
+  if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return;
+  fs::path work_dir(handle.work_dir);
+  if (fs::exists(work_dir / kLayoutFile)) {
+    stop(handle, std::chrono::seconds(10));
+    tools_.destroy(layout_of(handle));
+  }
+  data_dir_.remove_inside(work_dir);
+}
+
+VmState PropolisBackend::instance_state(const VmHandle& handle) {
+  try {
+    PropolisClient client(handle.propolis_address, config_.request_timeout);
+    return state_of_instance(client.get_instance().at("instance").at("state").get<std::string>());
+  } catch (const Error& e) {
+    if (e.code() == errc::propolis_no_instance) return VmState::stopped;
+    spdlog::warn("VM '{}': its zone runs but propolis-server does not answer: {}", handle.name, e.message());
+    return VmState::failed;
+  } catch (const json::exception& e) {
+    spdlog::warn("VM '{}': unexpected answer from propolis-server: {}", handle.name, e.what());
+    return VmState::failed;
+  }
+}
+
+VmState PropolisBackend::state(const VmHandle& handle) {
+  if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
+  if (!fs::exists(fs::path(handle.work_dir) / kLayoutFile)) return VmState::failed;
+  std::string zone = tools_.zone_state(handle.zone_name);
+  if (zone == "running") return instance_state(handle);
+  if (zone == "installed") {
+    return fs::exists(fs::path(handle.work_dir) / kBootedMarker) ? VmState::stopped : VmState::prepared;
+  }
+  return VmState::failed;  // gone, only configured, or half-way through a zoneadm operation
+}
+
+std::string PropolisBackend::guest_ip(const VmHandle& handle) {
+  if (!handle.ssh_host.empty()) return handle.ssh_host;
+  throw Error(errc::backend_unsupported,
+              fmt::format("the address of VM '{}' is not known: its VNIC gets one from your network's DHCP", handle.name),
+              "look it up on your DHCP server or inside the VM ('vmctl console " + handle.name + "')");
+}
+
+ConsoleEndpoint PropolisBackend::console_endpoint(const VmHandle& handle) {
+  if (state(handle) != VmState::running) return NoConsole{};
+  return WebSocketConsole{PropolisClient(handle.propolis_address, config_.request_timeout).serial_url(std::nullopt)};
+}
+
+}  // namespace vm_manager::propolis

@@ -1,0 +1,69 @@
+// A client for the propolis-server HTTP API (version 5.0.0) over libcurl.
+// Every request names the API version; every non-2xx answer becomes a
+// vm_manager::Error whose code says what kind of failure it was and whose
+// message says what the server said.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace vm_manager::propolis {
+
+inline constexpr const char* kApiVersion = "5.0.0";
+
+class PropolisClient {
+ public:
+  struct MonitorResult {
+    std::string state;  // an InstanceState: "Creating", "Running", …
+    std::uint64_t gen = 0;
+  };
+
+  // address: "host:port" or "[v6]:port". request_timeout bounds every
+  // request except the state monitor's long-poll, which has its own.
+  PropolisClient(std::string address, std::chrono::milliseconds request_timeout);
+
+  const std::string& address() const { return address_; }
+
+  // PUT /instance. Raises propolis_too_large, without sending anything, when
+  // the body is over kMaxRequestBytes; propolis_conflict when the server
+  // already has an instance.
+  void ensure(const nlohmann::json& request);
+  // GET /instance: the InstanceGetResponse.
+  nlohmann::json get_instance();
+  // PUT /instance/state with "Run", "Stop" or "Reboot".
+  void request_state(std::string_view state);
+  // GET /instance/state-monitor: answers once the instance's generation is
+  // at least `gen`. Raises propolis_timeout when that takes over `timeout`.
+  MonitorResult monitor(std::uint64_t gen, std::chrono::milliseconds timeout);
+  // Follows the state monitor until the state is one of `wanted`. Failed or
+  // Destroyed (unless wanted) raise vm_invalid_state; the deadline raises
+  // propolis_timeout.
+  MonitorResult wait_for_state(const std::vector<std::string>& wanted, std::chrono::steady_clock::time_point deadline);
+  // GET /instance/serial/history: the last `most_recent` bytes of com1's
+  // output, or all the server keeps (up to 1 MiB) when not given.
+  std::string serial_history(std::optional<std::uint64_t> most_recent);
+  // The serial console websocket's URL.
+  std::string serial_url(std::optional<std::uint64_t> most_recent) const;
+
+ private:
+  struct Response {
+    long status = 0;
+    std::string body;
+  };
+  Response perform(std::string_view method, const std::string& target, const std::string* body,
+                   std::chrono::milliseconds timeout) const;
+  // perform() and raise for any non-2xx status; returns the body.
+  std::string call(std::string_view method, const std::string& target, const std::string* body,
+                   std::chrono::milliseconds timeout) const;
+
+  std::string address_;
+  std::chrono::milliseconds request_timeout_;
+};
+
+}  // namespace vm_manager::propolis

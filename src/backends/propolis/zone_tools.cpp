@@ -1,0 +1,232 @@
+// zfs, dladm, zonecfg and zoneadm for one VM, always as argv vectors.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backends/propolis/zone_tools.hpp"
+#include "util/printable.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::propolis {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kHelp =
+    "Check the host's datasets, VNICs and zones with 'zfs list', 'dladm show-vnic' and 'zoneadm list -cv'.";
+
+// The tools' stderr on one line: lines joined with "; ", trailing blanks dropped.
+std::string one_line(std::string_view text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto nl = text.find('\n', start);
+    std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (!line.empty()) out += (out.empty() ? "" : "; ") + std::string(line);
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+// A zonecfg command file in $TMPDIR, removed when done with.
+class TempCommandFile {
+ public:
+  explicit TempCommandFile(const std::string& content) {
+    std::string pattern = (fs::temp_directory_path() / "vmctl-zonecfg-XXXXXX").string();
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) {
+      throw Error(errc::propolis_tool_failed,
+                  fmt::format("cannot create a zonecfg command file in {}: {}",
+                              fs::temp_directory_path().string(), std::strerror(errno)),
+                  "Set TMPDIR to a writable folder.");
+    }
+    path_ = pattern;
+    std::size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int err = errno;
+        ::close(fd);
+        throw Error(errc::propolis_tool_failed,
+                    fmt::format("cannot write the zonecfg command file {}: {}", path_, std::strerror(err)),
+                    "Check the free space in TMPDIR.");
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  }
+  ~TempCommandFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  TempCommandFile(const TempCommandFile&) = delete;
+  TempCommandFile& operator=(const TempCommandFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs the undo steps newest first. They log rather than throw, so the
+// original failure is the one the caller sees.
+void roll_back(std::vector<std::function<void()>>& undo) {
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    try {
+      (*it)();
+    } catch (const std::exception& e) {
+      spdlog::warn("undoing a failed zone create: {}", e.what());
+    }
+  }
+}
+
+}  // namespace
+
+std::string describe_failure(const std::vector<std::string>& argv, const os::ProcessOutput& out) {
+  std::string command = os::describe(argv);
+  if (out.timed_out) return fmt::format("{} timed out", command);
+  std::string err = one_line(out.err);
+  if (err.empty()) err = one_line(out.out);
+  std::string status = out.signal != 0 ? fmt::format("killed by signal {}", out.signal)
+                                       : fmt::format("failed (exit status {})", out.exit_code);
+  return err.empty() ? fmt::format("{} {}", command, status)
+                     : fmt::format("{} {}: \"{}\"", command, status, util::printable(err));
+}
+
+ZoneTools::ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout) : runner_(runner), timeout_(timeout) {}
+
+os::ProcessOutput ZoneTools::run(const std::vector<std::string>& argv) {
+  spdlog::debug("running {}", os::describe(argv));
+  return runner_.run(argv, timeout_);
+}
+
+void ZoneTools::run_checked(const std::vector<std::string>& argv) {
+  auto out = run(argv);
+  if (!out.ok()) throw Error(errc::propolis_tool_failed, describe_failure(argv, out), std::string(kHelp));
+}
+
+void ZoneTools::create(const ZoneLayout& l) {
+  validate_zone_layout(l);
+  std::vector<std::function<void()>> undo;
+  try {
+    // -p: makes <pool>/vms the first time.
+    run_checked({"zfs", "clone", "-p", fmt::format("{}/images/{}@{}", l.pool, l.image, l.snapshot), l.dataset});
+    undo.emplace_back([this, &l] { destroy_dataset(l.dataset); });
+    if (l.disk_gb) run_checked({"zfs", "set", fmt::format("volsize={}G", *l.disk_gb), l.dataset});
+    std::vector<std::string> vnics = l.guest_vnics;
+    vnics.push_back(l.api_vnic);
+    for (const auto& vnic : vnics) {
+      run_checked({"dladm", "create-vnic", "-l", l.physical_link, vnic});
+      undo.emplace_back([this, vnic] { delete_vnic(vnic); });
+    }
+    configure_zone(l);
+    // Removing the zone also uninstalls it when a failed install left it
+    // installed or incomplete.
+    undo.emplace_back([this, &l] { remove_zone(l.zone_name); });
+    run_checked({"zoneadm", "-z", l.zone_name, "install"});
+  } catch (...) {
+    roll_back(undo);
+    throw;
+  }
+}
+
+void ZoneTools::configure_zone(const ZoneLayout& l) {
+  TempCommandFile file(zonecfg_command_file(l));
+  run_checked({"zonecfg", "-z", l.zone_name, "-f", file.path()});
+}
+
+void ZoneTools::boot(const ZoneLayout& l) {
+  validate_zone_layout(l);
+  run_checked({"zoneadm", "-z", l.zone_name, "boot"});
+}
+
+void ZoneTools::halt(const ZoneLayout& l) {
+  validate_zone_layout(l);
+  run_checked({"zoneadm", "-z", l.zone_name, "halt"});
+}
+
+void ZoneTools::destroy(const ZoneLayout& l) {
+  validate_zone_layout(l);
+  std::exception_ptr first;
+  auto attempt = [&first](const std::function<void()>& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      // Later parts may still go (a VNIC whose zone is gone); the first
+      // failure is usually the cause of the rest.
+      spdlog::warn("destroying a zone: {}", e.what());
+      if (!first) first = std::current_exception();
+    }
+  };
+  attempt([&] { remove_zone(l.zone_name); });
+  attempt([&] { delete_vnic(l.api_vnic); });
+  for (auto it = l.guest_vnics.rbegin(); it != l.guest_vnics.rend(); ++it) attempt([&] { delete_vnic(*it); });
+  attempt([&] { destroy_dataset(l.dataset); });
+  if (first) std::rethrow_exception(first);
+}
+
+std::string ZoneTools::zone_state(const std::string& zone) {
+  std::vector<std::string> argv{"zoneadm", "-z", zone, "list", "-p"};
+  auto out = run(argv);
+  if (!out.ok()) {
+    if (!out.timed_out && contains(out.err, "No such zone configured")) return "";
+    throw Error(errc::propolis_tool_failed, describe_failure(argv, out), std::string(kHelp));
+  }
+  // zoneid:zonename:state:zonepath:uuid:brand:ip-type — the first three
+  // fields never contain ':'.
+  std::string_view line(out.out);
+  line = line.substr(0, line.find('\n'));
+  auto c1 = line.find(':');
+  auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
+  auto c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
+  if (c3 == std::string_view::npos || line.substr(c1 + 1, c2 - c1 - 1) != zone) {
+    throw Error(errc::propolis_tool_failed,
+                fmt::format("{} printed \"{}\", not a line for zone {}", os::describe(argv), util::printable(line), zone),
+                std::string(kHelp));
+  }
+  return std::string(line.substr(c2 + 1, c3 - c2 - 1));
+}
+
+// Takes the zone down as far as needed from whatever state it is in.
+void ZoneTools::remove_zone(const std::string& zone) {
+  std::string state = zone_state(zone);
+  if (state.empty()) return;
+  if (state == "running" || state == "ready" || state == "shutting_down" || state == "down") {
+    run_checked({"zoneadm", "-z", zone, "halt"});
+    state = "installed";
+  }
+  // -F: uninstall asks for confirmation on stdin otherwise.
+  if (state == "installed" || state == "incomplete") run_checked({"zoneadm", "-z", zone, "uninstall", "-F"});
+  run_checked({"zonecfg", "-z", zone, "delete", "-F"});
+}
+
+void ZoneTools::delete_vnic(const std::string& vnic) {
+  std::vector<std::string> argv{"dladm", "delete-vnic", vnic};
+  auto out = run(argv);
+  // "vnic deletion failed: object not found": already gone.
+  if (out.ok() || (!out.timed_out && contains(out.err, "not found"))) return;
+  throw Error(errc::propolis_tool_failed, describe_failure(argv, out), std::string(kHelp));
+}
+
+void ZoneTools::destroy_dataset(const std::string& dataset) {
+  // -r: snapshots of the VM's volume go with it.
+  std::vector<std::string> argv{"zfs", "destroy", "-r", dataset};
+  auto out = run(argv);
+  if (out.ok() || (!out.timed_out && contains(out.err, "dataset does not exist"))) return;
+  throw Error(errc::propolis_tool_failed, describe_failure(argv, out), std::string(kHelp));
+}
+
+}  // namespace vm_manager::propolis

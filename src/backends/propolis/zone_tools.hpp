@@ -1,0 +1,118 @@
+// A Propolis VM's host objects on illumos — its ZFS volume (a clone of an
+// image snapshot), its VNICs and its nebula-vm zone — made, booted, halted
+// and removed with zfs, dladm, zonecfg and zoneadm through a CommandRunner.
+//
+// Every name is derived and checked up front (make_zone_layout,
+// validate_zone_layout) so that a bad name fails before any command runs,
+// and a create that fails part-way removes what it made.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/propolis/command_runner.hpp"
+
+namespace vm_manager::propolis {
+
+// Everything the tools are told about one VM. Usually made by
+// make_zone_layout; create/destroy check it again, since it is a plain struct.
+struct ZoneLayout {
+  std::string vm_name;
+  std::string zone_name;                 // "vmctl-<vm name>"
+  std::string zonepath;                  // "<zones root>/<zone name>"
+  std::string pool;
+  std::string image;                     // dataset name under <pool>/images
+  std::string snapshot;                  // of <pool>/images/<image>
+  std::string dataset;                   // "<pool>/vms/<vm name>", the VM's disk
+  std::optional<std::uint64_t> disk_gb;  // grow the clone to this; unset: the image's size
+  std::string physical_link;             // the VNICs are created over it
+  std::vector<std::string> guest_vnics;  // the guest's NICs, in order
+  std::string api_vnic;                  // carries propolis-server's API address
+  std::string api_address;               // "<ip>/<prefix>": the API VNIC's allowed-address
+  std::uint16_t api_port = 0;            // propolis-server listens on <ip>:<port>
+  std::string bootrom;                   // firmware, path as seen inside the zone
+  std::string propolis_dir;              // host folder lofs-mounted read-only at kPropolisZoneDir; empty: none
+};
+
+// Where the brand expects propolis-server and its firmware inside the zone.
+inline constexpr std::string_view kPropolisZoneDir = "/opt/oxide/propolis-server";
+
+// The choices make_zone_layout does not derive from the VM's name.
+struct ZoneOptions {
+  std::string snapshot;
+  std::optional<std::uint64_t> disk_gb;
+  std::string physical_link;
+  std::size_t guest_nics = 1;  // 1..kMaxGuestNics
+  std::string api_address;     // "<ip>/<prefix>", IPv4 or IPv6
+  std::uint16_t api_port = 12400;
+  std::string bootrom = "/opt/oxide/propolis-server/firmware/OVMF_CODE.fd";
+  std::string propolis_dir = "/opt/oxide/propolis-server";
+  std::string zones_root = "/zones";
+};
+
+inline constexpr std::size_t kMaxGuestNics = 8;
+
+// Derives and validates a VM's layout. Raises Error(spec_invalid) naming the
+// bad value; runs nothing.
+ZoneLayout make_zone_layout(std::string_view vm_name, std::string_view pool, std::string_view image,
+                            const ZoneOptions& options);
+
+// Raises Error(spec_invalid) unless every name and value in the layout is one
+// the illumos tools accept and zonecfg can be given unquoted.
+void validate_zone_layout(const ZoneLayout& layout);
+
+// The name checks, for callers that take names from users.
+bool is_valid_zfs_component(std::string_view component);
+bool is_valid_dataset_name(std::string_view dataset);  // pool/component/…
+bool is_valid_zone_name(std::string_view zone);
+bool is_valid_link_name(std::string_view link);
+
+// The VM's VNIC names: "vmctl_<vm name>_<i>" and "vmctl_<vm name>_api0" when
+// that is a valid link name, else the same with "vmctl<8 hex digits of a
+// hash of the name>" as the stem, so any VM name gets valid, stable names.
+std::string guest_vnic_name(std::string_view vm_name, std::size_t index);
+std::string api_vnic_name(std::string_view vm_name);
+
+// The command file `zonecfg -z <zone> -f FILE` is given (brand/nebula-vm/README.md).
+std::string zonecfg_command_file(const ZoneLayout& layout);
+
+class ZoneTools {
+ public:
+  // Every command gets `timeout`; the runner must outlive this object.
+  ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout);
+
+  // Clones the image into the VM's volume (and grows it), creates the VNICs,
+  // configures and installs the zone. On failure undoes what it did, in
+  // reverse order, and raises the failure (propolis::tool_failed).
+  void create(const ZoneLayout& layout);
+  // zoneadm -z <zone> boot / halt.
+  void boot(const ZoneLayout& layout);
+  void halt(const ZoneLayout& layout);
+  // Halts, uninstalls and deletes the zone, deletes the VNICs and destroys
+  // the volume; parts already gone are skipped, so it may be repeated. Tries
+  // every part and raises the first failure.
+  void destroy(const ZoneLayout& layout);
+  // The zone's state from `zoneadm -z <zone> list -p` ("configured",
+  // "installed", "running", …), or "" when there is no such zone.
+  std::string zone_state(const std::string& zone);
+
+ private:
+  os::ProcessOutput run(const std::vector<std::string>& argv);
+  void run_checked(const std::vector<std::string>& argv);
+  void configure_zone(const ZoneLayout& layout);
+  void remove_zone(const std::string& zone);
+  void delete_vnic(const std::string& vnic);
+  void destroy_dataset(const std::string& dataset);
+
+  CommandRunner& runner_;
+  std::chrono::milliseconds timeout_;
+};
+
+// One line for a command that failed: the command and its stderr, quoted.
+std::string describe_failure(const std::vector<std::string>& argv, const os::ProcessOutput& out);
+
+}  // namespace vm_manager::propolis

@@ -1,0 +1,450 @@
+// ZoneTools against the fake illumos tools (tests/propolis/fake-tools): the
+// exact argv sequences, the zonecfg command file (also fed to the nebula-vm
+// brand's boot hook), name checks, and the undo of every failing create step.
+#include "backends/propolis/zone_tools.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "os/process.hpp"
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+
+namespace vm_manager::propolis {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using vmctl::test::TempDir;
+using Argv = std::vector<std::string>;
+
+const fs::path kFakeTools = fs::path(VMCTL_SOURCE_DIR) / "tests/propolis/fake-tools";
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs the fake tools by absolute path with their environment, and keeps a
+// copy of every zonecfg command file (ZoneTools removes it afterwards).
+class FakeToolsRunner : public CommandRunner {
+ public:
+  os::ProcessOutput run(const Argv& argv, std::chrono::milliseconds timeout) override {
+    os::ProcessSpec spec;
+    spec.argv = argv;
+    spec.argv[0] = (kFakeTools / argv.at(0)).string();
+    spec.env_overrides = env;
+    if (argv.size() == 5 && argv[0] == "zonecfg" && argv[3] == "-f") {
+      zonecfg_paths.push_back(argv[4]);
+      zonecfg_files.push_back(read_file(argv[4]));
+    }
+    return os::run_process(spec, timeout);
+  }
+
+  std::map<std::string, std::string> env;
+  std::vector<std::string> zonecfg_files;
+  std::vector<std::string> zonecfg_paths;
+};
+
+// Canned answers, for output the fakes never print.
+class ScriptedRunner : public CommandRunner {
+ public:
+  os::ProcessOutput run(const Argv& argv, std::chrono::milliseconds) override {
+    calls.push_back(argv);
+    return next;
+  }
+  os::ProcessOutput next;
+  std::vector<Argv> calls;
+};
+
+class ZoneToolsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runner_.env = {{"VMCTL_FAKE_TOOLS_STATE", (tmp_ / "state").string()},
+                   {"VMCTL_FAKE_TOOLS_LOG", log_path().string()}};
+    // The image the VMs are cloned from, made before the log starts.
+    ASSERT_TRUE(runner_.run({"zfs", "create", "-p", "-V", "10G", "rpool/images/debian"}, 30s).ok());
+    ASSERT_TRUE(runner_.run({"zfs", "snapshot", "rpool/images/debian@base"}, 30s).ok());
+    fs::remove(log_path());
+  }
+
+  fs::path log_path() const { return tmp_ / "calls.log"; }
+
+  static ZoneOptions options() {
+    ZoneOptions o;
+    o.snapshot = "base";
+    o.disk_gb = 20;
+    o.physical_link = "net0";
+    o.api_address = "192.168.50.10/24";
+    return o;
+  }
+
+  ZoneLayout layout() const {
+    ZoneOptions o = options();
+    o.zones_root = (tmp_ / "zones").string();
+    return make_zone_layout("web", "rpool", "debian", o);
+  }
+
+  // The logged argv lines; a zonecfg command file's path becomes "FILE".
+  std::vector<Argv> calls() const {
+    std::vector<Argv> out;
+    std::ifstream in(log_path());
+    for (std::string line; std::getline(in, line);) {
+      Argv argv = nlohmann::json::parse(line).get<Argv>();
+      if (argv.size() == 5 && argv[0] == "zonecfg" && argv[3] == "-f") argv[4] = "FILE";
+      out.push_back(argv);
+    }
+    return out;
+  }
+
+  nlohmann::json fake_state() const { return nlohmann::json::parse(read_file(tmp_ / "state" / "state.json")); }
+
+  // Only the image and its snapshot (and the parents zfs -p made) remain.
+  void expect_clean_host() const {
+    auto st = fake_state();
+    std::set<std::string> datasets;
+    for (auto& [name, _] : st["datasets"].items()) datasets.insert(name);
+    EXPECT_EQ(datasets.count("rpool/vms/web"), 0u);
+    EXPECT_TRUE(st["vnics"].empty()) << st["vnics"].dump();
+    EXPECT_TRUE(st["zones"].empty()) << st["zones"].dump();
+  }
+
+  TempDir tmp_;
+  FakeToolsRunner runner_;
+  ZoneTools tools_{runner_, 30s};
+};
+
+const Argv kClone{"zfs", "clone", "-p", "rpool/images/debian@base", "rpool/vms/web"};
+const Argv kVolsize{"zfs", "set", "volsize=20G", "rpool/vms/web"};
+const Argv kVnic0{"dladm", "create-vnic", "-l", "net0", "vmctl_web_0"};
+const Argv kVnicApi{"dladm", "create-vnic", "-l", "net0", "vmctl_web_api0"};
+const Argv kZonecfg{"zonecfg", "-z", "vmctl-web", "-f", "FILE"};
+const Argv kInstall{"zoneadm", "-z", "vmctl-web", "install"};
+const Argv kList{"zoneadm", "-z", "vmctl-web", "list", "-p"};
+const Argv kHalt{"zoneadm", "-z", "vmctl-web", "halt"};
+const Argv kUninstall{"zoneadm", "-z", "vmctl-web", "uninstall", "-F"};
+const Argv kDelete{"zonecfg", "-z", "vmctl-web", "delete", "-F"};
+const Argv kDeleteApi{"dladm", "delete-vnic", "vmctl_web_api0"};
+const Argv kDelete0{"dladm", "delete-vnic", "vmctl_web_0"};
+const Argv kDestroy{"zfs", "destroy", "-r", "rpool/vms/web"};
+
+TEST_F(ZoneToolsTest, CreateRunsTheToolsInOrder) {
+  tools_.create(layout());
+  EXPECT_THAT(calls(), ElementsAre(kClone, kVolsize, kVnic0, kVnicApi, kZonecfg, kInstall));
+  EXPECT_EQ(tools_.zone_state("vmctl-web"), "installed");
+  auto st = fake_state();
+  EXPECT_EQ(st["datasets"]["rpool/vms/web"]["origin"], "rpool/images/debian@base");
+  EXPECT_EQ(st["zones"]["vmctl-web"]["brand"], "nebula-vm");
+  EXPECT_EQ(st["zones"]["vmctl-web"]["ip-type"], "exclusive");
+  EXPECT_EQ(st["vnics"].size(), 2u);
+}
+
+TEST_F(ZoneToolsTest, CreateWithoutDiskSizeKeepsTheImageSize) {
+  ZoneLayout l = layout();
+  l.disk_gb.reset();
+  tools_.create(l);
+  EXPECT_THAT(calls(), ElementsAre(kClone, kVnic0, kVnicApi, kZonecfg, kInstall));
+}
+
+TEST_F(ZoneToolsTest, ZonecfgCommandFileIsWhatTheBrandWants) {
+  ZoneLayout l = layout();
+  tools_.create(l);
+  std::string expected = "create -b\n"
+                         "set brand=nebula-vm\n"
+                         "set zonepath=" + l.zonepath + "\n"
+                         "set ip-type=exclusive\n"
+                         "set autoboot=false\n"
+                         "add net\n\tset physical=vmctl_web_0\nend\n"
+                         "add net\n\tset physical=vmctl_web_api0\n\tset allowed-address=192.168.50.10/24\nend\n"
+                         "add device\n\tset match=/dev/zvol/rdsk/rpool/vms/web\nend\n"
+                         "add fs\n\tset dir=/opt/oxide/propolis-server\n\tset special=/opt/oxide/propolis-server\n"
+                         "\tset type=lofs\n\tadd options ro\nend\n"
+                         "add attr\n\tset name=bootrom\n\tset type=string\n"
+                         "\tset value=/opt/oxide/propolis-server/firmware/OVMF_CODE.fd\nend\n"
+                         "add attr\n\tset name=api-address\n\tset type=string\n\tset value=192.168.50.10:12400\nend\n"
+                         "add attr\n\tset name=api-vnic\n\tset type=string\n\tset value=vmctl_web_api0\nend\n"
+                         "commit\n";
+  EXPECT_EQ(zonecfg_command_file(l), expected);
+  ASSERT_EQ(runner_.zonecfg_files.size(), 1u);
+  EXPECT_EQ(runner_.zonecfg_files[0], expected);
+  // The temp file is gone once zonecfg has read it.
+  ASSERT_EQ(runner_.zonecfg_paths.size(), 1u);
+  EXPECT_FALSE(fs::exists(runner_.zonecfg_paths[0]));
+}
+
+TEST_F(ZoneToolsTest, ZonecfgUsesBracketsForIpv6ApiAddresses) {
+  ZoneOptions o = options();
+  o.api_address = "fd00::10/64";
+  std::string file = zonecfg_command_file(make_zone_layout("web", "rpool", "debian", o));
+  EXPECT_THAT(file, HasSubstr("set allowed-address=fd00::10/64\n"));
+  EXPECT_THAT(file, HasSubstr("set value=[fd00::10]:12400\n"));
+}
+
+// The brand's boot hook reads the configuration through (fake) zonecfg and
+// accepts it: the attributes and the API VNIC's allowed-address agree.
+TEST_F(ZoneToolsTest, BrandBootHookAcceptsTheConfiguration) {
+  ZoneLayout l = layout();
+  l.propolis_dir.clear();  // the hook then finds the binary under the zone root
+  tools_.create(l);
+  fs::path root = fs::path(l.zonepath) / "root";
+  fs::create_directories(root / "etc");
+  fs::create_directories(root / "opt/oxide/propolis-server/bin");
+  fs::create_directories(root / "opt/oxide/propolis-server/firmware");
+  std::ofstream(root / "opt/oxide/propolis-server/bin/propolis-server") << "#!/bin/sh\n";
+  fs::permissions(root / "opt/oxide/propolis-server/bin/propolis-server", fs::perms::owner_all);
+  std::ofstream(root / "opt/oxide/propolis-server/firmware/OVMF_CODE.fd") << "rom";
+  os::ProcessSpec spec;
+  spec.argv = {"sh", std::string(VMCTL_SOURCE_DIR) + "/brand/nebula-vm/boot", l.zone_name, l.zonepath};
+  spec.env_overrides = runner_.env;
+  spec.env_overrides["ZONECFG"] = (kFakeTools / "zonecfg").string();
+  auto out = os::run_process(spec, 30s);
+  ASSERT_TRUE(out.ok()) << out.err;
+  std::string conf = read_file(root / "etc/nebula-vm.conf");
+  EXPECT_THAT(conf, HasSubstr("API_ADDRESS='192.168.50.10:12400'"));
+  EXPECT_THAT(conf, HasSubstr("API_PREFIX='24'"));
+  EXPECT_THAT(conf, HasSubstr("API_VNIC='vmctl_web_api0'"));
+  EXPECT_THAT(conf, HasSubstr("BOOTROM='/opt/oxide/propolis-server/firmware/OVMF_CODE.fd'"));
+}
+
+TEST_F(ZoneToolsTest, BootAndHaltRunZoneadm) {
+  ZoneLayout l = layout();
+  tools_.create(l);
+  fs::remove(log_path());
+  tools_.boot(l);
+  EXPECT_EQ(tools_.zone_state("vmctl-web"), "running");
+  tools_.halt(l);
+  EXPECT_EQ(tools_.zone_state("vmctl-web"), "installed");
+  EXPECT_THAT(calls(), ElementsAre(Argv{"zoneadm", "-z", "vmctl-web", "boot"}, kList, kHalt, kList));
+}
+
+TEST_F(ZoneToolsTest, BootFailureNamesTheCommand) {
+  try {
+    tools_.boot(layout());  // never created
+    FAIL() << "boot did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::propolis_tool_failed);
+    EXPECT_THAT(e.message(), HasSubstr("zoneadm -z vmctl-web boot failed (exit status 1): \"zoneadm: vmctl-web: "
+                                       "No such zone configured\""));
+    EXPECT_FALSE(e.help().empty());
+  }
+}
+
+TEST_F(ZoneToolsTest, DestroyTearsDownARunningVmAndIsIdempotent) {
+  ZoneLayout l = layout();
+  tools_.create(l);
+  tools_.boot(l);
+  fs::remove(log_path());
+  tools_.destroy(l);
+  EXPECT_THAT(calls(), ElementsAre(kList, kHalt, kUninstall, kDelete, kDeleteApi, kDelete0, kDestroy));
+  expect_clean_host();
+  fs::remove(log_path());
+  EXPECT_NO_THROW(tools_.destroy(l));
+  EXPECT_THAT(calls(), ElementsAre(kList, kDeleteApi, kDelete0, kDestroy));
+  expect_clean_host();
+}
+
+TEST_F(ZoneToolsTest, DestroyTriesEveryPartAndRaisesTheFirstFailure) {
+  ZoneLayout l = layout();
+  tools_.create(l);
+  fs::remove(log_path());
+  runner_.env["VMCTL_FAKE_TOOLS_FAIL"] = "zoneadm:uninstall";
+  try {
+    tools_.destroy(l);
+    FAIL() << "destroy did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::propolis_tool_failed);
+    EXPECT_THAT(e.message(), HasSubstr("zoneadm -z vmctl-web uninstall -F failed"));
+  }
+  EXPECT_THAT(calls(), ElementsAre(kList, kUninstall, kDeleteApi, kDelete0, kDestroy));
+  runner_.env.erase("VMCTL_FAKE_TOOLS_FAIL");
+  tools_.destroy(l);
+  expect_clean_host();
+}
+
+struct FailCase {
+  std::string fail;           // VMCTL_FAKE_TOOLS_FAIL
+  std::vector<Argv> calls;    // everything run, the undo included
+  std::string failed;         // the command the error names
+};
+
+class ZoneToolsCreateFailure : public ZoneToolsTest, public ::testing::WithParamInterface<FailCase> {};
+
+TEST_P(ZoneToolsCreateFailure, UndoesEarlierStepsInReverseOrder) {
+  runner_.env["VMCTL_FAKE_TOOLS_FAIL"] = GetParam().fail;
+  try {
+    tools_.create(layout());
+    FAIL() << "create did not throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::propolis_tool_failed);
+    EXPECT_THAT(e.message(), HasSubstr(GetParam().failed));
+    EXPECT_THAT(e.message(), HasSubstr(" failed (exit status 1): \""));
+    EXPECT_EQ(e.message().find('\n'), std::string::npos);
+  }
+  EXPECT_EQ(calls(), GetParam().calls);
+  runner_.env.erase("VMCTL_FAKE_TOOLS_FAIL");
+  expect_clean_host();
+  EXPECT_EQ(tools_.zone_state("vmctl-web"), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachStep, ZoneToolsCreateFailure,
+    ::testing::Values(
+        FailCase{"zfs:clone", {kClone}, "zfs clone -p rpool/images/debian@base rpool/vms/web"},
+        FailCase{"zfs:set", {kClone, kVolsize, kDestroy}, "zfs set volsize=20G rpool/vms/web"},
+        FailCase{"dladm:create-vnic:1", {kClone, kVolsize, kVnic0, kDestroy}, "dladm create-vnic -l net0 vmctl_web_0"},
+        FailCase{"dladm:create-vnic:2",
+                 {kClone, kVolsize, kVnic0, kVnicApi, kDelete0, kDestroy},
+                 "dladm create-vnic -l net0 vmctl_web_api0"},
+        FailCase{"zonecfg:-f",
+                 {kClone, kVolsize, kVnic0, kVnicApi, kZonecfg, kDeleteApi, kDelete0, kDestroy},
+                 "zonecfg -z vmctl-web -f /"},
+        FailCase{"zoneadm:install",
+                 {kClone, kVolsize, kVnic0, kVnicApi, kZonecfg, kInstall, kList, kDelete, kDeleteApi, kDelete0,
+                  kDestroy},
+                 "zoneadm -z vmctl-web install"}),
+    [](const auto& info) {
+      std::string name;
+      for (char c : info.param.fail) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
+
+TEST_F(ZoneToolsTest, UndoFailuresAreLoggedNotThrownOverTheCause) {
+  runner_.env["VMCTL_FAKE_TOOLS_FAIL"] = "zoneadm:install,zfs:destroy";
+  try {
+    tools_.create(layout());
+    FAIL() << "create did not throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.message(), HasSubstr("zoneadm -z vmctl-web install failed"));
+  }
+  EXPECT_EQ(calls().back(), kDestroy);
+  EXPECT_EQ(fake_state()["datasets"].count("rpool/vms/web"), 1u);  // the failed undo left it
+}
+
+TEST_F(ZoneToolsTest, BadNamesRunNothing) {
+  auto expect_invalid = [](auto&& make, std::string_view what) {
+    try {
+      make();
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::spec_invalid) << what;
+      EXPECT_THAT(e.message(), HasSubstr(std::string(what)));
+      EXPECT_FALSE(e.help().empty());
+    }
+  };
+  auto with = [](auto change) {
+    return [change] {
+      ZoneOptions o = options();
+      std::string vm = "web", pool = "rpool", image = "debian";
+      change(vm, pool, image, o);
+      return make_zone_layout(vm, pool, image, o);
+    };
+  };
+  expect_invalid(with([](auto& vm, auto&, auto&, auto&) { vm = "bad name"; }), "bad name");
+  expect_invalid(with([](auto& vm, auto&, auto&, auto&) { vm = std::string(58, 'a'); }), "zone name");
+  expect_invalid(with([](auto&, auto& pool, auto&, auto&) { pool = "1pool"; }), "1pool");
+  expect_invalid(with([](auto&, auto& pool, auto&, auto&) { pool = "rpool/x"; }), "rpool/x");
+  expect_invalid(with([](auto&, auto&, auto& image, auto&) { image = "deb@x"; }), "deb@x");
+  expect_invalid(with([](auto&, auto&, auto& image, auto&) { image = "a//b"; }), "a//b");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.snapshot = ""; }), "snapshot");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.physical_link = "net"; }), "'net'");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.api_address = "10.0.0.1"; }), "10.0.0.1");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.api_address = "10.0.0.1/33"; }), "10.0.0.1/33");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.bootrom = "rom.fd"; }), "rom.fd");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.bootrom = "/a b"; }), "/a b");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.guest_nics = 0; }), "guest NICs");
+  expect_invalid(with([](auto&, auto&, auto&, auto& o) { o.disk_gb = 0; }), "disk size");
+  // A hand-made layout is checked again before anything runs.
+  ZoneLayout l = layout();
+  l.guest_vnics = {"vmctl-web0"};
+  expect_invalid([&] { tools_.create(l); }, "vmctl-web0");
+  expect_invalid([&] { tools_.destroy(l); }, "vmctl-web0");
+  expect_invalid([&] { tools_.boot(l); }, "vmctl-web0");
+  EXPECT_FALSE(fs::exists(log_path()));
+}
+
+TEST(ZoneToolsNames, LinkNamesFollowDladmRules) {
+  EXPECT_TRUE(is_valid_link_name("net0"));
+  EXPECT_TRUE(is_valid_link_name("e1000g0"));
+  EXPECT_TRUE(is_valid_link_name("vmctl_web_12"));
+  EXPECT_TRUE(is_valid_link_name(std::string(30, 'a') + "1"));
+  EXPECT_FALSE(is_valid_link_name(std::string(31, 'a') + "1"));
+  EXPECT_FALSE(is_valid_link_name("net"));
+  EXPECT_FALSE(is_valid_link_name("0net0"));
+  EXPECT_FALSE(is_valid_link_name("net01"));
+  EXPECT_FALSE(is_valid_link_name("ne-t0"));
+  EXPECT_FALSE(is_valid_link_name("net4294967295"));
+  EXPECT_FALSE(is_valid_link_name(""));
+}
+
+TEST(ZoneToolsNames, VnicNamesAreReadableOrHashedAndAlwaysValid) {
+  EXPECT_EQ(guest_vnic_name("web", 0), "vmctl_web_0");
+  EXPECT_EQ(guest_vnic_name("web", 3), "vmctl_web_3");
+  EXPECT_EQ(api_vnic_name("web"), "vmctl_web_api0");
+  for (const std::string& vm : std::vector<std::string>{"My-VM", "db.1", std::string(63, 'x'), "a_b", std::string(20, 'y')}) {
+    for (std::size_t i = 0; i < kMaxGuestNics; ++i) EXPECT_TRUE(is_valid_link_name(guest_vnic_name(vm, i))) << vm;
+    EXPECT_TRUE(is_valid_link_name(api_vnic_name(vm))) << vm;
+    EXPECT_EQ(api_vnic_name(vm), api_vnic_name(vm));  // stable
+  }
+  EXPECT_THAT(api_vnic_name("My-VM"), ::testing::MatchesRegex("vmctl[0-9a-f]{8}_api0"));
+  EXPECT_NE(api_vnic_name("My-VM"), api_vnic_name("my-vm"));
+}
+
+TEST(ZoneToolsNames, ZoneAndDatasetNames) {
+  EXPECT_TRUE(is_valid_zone_name("vmctl-web"));
+  EXPECT_TRUE(is_valid_zone_name(std::string(63, 'z')));
+  EXPECT_FALSE(is_valid_zone_name(std::string(64, 'z')));
+  EXPECT_FALSE(is_valid_zone_name("-zone"));
+  EXPECT_FALSE(is_valid_zone_name("global"));
+  EXPECT_FALSE(is_valid_zone_name("SUNWzone"));
+  EXPECT_TRUE(is_valid_dataset_name("rpool/vms/web-1.a_b:c"));
+  EXPECT_FALSE(is_valid_dataset_name("rpool/vms/"));
+  EXPECT_FALSE(is_valid_dataset_name("rpool/../x"));
+  EXPECT_FALSE(is_valid_dataset_name("rpool/a b"));
+  EXPECT_FALSE(is_valid_dataset_name("rpool/a@b"));
+}
+
+TEST(ZoneToolsState, ParsesZoneadmListLines) {
+  ScriptedRunner runner;
+  ZoneTools tools(runner, 5s);
+  runner.next.exit_code = 0;
+  runner.next.out = "3:vmctl-web:running:/zones/vmctl-web:0b2f…:nebula-vm:excl\n";
+  EXPECT_EQ(tools.zone_state("vmctl-web"), "running");
+  EXPECT_THAT(runner.calls, ElementsAre(Argv{"zoneadm", "-z", "vmctl-web", "list", "-p"}));
+  runner.next.out = "-:vmctl-web:incomplete:/zones/a\\:b::nebula-vm:excl\n";
+  EXPECT_EQ(tools.zone_state("vmctl-web"), "incomplete");
+  runner.next.out = "1:other:running:/:x:y:z\n";
+  EXPECT_THROW(tools.zone_state("vmctl-web"), Error);
+  runner.next.out = "garbage\n";
+  EXPECT_THROW(tools.zone_state("vmctl-web"), Error);
+  runner.next = {};
+  runner.next.exit_code = 1;
+  runner.next.err = "zoneadm: vmctl-web: No such zone configured\n";
+  EXPECT_EQ(tools.zone_state("vmctl-web"), "");
+  runner.next.err = "zoneadm: permission denied\n";
+  EXPECT_THROW(tools.zone_state("vmctl-web"), Error);
+  runner.next = {};
+  runner.next.timed_out = true;
+  try {
+    tools.zone_state("vmctl-web");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message(), "zoneadm -z vmctl-web list -p timed out");
+  }
+}
+
+}  // namespace
+}  // namespace vm_manager::propolis

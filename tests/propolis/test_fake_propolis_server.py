@@ -1,0 +1,908 @@
+#!/usr/bin/env python3
+"""Self-tests for the Propolis test fakes: fake_propolis_server.py, the fake
+illumos tools in fake-tools/ and the nebula-vm brand hooks (run against the
+fake zonecfg).  Standard library unittest; only loopback traffic; every
+process started here is stopped here."""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "fake_propolis_server.py")
+TOOLS = os.path.join(HERE, "fake-tools")
+BRAND = os.path.normpath(os.path.join(HERE, "..", "..", "brand", "nebula-vm"))
+VERSION = "5.0.0"
+UUID1 = "0f4c5e43-6d1f-4f5e-9a43-2d7a3c1b9e01"
+UUID2 = "1f4c5e43-6d1f-4f5e-9a43-2d7a3c1b9e02"
+
+
+def ensure_body(disk_path, instance_id=UUID1, name="vm-one"):
+    """A complete InstanceEnsureRequest: board, com1, a boot disk (virtio +
+    file backend), a NIC (virtio + viona backend), a cloud-init seed (virtio
+    + blob backend) and boot settings."""
+    seed = base64.b64encode(b"#cloud-config\nhostname: vm-one\n").decode()
+    return {
+        "properties": {
+            "id": instance_id,
+            "name": name,
+            "description": "vmctl VM vm-one",
+            "metadata": {
+                "project_id": UUID2, "silo_id": UUID2, "sled_id": UUID2,
+                "sled_model": "vmctl", "sled_revision": 0, "sled_serial": "localhost",
+            },
+        },
+        "init": {
+            "method": "Spec",
+            "value": {
+                "spec": {
+                    "board": {
+                        "cpus": 2,
+                        "memory_mb": 1024,
+                        "chipset": {"type": "i440_fx", "value": {"enable_pcie": False}},
+                    },
+                    "components": {
+                        "com1": {"type": "serial_port", "component": {"num": "com1"}},
+                        "boot-disk": {"type": "virtio_disk", "component": {
+                            "backend_id": "boot-disk-backend",
+                            "pci_path": {"bus": 0, "device": 4, "function": 0}}},
+                        "boot-disk-backend": {"type": "file_storage_backend", "component": {
+                            "path": disk_path, "readonly": False, "block_size": 512}},
+                        "net0": {"type": "virtio_nic", "component": {
+                            "backend_id": "net0-backend", "interface_id": UUID2,
+                            "pci_path": {"bus": 0, "device": 8, "function": 0}}},
+                        "net0-backend": {"type": "virtio_network_backend", "component": {
+                            "vnic_name": "vmctl0"}},
+                        "cloud-init": {"type": "virtio_disk", "component": {
+                            "backend_id": "cloud-init-backend",
+                            "pci_path": {"bus": 0, "device": 24, "function": 0}}},
+                        "cloud-init-backend": {"type": "blob_storage_backend", "component": {
+                            "base64": seed, "readonly": True}},
+                        "boot-settings": {"type": "boot_settings", "component": {
+                            "order": [{"id": "boot-disk"}]}},
+                    },
+                },
+            },
+        },
+    }
+
+
+class Client:
+    def __init__(self, port):
+        self.port = port
+
+    def request(self, method, path, body=None, version=VERSION, headers=None, raw=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if version is not None:
+            h["api-version"] = version
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=data, headers=h)
+            resp = conn.getresponse()
+            text = resp.read()
+            obj = json.loads(text) if text else None
+            return resp.status, obj, resp
+        finally:
+            conn.close()
+
+
+class WsClient:
+    """A small RFC 6455 client (masked frames)."""
+
+    def __init__(self, port, path, version=VERSION):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+               f"api-version: {version}\r\n\r\n")
+        self.sock.sendall(req.encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
+        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85").encode()).digest())
+        self.accept_ok = self.headers.get("sec-websocket-accept", "").encode() == want
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def recv_frame(self):
+        b1, b2 = self._read(2)
+        n = b2 & 0x7F
+        if n == 126:
+            n = int.from_bytes(self._read(2), "big")
+        elif n == 127:
+            n = int.from_bytes(self._read(8), "big")
+        assert not b2 & 0x80, "server frames must not be masked"
+        return b1 & 0x0F, self._read(n)
+
+    def send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def read_until(self, needle, timeout=5):
+        got = b""
+        deadline = time.monotonic() + timeout
+        while needle not in got:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} not received; got {got!r}")
+            op, payload = self.recv_frame()
+            if op == 2:
+                got += payload
+            elif op == 8:
+                raise AssertionError(f"closed before {needle!r}; got {got!r}")
+        return got
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class ServerCase(unittest.TestCase):
+    extra_args = []
+
+    def start_server(self, *args):
+        d = tempfile.mkdtemp(prefix="fake-propolis-test-")
+        self.addCleanup(shutil.rmtree, d, True)
+        port_file = os.path.join(d, "port")
+        state = os.path.join(d, "state")
+        proc = subprocess.Popen([sys.executable, SERVER, "--port", "0", "--port-file", port_file,
+                                 "--state-dir", state, *args], stderr=subprocess.PIPE)
+        self.addCleanup(self.stop_process, proc)
+        deadline = time.monotonic() + 15
+        while not os.path.exists(port_file):
+            if proc.poll() is not None:
+                self.fail("fake server exited: " + proc.stderr.read().decode())
+            if time.monotonic() > deadline:
+                self.fail("fake server did not write its port file")
+            time.sleep(0.02)
+        with open(port_file) as f:
+            port = int(f.read())
+        disk = os.path.join(d, "disk.raw")
+        with open(disk, "wb") as f:
+            f.truncate(1 << 20)
+        return proc, Client(port), state, disk
+
+    @staticmethod
+    def stop_process(proc):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+    def setUp(self):
+        self.proc, self.c, self.state_dir, self.disk = self.start_server(*self.extra_args)
+
+    def requests_log(self):
+        with open(os.path.join(self.state_dir, "requests.jsonl")) as f:
+            return [json.loads(l) for l in f]
+
+    def ensure(self, body=None):
+        return self.c.request("PUT", "/instance", body or ensure_body(self.disk))
+
+    def monitor(self, gen, timeout=10):
+        return self.c.request("GET", "/instance/state-monitor", {"gen": gen}, timeout=timeout)
+
+    def wait_state(self, state, timeout=5):
+        deadline = time.monotonic() + timeout
+        gen = 0
+        while time.monotonic() < deadline:
+            status, obj, _ = self.monitor(gen + 1, timeout=timeout)
+            if status != 200:
+                self.fail(f"state monitor answered {status} {obj}")
+            if obj["state"] == state:
+                return obj
+            gen = obj["gen"]
+        self.fail(f"state {state} not reached")
+
+    def states_until(self, final, start_gen=1, timeout=5):
+        seen = []
+        gen = start_gen
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, obj, _ = self.monitor(gen)
+            self.assertEqual(status, 200, obj)
+            if obj["gen"] >= gen:
+                seen.append((obj["gen"], obj["state"]))
+                if obj["state"] == final:
+                    return seen
+                gen = obj["gen"] + 1
+        self.fail(f"{final} not reached: {seen}")
+
+    def assert_error(self, result, status, message=None, error_code=None):
+        st, obj, resp = result
+        self.assertEqual(st, status, obj)
+        self.assertIn("request_id", obj)
+        self.assertEqual(resp.getheader("x-request-id"), obj["request_id"])
+        if message is not None:
+            self.assertIn(message, obj["message"])
+        if error_code is not None:
+            self.assertEqual(obj.get("error_code"), error_code)
+        return obj
+
+
+class VersionAndValidationTest(ServerCase):
+    def test_version_header(self):
+        self.assert_error(self.c.request("GET", "/instance", version=None), 400,
+                          'missing expected header "api-version"')
+        self.assert_error(self.c.request("GET", "/instance", version="five"), 400,
+                          'bad value for header "api-version"')
+        self.assert_error(self.c.request("GET", "/instance", version="6.0.0"), 400,
+                          "server does not support this API version: 6.0.0")
+        self.assert_error(self.c.request("GET", "/instance"), 424,
+                          "Server not initialized (no instance)", "NoInstance")
+        self.assert_error(self.c.request("GET", "/nope"), 404, "Not Found")
+        self.assert_error(self.c.request("DELETE", "/instance"), 405, "Method Not Allowed")
+
+    def test_full_valid_ensure_is_recorded_and_served(self):
+        body = ensure_body(self.disk)
+        status, obj, _ = self.ensure(body)
+        self.assertEqual((status, obj), (201, {"migrate": None}))
+        status, obj, _ = self.c.request("GET", "/instance")
+        self.assertEqual(status, 200)
+        self.assertEqual(obj["instance"]["properties"], body["properties"])
+        self.assertEqual(obj["instance"]["state"], "Creating")
+        status, obj, _ = self.c.request("GET", "/instance/spec")
+        self.assertEqual(obj["spec"], {"type": "Present", "value": body["init"]["value"]["spec"]})
+        log = [r for r in self.requests_log() if r["method"] == "PUT"]
+        self.assertEqual(log[0]["path"], "/instance")
+        self.assertEqual(log[0]["body"], body)
+        self.assertEqual(log[0]["headers"]["api-version"], VERSION)
+        self.assertEqual(log[0]["headers"]["content-type"], "application/json")
+
+    def test_unknown_fields_and_bad_values_rejected(self):
+        cases = []
+        b = ensure_body(self.disk)
+        b["init"]["value"]["spec"]["board"]["turbo"] = True
+        cases.append((b, "init.value.spec.board: unknown field `turbo`"))
+        b = ensure_body(self.disk)
+        b["init"]["value"]["spec"]["components"]["com1"]["component"]["baud"] = 9600
+        cases.append((b, "unknown field `baud`"))
+        b = ensure_body(self.disk)
+        b["init"]["value"]["spec"]["components"]["com1"]["type"] = "serial"
+        cases.append((b, "unknown variant `serial`"))
+        b = ensure_body(self.disk)
+        b["init"]["value"]["spec"]["board"]["cpus"] = 256
+        cases.append((b, "invalid value: integer `256`, expected u8"))
+        b = ensure_body(self.disk)
+        del b["init"]["value"]["spec"]["board"]["memory_mb"]
+        cases.append((b, "missing field `memory_mb`"))
+        b = ensure_body(self.disk)
+        b["properties"]["id"] = "not-a-uuid"
+        cases.append((b, "properties.id"))
+        b = ensure_body(self.disk)
+        b["init"]["method"] = "Magic"
+        cases.append((b, "unknown variant `Magic`"))
+        for body, message in cases:
+            obj = self.assert_error(self.ensure(body), 400, "unable to parse JSON body: ")
+            self.assertIn(message, obj["message"])
+        self.assert_error(self.c.request("PUT", "/instance", raw=b"{not json"), 400,
+                          "unable to parse JSON body")
+        # Nothing was created.
+        self.assert_error(self.c.request("GET", "/instance"), 424)
+
+    def test_spec_semantics(self):
+        def variant(edit):
+            b = ensure_body(self.disk)
+            edit(b["init"]["value"]["spec"]["components"])
+            return b
+
+        def twice(c):  # the seed disk also uses the boot disk's backend
+            c["cloud-init"]["component"]["backend_id"] = "boot-disk-backend"
+
+        obj = self.assert_error(self.ensure(variant(twice)), 400,
+                                "failed to generate internal instance spec: ")
+        self.assertRegex(obj["message"], r"storage backend boot-disk-backend not found for device "
+                                         r"(cloud-init|boot-disk)")
+        self.assert_error(self.ensure(variant(lambda c: c.pop("net0"))), 400,
+                          "backend net0-backend not used by any device")
+        self.assert_error(self.ensure(variant(lambda c: c.pop("net0-backend"))), 400,
+                          "network backend net0-backend not found for device net0")
+
+        def same_slot(c):
+            c["net0"]["component"]["pci_path"]["device"] = 4
+        self.assert_error(self.ensure(variant(same_slot)), 400,
+                          "a PCI device is already attached at PciPath { bus: 0, device: 4, function: 0 }")
+
+        def boot_missing(c):
+            c["boot-settings"]["component"]["order"] = [{"id": "cdrom"}]
+        self.assert_error(self.ensure(variant(boot_missing)), 400,
+                          "boot option cdrom is not an attached device")
+
+        def two_com1(c):
+            c["com1-again"] = {"type": "serial_port", "component": {"num": "com1"}}
+        self.assert_error(self.ensure(variant(two_com1)), 400, "serial port Com1 is already specified")
+        self.assert_error(self.c.request("GET", "/instance"), 424)
+
+    def test_missing_com1_fails_initialization(self):
+        b = ensure_body(self.disk)
+        del b["init"]["value"]["spec"]["components"]["com1"]
+        self.assert_error(self.ensure(b), 500, "Internal Server Error", "Internal")
+        status, obj, _ = self.c.request("GET", "/instance")
+        self.assertEqual(obj["instance"]["state"], "Failed")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 424, error_code="NoInstance")
+        # A failed VM can be replaced.
+        self.assertEqual(self.ensure()[0], 201)
+
+    def test_missing_disk_file_fails_initialization(self):
+        self.assert_error(self.ensure(ensure_body("/nonexistent/disk.raw")), 500, error_code="Internal")
+
+    def test_body_limit(self):
+        b = ensure_body(self.disk)
+        b["init"]["value"]["spec"]["components"]["cloud-init-backend"]["component"]["base64"] = \
+            "A" * (1024 * 1024)
+        self.assert_error(self.ensure(b), 400, "request body exceeded maximum size of 1048576 bytes")
+        # Just under the limit is fine.
+        b2 = ensure_body(self.disk)
+        size = len(json.dumps(b2).encode())
+        b2["init"]["value"]["spec"]["components"]["cloud-init-backend"]["component"]["base64"] = \
+            "A" * ((1024 * 1024 - size - 100) // 4 * 4)
+        self.assertEqual(self.ensure(b2)[0], 201)
+        log = self.requests_log()
+        self.assertGreater(log[0]["body_size"], 1024 * 1024)
+        self.assertIsNone(log[0]["body"])
+
+    def test_content_type_and_empty_body(self):
+        self.assert_error(self.c.request("PUT", "/instance/state", raw=b'"Run"',
+                                         headers={"Content-Type": "text/plain"}), 400,
+                          'expected content type "application/json"')
+        self.assert_error(self.c.request("GET", "/instance/state-monitor"), 400, "EOF while parsing")
+
+
+class LifecycleTest(ServerCase):
+    extra_args = ["--start-delay", "0.3", "--stop-delay", "0.3", "--reboot-delay", "0.2"]
+
+    def test_states_and_generations(self):
+        self.assertEqual(self.ensure()[0], 201)
+        status, obj, _ = self.monitor(0)
+        self.assertEqual(obj, {"gen": 1, "state": "Creating",
+                               "migration": {"migration_in": None, "migration_out": None}})
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        t0 = time.monotonic()
+        status, obj, _ = self.monitor(2)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2, "the long poll should have waited")
+        self.assertEqual((obj["gen"], obj["state"]), (2, "Running"))
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)  # ignored
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Reboot")[0], 204)
+        self.assertEqual(self.states_until("Running", 3), [(3, "Rebooting"), (4, "Running")])
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)  # idempotent
+        self.assertEqual(self.states_until("Destroyed", 5),
+                         [(5, "Stopping"), (6, "Stopped"), (7, "Destroyed")])
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 424,
+                          "Server not initialized (no instance)", "NoInstance")
+        self.assert_error(self.monitor(8), 410, "will never reach generation 8", "NoInstance")
+        self.assertEqual(self.monitor(7)[1]["state"], "Destroyed")
+        self.assertEqual(self.c.request("GET", "/instance")[1]["instance"]["state"], "Destroyed")
+        self.assert_error(self.c.request("GET", "/instance/serial/history?most_recent=10"), 424)
+        # A new VM can be created once the old one is gone: generations restart.
+        self.assertEqual(self.ensure(ensure_body(self.disk, UUID2, "vm-two"))[0], 201)
+        self.assertEqual(self.monitor(0)[1]["gen"], 1)
+
+    def test_forbidden_transitions_and_conflicts(self):
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 424, error_code="NoInstance")
+        self.assertEqual(self.ensure()[0], 201)
+        self.assert_error(self.ensure(), 409, "instance already initialized", "AlreadyInitialized")
+        self.assert_error(self.ensure(ensure_body(self.disk, UUID2)), 409, error_code="AlreadyInitialized")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Reboot"), 403, "Forbidden",
+                          "instance state change not allowed: Operation requires an active instance")
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.assert_error(self.c.request("PUT", "/instance/state", "Reboot"), 403,
+                          error_code="instance state change not allowed: Instance is currently starting")
+        self.wait_state("Running")
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 403,
+                          error_code="instance state change not allowed: Instance is preparing to stop")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Reboot"), 403,
+                          error_code="instance state change not allowed: Instance is preparing to stop")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Pause"), 400, "unknown variant `Pause`")
+        self.assert_error(self.ensure(), 409)  # running down
+        self.wait_state("Destroyed")
+
+    def test_stop_before_run(self):
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)
+        self.assertEqual(self.states_until("Destroyed", 2),
+                         [(2, "Stopping"), (3, "Stopped"), (4, "Destroyed")])
+
+    def test_long_poll_wakes_on_change(self):
+        self.assertEqual(self.ensure()[0], 201)
+        result = {}
+
+        def poll():
+            result["r"] = self.monitor(2)
+            result["t"] = time.monotonic()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.4)
+        self.assertNotIn("r", result, "monitor answered before the state changed")
+        t_run = time.monotonic()
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        t.join(5)
+        self.assertEqual(result["r"][1]["state"], "Running")
+        self.assertGreaterEqual(result["t"] - t_run, 0.25)
+
+    def test_other_endpoints(self):
+        self.assert_error(self.c.request("GET", "/instance/migration-status"), 424)
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("GET", "/instance/migration-status")[1],
+                         {"migration_in": None, "migration_out": None})
+        self.assertEqual(self.c.request("POST", "/instance/nmi")[:2], (200, None))
+        self.assert_error(self.c.request("GET", "/instance/disk/boot-disk/status"), 404, "Not Found",
+                          "No crucible backend for id boot-disk")
+
+
+class PublishStartingTest(ServerCase):
+    extra_args = ["--publish-starting", "--start-delay", "0.1"]
+
+    def test_starting_is_published(self):
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.assertEqual(self.states_until("Running", 2), [(2, "Starting"), (3, "Running")])
+
+
+class SerialTest(ServerCase):
+    extra_args = ["--start-delay", "0.05"]
+
+    def running(self):
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.wait_state("Running")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            st, obj, _ = self.c.request("GET", "/instance/serial/history?most_recent=100")
+            if bytes(obj["data"]).endswith(b"login: "):
+                return obj
+            time.sleep(0.05)
+        self.fail("no login prompt")
+
+    def test_websocket_and_history(self):
+        self.assert_error(self.c.request("GET", "/instance/serial/history?most_recent=5"), 424)
+        hist = self.running()
+        full = self.c.request("GET", "/instance/serial/history?from_start=0")[1]
+        data = bytes(full["data"])
+        self.assertIn(b"vm-one login: ", data)
+        self.assertEqual(full["last_byte_offset"], len(data))
+        part = self.c.request("GET", "/instance/serial/history?from_start=5&max_bytes=10")[1]
+        self.assertEqual((bytes(part["data"]), part["last_byte_offset"]), (data[5:15], 15))
+        self.assertEqual(self.c.request("GET", "/instance/serial/history?from_start=100000")[1],
+                         {"data": [], "last_byte_offset": len(data)})
+        self.assert_error(self.c.request("GET", "/instance/serial/history"), 400,
+                          "Exactly one of 'from_start' or 'most_recent' must be specified.")
+        self.assert_error(self.c.request("GET", "/instance/serial/history?from_start=0&most_recent=1"), 400)
+        self.assertTrue(hist)
+
+        ws = WsClient(self.c.port, "/instance/serial?most_recent=7")
+        self.addCleanup(ws.close)
+        self.assertEqual(ws.status, 101)
+        self.assertTrue(ws.accept_ok)
+        op, payload = ws.recv_frame()
+        self.assertEqual((op, payload), (2, data[-7:]))
+        ws.send(2, b"hel")
+        ws.send(2, b"lo\r")
+        got = ws.read_until(b"vm-one login: ")
+        self.assertIn(b"hello\r\nfake-guest: got 'hello'\r\n", got)
+        ws.send(1, b"text frames are ignored\r")
+        ws.send(9, b"are you there")
+        op, payload = ws.recv_frame()
+        self.assertEqual((op, payload), (10, b"are you there"))
+        inp = self.c.request("GET", "/__fake/serial/input", version=None)[1]
+        self.assertEqual(inp["text"], "hello\r")
+        # A second client sees live output too.
+        ws2 = WsClient(self.c.port, "/instance/serial")
+        self.addCleanup(ws2.close)
+        self.c.request("POST", "/__fake/serial/output", {"text": "kernel: hi\r\n"}, version=None)
+        self.assertIn(b"kernel: hi", ws2.read_until(b"kernel: hi"))
+        self.assertIn(b"kernel: hi", ws.read_until(b"kernel: hi"))
+        ws.send(8, (1000).to_bytes(2, "big"))
+        op, payload = ws.recv_frame()
+        self.assertEqual((op, payload[:2]), (8, (1000).to_bytes(2, "big")))
+        # The websocket endpoint also needs the version header.
+        bad = WsClient(self.c.port, "/instance/serial", version="9.9.9")
+        self.addCleanup(bad.close)
+        self.assertEqual(bad.status, 400)
+
+    def test_websocket_closed_when_vm_stops(self):
+        self.running()
+        ws = WsClient(self.c.port, "/instance/serial?from_start=0")
+        self.addCleanup(ws.close)
+        ws.read_until(b"login: ")
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)
+        while True:
+            op, payload = ws.recv_frame()
+            if op == 8:
+                break
+        self.assertEqual(int.from_bytes(payload[:2], "big"), 1001)
+        self.assertEqual(payload[2:], b"VM stopped")
+
+    def test_guest_poweroff_from_console(self):
+        self.running()
+        ws = WsClient(self.c.port, "/instance/serial")
+        self.addCleanup(ws.close)
+        ws.send(2, b"poweroff\n")
+        self.wait_state("Destroyed")
+
+    def test_serial_needs_a_vm(self):
+        ws = WsClient(self.c.port, "/instance/serial")
+        self.addCleanup(ws.close)
+        self.assertEqual(ws.status, 424)
+
+    def test_expired_history(self):
+        self.stop_process(self.proc)
+        self.proc, self.c, self.state_dir, self.disk = self.start_server("--serial-buffer-size", "100")
+        self.running()
+        self.c.request("POST", "/__fake/serial/output", {"text": "x" * 500}, version=None)
+        self.assert_error(self.c.request("GET", "/instance/serial/history?from_start=100"), 400,
+                          "is no longer cached")
+        obj = self.c.request("GET", "/instance/serial/history?most_recent=10")[1]
+        self.assertEqual(bytes(obj["data"]), b"x" * 10)
+
+
+class FaultInjectionTest(ServerCase):
+    def ctl(self, path, body=None):
+        st, obj, _ = self.c.request("POST", path, body or {}, version=None)
+        self.assertEqual(st, 200, obj)
+        return obj
+
+    def test_fail_hang_drop(self):
+        self.ctl("/__fake/fail", {"method": "GET", "path": "/instance", "status": 503,
+                                  "error_code": "ServiceNotAvailable", "message": "try later"})
+        self.assert_error(self.c.request("GET", "/instance"), 503, "try later", "ServiceNotAvailable")
+        self.assert_error(self.c.request("GET", "/instance"), 424)  # only once
+        self.ctl("/__fake/hang", {"method": "GET", "path": "/instance", "seconds": 0.5})
+        t0 = time.monotonic()
+        self.assert_error(self.c.request("GET", "/instance"), 424)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+        self.ctl("/__fake/hang", {"method": "GET", "path": "/instance", "seconds": None})
+        with self.assertRaises(socket.timeout):
+            self.c.request("GET", "/instance", timeout=0.5)
+        self.ctl("/__fake/drop", {"method": "PUT", "path": "/instance"})
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.ensure()
+        self.assertEqual(self.ensure()[0], 201)
+
+    def test_instance_faults(self):
+        self.ctl("/__fake/fail-init", {"message": "no memory"})
+        self.assert_error(self.ensure(), 500, error_code="Internal")
+        self.assertEqual(self.c.request("GET", "/instance")[1]["instance"]["state"], "Failed")
+        self.assertEqual(self.ensure()[0], 201)
+        self.ctl("/__fake/fail-start")
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.wait_state("Failed")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 424)
+        self.ctl("/__fake/reset")
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.wait_state("Running")
+        self.ctl("/__fake/fail-instance")
+        self.wait_state("Failed")
+        self.assertEqual(self.c.request("GET", "/__fake/state", version=None)[1]["vm"]["state"], "Failed")
+
+    def test_guest_events(self):
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.wait_state("Running")
+        self.ctl("/__fake/guest", {"action": "reboot"})
+        self.wait_state("Rebooting")
+        self.wait_state("Running")
+        self.ctl("/__fake/guest", {"action": "halt"})
+        self.wait_state("Destroyed")
+
+    def test_cli_faults_and_delays(self):
+        self.stop_process(self.proc)
+        self.proc, self.c, self.state_dir, self.disk = self.start_server(
+            "--fail", "PUT:/instance/state:500:2", "--create-delay", "0.3")
+        t0 = time.monotonic()
+        result = {}
+        th = threading.Thread(target=lambda: result.setdefault("r", self.ensure()))
+        th.start()
+        time.sleep(0.1)
+        # While the VM is being created: Creating, 409 for another ensure, 424 for state changes.
+        self.assertEqual(self.c.request("GET", "/instance")[1]["instance"]["state"], "Creating")
+        self.assert_error(self.ensure(), 409)
+        th.join(5)
+        self.assertEqual(result["r"][0], 201)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 500, "Internal Server Error")
+        self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 500)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.ctl("/__fake/delays", {"stop": 0.0})
+
+    def test_sigterm_with_pending_long_poll(self):
+        self.assertEqual(self.ensure()[0], 201)
+        th = threading.Thread(target=lambda: self._ignore(lambda: self.monitor(99, timeout=10)))
+        th.start()
+        time.sleep(0.2)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(10), 0)
+        th.join(10)
+
+    @staticmethod
+    def _ignore(fn):
+        try:
+            fn()
+        except (OSError, http.client.HTTPException):
+            pass
+
+
+class FakeToolsTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fake-tools-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.env = dict(os.environ, VMCTL_FAKE_TOOLS_STATE=os.path.join(self.dir, "state"),
+                        VMCTL_FAKE_TOOLS_LOG=os.path.join(self.dir, "log"),
+                        PATH=TOOLS + os.pathsep + os.environ.get("PATH", ""))
+
+    def run_tool(self, *argv, fail=None, stdin=None):
+        env = dict(self.env)
+        if fail:
+            env["VMCTL_FAKE_TOOLS_FAIL"] = fail
+        p = subprocess.run([os.path.join(TOOLS, argv[0]), *argv[1:]], env=env, input=stdin,
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout, p.stderr
+
+    def ok(self, *argv, **kw):
+        rc, out, err = self.run_tool(*argv, **kw)
+        self.assertEqual(rc, 0, f"{argv}: {err}")
+        return out
+
+    def test_zfs_sequence(self):
+        self.ok("zfs", "create", "-p", "rpool/vmctl/images")
+        self.ok("zfs", "create", "-V", "10G", "rpool/vmctl/images/debian")
+        rc, out, err = self.run_tool("zfs", "create", "rpool/vmctl/images/debian")
+        self.assertEqual((rc, err), (1, "cannot create 'rpool/vmctl/images/debian': dataset already exists\n"))
+        rc, _, err = self.run_tool("zfs", "create", "rpool/a/b")
+        self.assertEqual((rc, err), (1, "cannot create 'rpool/a/b': parent does not exist\n"))
+        self.ok("zfs", "snapshot", "rpool/vmctl/images/debian@base")
+        rc, _, err = self.run_tool("zfs", "clone", "rpool/vmctl/images/debian@nope", "rpool/vmctl/vm1")
+        self.assertEqual((rc, err), (1, "cannot open 'rpool/vmctl/images/debian@nope': dataset does not exist\n"))
+        self.ok("zfs", "clone", "-p", "rpool/vmctl/images/debian@base", "rpool/vmctl/vms/vm1/disk")
+        out = self.ok("zfs", "list", "-H", "-p", "-o", "name,type,volsize,origin", "-t", "volume", "-r", "rpool/vmctl")
+        self.assertEqual(out, "rpool/vmctl/images/debian\tvolume\t10737418240\t-\n"
+                              "rpool/vmctl/vms/vm1/disk\tvolume\t10737418240\trpool/vmctl/images/debian@base\n")
+        rc, _, err = self.run_tool("zfs", "list", "-H", "rpool/none")
+        self.assertEqual((rc, err), (1, "cannot open 'rpool/none': dataset does not exist\n"))
+        rc, _, err = self.run_tool("zfs", "destroy", "rpool/vmctl/images/debian@base")
+        self.assertEqual(rc, 1)
+        self.assertIn("snapshot has dependent clones", err)
+        rc, _, err = self.run_tool("zfs", "destroy", "rpool/vmctl/vms")
+        self.assertIn("filesystem has children", err)
+        self.ok("zfs", "destroy", "-r", "rpool/vmctl/vms")
+        self.ok("zfs", "destroy", "rpool/vmctl/images/debian@base")
+        out = self.ok("zfs", "list", "-H", "-o", "name", "-t", "all", "-r", "rpool/vmctl")
+        self.assertEqual(out, "rpool/vmctl\nrpool/vmctl/images\nrpool/vmctl/images/debian\n")
+        with open(self.env["VMCTL_FAKE_TOOLS_LOG"]) as f:
+            log = [json.loads(l) for l in f]
+        self.assertEqual(log[0], ["zfs", "create", "-p", "rpool/vmctl/images"])
+        self.assertEqual(len(log), 14)
+
+    def write_zonecfg(self, name="vm1"):
+        path = os.path.join(self.dir, f"{name}.zonecfg")
+        with open(path, "w") as f:
+            f.write(f"""create -b
+set brand=nebula-vm
+set zonepath={self.dir}/zones/{name}
+set ip-type=exclusive
+set autoboot=false
+add net
+    set physical={name}g0
+end
+add net
+    set physical={name}a0
+    set allowed-address=10.9.0.2/24
+end
+add device
+    set match=/dev/zvol/rdsk/rpool/vmctl/{name}/disk
+end
+add attr
+    set name=bootrom
+    set type=string
+    set value=/opt/oxide/propolis-server/OVMF_CODE.fd
+end
+add attr
+    set name=api-address
+    set type=string
+    set value=10.9.0.2:12400
+end
+add attr
+    set name=api-vnic
+    set type=string
+    set value={name}a0
+end
+commit
+""")
+        return path
+
+    def test_zones_and_vnics(self):
+        cfg = self.write_zonecfg()
+        self.ok("zonecfg", "-z", "vm1", "-f", cfg)
+        rc, _, err = self.run_tool("zonecfg", "-z", "vm1", "-f", cfg)
+        self.assertEqual(rc, 1)
+        self.assertIn("already exists", err)
+        out = self.ok("zoneadm", "-z", "vm1", "list", "-p")
+        self.assertEqual(out, f"-:vm1:configured:{self.dir}/zones/vm1::nebula-vm:exclusive\n")
+        rc, _, err = self.run_tool("zoneadm", "-z", "vm1", "boot")
+        self.assertEqual((rc, err), (1, "zoneadm: zone 'vm1': must be installed before boot.\n"))
+        self.ok("zoneadm", "-z", "vm1", "install")
+        rc, _, err = self.run_tool("zoneadm", "-z", "vm1", "boot")
+        self.assertEqual(rc, 1)
+        self.assertIn("could not find link vm1g0", err)
+        self.ok("dladm", "create-vnic", "-t", "-l", "net0", "-m", "02:08:20:0a:0b:0c", "vm1g0")
+        self.ok("dladm", "create-vnic", "-t", "-l", "net0", "vm1a0")
+        rc, _, err = self.run_tool("dladm", "create-vnic", "-l", "net0", "vm1a0")
+        self.assertEqual((rc, err), (1, "dladm: vnic creation failed: object already exists\n"))
+        self.ok("zoneadm", "-z", "vm1", "boot")
+        out = self.ok("zoneadm", "list", "-p")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "0:global:running:/::ipkg:shared")
+        self.assertRegex(lines[1], rf"^1:vm1:running:{self.dir}/zones/vm1:[0-9a-f-]{{36}}:nebula-vm:exclusive$")
+        out = self.ok("dladm", "show-vnic", "-p", "-o", "link,over,macaddress,zone", "vm1g0")
+        self.assertEqual(out, "vm1g0:net0:2\\:8\\:20\\:a\\:b\\:c:vm1\n")
+        self.assertEqual(self.ok("dladm", "show-vnic", "-p", "-o", "macaddress", "vm1g0"), "2:8:20:a:b:c\n")
+        rc, _, err = self.run_tool("dladm", "delete-vnic", "vm1g0")
+        self.assertEqual(rc, 1)
+        rc, _, err = self.run_tool("zoneadm", "-z", "vm1", "install")
+        self.assertEqual(err, "zoneadm: zone 'vm1': install operation is invalid for running zones.\n")
+        info = self.ok("zonecfg", "-z", "vm1", "info", "attr", "name=api-address")
+        self.assertIn("value: 10.9.0.2:12400", info)
+        self.ok("zoneadm", "-z", "vm1", "halt")
+        self.ok("zoneadm", "-z", "vm1", "uninstall", "-F")
+        self.ok("zonecfg", "-z", "vm1", "delete", "-F")
+        rc, _, err = self.run_tool("zoneadm", "-z", "vm1", "list", "-p")
+        self.assertEqual((rc, err), (1, "zoneadm: vm1: No such zone configured\n"))
+        self.ok("dladm", "delete-vnic", "vm1g0")
+        self.assertEqual(self.ok("dladm", "show-vnic", "-p", "-o", "link"), "vm1a0\n")
+
+    def test_failure_injection(self):
+        self.ok("zfs", "create", "-V", "1G", "rpool/img")
+        self.ok("zfs", "snapshot", "rpool/img@s")
+        spec = "zfs:clone:2,dladm:create-vnic"
+        self.ok("zfs", "clone", "rpool/img@s", "rpool/c1", fail=spec)
+        rc, _, err = self.run_tool("zfs", "clone", "rpool/img@s", "rpool/c2", fail=spec)
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot create 'rpool/c2'", err)
+        self.ok("zfs", "clone", "rpool/img@s", "rpool/c3", fail=spec)
+        out = self.ok("zfs", "list", "-H", "-o", "name", "-r", "rpool")
+        self.assertNotIn("rpool/c2", out)
+        rc, _, err = self.run_tool("dladm", "create-vnic", "-l", "net0", "v0", fail=spec)
+        self.assertEqual(rc, 1)
+        self.assertTrue(err.startswith("dladm: vnic creation failed"), err)
+        rc, _, _ = self.run_tool("dladm", "show-vnic", "-p", "-o", "link", "v0")
+        self.assertEqual(rc, 1)
+        cfg = os.path.join(self.dir, "z.cfg")
+        with open(cfg, "w") as f:
+            f.write("create -b\nset zonepath=/z/z1\nset brand=nebula-vm\ncommit\n")
+        rc, _, _ = self.run_tool("zonecfg", "-z", "z1", "-f", cfg, fail="zonecfg:-f")
+        self.assertEqual(rc, 1)
+        self.ok("zonecfg", "-z", "z1", "-f", cfg)
+        self.ok("zoneadm", "-z", "z1", "install")
+        rc, _, err = self.run_tool("zoneadm", "-z", "z1", "boot", fail="zoneadm:boot:1")
+        self.assertEqual(rc, 1)
+        self.assertIn("zoneadm: zone 'z1': boot failed", err)
+        self.assertEqual(self.ok("zoneadm", "-z", "z1", "list", "-p").split(":")[2], "installed")
+        with open(self.env["VMCTL_FAKE_TOOLS_LOG"]) as f:
+            log = [json.loads(l) for l in f]
+        self.assertIn(["zfs", "clone", "rpool/img@s", "rpool/c2"], log)
+        self.assertIn(["zoneadm", "-z", "z1", "boot"], log)
+
+    def test_uninstall_asks_without_F(self):
+        cfg = os.path.join(self.dir, "z.cfg")
+        with open(cfg, "w") as f:
+            f.write("create -b\nset zonepath=/z/z1\nset brand=nebula-vm\ncommit\n")
+        self.ok("zonecfg", "-z", "z1", "-f", cfg)
+        self.ok("zoneadm", "-z", "z1", "install")
+        out = self.ok("zoneadm", "-z", "z1", "uninstall", stdin="n\n")
+        self.assertIn("Are you sure you want to uninstall zone z1 (y/[n])?", out)
+        self.assertEqual(self.ok("zoneadm", "-z", "z1", "list", "-p").split(":")[2], "installed")
+        self.ok("zoneadm", "-z", "z1", "uninstall", stdin="y\n")
+        self.assertEqual(self.ok("zoneadm", "-z", "z1", "list", "-p").split(":")[2], "configured")
+
+
+@unittest.skipUnless(os.path.isdir(BRAND), "brand/nebula-vm not found")
+class BrandHooksTest(FakeToolsTest):
+    """Runs the brand's hooks on Linux with the fake zonecfg."""
+
+    def hook(self, name, *args):
+        env = dict(self.env, ZONECFG=os.path.join(TOOLS, "zonecfg"))
+        return subprocess.run(["sh", os.path.join(BRAND, name), *args], env=env,
+                              capture_output=True, text=True, timeout=30)
+
+    def test_install_boot_halt_uninstall(self):
+        zp = os.path.join(self.dir, "zones", "vm1")
+        os.makedirs(zp)
+        self.ok("zonecfg", "-z", "vm1", "-f", self.write_zonecfg())
+        p = self.hook("install", "-z", "vm1", "-R", zp)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        root = os.path.join(zp, "root")
+        for d in ("dev", "etc", "usr", "lib", "tmp", "var/run", "etc/svc/volatile"):
+            self.assertTrue(os.path.isdir(os.path.join(root, d)), d)
+        self.assertEqual(os.readlink(os.path.join(root, "bin")), "usr/bin")
+        p = self.hook("boot", "vm1", zp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("propolis-server /opt/oxide/propolis-server/bin/propolis-server is not executable",
+                      p.stderr)
+        binary = os.path.join(root, "opt/oxide/propolis-server/bin/propolis-server")
+        os.makedirs(os.path.dirname(binary))
+        with open(binary, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(binary, 0o755)
+        with open(os.path.join(root, "opt/oxide/propolis-server/OVMF_CODE.fd"), "wb") as f:
+            f.write(b"\0" * 16)
+        p = self.hook("boot", "vm1", zp)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout + p.stderr, "")
+        conf = os.path.join(root, "etc/nebula-vm.conf")
+        values = subprocess.run(["sh", "-c", f". '{conf}'; printf '%s|' \"$PROPOLIS\" \"$BOOTROM\" "
+                                 "\"$API_ADDRESS\" \"$API_IP\" \"$API_PREFIX\" \"$API_VNIC\" \"$LOG_LEVEL\""],
+                                capture_output=True, text=True).stdout
+        self.assertEqual(values, "/opt/oxide/propolis-server/bin/propolis-server|"
+                                 "/opt/oxide/propolis-server/OVMF_CODE.fd|10.9.0.2:12400|10.9.0.2|24|vm1a0|info|")
+        # A wrong API address is refused.
+        self.ok("zonecfg", "-z", "vm1", "remove attr name=api-address; add attr; set name=api-address; "
+                "set type=string; set value=10.9.0.3:12400; end")
+        p = self.hook("boot", "vm1", zp)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is not the allowed-address", p.stderr)
+        for _ in range(2):  # idempotent
+            p = self.hook("halt", "vm1", zp)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(conf))
+        p = self.hook("uninstall", "-z", "vm1", "-R", zp, "-F")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(root))
+        self.assertTrue(os.path.isdir(zp))
+        p = self.hook("uninstall", "-z", "vm1", "-R", "/")
+        self.assertEqual(p.returncode, 1)
+
+    # The inherited tool tests already ran in FakeToolsTest.
+    test_zfs_sequence = test_zones_and_vnics = test_failure_injection = None
+    test_uninstall_asks_without_F = None
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

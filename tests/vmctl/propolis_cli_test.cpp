@@ -1,0 +1,166 @@
+// vmctl with the propolis backend on Linux: the fake illumos tools first in
+// PATH and a fake propolis-server on 127.0.0.1 (tests/propolis/), driven
+// through create, start, status, stop and destroy, and the failure paths.
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "vmctl/cli_fixture.hpp"
+
+namespace vmctl::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string kTools = VMCTL_SOURCE_DIR "/tests/propolis/fake-tools";
+const std::string kFake = VMCTL_SOURCE_DIR "/tests/propolis/fake_propolis_server.py";
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class PropolisCliTest : public VmctlTest {
+ protected:
+  void SetUp() override {
+    env_ = {{"PATH", kTools + ":" + std::getenv("PATH")},
+            {"VMCTL_PROPOLIS_EMULATE", "1"},
+            {"VMCTL_FAKE_TOOLS_STATE", (data_ / "tools-state").string()},
+            {"VMCTL_FAKE_TOOLS_LOG", (data_ / "tools.log").string()},
+            {"VMCTL_PROPOLIS_LINK", "net0"},
+            {"VMCTL_PROPOLIS_START_TIMEOUT", "20"},
+            // propolis-server opens the VM's zvol; here a file stands in for it.
+            {"VMCTL_PROPOLIS_ZVOL_DIR", (data_ / "zvol").string()}};
+    for (const char* vm : {"web", "sad", "slow"}) {
+      fs::create_directories(data_ / "zvol" / "rpool" / "vms");
+      std::ofstream(data_ / "zvol" / "rpool" / "vms" / vm) << std::string(4096, '\0');
+    }
+    ASSERT_EQ(tool({"zfs", "create", "-p", "-V", "10G", "rpool/images/debian"}).exit_code, 0);
+    ASSERT_EQ(tool({"zfs", "snapshot", "rpool/images/debian@base"}).exit_code, 0);
+    start_fake({});
+  }
+
+  void TearDown() override { stop_fake(); }
+
+  void start_fake(const std::vector<std::string>& extra) {
+    fs::path dir = data_ / ("fake" + std::to_string(++fakes_));
+    fs::create_directories(dir);
+    std::vector<std::string> argv = {"python3", kFake, "--port", "0", "--port-file", (dir / "port").string(),
+                                     "--state-dir", dir.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    fake_.emplace(argv, ProcessOptions{{}, 600s});
+    for (int i = 0; i < 800 && !fs::exists(dir / "port"); ++i) std::this_thread::sleep_for(25ms);
+    ASSERT_TRUE(fs::exists(dir / "port")) << "the fake propolis-server did not start";
+    env_["VMCTL_PROPOLIS_PORT"] = std::to_string(std::stoi(slurp(dir / "port")));
+    requests_ = dir / "requests.jsonl";
+  }
+
+  void stop_fake() {
+    if (!fake_) return;
+    ::kill(fake_->pid(), SIGTERM);
+    fake_->finish();
+    fake_.reset();
+  }
+
+  ProcessResult tool(const std::vector<std::string>& argv) {
+    std::vector<std::string> full = {kTools + "/" + argv[0]};
+    full.insert(full.end(), argv.begin() + 1, argv.end());
+    return run_process(full, ProcessOptions{env_, 30s});
+  }
+  ProcessResult run(const std::vector<std::string>& args) { return run_vmctl(data_.str(), args, ProcessOptions{env_, 120s}); }
+  std::string state(const std::string& name) {
+    ProcessResult r = run({"status", name, "--json"});
+    return nlohmann::json::parse(r.out).at("state");
+  }
+
+  std::vector<std::string> create_args(const std::string& name) {
+    return {"create", "--backend", "propolis", "--name", name, "--image", "debian@base", "--network", "vnic",
+            "--propolis-api", "127.0.0.1/8", "--vcpus", "2", "--memory", "2048"};
+  }
+
+  std::map<std::string, std::string> env_;
+  std::optional<RunningProcess> fake_;
+  fs::path requests_;
+  int fakes_ = 0;
+};
+
+TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
+  ProcessResult created = run(create_args("web"));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_NE(created.out.find("(propolis backend)"), std::string::npos);
+  EXPECT_EQ(state("web"), "prepared");
+  std::string tools = slurp(data_ / "tools.log");
+  EXPECT_NE(tools.find(R"(["zfs", "clone", "-p", "rpool/images/debian@base", "rpool/vms/web"])"), std::string::npos) << tools;
+  EXPECT_NE(tools.find(R"("zoneadm", "-z", "vmctl-web", "install")"), std::string::npos) << tools;
+
+  ProcessResult started = run({"start", "web"});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  EXPECT_EQ(state("web"), "running");
+  // The ensure request the backend sent validated against the OpenAPI
+  // document (the fake refuses anything else); it carries the seed.
+  std::string requests = slurp(requests_);
+  EXPECT_NE(requests.find("\"api-version\": \"5.0.0\""), std::string::npos) << requests;
+  EXPECT_NE(requests.find("blob_storage_backend"), std::string::npos);
+  EXPECT_NE(requests.find("\"cpus\": 2"), std::string::npos);
+
+  ProcessResult suspended = run({"suspend", "web"});
+  EXPECT_EQ(suspended.exit_code, 1);
+  EXPECT_NE(suspended.err.find("not supported by the propolis backend"), std::string::npos) << suspended.err;
+
+  ProcessResult stopped = run({"stop", "web"});
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(state("web"), "stopped");
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+  EXPECT_EQ(tool({"zfs", "list", "-H", "-o", "name", "rpool/vms/web"}).exit_code, 1) << "the clone is gone";
+  EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
+}
+
+TEST_F(PropolisCliTest, AToolFailingPartWayLeavesNothingBehind) {
+  env_["VMCTL_FAKE_TOOLS_FAIL"] = "zoneadm:install";
+  ProcessResult r = run(create_args("broken"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::tool_failed]"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(data_ / "vms" / "broken"));
+  std::string tools = slurp(data_ / "tools.log");
+  EXPECT_NE(tools.find(R"(["zfs", "destroy")"), std::string::npos) << "the clone was undone: " << tools;
+  EXPECT_NE(tools.find(R"(["dladm", "delete-vnic")"), std::string::npos) << tools;
+  EXPECT_EQ(tool({"zfs", "list", "-H", "-o", "name", "rpool/vms/broken"}).exit_code, 1);
+}
+
+TEST_F(PropolisCliTest, AServerErrorFailsStartAndHaltsTheZone) {
+  stop_fake();
+  start_fake({"--fail", "PUT:/instance:500"});
+  ASSERT_EQ(run(create_args("sad")).exit_code, 0);
+  ProcessResult r = run({"start", "sad"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::request_failed]"), std::string::npos) << r.err;
+  EXPECT_NE(tool({"zoneadm", "-z", "vmctl-sad", "list", "-p"}).out.find(":installed:"), std::string::npos)
+      << "the zone booted for the failed start was halted again";
+  EXPECT_EQ(run({"destroy", "sad"}).exit_code, 0);
+}
+
+TEST_F(PropolisCliTest, AnInstanceThatNeverRunsTimesOut) {
+  stop_fake();
+  start_fake({"--start-delay", "60"});
+  ASSERT_EQ(run(create_args("slow")).exit_code, 0);
+  env_["VMCTL_PROPOLIS_START_TIMEOUT"] = "2";
+  ProcessResult r = run({"start", "slow"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::timeout]"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"destroy", "slow"}).exit_code, 0);
+}
+
+TEST_F(PropolisCliTest, OnLinuxWithoutEmulationPropolisIsUnavailable) {
+  env_.erase("VMCTL_PROPOLIS_EMULATE");
+  ProcessResult r = run(create_args("nope"));
+  EXPECT_NE(r.err.find("error[vm_manager::backend::not_available]"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace vmctl::test
