@@ -1289,17 +1289,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not key:
             raise bad_request("websocket upgrade: missing sec-websocket-key")
         accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-        self.send_response(101, "Switching Protocols")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Sec-WebSocket-Accept", accept)
-        self.send_header("x-request-id", self.request_id)
-        self.end_headers()
-        self.wfile.flush()
-        self.server.record("responses.jsonl", {"seq": self.seq, "status": 101, "body": None})
         self.close_connection = True
         ws = WebSocket(self.connection, self.rfile)
+        # The answer, the replay and joining the live clients happen under the
+        # lock: a client that has its 101 must see every byte written after it.
         with self.server.lock:
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.send_header("x-request-id", self.request_id)
+            self.end_headers()
+            self.wfile.flush()
+            self.server.record("responses.jsonl", {"seq": self.seq, "status": 101, "body": None})
             if offset is not None:
                 cur = offset
                 while True:
