@@ -57,6 +57,7 @@ inline constexpr std::string_view vmfile_syntax = "vm_manager::vmfile::syntax";
 inline constexpr std::string_view vmfile_invalid = "vm_manager::vmfile::invalid";
 inline constexpr std::string_view vmfile_not_found = "vm_manager::vmfile::not_found";
 inline constexpr std::string_view vmfile_apply_failed = "vm_manager::vmfile::apply_failed";
+inline constexpr std::string_view console_websocket_failed = "vm_manager::console::websocket_failed";
 inline constexpr std::string_view console_unavailable = "vm_manager::console::unavailable";
 inline constexpr std::string_view console_no_log = "vm_manager::console::no_log";
 inline constexpr std::string_view propolis_tool_failed = "vm_manager::propolis::tool_failed";

@@ -68,4 +68,12 @@ void record_ssh_identity(const VmSeed& seed, VmHandle& handle) {
   handle.ssh_host_key_alias = seed.ssh_host_key_alias;
 }
 
+void write_vm_seed(const VmSpec& spec, const fs::path& work_dir, VmHandle& handle) {
+  std::optional<VmSeed> seed = make_vm_seed(spec, work_dir, handle.id);
+  if (!seed) return;
+  handle.seed_iso_path = (work_dir / "seed.iso").string();
+  write_seed_iso(handle.seed_iso_path, seed->files);
+  record_ssh_identity(*seed, handle);
+}
+
 }  // namespace vm_manager::cloudinit

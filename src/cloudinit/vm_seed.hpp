@@ -1,6 +1,6 @@
 // What goes on a VM's NoCloud seed, and the SSH identity that comes with
-// it: every backend calls this from prepare(), so keys, known_hosts and
-// user-data are made the same way whatever runs the VM.
+// it: every backend calls write_vm_seed from prepare(), so keys, known_hosts,
+// user-data and the seed ISO are made the same way whatever runs the VM.
 #pragma once
 
 #include <filesystem>
@@ -39,5 +39,11 @@ std::optional<VmSeed> make_vm_seed(const VmSpec& spec, const std::filesystem::pa
 
 // Copies the seed's SSH fields into the handle.
 void record_ssh_identity(const VmSeed& seed, VmHandle& handle);
+
+// make_vm_seed with handle.id as the instance-id; when there is a seed, writes
+// it to work_dir/seed.iso, sets handle.seed_iso_path and records the SSH
+// identity in the handle. Leaves the handle as it was when there is none.
+// Raises what make_vm_seed and write_seed_iso raise.
+void write_vm_seed(const VmSpec& spec, const std::filesystem::path& work_dir, VmHandle& handle);
 
 }  // namespace vm_manager::cloudinit

@@ -196,15 +196,18 @@ int poll_timeout(Clock::time_point deadline) {
 
 class Relay {
  public:
-  Relay(int sock, int in_fd, int out_fd, bool interactive)
-      : sock_(sock), in_fd_(in_fd), out_fd_(out_fd), interactive_(interactive) {}
+  Relay(ConsoleStream& stream, int in_fd, int out_fd, bool interactive)
+      : stream_(stream), in_fd_(in_fd), out_fd_(out_fd), interactive_(interactive) {}
 
   AttachEnd run() {
     while (true) {
       if (input_done_ && Clock::now() >= grace_deadline()) return AttachEnd::input_closed;
+      // Output already in memory does not make the fd readable: take it first.
+      if (stream_.ready() && !pump_console_output()) return AttachEnd::console_closed;
       pollfd fds[2] = {{wants_input() ? in_fd_ : -1, POLLIN, 0},
-                       {sock_, short(POLLIN | (to_console_.empty() ? 0 : POLLOUT)), 0}};
-      int rc = ::poll(fds, 2, input_done_ ? poll_timeout(grace_deadline()) : -1);
+                       {stream_.poll_fd(), short(POLLIN | (to_console_.empty() ? 0 : POLLOUT)), 0}};
+      int timeout = stream_.ready() ? 0 : input_done_ ? poll_timeout(grace_deadline()) : -1;
+      int rc = ::poll(fds, 2, timeout);
       if (rc < 0 && errno == EINTR) continue;
       if (rc < 0) throw relay_error("poll", errno);
       if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && !pump_console_output()) {
@@ -231,31 +234,26 @@ class Relay {
 
   // Copies what the console sent to out_fd; false once the console is gone.
   bool pump_console_output() {
-    char buffer[16 * 1024];
-    ssize_t n = ::recv(sock_, buffer, sizeof(buffer), MSG_DONTWAIT);
-    if (n == 0) return false;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) return true;
-      if (errno == ECONNRESET) return false;
-      throw relay_error("reading the console", errno);
-    }
-    write_all(out_fd_, buffer, std::size_t(n));
-    last_activity_ = Clock::now();
-    return true;
-  }
-
-  // Hands buffered input to the socket without blocking; false once the
-  // console is gone.
-  bool send_some() {
-    ssize_t n = ::send(sock_, to_console_.data(), to_console_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) {
-      to_console_.erase(0, std::size_t(n));
+    std::string output;
+    bool alive = stream_.read_some(output);
+    if (!output.empty()) {
+      write_all(out_fd_, output.data(), output.size());
       last_activity_ = Clock::now();
       return true;
     }
-    if (errno == EAGAIN || errno == EINTR) return true;
-    if (errno == EPIPE || errno == ECONNRESET) return false;
-    throw relay_error("writing to the console", errno);
+    return alive;
+  }
+
+  // Hands buffered input to the console without blocking; false once the
+  // console is gone.
+  bool send_some() {
+    std::optional<std::size_t> n = stream_.write_some(to_console_);
+    if (!n) return false;
+    if (*n > 0) {
+      to_console_.erase(0, *n);
+      last_activity_ = Clock::now();
+    }
+    return true;
   }
 
   // Reads the keyboard (or pipe). Returns how the attach ends, if it does.
@@ -290,14 +288,18 @@ class Relay {
   void flush_before_leaving() {
     Clock::time_point deadline = Clock::now() + kDetachFlushTimeout;
     while (!to_console_.empty() && Clock::now() < deadline) {
-      pollfd p{sock_, POLLOUT, 0};
+      pollfd p{stream_.poll_fd(), POLLOUT, 0};
+      if (p.fd < 0) {  // a closed stream: send_some says so
+        if (!send_some()) return;
+        continue;
+      }
       int rc = ::poll(&p, 1, poll_timeout(deadline));
       if (rc < 0 && errno != EINTR) return;
       if (rc > 0 && !send_some()) return;
     }
   }
 
-  int sock_;
+  ConsoleStream& stream_;
   int in_fd_;
   int out_fd_;
   bool interactive_;
@@ -307,13 +309,91 @@ class Relay {
   Clock::time_point last_activity_{};  // the console's last output, or our last send
 };
 
+// ---- transports ----------------------------------------------------------
+
+class UnixSocketStream final : public ConsoleStream {
+ public:
+  explicit UnixSocketStream(os::UniqueFd sock) : sock_(std::move(sock)) {}
+  int poll_fd() const override { return sock_.get(); }
+
+  bool read_some(std::string& out) override {
+    char buffer[16 * 1024];
+    ssize_t n = ::recv(sock_.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) return true;
+      if (errno == ECONNRESET) return false;
+      throw relay_error("reading the console", errno);
+    }
+    out.append(buffer, std::size_t(n));
+    return true;
+  }
+
+  std::optional<std::size_t> write_some(std::string_view bytes) override {
+    ssize_t n = ::send(sock_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return std::size_t(n);
+    if (errno == EAGAIN || errno == EINTR) return 0;
+    if (errno == EPIPE || errno == ECONNRESET) return std::nullopt;
+    throw relay_error("writing to the console", errno);
+  }
+
+ private:
+  os::UniqueFd sock_;
+};
+
+class WebSocketStream final : public ConsoleStream {
+ public:
+  explicit WebSocketStream(WebSocketClient ws) : ws_(std::move(ws)) {}
+  ~WebSocketStream() override {
+    try {
+      ws_.close();
+    } catch (...) {  // best effort: the server may be gone
+    }
+  }
+  int poll_fd() const override { return ws_.closed() ? -1 : ws_.native_handle(); }
+  bool ready() override { return ws_.has_buffered(); }
+
+  bool read_some(std::string& out) override {
+    while (std::optional<std::string> data = ws_.read(milliseconds(0))) out += *data;
+    return !out.empty() || !ws_.closed();
+  }
+
+  std::optional<std::size_t> write_some(std::string_view bytes) override {
+    if (!ws_.write(bytes)) return std::nullopt;
+    return bytes.size();
+  }
+
+  std::string close_reason() const override {
+    std::optional<WebSocketClose> why = ws_.close_reason();
+    return why ? why->reason : std::string();
+  }
+
+ private:
+  WebSocketClient ws_;
+};
+
 }  // namespace
 
-AttachEnd attach_unix_console(const fs::path& socket, int in_fd, int out_fd, const AttachOptions& options) {
-  os::UniqueFd sock = connect_unix(socket);
+AttachEnd attach_stream(ConsoleStream& stream, int in_fd, int out_fd, const AttachOptions& options) {
   if (options.on_connected) options.on_connected();
-  RawTerminal terminal(in_fd);
-  return Relay(sock.get(), in_fd, out_fd, terminal.active()).run();
+  AttachEnd end;
+  {
+    RawTerminal terminal(in_fd);
+    end = Relay(stream, in_fd, out_fd, terminal.active()).run();
+  }
+  if (end == AttachEnd::console_closed && options.on_console_closed) options.on_console_closed(stream.close_reason());
+  return end;
+}
+
+AttachEnd attach_unix_console(const fs::path& socket, int in_fd, int out_fd, const AttachOptions& options) {
+  UnixSocketStream stream(connect_unix(socket));
+  return attach_stream(stream, in_fd, out_fd, options);
+}
+
+AttachEnd attach_websocket_console(const std::string& url, const HttpHeaders& headers, int in_fd, int out_fd,
+                                   const AttachOptions& options) {
+  WebSocketStream stream(WebSocketClient::connect(url, headers, options.connect_timeout));
+  return attach_stream(stream, in_fd, out_fd, options);
 }
 
 }  // namespace vm_manager::console

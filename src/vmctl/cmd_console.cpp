@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/propolis/propolis_client.hpp"
 #include "console/attach.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
@@ -15,17 +16,12 @@ namespace {
 
 // The console's kind is checked before the state: a VM without one will
 // never have one, so telling it to start would send the user the wrong way.
-std::string socket_of(const VmHandle& handle, const ConsoleEndpoint& endpoint) {
-  if (const auto* unix_socket = std::get_if<UnixSocketConsole>(&endpoint)) return unix_socket->path;
-  if (const auto* web = std::get_if<WebSocketConsole>(&endpoint)) {
+void require_console(const VmHandle& handle, const ConsoleEndpoint& endpoint) {
+  if (std::holds_alternative<NoConsole>(endpoint)) {
     throw Error(errc::console_unavailable,
-                fmt::format("VM '{}' has a WebSocket console ({}), which is not supported yet by this vmctl",
-                            handle.name, web->url),
-                "connect to it with a WebSocket client such as websocat");
+                fmt::format("VM '{}' has no serial console (backend {})", handle.name, to_string(handle.backend)),
+                "only VMs of a backend with a serial console (such as qemu or propolis) can be attached");
   }
-  throw Error(errc::console_unavailable,
-              fmt::format("VM '{}' has no serial console (backend {})", handle.name, to_string(handle.backend)),
-              "only VMs of a backend with a serial console (such as qemu) can be attached");
 }
 
 void require_running(Context& ctx, const VmHandle& handle) {
@@ -39,19 +35,34 @@ void require_running(Context& ctx, const VmHandle& handle) {
 
 void run_console(Context& ctx, const std::string& name) {
   VmHandle handle = ctx.store().load(name).handle;
-  std::string socket = socket_of(handle, ctx.hypervisor().console_endpoint(handle));
+  ConsoleEndpoint endpoint = ctx.hypervisor().console_endpoint(handle);
+  require_console(handle, endpoint);
   require_running(ctx, handle);
   console::AttachOptions options;
   options.on_connected = [&] {
     std::fflush(stdout);
     ctx.note(fmt::format("Connected to the console of '{}'; press Ctrl-] to detach.", name));
   };
-  switch (console::attach_unix_console(socket, STDIN_FILENO, STDOUT_FILENO, options)) {
+  std::string close_reason;
+  options.on_console_closed = [&](const std::string& reason) { close_reason = reason; };
+  console::AttachEnd end;
+  if (const auto* web = std::get_if<WebSocketConsole>(&endpoint)) {
+    end = console::attach_websocket_console(web->url, propolis::console_headers(), STDIN_FILENO,
+                                            STDOUT_FILENO, options);
+  } else {
+    end = console::attach_unix_console(std::get<UnixSocketConsole>(endpoint).path, STDIN_FILENO, STDOUT_FILENO,
+                                       options);
+  }
+  switch (end) {
     case console::AttachEnd::detached:
       ctx.note(fmt::format("\r\nDetached from '{}'.", name));
       break;
     case console::AttachEnd::console_closed:
-      ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away (did the VM stop?).", name));
+      if (!close_reason.empty()) {
+        ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away ({}).", name, close_reason));
+      } else {
+        ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away (did the VM stop?).", name));
+      }
       break;
     case console::AttachEnd::input_closed:
       break;  // piped input ran out: the expected end of a script

@@ -114,6 +114,9 @@ std::string image_from(const CreateOptions& o, bool quiet) {
     if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
     // Propolis images are ZFS snapshots ("<image>@<snapshot>"), not files.
     if (o.backend == "propolis") return o.image;
+    // Checked here although the qemu backend checks too: the noop backend
+    // checks nothing, and the record keeps this spec, whose path must not
+    // depend on the directory a later command runs in.
     return existing_path(o.image, "image").value_or("");
   }
   image::ImageCacheOptions options;

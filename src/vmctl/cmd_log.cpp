@@ -1,11 +1,16 @@
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <filesystem>
+#include <string_view>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "console/log_view.hpp"
+#include "backends/propolis/propolis_client.hpp"
+#include "console/websocket_console.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 
@@ -17,8 +22,11 @@ namespace {
 struct LogArgs {
   std::string name;
   bool follow = false;
+  bool console = false;
   std::optional<std::size_t> lines;
 };
+
+constexpr std::chrono::seconds kConsoleTimeout{10};
 
 // CLI11 reads "-1" into a size_t as a huge number; accept digits only.
 CLI::Validator line_count_validator() {
@@ -43,8 +51,63 @@ std::function<bool()> while_vm_exists(const VmHandle& handle) {
   };
 }
 
+void write_out(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nobody reads our output any more
+    bytes.remove_prefix(std::size_t(n));
+  }
+}
+
+// The last `lines` lines of text (a final unterminated line counts as one).
+std::string_view last_lines(std::string_view text, std::size_t lines) {
+  if (lines == 0) return {};
+  std::size_t end = text.size();
+  if (end > 0 && text[end - 1] == '\n') --end;
+  while (end > 0) {
+    std::size_t newline = text.rfind('\n', end - 1);
+    if (newline == std::string_view::npos) return text;
+    if (--lines == 0) return text.substr(newline + 1);
+    end = newline;
+  }
+  return text;
+}
+
+// A propolis VM's console: its recent history from propolis-server, then
+// with -f its websocket from the byte after it, until the console closes
+// (the VM stopped) or Ctrl-C.
+void show_propolis_console(const VmHandle& handle, const LogArgs& args) {
+  propolis::PropolisClient server(handle.propolis_address, kConsoleTimeout);
+  propolis::PropolisClient::SerialHistory history = server.serial_history(std::nullopt);
+  write_out(args.lines ? last_lines(history.data, *args.lines) : std::string_view(history.data));
+  if (!args.follow) return;
+  auto ws = console::WebSocketClient::connect(server.serial_url_from(history.last_byte_offset),
+                                              propolis::console_headers(), kConsoleTimeout);
+  while (true) {
+    if (std::optional<std::string> data = ws.read(std::chrono::seconds(1))) {
+      write_out(*data);
+    } else if (ws.closed()) {
+      return;
+    }
+  }
+}
+
 void run_log(Context& ctx, const LogArgs& args) {
   VmHandle handle = ctx.store().load(args.name).handle;
+  // A VM without a log file may still have a live console to read.
+  if (args.console || handle.console_log.empty()) {
+    ConsoleEndpoint endpoint = ctx.hypervisor().console_endpoint(handle);
+    if (std::holds_alternative<WebSocketConsole>(endpoint)) {
+      if (ctx.hypervisor().state(handle) != VmState::running) {
+        throw Error(errc::console_unavailable,
+                    fmt::format("VM '{}' is not running: its console output lives in its {} server, which runs "
+                                "only with the VM", args.name, to_string(handle.backend)),
+                    fmt::format("start it with 'vmctl start {}', then 'vmctl log -f {}'", args.name, args.name));
+      }
+      return show_propolis_console(handle, args);
+    }
+  }
   if (handle.console_log.empty()) {
     throw Error(errc::console_no_log,
                 fmt::format("VM '{}' keeps no console log (backend {})", args.name, to_string(handle.backend)),
@@ -73,6 +136,9 @@ void add_log_command(CLI::App& app, Context& ctx) {
   cmd->add_option("-n,--lines", args->lines, "Show only the last N lines (default: all)")
       ->type_name("N")
       ->check(line_count_validator());
+  cmd->add_flag("--console", args->console,
+                "Read the live serial console rather than the log file (propolis VMs, which keep no log "
+                "file, always do); for qemu VMs the same as without");
   cmd->callback([&ctx, args] { run_log(ctx, *args); });
 }
 

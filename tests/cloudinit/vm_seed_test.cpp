@@ -163,6 +163,35 @@ TEST(VmSeed, BadInputIsRefusedBeforeAnyKeyIsWritten) {
   EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
+TEST(WriteVmSeed, WritesTheIsoAndRecordsTheIdentityInTheHandle) {
+  TempDir dir;
+  VmHandle handle;
+  handle.name = "web";
+  handle.id = "iid-of-the-handle";
+  cloudinit::write_vm_seed(spec_named("web"), dir.path(), handle);
+  EXPECT_EQ(handle.seed_iso_path, (dir / "seed.iso").string());
+  EXPECT_EQ(mode_of(dir / "seed.iso"), 0600u);
+  // ISO 9660 stores files uncompressed: the handle's id is the instance-id.
+  EXPECT_NE(read(dir / "seed.iso").find("iid-of-the-handle"), std::string::npos);
+  EXPECT_EQ(handle.ssh_user, "vm");
+  EXPECT_EQ(handle.ssh_identity_file, (dir / "id_ed25519").string());
+  EXPECT_EQ(handle.ssh_known_hosts, (dir / "known_hosts").string());
+  EXPECT_EQ(handle.ssh_host_key_alias, "vmctl-web");
+}
+
+TEST(WriteVmSeed, NoSeedLeavesTheHandleAndFolderAlone) {
+  TempDir dir;
+  VmSpec spec;
+  spec.name = "plain";
+  VmHandle handle;
+  handle.name = "plain";
+  handle.id = "iid";
+  cloudinit::write_vm_seed(spec, dir.path(), handle);
+  EXPECT_TRUE(handle.seed_iso_path.empty());
+  EXPECT_TRUE(handle.ssh_user.empty());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
 TEST(VmAccess, AVmWithoutSshIsNotConfigured) {
   VmHandle handle;
   handle.name = "bare";

@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.hpp"
+#include "support/terminal.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::console {
@@ -32,84 +33,18 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using vmctl::test::expect_same_settings;
+using vmctl::test::Fd;
+using vmctl::test::Pipe;
+using vmctl::test::Pty;
+using vmctl::test::read_fd_until;
 using vmctl::test::TempDir;
+using vmctl::test::wait_for_raw;
+using vmctl::test::Watchdog;
+using vmctl::test::write_all;
 namespace fs = std::filesystem;
 
-// Ends the whole test binary if a test hangs, so ctest reports a failure
-// instead of waiting forever. alarm() rather than a thread, so the fork in
-// the signal tests happens in a single-threaded process.
-class Watchdog {
- public:
-  explicit Watchdog(unsigned seconds) {
-    ::signal(SIGALRM, [](int) {
-      const char message[] = "\nattach_test: timed out\n";
-      (void)!::write(STDERR_FILENO, message, sizeof(message) - 1);
-      ::_exit(124);
-    });
-    ::alarm(seconds);
-  }
-  ~Watchdog() { ::alarm(0); }
-};
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-struct Pipe {
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    read_end = Fd(fds[0]);
-    write_end = Fd(fds[1]);
-  }
-  Fd read_end;
-  Fd write_end;
-};
-
-// To a socket with MSG_NOSIGNAL: an attach that ended too early must fail
-// the test, not kill it with SIGPIPE.
-void write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    done += std::size_t(n);
-  }
-}
-
-// Reads until `expected` is contained in what arrived, EOF, or the timeout.
-std::string read_until(int fd, const std::string& expected, std::chrono::milliseconds timeout = 5s) {
-  std::string got;
-  Clock::time_point deadline = Clock::now() + timeout;
-  while ((expected.empty() || got.find(expected) == std::string::npos) && Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 20) <= 0) continue;
-    char buffer[4096];
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n <= 0) break;  // EOF (or EIO from a pty whose other side closed)
-    got.append(buffer, std::size_t(n));
-  }
-  return got;
-}
-
-std::string read_to_eof(int fd) { return read_until(fd, "", 5s); }
+std::string read_to_eof(int fd) { return read_fd_until(fd, "", 5s); }
 
 // The fake console: a listening unix socket whose one client is the attach.
 class FakeConsole {
@@ -198,9 +133,9 @@ TEST_F(AttachTest, RelaysBothWays) {
   Attach attach(console_, in.read_end.get(), out.write_end.get());
   ASSERT_GE(console_.client(), 0);
   write_all(in.write_end.get(), "uname -a\n");
-  EXPECT_EQ(read_until(console_.client(), "uname -a\n"), "uname -a\n");
+  EXPECT_EQ(read_fd_until(console_.client(), "uname -a\n"), "uname -a\n");
   write_all(console_.client(), "Linux guest\r\n");
-  EXPECT_EQ(read_until(out.read_end.get(), "Linux guest\r\n"), "Linux guest\r\n");
+  EXPECT_EQ(read_fd_until(out.read_end.get(), "Linux guest\r\n"), "Linux guest\r\n");
   write_all(in.write_end.get(), std::string(1, char(kDetachKey)));
   EXPECT_EQ(attach.result(), AttachEnd::detached);
 }
@@ -225,10 +160,10 @@ TEST_F(AttachTest, BinaryBytesPassUnchanged) {
     if (c != kDetachKey) all_but_detach += char(c);
   }
   write_all(in.write_end.get(), all_but_detach);
-  EXPECT_EQ(read_until(console_.client(), all_but_detach), all_but_detach);
+  EXPECT_EQ(read_fd_until(console_.client(), all_but_detach), all_but_detach);
   std::string from_guest = "\x1b[2J\x1b[H" + std::string(1, '\0') + "\x1d\xff";
   write_all(console_.client(), from_guest);
-  EXPECT_EQ(read_until(out.read_end.get(), from_guest), from_guest) << "Ctrl-] from the guest is just output";
+  EXPECT_EQ(read_fd_until(out.read_end.get(), from_guest), from_guest) << "Ctrl-] from the guest is just output";
   write_all(in.write_end.get(), "\x1d");
   EXPECT_EQ(attach.result(), AttachEnd::detached);
 }
@@ -240,7 +175,7 @@ TEST_F(AttachTest, LargeOutputArrivesWhole) {
   std::string big;
   for (int i = 0; big.size() < 1'000'000; ++i) big += "dmesg line " + std::to_string(i) + "\r\n";
   std::thread guest([&] { write_all(console_.client(), big); });
-  EXPECT_EQ(read_until(out.read_end.get(), big, 10s).size(), big.size());
+  EXPECT_EQ(read_fd_until(out.read_end.get(), big, 10s).size(), big.size());
   guest.join();
   write_all(in.write_end.get(), "\x1d");
   EXPECT_EQ(attach.result(), AttachEnd::detached);
@@ -263,7 +198,7 @@ TEST_F(AttachTest, PipedInputWaitsBrieflyForTheReply) {
   ASSERT_GE(console_.client(), 0);
   write_all(in.write_end.get(), "hostname\n");
   in.write_end.reset();  // EOF: the script is done
-  EXPECT_EQ(read_until(console_.client(), "hostname\n"), "hostname\n");
+  EXPECT_EQ(read_fd_until(console_.client(), "hostname\n"), "hostname\n");
   std::this_thread::sleep_for(50ms);  // the guest takes a moment to answer
   write_all(console_.client(), "guest-1\r\n");
   EXPECT_EQ(attach.result(), AttachEnd::input_closed);
@@ -372,40 +307,6 @@ TEST_F(AttachTest, SocketWithoutListenerIsUnavailable) {
 
 // ---- with a terminal -------------------------------------------------------
 
-// A pseudo-terminal: the test types on the master; attach reads the slave.
-struct Pty {
-  Pty() {
-    master = Fd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (master.get() < 0 || ::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) {
-      throw std::runtime_error("no pseudo-terminal");
-    }
-    slave = Fd(::open(::ptsname(master.get()), O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (slave.get() < 0) throw std::runtime_error("cannot open the pty slave");
-  }
-  termios settings() const {
-    termios t{};
-    ::tcgetattr(slave.get(), &t);
-    return t;
-  }
-  bool is_raw() const { return (settings().c_lflag & (ICANON | ECHO | ISIG)) == 0; }
-  Fd master;
-  Fd slave;
-};
-
-void expect_same_settings(const termios& a, const termios& b) {
-  EXPECT_EQ(a.c_iflag, b.c_iflag);
-  EXPECT_EQ(a.c_oflag, b.c_oflag);
-  EXPECT_EQ(a.c_cflag, b.c_cflag);
-  EXPECT_EQ(a.c_lflag, b.c_lflag);
-  EXPECT_EQ(0, std::memcmp(a.c_cc, b.c_cc, sizeof(a.c_cc)));
-}
-
-bool wait_for_raw(const Pty& pty) {
-  Clock::time_point deadline = Clock::now() + 5s;
-  while (!pty.is_raw() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
-  return pty.is_raw();
-}
-
 TEST_F(AttachTest, TerminalIsRawWhileAttachedAndRestoredAfter) {
   Pty pty;
   termios before = pty.settings();
@@ -417,7 +318,7 @@ TEST_F(AttachTest, TerminalIsRawWhileAttachedAndRestoredAfter) {
   EXPECT_EQ(pty.settings().c_oflag, before.c_oflag) << "output processing is kept";
   // Raw: no line buffering (no newline needed), and Ctrl-C is a byte for the guest.
   write_all(pty.master.get(), "ab\x03");
-  EXPECT_EQ(read_until(console_.client(), "ab\x03"), "ab\x03");
+  EXPECT_EQ(read_fd_until(console_.client(), "ab\x03"), "ab\x03");
   write_all(pty.master.get(), "\x1d");
   EXPECT_EQ(attach.result(), AttachEnd::detached);
   expect_same_settings(pty.settings(), before);

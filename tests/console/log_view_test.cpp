@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.hpp"
+#include "support/terminal.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::console {
@@ -26,22 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using vmctl::test::TempDir;
+using vmctl::test::Watchdog;
 namespace fs = std::filesystem;
-
-// Ends the whole test binary if a test hangs, so ctest reports a failure
-// instead of waiting forever. alarm() rather than a thread: it needs nothing.
-class Watchdog {
- public:
-  explicit Watchdog(unsigned seconds) {
-    ::signal(SIGALRM, [](int) {
-      const char message[] = "\nlog_view_test: timed out\n";
-      (void)!::write(STDERR_FILENO, message, sizeof(message) - 1);
-      ::_exit(124);
-    });
-    ::alarm(seconds);
-  }
-  ~Watchdog() { ::alarm(0); }
-};
 
 class LogViewTest : public ::testing::Test {
  protected:

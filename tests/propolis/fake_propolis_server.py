@@ -198,7 +198,11 @@ import uuid
 LOG = logging.getLogger("fake-propolis")
 HERE = os.path.dirname(os.path.abspath(__file__))
 BODY_MAX = 1024 * 1024
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
+
+
+def websocket_accept(key):
+    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
 HISTORY_DEFAULT_MAX = 16 * 1024
 
 
@@ -1288,7 +1292,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         key = h.get("Sec-WebSocket-Key")
         if not key:
             raise bad_request("websocket upgrade: missing sec-websocket-key")
-        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        accept = websocket_accept(key)
         self.close_connection = True
         ws = WebSocket(self.connection, self.rfile)
         # The answer, the replay and joining the live clients happen under the

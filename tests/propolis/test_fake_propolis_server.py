@@ -122,7 +122,7 @@ class WsClient:
         lines = head.decode().split("\r\n")
         self.status = int(lines[0].split()[1])
         self.headers = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip() for l in lines[1:] if ":" in l}
-        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85").encode()).digest())
+        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
         self.accept_ok = self.headers.get("sec-websocket-accept", "").encode() == want
 
     def _read(self, n):
@@ -484,6 +484,19 @@ class PublishStartingTest(ServerCase):
         self.assertEqual(self.ensure()[0], 201)
         self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
         self.assertEqual(self.states_until("Running", 2), [(2, "Starting"), (3, "Running")])
+
+
+class WebSocketAcceptTest(unittest.TestCase):
+    def test_rfc6455_sample_handshake(self):
+        # The worked example of RFC 6455 section 1.3, so a wrong GUID cannot
+        # hide behind a client that shares it.
+        sys.path.insert(0, HERE)
+        try:
+            import fake_propolis_server
+        finally:
+            sys.path.remove(HERE)
+        self.assertEqual(fake_propolis_server.websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="),
+                         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
 
 
 class SerialTest(ServerCase):

@@ -1,13 +1,11 @@
 // vmctl with the propolis backend on Linux: the fake illumos tools first in
 // PATH and a fake propolis-server on 127.0.0.1 (tests/propolis/), driven
 // through create, start, status, stop and destroy, and the failure paths.
-#include <signal.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
+#include "support/fake_propolis.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -17,7 +15,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 const std::string kTools = VMCTL_SOURCE_DIR "/tests/propolis/fake-tools";
-const std::string kFake = VMCTL_SOURCE_DIR "/tests/propolis/fake_propolis_server.py";
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -50,23 +47,12 @@ class PropolisCliTest : public VmctlTest {
 
   void start_fake(const std::vector<std::string>& extra) {
     fs::path dir = data_ / ("fake" + std::to_string(++fakes_));
-    fs::create_directories(dir);
-    std::vector<std::string> argv = {"python3", kFake, "--port", "0", "--port-file", (dir / "port").string(),
-                                     "--state-dir", dir.string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    fake_.emplace(argv, ProcessOptions{{}, 600s});
-    for (int i = 0; i < 800 && !fs::exists(dir / "port"); ++i) std::this_thread::sleep_for(25ms);
-    ASSERT_TRUE(fs::exists(dir / "port")) << "the fake propolis-server did not start";
-    env_["VMCTL_PROPOLIS_PORT"] = std::to_string(std::stoi(slurp(dir / "port")));
+    fake_.emplace(dir, extra);
+    env_["VMCTL_PROPOLIS_PORT"] = std::to_string(fake_->port());
     requests_ = dir / "requests.jsonl";
   }
 
-  void stop_fake() {
-    if (!fake_) return;
-    ::kill(fake_->pid(), SIGTERM);
-    fake_->finish();
-    fake_.reset();
-  }
+  void stop_fake() { fake_.reset(); }
 
   ProcessResult tool(const std::vector<std::string>& argv) {
     std::vector<std::string> full = {kTools + "/" + argv[0]};
@@ -85,7 +71,7 @@ class PropolisCliTest : public VmctlTest {
   }
 
   std::map<std::string, std::string> env_;
-  std::optional<RunningProcess> fake_;
+  std::optional<FakePropolisServer> fake_;
   fs::path requests_;
   int fakes_ = 0;
 };
@@ -109,6 +95,19 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   EXPECT_NE(requests.find("blob_storage_backend"), std::string::npos);
   EXPECT_NE(requests.find("\"cpus\": 2"), std::string::npos);
 
+  // The console: the guest's output so far, then a line typed into it.
+  ProcessResult log = run({"log", "web", "--console"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_NE(log.out.find("login: "), std::string::npos) << log.out;
+  EXPECT_EQ(run({"log", "web"}).out, log.out) << "without a log file the console is the log";
+  std::ofstream(data_ / "typed") << "hello\r";
+  ProcessOptions typed{env_, 60s, (data_ / "typed").string()};
+  ProcessResult console = run_vmctl(data_.str(), {"console", "web"}, typed);
+  EXPECT_EQ(console.exit_code, 0) << console.err;
+  EXPECT_NE(console.err.find("Ctrl-]"), std::string::npos) << console.err;
+  EXPECT_NE(console.out.find("fake-guest: got 'hello'"), std::string::npos) << console.out;
+  EXPECT_NE(run({"log", "web", "-n", "2"}).out.find("fake-guest: got 'hello'"), std::string::npos);
+
   ProcessResult suspended = run({"suspend", "web"});
   EXPECT_EQ(suspended.exit_code, 1);
   EXPECT_NE(suspended.err.find("not supported by the propolis backend"), std::string::npos) << suspended.err;
@@ -116,6 +115,12 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   ProcessResult stopped = run({"stop", "web"});
   ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_EQ(state("web"), "stopped");
+  ProcessResult no_console = run({"console", "web"});
+  EXPECT_EQ(no_console.exit_code, 1);
+  EXPECT_NE(no_console.err.find("is stopped"), std::string::npos) << no_console.err;
+  ProcessResult no_log = run({"log", "web"});
+  EXPECT_EQ(no_log.exit_code, 1);
+  EXPECT_NE(no_log.err.find("is not running"), std::string::npos) << no_log.err;
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
   EXPECT_EQ(tool({"zfs", "list", "-H", "-o", "name", "rpool/vms/web"}).exit_code, 1) << "the clone is gone";
   EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";

@@ -9,7 +9,6 @@
 
 #include "backends/propolis/instance_spec.hpp"
 #include "backends/propolis/propolis_client.hpp"
-#include "cloudinit/seed_iso.hpp"
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
@@ -150,11 +149,7 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
     h.zone_name = layout.zone_name;
     h.propolis_address = api_endpoint(layout);
     h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
-    if (auto seed = cloudinit::make_vm_seed(spec, work_dir, h.id)) {
-      h.seed_iso_path = (work_dir / "seed.iso").string();
-      cloudinit::write_seed_iso(h.seed_iso_path, seed->files);
-      cloudinit::record_ssh_identity(*seed, h);
-    }
+    cloudinit::write_vm_seed(spec, work_dir, h);
     os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
     tools_.create(layout);  // undoes itself when it fails part-way
     return h;
@@ -302,8 +297,8 @@ std::string PropolisBackend::guest_ip(const VmHandle& handle) {
               "look it up on your DHCP server or inside the VM ('vmctl console " + handle.name + "')");
 }
 
+// The console is there whenever the VM runs; callers check the state.
 ConsoleEndpoint PropolisBackend::console_endpoint(const VmHandle& handle) {
-  if (state(handle) != VmState::running) return NoConsole{};
   return WebSocketConsole{PropolisClient(handle.propolis_address, config_.request_timeout).serial_url(std::nullopt)};
 }
 

@@ -242,7 +242,7 @@ PropolisClient::MonitorResult PropolisClient::wait_for_state(const std::vector<s
   }
 }
 
-std::string PropolisClient::serial_history(std::optional<std::uint64_t> most_recent) {
+PropolisClient::SerialHistory PropolisClient::serial_history(std::optional<std::uint64_t> most_recent) {
   // Exactly one of from_start/most_recent must be given; max_bytes lifts the
   // server's 16 KiB default. The server keeps the most recent 1 MiB.
   const std::uint64_t count = most_recent.value_or(kMaxRequestBytes);
@@ -250,20 +250,28 @@ std::string PropolisClient::serial_history(std::optional<std::uint64_t> most_rec
   const char* what = "GET /instance/serial/history";
   json j = parse_answer(call("GET", target, nullptr, request_timeout_), what, address_);
   if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) unexpected(what, address_, "no \"data\" array");
-  std::string bytes;
-  bytes.reserve(j["data"].size());
+  if (!j.contains("last_byte_offset") || !j["last_byte_offset"].is_number_unsigned()) {
+    unexpected(what, address_, "no \"last_byte_offset\"");
+  }
+  SerialHistory history;
+  history.data.reserve(j["data"].size());
   // The bytes come as a JSON array of integers: the output need not be UTF-8.
   for (const auto& b : j["data"]) {
     if (!b.is_number_unsigned() || b.get<std::uint64_t>() > 255) unexpected(what, address_, "a value that is no byte");
-    bytes += static_cast<char>(b.get<std::uint8_t>());
+    history.data += static_cast<char>(b.get<std::uint8_t>());
   }
-  return bytes;
+  history.last_byte_offset = j["last_byte_offset"].get<std::uint64_t>();
+  return history;
 }
 
 std::string PropolisClient::serial_url(std::optional<std::uint64_t> most_recent) const {
   std::string url = "ws://" + address_ + "/instance/serial";
   if (most_recent) url += fmt::format("?most_recent={}", *most_recent);
   return url;
+}
+
+std::string PropolisClient::serial_url_from(std::uint64_t from_start) const {
+  return fmt::format("ws://{}/instance/serial?from_start={}", address_, from_start);
 }
 
 }  // namespace vm_manager::propolis

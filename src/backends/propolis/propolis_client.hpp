@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,9 @@
 namespace vm_manager::propolis {
 
 inline constexpr const char* kApiVersion = "5.0.0";
+
+// The headers a websocket to the serial console must carry, as every request.
+inline std::vector<std::pair<std::string, std::string>> console_headers() { return {{"api-version", kApiVersion}}; }
 
 class PropolisClient {
  public:
@@ -45,11 +49,20 @@ class PropolisClient {
   // Destroyed (unless wanted) raise vm_invalid_state; the deadline raises
   // propolis_timeout.
   MonitorResult wait_for_state(const std::vector<std::string>& wanted, std::chrono::steady_clock::time_point deadline);
+  struct SerialHistory {
+    std::string data;
+    // The offset just past `data` in all the output there ever was: where
+    // serial_url_from() continues without a gap or a repeat.
+    std::uint64_t last_byte_offset = 0;
+  };
   // GET /instance/serial/history: the last `most_recent` bytes of com1's
   // output, or all the server keeps (up to 1 MiB) when not given.
-  std::string serial_history(std::optional<std::uint64_t> most_recent);
-  // The serial console websocket's URL.
+  SerialHistory serial_history(std::optional<std::uint64_t> most_recent);
+  // The serial console websocket's URL; it replays the last `most_recent`
+  // bytes first when given.
   std::string serial_url(std::optional<std::uint64_t> most_recent) const;
+  // The websocket's URL replaying from byte `from_start` on.
+  std::string serial_url_from(std::uint64_t from_start) const;
 
  private:
   struct Response {

@@ -13,7 +13,6 @@
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
-#include "cloudinit/seed_iso.hpp"
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
@@ -87,11 +86,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
       h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
     }
     create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
-    if (auto seed = cloudinit::make_vm_seed(checked, work_dir, h.id)) {
-      h.seed_iso_path = (work_dir / "seed.iso").string();
-      cloudinit::write_seed_iso(h.seed_iso_path, seed->files);
-      cloudinit::record_ssh_identity(*seed, h);
-    }
+    cloudinit::write_vm_seed(checked, work_dir, h);
     if (firmware) fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
     return h;
   } catch (...) {

@@ -4,18 +4,18 @@
 #include "backends/propolis/propolis_client.hpp"
 
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <thread>
+#include <optional>
 
 #include <gtest/gtest.h>
 
 #include "backends/propolis/instance_spec.hpp"
+#include "support/fake_propolis.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "util/base64.hpp"
@@ -34,11 +34,6 @@ namespace fs = std::filesystem;
 const std::string kFake = VMCTL_SOURCE_DIR "/tests/propolis/fake_propolis_server.py";
 const std::string kOpenApi = VMCTL_SOURCE_DIR "/tests/propolis/propolis-server-openapi.json";
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A port nothing listens on: bound once by us, then released.
 int closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -54,48 +49,20 @@ int closed_port() {
 
 class PropolisClientTest : public ::testing::Test {
  protected:
-  void SetUp() override { start({}); }
-
-  void TearDown() override {
-    if (!fake_) return;
-    ::kill(fake_->pid(), SIGTERM);
-    auto result = fake_->finish();
-    EXPECT_EQ(result.exit_code, 0) << result.err;
-  }
-
-  void start(const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {"python3", kFake, "--port", "0", "--port-file", (dir_ / "port").string(),
-                                     "--state-dir", dir_.str()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    fake_ = std::make_unique<vmctl::test::RunningProcess>(argv);
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!fs::exists(dir_ / "port")) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the fake propolis-server did not start";
-      std::this_thread::sleep_for(20ms);
-    }
-    port_ = std::stoi(slurp(dir_ / "port"));
-    address_ = "127.0.0.1:" + std::to_string(port_);
+  void SetUp() override {
+    fake_.emplace(dir_ / "fake");
+    address_ = fake_->address();
     client_ = std::make_unique<PropolisClient>(address_, 5s);
   }
 
-  // The fake's own control endpoints (/__fake/…), which need no api-version.
-  void fake_post(const std::string& path, const json& body) {
-    const char* script =
-        "import sys, urllib.request\n"
-        "r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST',"
-        " headers={'Content-Type': 'application/json'})\n"
-        "urllib.request.urlopen(r).read()\n";
-    auto r = vmctl::test::run_process({"python3", "-c", script, "http://" + address_ + path, body.dump()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+  void TearDown() override {
+    auto result = fake_->stop();
+    EXPECT_EQ(result.exit_code, 0) << result.err;
   }
 
-  std::vector<json> requests() const {
-    std::vector<json> out;
-    std::ifstream in(dir_ / "requests.jsonl");
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(json::parse(line));
-    return out;
-  }
+  // The fake's own control endpoints (/__fake/…), which need no api-version.
+  void fake_post(const std::string& path, const json& body) { fake_->control(path, body); }
+  std::vector<json> requests() const { return fake_->requests(); }
 
   InstanceParams params() {
     InstanceParams p;
@@ -118,8 +85,7 @@ class PropolisClientTest : public ::testing::Test {
   }
 
   vmctl::test::TempDir dir_;
-  std::unique_ptr<vmctl::test::RunningProcess> fake_;
-  int port_ = 0;
+  std::optional<vmctl::test::FakePropolisServer> fake_;
   std::string address_;
   std::unique_ptr<PropolisClient> client_;
 };
@@ -302,17 +268,21 @@ TEST_F(PropolisClientTest, SerialHistoryBytes) {
   ensure_and_run();
   const std::string bytes("\x00\x01 not utf-8 \xff\xfe\r\n", 17);
   fake_post("/__fake/serial/output", {{"base64", vm_manager::util::base64_encode(bytes)}});
-  std::string all = client_->serial_history(std::nullopt);
-  ASSERT_GE(all.size(), bytes.size());
-  EXPECT_EQ(all.substr(all.size() - bytes.size()), bytes);
-  EXPECT_EQ(client_->serial_history(bytes.size()), bytes);
-  EXPECT_EQ(client_->serial_history(4), bytes.substr(bytes.size() - 4));
+  PropolisClient::SerialHistory all = client_->serial_history(std::nullopt);
+  ASSERT_GE(all.data.size(), bytes.size());
+  EXPECT_EQ(all.data.substr(all.data.size() - bytes.size()), bytes);
+  EXPECT_EQ(all.last_byte_offset, all.data.size()) << "all of it: the fake keeps 1 MiB";
+  EXPECT_EQ(client_->serial_history(bytes.size()).data, bytes);
+  PropolisClient::SerialHistory tail = client_->serial_history(4);
+  EXPECT_EQ(tail.data, bytes.substr(bytes.size() - 4));
+  EXPECT_EQ(tail.last_byte_offset, all.last_byte_offset) << "the offset is where the output ends, not the slice";
 }
 
 TEST_F(PropolisClientTest, SerialUrl) {
   EXPECT_EQ(client_->serial_url(std::nullopt), "ws://" + address_ + "/instance/serial");
   EXPECT_EQ(client_->serial_url(4096), "ws://" + address_ + "/instance/serial?most_recent=4096");
   EXPECT_EQ(PropolisClient("[::1]:12400", 1s).serial_url(0), "ws://[::1]:12400/instance/serial?most_recent=0");
+  EXPECT_EQ(client_->serial_url_from(77), "ws://" + address_ + "/instance/serial?from_start=77");
 }
 
 }  // namespace
