@@ -184,6 +184,7 @@ std::string last_error(ssh_session session) {
 }  // namespace detail
 
 detail::SessionState::~SessionState() {
+  if (sftp != nullptr) sftp_free(sftp);
   if (session != nullptr) {
     ssh_disconnect(session);
     ssh_free(session);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <libssh/libssh.h>
+#include <libssh/sftp.h>
 
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ struct SessionState {
   Target target;
   ConnectOptions options;
   ssh_session session = nullptr;
+  sftp_session sftp = nullptr;  // started by the first transfer, kept for the next
 
   SessionState() = default;
   SessionState(const SessionState&) = delete;

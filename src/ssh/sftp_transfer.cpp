@@ -55,13 +55,23 @@ const char* sftp_reason(int code) {
 
 class Sftp {
  public:
-  explicit Sftp(detail::SessionState& impl) : impl_(impl), sftp_(sftp_new(impl.session)) {
-    if (!sftp_) fail("starting SFTP", "");
-    if (sftp_init(sftp_.get()) != SSH_OK) fail("starting SFTP", "");
+  // One SFTP channel serves every transfer of the session, opened on first
+  // use and closed with the session. Closing it after each transfer raced
+  // the next command: libssh sends EOF and CLOSE at once, and Dropbear,
+  // still tearing the channel down, dropped the whole connection when the
+  // next channel was opened ("Socket error: disconnected").
+  explicit Sftp(detail::SessionState& impl) : impl_(impl) {
+    if (impl.sftp == nullptr) {
+      SftpPtr fresh(sftp_new(impl.session));
+      sftp_ = fresh.get();
+      if (!fresh || sftp_init(sftp_) != SSH_OK) fail("starting SFTP", "");
+      impl.sftp = fresh.release();
+    }
+    sftp_ = impl.sftp;
   }
 
   [[noreturn]] void fail(std::string_view what, std::string_view path) const {
-    const int code = sftp_ ? sftp_get_error(sftp_.get()) : SSH_FX_OK;
+    const int code = sftp_ != nullptr ? sftp_get_error(sftp_) : SSH_FX_OK;
     const char* reason = sftp_reason(code);
     const std::string why = reason != nullptr ? std::string(reason) : detail::last_error(impl_.session);
     throw Error(errc::ssh_sftp_failed,
@@ -84,13 +94,13 @@ class Sftp {
   }
 
   FilePtr open(const std::string& path, int flags, mode_t mode) {
-    FilePtr file(sftp_open(sftp_.get(), path.c_str(), flags, mode));
+    FilePtr file(sftp_open(sftp_, path.c_str(), flags, mode));
     if (!file) fail("opening", path);
     return file;
   }
 
   void chmod(const std::string& path, mode_t mode) {
-    if (sftp_chmod(sftp_.get(), path.c_str(), mode) != 0) fail("setting the mode of", path);
+    if (sftp_chmod(sftp_, path.c_str(), mode) != 0) fail("setting the mode of", path);
   }
 
   mode_t mode_of(sftp_file file, const std::string& path) {
@@ -102,7 +112,7 @@ class Sftp {
  private:
   void make_dir(const std::string& path) {
     if (path.empty()) return;
-    AttributesPtr existing(sftp_stat(sftp_.get(), path.c_str()));
+    AttributesPtr existing(sftp_stat(sftp_, path.c_str()));
     if (existing) {
       if (existing->type != SSH_FILEXFER_TYPE_DIRECTORY) {
         throw Error(errc::ssh_sftp_failed, fmt::format("cannot create folder {} on {}: a file is in the way", path,
@@ -112,14 +122,14 @@ class Sftp {
       return;
     }
     // Another writer may have created it meanwhile; only a failed re-check counts.
-    if (sftp_mkdir(sftp_.get(), path.c_str(), 0755) != 0) {
-      AttributesPtr again(sftp_stat(sftp_.get(), path.c_str()));
+    if (sftp_mkdir(sftp_, path.c_str(), 0755) != 0) {
+      AttributesPtr again(sftp_stat(sftp_, path.c_str()));
       if (!again || again->type != SSH_FILEXFER_TYPE_DIRECTORY) fail("creating folder", path);
     }
   }
 
   detail::SessionState& impl_;
-  SftpPtr sftp_;
+  sftp_session sftp_ = nullptr;  // owned by impl_ once started
 };
 
 [[noreturn]] void local_failed(std::string_view what, const fs::path& path, int error) {
