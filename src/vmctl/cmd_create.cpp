@@ -106,14 +106,14 @@ std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
   return ci;
 }
 
-std::string image_from(const CreateOptions& o, bool quiet) {
+std::string image_from(const CreateOptions& o, BackendTag backend, bool quiet) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
   }
   if (o.image_url.empty()) {
     if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
     // Propolis images are ZFS snapshots ("<image>@<snapshot>"), not files.
-    if (o.backend == "propolis") return o.image;
+    if (backend == BackendTag::propolis) return o.image;
     // Checked here although the qemu backend checks too: the noop backend
     // checks nothing, and the record keeps this spec, whose path must not
     // depend on the directory a later command runs in.
@@ -125,13 +125,13 @@ std::string image_from(const CreateOptions& o, bool quiet) {
   return cache.pull(o.image_url, o.sha256.empty() ? std::nullopt : std::optional<std::string>(o.sha256)).string();
 }
 
-VmSpec spec_from(const CreateOptions& o, bool quiet) {
+VmSpec spec_from(const CreateOptions& o, BackendTag default_backend, bool quiet) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
-  spec.image_path = image_from(o, quiet);
+  spec.image_path = image_from(o, spec.backend.value_or(default_backend), quiet);
   spec.kernel = existing_path(o.kernel, "kernel");
   spec.initrd = existing_path(o.initrd, "initrd");
   spec.cmdline = o.append;
@@ -176,7 +176,7 @@ void run_create(Context& ctx, const CreateOptions& o) {
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", o.name),
                 "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
   }
-  VmSpec spec = spec_from(o, ctx.options.quiet);
+  VmSpec spec = spec_from(o, ctx.hypervisor().default_backend(), ctx.options.quiet);
   VmRecord record = create_and_start(ctx, spec, o.start);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
