@@ -24,6 +24,11 @@ class UniqueFd {
   int get() const { return fd_; }
   // Gives up ownership without closing.
   int release() { return std::exchange(fd_, -1); }
+  // Closes the one held (if any) and holds `fd` instead.
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;

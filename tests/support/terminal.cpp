@@ -19,11 +19,6 @@ namespace vmctl::test {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-void Fd::reset() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 Pipe::Pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");

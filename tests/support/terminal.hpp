@@ -6,25 +6,13 @@
 
 #include <chrono>
 #include <string>
-#include <utility>
+
+#include "os/unique_fd.hpp"
 
 namespace vmctl::test {
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset();
-
- private:
-  int fd_;
-};
+// The library's own owned descriptor.
+using Fd = vm_manager::os::UniqueFd;
 
 struct Pipe {
   Pipe();
