@@ -58,11 +58,8 @@ void run_console(Context& ctx, const std::string& name) {
       ctx.note(fmt::format("\r\nDetached from '{}'.", name));
       break;
     case console::AttachEnd::console_closed:
-      if (!close_reason.empty()) {
-        ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away ({}).", name, close_reason));
-      } else {
-        ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away (did the VM stop?).", name));
-      }
+      ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away ({}).", name,
+                           close_reason.empty() ? "did the VM stop?" : close_reason));
       break;
     case console::AttachEnd::input_closed:
       break;  // piped input ran out: the expected end of a script

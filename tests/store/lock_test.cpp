@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "os/file_lock.hpp"
+#include "support/child.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/store.hpp"
@@ -80,46 +81,7 @@ class Pipe {
   int fds_[2] = {-1, -1};
 };
 
-// A forked child; killed (if still running) and reaped on destruction.
-class Child {
- public:
-  // Runs `body` in a child process, which exits with what it returns.
-  template <typename F>
-  explicit Child(F&& body) {
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error(std::strerror(errno));
-    if (pid_ == 0) {
-      int code = 99;
-      try {
-        code = body();
-      } catch (...) {
-        code = 98;
-      }
-      ::_exit(code);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // The exit code, or -signal.
-  int wait() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+using vmctl::test::Child;
 
 LockOptions options(std::chrono::milliseconds timeout,
                     std::function<void(std::string_view, long)> on_wait = {}) {

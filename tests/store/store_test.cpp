@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "os/files.hpp"
+#include "support/child.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
@@ -66,43 +67,7 @@ std::string error_code_of(F&& f) {
   return "no error";
 }
 
-// A forked child, killed (if still running) and reaped on destruction.
-class Child {
- public:
-  template <typename F>
-  explicit Child(F&& body) {
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error(std::strerror(errno));
-    if (pid_ == 0) {
-      int code = 99;
-      try {
-        code = body();
-      } catch (...) {
-        code = 98;
-      }
-      ::_exit(code);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  int wait() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+using vmctl::test::Child;
 
 class Store : public ::testing::Test {
  protected:

@@ -39,39 +39,16 @@ class QemuBackendTest : public ::testing::Test {
     return c;
   }
 
-  VmHandle prepare(const VmSpec& spec) {
-    VmHandle h = backend_.prepare(spec);
-    handles_.push_back(h);
-    return h;
-  }
-  VmHandle started(const VmHandle& h) {
-    VmHandle s = backend_.start(h);
-    remember(s);
-    return s;
-  }
-  void remember(const VmHandle& h) {
-    for (auto& known : handles_) {
-      if (known.id == h.id) known = h;
-    }
-  }
+  VmHandle prepare(const VmSpec& spec) { return vms_.prepare(spec); }
+  VmHandle started(const VmHandle& h) { return vms_.start(h); }
+  void remember(const VmHandle& h) { vms_.remember(h); }
 
   // No QEMU may outlive its test.
-  void TearDown() override {
-    for (const auto& h : handles_) {
-      try {
-        backend_.destroy(h);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
-      }
-      if (h.pid && h.pid_start_time) {
-        EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
-      }
-    }
-  }
+  void TearDown() override { vms_.destroy_all(); }
 
   vmctl::test::TempDir dir_;
   QemuBackend backend_;
-  std::vector<VmHandle> handles_;
+  vmctl::test::TrackedVms vms_{backend_};
 };
 
 TEST_F(QemuBackendTest, LifecycleWithAcpiShutdown) {
@@ -225,7 +202,7 @@ TEST_F(QemuBackendTest, AnExhaustedRangeFallsBackToAnyPortReadOverQmp) {
   QemuBackend backend(DataDir(dir_.path()), c);
   PortHog hog(c.ssh_port_first, c.ssh_port_last);
   VmHandle h = backend.prepare(tiny_guest_spec("anyport"));
-  handles_.push_back(h);
+  vms_.add(h);
   VmHandle s = backend.start(h);
   remember(s);
   ASSERT_TRUE(s.ssh_port);
@@ -247,7 +224,7 @@ TEST_F(QemuBackendTest, WithoutUsableKvmAutoFallsBackToTcg) {
   VmSpec spec = tiny_guest_spec("nokvm");
   spec.accel = Accel::automatic;
   VmHandle h = backend.prepare(spec);
-  handles_.push_back(h);
+  vms_.add(h);
   VmHandle s = backend.start(h);
   remember(s);
   EXPECT_EQ(backend.state(s), VmState::running);

@@ -350,20 +350,10 @@ class TapNetworkTest : public ::testing::Test {
     VmSpec spec = tiny_guest_spec(name);
     spec.memory_mb = 160;
     spec.network = TapNetwork{bridge};
-    VmHandle h = backend_.prepare(spec);
-    handles_.push_back(h);
-    return h;
+    return vms_.prepare(spec);
   }
-  VmHandle started(const VmHandle& h) {
-    VmHandle s = backend_.start(h);
-    remember(s);
-    return s;
-  }
-  void remember(const VmHandle& h) {
-    for (auto& known : handles_) {
-      if (known.id == h.id) known = h;
-    }
-  }
+  VmHandle started(const VmHandle& h) { return vms_.start(h); }
+  void remember(const VmHandle& h) { vms_.remember(h); }
 
   // The guest's address as it reports it on the console.
   std::string address_of(const VmHandle& h, std::size_t nth = 1) {
@@ -379,17 +369,7 @@ class TapNetworkTest : public ::testing::Test {
 
   // No QEMU may outlive its test, and no tap either.
   void TearDown() override {
-    for (const auto& h : handles_) {
-      try {
-        backend_.destroy(h);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
-      }
-      if (h.pid && h.pid_start_time) {
-        EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time))
-            << "QEMU of " << h.name << " (pid " << *h.pid << ") outlived destroy";
-      }
-    }
+    vms_.destroy_all();
     if (inside_ && environment->ready()) {
       EXPECT_THAT(vmctl_taps(), ::testing::IsEmpty()) << "taps left behind";
     }
@@ -397,7 +377,7 @@ class TapNetworkTest : public ::testing::Test {
 
   vmctl::test::TempDir dir_;
   QemuBackend backend_;
-  std::vector<VmHandle> handles_;
+  vmctl::test::TrackedVms vms_{backend_};
   bool inside_ = false;
 };
 
@@ -547,7 +527,7 @@ TEST_F(TapNetworkTest, AQemuThatFailsToStartLeavesNoTap) {
   spec.memory_mb = 16ull * 1024 * 1024;  // 16 TiB: QEMU refuses, after the tap was made
   spec.network = TapNetwork{kBridge};
   VmHandle h = backend_.prepare(spec);
-  handles_.push_back(h);
+  vms_.add(h);
   try {
     started(h);
     FAIL() << "start should fail";

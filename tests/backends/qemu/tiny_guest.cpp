@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include "os/proc.hpp"
+
 namespace vmctl::test {
 
 TinyGuest TinyGuest::locate() {
@@ -46,6 +48,39 @@ bool wait_for_text(const std::filesystem::path& file, const std::string& text, s
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+vm_manager::VmHandle TrackedVms::prepare(const vm_manager::VmSpec& spec) {
+  vm_manager::VmHandle handle = backend_.prepare(spec);
+  handles_.push_back(handle);
+  return handle;
+}
+
+vm_manager::VmHandle TrackedVms::start(const vm_manager::VmHandle& handle) {
+  vm_manager::VmHandle started = backend_.start(handle);
+  remember(started);
+  return started;
+}
+
+void TrackedVms::remember(const vm_manager::VmHandle& handle) {
+  for (auto& known : handles_) {
+    if (known.id == handle.id) known = handle;
+  }
+}
+
+void TrackedVms::destroy_all() {
+  for (const auto& h : handles_) {
+    try {
+      backend_.destroy(h);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
+    }
+    if (h.pid && h.pid_start_time) {
+      EXPECT_FALSE(vm_manager::os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time))
+          << "QEMU of " << h.name << " (pid " << *h.pid << ") outlived destroy";
+    }
+  }
+  handles_.clear();
 }
 
 }  // namespace vmctl::test

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "vm_manager/hypervisor.hpp"
 #include "vm_manager/types.hpp"
 
 namespace vmctl::test {
@@ -23,5 +25,28 @@ vm_manager::VmSpec tiny_guest_spec(const std::string& name, const std::string& e
 
 // Waits until `text` appears in the file (a console log), or the timeout.
 bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::chrono::seconds timeout);
+
+// The VMs a test made: kept up to date as they start, and destroyed by
+// destroy_all() (also on destruction), which fails the test when one cannot
+// be destroyed or its QEMU outlives destroy. No QEMU may outlive its test.
+class TrackedVms {
+ public:
+  explicit TrackedVms(vm_manager::Hypervisor& backend) : backend_(backend) {}
+  ~TrackedVms() { destroy_all(); }
+  TrackedVms(const TrackedVms&) = delete;
+  TrackedVms& operator=(const TrackedVms&) = delete;
+
+  vm_manager::VmHandle prepare(const vm_manager::VmSpec& spec);
+  vm_manager::VmHandle start(const vm_manager::VmHandle& handle);
+  // A VM prepared elsewhere (another backend object on the same data dir).
+  void add(const vm_manager::VmHandle& handle) { handles_.push_back(handle); }
+  // Replaces the tracked handle of the same VM (its pid changed).
+  void remember(const vm_manager::VmHandle& handle);
+  void destroy_all();
+
+ private:
+  vm_manager::Hypervisor& backend_;
+  std::vector<vm_manager::VmHandle> handles_;
+};
 
 }  // namespace vmctl::test
