@@ -28,6 +28,10 @@ class DataDir {
 
   // Creates root, vms/ and locks/ with mode 0700 where missing.
   void ensure_exists() const;
+  // ensure_exists(), then creates the VM's folder (0700) and returns it. The
+  // store clears abandoned folders before a backend's prepare, so a folder
+  // already there belongs to a live VM: raises vm::already_exists.
+  std::filesystem::path create_vm_dir(std::string_view name) const;
 
   // True when `path` lies inside vms/ (after resolving "..", not symlinks of
   // the last component); the guard before anything is removed.

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "os/files.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 
@@ -73,6 +74,15 @@ void DataDir::ensure_exists() const {
   make_private_dir(root_);
   make_private_dir(vms_dir());
   make_private_dir(locks_dir());
+}
+
+fs::path DataDir::create_vm_dir(std::string_view name) const {
+  ensure_exists();
+  fs::path dir = vm_dir(name);
+  if (!os::make_dir(dir)) {
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", name), "choose another name");
+  }
+  return dir;
 }
 
 bool DataDir::owns(const fs::path& path) const {

@@ -44,14 +44,7 @@ NoopBackend::NoopBackend(DataDir data_dir) : data_dir_(std::move(data_dir)) {}
 
 VmHandle NoopBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
-  data_dir_.ensure_exists();
-  fs::path work_dir = data_dir_.vm_dir(spec.name);
-  if (!os::make_dir(work_dir)) {
-    // The store clears abandoned folders before calling prepare, so a folder
-    // here belongs to a live VM.
-    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
-                "choose another name");
-  }
+  fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   VmHandle handle = handle_from_spec(spec, BackendTag::noop, work_dir);
   try {
     write_state(handle, VmState::prepared);

@@ -138,12 +138,7 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   refuse_unsupported(spec);
   ZoneLayout layout = layout_for(spec, config_);  // every name checked before anything runs
 
-  data_dir_.ensure_exists();
-  fs::path work_dir = data_dir_.vm_dir(spec.name);
-  if (!os::make_dir(work_dir)) {
-    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
-                "choose another name");
-  }
+  fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   try {
     VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
     h.zone_name = layout.zone_name;

@@ -67,12 +67,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   std::optional<Firmware> firmware;
   if (spec.uefi) firmware = find_uefi_firmware(config_.firmware_dirs);
 
-  data_dir_.ensure_exists();
-  fs::path work_dir = data_dir_.vm_dir(spec.name);
-  if (!os::make_dir(work_dir)) {
-    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
-                "choose another name");
-  }
+  fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   try {
     VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
     fs::path sockets = socket_dir_for(work_dir, h.id);
