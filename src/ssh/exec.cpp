@@ -71,11 +71,13 @@ class ExecLoop {
 
   void run(const std::string& command) {
     if (!stdin_ || stdin_->empty()) send_eof();
+    impl_.listen_for_liveness();
     while (!done_[0] || !done_[1]) {
       bool progress = drain(0);
       progress = drain(1) || progress;
       progress = feed_stdin() || progress;
       check_deadline(command);
+      impl_.keep_alive();
       if (!progress && (!done_[0] || !done_[1])) wait_for_input();
     }
     send_eof();

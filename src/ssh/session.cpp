@@ -2,10 +2,6 @@
 // login, each step bounded; transient failures are retried until the deadline.
 #include "ssh/session.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -63,17 +59,6 @@ void configure(ssh_session session, const Target& target, long long step_timeout
   const long micros = static_cast<long>(std::max<long long>(step_timeout_ms % 1000, seconds == 0 ? 1 : 0) * 1000);
   set_option(session, SSH_OPTIONS_TIMEOUT, &seconds, "TIMEOUT");
   set_option(session, SSH_OPTIONS_TIMEOUT_USEC, &micros, "TIMEOUT_USEC");
-}
-
-void enable_keepalive(ssh_session session, int interval_s) {
-  if (interval_s <= 0) return;
-  const int fd = ssh_get_fd(session);
-  const int on = 1;
-  const int count = 4;
-  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval_s, sizeof interval_s);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
 PublicKey to_public_key(ssh_key key) {
@@ -153,6 +138,9 @@ void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point dea
   }
   impl.session = ssh_new();
   if (impl.session == nullptr) throw Error(errc::ssh_connect_failed, "ssh_new() failed", "the system is out of memory");
+  impl.sent = {};
+  impl.received = {};
+  ssh_set_counters(impl.session, &impl.sent, &impl.received);
   const long long step_ms =
       std::min<long long>(impl.options.step_timeout.count(), std::max<long long>(ms_left(deadline), 1));
   configure(impl.session, impl.target, step_ms);
@@ -164,7 +152,6 @@ void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point dea
   }
   check_host_key(impl.session, impl);
   authenticate(impl.session, impl, identity);
-  enable_keepalive(impl.session, impl.options.keepalive_interval_s);
 }
 
 }  // namespace

@@ -33,7 +33,12 @@ struct ConnectOptions {
   std::chrono::milliseconds timeout{60'000};        // overall deadline for connect()
   std::chrono::milliseconds probe_interval{100};    // between banner probes
   std::chrono::milliseconds step_timeout{30'000};   // each libssh step (handshake, auth, channel); slow under TCG
-  int keepalive_interval_s = 15;
+  // While a command runs, this much silence from the server sends an SSH
+  // keepalive; keepalive_count_max unanswered ones end the connection. TCP
+  // keepalives cannot do this: with user networking QEMU holds the TCP
+  // connection and answers for a guest that hangs. 0 turns them off.
+  std::chrono::milliseconds keepalive_interval{15'000};
+  int keepalive_count_max = 4;
 };
 
 // Waits until a TCP connection to host:port yields an SSH banner ("SSH-")
@@ -74,7 +79,8 @@ class Session {
   // Runs `command` through the remote user's shell. stdout and stderr are
   // read concurrently (neither window can stall the other), stdin_data (if
   // any) is sent then EOF. Returns the exit status. Raises ssh::exec_failed
-  // when the channel breaks or timeout passes (0 = no limit).
+  // when the channel breaks, the server stops answering keepalives, or
+  // timeout passes (0 = no limit).
   int exec(const std::string& command, const OutputSink& out, const OutputSink& err,
            const std::optional<std::string>& stdin_data = std::nullopt,
            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));

@@ -5,6 +5,7 @@
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ struct SessionState {
   ConnectOptions options;
   ssh_session session = nullptr;
   sftp_session sftp = nullptr;  // started by the first transfer, kept for the next
+  // What libssh counts on this connection; packets in prove the server lives.
+  ssh_counter_struct sent{};
+  ssh_counter_struct received{};
 
   SessionState() = default;
   SessionState(const SessionState&) = delete;
@@ -29,6 +33,18 @@ struct SessionState {
 
   // "user@host:port", for messages.
   std::string where() const;
+
+  // Starts counting the server's silence from now (a new command).
+  void listen_for_liveness();
+  // Called while waiting on the server: after options.keepalive_interval of
+  // silence sends a keepalive, and raises ssh::exec_failed once
+  // options.keepalive_count_max of them went unanswered.
+  void keep_alive();
+
+ private:
+  std::uint64_t packets_seen_ = 0;
+  Clock::time_point last_heard_{};
+  int unanswered_probes_ = 0;
 };
 
 // ssh_init() once per process: libssh's crypto setup is not thread-safe.

@@ -41,6 +41,10 @@ std::vector<std::string> openssh_settings(const VmHandle& handle, const ssh::End
       "StrictHostKeyChecking yes",
       "CheckHostIP no",
       "LogLevel ERROR",
+      // A hung guest behind user networking keeps its TCP connection open
+      // (QEMU holds it); only SSH-level probes notice, after about a minute.
+      "ServerAliveInterval 15",
+      "ServerAliveCountMax 4",
   };
   if (!handle.ssh_identity_file.empty()) {
     lines.push_back("IdentityFile " + config_value(handle.ssh_identity_file));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -72,10 +73,13 @@ vm_manager::Error expect_error(std::string_view code, Body body) {
 // A TCP listener on 127.0.0.1 that accepts and keeps connections silent,
 // like QEMU's user networking before the guest's sshd runs, until
 // start_answering(): then it greets with a banner — on the connections it
-// already holds when `greet_held`, else only on new ones.
+// already holds when `greet_held`, else only on new ones. It hangs up after
+// the banner unless `stall_after_banner`: then it says nothing more, like a
+// guest that hangs during the key exchange.
 class FakeServer {
  public:
-  explicit FakeServer(bool greet_held) : greet_held_(greet_held) {
+  explicit FakeServer(bool greet_held, bool stall_after_banner = false)
+      : greet_held_(greet_held), stall_after_banner_(stall_after_banner) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -91,6 +95,7 @@ class FakeServer {
     stop_ = true;
     thread_.join();
     for (int fd : held_) ::close(fd);
+    for (int fd : stalled_) ::close(fd);
     ::close(listener_);
   }
 
@@ -121,13 +126,18 @@ class FakeServer {
       }
     }
   }
-  static void greet(int fd) {
+  void greet(int fd) {
     const char banner[] = "SSH-2.0-FakeServer\r\n";
     (void)::send(fd, banner, sizeof banner - 1, MSG_NOSIGNAL);
-    ::close(fd);
+    if (stall_after_banner_) {
+      stalled_.push_back(fd);
+    } else {
+      ::close(fd);
+    }
   }
 
   bool greet_held_;
+  bool stall_after_banner_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -135,6 +145,7 @@ class FakeServer {
   std::atomic<int> accepted_{0};
   Clock::time_point answering_since_{};
   std::vector<int> held_;
+  std::vector<int> stalled_;
   std::thread thread_;
 };
 
@@ -202,6 +213,35 @@ TEST_F(SessionTest, ExecTimesOut) {
   expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 2", 200ms); });
   EXPECT_LT(Clock::now() - begin, 1500ms);
   EXPECT_EQ(session.exec_capture("echo still usable").out, "still usable\n");
+}
+
+// A hung guest behind QEMU's user networking keeps its TCP connection open
+// (QEMU answers for it): frozen sshd processes play that here. Keepalives
+// notice keepalive_interval * (count_max + 1) after the last packet heard.
+TEST_F(SessionTest, AServerThatStopsAnsweringIsNoticedByKeepalives) {
+  ssh::ConnectOptions options;
+  options.timeout = 20s;
+  options.keepalive_interval = 200ms;
+  options.keepalive_count_max = 3;
+  auto session = ssh::Session::connect(sshd.target(), options);
+  // A quiet command on a live server: the probes are answered.
+  EXPECT_EQ(session.exec_capture("sleep 1.2").exit_status, 0);
+
+  std::vector<pid_t> frozen;
+  std::jthread freezer([&] {
+    std::this_thread::sleep_for(300ms);
+    frozen = sshd.connection_processes();
+    for (pid_t pid : frozen) ::kill(pid, SIGSTOP);
+  });
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 30"); });
+  const auto took = Clock::now() - begin;
+  freezer.join();
+  for (pid_t pid : frozen) ::kill(pid, SIGKILL);  // the frozen sshd processes and their sleep
+  ASSERT_FALSE(frozen.empty());
+  EXPECT_GE(took, 4 * 200ms);
+  EXPECT_LT(took, 3s);
+  EXPECT_THAT(error.message(), HasSubstr("stopped answering"));
 }
 
 TEST_F(SessionTest, RefusesAnotherHostKeyWithoutRetrying) {
@@ -272,6 +312,26 @@ TEST(SessionTimeout, SilentListenerIsNotMistakenForSshd) {
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
   EXPECT_LT(Clock::now() - begin, 2s);
   EXPECT_THAT(error.message(), HasSubstr("no SSH banner"));
+}
+
+// The banner arrives, then nothing: each libssh step is bounded by
+// step_timeout, and connect() gives up at its deadline.
+TEST(SessionTimeout, ServerStallingAfterItsBannerTimesOut) {
+  FakeServer server(false, true);
+  server.start_answering();
+  vmctl::test::TempDir dir;
+  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
+  vm_manager::ssh::generate_key_files(target.identity_file);
+  ssh::ConnectOptions options;
+  options.timeout = 1500ms;
+  options.step_timeout = 300ms;
+  const auto begin = Clock::now();
+  auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
+  const auto took = Clock::now() - begin;
+  EXPECT_GE(took, 1200ms);
+  EXPECT_LT(took, 3s);
+  EXPECT_THAT(error.message(), HasSubstr("cannot log in"));
+  EXPECT_GE(server.accepted(), 2);  // stalls are retried until the deadline
 }
 
 TEST(WaitForBanner, ListenerThatClosesIsNotReady) {

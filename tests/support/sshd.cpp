@@ -90,15 +90,18 @@ void Sshd::start() {
 
 namespace {
 
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid, pid));
+  std::vector<pid_t> children;
+  for (pid_t child = 0; in >> child;) children.push_back(child);
+  return children;
+}
+
 // Per-connection children of sshd end shortly after their client left; killing
 // the listener before it reaped them would orphan them as zombies.
 void wait_until_childless(pid_t pid, std::chrono::milliseconds limit) {
-  const fs::path children = fmt::format("/proc/{}/task/{}/children", pid, pid);
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(children);
-    std::string first;
-    if (!in || !(in >> first)) return;
+  while (std::chrono::steady_clock::now() < deadline && !children_of(pid).empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no event tells us; poll briefly
   }
 }
@@ -109,6 +112,19 @@ void wait_until_childless(pid_t pid, std::chrono::milliseconds limit) {
 Sshd::~Sshd() {
   if (process_) wait_until_childless(process_->pid(), std::chrono::seconds(3));
   process_.reset();
+}
+
+std::vector<pid_t> Sshd::connection_processes() const {
+  std::vector<pid_t> found;
+  if (!process_) return found;
+  std::vector<pid_t> pending = children_of(process_->pid());
+  while (!pending.empty()) {
+    const pid_t pid = pending.back();
+    pending.pop_back();
+    found.push_back(pid);
+    for (pid_t child : children_of(pid)) pending.push_back(child);
+  }
+  return found;
 }
 
 vm_manager::ssh::Target Sshd::target() const {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ssh/keys.hpp"
 #include "ssh/session.hpp"
@@ -39,6 +40,9 @@ class Sshd {
   vm_manager::ssh::Target target() const;
   // What sshd logged so far (for failure messages).
   std::string log() const;
+  // Every process below the listener: per-connection sshd processes and the
+  // commands they run. Tests freeze them to play a guest that hangs.
+  std::vector<pid_t> connection_processes() const;
 
  private:
   TempDir dir_;

@@ -1,12 +1,14 @@
 // vmctl ssh, ssh-config, cp and --wait against the tiny guest's real sshd
 // (dropbear), through the system's OpenSSH client and vmctl's libssh client.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
 
 #include "os/files.hpp"
 #include "ssh/keys.hpp"
+#include "support/terminal.hpp"
 #include "vmctl/qemu_cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -56,6 +58,17 @@ TEST_F(SshCliTest, CreateStartWaitThenSshRunsCommandsWithTheirExitStatus) {
   EXPECT_NE(status.err.find("err"), std::string::npos);
   ProcessResult root = vmctl({"ssh", "sshy", "--", "sudo", "-n", "id", "-u"});
   EXPECT_EQ(root.out, "0\n") << root.err;
+
+  // The interactive login a user types: a terminal, a shell, its exit status.
+  Pty pty;
+  ProcessOptions on_terminal;
+  on_terminal.stdin_path = ::ttyname(pty.slave.get());
+  RunningProcess login(vmctl_argv(data_.str(), {"ssh", "sshy"}), on_terminal);
+  ASSERT_TRUE(wait_for_raw(pty)) << "ssh never took the terminal";
+  write_all(pty.master.get(), "echo \"logged in as $(id -un) on $(hostname)\"; exit 3\n");
+  ProcessResult interactive = login.finish();
+  EXPECT_EQ(interactive.exit_code, 3) << interactive.out << interactive.err;
+  EXPECT_NE(interactive.out.find("logged in as vm on sshy"), std::string::npos) << interactive.out;
 
   // A second `start --wait` of the running VM only waits.
   ProcessResult again = slow({"start", "sshy", "--wait"});
