@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -92,11 +91,6 @@ class LineSplitter {
   std::string buffer_;
 };
 
-std::string random_suffix() {
-  std::random_device device;
-  return fmt::format("{:08x}{:08x}", device(), device());
-}
-
 class Runner {
  public:
   Runner(ssh::Session& session, const RunOptions& options, std::size_t count)
@@ -127,18 +121,34 @@ class Runner {
  private:
   int execute(const ShellInline& step) { return shell(step.command); }
 
+  // The script goes into a folder the guest makes with mktemp -d: private to
+  // the login user and unguessable, so nobody else on the guest can swap it.
   int execute(const ShellScript& step) {
-    const std::string remote = "/tmp/vmctl-provision-" + random_suffix() + ".sh";
-    session_.upload(step.script, remote, ssh::TransferOptions{0700, false});
+    const std::string folder = make_remote_folder();
+    const std::string remote = folder + "/" + step.script.filename().string();
     int status = 0;
     try {
+      session_.upload(step.script, remote, ssh::TransferOptions{0700, false});
       status = shell(quote(remote));
     } catch (...) {
-      remove_quietly(remote);
+      remove_quietly(folder);
       throw;
     }
-    remove_quietly(remote);
+    remove_quietly(folder);
     return status;
+  }
+
+  std::string make_remote_folder() {
+    const ssh::ExecResult made =
+        session_.exec_capture("mktemp -d /tmp/vmctl-provision.XXXXXXXX", std::chrono::seconds(30));
+    const std::string folder = made.out.substr(0, made.out.find('\n'));
+    if (made.exit_status != 0 || folder.empty()) {
+      throw Error(errc::ssh_exec_failed,
+                  fmt::format("cannot make a folder for the script in the guest: mktemp -d exited with {}: {}",
+                              made.exit_status, single_line(made.err)),
+                  "the guest's /tmp must be writable by the login user");
+    }
+    return folder;
   }
 
   int execute(const FileCopy& step) {
@@ -149,7 +159,7 @@ class Runner {
   // A leftover script in /tmp is harmless; it must not replace the step's own error.
   void remove_quietly(const std::string& remote) {
     try {
-      session_.exec_capture("rm -f " + quote(remote), std::chrono::seconds(30));
+      session_.exec_capture("rm -rf " + quote(remote), std::chrono::seconds(30));
     } catch (const Error& error) {
       log_.write(fmt::format("step {}/{} could not remove {}: {}", number_, count_, remote, error.message()));
     }

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -107,12 +108,46 @@ TEST_F(ProvisionerTest, LogRecordsStepsOutputAndStatus) {
 TEST_F(ProvisionerTest, ScriptRunsFromAUniquePathAndIsRemoved) {
   const fs::path script = scratch("setup.sh");
   const fs::path marker = scratch("script-path");
-  write_all(script, "#!/bin/sh\necho \"$0\" > " + marker.string() + "\nstat -c %a \"$0\"\necho from script\n");
-  provision::run(session, {provision::ShellScript{script}}, options);
-  const std::string remote = read_all(marker).substr(0, read_all(marker).find('\n'));
-  EXPECT_THAT(remote, ::testing::MatchesRegex("/tmp/vmctl-provision-[0-9a-f]+\\.sh"));
-  EXPECT_FALSE(fs::exists(remote));
-  EXPECT_THAT(printed, ElementsAre("web | 700", "web | from script"));
+  write_all(script, "#!/bin/sh\necho \"$0\" >> " + marker.string() + "\nstat -c %a \"$0\"\necho from script\n");
+  provision::run(session, {provision::ShellScript{script}, provision::ShellScript{script}}, options);
+  std::istringstream paths(read_all(marker));
+  std::string first, second;
+  std::getline(paths, first);
+  std::getline(paths, second);
+  // A private folder made by the guest's mktemp, the script under its own name.
+  EXPECT_THAT(first, ::testing::MatchesRegex("/tmp/vmctl-provision\\.[A-Za-z0-9]{8}/setup\\.sh"));
+  EXPECT_NE(first, second);
+  EXPECT_FALSE(fs::exists(fs::path(first).parent_path()));
+  EXPECT_FALSE(fs::exists(fs::path(second).parent_path()));
+  EXPECT_THAT(printed, ElementsAre("web | 700", "web | from script", "web | 700", "web | from script"));
+}
+
+TEST_F(ProvisionerTest, OutputIsPrintedWhileTheStepRuns) {
+  std::vector<std::chrono::steady_clock::time_point> when;
+  options.print = [&](std::string_view line) {
+    printed.emplace_back(line);
+    when.push_back(std::chrono::steady_clock::now());
+  };
+  provision::run(session, {provision::ShellInline{"echo early; sleep 1; echo late"}}, options);
+  ASSERT_THAT(printed, ElementsAre("web | early", "web | late"));
+  EXPECT_GE(when[1] - when[0], 800ms) << "the first line waited for the step to end";
+}
+
+// The folders for scripts in the (here: local) guest's /tmp.
+std::set<fs::path> script_folders() {
+  std::set<fs::path> found;
+  for (const auto& entry : fs::directory_iterator("/tmp")) {
+    if (entry.path().filename().string().rfind("vmctl-provision.", 0) == 0) found.insert(entry.path());
+  }
+  return found;
+}
+
+TEST_F(ProvisionerTest, AScriptThatCannotBeUploadedLeavesNothingBehind) {
+  const auto before = script_folders();
+  const std::string message = run_failing({provision::ShellScript{scratch("no-such-script.sh")}});
+  EXPECT_THAT(message, HasSubstr("step 1"));
+  EXPECT_THAT(message, HasSubstr("no-such-script.sh"));
+  EXPECT_EQ(script_folders(), before);
 }
 
 TEST_F(ProvisionerTest, FailingScriptIsRemovedToo) {
