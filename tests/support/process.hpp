@@ -22,6 +22,7 @@ struct ProcessOptions {
   std::map<std::string, std::string> env;  // added to (or replacing in) the test's environment
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   std::string stdin_path = "/dev/null";  // a file the child reads as its input
+  std::string cwd = {};                   // the child's working folder; empty: the test's
 };
 
 // Runs argv to completion (killing it at the timeout) and returns what it printed.

@@ -87,9 +87,16 @@ TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
   EXPECT_NE(drifted.out.find("memory 192 MB -> 256 MB"), std::string::npos) << drifted.out;
   EXPECT_EQ(result_of(drifted.out, "a"), "running");
 
-  ProcessResult provisioned = run({"provision", "--name", "c"});
+  ProcessResult provisioned = run({"provision"});
   EXPECT_EQ(provisioned.exit_code, 0) << provisioned.out << provisioned.err;
-  EXPECT_NE(provisioned.out.find("c | hello from c"), std::string::npos) << provisioned.out;
+  for (const char* vm : {"a", "b", "c"}) {
+    EXPECT_NE(provisioned.out.find(std::string(vm) + " | hello from " + vm), std::string::npos) << provisioned.out;
+    EXPECT_EQ(result_of(provisioned.out, vm), "provisioned") << provisioned.out;
+  }
+  ProcessResult one = run({"provision", "--name", "c"});
+  EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_NE(one.out.find("c | hello from c"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("a | hello from a"), std::string::npos) << "--name provisions only that VM: " << one.out;
 
   ProcessResult down = run({"down", "--jobs", "2"});
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
@@ -104,6 +111,45 @@ TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
   EXPECT_EQ(status("b").at("memory_mb"), 256);
 
   ProcessResult destroyed = run({"down", "--destroy"});
+  EXPECT_EQ(destroyed.exit_code, 0) << destroyed.out << destroyed.err;
+  EXPECT_TRUE(list().empty());
+}
+
+// The example that `make demo` runs, copied with a guest cache where its
+// relative paths expect one, used as a user would: from its folder, with no
+// --file. Output lines are prefixed with names padded to the longest.
+TEST_F(VmfileCliTest, TheExampleComesUpWithoutProvisioningThenReloadsAllThree) {
+  const fs::path project = data_ / "project";
+  fs::create_directories(project / "build");
+  fs::copy(fs::path(VMCTL_SOURCE_DIR) / "examples", project / "examples", fs::copy_options::recursive);
+  fs::create_directory_symlink(TinyGuest::locate().disk.parent_path(), project / "build" / "guest-cache");
+  ProcessOptions in_folder;
+  in_folder.cwd = (project / "examples").string();
+  in_folder.timeout = 400s;
+  auto here = [&](const std::vector<std::string>& args) { return run_vmctl(data_.str(), args, in_folder); };
+
+  ProcessResult valid = here({"validate"});
+  EXPECT_EQ(valid.exit_code, 0) << valid.out << valid.err;
+  EXPECT_NE(valid.out.find("3 VMs: web, db, cache"), std::string::npos) << valid.out;
+
+  ProcessResult up = here({"up", "--no-provision"});
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  for (const char* vm : {"web", "db", "cache"}) EXPECT_EQ(result_of(up.out, vm), "created") << up.out;
+  EXPECT_EQ(up.out.find("db ready"), std::string::npos) << "--no-provision ran a provisioner: " << up.out;
+  EXPECT_EQ(vmctl({"ssh", "cache", "--", "hostname"}).out, "cache-1\n");
+
+  ProcessResult reload = here({"reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.out << reload.err;
+  EXPECT_EQ(result_of(reload.out, "web"), "recreated, provisioned") << reload.out;
+  EXPECT_EQ(result_of(reload.out, "db"), "recreated, provisioned") << reload.out;
+  EXPECT_EQ(result_of(reload.out, "cache"), "recreated") << reload.out;
+  EXPECT_NE(reload.out.find("db    | db ready: created by setup-db.sh as dba"), std::string::npos) << reload.out;
+  EXPECT_NE(reload.out.find("web   | web is serving"), std::string::npos) << reload.out;
+  ProcessResult page = vmctl({"ssh", "web", "--", "cat", "/tmp/www/index.html"});
+  EXPECT_EQ(page.out, vm_manager::os::read_file(project / "examples/demo-files/index.html").value_or("?"))
+      << page.err;
+
+  ProcessResult destroyed = here({"down", "--destroy"});
   EXPECT_EQ(destroyed.exit_code, 0) << destroyed.out << destroyed.err;
   EXPECT_TRUE(list().empty());
 }
