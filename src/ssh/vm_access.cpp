@@ -87,7 +87,18 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
   if (!options.wait_for_cloud_init || handle.seed_iso_path.empty()) return;
   report("cloud-init");
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  ExecResult result = session.exec_capture("cloud-init status --wait", std::max(left, std::chrono::milliseconds(1000)));
+  ExecResult result;
+  try {
+    result = session.exec_capture("cloud-init status --wait", std::max(left, std::chrono::milliseconds(1000)));
+  } catch (const Error&) {
+    if (Clock::now() < deadline) throw;  // the connection broke: say so, not "too slow"
+    throw Error(errc::ssh_timeout,
+                fmt::format("cloud-init in VM '{}' did not finish within {} s", handle.name,
+                            std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count()),
+                fmt::format("raise --wait-timeout, or see what it waits for in /var/log/cloud-init.log "
+                            "inside the VM ('vmctl ssh {}')",
+                            handle.name));
+  }
   // 127: no cloud-init in this image, nothing to wait for. 2: finished with
   // recoverable errors (newer cloud-init): the VM is usable.
   if (result.exit_status == 0 || result.exit_status == 127 || result.exit_status == 2) return;

@@ -499,6 +499,12 @@ case "$1" in
                 --long|-l) long=1 ;;
             esac
         done
+        # tiny.cloud_init=error|hang on the kernel command line plays a
+        # cloud-init that failed or never finishes, for vmctl's --wait tests.
+        case " $(cat /proc/cmdline) " in
+            *" tiny.cloud_init=error "*) echo "status: error"; exit 1 ;;
+            *" tiny.cloud_init=hang "*) [ "$wait" = 1 ] && while :; do sleep 1; done ;;
+        esac
         if [ "$wait" = 1 ]; then
             while [ ! -e "$ready" ]; do sleep 1; done
         fi

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "os/files.hpp"
 #include "ssh/keys.hpp"
@@ -141,6 +142,40 @@ TEST_F(SshCliTest, TheUsersOwnKeyAndUserName) {
   ProcessResult who = vmctl({"ssh", "own", "--", "id", "-un"});
   EXPECT_EQ(who.out, "alice\n") << who.err;
   EXPECT_EQ(status("own").at("ssh_user"), "alice");
+}
+
+// The guest's cloud-init (its stand-in, told by the kernel command line)
+// reports an error, then never finishes: --wait says which, and when.
+TEST_F(SshCliTest, WaitReportsAFailedOrUnfinishedCloudInit) {
+  auto failing = create_args("ci-error");
+  failing[failing.size() - 3] = "console=ttyS0 panic=-1 tiny.cloud_init=error";
+  failing.insert(failing.end(), {"--start", "--wait", "--wait-timeout", "240"});
+  ProcessResult error = slow(failing);
+  EXPECT_EQ(error.exit_code, 1);
+  EXPECT_NE(error.err.find("Waiting for cloud-init on VM 'ci-error'"), std::string::npos) << error.err;
+  EXPECT_NE(error.err.find("error[vm_manager::vm::start_failed]: cloud-init in VM 'ci-error' failed (status 1): "
+                           "status: error"),
+            std::string::npos)
+      << error.err;
+  EXPECT_EQ(state_of("ci-error"), "running") << "the VM is left running for the user to look into";
+
+  auto hanging = create_args("ci-hang");
+  hanging[hanging.size() - 3] = "console=ttyS0 panic=-1 tiny.cloud_init=hang";
+  hanging.push_back("--start");
+  ok(hanging);
+  // Until SSH lets us in, so that the short --wait-timeout below is spent on cloud-init.
+  const auto boot_deadline = std::chrono::steady_clock::now() + 240s;
+  while (vmctl({"ssh", "ci-hang", "--", "true"}).exit_code != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), boot_deadline) << "the guest's sshd never let us in";
+    std::this_thread::sleep_for(200ms);
+  }
+  const auto begin = std::chrono::steady_clock::now();
+  ProcessResult hang = slow({"start", "ci-hang", "--wait", "--wait-timeout", "3"});
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 20s);
+  EXPECT_EQ(hang.exit_code, 1);
+  EXPECT_NE(hang.err.find("error[vm_manager::ssh::timeout]: cloud-init in VM 'ci-hang' did not finish within 3 s"),
+            std::string::npos)
+      << hang.err;
 }
 
 TEST_F(SshCliTest, SshIntoAStoppedVmSaysToStartIt) {
