@@ -38,8 +38,10 @@ struct Transfer {
   fs::path path;
   int write_errno = 0;
   std::uint64_t offset = 0;  // bytes present before this attempt
+  std::uint64_t written = 0;  // bytes written by this attempt
   bool tty = false;
   bool quiet = false;
+  bool drawn = false;         // the bar has been drawn at least once
   std::chrono::steady_clock::time_point last_draw{};
 };
 
@@ -51,6 +53,7 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
     t->write_errno = err;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
+  t->written += bytes;
   return bytes;
 }
 
@@ -64,15 +67,12 @@ std::string human(double bytes) {
   return fmt::format("{:.1f} {}", bytes, kUnits[unit]);
 }
 
-int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  if (!t->tty || t->quiet) return 0;
-  auto clock = std::chrono::steady_clock::now();
-  if (clock - t->last_draw < std::chrono::milliseconds(200)) return 0;
-  t->last_draw = clock;
-  double done = static_cast<double>(t->offset + static_cast<std::uint64_t>(now));
-  double all = static_cast<double>(t->offset + static_cast<std::uint64_t>(total));
-  if (total > 0) {
+// Redraws the bar on the terminal (stderr) in place: "\r[###   ]  42% …".
+// `all` is 0 while the size is unknown.
+void draw_bar(Transfer& t, double done, double all) {
+  t.drawn = true;
+  t.last_draw = std::chrono::steady_clock::now();
+  if (all > 0) {
     constexpr int kWidth = 30;
     int filled = static_cast<int>(kWidth * done / all);
     if (filled > kWidth) filled = kWidth;
@@ -83,7 +83,28 @@ int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
     std::fprintf(stderr, "\r%s", human(done).c_str());
   }
   std::fflush(stderr);
+}
+
+// At most every 200 ms (the first call always draws); the final state is
+// drawn once the transfer is complete (finish_bar).
+int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (!t->tty || t->quiet) return 0;
+  if (t->drawn && std::chrono::steady_clock::now() - t->last_draw < std::chrono::milliseconds(200)) return 0;
+  double done = static_cast<double>(t->offset + static_cast<std::uint64_t>(now));
+  double all = total > 0 ? static_cast<double>(t->offset + static_cast<std::uint64_t>(total)) : 0.0;
+  draw_bar(*t, done, all);
   return 0;
+}
+
+// The bar at 100%, whatever the throttle skipped, then the end of its line.
+void finish_bar(Transfer& t, bool complete) {
+  if (!t.tty || t.quiet) return;
+  if (complete) {
+    double size = static_cast<double>(t.offset + t.written);
+    draw_bar(t, size, size);
+  }
+  std::fputs("\n", stderr);
 }
 
 std::uint64_t partial_size(const fs::path& path) {
@@ -146,7 +167,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   CURLcode rc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  if (tty && !options.quiet) std::fputs("\n", stderr);
+  finish_bar(t, rc == CURLE_OK);
   std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
   switch (rc) {
     case CURLE_OK:

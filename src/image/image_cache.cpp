@@ -1,6 +1,7 @@
 #include "image/image_cache.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,10 @@ constexpr std::string_view kDecompressing = "image.decompressing";
 [[noreturn]] void io_error(std::string_view what, const fs::path& path, std::string_view detail) {
   throw Error(vm_manager::errc::store_io, fmt::format("cannot {} {}: {}", what, path.string(), detail),
               "check the permissions and free space of the image cache");
+}
+
+bool is_hex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
 }
 
 bool is_url(std::string_view source) {
@@ -167,7 +172,17 @@ std::string ImageCache::key_for(std::string_view source) { return sha256_hex(sou
 
 fs::path ImageCache::path_for(const std::string& source) const {
   if (is_url(source) || is_oci_source(source)) return root_ / key_for(source) / kImage;
-  return fs::absolute(source).lexically_normal();
+  fs::path path = fs::absolute(source).lexically_normal();
+  if (auto key = local_key(path)) return root_ / *key / kImage;
+  return path;
+}
+
+std::optional<std::string> ImageCache::local_key(const fs::path& file) const {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (detect_compression(file) == Compression::none) return std::nullopt;
+  const long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return sha256_hex(fmt::format("local\n{}\n{}\n{}", file.string(), static_cast<long long>(st.st_size), mtime_ns));
 }
 
 fs::path ImageCache::pull(const std::string& source, const std::optional<std::string>& expected_sha256) {
@@ -198,15 +213,64 @@ fs::path ImageCache::pull(const std::string& source, const std::optional<std::st
     throw Error(errc::image_not_found, fmt::format("image {} does not exist or is not a file", source),
                 "check the path");
   }
+  std::string actual;
   if (expected) {
-    std::string actual = sha256_file(path);
+    actual = sha256_file(path);
     if (actual != *expected) {
       throw Error(errc::image_checksum_mismatch,
                   fmt::format("checksum mismatch for {}: expected sha256 {}, got {}", source, *expected, actual),
                   "the file is not the one the checksum describes");
     }
   }
+  // A compressed file is decompressed into the cache, once per version of it.
+  const fs::path normal = path.lexically_normal();
+  if (auto key = local_key(normal)) return import_local(normal, *key, actual);
   return path;
+}
+
+fs::path ImageCache::import_local(const fs::path& file, const std::string& key, const std::string& file_sha256) {
+  create_dirs(root_);
+  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, file.string(), options_.download.quiet);
+  if (auto cached = read_entry(key)) return cached->path;  // imported before (maybe while we waited)
+
+  const fs::path dir = root_ / key;
+  create_dirs(dir);
+  const fs::path image = dir / kImage;
+  const fs::path decompressing = dir / kDecompressing;
+  remove_quietly(decompressing);
+  remove_quietly(dir / kMeta);
+
+  CachedImage entry;
+  entry.key = key;
+  entry.source = file.string();
+  try {
+    entry.download_sha256 = file_sha256.empty() ? sha256_file(file) : file_sha256;
+    Compression compression = detect_compression(file);
+    entry.compression = std::string(compression_name(compression));
+    if (!options_.download.quiet) {
+      std::fprintf(stderr, "Decompressing %s (%s)\n", file.c_str(), entry.compression.c_str());
+    }
+    try {
+      decompress_file(compression, file, decompressing);
+    } catch (const Error& e) {
+      if (e.code() != errc::image_decompress_failed) throw;
+      throw Error(errc::image_decompress_failed, e.message(),
+                  "the file is corrupt or truncated; check it, or decompress it yourself");
+    }
+    rename_into_place(decompressing, image);
+    entry.format = detect_format(options_.qemu_img, image);
+  } catch (...) {
+    std::error_code rm_ec;
+    fs::remove_all(dir, rm_ec);  // nothing half-imported is kept
+    throw;
+  }
+  entry.sha256 = sha256_file(image);
+  std::error_code ec;
+  entry.size = fs::file_size(image, ec);
+  entry.fetched_at = now_utc();
+  entry.path = image;
+  os::write_file_atomic(dir / kMeta, to_json(entry).dump(2) + "\n", 0644);
+  return image;
 }
 
 void ImageCache::download_source(const std::string& source, const fs::path& partial, CachedImage& entry) const {
@@ -337,12 +401,58 @@ std::vector<CachedImage> ImageCache::list() const {
 }
 
 std::string ImageCache::resolve_key(const std::string& source_or_key) const {
+  std::error_code ec;
+  // A whole key.
   if (is_sha256_hex(source_or_key)) {
     std::string key = lower(source_or_key);
-    std::error_code ec;
     if (fs::exists(root_ / key, ec)) return key;
   }
-  return key_for(source_or_key);
+  // A source pulled as such.
+  const std::string by_source = key_for(source_or_key);
+  if (fs::exists(root_ / by_source, ec)) return by_source;
+
+  auto ambiguous = [&](const std::vector<std::string>& keys) {
+    std::string candidates;
+    for (const auto& key : keys) {
+      if (!candidates.empty()) candidates += ", ";
+      candidates += key.substr(0, kShortKey);
+      if (auto entry = read_entry(key)) candidates += " (" + entry->source + ")";
+    }
+    return Error(errc::image_ambiguous,
+                 fmt::format("{} names {} cached images: {}", source_or_key, keys.size(), candidates),
+                 "give more characters of the key (see the KEY column of 'vmctl image list')");
+  };
+
+  // A compressed local file: the entry of its current version, else the one
+  // entry imported from that path before it changed.
+  if (!source_or_key.empty() && source_or_key.find("://") == std::string::npos) {
+    const fs::path path = fs::absolute(source_or_key, ec).lexically_normal();
+    if (!ec) {
+      if (auto key = local_key(path); key && fs::exists(root_ / *key, ec)) return *key;
+      std::vector<std::string> keys;
+      for (const auto& entry : list()) {
+        if (entry.source == path.string()) keys.push_back(entry.key);
+      }
+      if (keys.size() == 1) return keys[0];
+      if (keys.size() > 1) throw ambiguous(keys);
+    }
+  }
+
+  // A unique prefix of a key.
+  if (source_or_key.size() >= kMinKeyPrefix && source_or_key.size() < 64 && is_hex(source_or_key)) {
+    const std::string prefix = lower(source_or_key);
+    std::vector<std::string> keys;
+    if (fs::is_directory(root_, ec)) {
+      for (const auto& entry : fs::directory_iterator(root_, ec)) {
+        std::string name = entry.path().filename().string();
+        if (entry.is_directory(ec) && is_sha256_hex(name) && name.starts_with(prefix)) keys.push_back(name);
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    if (keys.size() == 1) return keys[0];
+    if (keys.size() > 1) throw ambiguous(keys);
+  }
+  return by_source;  // no such entry: the callers report it
 }
 
 CachedImage ImageCache::inspect(const std::string& source_or_key) const {

@@ -8,7 +8,13 @@
 //                                  (and manifest_digest, blob_digest for OCI)
 //         <root>/<key>/download.partial  an unfinished download (resumed)
 //         <root>/<key>.lock        held while pulling or removing the entry
-// where <key> is the SHA-256 of the source string (never a VM name).
+// where <key> is the SHA-256 of the source string (never a VM name), or for
+// a compressed local file the SHA-256 of "local\n<absolute path>\n<size>\n
+// <mtime ns>", so that an edited file is imported again.
+//
+// A local file is used in place, unless it is compressed (zstd, xz or gzip,
+// recognised by its magic bytes): then it is decompressed once into the cache,
+// like a download, and the entry's source is its absolute path.
 //
 // An OCI source is resolved once, like a URL is downloaded once: pulling a
 // tag again while its entry exists returns the cached image without asking
@@ -62,29 +68,43 @@ class ImageCache {
 
   const std::filesystem::path& root() const { return root_; }
 
-  // The path of the image for `source`. A local path is checked and returned
-  // as-is (absolute), never copied; an http(s) URL or an oci:// reference is
+  // The path of the image for `source`. An uncompressed local path is checked
+  // and returned as-is (absolute), never copied; a compressed local file is
+  // decompressed once into the cache; an http(s) URL or an oci:// reference is
   // downloaded once into the cache (concurrent pulls, threads or processes,
   // wait for the first). expected_sha256 (64 hex digits, any case) is checked
-  // on the downloaded bytes, before decompression; an OCI layer is also always
-  // checked against its digest. Raises Error(image::…).
+  // on the downloaded (or local) bytes, before decompression; an OCI layer is
+  // also always checked against its digest. Raises Error(image::…).
   std::filesystem::path pull(const std::string& source, const std::optional<std::string>& expected_sha256 = {});
 
   // Where pull(source) puts (or finds) the image, without pulling it: the
-  // absolute path for a local source, the cache entry's image otherwise.
+  // absolute path for an uncompressed local source, the cache entry's image
+  // otherwise (for a compressed local file, the entry of its current version).
   // Lets callers compare a VM's image with a source cheaply.
   std::filesystem::path path_for(const std::string& source) const;
 
   // Every complete entry, sorted by source.
   std::vector<CachedImage> list() const;
-  // The entry of a source or a key; raises image::not_found.
+  // The entry of a source, a key, or a unique prefix (at least 4 hex digits)
+  // of a key; raises image::not_found, or image::ambiguous when a prefix
+  // matches several entries.
   CachedImage inspect(const std::string& source_or_key) const;
-  // Deletes the entry of a source or a key; raises image::not_found.
+  // Deletes the entry named as for inspect (complete or not); raises
+  // image::not_found, image::ambiguous, image::locked.
   void remove(const std::string& source_or_key);
+
+  // The shortest key prefix `image list` shows.
+  static constexpr std::size_t kShortKey = 12;
+  static constexpr std::size_t kMinKeyPrefix = 4;
 
  private:
   std::optional<CachedImage> read_entry(const std::string& key) const;
   std::string resolve_key(const std::string& source_or_key) const;
+  // The key of a compressed local file's entry; nullopt when the file is
+  // missing or not compressed.
+  std::optional<std::string> local_key(const std::filesystem::path& file) const;
+  std::filesystem::path import_local(const std::filesystem::path& file, const std::string& key,
+                                     const std::string& file_sha256);
   std::filesystem::path fetch(const std::string& source, const std::string& key,
                               const std::optional<std::string>& expected);
   void download_source(const std::string& source, const std::filesystem::path& partial, CachedImage& entry) const;

@@ -2,11 +2,15 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "image/image_cache.hpp"
+#include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/vm_view.hpp"
 
@@ -78,9 +82,11 @@ void add_list(CLI::App& image, Context& ctx) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& entry : open_cache(ctx).list()) {
       all.push_back(to_json(entry));
-      rows.push_back({entry.source, entry.format, human_size(entry.size), entry.fetched_at});
+      rows.push_back({entry.key.substr(0, image::ImageCache::kShortKey), entry.source, entry.format,
+                      human_size(entry.size), entry.fetched_at});
     }
-    std::string out = *json_output ? all.dump(2) + "\n" : render_table({"SOURCE", "FORMAT", "SIZE", "FETCHED"}, rows);
+    std::string out =
+        *json_output ? all.dump(2) + "\n" : render_table({"KEY", "SOURCE", "FORMAT", "SIZE", "FETCHED"}, rows);
     std::fputs(out.c_str(), stdout);
   });
 }
@@ -89,7 +95,8 @@ void add_inspect(CLI::App& image, Context& ctx) {
   auto which = std::make_shared<std::string>();
   auto json_output = std::make_shared<bool>(false);
   auto* cmd = image.add_subcommand("inspect", "Show one cached image");
-  cmd->add_option("image", *which, "The source it was pulled from, or its cache key")->required();
+  cmd->add_option("image", *which, "The source it was pulled from, or its cache key (or a unique prefix of it)")
+      ->required();
   cmd->add_flag("--json", *json_output, "Print a JSON object");
   cmd->callback([&ctx, which, json_output] {
     nlohmann::json j = to_json(open_cache(ctx).inspect(*which));
@@ -98,12 +105,49 @@ void add_inspect(CLI::App& image, Context& ctx) {
   });
 }
 
+// The VMs of the store whose disk is based on `image` (sorted names).
+std::vector<std::string> vms_using(Context& ctx, const std::filesystem::path& image) {
+  std::set<std::string> names;
+  std::error_code ec;
+  auto same = [&](const std::string& path) {
+    if (path.empty()) return false;
+    if (std::filesystem::path(path).lexically_normal() == image.lexically_normal()) return true;
+    return std::filesystem::equivalent(path, image, ec);
+  };
+  for (const auto& entry : ctx.store().list()) {
+    if (!entry.record) continue;
+    if (same(entry.record->spec.image_path) || same(entry.record->handle.image_path)) names.insert(entry.name);
+  }
+  return {names.begin(), names.end()};
+}
+
 void add_remove(CLI::App& image, Context& ctx) {
   auto which = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
   auto* cmd = image.add_subcommand("rm", "Remove a cached image");
-  cmd->add_option("image", *which, "The source it was pulled from, or its cache key")->required();
-  cmd->callback([&ctx, which] {
-    open_cache(ctx).remove(*which);
+  cmd->add_option("image", *which, "The source it was pulled from, or its cache key (or a unique prefix of it)")
+      ->required();
+  cmd->add_flag("--force,-f", *force, "Remove it even when VMs use it (they will no longer start)");
+  cmd->callback([&ctx, which, force] {
+    auto cache = open_cache(ctx);
+    std::optional<image::CachedImage> entry;
+    try {
+      entry = cache.inspect(*which);
+    } catch (const Error& e) {
+      if (e.code() != errc::image_not_found) throw;  // an incomplete entry is still removed below
+    }
+    if (entry && !*force) {
+      std::vector<std::string> users = vms_using(ctx, entry->path);
+      if (!users.empty()) {
+        std::string list;
+        for (const auto& name : users) list += (list.empty() ? "'" : ", '") + name + "'";
+        throw Error(errc::image_in_use,
+                    fmt::format("cached image {} ({}) is used by VM {}", entry->key.substr(0, image::ImageCache::kShortKey),
+                                entry->source, list),
+                    "destroy those VMs first, or pass --force to remove the image anyway");
+      }
+    }
+    cache.remove(entry ? entry->key : *which);
     ctx.say(fmt::format("Removed {}", *which));
   });
 }

@@ -7,6 +7,7 @@ Serves files from --root. The path may start with mode segments, in any order:
                     but only --cut-after bytes, then drops the connection
   /norange/<rest>   ignores Range headers (always 200 with the whole file)
   /slow/<rest>      sleeps a little before answering
+  /trickle/<rest>   sends the body in 10 pieces, 0.1 s apart (about 1 s in all)
 Anything that is not a file is a 404. Every request is appended to --log as
 "METHOD PATH RANGE" (RANGE is "-" when absent). The chosen port is printed on
 stdout and written to --port-file.
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 
-MODES = ("redirect", "cut", "norange", "slow")
+MODES = ("redirect", "cut", "norange", "slow", "trickle")
 
 
 def main():
@@ -58,7 +59,7 @@ def main():
             if "redirect" in modes:
                 self.send_response(302)
                 self.send_header("Location", "/" + "/".join(
-                    [m for m in ("cut", "norange", "slow") if m in modes] + [rest]))
+                    [m for m in ("cut", "norange", "slow", "trickle") if m in modes] + [rest]))
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -112,6 +113,13 @@ def main():
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+            if "trickle" in modes:
+                piece = max(1, -(-len(body) // 10))
+                for i in range(0, len(body), piece):
+                    self.wfile.write(body[i:i + piece])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
             self.wfile.write(body)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

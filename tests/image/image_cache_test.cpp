@@ -380,6 +380,132 @@ TEST_F(ImageCacheTest, LocalPathsAreUsedInPlace) {
   EXPECT_FALSE(fs::exists(root_));  // nothing copied, nothing created
 }
 
+TEST_F(ImageCacheTest, LocalCompressedFilesAreDecompressedIntoTheCache) {
+  struct Variant {
+    std::vector<std::string> argv;
+    std::string made;
+    std::string named;  // names that suggest another format: detection is by magic bytes
+    std::string compression;
+  };
+  const fs::path local = tmp_ / "local";
+  fs::create_directories(local);
+  const std::string src = qcow2_.string();
+  std::vector<Variant> variants = {
+      {{"zstd", "-q", "-f", "-k", src, "-o", src + ".zst"}, src + ".zst", "disk.qcow2.gz", "zstd"},
+      {{"xz", "-k", "-f", src}, src + ".xz", "disk.qcow2.zst", "xz"},
+      {{"gzip", "-k", "-f", src}, src + ".gz", "disk.img", "gzip"},
+  };
+  auto c = cache();
+  std::vector<fs::path> images;
+  for (const auto& v : variants) {
+    SCOPED_TRACE(v.compression);
+    if (vmctl::test::run_process({v.argv[0], "--version"}).exit_code != 0) {
+      ADD_FAILURE() << v.argv[0] << " is not installed";
+      continue;
+    }
+    run(v.argv);
+    const fs::path file = local / v.named;
+    fs::rename(v.made, file);
+    const std::string compressed = read_bytes(file);
+
+    fs::path path = c.pull(file.string(), sha256_hex(compressed));
+    EXPECT_EQ(path.parent_path().parent_path(), root_);
+    EXPECT_EQ(path.filename(), "image");
+    EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+    EXPECT_EQ(read_bytes(file), compressed);  // the original is left alone
+    EXPECT_EQ(c.path_for(file.string()), path);
+    CachedImage meta = c.inspect(file.string());
+    EXPECT_EQ(meta.path, path);
+    EXPECT_EQ(meta.source, file.string());
+    EXPECT_EQ(meta.compression, v.compression);
+    EXPECT_EQ(meta.format, "qcow2");
+    EXPECT_EQ(meta.sha256, sha256_hex(qcow2_bytes_));
+    EXPECT_EQ(meta.download_sha256, sha256_hex(compressed));
+    EXPECT_EQ(meta.size, qcow2_bytes_.size());
+    EXPECT_FALSE(fs::exists(path.parent_path() / "image.decompressing"));
+
+    // Pulled again, by a relative path too: the same entry, not decompressed again.
+    const auto written = fs::last_write_time(path);
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(c.pull(file.string()), path);
+    vmctl::test::ProcessResult relative = vmctl::test::run_process(
+        {VMCTL_BINARY, "image", "pull", "-q", "./" + v.named},
+        vmctl::test::ProcessOptions{{{"VMCTL_IMAGE_CACHE", root_.string()}}, 60s, "/dev/null", local.string()});
+    EXPECT_EQ(relative.exit_code, 0) << relative.err;
+    EXPECT_EQ(relative.out, "");  // -q
+    EXPECT_EQ(fs::last_write_time(path), written);
+    EXPECT_EQ(c.pull(file.string(), sha256_hex(compressed)), path);
+    EXPECT_EQ(error_of([&] { c.pull(file.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
+    images.push_back(path);
+  }
+  EXPECT_EQ(c.list().size(), images.size());
+  ASSERT_FALSE(images.empty());
+
+  // Edited in place (same name, new content and mtime): imported again; the
+  // old version stays cached for the VMs based on it.
+  const fs::path file = local / "disk.img";
+  write_bytes(tmp_ / "raw.bin", std::string(100000, 'y'));
+  run({"gzip", "-k", "-f", (tmp_ / "raw.bin").string()});
+  fs::rename(tmp_ / "raw.bin.gz", file);
+  fs::last_write_time(file, fs::last_write_time(file) + 5s);
+  fs::path edited = c.pull(file.string());
+  EXPECT_NE(edited, images.back());
+  EXPECT_EQ(read_bytes(edited), std::string(100000, 'y'));
+  EXPECT_EQ(read_bytes(images.back()), qcow2_bytes_);
+  EXPECT_EQ(c.inspect(file.string()).path, edited);
+  EXPECT_EQ(c.inspect(file.string()).format, "raw");
+  EXPECT_EQ(c.list().size(), images.size() + 1);
+
+  // Only the mtime changes: imported again as well.
+  fs::last_write_time(file, fs::last_write_time(file) + 5s);
+  fs::path touched = c.pull(file.string());
+  EXPECT_NE(touched, edited);
+  EXPECT_EQ(read_bytes(touched), std::string(100000, 'y'));
+
+  // An uncompressed local file is still used in place, nothing imported.
+  EXPECT_EQ(c.pull(qcow2_.string()), qcow2_);
+  EXPECT_EQ(c.list().size(), images.size() + 2);
+}
+
+TEST_F(ImageCacheTest, CorruptLocalCompressedFileFailsAndCachesNothing) {
+  const fs::path file = tmp_ / "broken.xz";
+  write_bytes(file, std::string("\xfd" "7zXZ\x00", 6) + std::string(5000, 'z'));
+  auto c = cache();
+  auto e = error_of([&] { c.pull(file.string()); });
+  EXPECT_EQ(e.code(), errc::image_decompress_failed);
+  EXPECT_THAT(e.message(), HasSubstr(file.string()));
+  expect_nothing_cached();
+}
+
+TEST_F(ImageCacheTest, KeysCanBeGivenByAUniquePrefix) {
+  auto c = cache();
+  fs::path a = c.pull(url("disk.qcow2"));
+  const std::string key = ImageCache::key_for(url("disk.qcow2"));
+  EXPECT_EQ(c.inspect(key.substr(0, 12)).path, a);
+  EXPECT_EQ(c.inspect(key.substr(0, 4)).path, a);
+  std::string upper = key.substr(0, 8);
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  EXPECT_EQ(c.inspect(upper).path, a);
+  EXPECT_EQ(error_of([&] { c.inspect(key.substr(0, 3)); }).code(), errc::image_not_found);
+
+  // Two entries sharing a prefix (made by hand: keys are SHA-256 digests).
+  for (const std::string& fake : {"abcd1" + std::string(59, '0'), "abcd2" + std::string(59, '0')}) {
+    fs::create_directories(root_ / fake);
+    write_bytes(root_ / fake / "image", "x");
+    write_bytes(root_ / fake / "meta.json",
+                nlohmann::json{{"source", "src-" + fake.substr(4, 1)}, {"sha256", fake}, {"format", "raw"}, {"size", 1}}
+                    .dump());
+  }
+  auto e = error_of([&] { c.inspect("abcd"); });
+  EXPECT_EQ(e.code(), errc::image_ambiguous);
+  EXPECT_THAT(e.message(), HasSubstr("abcd10000000 (src-1), abcd20000000 (src-2)"));
+  EXPECT_EQ(error_of([&] { c.remove("ABCD"); }).code(), errc::image_ambiguous);
+  EXPECT_EQ(c.inspect("abcd2").source, "src-2");
+  c.remove("abcd2");
+  EXPECT_EQ(c.inspect("abcd").source, "src-1");
+  EXPECT_EQ(c.list().size(), 2u);
+}
+
 TEST(ImageCacheRootTest, DefaultRootFollowsXdgCacheHome) {
   const char* old_xdg = std::getenv("XDG_CACHE_HOME");
   std::optional<std::string> saved = old_xdg ? std::optional<std::string>(old_xdg) : std::nullopt;

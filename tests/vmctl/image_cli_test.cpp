@@ -1,8 +1,16 @@
 // vmctl image pull/list/inspect/rm against tests/image/http_server.py on
-// 127.0.0.1, with the cache in a temp dir (VMCTL_IMAGE_CACHE or XDG_CACHE_HOME).
+// 127.0.0.1, with the cache in a temp dir (VMCTL_IMAGE_CACHE or XDG_CACHE_HOME);
+// `create --image-url` on the noop backend; the progress bar on a pty.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +25,9 @@
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/terminal.hpp"
+
+extern char** environ;
 
 namespace vmctl::test {
 namespace {
@@ -36,6 +47,70 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Runs argv with stderr on a pseudo-terminal (output post-processing off, so
+// the bytes are the program's own) and stdout on /dev/null; returns the exit
+// code and what the terminal showed.
+std::pair<int, std::string> run_on_terminal(const std::vector<std::string>& argv,
+                                            const std::map<std::string, std::string>& env) {
+  Pty pty;
+  termios raw = pty.settings();
+  raw.c_oflag &= ~static_cast<tcflag_t>(OPOST);
+  ::tcsetattr(pty.slave.get(), TCSANOW, &raw);
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    if (!env.contains(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
+  }
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp;
+  for (auto& arg : args) argp.push_back(arg.data());
+  argp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pty.slave.get(), 2);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot start " << argv[0];
+    return {-1, ""};
+  }
+  pty.slave.reset();  // the child's copy keeps the terminal open until it exits
+
+  std::string shown;
+  for (;;) {
+    pollfd p{pty.master.get(), POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buffer[4096];
+      ssize_t n = ::read(pty.master.get(), buffer, sizeof buffer);
+      if (n > 0) {
+        shown.append(buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;  // EIO: the child (the last holder of the slave) is gone
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, shown};
 }
 
 // Exit 1 with the given stable code, a one-line message and a help line,
@@ -61,6 +136,11 @@ class ImageCliTest : public ::testing::Test {
 
   std::string url(const std::string& path) const { return server_->url(path); }
 
+  // Any vmctl command, on this test's data dir and image cache.
+  ProcessResult vmctl(const std::vector<std::string>& args, const std::string& cwd = {}) {
+    return run_vmctl(data_.string(), args,
+                     ProcessOptions{{{"VMCTL_IMAGE_CACHE", cache_.string()}}, 60s, "/dev/null", cwd});
+  }
   ProcessResult image(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
     if (env.empty()) env = {{"VMCTL_IMAGE_CACHE", cache_.string()}};
     std::vector<std::string> all{"image"};
@@ -95,9 +175,10 @@ TEST_F(ImageCliTest, PullListInspectRemove) {
 
   auto table = lines_of(ok({"list"}));
   ASSERT_EQ(table.size(), 2u);
-  const std::size_t format_column = src.size() + 2;
-  EXPECT_EQ(table[0].substr(0, format_column + 6), "SOURCE" + std::string(format_column - 6, ' ') + "FORMAT");
-  EXPECT_THAT(table[1], StartsWith(src + "  qcow2   "));
+  const std::size_t format_column = 14 + src.size() + 2;
+  EXPECT_EQ(table[0].substr(0, format_column + 6),
+            "KEY           SOURCE" + std::string(src.size() + 2 - 6, ' ') + "FORMAT");
+  EXPECT_THAT(table[1], StartsWith(key.substr(0, 12) + "  " + src + "  qcow2   "));
   EXPECT_THAT(table[1], HasSubstr(" KiB  "));
   EXPECT_EQ(table[0].find("SIZE"), table[1].find_first_of("0123456789", format_column + 6));
 
@@ -117,7 +198,7 @@ TEST_F(ImageCliTest, PullListInspectRemove) {
 
   EXPECT_EQ(ok({"rm", key}), "Removed " + key + "\n");
   EXPECT_EQ(nlohmann::json::parse(ok({"list", "--json"})), nlohmann::json::array());
-  EXPECT_EQ(ok({"list"}), "SOURCE  FORMAT  SIZE  FETCHED\n");
+  EXPECT_EQ(ok({"list"}), "KEY  SOURCE  FORMAT  SIZE  FETCHED\n");
   expect_error(image({"rm", src}), "vm_manager::image::not_found");
 }
 
@@ -147,6 +228,131 @@ TEST_F(ImageCliTest, FailuresPrintACodeAMessageAndAHint) {
   EXPECT_EQ(usage.exit_code, 2);
   EXPECT_THAT(usage.err, StartsWith("error[vmctl::usage]: "));
   EXPECT_EQ(image({"pull"}).exit_code, 2);
+}
+
+TEST_F(ImageCliTest, KeysCanBeShortenedToAUniquePrefix) {
+  const std::string src = url("disk.qcow2");
+  ok({"pull", "-q", src});
+  const std::string key = vm_manager::image::sha256_hex(src);
+  // Two more entries sharing a prefix, made by hand (keys are SHA-256 digests).
+  for (const std::string& fake : {"abcd1" + std::string(59, '0'), "abcd2" + std::string(59, '0')}) {
+    fs::create_directories(cache_ / fake);
+    std::ofstream(cache_ / fake / "image") << "x";
+    std::ofstream(cache_ / fake / "meta.json")
+        << nlohmann::json{{"source", "src-" + fake.substr(4, 1)}, {"sha256", fake}, {"format", "raw"}, {"size", 1}}
+               .dump();
+  }
+  auto table = lines_of(ok({"list"}));
+  ASSERT_EQ(table.size(), 4u);
+  EXPECT_THAT(table[1], StartsWith(key.substr(0, 12) + "  " + src + "  "));
+  EXPECT_THAT(table[2], StartsWith("abcd10000000  src-1 "));
+  EXPECT_THAT(table[3], StartsWith("abcd20000000  src-2 "));
+
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", key.substr(0, 12), "--json"})).at("source"), src);
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", key.substr(0, 4), "--json"})).at("key"), key);
+  expect_error(image({"inspect", key.substr(0, 3)}), "vm_manager::image::not_found");
+
+  ProcessResult ambiguous = image({"inspect", "abcd"});
+  expect_error(ambiguous, "vm_manager::image::ambiguous");
+  EXPECT_THAT(ambiguous.err, HasSubstr("abcd10000000 (src-1), abcd20000000 (src-2)"));
+  expect_error(image({"rm", "abcd"}), "vm_manager::image::ambiguous");
+  EXPECT_EQ(lines_of(ok({"list"})).size(), 4u);
+
+  EXPECT_EQ(ok({"rm", "abcd2"}), "Removed abcd2\n");
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", "abcd", "--json"})).at("source"), "src-1");
+  EXPECT_EQ(ok({"rm", key.substr(0, 6)}), "Removed " + key.substr(0, 6) + "\n");
+  EXPECT_FALSE(fs::exists(cache_ / key));
+  EXPECT_EQ(lines_of(ok({"list"})).size(), 2u);
+}
+
+TEST_F(ImageCliTest, RmRefusesAnImageAVmUsesUnlessForced) {
+  const std::string a = url("disk.qcow2");
+  const std::string b = url("redirect/disk.qcow2");
+  for (const auto& [name, src] : {std::pair{"vm-a", a}, std::pair{"vm-b", b}}) {
+    ProcessResult created = vmctl({"create", "--name", name, "--backend", "noop", "--image-url", src, "-q"});
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+  }
+  const std::string key_a = vm_manager::image::sha256_hex(a);
+  const std::string key_b = vm_manager::image::sha256_hex(b);
+
+  ProcessResult refused = image({"rm", a});
+  expect_error(refused, "vm_manager::image::in_use");
+  EXPECT_THAT(refused.err, HasSubstr(key_a.substr(0, 12) + " (" + a + ") is used by VM 'vm-a'"));
+  EXPECT_THAT(refused.err, HasSubstr("--force"));
+  expect_error(image({"rm", key_b.substr(0, 8)}), "vm_manager::image::in_use");
+  EXPECT_TRUE(fs::exists(cache_ / key_a / "image"));
+  EXPECT_TRUE(fs::exists(cache_ / key_b / "image"));
+
+  EXPECT_EQ(ok({"rm", "--force", key_a.substr(0, 8)}), "Removed " + key_a.substr(0, 8) + "\n");
+  EXPECT_FALSE(fs::exists(cache_ / key_a));
+
+  ASSERT_EQ(vmctl({"destroy", "vm-b"}).exit_code, 0);
+  EXPECT_EQ(ok({"rm", b}), "Removed " + b + "\n");
+  EXPECT_EQ(nlohmann::json::parse(ok({"list", "--json"})), nlohmann::json::array());
+}
+
+TEST_F(ImageCliTest, CreateWithAWrongChecksumCreatesNothing) {
+  ProcessResult r = vmctl({"create", "--name", "web", "--backend", "noop", "--image-url", url("disk.qcow2"),
+                           "--sha256", std::string(64, '0')});
+  expect_error(r, "vm_manager::image::checksum_mismatch");
+  EXPECT_THAT(r.err, HasSubstr(vm_manager::image::sha256_file(disk_)));
+  EXPECT_EQ(nlohmann::json::parse(vmctl({"list", "--json"}).out), nlohmann::json::array());
+  EXPECT_EQ(nlohmann::json::parse(ok({"list", "--json"})), nlohmann::json::array());
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(cache_, ec)) {
+    EXPECT_EQ(entry.path().extension(), ".lock") << "left behind: " << entry.path();
+  }
+  // The right checksum then works, and the name is free.
+  ProcessResult right = vmctl({"create", "--name", "web", "--backend", "noop", "--image-url", url("disk.qcow2"),
+                               "--sha256", vm_manager::image::sha256_file(disk_)});
+  EXPECT_EQ(right.exit_code, 0) << right.err;
+}
+
+TEST_F(ImageCliTest, CreateFromALocalCompressedImageUsesItDecompressed) {
+  ASSERT_EQ(run_process({"xz", "-k", "-f", disk_.string()}).exit_code, 0);
+  ProcessResult created =
+      vmctl({"create", "--name", "xzvm", "--backend", "noop", "--image-url", "./disk.qcow2.xz"}, served_.string());
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_THAT(created.err, HasSubstr("Decompressing " + (served_ / "disk.qcow2.xz").string()));
+  auto list = nlohmann::json::parse(ok({"list", "--json"}));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("source"), (served_ / "disk.qcow2.xz").string());
+  EXPECT_EQ(list[0].at("compression"), "xz");
+  EXPECT_EQ(read_bytes(list[0].at("path").get<std::string>()), read_bytes(disk_));
+  // The VM's record names the decompressed image, so rm refuses it.
+  std::string record = read_bytes(data_ / "vms" / "xzvm" / "vm.json");
+  EXPECT_THAT(record, HasSubstr(list[0].at("path").get<std::string>())) << record;
+  expect_error(image({"rm", (served_ / "disk.qcow2.xz").string()}), "vm_manager::image::in_use");
+  // An uncompressed file is still used in place.
+  ProcessResult plain = vmctl({"create", "--name", "plain", "--backend", "noop", "--image-url", disk_.string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(nlohmann::json::parse(ok({"list", "--json"})).size(), 1u);
+}
+
+TEST_F(ImageCliTest, PullDrawsAProgressBarOnATerminal) {
+  Watchdog watchdog(120);
+  const std::map<std::string, std::string> env{{"VMCTL_IMAGE_CACHE", cache_.string()}};
+  // About a second of download: the bar is redrawn in place, and ends at 100%.
+  auto [code, shown] = run_on_terminal(vmctl_argv(data_.string(), {"image", "pull", url("trickle/disk.qcow2")}), env);
+  EXPECT_EQ(code, 0) << shown;
+  EXPECT_THAT(shown, HasSubstr("Downloading " + url("trickle/disk.qcow2") + "\n"));
+  EXPECT_GE(count_of(shown, "\r["), 2u) << shown;  // at least one redraw during the download, and the final one
+  const std::size_t last = shown.rfind("\r[");
+  ASSERT_NE(last, std::string::npos) << shown;
+  const std::string final_bar = shown.substr(last, shown.find('\n', last) - last);
+  EXPECT_THAT(final_bar, StartsWith("\r[" + std::string(30, '#') + "] 100% ")) << shown;
+  EXPECT_THAT(shown, HasSubstr("Downloaded " + url("trickle/disk.qcow2")));
+
+  // A fast download (well under the 200 ms redraw period) still ends with 100%.
+  auto [fast_code, fast] = run_on_terminal(vmctl_argv(data_.string(), {"image", "pull", url("disk.qcow2")}), env);
+  EXPECT_EQ(fast_code, 0) << fast;
+  EXPECT_THAT(fast, HasSubstr("\r[" + std::string(30, '#') + "] 100% ")) << fast;
+
+  // --quiet on a terminal: nothing at all.
+  auto [quiet_code, quiet] =
+      run_on_terminal(vmctl_argv(data_.string(), {"image", "pull", "-q", url("redirect/disk.qcow2")}), env);
+  EXPECT_EQ(quiet_code, 0);
+  EXPECT_EQ(quiet, "");
 }
 
 }  // namespace
