@@ -74,6 +74,18 @@ void vmctl(const Setup& s, std::vector<std::string> args) {
   if (!out.ok()) throw std::runtime_error("vmctl failed: " + out.err);
 }
 
+pid_t spawn_vmctl(const Setup& s, std::vector<std::string> args) {
+  auto argv = vmctl_args(s, std::move(args));
+  std::vector<char*> c_argv;
+  for (auto& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  pid_t child = 0;
+  if (::posix_spawn(&child, c_argv[0], nullptr, nullptr, c_argv.data(), environ) != 0) {
+    throw std::runtime_error("cannot run vmctl");
+  }
+  return child;
+}
+
 void create_tiny(const Setup& s, const std::string& name) {
   vmctl(s, {"create", "--name", name, "--image", (s.guest / "disk.qcow2").string(), "--kernel",
             (s.guest / "vmlinuz").string(), "--initrd", (s.guest / "initrd.img").string(), "--append",
@@ -142,14 +154,7 @@ struct StopSample {
 StopSample measure_stop(const Setup& s, const std::string& name) {
   vm_manager::VmHandle h = handle_of(s, name);
   int qemu_fd = pidfd_of(static_cast<pid_t>(*h.pid));
-  auto argv = vmctl_args(s, {"stop", name});
-  std::vector<char*> c_argv;
-  for (auto& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  pid_t child = 0;
-  if (::posix_spawn(&child, c_argv[0], nullptr, nullptr, c_argv.data(), environ) != 0) {
-    throw std::runtime_error("cannot run vmctl");
-  }
+  const pid_t child = spawn_vmctl(s, {"stop", name});
   int child_fd = pidfd_of(child);
   Clock::time_point qemu_exit{};
   Clock::time_point vmctl_exit{};
@@ -268,17 +273,6 @@ Clock::time_point first_banner(std::uint16_t port, Clock::time_point deadline) {
   throw std::runtime_error("the guest's sshd never answered");
 }
 
-pid_t spawn_vmctl(const Setup& s, std::vector<std::string> args) {
-  auto argv = vmctl_args(s, std::move(args));
-  std::vector<char*> c_argv;
-  for (auto& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  pid_t child = 0;
-  if (::posix_spawn(&child, c_argv[0], nullptr, nullptr, c_argv.data(), environ) != 0) {
-    throw std::runtime_error("cannot run vmctl");
-  }
-  return child;
-}
 
 // Two views of SSH readiness on a booting tiny guest, each against the
 // reference prober running beside it:

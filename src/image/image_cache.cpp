@@ -234,15 +234,9 @@ fs::path ImageCache::import_local(const fs::path& file, const std::string& key, 
   if (auto cached = read_entry(key)) return cached->path;  // imported before (maybe while we waited)
 
   const fs::path dir = root_ / key;
-  create_dirs(dir);
   const fs::path image = dir / kImage;
   const fs::path decompressing = dir / kDecompressing;
-  remove_quietly(decompressing);
-  remove_quietly(dir / kMeta);
-
-  CachedImage entry;
-  entry.key = key;
-  entry.source = file.string();
+  CachedImage entry = start_entry(key, file.string());
   try {
     entry.download_sha256 = file_sha256.empty() ? sha256_file(file) : file_sha256;
     Compression compression = detect_compression(file);
@@ -265,12 +259,7 @@ fs::path ImageCache::import_local(const fs::path& file, const std::string& key, 
     throw;
   }
   entry.sha256 = sha256_file(image);
-  std::error_code ec;
-  entry.size = fs::file_size(image, ec);
-  entry.fetched_at = now_utc();
-  entry.path = image;
-  os::write_file_atomic(dir / kMeta, to_json(entry).dump(2) + "\n", 0644);
-  return image;
+  return finish_entry(entry);
 }
 
 void ImageCache::download_source(const std::string& source, const fs::path& partial, CachedImage& entry) const {
@@ -302,16 +291,10 @@ fs::path ImageCache::fetch(const std::string& url, const std::string& key, const
     return cached->path;
   }
 
-  create_dirs(dir);
   const fs::path partial = dir / kPartial;
   const fs::path image = dir / kImage;
   const fs::path decompressing = dir / kDecompressing;
-  remove_quietly(decompressing);
-  remove_quietly(dir / kMeta);
-
-  CachedImage entry;
-  entry.key = key;
-  entry.source = url;
+  CachedImage entry = start_entry(key, url);  // a partial download stays, to be resumed
   try {
     download_source(url, partial, entry);
   } catch (...) {
@@ -352,12 +335,29 @@ fs::path ImageCache::fetch(const std::string& url, const std::string& key, const
     throw;
   }
   entry.sha256 = compression == Compression::none ? entry.download_sha256 : sha256_file(image);
+  return finish_entry(entry);
+}
+
+CachedImage ImageCache::start_entry(const std::string& key, const std::string& source) const {
+  const fs::path dir = root_ / key;
+  create_dirs(dir);
+  remove_quietly(dir / kDecompressing);  // what an interrupted pull left
+  remove_quietly(dir / kMeta);
+  CachedImage entry;
+  entry.key = key;
+  entry.source = source;
+  return entry;
+}
+
+fs::path ImageCache::finish_entry(CachedImage& entry) const {
+  const fs::path dir = root_ / entry.key;
+  entry.path = dir / kImage;
   std::error_code ec;
-  entry.size = fs::file_size(image, ec);
+  entry.size = fs::file_size(entry.path, ec);
   entry.fetched_at = now_utc();
-  entry.path = image;
+  // The metadata last: an entry counts as cached only once it is written.
   os::write_file_atomic(dir / kMeta, to_json(entry).dump(2) + "\n", 0644);
-  return image;
+  return entry.path;
 }
 
 std::optional<CachedImage> ImageCache::read_entry(const std::string& key) const {

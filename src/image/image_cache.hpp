@@ -108,6 +108,11 @@ class ImageCache {
   std::filesystem::path fetch(const std::string& source, const std::string& key,
                               const std::optional<std::string>& expected);
   void download_source(const std::string& source, const std::filesystem::path& partial, CachedImage& entry) const;
+  // An entry's folder made ready for a new pull, and the entry to fill in.
+  CachedImage start_entry(const std::string& key, const std::string& source) const;
+  // Fills in path, size and time of the image in place, then writes the
+  // metadata that makes the entry count as cached. Returns the image's path.
+  std::filesystem::path finish_entry(CachedImage& entry) const;
 
   ImageCacheOptions options_;
   std::filesystem::path root_;
