@@ -259,6 +259,51 @@ TEST_F(VmFile, MissingImageIsReportedAtItsValue) {
   expect_one(problems("vm \"t\" { image \"\"; }"), 1, 16, "empty path");
 }
 
+// Every file a VMFile names is checked when it is read, so that a typo is
+// reported at its value (line:column) and not later by whatever opens it.
+TEST_F(VmFile, MissingPrivateKeyIsReportedAtItsValue) {
+  expect_one(problems_with("    ssh {\n        private-key \"~/.ssh/id_missing\"\n    }"), 4, 21,
+             "ssh private key " + (home_ / ".ssh/id_missing").string() + " does not exist",
+             "relative paths start at the VMFile's folder");
+}
+
+TEST_F(VmFile, MissingFileProvisionSourceIsReportedAtItsValue) {
+  expect_one(problems_with("    provision \"file\" {\n        source \"config/missing.conf\"\n"
+                           "        destination \"/etc/app.conf\"\n    }"),
+             4, 16, "source " + (project() / "config/missing.conf").string() + " does not exist",
+             "relative paths start at the VMFile's folder");
+}
+
+TEST_F(VmFile, EmptyFileProvisionDestination) {
+  touch("a.txt");
+  expect_one(problems_with("    provision \"file\" {\n        source \"a.txt\"\n        destination \"\"\n    }"), 5, 21,
+             "empty destination", "for example: destination \"/etc/app/app.conf\"");
+}
+
+TEST_F(VmFile, MissingInitrdIsReportedAtItsValue) {
+  touch("boot/vmlinuz");  // so that the only problem is the initrd itself
+  expect_one(problems_with("    kernel \"boot/vmlinuz\"\n    initrd \"boot/missing.img\""), 4, 12,
+             "initrd " + (project() / "boot/missing.img").string() + " does not exist");
+}
+
+// image-url without a scheme is a local image, so it must exist like image does.
+TEST_F(VmFile, MissingLocalImageUrlIsReportedAtItsValue) {
+  expect_one(problems("vm \"t\" {\n    image-url \"images/missing.qcow2\"\n}"), 2, 15,
+             "image " + (project() / "images/missing.qcow2").string() + " does not exist");
+}
+
+// "\u{0}" is a valid KDL escape, but no file path can contain NUL (and the
+// name would be cut short at it by every C API that opens it).
+TEST_F(VmFile, PathWithNulIsRejected) {
+  touch("disk");  // "disk\0.qcow2" must not be taken for it
+  expect_one(problems(R"(vm "t" { image "disk\u{0}.qcow2"; })"), 1, 16, "path contains a NUL character");
+  expect_one(problems_with("    kernel \"\\u{0}\""), 3, 12, "path contains a NUL character");
+  expect_one(problems("vm \"t\" {\n    image-url \"disk\\u{0}\"\n}"), 2, 15, "path contains a NUL character");
+  touch("a.txt");
+  expect_one(problems_with("    provision \"file\" {\n        source \"a.txt\\u{0}\"\n        destination \"/tmp/a\"\n    }"),
+             4, 16, "path contains a NUL character");
+}
+
 TEST_F(VmFile, ImageUrlTakesHttpHttpsAndOci) {
   EXPECT_EQ(one_vm("vm \"t\" { image-url \"http://example.com/a.img\"; }").image_url, "http://example.com/a.img");
   EXPECT_EQ(one_vm("vm \"t\" { image-url \"oci://ghcr.io/myorg/ubuntu-dev:22.04\"; }").image_url,
