@@ -178,10 +178,13 @@ VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
     VmSpec wanted = vm.spec;
     wanted.image_path = wanted_image_path(ctx, vm);
     std::vector<std::string> drift = drift_between(existing_record(ctx, name).spec, wanted);
-    VmOutcome outcome = bring_up_existing(ctx, name);
+    // Said first, so that it is not lost when bringing the VM up fails.
     if (!drift.empty()) {
       say(ctx, name, fmt::format("drifted from its definition ({}); 'vmctl reload --name {}' applies it",
                                  fmt::join(drift, ", "), name));
+    }
+    VmOutcome outcome = bring_up_existing(ctx, name);
+    if (!drift.empty()) {
       outcome.result += ", drifted";
       outcome.drift = std::move(drift);
     }

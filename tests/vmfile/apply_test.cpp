@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -104,6 +106,22 @@ TEST_F(ApplyTest, DriftIsReportedNotApplied) {
   EXPECT_EQ(reloaded.result, "recreated");
   EXPECT_EQ(store_.load("app").spec.vcpus, 4u);
   EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
+}
+
+TEST_F(ApplyTest, DriftIsToldEvenWhenTheVmCannotBeBroughtUp) {
+  auto vm = definition("gone");
+  vmfile::up(ctx_, vm);
+  // The noop backend keeps its state in a file: a broken one reads as failed.
+  std::ofstream(std::filesystem::path(store_.load("gone").handle.work_dir) / "noop-state") << "garbage\n";
+  vm.spec.vcpus = 2;
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_FALSE(outcome.ok) << outcome.result;
+  EXPECT_NE(outcome.error.find("is failed"), std::string::npos) << outcome.error;
+  EXPECT_NE(std::find_if(lines_.begin(), lines_.end(),
+                         [](const std::string& line) {
+                           return line.starts_with("gone | drifted from its definition (vcpus 1 -> 2)");
+                         }),
+            lines_.end());
 }
 
 TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
