@@ -93,7 +93,7 @@ class ImageCache {
   // image::not_found, image::ambiguous, image::locked.
   void remove(const std::string& source_or_key);
 
-  // The shortest key prefix `image list` shows.
+  // How many hex digits of a key `image list` shows.
   static constexpr std::size_t kShortKey = 12;
   static constexpr std::size_t kMinKeyPrefix = 4;
 

@@ -50,7 +50,11 @@ RunningProcess::RunningProcess(const std::vector<std::string>& argv, const Proce
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, options.stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (options.stderr_path.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 2, options.stderr_path.c_str(), O_WRONLY | O_NOCTTY, 0);
+  }
   if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
   std::vector<std::string> args = argv;
   std::vector<std::string> env = merged_environment(options.env);

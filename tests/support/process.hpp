@@ -23,6 +23,7 @@ struct ProcessOptions {
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   std::string stdin_path = "/dev/null";  // a file the child reads as its input
   std::string cwd = {};                   // the child's working folder; empty: the test's
+  std::string stderr_path = {};           // a file (a terminal) for the child's stderr; empty: captured
 };
 
 // Runs argv to completion (killing it at the timeout) and returns what it printed.

@@ -3,12 +3,7 @@
 // `create --image-url` on the noop backend; the progress bar on a pty.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -26,8 +21,6 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/terminal.hpp"
-
-extern char** environ;
 
 namespace vmctl::test {
 namespace {
@@ -56,61 +49,21 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 }
 
 // Runs argv with stderr on a pseudo-terminal (output post-processing off, so
-// the bytes are the program's own) and stdout on /dev/null; returns the exit
-// code and what the terminal showed.
+// the bytes are the program's own); returns the exit code and what the
+// terminal showed.
 std::pair<int, std::string> run_on_terminal(const std::vector<std::string>& argv,
                                             const std::map<std::string, std::string>& env) {
   Pty pty;
   termios raw = pty.settings();
   raw.c_oflag &= ~static_cast<tcflag_t>(OPOST);
   ::tcsetattr(pty.slave.get(), TCSANOW, &raw);
-
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string entry(*e);
-    if (!env.contains(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
-  }
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (auto& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (auto& arg : args) argp.push_back(arg.data());
-  argp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pty.slave.get(), 2);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot start " << argv[0];
-    return {-1, ""};
-  }
-  pty.slave.reset();  // the child's copy keeps the terminal open until it exits
-
-  std::string shown;
-  for (;;) {
-    pollfd p{pty.master.get(), POLLIN, 0};
-    if (::poll(&p, 1, 100) > 0) {
-      char buffer[4096];
-      ssize_t n = ::read(pty.master.get(), buffer, sizeof buffer);
-      if (n > 0) {
-        shown.append(buffer, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      break;  // EIO: the child (the last holder of the slave) is gone
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, shown};
+  ProcessOptions options;
+  options.env = env;
+  options.stderr_path = ::ttyname(pty.slave.get());
+  RunningProcess process(argv, options);
+  pty.slave.reset();  // once the child exits, reading the master ends (EIO)
+  std::string shown = read_fd_until(pty.master.get(), "", std::chrono::seconds(60));
+  return {process.finish().exit_code, shown};
 }
 
 // Exit 1 with the given stable code, a one-line message and a help line,
