@@ -86,7 +86,9 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
   Session session = Session::connect(target_for(hypervisor, handle), connect);
   if (!options.wait_for_cloud_init || handle.seed_iso_path.empty()) return;
   report("cloud-init");
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  // Rounded up: the command's own deadline must not fall before ours, or
+  // running out of time would look like a broken connection below.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   ExecResult result;
   try {
     result = session.exec_capture("cloud-init status --wait", std::max(left, std::chrono::milliseconds(1000)));
