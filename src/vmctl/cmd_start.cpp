@@ -14,12 +14,12 @@ void add_start_command(CLI::App& app, Context& ctx) {
   add_wait_options(*cmd, *wait);
   cmd->callback([&ctx, name, wait] {
     bool was_running = false;
-    VmRecord record = ctx.change_vm(*name, [&](const VmRecord& record) {
-      if (ctx.hypervisor().state(record.handle) == VmState::running) {
+    VmRecord record = ctx.change_vm(*name, [&](const VmRecord& current) {
+      if (ctx.hypervisor().state(current.handle) == VmState::running) {
         was_running = true;  // starting a running VM is what the user wanted already
-        return record.handle;
+        return current.handle;
       }
-      return ctx.hypervisor().start(record.handle);
+      return ctx.hypervisor().start(current.handle);
     });
     ctx.say(was_running ? fmt::format("VM '{}' is already running", *name)
                         : fmt::format("Started VM '{}'", *name));

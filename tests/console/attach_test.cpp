@@ -408,8 +408,8 @@ TEST_P(AttachSignalTest, TerminalIsRestoredWhenASignalEndsTheProcess) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, AttachSignalTest, ::testing::Values(SIGINT, SIGTERM, SIGHUP),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return std::string(sigabbrev_np(info.param));
+                         [](const ::testing::TestParamInfo<int>& row) {
+                           return std::string(sigabbrev_np(row.param));
                          });
 
 }  // namespace

@@ -145,7 +145,7 @@ INSTANTIATE_TEST_SUITE_P(Networks, JsonRoundTrip,
                                            NetworkCase{"tap", TapNetwork{"br-lan0"}},
                                            NetworkCase{"vnic", VnicNetwork{"vnic0"}},
                                            NetworkCase{"none", NoNetwork{}}),
-                         [](const auto& info) { return std::string(info.param.label); });
+                         [](const auto& row) { return std::string(row.param.label); });
 
 TEST(Json, DefaultValuesRoundTrip) {
   EXPECT_EQ(through_text(VmHandle{}), VmHandle{});
@@ -324,7 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
                       WrongType{"kernel_number", "kernel", 7}, WrongType{"vnc_number", "vnc", 5901},
                       WrongType{"network_bridge_number", "network", json({{"mode", "tap"}, {"bridge", 5}})},
                       WrongType{"network_mode_number", "network", json({{"mode", 1}})}),
-    [](const auto& info) { return std::string(info.param.label); });
+    [](const auto& row) { return std::string(row.param.label); });
 
 TEST(Json, WrongTypesInSpecRaise) {
   json base = full_spec(UserNetwork{});

@@ -57,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
                       NameCase{"dotdot_slash", "../x"}, NameCase{"len_64", std::string(64, 'a')},
                       NameCase{"len_300", std::string(300, 'b')},
                       NameCase{"len_300_newlines", "a" + std::string(299, '\n')}),
-    [](const auto& info) { return info.param.label; });
+    [](const auto& row) { return row.param.label; });
 
 class ValidName : public ::testing::TestWithParam<NameCase> {};
 
@@ -72,7 +72,7 @@ INSTANTIATE_TEST_SUITE_P(Table, ValidName,
                                            NameCase{"uppercase", "WEB"},
                                            NameCase{"len_63", std::string(63, 'z')},
                                            NameCase{"len_63_mixed", "v" + std::string(61, '-') + "1"}),
-                         [](const auto& info) { return info.param.label; });
+                         [](const auto& row) { return row.param.label; });
 
 TEST(Names, MaxLengthIs63) { EXPECT_EQ(kMaxVmNameLength, 63u); }
 

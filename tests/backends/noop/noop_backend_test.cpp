@@ -193,7 +193,7 @@ INSTANTIATE_TEST_SUITE_P(
                    [](NoopBackend& b, const VmHandle& h) { b.guest_ip(h); }, VmState::suspended},
         Transition{"guest_ip_stopped", [](Noop& n) { return n.stopped(); },
                    [](NoopBackend& b, const VmHandle& h) { b.guest_ip(h); }, VmState::stopped}),
-    [](const auto& info) { return std::string(info.param.label); });
+    [](const auto& row) { return std::string(row.param.label); });
 
 TEST_F(Noop, DestroyedVmRefusesEverythingButDestroyAndState) {
   VmHandle h = running();

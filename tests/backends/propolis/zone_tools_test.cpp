@@ -316,9 +316,9 @@ INSTANTIATE_TEST_SUITE_P(
                  {kClone, kVolsize, kVnic0, kVnicApi, kZonecfg, kInstall, kList, kDelete, kDeleteApi, kDelete0,
                   kDestroy},
                  "zoneadm -z vmctl-web install"}),
-    [](const auto& info) {
+    [](const auto& row) {
       std::string name;
-      for (char c : info.param.fail) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      for (char c : row.param.fail) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return name;
     });
 

@@ -480,9 +480,9 @@ INSTANTIATE_TEST_SUITE_P(
         ControlCharCase{"firmware code",
                         [](VmHandle&, LaunchPlan& p) { p.firmware->code = "/fw/OVMF\x1b_CODE.fd"; }},
         ControlCharCase{"uefi vars", [](VmHandle&, LaunchPlan& p) { p.uefi_vars = "/data/OVMF\n_VARS.fd"; }}),
-    [](const ::testing::TestParamInfo<ControlCharCase>& info) {
+    [](const ::testing::TestParamInfo<ControlCharCase>& row) {
       std::string name;
-      for (const char* c = info.param.field; *c != '\0'; ++c) {
+      for (const char* c = row.param.field; *c != '\0'; ++c) {
         if (*c != ' ') name += *c;
       }
       return name;

@@ -573,7 +573,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Garbage{"StatusWrongShape", R"({"return": {"status": 1, "running": "yes"}, "id": 2})"},
                       Garbage{"StatusNotObject", R"({"return": [], "id": 2})"},
                       Garbage{"BinaryBytes", std::string("\x01\xff\xfe\x00{", 5)}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& row) { return row.param.name; });
 
 TEST(QmpClient, WrongReturnTypesAreProtocolErrors) {
   FakeQemu qemu([](Peer& peer) {
