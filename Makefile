@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps check test test-asan check-embed fuzz demo bench install clean
+.PHONY: all build deps check test test-asan test-without-qemu check-embed fuzz demo bench install clean
 
 all: build
 
@@ -17,12 +17,14 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, then the unit tests again under ASan/UBSan, then a program
-# built against an installed copy of the library.
+# Every test, then the unit tests again under ASan/UBSan and in a build
+# without the qemu backend, then a program built against an installed copy
+# of the library.
 check: deps
 	$(MAKE) build
 	$(MAKE) test
 	$(MAKE) test-asan
+	$(MAKE) test-without-qemu
 	$(MAKE) fuzz
 	$(MAKE) check-embed
 
@@ -37,6 +39,16 @@ test-asan: $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit -j $(JOBS)
 
+# Backends are chosen at build time; a build without qemu must build and pass
+# its own tests (noop, propolis against its fakes, the layering checks).
+NOQEMU_BUILD ?= build-noqemu
+$(NOQEMU_BUILD)/build.ninja:
+	cmake -S . -B $(NOQEMU_BUILD) -G Ninja -DVMCTL_WITH_QEMU=OFF $(CMAKE_ARGS)
+
+test-without-qemu: $(NOQEMU_BUILD)/build.ninja
+	cmake --build $(NOQEMU_BUILD) -j $(JOBS)
+	ctest --test-dir $(NOQEMU_BUILD) --output-on-failure -L 'unit|layers' -j $(JOBS)
+
 # The libFuzzer targets, built with clang, each run for a bounded smoke pass.
 FUZZ_BUILD ?= build-fuzz
 $(FUZZ_BUILD)/build.ninja:
@@ -49,8 +61,9 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 check-embed: build
 	scripts/check-embed.sh $(BUILD)
 
-demo: deps
-	$(MAKE) build
+# Only vmctl: the demo needs no test binaries.
+demo: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target vmctl
 	scripts/demo.sh $(BUILD)/bin/vmctl
 
 bench: build
@@ -60,4 +73,4 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(NOQEMU_BUILD)

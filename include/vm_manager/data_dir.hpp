@@ -3,13 +3,15 @@
 //   <root>/locks/<name>.lock  the VM's lock
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string_view>
 
 namespace vm_manager {
 
-class DataDir {
+class VM_MANAGER_API DataDir {
  public:
   explicit DataDir(std::filesystem::path root);
 

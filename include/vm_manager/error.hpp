@@ -1,6 +1,8 @@
 // vm_manager::Error: every failure a user can meet, with a stable code.
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -73,7 +75,7 @@ inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::time
 
 // A failure with a stable code, a one-line message and a hint that tells the
 // user what to do next. what() returns the message.
-class Error : public std::runtime_error {
+class VM_MANAGER_API Error : public std::runtime_error {
  public:
   Error(std::string_view code, std::string message, std::string help = {});
 

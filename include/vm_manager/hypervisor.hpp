@@ -1,6 +1,8 @@
 // The one interface every backend implements.
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <chrono>
 #include <string>
 
@@ -14,7 +16,7 @@ namespace vm_manager {
 //
 // Operations that change a VM return the updated handle; callers persist it.
 // Every failure is a vm_manager::Error.
-class Hypervisor {
+class VM_MANAGER_API Hypervisor {
  public:
   virtual ~Hypervisor() = default;
 
@@ -54,6 +56,12 @@ class Hypervisor {
 
   // Where the serial console can be attached; NoConsole when there is none.
   virtual ConsoleEndpoint console_endpoint(const VmHandle& handle) = 0;
+
+  // The console output the backend itself keeps (propolis-server keeps the
+  // last MiB; QEMU keeps none, its output goes to the VM's console log), with
+  // the endpoint that continues it. Raises console::unavailable when the
+  // backend keeps no history or the VM does not run.
+  virtual ConsoleHistory console_history(const VmHandle& handle);
 };
 
 }  // namespace vm_manager

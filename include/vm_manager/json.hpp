@@ -3,30 +3,32 @@
 // writing then reading gives back an equal value.
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "vm_manager/types.hpp"
 
 namespace vm_manager {
 
-void to_json(nlohmann::json& j, BackendTag tag);
-void from_json(const nlohmann::json& j, BackendTag& tag);
-void to_json(nlohmann::json& j, VmState state);
-void from_json(const nlohmann::json& j, VmState& state);
-void to_json(nlohmann::json& j, Accel accel);
-void from_json(const nlohmann::json& j, Accel& accel);
+VM_MANAGER_API void to_json(nlohmann::json& j, BackendTag tag);
+VM_MANAGER_API void from_json(const nlohmann::json& j, BackendTag& tag);
+VM_MANAGER_API void to_json(nlohmann::json& j, VmState state);
+VM_MANAGER_API void from_json(const nlohmann::json& j, VmState& state);
+VM_MANAGER_API void to_json(nlohmann::json& j, Accel accel);
+VM_MANAGER_API void from_json(const nlohmann::json& j, Accel& accel);
 
-void to_json(nlohmann::json& j, const NetworkConfig& network);
-void from_json(const nlohmann::json& j, NetworkConfig& network);
-void to_json(nlohmann::json& j, const CloudInitConfig& config);
-void from_json(const nlohmann::json& j, CloudInitConfig& config);
-void to_json(nlohmann::json& j, const SshConfig& config);
-void from_json(const nlohmann::json& j, SshConfig& config);
-void to_json(nlohmann::json& j, const VmSpec& spec);
-void from_json(const nlohmann::json& j, VmSpec& spec);
-void to_json(nlohmann::json& j, const VmHandle& handle);
-void from_json(const nlohmann::json& j, VmHandle& handle);
-void to_json(nlohmann::json& j, const ConsoleEndpoint& endpoint);
-void from_json(const nlohmann::json& j, ConsoleEndpoint& endpoint);
+VM_MANAGER_API void to_json(nlohmann::json& j, const NetworkConfig& network);
+VM_MANAGER_API void from_json(const nlohmann::json& j, NetworkConfig& network);
+VM_MANAGER_API void to_json(nlohmann::json& j, const CloudInitConfig& config);
+VM_MANAGER_API void from_json(const nlohmann::json& j, CloudInitConfig& config);
+VM_MANAGER_API void to_json(nlohmann::json& j, const SshConfig& config);
+VM_MANAGER_API void from_json(const nlohmann::json& j, SshConfig& config);
+VM_MANAGER_API void to_json(nlohmann::json& j, const VmSpec& spec);
+VM_MANAGER_API void from_json(const nlohmann::json& j, VmSpec& spec);
+VM_MANAGER_API void to_json(nlohmann::json& j, const VmHandle& handle);
+VM_MANAGER_API void from_json(const nlohmann::json& j, VmHandle& handle);
+VM_MANAGER_API void to_json(nlohmann::json& j, const ConsoleEndpoint& endpoint);
+VM_MANAGER_API void from_json(const nlohmann::json& j, ConsoleEndpoint& endpoint);
 
 }  // namespace vm_manager

@@ -3,12 +3,14 @@
 // process sees the same VM; destroy removes the work dir.
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/hypervisor.hpp"
 
 namespace vm_manager {
 
-class NoopBackend final : public Hypervisor {
+class VM_MANAGER_API NoopBackend final : public Hypervisor {
  public:
   explicit NoopBackend(DataDir data_dir);
 

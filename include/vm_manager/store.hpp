@@ -7,6 +7,8 @@
 // replace.
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -35,7 +37,7 @@ struct LockOptions {
 };
 
 // Exclusive ownership of one VM's lock; released on destruction. Move-only.
-class VmLock {
+class VM_MANAGER_API VmLock {
  public:
   VmLock(VmLock&& other) noexcept;
   VmLock& operator=(VmLock&& other) noexcept;
@@ -62,7 +64,7 @@ struct StoreEntry {
   std::string problem;  // why the record is missing or unreadable
 };
 
-class VmStore {
+class VM_MANAGER_API VmStore {
  public:
   explicit VmStore(DataDir data_dir, LockOptions options = {});
 

@@ -2,11 +2,15 @@
 // what a prepared VM is (VmHandle) and what it is doing (VmState).
 #pragma once
 
+#include "vm_manager/export.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 namespace vm_manager {
 
@@ -18,13 +22,13 @@ enum class VmState { preparing, prepared, running, suspended, stopped, failed, d
 enum class Accel { automatic, kvm, tcg };
 
 // Lowercase names used in JSON and on the command line ("noop", "running", "auto").
-std::string_view to_string(BackendTag tag);
-std::string_view to_string(VmState state);
-std::string_view to_string(Accel accel);
+VM_MANAGER_API std::string_view to_string(BackendTag tag);
+VM_MANAGER_API std::string_view to_string(VmState state);
+VM_MANAGER_API std::string_view to_string(Accel accel);
 // Parsers return nullopt for an unknown name, so callers can give their own error.
-std::optional<BackendTag> parse_backend_tag(std::string_view text);
-std::optional<VmState> parse_vm_state(std::string_view text);
-std::optional<Accel> parse_accel(std::string_view text);
+VM_MANAGER_API std::optional<BackendTag> parse_backend_tag(std::string_view text);
+VM_MANAGER_API std::optional<VmState> parse_vm_state(std::string_view text);
+VM_MANAGER_API std::optional<Accel> parse_accel(std::string_view text);
 
 // Networking: SLIRP user networking, a TAP joined to a bridge, an illumos VNIC, or none.
 struct UserNetwork {
@@ -44,7 +48,7 @@ struct NoNetwork {
 using NetworkConfig = std::variant<UserNetwork, TapNetwork, VnicNetwork, NoNetwork>;
 
 // "user", "tap", "vnic" or "none".
-std::string_view network_mode(const NetworkConfig& network);
+VM_MANAGER_API std::string_view network_mode(const NetworkConfig& network);
 
 struct CloudInitConfig {
   std::string user_data;  // raw bytes; may be binary (e.g. gzip)
@@ -139,13 +143,24 @@ struct UnixSocketConsole {
   std::string path;
   bool operator==(const UnixSocketConsole&) const = default;
 };
+// A websocket console: connect to `url` sending `headers` on the upgrade.
 struct WebSocketConsole {
   std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
   bool operator==(const WebSocketConsole&) const = default;
 };
 struct NoConsole {
   bool operator==(const NoConsole&) const = default;
 };
 using ConsoleEndpoint = std::variant<UnixSocketConsole, WebSocketConsole, NoConsole>;
+
+// What a console has shown so far, as its backend keeps it, and where to
+// read on from: `follow` continues right after `data`, with no gap and no
+// repeat.
+struct ConsoleHistory {
+  std::string data;
+  ConsoleEndpoint follow = NoConsole{};
+  bool operator==(const ConsoleHistory&) const = default;
+};
 
 }  // namespace vm_manager

@@ -231,7 +231,7 @@ void to_json(json& j, const ConsoleEndpoint& endpoint) {
   if (auto* unix_socket = std::get_if<UnixSocketConsole>(&endpoint)) {
     j = json{{"kind", "unix_socket"}, {"path", unix_socket->path}};
   } else if (auto* ws = std::get_if<WebSocketConsole>(&endpoint)) {
-    j = json{{"kind", "websocket"}, {"url", ws->url}};
+    j = json{{"kind", "websocket"}, {"url", ws->url}, {"headers", ws->headers}};
   } else {
     j = json{{"kind", "none"}};
   }
@@ -248,6 +248,7 @@ void from_json(const json& j, ConsoleEndpoint& endpoint) {
   } else if (kind == "websocket") {
     WebSocketConsole c;
     read(j, "url", c.url);
+    read(j, "headers", c.headers);
     endpoint = c;
   } else {
     endpoint = NoConsole{};

@@ -15,6 +15,10 @@ namespace vm_manager::os {
 // fsync of the folder. Raises store::io.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0600);
 
+// Creates `path` empty with mode 0600 unless it exists (then it is left as
+// it is). Raises store::io.
+void create_private_file(const std::filesystem::path& path);
+
 // The whole file, or nullopt when it does not exist. Raises store::io.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 

@@ -91,4 +91,8 @@ ConsoleEndpoint RouterHypervisor::console_endpoint(const VmHandle& handle) {
   return backend_for(handle.backend).console_endpoint(handle);
 }
 
+ConsoleHistory RouterHypervisor::console_history(const VmHandle& handle) {
+  return backend_for(handle.backend).console_history(handle);
+}
+
 }  // namespace vm_manager

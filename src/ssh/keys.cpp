@@ -103,7 +103,8 @@ void write_key_pair(const fs::path& private_path, const KeyPair& pair) {
   os::write_file_atomic(private_path, pair.private_key, 0600);
   fs::path public_path = private_path;
   public_path += ".pub";
-  os::write_file_atomic(public_path, pair.public_key.line() + "\n", 0644);
+  // Not secret, but it lives in the VM's folder, where every file is private.
+  os::write_file_atomic(public_path, pair.public_key.line() + "\n", 0600);
 }
 
 KeyPair generate_key_files(const fs::path& private_path, std::string_view comment) {

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "backends/propolis/propolis_client.hpp"
 #include "console/attach.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
@@ -47,7 +46,7 @@ void run_console(Context& ctx, const std::string& name) {
   options.on_console_closed = [&](const std::string& reason) { close_reason = reason; };
   console::AttachEnd end;
   if (const auto* web = std::get_if<WebSocketConsole>(&endpoint)) {
-    end = console::attach_websocket_console(web->url, propolis::console_headers(), STDIN_FILENO,
+    end = console::attach_websocket_console(web->url, web->headers, STDIN_FILENO,
                                             STDOUT_FILENO, options);
   } else {
     end = console::attach_unix_console(std::get<UnixSocketConsole>(endpoint).path, STDIN_FILENO, STDOUT_FILENO,

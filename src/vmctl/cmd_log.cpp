@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "console/log_view.hpp"
-#include "backends/propolis/propolis_client.hpp"
 #include "console/websocket_console.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
@@ -74,16 +73,16 @@ std::string_view last_lines(std::string_view text, std::size_t lines) {
   return text;
 }
 
-// A propolis VM's console: its recent history from propolis-server, then
-// with -f its websocket from the byte after it, until the console closes
-// (the VM stopped) or Ctrl-C.
-void show_propolis_console(const VmHandle& handle, const LogArgs& args) {
-  propolis::PropolisClient server(handle.propolis_address, kConsoleTimeout);
-  propolis::PropolisClient::SerialHistory history = server.serial_history(std::nullopt);
+// A console whose backend keeps its history (propolis): that history, then
+// with -f the websocket that continues it, until the console closes (the VM
+// stopped) or Ctrl-C.
+void show_console_history(Context& ctx, const VmHandle& handle, const LogArgs& args) {
+  ConsoleHistory history = ctx.hypervisor().console_history(handle);
   write_out(args.lines ? last_lines(history.data, *args.lines) : std::string_view(history.data));
   if (!args.follow) return;
-  auto ws = console::WebSocketClient::connect(server.serial_url_from(history.last_byte_offset),
-                                              propolis::console_headers(), kConsoleTimeout);
+  const auto* web = std::get_if<WebSocketConsole>(&history.follow);
+  if (web == nullptr) return;  // nothing more will come
+  auto ws = console::WebSocketClient::connect(web->url, web->headers, kConsoleTimeout);
   while (true) {
     if (std::optional<std::string> data = ws.read(std::chrono::seconds(1))) {
       write_out(*data);
@@ -105,7 +104,7 @@ void run_log(Context& ctx, const LogArgs& args) {
                                 "only with the VM", args.name, to_string(handle.backend)),
                     fmt::format("start it with 'vmctl start {}', then 'vmctl log -f {}'", args.name, args.name));
       }
-      return show_propolis_console(handle, args);
+      return show_console_history(ctx, handle, args);
     }
   }
   if (handle.console_log.empty()) {

@@ -1,11 +1,16 @@
 // vmctl: the command-line front end of the vm-manager library.
+#include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "util/did_you_mean.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/version.hpp"
 #include "vmctl/commands.hpp"
@@ -52,6 +57,38 @@ std::string command_path(const CLI::App& app) {
   return "vmctl";
 }
 
+// The first word that is not a global option: the command the user meant.
+std::optional<std::string_view> typed_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return std::nullopt;
+    if (arg == "--data-dir") {
+      ++i;  // its value
+    } else if (!arg.starts_with("-")) {
+      return arg;
+    }
+  }
+  return std::nullopt;
+}
+
+// CLI11 reports a word that is no command as "A subcommand is required";
+// name the word instead, and the command it is closest to.
+bool report_unknown_command(const CLI::App& app, int argc, char** argv) {
+  std::optional<std::string_view> typed = typed_command(argc, argv);
+  if (!typed || !app.get_subcommands().empty()) return false;
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  if (std::find(names.begin(), names.end(), *typed) != names.end()) return false;
+  std::vector<std::string_view> candidates(names.begin(), names.end());
+  std::optional<std::string_view> near = vm_manager::util::closest_name(*typed, candidates);
+  print_error("vmctl::usage", fmt::format("unknown command '{}'", *typed),
+              near ? fmt::format("did you mean 'vmctl {}'? 'vmctl --help' lists the commands", *near)
+                   : "'vmctl --help' lists the commands");
+  return true;
+}
+
 int run(int argc, char** argv) {
   Context ctx;
   CLI::App app{"vmctl: create, run and control virtual machines", "vmctl"};
@@ -93,6 +130,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (report_unknown_command(app, argc, argv)) return kExitUsage;
     print_error("vmctl::usage", e.what(), fmt::format("run '{} --help' for usage", command_path(app)));
     return kExitUsage;
   } catch (const vm_manager::Error& e) {

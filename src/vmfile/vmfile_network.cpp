@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "util/printable.hpp"
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 #include "vmfile/vmfile_readers.hpp"
 
 namespace vm_manager::vmfile {
@@ -125,7 +125,7 @@ std::optional<NetworkConfig> read_network(const kdl::Node& node, ReadContext& ct
   }
   if (*mode == "tap") return read_tap(node, ctx);
   if (*mode == "vnic") return read_vnic(node, ctx);
-  std::string hint = did_you_mean(*mode, kModes);
+  std::string hint = util::did_you_mean(*mode, kModes);
   ctx.problems.add(value->position, fmt::format("unknown network mode \"{}\"", util::printable(*mode)),
                    hint.empty() ? "use \"user\", \"tap\", \"vnic\" or \"none\"" : hint);
   return std::nullopt;

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "util/printable.hpp"
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 #include "vmfile/vmfile_readers.hpp"
 
 namespace vm_manager::vmfile {
@@ -104,7 +104,7 @@ std::optional<provision::Step> read_provision(const kdl::Node& node, ReadContext
   if (!type) return std::nullopt;
   if (*type == "shell") return read_shell(node, ctx);
   if (*type == "file") return read_file_copy(node, ctx);
-  std::string hint = did_you_mean(*type, kTypes);
+  std::string hint = util::did_you_mean(*type, kTypes);
   ctx.problems.add(value->position, fmt::format("unknown provision type \"{}\"", util::printable(*type)),
                    hint.empty() ? "use \"shell\" or \"file\"" : hint);
   return std::nullopt;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "util/printable.hpp"
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 
 namespace vm_manager::vmfile {
 
@@ -64,7 +64,7 @@ std::string list_names(std::span<const std::string_view> names) {
 
 std::string unknown_property_help(const kdl::Node& node, std::string_view key,
                                   std::span<const std::string_view> allowed) {
-  std::string hint = did_you_mean(key, allowed);
+  std::string hint = util::did_you_mean(key, allowed);
   if (!hint.empty()) return hint;
   if (allowed.empty()) return fmt::format("{} takes no properties", as_code(node.name));
   return fmt::format("{} takes: {}", as_code(node.name), list_names(allowed));
@@ -199,7 +199,7 @@ std::string unknown_node_help(std::string_view name, std::span<const ChildRule> 
                               std::span<const ElsewhereHint> elsewhere) {
   std::vector<std::string_view> names;
   for (const ChildRule& rule : rules) names.push_back(rule.name);
-  std::string hint = did_you_mean(name, names);
+  std::string hint = util::did_you_mean(name, names);
   if (!hint.empty()) return hint;
   for (const ElsewhereHint& other : elsewhere) {
     if (other.name == name) return fmt::format("{} belongs inside {}", as_code(name), other.belongs_in);

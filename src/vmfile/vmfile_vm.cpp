@@ -13,7 +13,7 @@
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 #include "vm_manager/spec_check.hpp"
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 #include "vmfile/vmfile_readers.hpp"
 
 namespace vm_manager::vmfile {
@@ -126,7 +126,7 @@ void read_choice(const kdl::Node& node, std::span<const std::string_view> names,
     out = *parsed;
     return;
   }
-  std::string hint = did_you_mean(*text, names);
+  std::string hint = util::did_you_mean(*text, names);
   std::string listed;
   for (std::string_view name : names) listed += fmt::format("{}\"{}\"", listed.empty() ? "" : ", ", name);
   ctx.problems.add(value_position(node), fmt::format("unknown {} \"{}\"", node.name, util::printable(*text)),

@@ -55,7 +55,7 @@ TEST(VmSeed, GeneratesLoginAndHostKeysAndKnownHosts) {
   auto seed = cloudinit::make_vm_seed(spec_named("web"), dir.path(), "iid-1");
   ASSERT_TRUE(seed);
   EXPECT_EQ(mode_of(dir / "id_ed25519"), 0600u);
-  EXPECT_EQ(mode_of(dir / "id_ed25519.pub"), 0644u);
+  EXPECT_EQ(mode_of(dir / "id_ed25519.pub"), 0600u);  // every file in a work dir is private
   EXPECT_EQ(mode_of(dir / "ssh_host_ed25519_key"), 0600u);
   EXPECT_EQ(seed->ssh_user, "vm");
   EXPECT_EQ(seed->ssh_identity_file, (dir / "id_ed25519").string());

@@ -399,12 +399,15 @@ TEST(Json, EnumsAsJson) {
 TEST(Json, ConsoleEndpointRoundTrip) {
   for (const ConsoleEndpoint& endpoint :
        {ConsoleEndpoint{UnixSocketConsole{"/data/vms/web/console.sock"}},
-        ConsoleEndpoint{WebSocketConsole{"ws://[::1]:12400/instance/serial"}}, ConsoleEndpoint{NoConsole{}},
+        ConsoleEndpoint{WebSocketConsole{"ws://[::1]:12400/instance/serial", {}}},
+        ConsoleEndpoint{WebSocketConsole{"ws://x/serial", {{"api-version", "5.0.0"}, {"x-two", "a b"}}}},
+        ConsoleEndpoint{NoConsole{}},
         ConsoleEndpoint{UnixSocketConsole{""}}}) {
     EXPECT_EQ(through_text(endpoint), endpoint) << json(endpoint).dump();
   }
   EXPECT_EQ(json(ConsoleEndpoint{UnixSocketConsole{"/c"}}), json({{"kind", "unix_socket"}, {"path", "/c"}}));
-  EXPECT_EQ(json(ConsoleEndpoint{WebSocketConsole{"ws://x"}}), json({{"kind", "websocket"}, {"url", "ws://x"}}));
+  EXPECT_EQ(json(ConsoleEndpoint{WebSocketConsole{"ws://x", {{"api-version", "5.0.0"}}}}),
+            json::parse(R"({"kind": "websocket", "url": "ws://x", "headers": [["api-version", "5.0.0"]]})"));
   EXPECT_EQ(json(ConsoleEndpoint{NoConsole{}}), json({{"kind", "none"}}));
 }
 

@@ -373,6 +373,12 @@ TEST(RouterRegistry, BuiltinOnLinux) {
   EXPECT_TRUE(router.available(BackendTag::noop));
   EXPECT_FALSE(router.available(BackendTag::propolis));
   EXPECT_TRUE(router.available(router.default_backend()));
+#if VMCTL_WITH_QEMU
+  EXPECT_EQ(router.default_backend(), BackendTag::qemu);
+#else
+  EXPECT_EQ(router.default_backend(), BackendTag::noop);
+  EXPECT_FALSE(router.available(BackendTag::qemu));
+#endif
 
   VmSpec spec = spec_named("web");
   spec.backend = BackendTag::propolis;

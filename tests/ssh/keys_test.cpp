@@ -67,7 +67,7 @@ TEST(SshKeys, GeneratedFilesHaveModesAndMatchSshKeygen) {
   const fs::path priv = dir / "id_ed25519";
   const auto pair = ssh::generate_key_files(priv, "vmctl@test");
   EXPECT_EQ(file_mode(priv), 0600u);
-  EXPECT_EQ(file_mode(dir / "id_ed25519.pub"), 0644u);
+  EXPECT_EQ(file_mode(dir / "id_ed25519.pub"), 0600u);  // it lives in a VM's private folder
   EXPECT_EQ(pair.public_key.type, "ssh-ed25519");
   EXPECT_EQ(pair.public_key.comment, "vmctl@test");
   EXPECT_TRUE(pair.private_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"));

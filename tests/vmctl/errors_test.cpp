@@ -99,6 +99,17 @@ TEST_F(VmctlTest, UsageErrorsExitWithTwo) {
   }
 }
 
+TEST_F(VmctlTest, UnknownCommandsAreNamedWithTheNearestOne) {
+  ProcessResult typo = vmctl({"lsit", "--json"});
+  EXPECT_EQ(typo.exit_code, 2) << typo.err;
+  EXPECT_EQ(typo.err, "error[vmctl::usage]: unknown command 'lsit'\n"
+                      "  help: did you mean 'vmctl list'? 'vmctl --help' lists the commands\n");
+  ProcessResult unknown = vmctl({"-q", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_EQ(unknown.err, "error[vmctl::usage]: unknown command 'frobnicate'\n"
+                         "  help: 'vmctl --help' lists the commands\n");
+}
+
 TEST_F(VmctlTest, CorruptRecordIsReportedNotHidden) {
   ok({"create", "--name", "web", "--backend", "noop"});
   {

@@ -35,6 +35,14 @@ TEST_F(QemuCliTest, LifecycleThroughVmctl) {
   EXPECT_EQ(state_of("cli1"), "running");
 
   ASSERT_TRUE(wait_for_text(data_ / "vms" / "cli1" / "console.log", "TINY-GUEST: ready", 120s));
+  // The overlay holds the guest's secrets; nothing in the folder is for others.
+  for (const auto& entry : std::filesystem::directory_iterator(data_ / "vms" / "cli1")) {
+    if (!entry.is_regular_file()) continue;
+    auto perms = entry.status().permissions();
+    EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+              std::filesystem::perms::none)
+        << entry.path() << " is readable by others";
+  }
   std::string tail = ok({"log", "cli1", "-n", "30"});
   EXPECT_NE(tail.find("TINY-GUEST: ready"), std::string::npos) << tail;
 

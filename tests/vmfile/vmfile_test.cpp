@@ -16,7 +16,7 @@
 
 #include "ssh/keys.hpp"
 #include "support/temp_dir.hpp"
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 
 namespace {
 
@@ -105,21 +105,21 @@ void expect_one(const std::vector<Problem>& problems, int line, int column, std:
 // ---- edit distance and did-you-mean ----------------------------------------
 
 TEST(VmFileDidYouMean, EditDistanceCountsSwapsAsOneEdit) {
-  EXPECT_EQ(vmfile::edit_distance("memory", "memory"), 0u);
-  EXPECT_EQ(vmfile::edit_distance("memroy", "memory"), 1u);
-  EXPECT_EQ(vmfile::edit_distance("vcpu", "vcpus"), 1u);
-  EXPECT_EQ(vmfile::edit_distance("", "abc"), 3u);
-  EXPECT_EQ(vmfile::edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(util::edit_distance("memory", "memory"), 0u);
+  EXPECT_EQ(util::edit_distance("memroy", "memory"), 1u);
+  EXPECT_EQ(util::edit_distance("vcpu", "vcpus"), 1u);
+  EXPECT_EQ(util::edit_distance("", "abc"), 3u);
+  EXPECT_EQ(util::edit_distance("kitten", "sitting"), 3u);
 }
 
 TEST(VmFileDidYouMean, SuggestsOnlyCloseNames) {
   constexpr std::array<std::string_view, 3> names = {"memory", "vcpus", "disk"};
-  EXPECT_EQ(vmfile::closest_name("memroy", names), "memory");
-  EXPECT_EQ(vmfile::closest_name("mem", names), std::nullopt);
-  EXPECT_EQ(vmfile::closest_name("dsk", names), "disk");
-  EXPECT_EQ(vmfile::closest_name("network", names), std::nullopt);
-  EXPECT_EQ(vmfile::did_you_mean("vcpu", names), "did you mean `vcpus`?");
-  EXPECT_EQ(vmfile::did_you_mean("zzz", names), "");
+  EXPECT_EQ(util::closest_name("memroy", names), "memory");
+  EXPECT_EQ(util::closest_name("mem", names), std::nullopt);
+  EXPECT_EQ(util::closest_name("dsk", names), "disk");
+  EXPECT_EQ(util::closest_name("network", names), std::nullopt);
+  EXPECT_EQ(util::did_you_mean("vcpu", names), "did you mean `vcpus`?");
+  EXPECT_EQ(util::did_you_mean("zzz", names), "");
 }
 
 // ---- defaults and the top level --------------------------------------------

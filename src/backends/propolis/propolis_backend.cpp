@@ -294,7 +294,17 @@ std::string PropolisBackend::guest_ip(const VmHandle& handle) {
 
 // The console is there whenever the VM runs; callers check the state.
 ConsoleEndpoint PropolisBackend::console_endpoint(const VmHandle& handle) {
-  return WebSocketConsole{PropolisClient(handle.propolis_address, config_.request_timeout).serial_url(std::nullopt)};
+  return WebSocketConsole{PropolisClient(handle.propolis_address, config_.request_timeout).serial_url(std::nullopt),
+                          console_headers()};
+}
+
+// propolis-server keeps com1's last MiB; the websocket from the byte after it
+// continues without a gap or a repeat.
+ConsoleHistory PropolisBackend::console_history(const VmHandle& handle) {
+  PropolisClient server(handle.propolis_address, config_.request_timeout);
+  PropolisClient::SerialHistory history = server.serial_history(std::nullopt);
+  return ConsoleHistory{std::move(history.data),
+                        WebSocketConsole{server.serial_url_from(history.last_byte_offset), console_headers()}};
 }
 
 }  // namespace vm_manager::propolis

@@ -35,6 +35,7 @@ class PropolisBackend final : public Hypervisor {
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
+  ConsoleHistory console_history(const VmHandle& handle) override;
 
  private:
   ZoneLayout layout_of(const VmHandle& handle) const;

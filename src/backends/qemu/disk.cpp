@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "os/files.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::qemu {
@@ -61,11 +62,17 @@ void create_overlay(const fs::path& base, const fs::path& overlay, std::optional
     throw Error(errc::vm_already_exists, fmt::format("{} already exists", overlay.string()),
                 "destroy the VM first; an existing disk is never overwritten");
   }
+  // The guest writes its secrets (its host key among them) to this disk.
+  // qemu-img would create it by the umask; it keeps the mode of a file that
+  // is there, so the file is made private first.
+  os::create_private_file(overlay);
   std::vector<std::string> args{"create", "-q", "-f", "qcow2", "-F", info.format, "-b", absolute_base.string(),
                                 overlay.string()};
   if (disk_gb) args.push_back(std::to_string(*disk_gb) + "G");
   os::ProcessOutput out = run_qemu_img(args, config, host);
   if (!out.ok()) {
+    std::error_code ignored;  // the error below is what matters
+    fs::remove(overlay, ignored);
     throw Error(errc::spec_invalid, fmt::format("qemu-img could not create the overlay: {}", first_line(out.err)),
                 "check free space in the data dir and that the image is readable");
   }

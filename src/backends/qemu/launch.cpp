@@ -115,6 +115,9 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
 
   VmHandle h = handle;
   fs::path qemu_log = work_dir / "qemu.log";
+  // QEMU creates the console log by the umask (0644) and keeps the mode of
+  // one that exists; the guest's console can show secrets.
+  if (!h.console_log.empty()) os::create_private_file(h.console_log);
   std::vector<std::uint16_t> ports{0};
   if (std::holds_alternative<UserNetwork>(h.network)) {
     ports = ssh_port_candidates(h.ssh_port.value_or(config_.ssh_port_first), config_);

@@ -82,7 +82,11 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
     }
     create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
     cloudinit::write_vm_seed(checked, work_dir, h);
-    if (firmware) fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
+    if (firmware) {
+      fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
+      fs::permissions(work_dir / "OVMF_VARS.fd", fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+    }
     return h;
   } catch (...) {
     data_dir_.remove_inside(work_dir);

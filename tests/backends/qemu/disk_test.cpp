@@ -84,6 +84,8 @@ TEST_F(OverlayTest, Qcow2BaseIsReferencedByAbsolutePathAndFormat) {
   EXPECT_EQ(j.at("full-backing-filename"), base.string());
   EXPECT_EQ(j.at("backing-filename-format"), "qcow2");
   EXPECT_EQ(j.at("virtual-size").get<std::uint64_t>(), 1 * kGiB);
+  // The guest's secrets end up on it.
+  EXPECT_EQ(fs::status(overlay).permissions(), fs::perms::owner_read | fs::perms::owner_write);
   // The base is untouched.
   EXPECT_FALSE(info(base).contains("backing-filename"));
 

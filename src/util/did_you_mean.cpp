@@ -1,11 +1,11 @@
-#include "vmfile/did_you_mean.hpp"
+#include "util/did_you_mean.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <vector>
 
-namespace vm_manager::vmfile {
+namespace vm_manager::util {
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   // Full table: names are short, and the swap rule needs two rows back.
@@ -47,4 +47,4 @@ std::string did_you_mean(std::string_view typo, std::span<const std::string_view
   return best ? fmt::format("did you mean `{}`?", *best) : std::string();
 }
 
-}  // namespace vm_manager::vmfile
+}  // namespace vm_manager::util

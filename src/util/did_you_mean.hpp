@@ -1,4 +1,4 @@
-// "Did you mean …?" hints for misspelt names in a VMFile.
+// "Did you mean …?" hints for misspelt names (VMFile keys, vmctl commands).
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace vm_manager::vmfile {
+namespace vm_manager::util {
 
 // Optimal string alignment distance: insertions, deletions, substitutions
 // and swaps of two neighbours each cost 1, so "memroy" is 1 away from
@@ -22,4 +22,4 @@ std::optional<std::string_view> closest_name(std::string_view typo, std::span<co
 // "did you mean `memory`?", or empty when nothing is close.
 std::string did_you_mean(std::string_view typo, std::span<const std::string_view> candidates);
 
-}  // namespace vm_manager::vmfile
+}  // namespace vm_manager::util

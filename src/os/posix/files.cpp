@@ -62,6 +62,11 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
   fsync_dir(dir);
 }
 
+void create_private_file(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0 && errno != EEXIST) io_error("create", path, errno);
+}
+
 std::optional<std::string> read_file(const fs::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {

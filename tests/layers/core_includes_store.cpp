@@ -1,0 +1,3 @@
+// Layering probe (must NOT compile): a public header of a higher layer is
+// invisible to core.
+#include "vm_manager/store.hpp"
