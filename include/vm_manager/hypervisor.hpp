@@ -47,6 +47,15 @@ class VM_MANAGER_API Hypervisor {
   // VM is `destroyed`. Destroying a destroyed VM is not an error.
   virtual void destroy(VmHandle handle) = 0;
 
+  // Clears what this backend may have left of a VM whose record is lost or
+  // unreadable. `remains` holds what could still be read: always the name
+  // and work dir, the rest when the record yielded it (pid, start time…).
+  // Stops only what the backend can prove is that VM's (a pid alone proves
+  // nothing) and releases what lies outside the work dir; the caller then
+  // removes the work dir. Finding nothing is not an error. The default does
+  // nothing: a backend that keeps everything in the work dir needs no more.
+  virtual void destroy_remains(const VmHandle& remains);
+
   // The live state, asked of the backend (process, QMP, zone), never cached.
   virtual VmState state(const VmHandle& handle) = 0;
 

@@ -35,6 +35,9 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   VmHandle suspend(const VmHandle& handle) override;
   VmHandle resume(const VmHandle& handle) override;
   void destroy(VmHandle handle) override;
+  // Which backend made the VM is unknown: every backend clears its own
+  // traces. Raises the first failure after all have tried.
+  void destroy_remains(const VmHandle& remains) override;
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;

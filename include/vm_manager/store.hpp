@@ -79,6 +79,12 @@ class VM_MANAGER_API VmStore {
   // Raises vm::not_found, store::corrupt, vm::invalid_name.
   VmRecord load(std::string_view name) const;
 
+  // What can still be read of a VM whose record load() refuses: its name
+  // and work dir always, and the handle's id, pid, pid start time and
+  // sockets where the file yields them with the right types. For
+  // Hypervisor::destroy_remains.
+  VmHandle salvage(std::string_view name) const;
+
   // Atomically replaces the VM's vm.json. The caller holds `lock` for the VM.
   void save(const VmLock& lock, const VmRecord& record) const;
 

@@ -6,6 +6,8 @@
 
 namespace vm_manager {
 
+void Hypervisor::destroy_remains(const VmHandle&) {}
+
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {
   throw Error(errc::console_unavailable,
               fmt::format("VM '{}' keeps no console history in its backend ({})", handle.name,

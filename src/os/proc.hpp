@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace vm_manager::os {
 
@@ -16,6 +18,15 @@ struct ProcStat {
   char state = '?';             // R, S, D, Z, T, …
   std::uint64_t start_time = 0;  // clock ticks after boot (field 22)
 };
+
+// What a process runs: its executable's path and its arguments.
+struct ProcessIdentity {
+  std::string executable;
+  std::vector<std::string> argv;
+};
+
+// The identity of `pid`, or nullopt when it is gone or not ours to read.
+std::optional<ProcessIdentity> read_process_identity(pid_t pid);
 
 // Fields of /proc/<pid>/stat; nullopt when there is no such process.
 std::optional<ProcStat> read_proc_stat(pid_t pid);

@@ -1,5 +1,7 @@
 #include "vm_manager/router.hpp"
 
+#include <exception>
+
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
@@ -79,6 +81,18 @@ VmHandle RouterHypervisor::resume(const VmHandle& handle) {
 void RouterHypervisor::destroy(VmHandle handle) {
   BackendTag tag = handle.backend;
   backend_for(tag).destroy(std::move(handle));
+}
+
+void RouterHypervisor::destroy_remains(const VmHandle& remains) {
+  std::exception_ptr first;
+  for (auto& [tag, backend] : backends_) {
+    try {
+      backend->destroy_remains(remains);
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
 }
 
 VmState RouterHypervisor::state(const VmHandle& handle) { return backend_for(handle.backend).state(handle); }

@@ -53,6 +53,21 @@ VmRecord record_from_text(const std::string& text, const fs::path& path) {
   }
 }
 
+// `out` takes j[key] only when it has the expected type.
+template <typename T>
+void salvage_field(const json& j, const char* key, T& out) {
+  try {
+    if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+  } catch (const json::exception&) {
+  }
+}
+template <typename T>
+void salvage_field(const json& j, const char* key, std::optional<T>& out) {
+  T value{};
+  salvage_field(j, key, value);
+  if (j.contains(key) && j[key] == json(value)) out = value;
+}
+
 }  // namespace
 
 VmLock::VmLock(std::string name, int fd) : name_(std::move(name)), fd_(fd) {}
@@ -104,6 +119,27 @@ VmRecord VmStore::load(std::string_view name) const {
                 "'vmctl list' shows the VMs that exist; 'vmctl create --name NAME' makes one");
   }
   return record_from_text(*text, path);
+}
+
+VmHandle VmStore::salvage(std::string_view name) const {
+  VmHandle remains;
+  remains.name = std::string(name);
+  remains.work_dir = data_dir_.vm_dir(name).string();
+  std::optional<std::string> text;
+  try {
+    text = os::read_file(data_dir_.vm_file(name));
+  } catch (const Error&) {
+    return remains;
+  }
+  json j = json::parse(text.value_or(""), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("handle") || !j["handle"].is_object()) return remains;
+  const json& h = j["handle"];
+  salvage_field(h, "id", remains.id);
+  salvage_field(h, "pid", remains.pid);
+  salvage_field(h, "pid_start_time", remains.pid_start_time);
+  salvage_field(h, "qmp_socket", remains.qmp_socket);
+  salvage_field(h, "console_socket", remains.console_socket);
+  return remains;
 }
 
 void VmStore::save(const VmLock& lock, const VmRecord& record) const {

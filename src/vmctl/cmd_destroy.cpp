@@ -1,3 +1,5 @@
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
@@ -20,8 +22,19 @@ void run_destroy(Context& ctx, const std::string& name) {
     }
     store.load(name);  // raises vm::not_found with the usual hint
   }
-  VmRecord record = store.load(name);
-  ctx.hypervisor().destroy(record.handle);
+  std::optional<VmRecord> record;
+  try {
+    record = store.load(name);
+  } catch (const Error& e) {
+    if (e.code() != errc::store_corrupt) throw;
+    // The record that names the backend is unreadable: each backend clears
+    // what it can prove is this VM's, then the folder goes.
+    ctx.hypervisor().destroy_remains(store.salvage(name));
+    store.remove(std::move(lock));
+    ctx.say(fmt::format("Destroyed VM '{}' (its record was unreadable: {})", name, e.message()));
+    return;
+  }
+  ctx.hypervisor().destroy(record->handle);
   store.remove(std::move(lock));
   ctx.say(fmt::format("Destroyed VM '{}'", name));
 }

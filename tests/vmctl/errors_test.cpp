@@ -1,5 +1,6 @@
 // Every user error: the right exit status, `error[code]: message` and a hint.
 #include <filesystem>
+#include <fstream>
 
 #include "vmctl/cli_fixture.hpp"
 
@@ -123,6 +124,26 @@ TEST_F(VmctlTest, CorruptRecordIsReportedNotHidden) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].at("state"), "failed");
   EXPECT_FALSE(all[0].at("problem").is_null());
+}
+
+TEST_F(VmctlTest, DestroyRemovesAVmWhoseRecordIsCorruptWhateverTheDamage) {
+  const std::vector<std::pair<std::string, std::string>> damages{
+      {"truncated", R"({"format": 1, "handle": {"name": "web", "backe)"},
+      {"empty", ""},
+      {"not JSON", "\x7f\x45\x4c\x46 garbage"},
+      {"JSON of the wrong shape", R"({"format": 1, "handle": 5, "spec": []})"},
+      {"a JSON array", "[1, 2, 3]"},
+  };
+  for (const auto& [what, text] : damages) {
+    SCOPED_TRACE(what);
+    ok({"create", "--name", "web", "--backend", "noop", "--start"});
+    std::ofstream(data_ / "vms" / "web" / "vm.json", std::ios::trunc) << text;
+    expect_error(vmctl({"status", "web"}), "vm_manager::store::corrupt");
+    std::string out = ok({"destroy", "web"});
+    EXPECT_NE(out.find("Destroyed VM 'web'"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(data_ / "vms" / "web"));
+    EXPECT_TRUE(list().empty());
+  }
 }
 
 TEST_F(VmctlTest, DestroyClearsTheRemainsOfACrashedCreate) {

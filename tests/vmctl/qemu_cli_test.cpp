@@ -68,6 +68,20 @@ TEST_F(QemuCliTest, AKilledQemuShowsAsStopped) {
   EXPECT_EQ(state_of("victim"), "running");
 }
 
+TEST_F(QemuCliTest, DestroyKillsTheQemuOfAVmWhoseRecordIsCorrupt) {
+  auto args = create_args("wreck");
+  args.push_back("--start");
+  ok(args);
+  pid_t pid = status("wreck").at("pid");
+  auto started = vm_manager::os::read_proc_stat(pid);
+  ASSERT_TRUE(started);
+  std::filesystem::resize_file(data_ / "vms" / "wreck" / "vm.json", 40);  // a torn write
+  EXPECT_EQ(vmctl({"status", "wreck"}).exit_code, 1);
+  ok({"destroy", "wreck"});
+  EXPECT_FALSE(vm_manager::os::is_running_process(pid, started->start_time)) << "its QEMU still runs";
+  EXPECT_FALSE(std::filesystem::exists(data_ / "vms" / "wreck"));
+}
+
 TEST_F(QemuCliTest, EightConcurrentStartsAllRunOnDistinctPortsAndDisplays) {
   for (int i = 0; i < 8; ++i) {
     ok(create_args("many" + std::to_string(i), "128"));

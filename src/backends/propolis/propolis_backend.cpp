@@ -260,6 +260,11 @@ void PropolisBackend::destroy(VmHandle handle) {
   data_dir_.remove_inside(work_dir);
 }
 
+void PropolisBackend::destroy_remains(const VmHandle& remains) {
+  if (remains.work_dir.empty() || !fs::exists(fs::path(remains.work_dir) / kLayoutFile)) return;
+  tools_.destroy(layout_of(remains));
+}
+
 VmState PropolisBackend::instance_state(const VmHandle& handle) {
   try {
     PropolisClient client(handle.propolis_address, config_.request_timeout);

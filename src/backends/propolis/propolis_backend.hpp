@@ -31,6 +31,8 @@ class PropolisBackend final : public Hypervisor {
   VmHandle suspend(const VmHandle& handle) override;
   VmHandle resume(const VmHandle& handle) override;
   void destroy(VmHandle handle) override;
+  // Tears down the zone that the work dir's zone.json names.
+  void destroy_remains(const VmHandle& remains) override;
   // The zone's state and the instance's, combined.
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "os/proc.hpp"
 #include "os/process.hpp"
 
 namespace vm_manager::qemu {
@@ -36,6 +37,9 @@ class Host {
   virtual bool signal(pid_t pid, std::uint64_t start_time, int signal) = 0;
   // True once it has exited (or turned zombie) within `timeout`.
   virtual bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout) = 0;
+
+  // What the live process `pid` runs, if there is one.
+  virtual std::optional<os::ProcessIdentity> process_identity(pid_t pid) = 0;
 
   // Opens the KVM device and asks it for a VM, as QEMU would.
   virtual KvmProbe probe_kvm(const std::filesystem::path& device) = 0;

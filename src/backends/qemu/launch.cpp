@@ -16,6 +16,7 @@
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
 
@@ -103,10 +104,10 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   fs::path work_dir(handle.work_dir);
   LaunchPlan plan;
   plan.accel = accel.accel;
-  plan.pidfile = work_dir / "qemu.pid";
+  plan.pidfile = layout::pidfile(work_dir);
   if (handle.uefi) {
     plan.firmware = find_uefi_firmware(config_.firmware_dirs);
-    plan.uefi_vars = work_dir / "OVMF_VARS.fd";
+    plan.uefi_vars = layout::uefi_vars(work_dir);
   }
   if (auto* tap = std::get_if<TapNetwork>(&handle.network)) {
     plan.tap = tap_name_for(handle);
@@ -114,7 +115,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   }
 
   VmHandle h = handle;
-  fs::path qemu_log = work_dir / "qemu.log";
+  fs::path qemu_log = layout::qemu_log(work_dir);
   // QEMU creates the console log by the umask (0644) and keeps the mode of
   // one that exists; the guest's console can show secrets.
   if (!h.console_log.empty()) os::create_private_file(h.console_log);

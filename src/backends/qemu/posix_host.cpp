@@ -38,6 +38,8 @@ class PosixHost final : public Host {
     return os::wait_for_exit(pid, start_time, timeout);
   }
 
+  std::optional<os::ProcessIdentity> process_identity(pid_t pid) override { return os::read_process_identity(pid); }
+
   KvmProbe probe_kvm(const std::filesystem::path& device) override {
     int kvm = ::open(device.c_str(), O_RDWR | O_CLOEXEC);
     if (kvm < 0) return {false, fmt::format("cannot open {}: {}", device.string(), std::strerror(errno))};

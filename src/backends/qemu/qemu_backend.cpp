@@ -13,6 +13,7 @@
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
@@ -71,10 +72,10 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   try {
     VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
     fs::path sockets = socket_dir_for(work_dir, h.id);
-    h.overlay_path = (work_dir / "disk.qcow2").string();
-    h.console_log = (work_dir / "console.log").string();
-    h.console_socket = (sockets / "console.sock").string();
-    h.qmp_socket = (sockets / "qmp.sock").string();
+    h.overlay_path = (work_dir / layout::kOverlay).string();
+    h.console_log = (work_dir / layout::kConsoleLog).string();
+    h.console_socket = (sockets / layout::kConsoleSocket).string();
+    h.qmp_socket = (sockets / layout::kQmpSocket).string();
     h.mac = random_local_mac();
     if (std::holds_alternative<UserNetwork>(h.network)) {
       h.ssh_host = "127.0.0.1";
@@ -83,8 +84,8 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
     create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
     cloudinit::write_vm_seed(checked, work_dir, h);
     if (firmware) {
-      fs::copy_file(firmware->vars_template, work_dir / "OVMF_VARS.fd");
-      fs::permissions(work_dir / "OVMF_VARS.fd", fs::perms::owner_read | fs::perms::owner_write,
+      fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
+      fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
                       fs::perm_options::replace);
     }
     return h;
@@ -143,12 +144,16 @@ void QemuBackend::destroy(VmHandle handle) {
   // Destroying throws the disk away, so there is nothing to shut down gently.
   if (process_alive(handle)) handle = stop(handle, 0ms);
   if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
+  remove_socket_dir(handle);
+  data_dir_.remove_inside(handle.work_dir);
+}
+
+void QemuBackend::remove_socket_dir(const VmHandle& handle) {
   fs::path sockets = fs::path(handle.qmp_socket).parent_path();
   if (!sockets.empty() && sockets != fs::path(handle.work_dir)) {
     std::error_code ec;
     fs::remove_all(sockets, ec);  // the private runtime folder of this VM
   }
-  data_dir_.remove_inside(handle.work_dir);
 }
 
 std::string QemuBackend::guest_ip(const VmHandle& handle) {

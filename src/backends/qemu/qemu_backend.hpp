@@ -25,12 +25,17 @@ class QemuBackend final : public Hypervisor {
   VmHandle suspend(const VmHandle& handle) override;
   VmHandle resume(const VmHandle& handle) override;
   void destroy(VmHandle handle) override;
+  // Kills the QEMU named by the pidfile, if it runs that VM (remains.cpp).
+  void destroy_remains(const VmHandle& remains) override;
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
 
  private:
   bool process_alive(const VmHandle& handle);
+  // Removes the VM's private socket folder, when its sockets are not in its
+  // work dir.
+  void remove_socket_dir(const VmHandle& handle);
   void require_state(const VmHandle& handle, VmState wanted, std::string_view verb);
 
   DataDir data_dir_;

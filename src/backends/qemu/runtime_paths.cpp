@@ -1,4 +1,5 @@
 #include "backends/qemu/runtime_paths.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxSocketPath = 107;
-constexpr const char* kLongestSocketName = "console.sock";
+constexpr const char* kLongestSocketName = layout::kConsoleSocket;
 
 // A folder only we may use: a symlink or another user's folder planted in
 // /tmp would let them intercept the VM's console.

@@ -8,6 +8,7 @@
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::qemu {
@@ -39,7 +40,7 @@ bool press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
 void remove_leftovers(const VmHandle& h) {
   // QEMU removes its sockets on a clean exit, not when killed.
   for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket),
-                               fs::path(h.work_dir) / "qemu.pid"}) {
+                               layout::pidfile(h.work_dir)}) {
     std::error_code ec;
     fs::remove(file, ec);
   }

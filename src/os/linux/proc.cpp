@@ -37,6 +37,30 @@ int open_verified_pidfd(pid_t pid, std::uint64_t start_time) {
 
 }  // namespace
 
+std::optional<ProcessIdentity> read_process_identity(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string proc = "/proc/" + std::to_string(pid);
+  char target[4096];
+  ssize_t n = ::readlink((proc + "/exe").c_str(), target, sizeof target);
+  if (n <= 0 || std::size_t(n) == sizeof target) return std::nullopt;
+  std::optional<std::string> cmdline;
+  try {
+    cmdline = read_file(proc + "/cmdline");
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (!cmdline) return std::nullopt;
+  ProcessIdentity identity{std::string(target, std::size_t(n)), {}};
+  std::size_t start = 0;
+  while (start < cmdline->size()) {
+    std::size_t end = cmdline->find('\0', start);
+    if (end == std::string::npos) end = cmdline->size();
+    identity.argv.push_back(cmdline->substr(start, end - start));
+    start = end + 1;
+  }
+  return identity;
+}
+
 std::optional<ProcStat> read_proc_stat(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   std::optional<std::string> text;

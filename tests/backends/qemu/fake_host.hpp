@@ -126,6 +126,12 @@ class FakeHost final : public vm_manager::qemu::Host {
     return it != processes_.end() && alive_locked(it->second);
   }
 
+  // What process_identity() reports for `pid` (nothing by default).
+  void set_identity(pid_t pid, vm_manager::os::ProcessIdentity identity) {
+    std::lock_guard lock(mutex_);
+    identities_[pid] = std::move(identity);
+  }
+
   void set_kvm(vm_manager::qemu::KvmProbe probe) {
     std::lock_guard lock(mutex_);
     kvm_ = std::move(probe);
@@ -242,6 +248,16 @@ class FakeHost final : public vm_manager::qemu::Host {
     return exits;
   }
 
+  std::optional<vm_manager::os::ProcessIdentity> process_identity(pid_t pid) override {
+    std::lock_guard lock(mutex_);
+    auto process = processes_.find(pid);
+    auto identity = identities_.find(pid);
+    if (process == processes_.end() || !alive_locked(process->second) || identity == identities_.end()) {
+      return std::nullopt;
+    }
+    return identity->second;
+  }
+
   vm_manager::qemu::KvmProbe probe_kvm(const std::filesystem::path& device) override {
     std::lock_guard lock(mutex_);
     kvm_probes_.push_back(device);
@@ -250,6 +266,8 @@ class FakeHost final : public vm_manager::qemu::Host {
   }
 
  private:
+  std::map<pid_t, vm_manager::os::ProcessIdentity> identities_;
+
   struct Process {
     std::uint64_t start_time = 0;
     Behaviour behaviour;

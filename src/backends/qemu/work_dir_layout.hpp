@@ -1,0 +1,22 @@
+// The files of a qemu VM, in one place. Its work dir holds the disks, logs
+// and pidfile; its sockets go to socket_dir_for() (runtime_paths.hpp), which
+// is the work dir unless that path is too long for a unix socket.
+#pragma once
+
+#include <filesystem>
+
+namespace vm_manager::qemu::layout {
+
+inline constexpr const char* kOverlay = "disk.qcow2";
+inline constexpr const char* kConsoleLog = "console.log";
+inline constexpr const char* kQemuLog = "qemu.log";
+inline constexpr const char* kPidFile = "qemu.pid";
+inline constexpr const char* kUefiVars = "OVMF_VARS.fd";
+inline constexpr const char* kConsoleSocket = "console.sock";
+inline constexpr const char* kQmpSocket = "qmp.sock";
+
+inline std::filesystem::path pidfile(const std::filesystem::path& work_dir) { return work_dir / kPidFile; }
+inline std::filesystem::path qemu_log(const std::filesystem::path& work_dir) { return work_dir / kQemuLog; }
+inline std::filesystem::path uefi_vars(const std::filesystem::path& work_dir) { return work_dir / kUefiVars; }
+
+}  // namespace vm_manager::qemu::layout
