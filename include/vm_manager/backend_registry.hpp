@@ -11,6 +11,7 @@
 #include <string>
 
 #include "vm_manager/data_dir.hpp"
+#include "vm_manager/environment.hpp"
 #include "vm_manager/hypervisor.hpp"
 
 namespace vm_manager {
@@ -20,6 +21,8 @@ struct BackendContext {
   DataDir data_dir;
   std::optional<std::string> bridge;    // default bridge for TAP networking
   std::optional<std::string> zfs_pool;  // pool for Propolis disks
+  // Where each backend reads its own settings (VMCTL_QEMU, VMCTL_ZFS_POOL…).
+  Environment environment;
 };
 
 using BackendFactory = std::function<std::unique_ptr<Hypervisor>(const BackendContext&)>;

@@ -9,16 +9,18 @@
 #include <optional>
 #include <string_view>
 
+#include "vm_manager/environment.hpp"
+
 namespace vm_manager {
 
 class VM_MANAGER_API DataDir {
  public:
   explicit DataDir(std::filesystem::path root);
 
-  // --data-dir, else $VMCTL_DATA_DIR, else $XDG_DATA_HOME/vmctl, else
-  // ~/.local/share/vmctl. The result is absolute. Raises data_dir::invalid when
-  // none can be determined.
-  static DataDir resolve(const std::optional<std::filesystem::path>& flag);
+  // `flag` (vmctl's --data-dir), else VMCTL_DATA_DIR, else
+  // XDG_DATA_HOME/vmctl, else HOME/.local/share/vmctl, from `environment`. The
+  // result is absolute. Raises data_dir::invalid when none can be determined.
+  static DataDir resolve(const std::optional<std::filesystem::path>& flag, const Environment& environment);
 
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path vms_dir() const { return root_ / "vms"; }

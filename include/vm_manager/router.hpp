@@ -17,9 +17,6 @@ namespace vm_manager {
 
 class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
  public:
-  // The platform's backends, with the data dir from the environment
-  // (DataDir::resolve).
-  RouterHypervisor(std::optional<std::string> bridge, std::optional<std::string> zfs_pool);
   explicit RouterHypervisor(BackendContext context,
                             BackendRegistry registry = BackendRegistry::builtin());
 

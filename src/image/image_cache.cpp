@@ -147,25 +147,24 @@ nlohmann::json to_json(const CachedImage& image) {
 }  // namespace
 
 ImageCache::ImageCache(ImageCacheOptions options)
-    : options_(std::move(options)), root_(options_.root ? *options_.root : default_root()) {}
+    : options_(std::move(options)), root_(options_.root ? *options_.root : default_root(options_.environment)) {}
 
-fs::path ImageCache::default_root() {
-  const char* own = std::getenv("VMCTL_IMAGE_CACHE");
-  if (own && *own) {
-    if (!fs::path(own).is_absolute()) {
-      throw Error(errc::image_bad_source, fmt::format("VMCTL_IMAGE_CACHE={} is not an absolute path", own),
+fs::path ImageCache::default_root(const Environment& env) {
+  if (auto own = env.get("VMCTL_IMAGE_CACHE")) {
+    if (!fs::path(*own).is_absolute()) {
+      throw Error(errc::image_bad_source, fmt::format("VMCTL_IMAGE_CACHE={} is not an absolute path", *own),
                   "set VMCTL_IMAGE_CACHE to an absolute path, or unset it");
     }
-    return fs::path(own);
+    return fs::path(*own);
   }
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  if (xdg && *xdg && fs::path(xdg).is_absolute()) return fs::path(xdg) / "vmctl" / "images";
-  const char* home = std::getenv("HOME");
-  if (!home || !*home) {
+  auto xdg = env.get("XDG_CACHE_HOME");
+  if (xdg && fs::path(*xdg).is_absolute()) return fs::path(*xdg) / "vmctl" / "images";
+  auto home = env.get("HOME");
+  if (!home) {
     throw Error(errc::image_bad_source, "cannot find the image cache: neither XDG_CACHE_HOME nor HOME is set",
                 "set XDG_CACHE_HOME or HOME");
   }
-  return fs::path(home) / ".cache" / "vmctl" / "images";
+  return fs::path(*home) / ".cache" / "vmctl" / "images";
 }
 
 std::string ImageCache::key_for(std::string_view source) { return sha256_hex(source); }
@@ -267,7 +266,7 @@ void ImageCache::download_source(const std::string& source, const fs::path& part
     download(source, partial, options_.download);
     return;
   }
-  RegistryClient registry(parse_oci_reference(source), RegistryOptions::from_env(options_.download));
+  RegistryClient registry(parse_oci_reference(source), RegistryOptions::from_environment(options_.environment, options_.download));
   OciLayer layer = registry.resolve();
   registry.download_layer(layer, partial);
   entry.manifest_digest = layer.manifest_digest;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "image/download.hpp"
+#include "vm_manager/environment.hpp"
 
 namespace vm_manager::image {
 
@@ -50,7 +51,10 @@ struct CachedImage {
 };
 
 struct ImageCacheOptions {
-  std::optional<std::filesystem::path> root;  // default_root() when unset
+  std::optional<std::filesystem::path> root;  // default_root(environment) when unset
+  // VMCTL_IMAGE_CACHE, XDG_CACHE_HOME and HOME for the default root, and the
+  // registry credentials (RegistryOptions::from_environment).
+  Environment environment;
   std::string qemu_img = "qemu-img";
   std::chrono::milliseconds lock_timeout = std::chrono::hours(1);
   DownloadOptions download;
@@ -60,9 +64,9 @@ class ImageCache {
  public:
   explicit ImageCache(ImageCacheOptions options = {});
 
-  // $VMCTL_IMAGE_CACHE (absolute), else $XDG_CACHE_HOME/vmctl/images, else
-  // $HOME/.cache/vmctl/images.
-  static std::filesystem::path default_root();
+  // VMCTL_IMAGE_CACHE (absolute), else XDG_CACHE_HOME/vmctl/images, else
+  // HOME/.cache/vmctl/images.
+  static std::filesystem::path default_root(const Environment& env);
   // The cache key of a source: lower-case hex SHA-256 of the string.
   static std::string key_for(std::string_view source);
 

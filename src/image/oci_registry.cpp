@@ -228,23 +228,17 @@ OciLayer pick_layer(const nlohmann::json& manifest, const std::string& what) {
                           kOctetStreamLayerType));
 }
 
-const char* env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : nullptr;
-}
-
 }  // namespace
 
 struct RegistryClient::Response : HttpResponse {};
 
-RegistryOptions RegistryOptions::from_env(DownloadOptions download) {
+RegistryOptions RegistryOptions::from_environment(const Environment& env, DownloadOptions download) {
   RegistryOptions options;
   options.download = std::move(download);
-  const char* user = env("VMCTL_REGISTRY_USERNAME");
-  const char* password = env("VMCTL_REGISTRY_PASSWORD");
-  if (user != nullptr) options.credentials = RegistryCredentials{user, password != nullptr ? password : ""};
-  const char* insecure = env("VMCTL_REGISTRY_INSECURE");
-  options.insecure = insecure != nullptr && std::string_view(insecure) == "1";
+  if (auto user = env.get("VMCTL_REGISTRY_USERNAME")) {
+    options.credentials = RegistryCredentials{*user, env.get("VMCTL_REGISTRY_PASSWORD").value_or("")};
+  }
+  options.insecure = env.get("VMCTL_REGISTRY_INSECURE") == "1";
   return options;
 }
 

@@ -10,6 +10,7 @@
 
 #include "image/download.hpp"
 #include "image/oci_reference.hpp"
+#include "vm_manager/environment.hpp"
 
 namespace vm_manager::image {
 
@@ -28,7 +29,7 @@ struct RegistryOptions {
   bool insecure = false;  // plain http even for a registry that is not local
 
   // VMCTL_REGISTRY_USERNAME / VMCTL_REGISTRY_PASSWORD and VMCTL_REGISTRY_INSECURE=1.
-  static RegistryOptions from_env(DownloadOptions download);
+  static RegistryOptions from_environment(const Environment& env, DownloadOptions download);
 };
 
 struct OciLayer {

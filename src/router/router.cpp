@@ -9,9 +9,6 @@
 
 namespace vm_manager {
 
-RouterHypervisor::RouterHypervisor(std::optional<std::string> bridge, std::optional<std::string> zfs_pool)
-    : RouterHypervisor(BackendContext{DataDir::resolve(std::nullopt), std::move(bridge), std::move(zfs_pool)}) {}
-
 RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry registry) {
   for (auto& [tag, entry] : registry.entries_) {
     if (entry.factory) {
@@ -30,7 +27,7 @@ RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry regis
 }
 
 RouterHypervisor RouterHypervisor::noop_only(DataDir data_dir) {
-  return RouterHypervisor(BackendContext{std::move(data_dir), std::nullopt, std::nullopt},
+  return RouterHypervisor(BackendContext{std::move(data_dir), std::nullopt, std::nullopt, {}},
                           BackendRegistry::noop_only());
 }
 

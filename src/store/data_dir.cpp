@@ -16,12 +16,6 @@ namespace vm_manager {
 namespace fs = std::filesystem;
 namespace {
 
-std::optional<fs::path> env_path(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return fs::path(value);
-}
-
 void make_private_dir(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
     if (!fs::is_directory(dir)) {
@@ -45,11 +39,11 @@ DataDir::DataDir(fs::path root) : root_(fs::absolute(std::move(root)).lexically_
   }
 }
 
-DataDir DataDir::resolve(const std::optional<fs::path>& flag) {
+DataDir DataDir::resolve(const std::optional<fs::path>& flag, const Environment& environment) {
   if (flag && !flag->empty()) return DataDir(*flag);
-  if (auto dir = env_path("VMCTL_DATA_DIR")) return DataDir(*dir);
-  if (auto xdg = env_path("XDG_DATA_HOME")) return DataDir(*xdg / "vmctl");
-  if (auto home = env_path("HOME")) return DataDir(*home / ".local" / "share" / "vmctl");
+  if (auto dir = environment.get("VMCTL_DATA_DIR")) return DataDir(*dir);
+  if (auto xdg = environment.get("XDG_DATA_HOME")) return DataDir(fs::path(*xdg) / "vmctl");
+  if (auto home = environment.get("HOME")) return DataDir(fs::path(*home) / ".local" / "share" / "vmctl");
   throw Error(errc::data_dir_invalid, "cannot tell where to keep VMs: HOME is not set",
               "pass --data-dir DIR or set VMCTL_DATA_DIR");
 }

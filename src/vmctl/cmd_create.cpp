@@ -106,7 +106,7 @@ std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
   return ci;
 }
 
-std::string image_from(const CreateOptions& o, BackendTag backend, bool quiet) {
+std::string image_from(Context& ctx, const CreateOptions& o, BackendTag backend) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
   }
@@ -119,19 +119,17 @@ std::string image_from(const CreateOptions& o, BackendTag backend, bool quiet) {
     // depend on the directory a later command runs in.
     return existing_path(o.image, "image").value_or("");
   }
-  image::ImageCacheOptions options;
-  options.download.quiet = quiet;
-  image::ImageCache cache(options);
+  image::ImageCache cache(ctx.image_cache_options());
   return cache.pull(o.image_url, o.sha256.empty() ? std::nullopt : std::optional<std::string>(o.sha256)).string();
 }
 
-VmSpec spec_from(const CreateOptions& o, BackendTag default_backend, bool quiet) {
+VmSpec spec_from(Context& ctx, const CreateOptions& o, BackendTag default_backend) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
-  spec.image_path = image_from(o, spec.backend.value_or(default_backend), quiet);
+  spec.image_path = image_from(ctx, o, spec.backend.value_or(default_backend));
   spec.kernel = existing_path(o.kernel, "kernel");
   spec.initrd = existing_path(o.initrd, "initrd");
   spec.cmdline = o.append;
@@ -176,7 +174,7 @@ void run_create(Context& ctx, const CreateOptions& o) {
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", o.name),
                 "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
   }
-  VmSpec spec = spec_from(o, ctx.hypervisor().default_backend(), ctx.options.quiet);
+  VmSpec spec = spec_from(ctx, o, ctx.hypervisor().default_backend());
   VmRecord record = create_and_start(ctx, spec, o.start);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);

@@ -18,11 +18,7 @@ namespace vmctl {
 using namespace vm_manager;
 namespace {
 
-image::ImageCache open_cache(const Context& ctx) {
-  image::ImageCacheOptions options;
-  options.download.quiet = ctx.options.quiet;
-  return image::ImageCache(std::move(options));
-}
+image::ImageCache open_cache(Context& ctx) { return image::ImageCache(ctx.image_cache_options()); }
 
 std::string human_size(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};

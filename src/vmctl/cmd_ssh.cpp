@@ -15,10 +15,7 @@ namespace vmctl {
 using namespace vm_manager;
 namespace {
 
-std::string ssh_program() {
-  const char* program = std::getenv("VMCTL_SSH");
-  return program && *program ? program : "ssh";
-}
+std::string ssh_program(Context& ctx) { return ctx.environment().get("VMCTL_SSH").value_or("ssh"); }
 
 // Becomes the system's OpenSSH client, so the terminal, signals and the
 // remote command's exit status are exactly ssh's.
@@ -36,7 +33,7 @@ std::string ssh_program() {
 void run_ssh(Context& ctx, const std::string& name, const std::vector<std::string>& command) {
   VmHandle handle = running_vm(ctx, name);
   ssh::Endpoint endpoint = ssh::endpoint_for(ctx.hypervisor(), handle);
-  std::vector<std::string> argv = {ssh_program()};
+  std::vector<std::string> argv = {ssh_program(ctx)};
   for (std::string& arg : openssh_arguments(handle, endpoint)) argv.push_back(std::move(arg));
   argv.push_back("--");
   argv.push_back(name);  // HostName above says where; the name shows in ssh's messages

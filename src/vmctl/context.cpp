@@ -7,32 +7,32 @@
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
+#include "vmctl/environment.hpp"
 
 namespace vmctl {
 using namespace vm_manager;
 
-std::chrono::milliseconds lock_timeout_from_env() {
-  const char* text = std::getenv("VMCTL_LOCK_TIMEOUT");
-  if (text == nullptr || *text == '\0') return LockOptions{}.timeout;
-  std::string_view view(text);
-  unsigned long seconds = 0;
-  auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), seconds);
-  if (ec != std::errc() || end != view.data() + view.size() || seconds > 86400) {
-    throw Error(errc::spec_invalid, fmt::format("VMCTL_LOCK_TIMEOUT='{}' is not a number of seconds", view),
-                "set it to a whole number of seconds between 0 and 86400, or unset it");
-  }
-  return std::chrono::seconds(seconds);
+const Environment& Context::environment() {
+  if (!environment_) environment_ = process_environment();
+  return *environment_;
 }
 
 const DataDir& Context::data_dir() {
-  if (!data_dir_) data_dir_ = DataDir::resolve(options.data_dir);
+  if (!data_dir_) data_dir_ = DataDir::resolve(options.data_dir, environment());
   return *data_dir_;
+}
+
+image::ImageCacheOptions Context::image_cache_options() {
+  image::ImageCacheOptions cache;
+  cache.environment = environment();
+  cache.download.quiet = options.quiet;
+  return cache;
 }
 
 VmStore& Context::store() {
   if (!store_) {
     LockOptions lock_options;
-    lock_options.timeout = lock_timeout_from_env();
+    lock_options.timeout = lock_timeout(environment());
     lock_options.on_wait = [this](std::string_view name, long holder) {
       std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
       note(fmt::format("waiting for another vmctl command{} working on '{}'…", by, name));
@@ -43,7 +43,7 @@ VmStore& Context::store() {
 }
 
 RouterHypervisor& Context::hypervisor() {
-  if (!hypervisor_) hypervisor_.emplace(BackendContext{data_dir(), std::nullopt, std::nullopt});
+  if (!hypervisor_) hypervisor_.emplace(BackendContext{data_dir(), std::nullopt, std::nullopt, environment()});
   return *hypervisor_;
 }
 

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "image/image_cache.hpp"
+#include "vm_manager/environment.hpp"
 #include "vm_manager/router.hpp"
 #include "vm_manager/store.hpp"
 
@@ -24,9 +26,12 @@ class Context {
   GlobalOptions options;
 
   // Built on first use, after the command line has been parsed.
+  const vm_manager::Environment& environment();
   const vm_manager::DataDir& data_dir();
   vm_manager::VmStore& store();
   vm_manager::RouterHypervisor& hypervisor();
+  // Where images are cached and how they are fetched, for this environment.
+  vm_manager::image::ImageCacheOptions image_cache_options();
 
   // Takes the VM's lock, loads its record, lets `change` return the new
   // handle, and saves it. The lock is held throughout.
@@ -39,12 +44,10 @@ class Context {
   void note(const std::string& line) const;
 
  private:
+  std::optional<vm_manager::Environment> environment_;
   std::optional<vm_manager::DataDir> data_dir_;
   std::optional<vm_manager::VmStore> store_;
   std::optional<vm_manager::RouterHypervisor> hypervisor_;
 };
-
-// VMCTL_LOCK_TIMEOUT in seconds, else the default. Raises Error when malformed.
-std::chrono::milliseconds lock_timeout_from_env();
 
 }  // namespace vmctl

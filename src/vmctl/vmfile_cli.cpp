@@ -77,8 +77,10 @@ vmfile::ApplyContext with_bring_up_flags(vmfile::ApplyContext apply, const Bring
   return apply;
 }
 
-vmfile::VmFile load_vmfile(const VmfileFlags& flags) {
-  return vmfile::load(flags.file.empty() ? vmfile::default_path(fs::current_path()) : fs::path(flags.file));
+vmfile::VmFile load_vmfile(Context& ctx, const VmfileFlags& flags) {
+  vmfile::LoadOptions options;
+  if (auto home = ctx.environment().get("HOME")) options.home = fs::path(*home);
+  return vmfile::load(flags.file.empty() ? vmfile::default_path(fs::current_path()) : fs::path(flags.file), options);
 }
 
 vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
@@ -88,6 +90,7 @@ vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
   vmfile::ApplyContext apply;
   apply.store = &ctx.store();
   apply.hypervisor = &ctx.hypervisor();
+  apply.images = ctx.image_cache_options();
   apply.images.download.quiet = true;  // parallel progress bars would garble; the VM's lines say what happens
   apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };
   apply.print = [&ctx, output](const std::string& line) {

@@ -32,7 +32,7 @@ void add_bring_up_options(CLI::App& command, BringUpFlags& flags);
 // An ApplyContext adjusted to the flags.
 vm_manager::vmfile::ApplyContext with_bring_up_flags(vm_manager::vmfile::ApplyContext apply, const BringUpFlags& flags);
 
-vm_manager::vmfile::VmFile load_vmfile(const VmfileFlags& flags);
+vm_manager::vmfile::VmFile load_vmfile(Context& ctx, const VmfileFlags& flags);
 
 // Library context for the actions, printing through ctx with padded names.
 vm_manager::vmfile::ApplyContext apply_context(Context& ctx, const vm_manager::vmfile::VmFile& file);

@@ -93,7 +93,7 @@ VmFile parse(std::string_view text, const fs::path& path, const LoadOptions& opt
   file.kdl_version = document.version;
 
   Problems problems;
-  const PathResolver paths(file.path.parent_path(), home_folder(options.home));
+  const PathResolver paths(file.path.parent_path(), options.home);
   ReadContext ctx{problems, paths};
   std::map<std::string, kdl::Position> names;
   const std::array<ChildRule, 1> rules = {ChildRule{"vm",

@@ -61,7 +61,7 @@ class ValidationError : public Error {
 };
 
 struct LoadOptions {
-  // Where `~` expands to; $HOME when unset.
+  // Where `~` expands to (vmctl passes HOME); unset, a `~/` path is an error.
   std::optional<std::filesystem::path> home;
 };
 

@@ -62,11 +62,4 @@ std::optional<fs::path> PathResolver::existing_file(std::string_view raw, kdl::P
   return path;
 }
 
-std::optional<fs::path> home_folder(const std::optional<fs::path>& configured) {
-  if (configured) return configured;
-  const char* home = std::getenv("HOME");
-  if (home == nullptr || *home == '\0') return std::nullopt;
-  return fs::path(home);
-}
-
 }  // namespace vm_manager::vmfile

@@ -34,7 +34,5 @@ class PathResolver {
   std::optional<std::filesystem::path> home_;
 };
 
-// LoadOptions::home, else $HOME when set and not empty.
-std::optional<std::filesystem::path> home_folder(const std::optional<std::filesystem::path>& configured);
 
 }  // namespace vm_manager::vmfile

@@ -53,7 +53,7 @@ class DebianE2eTest : public QemuCliTest {
 
   vmm::VmHandle handle() { return vmm::VmStore(vmm::DataDir(data_.path())).load("web").handle; }
 
-  vmm::RouterHypervisor hypervisor() { return vmm::RouterHypervisor(vmm::BackendContext{vmm::DataDir(data_.path()), std::nullopt, std::nullopt}); }
+  vmm::RouterHypervisor hypervisor() { return vmm::RouterHypervisor(vmm::BackendContext{vmm::DataDir(data_.path()), std::nullopt, std::nullopt, {}}); }
 
   fs::path served_ = data_ / "served";
 };

@@ -507,16 +507,16 @@ TEST_F(ImageCacheTest, KeysCanBeGivenByAUniquePrefix) {
 }
 
 TEST(ImageCacheRootTest, DefaultRootFollowsXdgCacheHome) {
-  const char* old_xdg = std::getenv("XDG_CACHE_HOME");
-  std::optional<std::string> saved = old_xdg ? std::optional<std::string>(old_xdg) : std::nullopt;
-  ::setenv("XDG_CACHE_HOME", "/some/cache", 1);
-  EXPECT_EQ(ImageCache::default_root(), fs::path("/some/cache/vmctl/images"));
-  ::unsetenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  if (home) {
-    EXPECT_EQ(ImageCache::default_root(), fs::path(home) / ".cache/vmctl/images");
-  }
-  if (saved) ::setenv("XDG_CACHE_HOME", saved->c_str(), 1);
+  Environment env;
+  env.set("HOME", "/home/someone");
+  EXPECT_EQ(ImageCache::default_root(env), fs::path("/home/someone/.cache/vmctl/images"));
+  env.set("XDG_CACHE_HOME", "/some/cache");
+  EXPECT_EQ(ImageCache::default_root(env), fs::path("/some/cache/vmctl/images"));
+  env.set("VMCTL_IMAGE_CACHE", "/own/cache");
+  EXPECT_EQ(ImageCache::default_root(env), fs::path("/own/cache"));
+  env.set("VMCTL_IMAGE_CACHE", "relative/cache");
+  EXPECT_EQ(error_of([&] { ImageCache::default_root(env); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_of([] { ImageCache::default_root(Environment{}); }).code(), errc::image_bad_source);
 }
 
 TEST(ImageCacheKeyTest, KeyIsTheSha256OfTheSource) {

@@ -173,15 +173,8 @@ class OciRegistryTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(registry->error.empty()) << registry->error;
-    for (const char* name : {"VMCTL_REGISTRY_USERNAME", "VMCTL_REGISTRY_PASSWORD", "VMCTL_REGISTRY_INSECURE"}) {
-      ::unsetenv(name);
-    }
   }
-  void TearDown() override {
-    stop(proxy_);
-    ::unsetenv("VMCTL_REGISTRY_USERNAME");
-    ::unsetenv("VMCTL_REGISTRY_PASSWORD");
-  }
+  void TearDown() override { stop(proxy_); }
 
   ImageCache cache() const {
     ImageCacheOptions options;
@@ -190,6 +183,7 @@ class OciRegistryTest : public ::testing::Test {
     options.download.connect_timeout = 5s;
     options.download.low_speed_time = 10s;
     options.download.quiet = true;
+    options.environment = env_;  // the registry credentials, as vmctl hands them in
     return ImageCache(options);
   }
 
@@ -221,6 +215,7 @@ class OciRegistryTest : public ::testing::Test {
   fs::path proxy_log_ = tmp_ / "proxy.log";
   std::optional<RunningProcess> proxy_;
   int proxy_port_ = 0;
+  Environment env_;  // what the program hands the library (no process environment is read)
 };
 
 TEST_F(OciRegistryTest, PullsByTag) {
@@ -328,13 +323,13 @@ TEST_F(OciRegistryTest, BearerTokensWithCredentialsFromTheEnvironment) {
   auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_USERNAME"));
-  ::setenv("VMCTL_REGISTRY_USERNAME", "alice", 1);
-  ::setenv("VMCTL_REGISTRY_PASSWORD", "wrong-pw", 1);
+  env_.set("VMCTL_REGISTRY_USERNAME", "alice");
+  env_.set("VMCTL_REGISTRY_PASSWORD", "wrong-pw");
   e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.message() + e.help(), Not(HasSubstr("wrong-pw")));
   expect_nothing_cached();
-  ::setenv("VMCTL_REGISTRY_PASSWORD", "s3cret-pw", 1);
+  env_.set("VMCTL_REGISTRY_PASSWORD", "s3cret-pw");
   EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
 }
 
@@ -343,10 +338,10 @@ TEST_F(OciRegistryTest, BasicAuthWithCredentialsFromTheEnvironment) {
   auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_PASSWORD"));
-  ::setenv("VMCTL_REGISTRY_USERNAME", "bob", 1);
-  ::setenv("VMCTL_REGISTRY_PASSWORD", "nope", 1);
+  env_.set("VMCTL_REGISTRY_USERNAME", "bob");
+  env_.set("VMCTL_REGISTRY_PASSWORD", "nope");
   EXPECT_EQ(error_of([&] { cache().pull(proxied("vm/base:v1")); }).code(), errc::image_registry_auth);
-  ::setenv("VMCTL_REGISTRY_PASSWORD", "hunter2", 1);
+  env_.set("VMCTL_REGISTRY_PASSWORD", "hunter2");
   EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
 }
 
@@ -396,10 +391,10 @@ TEST(OciReferenceTest, LocalRegistriesUsePlainHttp) {
   EXPECT_EQ(url("oci://[::1]:80/a:b", false), "http://[::1]:80");
   EXPECT_EQ(url("oci://ghcr.io/a:b", false), "https://ghcr.io");
   EXPECT_EQ(url("oci://ghcr.io/a:b", true), "http://ghcr.io");
-  ::setenv("VMCTL_REGISTRY_INSECURE", "1", 1);
-  EXPECT_TRUE(RegistryOptions::from_env({}).insecure);
-  ::unsetenv("VMCTL_REGISTRY_INSECURE");
-  EXPECT_FALSE(RegistryOptions::from_env({}).insecure);
+  Environment env;
+  env.set("VMCTL_REGISTRY_INSECURE", "1");
+  EXPECT_TRUE(RegistryOptions::from_environment(env, {}).insecure);
+  EXPECT_FALSE(RegistryOptions::from_environment(Environment{}, {}).insecure);
 }
 
 }  // namespace

@@ -141,7 +141,7 @@ class Router : public ::testing::Test {
     registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes), true);
     registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
     registry.add_unavailable(BackendTag::propolis, "propolis needs illumos", "use --backend qemu");
-    return RouterHypervisor(BackendContext{DataDir(temp / "data"), std::string("br7"), std::nullopt},
+    return RouterHypervisor(BackendContext{DataDir(temp / "data"), std::string("br7"), std::nullopt, {}},
                             std::move(registry));
   }
 
@@ -255,7 +255,7 @@ TEST(RouterRegistry, UnregisteredBackendIsNotAvailable) {
   Fakes fakes;
   BackendRegistry registry;
   registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes), true);
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt}, std::move(registry));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   EXPECT_FALSE(router.available(BackendTag::propolis));
   EXPECT_FALSE(router.available(BackendTag::qemu));
   VmSpec spec = spec_named("web");
@@ -296,7 +296,7 @@ TEST(RouterRegistry, BackendReturningTheWrongTagIsAMismatch) {
   // The "qemu" backend claims its VMs for noop.
   registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes, BackendTag::noop), true);
   registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt}, std::move(registry));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   expect_error(errc::backend_mismatch, [&] { router.prepare(spec_named("web")); });
   EXPECT_EQ((*fakes.qemu)["prepare"], 1);
   EXPECT_EQ(fakes.noop->total(), 0);
@@ -309,7 +309,7 @@ TEST(RouterRegistry, MismatchDestroysWhatTheBackendPrepared) {
   Fakes fakes;
   BackendRegistry registry;
   registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes, BackendTag::noop), true);
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt}, std::move(registry));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   expect_error(errc::backend_mismatch, [&] { router.prepare(spec_named("web")); });
   EXPECT_EQ((*fakes.qemu)["destroy"], 1);
 }
@@ -321,7 +321,7 @@ TEST(RouterRegistry, FirstPlatformDefaultWins) {
   registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
   registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes), true);
   registry.add(BackendTag::propolis, recording_factory(BackendTag::propolis, fakes.noop, fakes), true);
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt}, std::move(registry));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   EXPECT_EQ(router.default_backend(), BackendTag::qemu);
 }
 
@@ -331,7 +331,7 @@ TEST(RouterRegistry, WithoutAPlatformDefaultNoopIsTheDefault) {
   BackendRegistry registry;
   registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes));
   registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt}, std::move(registry));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   EXPECT_EQ(router.default_backend(), BackendTag::noop);
   EXPECT_EQ(router.prepare(spec_named("web")).backend, BackendTag::noop);
   EXPECT_EQ(fakes.qemu->total(), 0);
@@ -368,7 +368,7 @@ TEST(RouterRegistry, BuiltinOnLinux) {
   GTEST_SKIP() << "checks the Linux registry";
 #endif
   TempDir temp;
-  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt},
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}},
                           BackendRegistry::builtin());
   EXPECT_TRUE(router.available(BackendTag::noop));
   EXPECT_FALSE(router.available(BackendTag::propolis));

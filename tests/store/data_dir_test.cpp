@@ -26,31 +26,10 @@ namespace fs = std::filesystem;
 using vmctl::test::TempDir;
 
 // Sets environment variables for one test and restores them afterwards.
-class EnvGuard {
+// What a program hands DataDir::resolve; unset is the same as empty.
+class EnvGuard : public Environment {
  public:
-  EnvGuard() {
-    for (const char* name : {"VMCTL_DATA_DIR", "XDG_DATA_HOME", "HOME"}) {
-      const char* value = std::getenv(name);
-      saved_[name] = value ? std::optional<std::string>(value) : std::nullopt;
-    }
-  }
-  ~EnvGuard() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        ::setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        ::unsetenv(name.c_str());
-      }
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
-  void set(const char* name, const std::string& value) { ASSERT_EQ(::setenv(name, value.c_str(), 1), 0); }
-  void unset(const char* name) { ASSERT_EQ(::unsetenv(name), 0); }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
+  void unset(const char* name) { Environment::set(name, ""); }
 };
 
 void touch(const fs::path& path, const std::string& content = "canary\n") {
@@ -91,65 +70,65 @@ class DataDirResolve : public ::testing::Test {
 
 TEST_F(DataDirResolve, FlagWins) {
   set_all();
-  EXPECT_EQ(DataDir::resolve(flag).root(), flag);
+  EXPECT_EQ(DataDir::resolve(flag, env).root(), flag);
 }
 
 TEST_F(DataDirResolve, EnvironmentVariableWithoutFlag) {
   set_all();
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), from_env);
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), from_env);
   // An empty flag counts as no flag.
-  EXPECT_EQ(DataDir::resolve(fs::path()).root(), from_env);
+  EXPECT_EQ(DataDir::resolve(fs::path(), env).root(), from_env);
 }
 
 TEST_F(DataDirResolve, XdgDataHomeWithoutVmctlDataDir) {
   set_all();
   env.unset("VMCTL_DATA_DIR");
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), xdg / "vmctl");
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), xdg / "vmctl");
   // Set but empty counts as unset.
   env.set("VMCTL_DATA_DIR", "");
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), xdg / "vmctl");
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), xdg / "vmctl");
 }
 
 TEST_F(DataDirResolve, HomeLast) {
   set_all();
   env.unset("VMCTL_DATA_DIR");
   env.unset("XDG_DATA_HOME");
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), home / ".local" / "share" / "vmctl");
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), home / ".local" / "share" / "vmctl");
   env.set("XDG_DATA_HOME", "");
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), home / ".local" / "share" / "vmctl");
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), home / ".local" / "share" / "vmctl");
 }
 
 TEST_F(DataDirResolve, NothingSetRaises) {
   env.unset("VMCTL_DATA_DIR");
   env.unset("XDG_DATA_HOME");
   env.unset("HOME");
-  expect_error(errc::data_dir_invalid, [] { DataDir::resolve(std::nullopt); });
+  expect_error(errc::data_dir_invalid, [&] { DataDir::resolve(std::nullopt, env); });
   // The flag alone is enough.
-  EXPECT_EQ(DataDir::resolve(flag).root(), flag);
+  EXPECT_EQ(DataDir::resolve(flag, env).root(), flag);
 }
 
 TEST_F(DataDirResolve, ResolveCreatesNothing) {
   set_all();
-  DataDir::resolve(std::nullopt);
-  DataDir::resolve(flag);
+  DataDir::resolve(std::nullopt, env);
+  DataDir::resolve(flag, env);
   EXPECT_FALSE(fs::exists(from_env));
   EXPECT_FALSE(fs::exists(flag));
 }
 
 TEST_F(DataDirResolve, ResultIsAbsoluteAndNormal) {
   set_all();
-  DataDir from_flag = DataDir::resolve(fs::path("relative/dir"));
+  DataDir from_flag = DataDir::resolve(fs::path("relative/dir"), env);
   EXPECT_TRUE(from_flag.root().is_absolute()) << from_flag.root();
   EXPECT_EQ(from_flag.root(), fs::current_path() / "relative" / "dir");
 
   env.set("VMCTL_DATA_DIR", "rel-env/./x/../data/");
-  DataDir from_var = DataDir::resolve(std::nullopt);
+  DataDir from_var = DataDir::resolve(std::nullopt, env);
   EXPECT_TRUE(from_var.root().is_absolute());
   EXPECT_EQ(from_var.root(), fs::current_path() / "rel-env" / "data");
 
   env.unset("VMCTL_DATA_DIR");
   env.set("XDG_DATA_HOME", "xdg-rel");
-  EXPECT_EQ(DataDir::resolve(std::nullopt).root(), fs::current_path() / "xdg-rel" / "vmctl");
+  EXPECT_EQ(DataDir::resolve(std::nullopt, env).root(), fs::current_path() / "xdg-rel" / "vmctl");
 }
 
 TEST(DataDir, Layout) {

@@ -227,14 +227,10 @@ TEST_F(VmFile, TildeExpandsToTheConfiguredHome) {
   EXPECT_EQ(vm.spec.image_path, (home_ / "images/debian-12-generic-amd64.qcow2").string());
 }
 
-TEST_F(VmFile, TildeExpandsToHomeFromTheEnvironmentByDefault) {
+TEST_F(VmFile, TildeNeedsAConfiguredHomeTheProcessEnvironmentIsNotRead) {
   const char* saved = std::getenv("HOME");
   std::string saved_home = saved ? saved : "";
-  ::setenv("HOME", home_.c_str(), 1);
-  vmfile::VmFile file = vmfile::parse("vm \"t\" { image \"~/images/debian-12-generic-amd64.qcow2\"; }", file_path());
-  EXPECT_EQ(file.vms.at(0).spec.image_path, (home_ / "images/debian-12-generic-amd64.qcow2").string());
-
-  ::unsetenv("HOME");
+  ::setenv("HOME", home_.c_str(), 1);  // vmctl hands HOME in (LoadOptions::home); the library reads none
   try {
     vmfile::parse("vm \"t\" { image \"~/images/debian-12-generic-amd64.qcow2\"; }", file_path());
     ADD_FAILURE() << "expected a ValidationError";

@@ -3,18 +3,11 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <cstdlib>
 
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::propolis {
 namespace {
-
-std::optional<std::string> env(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
 
 std::uint64_t number_from_env(const char* name, const std::string& text, std::uint64_t low, std::uint64_t high) {
   std::uint64_t value = 0;
@@ -28,18 +21,18 @@ std::uint64_t number_from_env(const char* name, const std::string& text, std::ui
 
 }  // namespace
 
-PropolisConfig PropolisConfig::from_environment(const std::optional<std::string>& zfs_pool) {
+PropolisConfig PropolisConfig::from_environment(const Environment& env, const std::optional<std::string>& zfs_pool) {
   PropolisConfig config;
-  if (auto pool = env("VMCTL_ZFS_POOL")) config.zfs_pool = *pool;
+  if (auto pool = env.get("VMCTL_ZFS_POOL")) config.zfs_pool = *pool;
   if (zfs_pool) config.zfs_pool = *zfs_pool;
-  if (auto link = env("VMCTL_PROPOLIS_LINK")) config.physical_link = *link;
-  if (auto root = env("VMCTL_PROPOLIS_ZONES_ROOT")) config.zones_root = *root;
-  if (auto dir = env("VMCTL_PROPOLIS_DIR")) config.propolis_dir = *dir;
-  if (auto dir = env("VMCTL_PROPOLIS_ZVOL_DIR")) config.zvol_dir = *dir;
-  if (auto port = env("VMCTL_PROPOLIS_PORT")) {
+  if (auto link = env.get("VMCTL_PROPOLIS_LINK")) config.physical_link = *link;
+  if (auto root = env.get("VMCTL_PROPOLIS_ZONES_ROOT")) config.zones_root = *root;
+  if (auto dir = env.get("VMCTL_PROPOLIS_DIR")) config.propolis_dir = *dir;
+  if (auto dir = env.get("VMCTL_PROPOLIS_ZVOL_DIR")) config.zvol_dir = *dir;
+  if (auto port = env.get("VMCTL_PROPOLIS_PORT")) {
     config.api_port = static_cast<std::uint16_t>(number_from_env("VMCTL_PROPOLIS_PORT", *port, 1, 65535));
   }
-  if (auto seconds = env("VMCTL_PROPOLIS_START_TIMEOUT")) {
+  if (auto seconds = env.get("VMCTL_PROPOLIS_START_TIMEOUT")) {
     config.start_timeout = std::chrono::seconds(number_from_env("VMCTL_PROPOLIS_START_TIMEOUT", *seconds, 1, 86400));
   }
   return config;

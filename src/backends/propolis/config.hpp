@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "vm_manager/environment.hpp"
+
 namespace vm_manager::propolis {
 
 struct PropolisConfig {
@@ -22,7 +24,7 @@ struct PropolisConfig {
 
   // Defaults overridden by the environment; `zfs_pool` (--zfs-pool) wins
   // over VMCTL_ZFS_POOL. Raises spec_invalid for malformed values.
-  static PropolisConfig from_environment(const std::optional<std::string>& zfs_pool);
+  static PropolisConfig from_environment(const Environment& env, const std::optional<std::string>& zfs_pool);
 };
 
 }  // namespace vm_manager::propolis

@@ -1,40 +1,39 @@
-#include <cstdlib>
-#include <string_view>
-
 #include "backends/propolis/propolis_backend.hpp"
 #include "vm_manager/backend_registry.hpp"
+#include "vm_manager/error.hpp"
 
 namespace vm_manager {
 namespace {
 
-BackendFactory propolis_factory() {
-  return [](const BackendContext& ctx) {
-    return std::make_unique<propolis::PropolisBackend>(
-        ctx.data_dir, propolis::PropolisConfig::from_environment(ctx.zfs_pool), propolis::system_command_runner());
-  };
-}
-
 // Elsewhere than illumos the backend only makes sense against stand-ins
 // (tests/propolis/: fake tools first in PATH, a fake propolis-server), which
 // VMCTL_PROPOLIS_EMULATE=1 asks for.
-[[maybe_unused]] bool propolis_emulated() {
-  const char* value = std::getenv("VMCTL_PROPOLIS_EMULATE");
-  return value != nullptr && std::string_view(value) == "1";
+void require_illumos_or_emulation([[maybe_unused]] const Environment& env) {
+#if !defined(__illumos__) && !defined(__sun)
+  if (env.get("VMCTL_PROPOLIS_EMULATE") != "1") {
+    throw Error(errc::backend_not_available, "the propolis backend runs only on illumos",
+                "on Linux use the qemu backend (or noop to try vmctl out)");
+  }
+#endif
 }
 
 }  // namespace
 
 void register_propolis_backend(BackendRegistry& registry) {
 #if defined(__illumos__) || defined(__sun)
-  registry.add(BackendTag::propolis, propolis_factory(), /*platform_default=*/true);
+  constexpr bool kPlatformDefault = true;
 #else
-  if (propolis_emulated()) {
-    registry.add(BackendTag::propolis, propolis_factory());
-  } else {
-    registry.add_unavailable(BackendTag::propolis, "the propolis backend runs only on illumos",
-                             "on Linux use the qemu backend (or noop to try vmctl out)");
-  }
+  constexpr bool kPlatformDefault = false;
 #endif
+  registry.add(
+      BackendTag::propolis,
+      [](const BackendContext& ctx) -> std::unique_ptr<Hypervisor> {
+        require_illumos_or_emulation(ctx.environment);
+        return std::make_unique<propolis::PropolisBackend>(
+            ctx.data_dir, propolis::PropolisConfig::from_environment(ctx.environment, ctx.zfs_pool),
+            propolis::system_command_runner());
+      },
+      kPlatformDefault);
 }
 
 }  // namespace vm_manager

@@ -1,4 +1,5 @@
-// Settings of the QEMU backend; from_environment() reads the VMCTL_* overrides.
+// Settings of the QEMU backend; from_environment() takes the VMCTL_* overrides
+// from the Environment the program hands in.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "vm_manager/environment.hpp"
 #include "vm_manager/types.hpp"
 
 namespace vm_manager::qemu {
@@ -21,6 +23,12 @@ struct QemuConfig {
                                                       "/usr/share/edk2/x64", "/usr/share/qemu",
                                                       "/usr/share/edk2-ovmf/x64"};
   std::optional<std::string> default_bridge;
+  // Where sockets go when the work dir's path is too long for them:
+  // <runtime_dir>/vmctl, else /tmp/vmctl-<uid>.
+  std::optional<std::filesystem::path> runtime_dir;  // XDG_RUNTIME_DIR
+  // dnsmasq lease files that TAP guests' addresses are looked up in,
+  // ':'-separated; unset: Debian's usual places.
+  std::optional<std::string> dnsmasq_leases;  // VMCTL_DNSMASQ_LEASES
 
   // User-networking SSH forwards: a hash of the name picks the first port tried.
   std::uint16_t ssh_port_first = 10022;
@@ -33,7 +41,7 @@ struct QemuConfig {
   std::chrono::milliseconds guest_ip_timeout{60'000};  // TAP: waiting for a DHCP lease
 
   // Raises spec::invalid for a malformed VMCTL_ACCEL.
-  static QemuConfig from_environment(std::optional<std::string> default_bridge);
+  static QemuConfig from_environment(const Environment& env, std::optional<std::string> default_bridge);
 };
 
 }  // namespace vm_manager::qemu

@@ -59,10 +59,10 @@ std::optional<std::string> ip_from_leases(std::string_view leases, std::string_v
   return found;
 }
 
-std::vector<std::filesystem::path> lease_files() {
+std::vector<std::filesystem::path> lease_files(const std::optional<std::string>& configured) {
   std::vector<std::filesystem::path> files;
-  if (const char* env = std::getenv("VMCTL_DNSMASQ_LEASES"); env != nullptr && *env != '\0') {
-    std::istringstream in(env);
+  if (configured) {
+    std::istringstream in(*configured);
     for (std::string part; std::getline(in, part, ':');) {
       if (!part.empty()) files.emplace_back(part);
     }

@@ -17,8 +17,8 @@ std::optional<std::string> ip_from_neighbours(std::string_view proc_net_arp, std
 // ("<expiry> <mac> <ip> <hostname> <client-id>" per line).
 std::optional<std::string> ip_from_leases(std::string_view leases, std::string_view mac);
 
-// Lease files to read: $VMCTL_DNSMASQ_LEASES (':'-separated), else the
-// usual dnsmasq locations.
-std::vector<std::filesystem::path> lease_files();
+// Lease files to read: `configured` (':'-separated, QemuConfig's
+// dnsmasq_leases), else the usual dnsmasq locations.
+std::vector<std::filesystem::path> lease_files(const std::optional<std::string>& configured);
 
 }  // namespace vm_manager::qemu

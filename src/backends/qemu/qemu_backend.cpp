@@ -71,7 +71,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   try {
     VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
-    fs::path sockets = socket_dir_for(work_dir, h.id);
+    fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
     h.overlay_path = (work_dir / layout::kOverlay).string();
     h.console_log = (work_dir / layout::kConsoleLog).string();
     h.console_socket = (sockets / layout::kConsoleSocket).string();
@@ -172,7 +172,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
     if (auto arp = os::read_file("/proc/thread-self/net/arp")) {
       if (auto ip = ip_from_neighbours(*arp, handle.mac)) return *ip;
     }
-    for (const auto& file : lease_files()) {
+    for (const auto& file : lease_files(config_.dnsmasq_leases)) {
       std::optional<std::string> leases;
       try {
         leases = os::read_file(file);

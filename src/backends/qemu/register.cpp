@@ -8,7 +8,7 @@ void register_qemu_backend(BackendRegistry& registry) {
   registry.add(
       BackendTag::qemu,
       [](const BackendContext& ctx) {
-        return std::make_unique<qemu::QemuBackend>(ctx.data_dir, qemu::QemuConfig::from_environment(ctx.bridge));
+        return std::make_unique<qemu::QemuBackend>(ctx.data_dir, qemu::QemuConfig::from_environment(ctx.environment, ctx.bridge));
       },
       /*platform_default=*/true);
 }

@@ -32,11 +32,11 @@ void require_private_dir(const fs::path& dir) {
 
 }  // namespace
 
-fs::path socket_dir_for(const fs::path& work_dir, const std::string& vm_id) {
+fs::path socket_dir_for(const fs::path& work_dir, const std::string& vm_id,
+                        const std::optional<fs::path>& runtime_dir) {
   if ((work_dir / kLongestSocketName).string().size() <= kMaxSocketPath) return work_dir;
-  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  fs::path base = (runtime != nullptr && *runtime == '/') ? fs::path(runtime) / "vmctl"
-                                                          : fs::path(fmt::format("/tmp/vmctl-{}", ::getuid()));
+  fs::path base = (runtime_dir && runtime_dir->is_absolute()) ? *runtime_dir / "vmctl"
+                                                              : fs::path(fmt::format("/tmp/vmctl-{}", ::getuid()));
   require_private_dir(base);
   fs::path dir = base / vm_id.substr(0, 13);
   require_private_dir(dir);

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace vm_manager::qemu {
 
-// work_dir when its socket paths fit, else $XDG_RUNTIME_DIR/vmctl/<id> or
+// work_dir when its socket paths fit, else <runtime_dir>/vmctl/<id> or
 // /tmp/vmctl-<uid>/<id> (created 0700, refused when not ours).
-std::filesystem::path socket_dir_for(const std::filesystem::path& work_dir, const std::string& vm_id);
+std::filesystem::path socket_dir_for(const std::filesystem::path& work_dir, const std::string& vm_id,
+                                     const std::optional<std::filesystem::path>& runtime_dir);
 
 }  // namespace vm_manager::qemu

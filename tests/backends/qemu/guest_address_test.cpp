@@ -1,4 +1,5 @@
 // Finding a TAP guest's address by its MAC: /proc/net/arp and dnsmasq leases.
+#include "backends/qemu/config.hpp"
 #include "backends/qemu/guest_address.hpp"
 
 #include <gmock/gmock.h>
@@ -150,61 +151,34 @@ TEST(IpFromLeases, ShortAndBlankLinesAreIgnored) {
   EXPECT_EQ(ip_from_leases(leases, kMac), std::optional<std::string>("192.168.122.50"));
 }
 
-// Sets (or unsets) an environment variable for one test and restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+// The lease files the backend reads, when the program hands in `value` as
+// VMCTL_DNSMASQ_LEASES (nullptr: not set).
+std::vector<std::filesystem::path> lease_files_for(const char* value) {
+  Environment env;
+  if (value != nullptr) env.set("VMCTL_DNSMASQ_LEASES", value);
+  return lease_files(QemuConfig::from_environment(env, std::nullopt).dnsmasq_leases);
+}
 
 TEST(LeaseFiles, DefaultsToTheUsualDnsmasqLocations) {
-  ScopedEnv env("VMCTL_DNSMASQ_LEASES", nullptr);
-  EXPECT_THAT(lease_files(), ElementsAre("/var/lib/misc/dnsmasq.leases", "/var/lib/dnsmasq/dnsmasq.leases"));
+  EXPECT_THAT(lease_files_for(nullptr),
+              ElementsAre("/var/lib/misc/dnsmasq.leases", "/var/lib/dnsmasq/dnsmasq.leases"));
 }
 
 TEST(LeaseFiles, EmptyVariableMeansTheDefaults) {
-  ScopedEnv env("VMCTL_DNSMASQ_LEASES", "");
-  EXPECT_THAT(lease_files(), ElementsAre("/var/lib/misc/dnsmasq.leases", "/var/lib/dnsmasq/dnsmasq.leases"));
+  EXPECT_THAT(lease_files_for(""), ElementsAre("/var/lib/misc/dnsmasq.leases", "/var/lib/dnsmasq/dnsmasq.leases"));
 }
 
-TEST(LeaseFiles, HonoursTheVariable) {
-  ScopedEnv env("VMCTL_DNSMASQ_LEASES", "/run/my.leases");
-  EXPECT_THAT(lease_files(), ElementsAre("/run/my.leases"));
-}
+TEST(LeaseFiles, HonoursTheVariable) { EXPECT_THAT(lease_files_for("/run/my.leases"), ElementsAre("/run/my.leases")); }
 
 TEST(LeaseFiles, VariableIsColonSeparatedAndSkipsEmptyParts) {
-  ScopedEnv env("VMCTL_DNSMASQ_LEASES", ":/a/one.leases::/b/two.leases:");
-  EXPECT_THAT(lease_files(), ElementsAre("/a/one.leases", "/b/two.leases"));
+  EXPECT_THAT(lease_files_for(":/a/one.leases::/b/two.leases:"), ElementsAre("/a/one.leases", "/b/two.leases"));
 }
 
-TEST(LeaseFiles, TheVariableIsRestoredAfterATest) {
-  const char* before = std::getenv("VMCTL_DNSMASQ_LEASES");
-  std::optional<std::string> saved = before ? std::optional<std::string>(before) : std::nullopt;
-  {
-    ScopedEnv env("VMCTL_DNSMASQ_LEASES", "/x");
-    EXPECT_STREQ(std::getenv("VMCTL_DNSMASQ_LEASES"), "/x");
-  }
-  const char* after = std::getenv("VMCTL_DNSMASQ_LEASES");
-  EXPECT_EQ(after ? std::optional<std::string>(after) : std::nullopt, saved);
+TEST(LeaseFiles, TheProcessEnvironmentIsNotRead) {
+  ::setenv("VMCTL_DNSMASQ_LEASES", "/from/the/process", 1);
+  EXPECT_THAT(lease_files_for(nullptr),
+              ElementsAre("/var/lib/misc/dnsmasq.leases", "/var/lib/dnsmasq/dnsmasq.leases"));
+  ::unsetenv("VMCTL_DNSMASQ_LEASES");
 }
 
 }  // namespace

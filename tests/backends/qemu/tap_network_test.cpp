@@ -163,22 +163,11 @@ class TapNetworkEnvironment : public ::testing::Environment {
       throw std::runtime_error("dnsmasq wrote no pid file (or another pid): " + dnsmasq_log());
     }
 
-    if (const char* old = std::getenv("VMCTL_DNSMASQ_LEASES")) saved_leases_env_ = old;
-    ::setenv("VMCTL_DNSMASQ_LEASES", leases().c_str(), 1);
-    env_set_ = true;
     ready_ = true;
   }
 
   void cleanup() {
     ready_ = false;
-    if (env_set_) {
-      if (saved_leases_env_) {
-        ::setenv("VMCTL_DNSMASQ_LEASES", saved_leases_env_->c_str(), 1);
-      } else {
-        ::unsetenv("VMCTL_DNSMASQ_LEASES");
-      }
-      env_set_ = false;
-    }
     if (dnsmasq_) {
       pid_t pid = dnsmasq_->pid();
       EXPECT_TRUE(dnsmasq_->stop()) << "dnsmasq (pid " << pid << ") survived SIGKILL";
@@ -204,8 +193,6 @@ class TapNetworkEnvironment : public ::testing::Environment {
   std::unique_ptr<NetworkNamespace> ns_;
   std::unique_ptr<vmctl::test::TempDir> dir_;
   std::unique_ptr<BackgroundProcess> dnsmasq_;
-  std::optional<std::string> saved_leases_env_;
-  bool env_set_ = false;
   bool ready_ = false;
 };
 
@@ -337,6 +324,7 @@ class TapNetworkTest : public ::testing::Test {
   static QemuConfig config() {
     QemuConfig c;
     c.accel_override = Accel::tcg;
+    c.dnsmasq_leases = environment->leases().string();  // where this namespace's dnsmasq leases
     return c;
   }
 
