@@ -1,5 +1,5 @@
-// Embedding vm-manager: drive a VM through its whole lifecycle on the noop
-// backend, keeping its handle in the library's store as vmctl does.
+// Embedding vm-manager: drive a VM through its whole lifecycle with
+// VmManager on the noop backend (which runs nothing), as vmctl does.
 //
 //   embed <data-dir>
 #include <cstdio>
@@ -13,32 +13,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    DataDir data_dir(argv[1]);
-    RouterHypervisor hypervisor = RouterHypervisor::noop_only(data_dir);
-    VmStore store(data_dir);
+    ManagerConfig config{DataDir(argv[1]), Environment{}, LockOptions{}, std::nullopt, std::nullopt,
+                         BackendRegistry::noop_only()};
+    VmManager vms(std::move(config));
 
     VmSpec spec;
     spec.name = "embedded";
     spec.vcpus = 2;
     spec.memory_mb = 512;
 
-    VmLock lock = store.lock(spec.name);
-    VmRecord record = store.create(lock, spec, [&](const VmSpec& s) { return hypervisor.prepare(s); });
-    auto step = [&](const char* what, VmHandle handle) {
-      record.handle = std::move(handle);
-      store.save(lock, record);
-      std::printf("%-8s -> %s\n", what, std::string(to_string(hypervisor.state(record.handle))).c_str());
+    auto show = [&](const char* what, const VmRecord& record) {
+      std::printf("%-8s -> %s\n", what, std::string(to_string(vms.state(record.handle))).c_str());
     };
-    step("prepare", record.handle);
-    step("start", hypervisor.start(record.handle));
-    step("suspend", hypervisor.suspend(record.handle));
-    step("resume", hypervisor.resume(record.handle));
-    step("stop", hypervisor.stop(record.handle, std::chrono::seconds(5)));
+    show("prepare", vms.create(spec));
+    show("start", vms.start(spec.name));
+    show("suspend", vms.suspend(spec.name));
+    show("resume", vms.resume(spec.name));
+    VmRecord stopped = vms.stop(spec.name, std::chrono::seconds(5));
+    show("stop", stopped);
 
-    std::printf("handle: %s\n", nlohmann::json(record.handle).dump().c_str());
-    hypervisor.destroy(record.handle);
-    store.remove(std::move(lock));
-    std::printf("destroy  -> %s\n", std::string(to_string(hypervisor.state(record.handle))).c_str());
+    std::printf("handle: %s\n", nlohmann::json(stopped.handle).dump().c_str());
+    vms.destroy(spec.name);
+    show("destroy", stopped);
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "error[%s]: %s\n  help: %s\n", e.code().c_str(), e.message().c_str(), e.help().c_str());

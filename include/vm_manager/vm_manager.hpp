@@ -1,10 +1,13 @@
 // Everything an embedding program needs.
 #pragma once
 
+#include "vm_manager/backend_registry.hpp"
 #include "vm_manager/data_dir.hpp"
+#include "vm_manager/environment.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/hypervisor.hpp"
 #include "vm_manager/json.hpp"
+#include "vm_manager/manager.hpp"
 #include "vm_manager/names.hpp"
 #include "vm_manager/noop_backend.hpp"
 #include "vm_manager/router.hpp"

@@ -147,21 +147,10 @@ VmSpec spec_from(Context& ctx, const CreateOptions& o, BackendTag default_backen
 }
 
 VmRecord create_and_start(Context& ctx, const VmSpec& spec, bool start) {
-  VmStore& store = ctx.store();
-  VmLock lock = store.lock(spec.name);
-  VmRecord record;
-  try {
-    record = store.create(lock, spec, [&](const VmSpec& s) { return ctx.hypervisor().prepare(s); });
-  } catch (...) {
-    if (!store.exists(spec.name)) store.remove(std::move(lock));  // leave no lock file behind
-    throw;
-  }
-  ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(record.handle.backend)));
-  if (start) {
-    record.handle = ctx.hypervisor().start(record.handle);
-    store.save(lock, record);
-    ctx.say(fmt::format("Started VM '{}'", spec.name));
-  }
+  VmRecord record = ctx.manager().create(spec, start, [&](const VmRecord& created) {
+    ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(created.handle.backend)));
+  });
+  if (start) ctx.say(fmt::format("Started VM '{}'", spec.name));
   return record;
 }
 

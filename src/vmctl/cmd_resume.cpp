@@ -10,7 +10,7 @@ void add_resume_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("resume", "Continue a suspended VM");
   add_name_argument(*cmd, *name);
   cmd->callback([&ctx, name] {
-    ctx.change_vm(*name, [&](const VmRecord& record) { return ctx.hypervisor().resume(record.handle); });
+    ctx.manager().resume(*name);
     ctx.say(fmt::format("Resumed VM '{}'", *name));
   });
 }

@@ -14,13 +14,7 @@ void add_start_command(CLI::App& app, Context& ctx) {
   add_wait_options(*cmd, *wait);
   cmd->callback([&ctx, name, wait] {
     bool was_running = false;
-    VmRecord record = ctx.change_vm(*name, [&](const VmRecord& current) {
-      if (ctx.hypervisor().state(current.handle) == VmState::running) {
-        was_running = true;  // starting a running VM is what the user wanted already
-        return current.handle;
-      }
-      return ctx.hypervisor().start(current.handle);
-    });
+    VmRecord record = ctx.manager().start(*name, &was_running);
     ctx.say(was_running ? fmt::format("VM '{}' is already running", *name)
                         : fmt::format("Started VM '{}'", *name));
     // Outside the VM's lock: others may use the VM while it boots.

@@ -25,7 +25,7 @@ void add_stop_command(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, o] {
     // A zero graceful period is how --force skips the ACPI request.
     auto timeout = o->force ? std::chrono::milliseconds(0) : std::chrono::milliseconds(o->timeout_s * 1000ull);
-    ctx.change_vm(o->name, [&](const VmRecord& record) { return ctx.hypervisor().stop(record.handle, timeout); });
+    ctx.manager().stop(o->name, timeout);
     ctx.say(fmt::format("Stopped VM '{}'", o->name));
   });
 }

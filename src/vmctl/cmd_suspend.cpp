@@ -10,7 +10,7 @@ void add_suspend_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("suspend", "Pause a running VM");
   add_name_argument(*cmd, *name);
   cmd->callback([&ctx, name] {
-    ctx.change_vm(*name, [&](const VmRecord& record) { return ctx.hypervisor().suspend(record.handle); });
+    ctx.manager().suspend(*name);
     ctx.say(fmt::format("Suspended VM '{}'", *name));
   });
 }

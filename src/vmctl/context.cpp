@@ -29,30 +29,17 @@ image::ImageCacheOptions Context::image_cache_options() {
   return cache;
 }
 
-VmStore& Context::store() {
-  if (!store_) {
-    LockOptions lock_options;
-    lock_options.timeout = lock_timeout(environment());
-    lock_options.on_wait = [this](std::string_view name, long holder) {
+VmManager& Context::manager() {
+  if (!manager_) {
+    ManagerConfig config{data_dir(), environment(), {}, std::nullopt, std::nullopt, BackendRegistry::builtin()};
+    config.locks.timeout = lock_timeout(environment());
+    config.locks.on_wait = [this](std::string_view name, long holder) {
       std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
       note(fmt::format("waiting for another vmctl command{} working on '{}'…", by, name));
     };
-    store_.emplace(data_dir(), std::move(lock_options));
+    manager_ = std::make_unique<VmManager>(std::move(config));
   }
-  return *store_;
-}
-
-RouterHypervisor& Context::hypervisor() {
-  if (!hypervisor_) hypervisor_.emplace(BackendContext{data_dir(), std::nullopt, std::nullopt, environment()});
-  return *hypervisor_;
-}
-
-VmRecord Context::change_vm(const std::string& name, const std::function<VmHandle(const VmRecord&)>& change) {
-  VmLock lock = store().lock(name);
-  VmRecord record = store().load(name);
-  record.handle = change(record);
-  store().save(lock, record);
-  return record;
+  return *manager_;
 }
 
 void Context::say(const std::string& line) const {

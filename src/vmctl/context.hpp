@@ -10,8 +10,7 @@
 
 #include "image/image_cache.hpp"
 #include "vm_manager/environment.hpp"
-#include "vm_manager/router.hpp"
-#include "vm_manager/store.hpp"
+#include "vm_manager/manager.hpp"
 
 namespace vmctl {
 
@@ -28,15 +27,11 @@ class Context {
   // Built on first use, after the command line has been parsed.
   const vm_manager::Environment& environment();
   const vm_manager::DataDir& data_dir();
-  vm_manager::VmStore& store();
-  vm_manager::RouterHypervisor& hypervisor();
+  vm_manager::VmManager& manager();
+  vm_manager::VmStore& store() { return manager().store(); }
+  vm_manager::RouterHypervisor& hypervisor() { return manager().hypervisor(); }
   // Where images are cached and how they are fetched, for this environment.
   vm_manager::image::ImageCacheOptions image_cache_options();
-
-  // Takes the VM's lock, loads its record, lets `change` return the new
-  // handle, and saves it. The lock is held throughout.
-  vm_manager::VmRecord change_vm(const std::string& name,
-                                 const std::function<vm_manager::VmHandle(const vm_manager::VmRecord&)>& change);
 
   // A line for the user on stdout, unless --quiet.
   void say(const std::string& line) const;
@@ -46,8 +41,7 @@ class Context {
  private:
   std::optional<vm_manager::Environment> environment_;
   std::optional<vm_manager::DataDir> data_dir_;
-  std::optional<vm_manager::VmStore> store_;
-  std::optional<vm_manager::RouterHypervisor> hypervisor_;
+  std::unique_ptr<vm_manager::VmManager> manager_;
 };
 
 }  // namespace vmctl

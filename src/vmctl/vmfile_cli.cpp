@@ -88,8 +88,7 @@ vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
   for (const auto& vm : file.vms) width = std::max(width, vm.spec.name.size());
   auto output = std::make_shared<std::mutex>();
   vmfile::ApplyContext apply;
-  apply.store = &ctx.store();
-  apply.hypervisor = &ctx.hypervisor();
+  apply.manager = &ctx.manager();
   apply.images = ctx.image_cache_options();
   apply.images.download.quiet = true;  // parallel progress bars would garble; the VM's lines say what happens
   apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };

@@ -78,7 +78,7 @@ void wait_ready(const ApplyContext& ctx, const VmHandle& handle) {
   options.progress = [&](const std::string& step) {
     say(ctx, handle.name, step == "ssh" ? "waiting for SSH" : "waiting for cloud-init to finish");
   };
-  ssh::wait_until_ready(*ctx.hypervisor, handle, options);
+  ssh::wait_until_ready(ctx.manager->hypervisor(), handle, options);
   say(ctx, handle.name, "ready");
 }
 
@@ -88,7 +88,7 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
                                     vm.provisioners.size() == 1 ? "" : "s"));
   ssh::ConnectOptions connect;
   connect.timeout = ctx.ready_timeout;
-  ssh::Session session = ssh::Session::connect(ssh::target_for(*ctx.hypervisor, handle), connect);
+  ssh::Session session = ssh::Session::connect(ssh::target_for(ctx.manager->hypervisor(), handle), connect);
   provision::RunOptions options;
   options.vm_name = label_of(ctx, handle.name);
   options.log_path = fs::path(handle.work_dir) / "provision.log";
@@ -100,21 +100,10 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
 
 VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
   VmSpec spec = spec_with_image(ctx, vm);
-  VmStore& store = *ctx.store;
-  VmRecord record;
-  {
-    VmLock lock = store.lock(spec.name);
-    try {
-      record = store.create(lock, spec, [&](const VmSpec& s) { return ctx.hypervisor->prepare(s); });
-    } catch (...) {
-      if (!store.exists(spec.name)) store.remove(std::move(lock));  // leave no lock file behind
-      throw;
-    }
-    say(ctx, spec.name, fmt::format("created ({} backend)", to_string(record.handle.backend)));
-    record.handle = ctx.hypervisor->start(record.handle);
-    store.save(lock, record);
-    say(ctx, spec.name, "started");
-  }
+  VmRecord record = ctx.manager->create(spec, /*start=*/true, [&](const VmRecord& created) {
+    say(ctx, spec.name, fmt::format("created ({} backend)", to_string(created.handle.backend)));
+  });
+  say(ctx, spec.name, "started");
   wait_ready(ctx, record.handle);
   if (ctx.provision) run_provisioners(ctx, vm, record.handle);
   return succeeded(spec.name, ctx.provision && !vm.provisioners.empty() ? "created, provisioned" : "created");
@@ -122,31 +111,20 @@ VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
 
 // Brings an existing VM up without changing what it is.
 VmOutcome bring_up_existing(const ApplyContext& ctx, const std::string& name) {
-  std::string result;
   VmRecord record;
-  {
-    VmLock lock = ctx.store->lock(name);
-    record = ctx.store->load(name);
-    VmState state = ctx.hypervisor->state(record.handle);
-    if (state == VmState::running) return succeeded(name, "running");
-    if (state == VmState::suspended) {
-      record.handle = ctx.hypervisor->resume(record.handle);
-      result = "resumed";
-    } else if (state == VmState::prepared || state == VmState::stopped) {
-      record.handle = ctx.hypervisor->start(record.handle);
-      result = "started";
-    } else {
-      throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}", name, to_string(state)),
-                  fmt::format("'vmctl reload --name {}' recreates it", name));
-    }
-    ctx.store->save(lock, record);
-    say(ctx, name, result);
+  switch (ctx.manager->bring_up(name, &record)) {
+    case BringUp::already_running:
+      return succeeded(name, "running");
+    case BringUp::resumed:
+      say(ctx, name, "resumed");
+      return succeeded(name, "resumed");
+    case BringUp::started:
+      say(ctx, name, "started");
+      wait_ready(ctx, record.handle);
+      return succeeded(name, "started");
   }
-  if (result == "started") wait_ready(ctx, record.handle);
-  return succeeded(name, result);
+  return succeeded(name, "running");
 }
-
-VmRecord existing_record(const ApplyContext& ctx, const std::string& name) { return ctx.store->load(name); }
 
 }  // namespace
 
@@ -174,10 +152,10 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
 VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    if (!ctx.store->exists(name)) return create_new(ctx, vm);
+    if (!ctx.manager->store().exists(name)) return create_new(ctx, vm);
     VmSpec wanted = vm.spec;
     wanted.image_path = wanted_image_path(ctx, vm);
-    std::vector<std::string> drift = drift_between(existing_record(ctx, name).spec, wanted);
+    std::vector<std::string> drift = drift_between(ctx.manager->get(name).spec, wanted);
     // Said first, so that it is not lost when bringing the VM up fails.
     if (!drift.empty()) {
       say(ctx, name, fmt::format("drifted from its definition ({}); 'vmctl reload --name {}' applies it",
@@ -195,20 +173,16 @@ VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
 VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    if (!ctx.store->exists(name)) return succeeded(name, "not created");
-    VmLock lock = ctx.store->lock(name);
-    VmRecord record = ctx.store->load(name);
+    if (!ctx.manager->store().exists(name)) return succeeded(name, "not created");
     if (destroy) {
-      ctx.hypervisor->destroy(record.handle);
-      ctx.store->remove(std::move(lock));
+      ctx.manager->destroy(name);
       say(ctx, name, "destroyed");
       return succeeded(name, "destroyed");
     }
-    VmState state = ctx.hypervisor->state(record.handle);
+    VmState state = ctx.manager->state(ctx.manager->get(name).handle);
     if (state != VmState::running && state != VmState::suspended) return succeeded(name, std::string(to_string(state)));
     say(ctx, name, "stopping");
-    record.handle = ctx.hypervisor->stop(record.handle, ctx.stop_timeout);
-    ctx.store->save(lock, record);
+    ctx.manager->stop(name, ctx.stop_timeout);
     say(ctx, name, "stopped");
     return succeeded(name, "stopped");
   });
@@ -225,8 +199,8 @@ VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm) {
 VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    VmRecord record = ctx.store->load(name);
-    VmState state = ctx.hypervisor->state(record.handle);
+    VmRecord record = ctx.manager->get(name);
+    VmState state = ctx.manager->state(record.handle);
     if (state != VmState::running) {
       throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
                   "bring it up first: vmctl up --name " + name);

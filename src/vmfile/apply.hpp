@@ -10,15 +10,13 @@
 #include <vector>
 
 #include "image/image_cache.hpp"
-#include "vm_manager/hypervisor.hpp"
-#include "vm_manager/store.hpp"
+#include "vm_manager/manager.hpp"
 #include "vmfile/vmfile.hpp"
 
 namespace vm_manager::vmfile {
 
 struct ApplyContext {
-  VmStore* store = nullptr;
-  Hypervisor* hypervisor = nullptr;
+  VmManager* manager = nullptr;
   image::ImageCacheOptions images;
   // Prints one complete line (no newline); called from worker threads.
   std::function<void(const std::string& line)> print;

@@ -31,9 +31,11 @@ VmSpec spec_named(const std::string& name) {
 
 class ApplyTest : public ::testing::Test {
  protected:
-  ApplyTest() : store_(DataDir(dir_.path())), router_(RouterHypervisor::noop_only(DataDir(dir_.path()))) {
-    ctx_.store = &store_;
-    ctx_.hypervisor = &router_;
+  ApplyTest()
+      : manager_(ManagerConfig{DataDir(dir_.path()), {}, {}, std::nullopt, std::nullopt, BackendRegistry::noop_only()}),
+        store_(manager_.store()),
+        router_(manager_.hypervisor()) {
+    ctx_.manager = &manager_;
     ctx_.images.root = dir_.path() / "images";
     ctx_.print = [this](const std::string& line) {
       std::lock_guard<std::mutex> hold(mutex_);
@@ -50,8 +52,9 @@ class ApplyTest : public ::testing::Test {
   VmState state_of(const std::string& name) { return router_.state(store_.load(name).handle); }
 
   TempDir dir_;
-  VmStore store_;
-  RouterHypervisor router_;
+  VmManager manager_;
+  VmStore& store_;
+  RouterHypervisor& router_;
   vmfile::ApplyContext ctx_;
   std::mutex mutex_;
   std::vector<std::string> lines_;
