@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
@@ -38,6 +39,9 @@ class VM_MANAGER_API BackendRegistry {
   // A backend this build or host lacks; using it raises backend::not_available
   // with this message and hint.
   void add_unavailable(BackendTag tag, std::string message, std::string help);
+
+  // The backends registered (available or not), in order.
+  std::vector<BackendTag> tags() const;
 
   // Every backend this build has, each registered by its own folder (noop,
   // plus qemu on Linux and propolis on illumos unless built without).

@@ -26,6 +26,13 @@ class VM_MANAGER_API Hypervisor {
   // name exist, backend::not_available. On failure nothing it created remains.
   virtual VmHandle prepare(const VmSpec& spec) = 0;
 
+  // What a VM's record keeps for the image `spec.image_path` names. By
+  // default an absolute path to an existing file, so that the record does
+  // not depend on the folder a later command runs in; a backend whose images
+  // are not files (propolis: ZFS snapshots) keeps them as named. Raises
+  // spec::invalid.
+  virtual std::string image_reference(const VmSpec& spec);
+
   // Boots a prepared or stopped VM. On return it is `running`. Raises
   // vm::invalid_state when it is running, suspended or destroyed.
   virtual VmHandle start(const VmHandle& handle) = 0;

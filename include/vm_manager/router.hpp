@@ -27,6 +27,8 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   bool available(BackendTag tag) const;
 
   VmHandle prepare(const VmSpec& spec) override;
+  // Asks the backend the spec names (or the default one).
+  std::string image_reference(const VmSpec& spec) override;
   VmHandle start(const VmHandle& handle) override;
   VmHandle stop(const VmHandle& handle, std::chrono::milliseconds timeout) override;
   VmHandle suspend(const VmHandle& handle) override;

@@ -1,5 +1,7 @@
 #include "vm_manager/hypervisor.hpp"
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
@@ -7,6 +9,15 @@
 namespace vm_manager {
 
 void Hypervisor::destroy_remains(const VmHandle&) {}
+
+std::string Hypervisor::image_reference(const VmSpec& spec) {
+  std::filesystem::path absolute = std::filesystem::absolute(spec.image_path);
+  if (!std::filesystem::is_regular_file(absolute)) {
+    throw Error(errc::spec_invalid, fmt::format("image {} does not exist or is not a file", absolute.string()),
+                "name an existing disk image file");
+  }
+  return absolute.string();
+}
 
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {
   throw Error(errc::console_unavailable,

@@ -7,6 +7,12 @@ void BackendRegistry::add(BackendTag tag, BackendFactory factory, bool platform_
   if (platform_default && !default_) default_ = tag;
 }
 
+std::vector<BackendTag> BackendRegistry::tags() const {
+  std::vector<BackendTag> tags;
+  for (const auto& [tag, entry] : entries_) tags.push_back(tag);
+  return tags;
+}
+
 void BackendRegistry::add_unavailable(BackendTag tag, std::string message, std::string help) {
   entries_[tag] = Entry{{}, std::move(message), std::move(help)};
 }

@@ -61,6 +61,10 @@ VmHandle RouterHypervisor::prepare(const VmSpec& spec) {
   return handle;
 }
 
+std::string RouterHypervisor::image_reference(const VmSpec& spec) {
+  return backend_for(spec.backend.value_or(default_)).image_reference(spec);
+}
+
 VmHandle RouterHypervisor::start(const VmHandle& handle) { return backend_for(handle.backend).start(handle); }
 
 VmHandle RouterHypervisor::stop(const VmHandle& handle, std::chrono::milliseconds timeout) {

@@ -106,30 +106,30 @@ std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
   return ci;
 }
 
-std::string image_from(Context& ctx, const CreateOptions& o, BackendTag backend) {
+// The image the spec names: a pulled --image-url, or --image as the backend
+// keeps it (an absolute path to a file, or a propolis snapshot's name).
+std::string image_from(Context& ctx, const CreateOptions& o, const VmSpec& spec) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
   }
   if (o.image_url.empty()) {
     if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
-    // Propolis images are ZFS snapshots ("<image>@<snapshot>"), not files.
-    if (backend == BackendTag::propolis) return o.image;
-    // Checked here although the qemu backend checks too: the noop backend
-    // checks nothing, and the record keeps this spec, whose path must not
-    // depend on the directory a later command runs in.
-    return existing_path(o.image, "image").value_or("");
+    if (o.image.empty()) return "";
+    VmSpec named = spec;
+    named.image_path = o.image;
+    return ctx.hypervisor().image_reference(named);
   }
   image::ImageCache cache(ctx.image_cache_options());
   return cache.pull(o.image_url, o.sha256.empty() ? std::nullopt : std::optional<std::string>(o.sha256)).string();
 }
 
-VmSpec spec_from(Context& ctx, const CreateOptions& o, BackendTag default_backend) {
+VmSpec spec_from(Context& ctx, const CreateOptions& o) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
-  spec.image_path = image_from(ctx, o, spec.backend.value_or(default_backend));
+  spec.image_path = image_from(ctx, o, spec);
   spec.kernel = existing_path(o.kernel, "kernel");
   spec.initrd = existing_path(o.initrd, "initrd");
   spec.cmdline = o.append;
@@ -163,10 +163,17 @@ void run_create(Context& ctx, const CreateOptions& o) {
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", o.name),
                 "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
   }
-  VmSpec spec = spec_from(ctx, o, ctx.hypervisor().default_backend());
+  VmSpec spec = spec_from(ctx, o);
   VmRecord record = create_and_start(ctx, spec, o.start);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
+}
+
+// The --backend choices: what this build registers.
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (BackendTag tag : BackendRegistry::builtin().tags()) names.emplace_back(to_string(tag));
+  return names;
 }
 
 }  // namespace
@@ -176,7 +183,7 @@ void add_create_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("create", "Create a VM (and start it with --start)");
   cmd->add_option("--name", o->name, "VM name: 1-63 of [A-Za-z0-9_.-], starting alphanumeric")->required();
   cmd->add_option("--backend", o->backend, "Backend to run it on (default: this platform's)")
-      ->check(CLI::IsMember({"noop", "qemu", "propolis"}));
+      ->check(CLI::IsMember(backend_names()));
   cmd->add_option("--image", o->image, "Base disk image");
   cmd->add_option("--vcpus", o->vcpus, "Virtual CPUs")->capture_default_str()->check(CLI::Range(1u, 512u));
   cmd->add_option("--memory", o->memory_mb, "Memory in MB")

@@ -31,6 +31,8 @@ class PropolisBackend final : public Hypervisor {
   VmHandle suspend(const VmHandle& handle) override;
   VmHandle resume(const VmHandle& handle) override;
   void destroy(VmHandle handle) override;
+  // Images are ZFS snapshots ("<image>@<snapshot>"), kept as named.
+  std::string image_reference(const VmSpec& spec) override { return spec.image_path; }
   // Tears down the zone that the work dir's zone.json names.
   void destroy_remains(const VmHandle& remains) override;
   // The zone's state and the instance's, combined.
