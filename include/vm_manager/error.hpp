@@ -25,6 +25,7 @@ inline constexpr std::string_view backend_mismatch = "vm_manager::backend::misma
 inline constexpr std::string_view backend_unsupported = "vm_manager::backend::unsupported";
 inline constexpr std::string_view store_io = "vm_manager::store::io";
 inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
+inline constexpr std::string_view store_unsupported_format = "vm_manager::store::unsupported_format";
 inline constexpr std::string_view data_dir_invalid = "vm_manager::data_dir::invalid";
 inline constexpr std::string_view process_spawn_failed = "vm_manager::process::spawn_failed";
 inline constexpr std::string_view qmp_connect_failed = "vm_manager::qmp::connect_failed";

@@ -39,17 +39,41 @@ std::string record_to_text(const VmRecord& record) {
   return j.dump(2) + "\n";
 }
 
+[[noreturn]] void corrupt(const fs::path& path, std::string_view why) {
+  throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", path.string(), why),
+              "restore it from a backup, or remove the VM with 'vmctl destroy'");
+}
+
+// Brings a record of an older format up to today's, so that the rest of the
+// library sees only one shape; refuses one from a newer release, which may
+// hold what this one would lose on its next save.
+json migrated(json j, const fs::path& path) {
+  int format = kRecordFormat;
+  if (auto it = j.find("format"); it != j.end()) {
+    if (!it->is_number_integer()) corrupt(path, "its \"format\" is not a whole number");
+    format = it->get<int>();
+  }
+  if (format > kRecordFormat) {
+    throw Error(errc::store_unsupported_format,
+                fmt::format("{} is record format {}, newer than this vm-manager reads ({})", path.string(), format,
+                            kRecordFormat),
+                "use the release of vm-manager that wrote it, or a newer one");
+  }
+  if (format < 1) corrupt(path, fmt::format("there is no record format {}", format));
+  // Format 1 is today's: nothing to bring up yet.
+  return j;
+}
+
 VmRecord record_from_text(const std::string& text, const fs::path& path) {
   try {
-    json j = json::parse(text);
+    json j = migrated(json::parse(text), path);
     VmRecord record;
     record.handle = j.at("handle").get<VmHandle>();
     if (auto it = j.find("spec"); it != j.end() && !it->is_null()) record.spec = it->get<VmSpec>();
     if (auto it = j.find("created_at"); it != j.end() && it->is_string()) record.created_at = *it;
     return record;
   } catch (const json::exception& e) {
-    throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", path.string(), e.what()),
-                "restore it from a backup, or remove the VM with 'vmctl destroy'");
+    corrupt(path, e.what());
   }
 }
 

@@ -187,6 +187,34 @@ TEST_F(Store, RecordOfTheWrongShapeIsCorrupt) {
   }
 }
 
+// A record from a newer release is refused, never read as far as it goes
+// (its next save would lose what this release does not know); a "format"
+// that is no format at all is corruption.
+TEST_F(Store, RecordFormatIsChecked) {
+  create("web");
+  write_text(data.vm_file("web"), R"({"format":2,"handle":{"name":"web","backend":"noop"}})");
+  try {
+    store.load("web");
+    FAIL() << "a format 2 record was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::store_unsupported_format);
+    EXPECT_NE(e.message().find("record format 2"), std::string::npos) << e.message();
+    EXPECT_FALSE(e.help().empty());
+  }
+  ASSERT_EQ(store.list().size(), 1u);
+  EXPECT_NE(store.list()[0].problem.find("record format 2"), std::string::npos);
+  for (std::string format : {"\"1\"", "0", "-3", "1.5", "null"}) {
+    SCOPED_TRACE(format);
+    write_text(data.vm_file("web"), R"({"format":)" + format + R"(,"handle":{"name":"web","backend":"noop"}})");
+    EXPECT_EQ(error_code_of([&] { store.load("web"); }), errc::store_corrupt);
+  }
+  // Today's format, and a record without the field (read as today's).
+  write_text(data.vm_file("web"), R"({"format":1,"handle":{"name":"web","backend":"noop"}})");
+  EXPECT_EQ(store.load("web").handle.name, "web");
+  write_text(data.vm_file("web"), R"({"handle":{"name":"web","backend":"noop"}})");
+  EXPECT_EQ(store.load("web").handle.name, "web");
+}
+
 TEST_F(Store, CreateRefusesAnExistingName) {
   VmRecord first = create("web");
   int calls = 0;

@@ -126,6 +126,29 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
 }
 
+// A running VM whose vm.json is the previous release's
+// (tests/store/fixtures/format-1/propolis.vm.json): its zone and instance
+// come from a create of today, its record from the fixture.
+TEST_F(PropolisCliTest, AVmOfRecordFormat1IsStoppedAndDestroyed) {
+  ASSERT_EQ(run(create_args("web")).exit_code, 0);
+  ASSERT_EQ(run({"start", "web"}).exit_code, 0);
+  std::string record = slurp(VMCTL_SOURCE_DIR "/tests/store/fixtures/format-1/propolis.vm.json");
+  for (const auto& [marker, value] : std::vector<std::pair<std::string, std::string>>{
+           {"@DATA_DIR@", data_.str()}, {"@PROPOLIS_PORT@", std::to_string(fake_->port())}}) {
+    for (auto at = record.find(marker); at != std::string::npos; at = record.find(marker, at)) {
+      record.replace(at, marker.size(), value);
+    }
+  }
+  std::ofstream(data_ / "vms" / "web" / "vm.json", std::ios::trunc) << record;
+  EXPECT_EQ(state("web"), "running");
+  ProcessResult stopped = run({"stop", "web"});
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(state("web"), "stopped");
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(data_ / "vms" / "web"));
+  EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
+}
+
 TEST_F(PropolisCliTest, AToolFailingPartWayLeavesNothingBehind) {
   env_["VMCTL_FAKE_TOOLS_FAIL"] = "zoneadm:install";
   ProcessResult r = run(create_args("broken"));
