@@ -72,6 +72,7 @@ inline constexpr std::string_view propolis_conflict = "vm_manager::propolis::con
 inline constexpr std::string_view propolis_no_instance = "vm_manager::propolis::no_instance";
 inline constexpr std::string_view propolis_too_large = "vm_manager::propolis::too_large";
 inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::timeout";
+inline constexpr std::string_view net_unavailable = "vm_manager::net::unavailable";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

@@ -5,16 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <memory>
-#include <mutex>
 
 #include <fmt/format.h>
 
+#include "net/http_client.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
 
@@ -26,11 +23,6 @@ namespace {
   throw vm_manager::Error(vm_manager::errc::store_io,
                           fmt::format("cannot {} {}: {}", what, path.string(), std::strerror(err)),
                           "check the permissions and free space of the image cache");
-}
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 struct Transfer {
@@ -45,16 +37,14 @@ struct Transfer {
   std::chrono::steady_clock::time_point last_draw{};
 };
 
-size_t on_write(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t bytes = size * count;
-  int err = os::write_fully(t->fd, std::string_view(data, bytes));
+bool write_piece(Transfer& t, std::string_view piece) {
+  int err = os::write_fully(t.fd, piece);
   if (err != 0) {
-    t->write_errno = err;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+    t.write_errno = err;
+    return false;  // aborts the transfer
   }
-  t->written += bytes;
-  return bytes;
+  t.written += piece.size();
+  return true;
 }
 
 std::string human(double bytes) {
@@ -87,14 +77,12 @@ void draw_bar(Transfer& t, double done, double all) {
 
 // At most every 200 ms (the first call always draws); the final state is
 // drawn once the transfer is complete (finish_bar).
-int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  if (!t->tty || t->quiet) return 0;
-  if (t->drawn && std::chrono::steady_clock::now() - t->last_draw < std::chrono::milliseconds(200)) return 0;
-  double done = static_cast<double>(t->offset + static_cast<std::uint64_t>(now));
-  double all = total > 0 ? static_cast<double>(t->offset + static_cast<std::uint64_t>(total)) : 0.0;
-  draw_bar(*t, done, all);
-  return 0;
+void on_progress(Transfer& t, std::uint64_t received, std::uint64_t expected) {
+  if (!t.tty || t.quiet) return;
+  if (t.drawn && std::chrono::steady_clock::now() - t.last_draw < std::chrono::milliseconds(200)) return;
+  double done = static_cast<double>(t.offset + received);
+  double all = expected > 0 ? static_cast<double>(t.offset + expected) : 0.0;
+  draw_bar(t, done, all);
 }
 
 // The bar at 100%, whatever the throttle skipped, then the end of its line.
@@ -116,6 +104,17 @@ std::uint64_t partial_size(const fs::path& path) {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
+// An error page's body is kept only to be dropped: refuse a huge one.
+constexpr std::size_t kMaxErrorPage = 1 << 20;
+
+// Worded as libcurl words it, as downloads always said.
+std::string http_error(long status) { return fmt::format("The requested URL returned error: {}", status); }
+
+[[noreturn]] void http_failure(const std::string& url, long status) {
+  throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, http_error(status)),
+                          "check the URL");
+}
+
 enum class Outcome { done, retry, restart };
 
 struct Result {
@@ -133,65 +132,39 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   if (t.fd < 0) io_error("open", partial, errno);
   os::UniqueFd closer(t.fd);
 
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return {Outcome::retry, "cannot initialise libcurl"};
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  CURL* h = curl.get();
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> headers(nullptr, curl_slist_free_all);
-  for (const auto& header : options.headers) {
-    curl_slist* grown = curl_slist_append(headers.get(), header.c_str());
-    if (!grown) return {Outcome::retry, "cannot build the request headers"};
-    (void)headers.release();
-    headers.reset(grown);
-  }
-  if (headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, options.max_redirects);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_limit);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "vmctl/0.1");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  if (t.offset > 0) curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(t.offset));
+  net::HttpRequest request;
+  request.url = url;
+  request.headers = options.headers;
+  request.max_redirects = options.max_redirects;
+  request.timeouts.connect = options.connect_timeout;
+  request.timeouts.low_speed_bytes = options.low_speed_limit;
+  request.timeouts.low_speed_time = options.low_speed_time;
+  request.resume_from = t.offset;
+  request.sink = [&t](std::string_view piece) { return write_piece(t, piece); };
+  request.progress = [&t](std::uint64_t received, std::uint64_t expected) { on_progress(t, received, expected); };
+  request.max_body = kMaxErrorPage;
 
-  CURLcode rc = curl_easy_perform(h);
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  finish_bar(t, rc == CURLE_OK);
-  std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
-  switch (rc) {
-    case CURLE_OK:
+  const net::HttpResponse r = net::perform(request);
+  finish_bar(t, r.success());
+  // 416: what we have does not fit the file (it changed, or is complete and
+  // larger); start over once. Any other answer but 2xx is final.
+  if (r.status == 416 && t.offset > 0) return {Outcome::restart, http_error(r.status)};
+  if (r.status >= 400) http_failure(url, r.status);
+  switch (r.failure) {
+    case net::TransferFailure::none:
+      if (!r.success()) http_failure(url, r.status);  // nothing of it went into `partial`
       return {Outcome::done, {}};
-    case CURLE_WRITE_ERROR:
+    case net::TransferFailure::aborted:
       if (t.write_errno != 0) io_error("write", partial, t.write_errno);
-      return {Outcome::retry, detail};
-    case CURLE_RANGE_ERROR:  // the server ignored our Range: start over
-      return {Outcome::restart, detail};
-    case CURLE_HTTP_RETURNED_ERROR:
-      // 416: what we have does not fit the file (it changed, or is complete
-      // and larger); start over once. Any other HTTP error is final.
-      if (status == 416 && t.offset > 0) return {Outcome::restart, detail};
-      throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, detail),
-                              "check the URL");
-    case CURLE_PARTIAL_FILE:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_COULDNT_CONNECT:
-      return {Outcome::retry, detail};
+      return {Outcome::retry, r.error};
+    case net::TransferFailure::range_ignored:  // the server ignored our Range: start over
+      return {Outcome::restart, r.error};
+    case net::TransferFailure::interrupted:
+    case net::TransferFailure::timed_out:
+    case net::TransferFailure::cannot_connect:
+      return {Outcome::retry, r.error};
     default:
-      throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, detail),
+      throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, r.error),
                               "check the URL and the network");
   }
 }
@@ -199,7 +172,6 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
 }  // namespace
 
 std::uint64_t download(const std::string& url, const fs::path& partial, const DownloadOptions& options) {
-  global_init();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   if (!options.quiet) {
     std::uint64_t have = partial_size(partial);

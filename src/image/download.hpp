@@ -1,5 +1,5 @@
-// HTTP(S) downloads with libcurl into a .partial file that a later attempt
-// resumes with a Range request.
+// HTTP(S) downloads (net/) into a .partial file that a later attempt resumes
+// with a Range request.
 #pragma once
 
 #include <chrono>

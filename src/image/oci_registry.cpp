@@ -2,13 +2,10 @@
 
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/sha256.hpp"
+#include "net/http_client.hpp"
 #include "util/base64.hpp"
 #include "vm_manager/error.hpp"
 
@@ -31,13 +29,6 @@ constexpr std::string_view kManifestTypes =
 constexpr std::string_view kCredentialsHint =
     "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it";
 
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names, of the last response
-  bool too_large = false;
-};
-
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -49,74 +40,32 @@ std::string trim(std::string_view text) {
   return std::string(text);
 }
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* r = static_cast<HttpResponse*>(user);
-  if (r->body.size() + size * count > kMaxDocument) {
-    r->too_large = true;
-    return 0;
-  }
-  r->body.append(data, size * count);
-  return size * count;
-}
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* r = static_cast<HttpResponse*>(user);
-  std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) r->headers.clear();  // a redirect's or 100's headers are not ours
-  if (std::size_t colon = line.find(':'); colon != std::string_view::npos) {
-    r->headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
-  }
-  return size * count;
-}
-
 // A GET of a small document; transport failures raise registry_failed.
-HttpResponse http_get(const std::string& url, const std::vector<std::string>& headers, const DownloadOptions& options) {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> list(nullptr, curl_slist_free_all);
-  for (const auto& header : headers) {
-    curl_slist* grown = curl_slist_append(list.get(), header.c_str());
-    if (grown == nullptr) throw std::bad_alloc();
-    (void)list.release();
-    list.reset(grown);
-  }
-  if (!curl) throw Error(errc::image_registry_failed, "cannot initialise libcurl");
-  HttpResponse r;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, options.max_redirects);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_limit);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "vmctl/0.1");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
-  CURLcode rc = curl_easy_perform(h);
-  if (r.too_large) {
+net::HttpResponse http_get(const std::string& url, std::vector<std::string> headers, const DownloadOptions& options) {
+  net::HttpRequest request;
+  request.url = url;
+  request.headers = std::move(headers);
+  request.max_redirects = options.max_redirects;
+  request.timeouts.connect = options.connect_timeout;
+  request.timeouts.low_speed_bytes = options.low_speed_limit;
+  request.timeouts.low_speed_time = options.low_speed_time;
+  request.max_body = kMaxDocument;
+  net::HttpResponse r = net::perform(request);
+  if (r.failure == net::TransferFailure::too_large) {
     throw Error(errc::image_registry_failed, fmt::format("{} sent more than {} bytes", url, kMaxDocument),
                 "this is not a registry serving manifests; check the reference");
   }
-  if (rc != CURLE_OK) {
-    throw Error(errc::image_registry_failed,
-                fmt::format("cannot reach {}: {}", url, error_buffer[0] ? error_buffer : curl_easy_strerror(rc)),
+  if (!r.ok()) {
+    throw Error(errc::image_registry_failed, fmt::format("cannot reach {}: {}", url, r.error),
                 url.starts_with("https://")
                     ? "check the registry address and the network; a plain-HTTP registry needs VMCTL_REGISTRY_INSECURE=1"
                     : "check the registry address and the network");
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   return r;
 }
 
 // The first message of a registry's {"errors":[{"code","message"}]} body, else the status.
-std::string registry_message(const HttpResponse& r) {
+std::string registry_message(const net::HttpResponse& r) {
   try {
     const auto doc = nlohmann::json::parse(r.body);
     const auto& error = doc.at("errors").at(0);
@@ -230,7 +179,7 @@ OciLayer pick_layer(const nlohmann::json& manifest, const std::string& what) {
 
 }  // namespace
 
-struct RegistryClient::Response : HttpResponse {};
+struct RegistryClient::Response : net::HttpResponse {};
 
 RegistryOptions RegistryOptions::from_environment(const Environment& env, DownloadOptions download) {
   RegistryOptions options;
@@ -294,7 +243,7 @@ void RegistryClient::fetch_token(const std::string& header) {
   if (challenge.params.count("service")) url += "&service=" + url_encode(challenge.params["service"]);
   std::vector<std::string> headers{"Accept: application/json"};
   if (options_.credentials) headers.push_back(basic_header(*options_.credentials));
-  HttpResponse r = http_get(url, headers, options_.download);
+  net::HttpResponse r = http_get(url, std::move(headers), options_.download);
   if (r.status == 401 || r.status == 403) {
     throw Error(errc::image_registry_auth,
                 fmt::format("the token service of {} refused {} ({})", ref_.registry,

@@ -8,19 +8,22 @@ Serves files from --root. The path may start with mode segments, in any order:
   /norange/<rest>   ignores Range headers (always 200 with the whole file)
   /slow/<rest>      sleeps a little before answering
   /trickle/<rest>   sends the body in 10 pieces, 0.1 s apart (about 1 s in all)
+  /echo/<anything>  answers any method with JSON of the request: its method,
+                    path, headers (as [name, value] pairs) and body
 Anything that is not a file is a 404. Every request is appended to --log as
 "METHOD PATH RANGE" (RANGE is "-" when absent). The chosen port is printed on
 stdout and written to --port-file.
 """
 import argparse
 import http.server
+import json
 import os
 import re
 import sys
 import threading
 import time
 
-MODES = ("redirect", "cut", "norange", "slow", "trickle")
+MODES = ("redirect", "cut", "norange", "slow", "trickle", "echo")
 
 
 def main():
@@ -46,6 +49,8 @@ def main():
         def do_HEAD(self):
             self.handle_request(send_body=False)
 
+        do_PUT = do_POST = do_DELETE = do_GET
+
         def handle_request(self, send_body):
             range_header = self.headers.get("Range")
             with lock:
@@ -56,6 +61,9 @@ def main():
             while segments and segments[0] in MODES:
                 modes.add(segments.pop(0))
             rest = "/".join(segments)
+            if "echo" in modes:
+                self.echo()
+                return
             if "redirect" in modes:
                 self.send_response(302)
                 self.send_header("Location", "/" + "/".join(
@@ -121,6 +129,19 @@ def main():
                     time.sleep(0.1)
                 return
             self.wfile.write(body)
+
+        def echo(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            received = self.rfile.read(length).decode("utf-8", "replace")
+            body = json.dumps({"method": self.command, "path": self.path,
+                               "headers": [[k, v] for k, v in self.headers.items()],
+                               "body": received}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

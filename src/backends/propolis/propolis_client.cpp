@@ -1,15 +1,12 @@
 #include "backends/propolis/propolis_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
-#include <memory>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "backends/propolis/instance_spec.hpp"
+#include "net/http_client.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::propolis {
@@ -20,11 +17,6 @@ using std::chrono::milliseconds;
 
 // curl reads a timeout of 0 as "no timeout at all": never hand it one.
 constexpr milliseconds kMinimumTimeout{1};
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // Server text is untrusted: keep messages on one line and of sane length.
 std::string one_line(std::string_view text, std::size_t limit = 300) {
@@ -96,78 +88,41 @@ json parse_answer(const std::string& body, std::string_view what, const std::str
               "check that the address belongs to a propolis-server speaking API version 5.0.0");
 }
 
-using Curl = std::unique_ptr<CURL, void (*)(CURL*)>;
-using Headers = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
-
-size_t on_write(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-Headers make_headers(bool with_body) {
-  Headers headers(nullptr, curl_slist_free_all);
+std::vector<std::string> request_headers(bool with_body) {
   std::vector<std::string> lines = {fmt::format("api-version: {}", kApiVersion), "Accept: application/json"};
   // "Expect:" stops curl from waiting for a 100 Continue dropshot never sends.
   if (with_body) lines.insert(lines.end(), {"Content-Type: application/json", "Expect:"});
-  for (const auto& line : lines) {
-    curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
-    if (!grown) throw Error(errc::propolis_request_failed, "cannot build the request headers (out of memory)");
-    (void)headers.release();
-    headers.reset(grown);
-  }
-  return headers;
+  return lines;
 }
 
 }  // namespace
 
 PropolisClient::PropolisClient(std::string address, milliseconds request_timeout)
-    : address_(std::move(address)), request_timeout_(request_timeout) {
-  global_init();
-}
+    : address_(std::move(address)), request_timeout_(request_timeout) {}
 
 PropolisClient::Response PropolisClient::perform(std::string_view method, const std::string& target,
                                                  const std::string* body, milliseconds timeout) const {
-  Curl curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw Error(errc::propolis_request_failed, "cannot initialise libcurl");
-  CURL* h = curl.get();
-  Headers headers = make_headers(body != nullptr);
-  const std::string url = "http://" + address_ + target;
-  const std::string verb(method);
-  Response response;
-  char error_buffer[CURL_ERROR_SIZE] = {};
   timeout = std::max(timeout, kMinimumTimeout);
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, verb.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min(timeout, request_timeout_).count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "vmctl/0.1");
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
-  if (body) {
-    // With CUSTOMREQUEST the body goes out whatever the verb: the state
-    // monitor is a GET with a JSON body.
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-  }
-  CURLcode rc = curl_easy_perform(h);
-  if (rc != CURLE_OK) {
-    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
-    if (rc == CURLE_OPERATION_TIMEDOUT)
-      throw Error(errc::propolis_timeout,
-                  fmt::format("propolis-server at {} did not answer {} {} within {} ms", address_, method, target,
-                              timeout.count()),
-                  "propolis-server is slow or stuck; check its log and the load of the host");
+  net::HttpRequest request;
+  request.method = std::string(method);
+  request.url = "http://" + address_ + target;
+  request.headers = request_headers(body != nullptr);
+  // Whatever the method: the state monitor is a GET with a JSON body.
+  if (body) request.body = *body;
+  request.timeouts.total = timeout;
+  request.timeouts.connect = std::min(timeout, request_timeout_);
+  net::HttpResponse r = net::perform(request);
+  if (r.failure == net::TransferFailure::timed_out)
+    throw Error(errc::propolis_timeout,
+                fmt::format("propolis-server at {} did not answer {} {} within {} ms", address_, method, target,
+                            timeout.count()),
+                "propolis-server is slow or stuck; check its log and the load of the host");
+  if (!r.ok())
     throw Error(errc::propolis_unreachable,
                 fmt::format("cannot reach propolis-server at {} ({} {}): {}", address_, method, target,
-                            one_line(detail)),
+                            one_line(r.error)),
                 "check that the VM's zone is running and that propolis-server listens on that address");
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
-  return response;
+  return {r.status, std::move(r.body)};
 }
 
 std::string PropolisClient::call(std::string_view method, const std::string& target, const std::string* body,

@@ -1,4 +1,4 @@
-// A client for the propolis-server HTTP API (version 5.0.0) over libcurl.
+// A client for the propolis-server HTTP API (version 5.0.0) over net/.
 // Every request names the API version; every non-2xx answer becomes a
 // vm_manager::Error whose code says what kind of failure it was and whose
 // message says what the server said.
