@@ -49,7 +49,7 @@ VmRecord record_from_text(const std::string& text, const fs::path& path) {
     return record;
   } catch (const json::exception& e) {
     throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", path.string(), e.what()),
-                "restore it from a backup, or remove the VM with 'vmctl destroy'");
+                "restore it from a backup, or destroy the VM");
   }
 }
 
@@ -104,7 +104,7 @@ VmLock VmStore::lock(std::string_view name) const {
     throw Error(errc::vm_locked,
                 fmt::format("VM '{}' is busy: another vmctl command{} still holds its lock after {} s", name,
                             by, options_.timeout.count() / 1000.0),
-                "wait for that command to finish, or raise VMCTL_LOCK_TIMEOUT (seconds)");
+                "wait for that command to finish, or allow a longer lock timeout");
   }
   return VmLock(std::string(name), *fd);
 }
@@ -116,7 +116,7 @@ VmRecord VmStore::load(std::string_view name) const {
   auto text = os::read_file(path);
   if (!text) {
     throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
-                "'vmctl list' shows the VMs that exist; 'vmctl create --name NAME' makes one");
+                "check the name against the VMs that exist, or create the VM");
   }
   return record_from_text(*text, path);
 }
@@ -160,7 +160,7 @@ VmRecord VmStore::create(const VmLock& lock, const VmSpec& spec,
   }
   if (exists(spec.name)) {
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
-                "choose another name, or remove it first with 'vmctl destroy " + spec.name + "'");
+                "choose another name, or destroy the existing VM first");
   }
   fs::path dir = data_dir_.vm_dir(spec.name);
   // A folder without vm.json is what a create killed part-way leaves; we hold
@@ -214,7 +214,7 @@ std::vector<StoreEntry> VmStore::list() const {
       if (e.code() == errc::vm_not_found) {
         bool creating = os::is_locked(data_dir_.lock_file(name));
         entry.state_without_record = creating ? VmState::preparing : VmState::failed;
-        entry.problem = creating ? "being created" : "a create did not finish; 'vmctl destroy' removes it";
+        entry.problem = creating ? "being created" : "a create did not finish; destroying the VM removes it";
       } else {
         entry.problem = e.message();
       }
