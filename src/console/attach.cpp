@@ -44,14 +44,14 @@ std::string errno_text(int err) { return std::error_code(err, std::generic_categ
 
 Error relay_error(std::string_view what, int err) {
   return Error(errc::console_unavailable, fmt::format("console relay failed: {}: {}", what, errno_text(err)),
-               "attach again; if it keeps failing, check the VM with 'vmctl status'");
+               "attach again; if it keeps failing, check the VM's state");
 }
 
 // ---- connecting ----------------------------------------------------------
 
 Error connect_error(const fs::path& socket, int err) {
   std::string help = (err == ENOENT || err == ECONNREFUSED)
-                         ? "the VM's console is not listening; check that the VM runs with 'vmctl status'"
+                         ? "the VM's console is not listening; check that the VM runs"
                          : "check that you may access the VM's work dir";
   return Error(errc::console_unavailable,
                fmt::format("cannot connect to the console socket {}: {}", socket.string(), errno_text(err)),
@@ -137,7 +137,7 @@ class RawTerminal {
       int err = errno;
       restore();
       throw Error(errc::console_unavailable, fmt::format("cannot put the terminal in raw mode: {}", errno_text(err)),
-                  "run vmctl console from an interactive terminal, or pipe its input");
+                  "attach from an interactive terminal, or pipe the input");
     }
   }
   RawTerminal(const RawTerminal&) = delete;

@@ -36,7 +36,7 @@ struct ParsedUrl {
 };
 
 Error ws_error(std::string message, std::string help = {}) {
-  if (help.empty()) help = "check that the VM runs with 'vmctl status', then try again";
+  if (help.empty()) help = "check that the VM runs, then try again";
   return Error(errc::console_websocket_failed, std::move(message), std::move(help));
 }
 

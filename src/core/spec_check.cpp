@@ -44,16 +44,16 @@ void validate_spec(const VmSpec& spec) {
   validate_vm_name(spec.name);
   if (spec.vcpus < 1 || spec.vcpus > kMaxVcpus) {
     invalid(fmt::format("vcpus must be between 1 and {}, not {}", kMaxVcpus, spec.vcpus),
-            "pass --vcpus with a value in that range");
+            fmt::format("use a value from 1 to {} vCPUs", kMaxVcpus));
   }
   if (spec.memory_mb < kMinMemoryMb || spec.memory_mb > kMaxMemoryMb) {
     invalid(fmt::format("memory must be between {} and {} MB, not {}", kMinMemoryMb, kMaxMemoryMb,
                         spec.memory_mb),
-            "pass --memory in megabytes, e.g. --memory 2048");
+            fmt::format("give the memory in megabytes, from {} to {}, e.g. 2048", kMinMemoryMb, kMaxMemoryMb));
   }
   if (spec.disk_gb && (*spec.disk_gb < 1 || *spec.disk_gb > kMaxDiskGb)) {
     invalid(fmt::format("disk must be between 1 and {} GB, not {}", kMaxDiskGb, *spec.disk_gb),
-            "pass --disk in gigabytes, e.g. --disk 20");
+            fmt::format("give the disk size in gigabytes, from 1 to {}, e.g. 20", kMaxDiskGb));
   }
   validate_network(spec.network);
 }

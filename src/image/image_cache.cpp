@@ -104,7 +104,7 @@ class Lock {
     });
     if (!fd) {
       throw Error(errc::image_locked, fmt::format("timed out waiting for the lock on {} ({})", what, path.string()),
-                  "another vmctl is pulling or removing this image; try again later");
+                  "another process is pulling or removing this image; try again later");
     }
     fd_ = *fd;
   }
@@ -419,7 +419,7 @@ std::string ImageCache::resolve_key(const std::string& source_or_key) const {
     }
     return Error(errc::image_ambiguous,
                  fmt::format("{} names {} cached images: {}", source_or_key, keys.size(), candidates),
-                 "give more characters of the key (see the KEY column of 'vmctl image list')");
+                 "give more characters of the key (the listing of cached images shows whole keys)");
   };
 
   // A compressed local file: the entry of its current version, else the one

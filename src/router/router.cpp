@@ -40,7 +40,7 @@ Hypervisor& RouterHypervisor::backend_for(BackendTag tag) {
   }
   throw Error(errc::backend_not_available,
               fmt::format("the {} backend is not available in this build", to_string(tag)),
-              "use --backend noop, or a vmctl built for this backend");
+              "choose another backend, or a build with this one");
 }
 
 VmHandle RouterHypervisor::prepare(const VmSpec& spec) {

@@ -65,7 +65,7 @@ Address resolve(const std::string& host, std::uint16_t port) {
   const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
     throw Error(errc::ssh_connect_failed, fmt::format("cannot resolve SSH host {}: {}", host, ::gai_strerror(rc)),
-                "check the VM's SSH address (vmctl status shows it)");
+                "check the VM's SSH address");
   }
   Address address;
   std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
@@ -178,7 +178,7 @@ void wait_for_banner(const std::string& host, std::uint16_t port, Clock::time_po
     if (now >= deadline) {
       throw Error(errc::ssh_timeout,
                   fmt::format("no SSH server answered on {}:{} in time (last probe: {})", host, port, prober.last()),
-                  "the guest may still be booting or its sshd may not run; check the console log (vmctl log) "
+                  "the guest may still be booting or its sshd may not run; check the VM's console log "
                   "and raise the timeout if it is slow");
     }
     if (now >= next_probe) {

@@ -46,7 +46,7 @@ void SessionState::keep_alive() {
     throw Error(errc::ssh_exec_failed,
                 fmt::format("{} stopped answering: {} keepalives went unanswered in {:.1f} s", where(),
                             unanswered_probes_, static_cast<double>(silent.count()) / 1000.0),
-                "the guest hangs or its network is down; check `vmctl status` and the console (vmctl log)");
+                "the guest hangs or its network is down; check the VM's state and its console log");
   }
   send_probe(session);
   ++unanswered_probes_;

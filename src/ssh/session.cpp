@@ -117,7 +117,7 @@ void authenticate(ssh_session session, const detail::SessionState& impl, ssh_key
   throw Error(errc::ssh_auth_failed,
               fmt::format("{} refused the key {}", impl.where(), impl.target.identity_file.string()),
               "the guest does not (yet) accept this key: check that cloud-init finished and installed the VM's "
-              "public key for this user (vmctl log shows the console)");
+              "public key for this user (the VM's console log shows it)");
 }
 
 // Transport errors worth retrying: the peer went away or was not ready.
@@ -200,7 +200,7 @@ Session Session::connect(const Target& target, const ConnectOptions& options) {
     }
     if (ms_left(deadline) <= options.probe_interval.count()) {
       throw Error(errc::ssh_timeout, fmt::format("cannot log in to {} in time: {}", impl->where(), last),
-                  "the guest's sshd answered but the login did not complete; check the console log (vmctl log) "
+                  "the guest's sshd answered but the login did not complete; check the VM's console log "
                   "and raise the timeout if the guest is slow");
     }
     std::this_thread::sleep_for(options.probe_interval);  // the server just failed; give it a moment

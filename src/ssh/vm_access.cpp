@@ -14,7 +14,7 @@ namespace {
 
 [[noreturn]] void not_configured(const VmHandle& handle, std::string_view what) {
   throw Error(errc::ssh_not_configured, fmt::format("VM '{}' has no {}", handle.name, what),
-              "vmctl sets up SSH for VMs it creates with --ssh-user/--ssh-key; recreate the VM to get it");
+              "SSH is set up when a VM is created with an SSH user; destroy the VM and create it again with one");
 }
 
 std::string rest_after_host_field(const std::string& line, const std::string& alias) {
@@ -91,15 +91,14 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   ExecResult result;
   try {
-    result = session.exec_capture("cloud-init status --wait", std::max(left, std::chrono::milliseconds(1000)));
+    result = session.exec_capture("cloud-init status --wait",  // not-vmctl-syntax: runs in the guest
+                                  std::max(left, std::chrono::milliseconds(1000)));
   } catch (const Error&) {
     if (Clock::now() < deadline) throw;  // the connection broke: say so, not "too slow"
     throw Error(errc::ssh_timeout,
                 fmt::format("cloud-init in VM '{}' did not finish within {} s", handle.name,
                             std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count()),
-                fmt::format("raise --wait-timeout, or see what it waits for in /var/log/cloud-init.log "
-                            "inside the VM ('vmctl ssh {}')",
-                            handle.name));
+                "wait longer, or see what it waits for in /var/log/cloud-init.log inside the VM");
   }
   // 127: no cloud-init in this image, nothing to wait for. 2: finished with
   // recoverable errors (newer cloud-init): the VM is usable.
@@ -107,7 +106,7 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
   throw Error(errc::vm_start_failed,
               fmt::format("cloud-init in VM '{}' failed (status {}): {}", handle.name, result.exit_status,
                           last_line(result.out.empty() ? result.err : result.out)),
-              fmt::format("look at /var/log/cloud-init.log inside the VM ('vmctl ssh {}')", handle.name));
+              "look at /var/log/cloud-init.log inside the VM");
 }
 
 }  // namespace vm_manager::ssh

@@ -20,13 +20,13 @@ void make_private_dir(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) {
     if (!fs::is_directory(dir)) {
       throw Error(errc::data_dir_invalid, fmt::format("{} exists but is not a directory", dir.string()),
-                  "move it away or choose another --data-dir");
+                  "move it away or choose another data dir");
     }
     return;
   }
   throw Error(errc::data_dir_invalid,
               fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno)),
-              "check the permissions of its parent, or choose another --data-dir");
+              "check the permissions of its parent, or choose another data dir");
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ DataDir DataDir::resolve(const std::optional<fs::path>& flag, const Environment&
   if (auto xdg = environment.get("XDG_DATA_HOME")) return DataDir(fs::path(*xdg) / "vmctl");
   if (auto home = environment.get("HOME")) return DataDir(fs::path(*home) / ".local" / "share" / "vmctl");
   throw Error(errc::data_dir_invalid, "cannot tell where to keep VMs: HOME is not set",
-              "pass --data-dir DIR or set VMCTL_DATA_DIR");
+              "name the data dir explicitly, or set HOME");
 }
 
 fs::path DataDir::vm_dir(std::string_view name) const {
@@ -102,7 +102,7 @@ void DataDir::remove_inside(const fs::path& path) const {
   if (!owns(path)) {
     throw Error(errc::store_io,
                 fmt::format("refusing to remove {}: it is outside {}", path.string(), vms_dir().string()),
-                "the VM does not belong to this data dir; pass the right --data-dir");
+                "the VM does not belong to this data dir; use the data dir it is in");
   }
   std::error_code ec;
   fs::remove_all(path, ec);

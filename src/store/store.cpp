@@ -41,7 +41,7 @@ std::string record_to_text(const VmRecord& record) {
 
 [[noreturn]] void corrupt(const fs::path& path, std::string_view why) {
   throw Error(errc::store_corrupt, fmt::format("{} is unreadable: {}", path.string(), why),
-              "restore it from a backup, or remove the VM with 'vmctl destroy'");
+              "restore it from a backup, or destroy the VM");
 }
 
 // Brings a record of an older format up to today's, so that the rest of the
@@ -128,7 +128,7 @@ VmLock VmStore::lock(std::string_view name) const {
     throw Error(errc::vm_locked,
                 fmt::format("VM '{}' is busy: another vmctl command{} still holds its lock after {} s", name,
                             by, options_.timeout.count() / 1000.0),
-                "wait for that command to finish, or raise VMCTL_LOCK_TIMEOUT (seconds)");
+                "wait for that command to finish, or allow a longer lock timeout");
   }
   return VmLock(std::string(name), *fd);
 }
@@ -140,7 +140,7 @@ VmRecord VmStore::load(std::string_view name) const {
   auto text = os::read_file(path);
   if (!text) {
     throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
-                "'vmctl list' shows the VMs that exist; 'vmctl create --name NAME' makes one");
+                "check the name against the VMs that exist, or create the VM");
   }
   return record_from_text(*text, path);
 }
@@ -184,7 +184,7 @@ VmRecord VmStore::create(const VmLock& lock, const VmSpec& spec,
   }
   if (exists(spec.name)) {
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", spec.name),
-                "choose another name, or remove it first with 'vmctl destroy " + spec.name + "'");
+                "choose another name, or destroy the existing VM first");
   }
   fs::path dir = data_dir_.vm_dir(spec.name);
   // A folder without vm.json is what a create killed part-way leaves; we hold
@@ -238,7 +238,7 @@ std::vector<StoreEntry> VmStore::list() const {
       if (e.code() == errc::vm_not_found) {
         bool creating = os::is_locked(data_dir_.lock_file(name));
         entry.state_without_record = creating ? VmState::preparing : VmState::failed;
-        entry.problem = creating ? "being created" : "a create did not finish; 'vmctl destroy' removes it";
+        entry.problem = creating ? "being created" : "a create did not finish; destroying the VM removes it";
       } else {
         entry.problem = e.message();
       }

@@ -14,6 +14,7 @@
 #include "vm_manager/error.hpp"
 #include "vm_manager/version.hpp"
 #include "vmctl/commands.hpp"
+#include "vmctl/hints.hpp"
 
 namespace vmctl {
 
@@ -27,10 +28,13 @@ CLI::Option* add_name_argument(CLI::App& command, std::string& name) {
 
 namespace {
 
+// `try` is vmctl's own hint for a library error (hints.hpp): a third line, so
+// the first two stay `error[code]: message` and the library's `  help: …`.
 void print_error(std::string_view code, std::string_view message, std::string_view help,
-                 std::string_view details = {}) {
+                 std::string_view details = {}, std::string_view try_hint = {}) {
   std::fprintf(stderr, "error[%.*s]: %.*s\n", int(code.size()), code.data(), int(message.size()), message.data());
   if (!help.empty()) std::fprintf(stderr, "  help: %.*s\n", int(help.size()), help.data());
+  if (!try_hint.empty()) std::fprintf(stderr, "  try: %.*s\n", int(try_hint.size()), try_hint.data());
   if (!details.empty()) std::fprintf(stderr, "%.*s", int(details.size()), details.data());
 }
 
@@ -55,6 +59,20 @@ void configure_logging(const GlobalOptions& options) {
 std::string command_path(const CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands()) return "vmctl " + sub->get_name();
   return "vmctl";
+}
+
+// What the hints may name: the subcommand that ran and the VM it was given
+// (the positional "name" of most commands, --name of create and the VMFile ones).
+ErrorContext error_context(const CLI::App& app) {
+  ErrorContext context;
+  for (const CLI::App* sub : app.get_subcommands()) {
+    context.command = sub->get_name();
+    for (const char* option : {"name", "--name"}) {
+      const CLI::Option* given = sub->get_option_no_throw(option);
+      if (given != nullptr && given->count() > 0) context.vm_name = given->results().front();
+    }
+  }
+  return context;
 }
 
 // The first word that is not a global option: the command the user meant.
@@ -134,7 +152,8 @@ int run(int argc, char** argv) {
     print_error("vmctl::usage", e.what(), fmt::format("run '{} --help' for usage", command_path(app)));
     return kExitUsage;
   } catch (const vm_manager::Error& e) {
-    print_error(e.code(), e.message(), e.help(), e.details());
+    std::optional<std::string> hint = hint_for(e, error_context(app));
+    print_error(e.code(), e.message(), e.help(), e.details(), hint.value_or(""));
     return kExitFailure;
   } catch (const std::exception& e) {
     print_error("vmctl::internal", e.what(), "this is a bug in vmctl; please report it with the command you ran");

@@ -158,8 +158,8 @@ VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
     std::vector<std::string> drift = drift_between(ctx.manager->get(name).spec, wanted);
     // Said first, so that it is not lost when bringing the VM up fails.
     if (!drift.empty()) {
-      say(ctx, name, fmt::format("drifted from its definition ({}); 'vmctl reload --name {}' applies it",
-                                 fmt::join(drift, ", "), name));
+      say(ctx, name, fmt::format("drifted from its definition ({}); a reload applies it",
+                                 fmt::join(drift, ", ")));
     }
     VmOutcome outcome = bring_up_existing(ctx, name);
     if (!drift.empty()) {
@@ -203,7 +203,7 @@ VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm) {
     VmState state = ctx.manager->state(record.handle);
     if (state != VmState::running) {
       throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
-                  "bring it up first: vmctl up --name " + name);
+                  "bring it up first");
     }
     if (vm.provisioners.empty()) return succeeded(name, "nothing to provision");
     run_provisioners(ctx, vm, record.handle);

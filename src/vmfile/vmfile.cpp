@@ -120,7 +120,7 @@ VmFile load(const fs::path& path, const LoadOptions& options) {
   std::optional<std::string> text = os::read_file(path);
   if (!text) {
     throw Error(errc::vmfile_not_found, fmt::format("no VMFile at {}", path.string()),
-                "create VMFile.kdl (see docs/vmfile.md) or pass --file PATH");
+                "create VMFile.kdl (see docs/vmfile.md) or name another file");
   }
   return parse(*text, path, options);
 }

@@ -2,10 +2,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <gmock/gmock.h>
+
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
 namespace {
+
+using ::testing::HasSubstr;
 
 // Exit 1 with the given stable code, a one-line message and a help line.
 void expect_error(const ProcessResult& r, const std::string& code) {
@@ -16,6 +20,57 @@ void expect_error(const ProcessResult& r, const std::string& code) {
   auto first_newline = r.err.find('\n');
   ASSERT_NE(first_newline, std::string::npos);
   EXPECT_EQ(r.err.substr(first_newline + 1, 8), "  help: ") << r.err;
+}
+
+// The third line vmctl adds to a library error: the vmctl command that
+// applies the library's plain-words help (src/vmctl/hints.cpp).
+std::string try_line(const ProcessResult& r) {
+  auto at = r.err.find("\n  try: ");
+  if (at == std::string::npos) return "(no try line)";
+  return r.err.substr(at + 1, r.err.find('\n', at + 1) - at - 1);
+}
+
+TEST_F(VmctlTest, LibraryErrorsGetTheVmctlCommandAsAHint) {
+  ok({"create", "--name", "web", "--backend", "noop"});
+  ProcessResult resume = vmctl({"resume", "web"});
+  expect_error(resume, "vm_manager::vm::invalid_state");
+  EXPECT_EQ(try_line(resume), "  try: start it with 'vmctl start web'") << resume.err;
+
+  ProcessResult missing = vmctl({"status", "nope"});
+  expect_error(missing, "vm_manager::vm::not_found");
+  EXPECT_THAT(try_line(missing), HasSubstr("'vmctl create --name nope'")) << missing.err;
+
+  ProcessResult backend = vmctl({"create", "--name", "p", "--backend", "propolis"});
+  expect_error(backend, "vm_manager::backend::not_available");
+  EXPECT_EQ(try_line(backend), "  try: choose another --backend") << backend.err;
+
+  std::ofstream(data_ / "vms" / "web" / "vm.json", std::ios::trunc) << "{ not json";
+  ProcessResult corrupt = vmctl({"status", "web"});
+  expect_error(corrupt, "vm_manager::store::corrupt");
+  EXPECT_EQ(try_line(corrupt), "  try: 'vmctl destroy web' removes it") << corrupt.err;
+}
+
+TEST_F(VmctlTest, LibraryHelpNamesNoVmctlSyntaxButTheHintDoes) {
+  ProcessResult r = vmctl({"create", "--name", "web", "--backend", "noop", "--image", "/nonexistent/disk.qcow2"});
+  expect_error(r, "vm_manager::spec::invalid");
+  std::string help = r.err.substr(r.err.find("  help: "));
+  help = help.substr(0, help.find('\n'));
+  EXPECT_EQ(help.find("--"), std::string::npos) << help;
+  EXPECT_EQ(help.find("vmctl "), std::string::npos) << help;
+  EXPECT_THAT(try_line(r), HasSubstr("--image")) << r.err;
+}
+
+TEST_F(VmctlTest, ErrorsOfVmctlItselfNameTheirFlagsAndGetNoSecondHint) {
+  ProcessResult r = vmctl({"create", "--name", "web", "--backend", "noop", "--bridge", "br0"});
+  expect_error(r, "vm_manager::spec::invalid");
+  EXPECT_THAT(r.err, HasSubstr("  help: add --network tap, or drop --bridge\n"));
+  EXPECT_EQ(try_line(r), "(no try line)") << r.err;
+  // create checks the name itself, before the library would.
+  ok({"create", "--name", "web", "--backend", "noop"});
+  ProcessResult exists = vmctl({"create", "--name", "web", "--backend", "noop"});
+  expect_error(exists, "vm_manager::vm::already_exists");
+  EXPECT_THAT(exists.err, HasSubstr("  help: choose another name, or remove it first with 'vmctl destroy web'\n"));
+  EXPECT_EQ(try_line(exists), "(no try line)") << exists.err;
 }
 
 TEST_F(VmctlTest, InvalidTransitionsAreRefused) {

@@ -67,11 +67,13 @@ std::pair<int, std::string> run_on_terminal(const std::vector<std::string>& argv
 }
 
 // Exit 1 with the given stable code, a one-line message and a help line,
-// after whatever progress lines a pull printed.
+// after whatever progress lines a pull printed (and before vmctl's own
+// `  try:` hint, which some codes get).
 void expect_error(const ProcessResult& r, const std::string& code) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.out, "");
   auto lines = lines_of(r.err);
+  if (!lines.empty() && lines.back().starts_with("  try: ")) lines.pop_back();
   ASSERT_GE(lines.size(), 2u) << r.err;
   EXPECT_THAT(lines[lines.size() - 2], StartsWith("error[" + code + "]: ")) << r.err;
   EXPECT_THAT(lines.back(), StartsWith("  help: ")) << r.err;
@@ -208,6 +210,7 @@ TEST_F(ImageCliTest, KeysCanBeShortenedToAUniquePrefix) {
   ProcessResult ambiguous = image({"inspect", "abcd"});
   expect_error(ambiguous, "vm_manager::image::ambiguous");
   EXPECT_THAT(ambiguous.err, HasSubstr("abcd10000000 (src-1), abcd20000000 (src-2)"));
+  EXPECT_THAT(ambiguous.err, HasSubstr("\n  try: 'vmctl image list' shows the keys\n"));
   expect_error(image({"rm", "abcd"}), "vm_manager::image::ambiguous");
   EXPECT_EQ(lines_of(ok({"list"})).size(), 4u);
 

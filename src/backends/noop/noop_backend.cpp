@@ -30,12 +30,12 @@ std::string join_states(std::initializer_list<VmState> states) {
 
 std::string hint_for(std::string_view verb, VmState current) {
   if (current == VmState::destroyed) return "the VM no longer exists; create it again";
-  if (verb == "start" && current == VmState::suspended) return "use 'resume' for a suspended VM";
+  if (verb == "start" && current == VmState::suspended) return "resume a suspended VM instead of starting it";
   if (verb == "start" && current == VmState::running) return "it is already running";
   if ((verb == "resume" || verb == "suspend") && current != VmState::running) {
     return "start the VM first";
   }
-  return "check the VM's state with 'vmctl status'";
+  return "check the VM's state";
 }
 
 }  // namespace

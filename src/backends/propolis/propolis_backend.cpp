@@ -66,7 +66,7 @@ std::pair<std::string, std::string> image_and_snapshot(const std::string& image)
   auto at = image.find('@');
   if (at == std::string::npos || at == 0 || at + 1 == image.size()) {
     invalid_spec(fmt::format("the propolis backend takes an image snapshot, not '{}'", image),
-                 "pass --image <image>@<snapshot>, a snapshot of <pool>/images/<image>");
+                 "give the image as <image>@<snapshot>, a snapshot of <pool>/images/<image>");
   }
   return {image.substr(0, at), image.substr(at + 1)};
 }
@@ -74,15 +74,15 @@ std::pair<std::string, std::string> image_and_snapshot(const std::string& image)
 std::string physical_link_for(const VmSpec& spec, const PropolisConfig& config) {
   if (std::holds_alternative<UserNetwork>(spec.network) || std::holds_alternative<TapNetwork>(spec.network)) {
     invalid_spec(fmt::format("the propolis backend has no {} networking", network_mode(spec.network)),
-                 "use --network vnic (VNICs over VMCTL_PROPOLIS_LINK or --vnic LINK)");
+                 "give the VM VNIC networking");
   }
   if (std::holds_alternative<NoNetwork>(spec.network)) {
-    invalid_spec("the propolis backend gives every VM a NIC", "use --network vnic");
+    invalid_spec("the propolis backend gives every VM a NIC", "give the VM VNIC networking");
   }
   const std::string& link = std::get<VnicNetwork>(spec.network).name;
   if (!link.empty()) return link;
   if (config.physical_link.empty()) {
-    invalid_spec("no link to create the VM's VNICs over", "pass --vnic LINK or set VMCTL_PROPOLIS_LINK");
+    invalid_spec("no link to create the VM's VNICs over", "name the physical link to create the VNICs over");
   }
   return config.physical_link;
 }
@@ -90,11 +90,11 @@ std::string physical_link_for(const VmSpec& spec, const PropolisConfig& config) 
 void refuse_unsupported(const VmSpec& spec) {
   if (spec.kernel || spec.initrd || spec.cmdline) {
     invalid_spec("the propolis backend boots from the disk with its UEFI firmware, not a kernel",
-                 "drop --kernel, --initrd and --append");
+                 "leave out the kernel, initrd and kernel command line");
   }
   if (!spec.propolis_api) {
     invalid_spec("the propolis backend needs the address of the VM's propolis-server",
-                 "pass --propolis-api IP/PREFIX (the zone's API address)");
+                 "give the zone's API address (IP/PREFIX)");
   }
 }
 
@@ -159,7 +159,7 @@ ZoneLayout PropolisBackend::layout_of(const VmHandle& handle) const {
   std::optional<std::string> text = os::read_file(file);
   if (!text) {
     throw Error(errc::store_corrupt, fmt::format("VM '{}' has no {}", handle.name, file.string()),
-                "its zone cannot be found without it; remove the zone by hand, then 'vmctl destroy'");
+                "its zone cannot be found without it; remove the zone by hand, then destroy the VM");
   }
   try {
     ZoneLayout layout = layout_from_json(json::parse(*text));
@@ -203,7 +203,7 @@ VmHandle PropolisBackend::start(const VmHandle& handle) {
   VmState current = state(handle);
   if (current != VmState::prepared && current != VmState::stopped) {
     throw Error(errc::vm_invalid_state, fmt::format("cannot start VM '{}': it is {}", handle.name, to_string(current)),
-                "check the VM's state with 'vmctl status " + handle.name + "'");
+                "check the VM's state");
   }
   ZoneLayout layout = layout_of(handle);
   if (tools_.zone_state(layout.zone_name) == "running") tools_.halt(layout);  // a stopped instance in a live zone
@@ -294,7 +294,7 @@ std::string PropolisBackend::guest_ip(const VmHandle& handle) {
   if (!handle.ssh_host.empty()) return handle.ssh_host;
   throw Error(errc::backend_unsupported,
               fmt::format("the address of VM '{}' is not known: its VNIC gets one from your network's DHCP", handle.name),
-              "look it up on your DHCP server or inside the VM ('vmctl console " + handle.name + "')");
+              "look it up on your DHCP server or inside the VM, on its console");
 }
 
 // The console is there whenever the VM runs; callers check the state.

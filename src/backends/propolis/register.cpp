@@ -12,7 +12,7 @@ void require_illumos_or_emulation([[maybe_unused]] const Environment& env) {
 #if !defined(__illumos__) && !defined(__sun)
   if (env.get("VMCTL_PROPOLIS_EMULATE") != "1") {
     throw Error(errc::backend_not_available, "the propolis backend runs only on illumos",
-                "on Linux use the qemu backend (or noop to try vmctl out)");
+                "on Linux use the qemu backend (or noop, which runs no VM)");
   }
 #endif
 }

@@ -31,7 +31,7 @@ os::ProcessOutput run_qemu_img(const std::vector<std::string>& args, const QemuC
 ImageInfo inspect_image(const fs::path& image, const QemuConfig& config, Host& host) {
   if (!fs::is_regular_file(image)) {
     throw Error(errc::spec_invalid, fmt::format("image {} does not exist or is not a file", image.string()),
-                "pass --image with the path of a disk image");
+                "give the path of a disk image");
   }
   os::ProcessOutput out = run_qemu_img({"info", "--output=json", image.string()}, config, host);
   if (!out.ok()) {
@@ -54,9 +54,9 @@ void create_overlay(const fs::path& base, const fs::path& overlay, std::optional
   ImageInfo info = inspect_image(absolute_base, config, host);
   if (disk_gb && *disk_gb * kGiB < info.virtual_size) {
     throw Error(errc::spec_invalid,
-                fmt::format("--disk {} GB is smaller than the image ({:.1f} GB)", *disk_gb,
+                fmt::format("a disk of {} GB is smaller than the image ({:.1f} GB)", *disk_gb,
                             double(info.virtual_size) / double(kGiB)),
-                "leave --disk out to keep the image's size, or pass a larger value");
+                "leave the disk size out to keep the image's size, or give a larger one");
   }
   if (fs::exists(fs::symlink_status(overlay))) {
     throw Error(errc::vm_already_exists, fmt::format("{} already exists", overlay.string()),

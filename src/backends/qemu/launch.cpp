@@ -95,8 +95,8 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   if (current != VmState::prepared && current != VmState::stopped) {
     throw Error(errc::vm_invalid_state,
                 fmt::format("cannot start VM '{}': it is {}", handle.name, to_string(current)),
-                current == VmState::suspended ? "use 'vmctl resume' for a suspended VM"
-                                              : "check the VM's state with 'vmctl status " + handle.name + "'");
+                current == VmState::suspended ? "resume a suspended VM instead of starting it"
+                                              : "check the VM's state");
   }
   AccelChoice accel = choose_accel(handle.accel, config_, *host_);
   if (!accel.warning.empty()) spdlog::warn("{}", accel.warning);
@@ -141,7 +141,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       }
       std::string why = out.timed_out ? "it did not finish starting in time" : last_lines(complaint);
       throw Error(errc::vm_start_failed, fmt::format("QEMU failed to start VM '{}': {}", h.name, why),
-                  plan.accel == Accel::kvm ? "KVM may not work here: try 'vmctl create --accel tcg' or VMCTL_ACCEL=tcg"
+                  plan.accel == Accel::kvm ? "KVM may not work here: use TCG (software emulation) instead"
                                            : "see " + qemu_log.string());
     }
     h.accel = handle.accel;  // keep the user's choice; "auto" is decided at each start

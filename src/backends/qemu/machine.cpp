@@ -37,7 +37,7 @@ Firmware find_uefi_firmware(const std::vector<fs::path>& dirs) {
     searched += (searched.empty() ? "" : ", ") + dir.string();
   }
   throw Error(errc::spec_invalid, fmt::format("no UEFI firmware (OVMF CODE and VARS) found in {}", searched),
-              "install it (Debian: apt-get install ovmf), or create the VM without --uefi");
+              "install it (Debian: apt-get install ovmf), or create the VM without UEFI");
 }
 
 }  // namespace vm_manager::qemu

@@ -41,11 +41,11 @@ std::string existing_file(const std::string& path, std::string_view what) {
 
 NetworkConfig network_for_qemu(const NetworkConfig& network, const QemuConfig& config) {
   if (std::holds_alternative<VnicNetwork>(network)) {
-    invalid_spec("the qemu backend has no VNIC networking (that is illumos)", "use --network user or tap");
+    invalid_spec("the qemu backend has no VNIC networking (that is illumos)", "use user or TAP networking");
   }
   if (auto* tap = std::get_if<TapNetwork>(&network); tap && tap->bridge.empty()) {
     if (!config.default_bridge) {
-      invalid_spec("TAP networking needs a bridge", "pass --bridge BRIDGE with --network tap");
+      invalid_spec("TAP networking needs a bridge", "give the VM a bridge for TAP networking");
     }
     return TapNetwork{*config.default_bridge};
   }
@@ -59,7 +59,7 @@ QemuBackend::QemuBackend(DataDir data_dir, QemuConfig config, std::shared_ptr<Ho
 
 VmHandle QemuBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
-  if (spec.image_path.empty()) invalid_spec("the qemu backend needs a disk image", "pass --image PATH");
+  if (spec.image_path.empty()) invalid_spec("the qemu backend needs a disk image", "give the path of a disk image");
   VmSpec checked = spec;
   checked.image_path = existing_file(spec.image_path, "image");
   if (spec.kernel) checked.kernel = existing_file(*spec.kernel, "kernel");
@@ -122,7 +122,7 @@ void QemuBackend::require_state(const VmHandle& handle, VmState wanted, std::str
               fmt::format("cannot {} VM '{}': it is {} (needs {})", verb, handle.name, to_string(current),
                           to_string(wanted)),
               current == VmState::destroyed ? "the VM no longer exists"
-                                            : "check the VM's state with 'vmctl status " + handle.name + "'");
+                                            : "check the VM's state");
 }
 
 VmHandle QemuBackend::suspend(const VmHandle& handle) {
@@ -164,7 +164,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
   if (std::holds_alternative<UserNetwork>(handle.network)) return handle.ssh_host;
   if (!std::holds_alternative<TapNetwork>(handle.network)) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no network", handle.name),
-                "create it with --network user or tap");
+                "destroy the VM and create it again with user or TAP networking");
   }
   // A DHCP lease can take a while under TCG; look until the deadline.
   auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;

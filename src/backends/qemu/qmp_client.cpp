@@ -30,7 +30,7 @@ constexpr std::size_t kChunk = 16384;
 // chatty QEMU cannot grow the queue without bound.
 constexpr std::size_t kMaxQueuedEvents = 256;
 
-constexpr const char* kStatusHint = "is the VM running? 'vmctl status NAME'";
+constexpr const char* kStatusHint = "is the VM running? check its state";
 constexpr const char* kProtocolHint =
     "the socket does not speak QMP as expected; check that it belongs to a QEMU of this VM, "
     "or restart the VM";
@@ -64,10 +64,10 @@ std::string one_line(std::string_view text, std::size_t max = 300) {
 }
 
 constexpr const char* kHungHint =
-    "QEMU may be hung or very busy; retry, check 'vmctl status NAME', or stop it with 'vmctl stop --force NAME'";
+    "QEMU may be hung or very busy; retry, check the VM's state, or stop it by force";
 constexpr const char* kBusyHint =
-    "another client may hold the QMP socket (QEMU serves one at a time, e.g. another vmctl command); "
-    "retry, or check 'vmctl status NAME'";
+    "another client may hold the QMP socket (QEMU serves one at a time); "
+    "retry, or check the VM's state";
 
 // `what` completes "QEMU did not …".
 [[noreturn]] void timeout_error(std::string_view what, QmpClient::Duration timeout, const char* hint = kHungHint) {
@@ -214,7 +214,7 @@ void keep_event(std::deque<QmpEvent>& events, QmpEvent event) {
       error_class != nullptr && error_class->is_string() ? error_class->get<std::string>() : "unknown class";
   throw Error(errc::qmp_command_failed,
               fmt::format("QEMU refused {}: {} ({})", command, one_line(desc->get<std::string>()), one_line(class_name)),
-              "the VM may not be in a state that allows this; check 'vmctl status NAME'");
+              "the VM may not be in a state that allows this; check its state");
 }
 
 // The "return" value of a reply to `command`, or qmp::command_failed.

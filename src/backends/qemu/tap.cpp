@@ -32,13 +32,13 @@ std::string tap_name_for(const VmHandle& handle) {
 void create_tap(const std::string& tap, const std::string& bridge, Host& host) {
   if (!ip(host, {"link", "show", "dev", bridge}).ok()) {
     throw Error(errc::spec_invalid, fmt::format("bridge '{}' does not exist", bridge),
-                fmt::format("create it (ip link add {} type bridge) or pass another --bridge", bridge));
+                fmt::format("create it (ip link add {} type bridge) or choose another bridge", bridge));
   }
   delete_tap(tap, host);  // a leftover of a VM that crashed
   os::ProcessOutput added = ip(host, {"tuntap", "add", "dev", tap, "mode", "tap"});
   if (!added.ok()) {
     throw Error(errc::spec_invalid, fmt::format("cannot create TAP {}: {}", tap, first_line(added.err)),
-                "TAP networking needs root or CAP_NET_ADMIN; use --network user otherwise");
+                "TAP networking needs root or CAP_NET_ADMIN; use user networking otherwise");
   }
   os::ProcessOutput joined = ip(host, {"link", "set", "dev", tap, "master", bridge, "up"});
   if (!joined.ok()) {

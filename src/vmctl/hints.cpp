@@ -1,0 +1,112 @@
+// One table from error code (narrowed by command or text where one code
+// covers several situations) to the vmctl command or flag that applies the
+// library's remedy. First match wins, so narrow rows come before broad ones.
+#include "vmctl/hints.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace vmctl {
+
+namespace {
+
+namespace errc = vm_manager::errc;
+
+struct Hint {
+  std::string_view code;
+  std::string_view commands;  // space-separated subcommands it applies to; empty: any
+  std::string_view contains;  // text the message or help must hold; empty: any. Codes first, text
+                              // only where a code alone is ambiguous (spec::invalid mostly).
+  std::string_view text;      // {name} is the VM's name
+};
+
+constexpr std::string_view kStatus = "'vmctl status {name}' shows its state";
+constexpr std::string_view kStart = "start it with 'vmctl start {name}'";
+constexpr std::string_view kConsole = "'vmctl log {name}' shows its console, 'vmctl status {name}' its state";
+
+constexpr std::array kHints{
+    Hint{errc::vm_not_found, "", "", "'vmctl list' shows the VMs that exist; 'vmctl create --name {name}' makes one"},
+    Hint{errc::vm_already_exists, "", "", "choose another --name, or 'vmctl destroy {name}' first"},
+    Hint{errc::vm_locked, "", "", "raise VMCTL_LOCK_TIMEOUT (seconds) to wait longer"},
+    Hint{errc::vm_invalid_state, "", "has no network",
+         "'vmctl destroy {name}', then create it with --network user or tap"},
+    Hint{errc::vm_invalid_state, "start", "suspended", "resume it with 'vmctl resume {name}'"},
+    Hint{errc::vm_invalid_state, "suspend resume", "it is prepared", kStart},
+    Hint{errc::vm_invalid_state, "suspend resume", "it is stopped", kStart},
+    Hint{errc::vm_invalid_state, "ssh ssh-config cp console log", "", kStart},
+    Hint{errc::vm_invalid_state, "provision", "", "bring it up with 'vmctl up --name {name}'"},
+    Hint{errc::vm_invalid_state, "", "", kStatus},
+    Hint{errc::vm_start_failed, "", "KVM may not work", "create the VM with --accel tcg, or set VMCTL_ACCEL=tcg"},
+    Hint{errc::vm_start_failed, "", "cloud-init", "'vmctl ssh {name}' logs in to look"},
+    Hint{errc::store_corrupt, "", "", "'vmctl destroy {name}' removes it"},
+    Hint{errc::store_io, "", "outside", "pass the right --data-dir"},
+    Hint{errc::data_dir_invalid, "", "", "pass --data-dir DIR or set VMCTL_DATA_DIR"},
+    Hint{errc::backend_not_available, "", "", "choose another --backend"},
+    Hint{errc::backend_unsupported, "", "address of VM", "'vmctl console {name}' shows the guest"},
+    // spec::invalid covers every refused create option: the message says which.
+    Hint{errc::spec_invalid, "", "TAP networking needs a bridge", "pass --bridge BRIDGE with --network tap"},
+    Hint{errc::spec_invalid, "", "bridge '", "pass another --bridge"},
+    Hint{errc::spec_invalid, "", "cannot create TAP", "'vmctl destroy {name}', then create it with --network user"},
+    Hint{errc::spec_invalid, "", "has no VNIC networking", "pass --network user or --network tap"},
+    Hint{errc::spec_invalid, "", "needs a disk image", "pass --image PATH"},
+    Hint{errc::spec_invalid, "", "does not exist or is not a file", "pass --image with the path of a disk image"},
+    Hint{errc::spec_invalid, "", "vcpus must be", "pass --vcpus N"},
+    Hint{errc::spec_invalid, "", "memory must be", "pass --memory in megabytes, e.g. --memory 2048"},
+    Hint{errc::spec_invalid, "", "disk must be", "pass --disk in gigabytes, e.g. --disk 20"},
+    Hint{errc::spec_invalid, "", "smaller than the image", "leave --disk out, or pass a larger --disk"},
+    Hint{errc::spec_invalid, "", "UEFI firmware", "create the VM without --uefi"},
+    Hint{errc::spec_invalid, "", "takes an image snapshot", "pass --image <image>@<snapshot>"},
+    Hint{errc::spec_invalid, "", "propolis backend has no", "pass --network vnic"},
+    Hint{errc::spec_invalid, "", "gives every VM a NIC", "pass --network vnic"},
+    Hint{errc::spec_invalid, "", "no link to create", "pass --vnic LINK or set VMCTL_PROPOLIS_LINK"},
+    Hint{errc::spec_invalid, "", "not a kernel", "drop --kernel, --initrd and --append"},
+    Hint{errc::spec_invalid, "", "propolis-server", "pass --propolis-api IP/PREFIX"},
+    Hint{errc::ssh_not_configured, "", "", "'vmctl destroy {name}', then create it with --ssh-user (and --ssh-key)"},
+    Hint{errc::ssh_timeout, "", "cloud-init", "raise --wait-timeout, or look inside with 'vmctl ssh {name}'"},
+    Hint{errc::ssh_timeout, "", "", kConsole},
+    Hint{errc::ssh_auth_failed, "", "", kConsole},
+    Hint{errc::ssh_exec_failed, "", "keepalives", kConsole},
+    Hint{errc::ssh_connect_failed, "", "", kStatus},
+    Hint{errc::qmp_timeout, "", "", "'vmctl stop --force {name}' stops a hung QEMU"},
+    Hint{errc::qmp_connect_failed, "", "", kStatus},
+    Hint{errc::qmp_closed, "", "", kStatus},
+    Hint{errc::qmp_command_failed, "", "", kStatus},
+    Hint{errc::console_unavailable, "", "raw mode", "run 'vmctl console' from an interactive terminal"},
+    Hint{errc::console_unavailable, "", "", kStatus},
+    Hint{errc::console_websocket_failed, "", "", kStatus},
+    Hint{errc::image_ambiguous, "", "", "'vmctl image list' shows the keys"},
+    Hint{errc::vmfile_not_found, "", "", "pass --file PATH"},
+};
+
+// Errors vmctl raises itself already name its commands and flags.
+bool names_vmctl_syntax(std::string_view help) {
+  return help.find("vmctl ") != std::string_view::npos || help.find("--") != std::string_view::npos;
+}
+
+bool names_command(std::string_view commands, std::string_view command) {
+  if (commands.empty()) return true;
+  if (command.empty()) return false;
+  for (std::size_t at = commands.find(command); at != std::string_view::npos; at = commands.find(command, at + 1)) {
+    std::size_t end = at + command.size();
+    if ((at == 0 || commands[at - 1] == ' ') && (end == commands.size() || commands[end] == ' ')) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> hint_for(const vm_manager::Error& error, const ErrorContext& context) {
+  if (names_vmctl_syntax(error.help())) return std::nullopt;
+  for (const Hint& hint : kHints) {
+    if (hint.code != error.code() || !names_command(hint.commands, context.command)) continue;
+    if (!hint.contains.empty() && error.message().find(hint.contains) == std::string::npos &&
+        error.help().find(hint.contains) == std::string::npos) {
+      continue;
+    }
+    return fmt::format(fmt::runtime(hint.text), fmt::arg("name", context.vm_name));
+  }
+  return std::nullopt;
+}
+
+}  // namespace vmctl
