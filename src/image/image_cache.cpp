@@ -23,12 +23,14 @@
 #include "os/file_lock.hpp"
 #include "os/files.hpp"
 #include "os/process.hpp"
+#include "util/strings.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::image {
 namespace fs = std::filesystem;
 using Error = vm_manager::Error;
 namespace {
+using util::lower;
 
 constexpr std::string_view kImage = "image";
 constexpr std::string_view kMeta = "meta.json";
@@ -46,11 +48,6 @@ bool is_hex(std::string_view text) {
 
 bool is_url(std::string_view source) {
   return source.starts_with("http://") || source.starts_with("https://");
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
 }
 
 std::string now_utc() {

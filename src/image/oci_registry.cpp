@@ -15,11 +15,14 @@
 #include "image/sha256.hpp"
 #include "net/http_client.hpp"
 #include "util/base64.hpp"
+#include "util/strings.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::image {
 namespace fs = std::filesystem;
 namespace {
+using util::lower;
+using util::trim;
 
 constexpr std::size_t kMaxDocument = 4 << 20;  // manifests and tokens are small; refuse anything huge
 constexpr std::string_view kManifestTypes =
@@ -28,17 +31,6 @@ constexpr std::string_view kManifestTypes =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr std::string_view kCredentialsHint =
     "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it";
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return std::string(text);
-}
 
 // A GET of a small document; transport failures raise registry_failed.
 net::HttpResponse http_get(const std::string& url, std::vector<std::string> headers, const DownloadOptions& options) {

@@ -7,24 +7,15 @@
 #include <memory>
 
 #include "net/libcurl.hpp"
+#include "util/strings.hpp"
 #include "vm_manager/version.hpp"
 
 namespace vm_manager::net {
 namespace {
+using util::lower;
+using util::trim;
 
 using std::chrono::milliseconds;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
 
 // "HTTP/1.1 206 Partial Content" -> 206; 0 when there is no number.
 long status_of(std::string_view status_line) {

@@ -10,11 +10,13 @@
 #include "os/files.hpp"
 #include "ssh/libssh_ptr.hpp"
 #include "util/base64.hpp"
+#include "util/strings.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::ssh {
 namespace fs = std::filesystem;
 namespace {
+using util::trim;
 
 [[noreturn]] void keygen_failed(std::string_view what) {
   throw Error(errc::ssh_keygen_failed, fmt::format("cannot generate an SSH key: {} failed", what),
@@ -28,16 +30,6 @@ namespace {
 }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (is_blank(text.front()) || text.front() == '\r' || text.front() == '\n')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (is_blank(text.back()) || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // Imports the blob with libssh, checking it names the same type as the line.
 KeyPtr import_public(const PublicKey& key) {

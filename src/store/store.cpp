@@ -11,6 +11,7 @@
 
 #include "os/file_lock.hpp"
 #include "os/files.hpp"
+#include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
 #include "vm_manager/names.hpp"
@@ -194,18 +195,17 @@ VmRecord VmStore::create(const VmLock& lock, const VmSpec& spec,
   VmRecord record;
   record.spec = spec;
   record.created_at = now_rfc3339();
-  try {
-    record.handle = prepare(spec);
-    if (record.handle.name != spec.name) {
-      throw Error(errc::store_io, "the backend named the VM differently from its spec",
-                  "this is a bug in vmctl; please report it");
-    }
-    os::make_dir(dir);  // backends normally made it already
-    save(lock, record);
-  } catch (...) {
+  util::Rollback undo([&] {
     if (fs::exists(dir)) data_dir_.remove_inside(dir);
-    throw;
+  });
+  record.handle = prepare(spec);
+  if (record.handle.name != spec.name) {
+    throw Error(errc::store_io, "the backend named the VM differently from its spec",
+                "this is a bug in vmctl; please report it");
   }
+  os::make_dir(dir);  // backends normally made it already
+  save(lock, record);
+  undo.commit();
   return record;
 }
 

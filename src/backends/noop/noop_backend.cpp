@@ -4,6 +4,7 @@
 
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
+#include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
 
@@ -46,13 +47,9 @@ VmHandle NoopBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   VmHandle handle = handle_from_spec(spec, BackendTag::noop, work_dir);
-  try {
-    write_state(handle, VmState::prepared);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(work_dir, ec);
-    throw;
-  }
+  util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
+  write_state(handle, VmState::prepared);
+  undo.commit();
   return handle;
 }
 

@@ -12,6 +12,7 @@
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
+#include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
 
@@ -139,19 +140,16 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   ZoneLayout layout = layout_for(spec, config_);  // every name checked before anything runs
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
-  try {
-    VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
-    h.zone_name = layout.zone_name;
-    h.propolis_address = api_endpoint(layout);
-    h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
-    cloudinit::write_vm_seed(spec, work_dir, h);
-    os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
-    tools_.create(layout);  // undoes itself when it fails part-way
-    return h;
-  } catch (...) {
-    data_dir_.remove_inside(work_dir);
-    throw;
-  }
+  util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
+  VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
+  h.zone_name = layout.zone_name;
+  h.propolis_address = api_endpoint(layout);
+  h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
+  cloudinit::write_vm_seed(spec, work_dir, h);
+  os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
+  tools_.create(layout);  // undoes itself when it fails part-way
+  undo.commit();
+  return h;
 }
 
 ZoneLayout PropolisBackend::layout_of(const VmHandle& handle) const {

@@ -1,4 +1,5 @@
 #include "backends/qemu/guest_address.hpp"
+#include "util/strings.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,12 +10,7 @@
 
 namespace vm_manager::qemu {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
+using util::lower;
 
 std::vector<std::string> words_of(const std::string& line) {
   std::istringstream in(line);

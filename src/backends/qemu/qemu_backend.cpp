@@ -17,6 +17,7 @@
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
+#include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
 
@@ -69,30 +70,27 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   if (spec.uefi) firmware = find_uefi_firmware(config_.firmware_dirs);
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
-  try {
-    VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
-    fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
-    h.overlay_path = (work_dir / layout::kOverlay).string();
-    h.console_log = (work_dir / layout::kConsoleLog).string();
-    h.console_socket = (sockets / layout::kConsoleSocket).string();
-    h.qmp_socket = (sockets / layout::kQmpSocket).string();
-    h.mac = random_local_mac();
-    if (std::holds_alternative<UserNetwork>(h.network)) {
-      h.ssh_host = "127.0.0.1";
-      h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
-    }
-    create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
-    cloudinit::write_vm_seed(checked, work_dir, h);
-    if (firmware) {
-      fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
-      fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
-                      fs::perm_options::replace);
-    }
-    return h;
-  } catch (...) {
-    data_dir_.remove_inside(work_dir);
-    throw;
+  util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
+  VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
+  fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
+  h.overlay_path = (work_dir / layout::kOverlay).string();
+  h.console_log = (work_dir / layout::kConsoleLog).string();
+  h.console_socket = (sockets / layout::kConsoleSocket).string();
+  h.qmp_socket = (sockets / layout::kQmpSocket).string();
+  h.mac = random_local_mac();
+  if (std::holds_alternative<UserNetwork>(h.network)) {
+    h.ssh_host = "127.0.0.1";
+    h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
   }
+  create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
+  cloudinit::write_vm_seed(checked, work_dir, h);
+  if (firmware) {
+    fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
+    fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace);
+  }
+  undo.commit();
+  return h;
 }
 
 bool QemuBackend::process_alive(const VmHandle& handle) {
