@@ -18,7 +18,11 @@ template <typename Act>
 VmRecord VmManager::change(std::string_view name, Act act) {
   VmLock lock = store_.lock(name);
   VmRecord record = store_.load(name);
-  record.handle = act(record);
+  VmHandle changed = act(record);
+  // An unchanged handle (suspend, resume, starting a running VM) needs no
+  // save: rewriting the same record would cost two fsyncs for nothing.
+  if (changed == record.handle) return record;
+  record.handle = std::move(changed);
   store_.save(lock, record);
   return record;
 }
