@@ -37,6 +37,20 @@ struct ManagerConfig {
   BackendRegistry backends = BackendRegistry::builtin();
 };
 
+// What a command run in the guest did.
+struct ExecResult {
+  int exit_status = -1;  // the command's status; 128+N when killed by signal N
+  std::string out;
+  std::string err;
+};
+
+struct ReadyOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  bool wait_for_cloud_init = true;  // when the VM has a cloud-init seed
+  // Called as each step begins: "ssh", then "cloud-init".
+  std::function<void(const std::string& step)> progress;
+};
+
 // What bring_up() did.
 enum class BringUp { already_running, started, resumed };
 
@@ -78,6 +92,16 @@ class VM_MANAGER_API VmManager {
   // VM whose record is unreadable (each backend clears what it can prove is
   // that VM's) and the remains of a create that crashed.
   Destroyed destroy(std::string_view name);
+
+  // Waits until the VM's guest answers SSH with the host key generated for
+  // it and accepts the VM's login key, then (with a seed) until cloud-init
+  // has finished. Raises ssh::timeout at options.timeout, vm::start_failed
+  // when cloud-init failed, vm::invalid_state when the VM does not run.
+  void wait_ready(std::string_view name, const ReadyOptions& options = {});
+  // Runs `command` through the login user's shell in the guest, over SSH
+  // pinned to the VM's host key. `timeout` 0: no limit. Raises ssh::*.
+  ExecResult exec(std::string_view name, const std::string& command,
+                  std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   // The VM's record. Raises vm::not_found, store::corrupt.
   VmRecord get(std::string_view name) const;

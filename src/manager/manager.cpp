@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "ssh/session.hpp"
+#include "ssh/vm_access.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager {
@@ -114,6 +116,21 @@ Destroyed VmManager::destroy(std::string_view name) {
   hypervisor_.destroy(record->handle);
   store_.remove(std::move(lock));
   return Destroyed::vm;
+}
+
+void VmManager::wait_ready(std::string_view name, const ReadyOptions& options) {
+  ssh::WaitOptions wait;
+  wait.timeout = options.timeout;
+  wait.wait_for_cloud_init = options.wait_for_cloud_init;
+  wait.progress = options.progress;
+  // No lock: others may use the VM while it boots.
+  ssh::wait_until_ready(hypervisor_, get(name).handle, wait);
+}
+
+ExecResult VmManager::exec(std::string_view name, const std::string& command, std::chrono::milliseconds timeout) {
+  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle));
+  ssh::ExecResult result = session.exec_capture(command, timeout);
+  return ExecResult{result.exit_status, std::move(result.out), std::move(result.err)};
 }
 
 VmRecord VmManager::get(std::string_view name) const { return store_.load(name); }
