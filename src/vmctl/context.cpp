@@ -1,8 +1,6 @@
 #include "vmctl/context.hpp"
 
-#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
