@@ -78,19 +78,25 @@ VmRecord record_from_text(const std::string& text, const fs::path& path) {
   }
 }
 
-// `out` takes j[key] only when it has the expected type.
+// `out` takes j[key] only when it is there with the expected type; says
+// whether it did.
 template <typename T>
-void salvage_field(const json& j, const char* key, T& out) {
+bool salvage_field(const json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return false;
   try {
-    if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+    out = it->get<T>();
+    return true;
   } catch (const json::exception&) {
+    return false;
   }
 }
 template <typename T>
-void salvage_field(const json& j, const char* key, std::optional<T>& out) {
+bool salvage_field(const json& j, const char* key, std::optional<T>& out) {
   T value{};
-  salvage_field(j, key, value);
-  if (j.contains(key) && j[key] == json(value)) out = value;
+  if (!salvage_field(j, key, value)) return false;
+  out = value;
+  return true;
 }
 
 }  // namespace
