@@ -14,6 +14,7 @@
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/hypervisor.hpp"
+#include "vm_manager/log.hpp"
 
 namespace vm_manager {
 
@@ -24,6 +25,9 @@ struct BackendContext {
   std::optional<std::string> zfs_pool;  // pool for Propolis disks
   // Where each backend reads its own settings (VMCTL_QEMU, VMCTL_ZFS_POOL…).
   Environment environment;
+  // Where the backends' warnings and debug lines go (a TCG fallback, a QEMU
+  // that does not answer…); empty: nowhere.
+  LogSink log = {};
 };
 
 using BackendFactory = std::function<std::unique_ptr<Hypervisor>(const BackendContext&)>;

@@ -20,6 +20,7 @@
 #include "vm_manager/backend_registry.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/log.hpp"
 #include "vm_manager/router.hpp"
 #include "vm_manager/store.hpp"
 #include "vm_manager/types.hpp"
@@ -35,6 +36,10 @@ struct ManagerConfig {
   std::optional<std::string> zfs_pool;  // pool for Propolis disks
   // Which backends there are; BackendRegistry::noop_only() for tests.
   BackendRegistry backends = BackendRegistry::builtin();
+  // Where the library's diagnostics go, from every part the manager drives
+  // (log.hpp); the library itself never writes to stdout or stderr. Empty:
+  // they are dropped.
+  LogSink log = {};
 };
 
 // What a command run in the guest did.

@@ -6,13 +6,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "core/logger.hpp"
 #include "net/http_client.hpp"
 #include "os/files.hpp"
+#include "util/strings.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::image {
@@ -25,16 +27,34 @@ namespace {
                           "check the permissions and free space of the image cache");
 }
 
+// What the caller has heard of the download so far; every report goes
+// through it, so that the final one repeats the last counts.
+class Reporter {
+ public:
+  Reporter(const ProgressCallback& callback, const std::string& url) : callback_(callback) { last_.what = url; }
+
+  void bytes(std::uint64_t done, std::optional<std::uint64_t> total) {
+    last_.done = done;
+    last_.total = total;
+    if (callback_) callback_(last_);
+  }
+  void finished() {
+    last_.finished = true;
+    if (callback_) callback_(last_);
+  }
+
+ private:
+  const ProgressCallback& callback_;
+  Progress last_;
+};
+
 struct Transfer {
   int fd = -1;
   fs::path path;
   int write_errno = 0;
   std::uint64_t offset = 0;  // bytes present before this attempt
   std::uint64_t written = 0;  // bytes written by this attempt
-  bool tty = false;
-  bool quiet = false;
-  bool drawn = false;         // the bar has been drawn at least once
-  std::chrono::steady_clock::time_point last_draw{};
+  Reporter* reporter = nullptr;
 };
 
 bool write_piece(Transfer& t, std::string_view piece) {
@@ -47,52 +67,11 @@ bool write_piece(Transfer& t, std::string_view piece) {
   return true;
 }
 
-std::string human(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return fmt::format("{:.1f} {}", bytes, kUnits[unit]);
-}
-
-// Redraws the bar on the terminal (stderr) in place: "\r[###   ]  42% …".
-// `all` is 0 while the size is unknown.
-void draw_bar(Transfer& t, double done, double all) {
-  t.drawn = true;
-  t.last_draw = std::chrono::steady_clock::now();
-  if (all > 0) {
-    constexpr int kWidth = 30;
-    int filled = static_cast<int>(kWidth * done / all);
-    if (filled > kWidth) filled = kWidth;
-    std::fprintf(stderr, "\r[%s%s] %3d%% %s / %s", std::string(static_cast<size_t>(filled), '#').c_str(),
-                 std::string(static_cast<size_t>(kWidth - filled), ' ').c_str(), static_cast<int>(100 * done / all),
-                 human(done).c_str(), human(all).c_str());
-  } else {
-    std::fprintf(stderr, "\r%s", human(done).c_str());
-  }
-  std::fflush(stderr);
-}
-
-// At most every 200 ms (the first call always draws); the final state is
-// drawn once the transfer is complete (finish_bar).
+// libcurl counts this attempt's bytes; the caller hears of the whole file.
 void on_progress(Transfer& t, std::uint64_t received, std::uint64_t expected) {
-  if (!t.tty || t.quiet) return;
-  if (t.drawn && std::chrono::steady_clock::now() - t.last_draw < std::chrono::milliseconds(200)) return;
-  double done = static_cast<double>(t.offset + received);
-  double all = expected > 0 ? static_cast<double>(t.offset + expected) : 0.0;
-  draw_bar(t, done, all);
-}
-
-// The bar at 100%, whatever the throttle skipped, then the end of its line.
-void finish_bar(Transfer& t, bool complete) {
-  if (!t.tty || t.quiet) return;
-  if (complete) {
-    double size = static_cast<double>(t.offset + t.written);
-    draw_bar(t, size, size);
-  }
-  std::fputs("\n", stderr);
+  std::optional<std::uint64_t> total;
+  if (expected > 0) total = t.offset + expected;
+  t.reporter->bytes(t.offset + received, total);
 }
 
 std::uint64_t partial_size(const fs::path& path) {
@@ -122,12 +101,11 @@ struct Result {
   std::string error;
 };
 
-Result attempt(const std::string& url, const fs::path& partial, const DownloadOptions& options, bool tty) {
+Result attempt(const std::string& url, const fs::path& partial, const DownloadOptions& options, Reporter& reporter) {
   Transfer t;
   t.path = partial;
   t.offset = partial_size(partial);
-  t.tty = tty;
-  t.quiet = options.quiet;
+  t.reporter = &reporter;
   t.fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (t.fd < 0) io_error("open", partial, errno);
   os::UniqueFd closer(t.fd);
@@ -145,7 +123,6 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   request.max_body = kMaxErrorPage;
 
   const net::HttpResponse r = net::perform(request);
-  finish_bar(t, r.success());
   // 416: what we have does not fit the file (it changed, or is complete and
   // larger); start over once. Any other answer but 2xx is final.
   if (r.status == 416 && t.offset > 0) return {Outcome::restart, http_error(r.status)};
@@ -169,29 +146,14 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   }
 }
 
-}  // namespace
-
-std::uint64_t download(const std::string& url, const fs::path& partial, const DownloadOptions& options) {
-  const bool tty = ::isatty(STDERR_FILENO) == 1;
-  if (!options.quiet) {
-    std::uint64_t have = partial_size(partial);
-    if (have > 0) {
-      std::fprintf(stderr, "Downloading %s (resuming at %s)\n", url.c_str(), human(static_cast<double>(have)).c_str());
-    } else {
-      std::fprintf(stderr, "Downloading %s\n", url.c_str());
-    }
-  }
+// The attempts, resumed or restarted as their outcomes say; the size once done.
+std::uint64_t download_with_retries(const std::string& url, const fs::path& partial, const DownloadOptions& options,
+                                    Reporter& reporter) {
   std::string last_error;
   bool restarted = false;
   for (int i = 0; i < options.attempts; ++i) {
-    Result r = attempt(url, partial, options, tty);
-    if (r.outcome == Outcome::done) {
-      std::uint64_t size = partial_size(partial);
-      if (!options.quiet) {
-        std::fprintf(stderr, "Downloaded %s (%s)\n", url.c_str(), human(static_cast<double>(size)).c_str());
-      }
-      return size;
-    }
+    Result r = attempt(url, partial, options, reporter);
+    if (r.outcome == Outcome::done) return partial_size(partial);
     last_error = r.error;
     if (r.outcome == Outcome::restart) {
       if (restarted) break;  // the server refused ranges twice in a row
@@ -202,6 +164,29 @@ std::uint64_t download(const std::string& url, const fs::path& partial, const Do
   }
   throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, last_error),
                           "pull again to resume the download");
+}
+
+}  // namespace
+
+std::uint64_t download(const std::string& url, const fs::path& partial, const DownloadOptions& options) {
+  const Logger log(options.log);
+  if (std::uint64_t have = partial_size(partial); have > 0) {
+    log.info("Downloading {} (resuming at {})", url, util::human_bytes(static_cast<double>(have)));
+  } else {
+    log.info("Downloading {}", url);
+  }
+  Reporter reporter(options.progress, url);
+  std::uint64_t size = 0;
+  try {
+    size = download_with_retries(url, partial, options, reporter);
+  } catch (...) {
+    reporter.finished();
+    throw;
+  }
+  reporter.bytes(size, size);  // whatever libcurl's last report said
+  reporter.finished();
+  log.info("Downloaded {} ({})", url, util::human_bytes(static_cast<double>(size)));
+  return size;
 }
 
 }  // namespace vm_manager::image

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "vm_manager/log.hpp"
+#include "vm_manager/progress.hpp"
+
 namespace vm_manager::image {
 
 struct DownloadOptions {
@@ -16,10 +19,15 @@ struct DownloadOptions {
   long low_speed_limit = 1024;           // bytes/s …
   std::chrono::seconds low_speed_time{60};  // … for this long aborts the transfer
   int attempts = 3;                      // transient failures are resumed this often
-  bool quiet = false;                    // no progress output at all
   // Extra request headers ("Name: value"), e.g. a registry's Authorization.
   // Never printed; libcurl drops Authorization on redirects to other hosts.
   std::vector<std::string> headers;
+  // Hears the bytes as they arrive (what: the URL; done and total count what
+  // an earlier attempt left in the file too), then once with finished, also
+  // when the download fails. The same thread, as often as libcurl reports.
+  ProgressCallback progress;
+  // Hears "Downloading URL" and "Downloaded URL (size)" at info level.
+  LogSink log;
 };
 
 // Downloads `url` into `partial`, appending to what an earlier attempt left

@@ -90,13 +90,12 @@ void rename_into_place(const fs::path& from, const fs::path& to) {
 
 class Lock {
  public:
-  Lock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what, bool quiet) {
+  Lock(const fs::path& path, std::chrono::milliseconds timeout, const std::string& what, const Logger& log) {
     auto fd = os::lock_exclusive(path, timeout, [&](long pid) {
-      if (quiet) return;
       if (pid > 0) {
-        std::fprintf(stderr, "Waiting for another pull of %s (pid %ld)\n", what.c_str(), pid);
+        log.info("Waiting for another pull of {} (pid {})", what, pid);
       } else {
-        std::fprintf(stderr, "Waiting for another pull of %s\n", what.c_str());
+        log.info("Waiting for another pull of {}", what);
       }
     });
     if (!fd) {
@@ -144,7 +143,12 @@ nlohmann::json to_json(const CachedImage& image) {
 }  // namespace
 
 ImageCache::ImageCache(ImageCacheOptions options)
-    : options_(std::move(options)), root_(options_.root ? *options_.root : default_root(options_.environment)) {}
+    : options_(std::move(options)),
+      root_(options_.root ? *options_.root : default_root(options_.environment)),
+      log_(options_.log) {
+  options_.download.progress = options_.progress;
+  options_.download.log = options_.log;
+}
 
 fs::path ImageCache::default_root(const Environment& env) {
   if (auto own = env.get("VMCTL_IMAGE_CACHE")) {
@@ -226,7 +230,7 @@ fs::path ImageCache::pull(const std::string& source, const std::optional<std::st
 
 fs::path ImageCache::import_local(const fs::path& file, const std::string& key, const std::string& file_sha256) {
   create_dirs(root_);
-  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, file.string(), options_.download.quiet);
+  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, file.string(), log_);
   if (auto cached = read_entry(key)) return cached->path;  // imported before (maybe while we waited)
 
   const fs::path dir = root_ / key;
@@ -237,9 +241,7 @@ fs::path ImageCache::import_local(const fs::path& file, const std::string& key, 
     entry.download_sha256 = file_sha256.empty() ? sha256_file(file) : file_sha256;
     Compression compression = detect_compression(file);
     entry.compression = std::string(compression_name(compression));
-    if (!options_.download.quiet) {
-      std::fprintf(stderr, "Decompressing %s (%s)\n", file.c_str(), entry.compression.c_str());
-    }
+    log_.info("Decompressing {} ({})", file.string(), entry.compression);
     try {
       decompress_file(compression, file, decompressing);
     } catch (const Error& e) {
@@ -273,7 +275,7 @@ void ImageCache::download_source(const std::string& source, const fs::path& part
 
 fs::path ImageCache::fetch(const std::string& url, const std::string& key, const std::optional<std::string>& expected) {
   create_dirs(root_);
-  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, url, options_.download.quiet);
+  Lock lock(root_ / (key + ".lock"), options_.lock_timeout, url, log_);
   const fs::path dir = root_ / key;
 
   // Someone may have finished the download while we waited for the lock.
@@ -466,7 +468,7 @@ void ImageCache::remove(const std::string& source_or_key) {
                 "see the cached images with list");
   }
   const fs::path lock_path = root_ / (key + ".lock");
-  Lock lock(lock_path, options_.lock_timeout, source_or_key, options_.download.quiet);
+  Lock lock(lock_path, options_.lock_timeout, source_or_key, log_);
   // meta.json first: a crash midway leaves an incomplete entry, never a
   // complete-looking one without its image.
   remove_quietly(dir / kMeta);

@@ -31,8 +31,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/logger.hpp"
 #include "image/download.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/log.hpp"
+#include "vm_manager/progress.hpp"
 
 namespace vm_manager::image {
 
@@ -57,7 +60,13 @@ struct ImageCacheOptions {
   Environment environment;
   std::string qemu_img = "qemu-img";
   std::chrono::milliseconds lock_timeout = std::chrono::hours(1);
+  // Limits and headers of downloads; their progress and log are the two below.
   DownloadOptions download;
+  // Hears each download's bytes (DownloadOptions::progress says how).
+  ProgressCallback progress;
+  // Hears, at info level, what a pull does that takes a while: downloading
+  // (and downloaded), decompressing, waiting for another pull of the source.
+  LogSink log;
 };
 
 class ImageCache {
@@ -120,6 +129,7 @@ class ImageCache {
 
   ImageCacheOptions options_;
   std::filesystem::path root_;
+  Logger log_;
 };
 
 }  // namespace vm_manager::image

@@ -13,7 +13,7 @@ namespace vm_manager {
 VmManager::VmManager(ManagerConfig config)
     : store_(config.data_dir, std::move(config.locks)),
       hypervisor_(BackendContext{config.data_dir, std::move(config.bridge), std::move(config.zfs_pool),
-                                 std::move(config.environment)},
+                                 std::move(config.environment), std::move(config.log)},
                   std::move(config.backends)) {}
 
 template <typename Act>

@@ -13,4 +13,7 @@ std::string lower(std::string_view text);
 // C locale).
 std::string_view trim(std::string_view text);
 
+// A byte count for people: one decimal and binary units ("512.0 B", "1.5 MiB").
+std::string human_bytes(double bytes);
+
 }  // namespace vm_manager::util

@@ -10,9 +10,14 @@
 
 #include "image/image_cache.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/log.hpp"
 #include "vm_manager/manager.hpp"
 
 namespace vmctl {
+
+// Whether a pull tells the user what it does: "Downloading …" and the other
+// status lines, and a progress bar on a terminal (unless --quiet).
+enum class PullOutput { shown, hidden };
 
 struct GlobalOptions {
   std::optional<std::filesystem::path> data_dir;
@@ -31,7 +36,10 @@ class Context {
   vm_manager::VmStore& store() { return manager().store(); }
   vm_manager::RouterHypervisor& hypervisor() { return manager().hypervisor(); }
   // Where images are cached and how they are fetched, for this environment.
-  vm_manager::image::ImageCacheOptions image_cache_options();
+  vm_manager::image::ImageCacheOptions image_cache_options(PullOutput output = PullOutput::shown);
+  // Where the library's diagnostics go: stderr as "level: message", at the
+  // level -v and -q chose (main.cpp sets the logger up).
+  vm_manager::LogSink log_sink() const;
 
   // A line for the user on stdout, unless --quiet.
   void say(const std::string& line) const;

@@ -40,6 +40,7 @@ void print_error(std::string_view code, std::string_view message, std::string_vi
 
 void configure_logging(const GlobalOptions& options) {
   // Diagnostics go to stderr: stdout carries what scripts parse (list --json).
+  // The library's arrive here too, through Context::log_sink().
   spdlog::set_default_logger(spdlog::stderr_color_mt("vmctl"));
   spdlog::set_pattern("%^%l%$: %v");
   if (options.quiet) {

@@ -89,8 +89,7 @@ vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
   auto output = std::make_shared<std::mutex>();
   vmfile::ApplyContext apply;
   apply.manager = &ctx.manager();
-  apply.images = ctx.image_cache_options();
-  apply.images.download.quiet = true;  // parallel progress bars would garble; the VM's lines say what happens
+  apply.images = ctx.image_cache_options(PullOutput::hidden);  // parallel bars would garble; the VM's lines say what happens
   apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };
   apply.print = [&ctx, output](const std::string& line) {
     std::lock_guard<std::mutex> hold(*output);

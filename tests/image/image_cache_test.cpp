@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/sha256.hpp"
+#include "util/strings.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -139,6 +140,99 @@ TEST_F(ImageCacheTest, DownloadsAQcow2ImageAndDetectsItsFormat) {
   EXPECT_EQ(json.at("sha256"), sha256_hex(qcow2_bytes_));
   EXPECT_EQ(json.at("size"), qcow2_bytes_.size());
   EXPECT_FALSE(fs::exists(path.parent_path() / "download.partial"));
+}
+
+// What a pull tells its hooks: every progress report, and the log's lines.
+struct Heard {
+  std::vector<Progress> reports;
+  std::vector<std::pair<LogLevel, std::string>> lines;
+
+  void listen(ImageCacheOptions& options) {
+    options.progress = [this](const Progress& p) { reports.push_back(p); };
+    options.log = [this](LogLevel level, std::string_view line) { lines.emplace_back(level, std::string(line)); };
+  }
+  std::vector<std::string> info_lines() const {
+    std::vector<std::string> out;
+    for (const auto& [level, line] : lines) {
+      if (level == LogLevel::info) out.push_back(line);
+    }
+    return out;
+  }
+};
+
+// The reports of one download: about `url`, counting up, and only the last finished.
+void expect_one_download(const std::vector<Progress>& reports, const std::string& url) {
+  ASSERT_GE(reports.size(), 2u);
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(reports[i].what, url);
+    EXPECT_EQ(reports[i].finished, i + 1 == reports.size()) << "report " << i;
+    if (reports[i].total) {
+      EXPECT_LE(reports[i].done, *reports[i].total) << "report " << i;
+    }
+  }
+}
+
+TEST_F(ImageCacheTest, ADownloadReportsItsBytesAndEndsFinishedWithAll) {
+  ImageCacheOptions options;
+  options.root = root_;
+  Heard heard;
+  heard.listen(options);
+  ImageCache(options).pull(url("trickle/disk.qcow2"));  // ten pieces: several reports on the way
+
+  expect_one_download(heard.reports, url("trickle/disk.qcow2"));
+  const Progress& last = heard.reports.back();
+  EXPECT_TRUE(last.finished);
+  ASSERT_TRUE(last.total.has_value());
+  EXPECT_EQ(last.done, qcow2_bytes_.size());
+  EXPECT_EQ(*last.total, qcow2_bytes_.size());
+  // Some report on the way counted part of the file against its whole size.
+  EXPECT_TRUE(std::any_of(heard.reports.begin(), heard.reports.end(), [&](const Progress& p) {
+    return p.total == qcow2_bytes_.size() && p.done > 0 && p.done < qcow2_bytes_.size();
+  }));
+  EXPECT_EQ(heard.info_lines(),
+            (std::vector<std::string>{"Downloading " + url("trickle/disk.qcow2"),
+                                      "Downloaded " + url("trickle/disk.qcow2") + " (" +
+                                          vm_manager::util::human_bytes(static_cast<double>(qcow2_bytes_.size())) + ")"}));
+}
+
+TEST_F(ImageCacheTest, AResumedDownloadCountsWhatWasThere) {
+  const fs::path dir = root_ / ImageCache::key_for(url("disk.qcow2"));
+  fs::create_directories(dir);
+  write_bytes(dir / "download.partial", qcow2_bytes_.substr(0, 3072));
+  ImageCacheOptions options;
+  options.root = root_;
+  Heard heard;
+  heard.listen(options);
+  ImageCache(options).pull(url("disk.qcow2"));
+  ASSERT_FALSE(heard.reports.empty());
+  for (const Progress& p : heard.reports) EXPECT_GE(p.done, 3072u);
+  EXPECT_EQ(heard.reports.back().done, qcow2_bytes_.size());
+  EXPECT_EQ(heard.reports.back().total, qcow2_bytes_.size());
+  ASSERT_FALSE(heard.info_lines().empty());
+  EXPECT_EQ(heard.info_lines().front(), "Downloading " + url("disk.qcow2") + " (resuming at 3.0 KiB)");
+}
+
+TEST_F(ImageCacheTest, AFailedDownloadStillEndsFinished) {
+  ImageCacheOptions options;
+  options.root = root_;
+  Heard heard;
+  heard.listen(options);
+  auto e = error_of([&] { ImageCache(options).pull(url("missing.img")); });
+  EXPECT_EQ(e.code(), errc::image_download_failed);
+  ASSERT_FALSE(heard.reports.empty());
+  EXPECT_TRUE(heard.reports.back().finished);
+  EXPECT_EQ(heard.info_lines(), std::vector<std::string>{"Downloading " + url("missing.img")});
+}
+
+TEST_F(ImageCacheTest, DecompressingALocalFileIsLogged) {
+  run({"xz", "-k", "-f", qcow2_.string()});
+  ImageCacheOptions options;
+  options.root = root_;
+  Heard heard;
+  heard.listen(options);
+  ImageCache(options).pull(qcow2_.string() + ".xz");
+  EXPECT_EQ(heard.info_lines(), std::vector<std::string>{"Decompressing " + qcow2_.string() + ".xz (xz)"});
+  EXPECT_TRUE(heard.reports.empty());  // nothing was downloaded
 }
 
 TEST_F(ImageCacheTest, AnHttpErrorFailsAndCachesNothing) {
@@ -310,7 +404,6 @@ TEST_F(ImageCacheTest, ConcurrentPullsFromTwoProcessesDownloadOnce) {
     try {
       ImageCacheOptions options;
       options.root = root_;
-      options.download.quiet = true;
       ImageCache(options).pull(url("slow/disk.qcow2"));
     } catch (...) {
       rc = 1;

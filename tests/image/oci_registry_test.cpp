@@ -182,7 +182,6 @@ class OciRegistryTest : public ::testing::Test {
     options.lock_timeout = 30s;
     options.download.connect_timeout = 5s;
     options.download.low_speed_time = 10s;
-    options.download.quiet = true;
     options.environment = env_;  // the registry credentials, as vmctl hands them in
     return ImageCache(options);
   }

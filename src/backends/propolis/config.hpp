@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/logger.hpp"
 #include "vm_manager/environment.hpp"
 
 namespace vm_manager::propolis {
@@ -21,6 +22,7 @@ struct PropolisConfig {
   std::chrono::milliseconds tool_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds start_timeout{std::chrono::seconds(120)};  // VMCTL_PROPOLIS_START_TIMEOUT (s)
+  Logger log;  // warnings (a zone that would not halt, a silent propolis-server) and the tools run
 
   // Defaults overridden by the environment; `zfs_pool` (--zfs-pool) wins
   // over VMCTL_ZFS_POOL. Raises spec_invalid for malformed values.

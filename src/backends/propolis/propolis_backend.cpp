@@ -1,7 +1,5 @@
 #include "backends/propolis/propolis_backend.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -132,7 +130,7 @@ PropolisBackend::PropolisBackend(DataDir data_dir, PropolisConfig config, std::u
     : data_dir_(std::move(data_dir)),
       config_(std::move(config)),
       runner_(std::move(runner)),
-      tools_(*runner_, config_.tool_timeout) {}
+      tools_(*runner_, config_.tool_timeout, config_.log) {}
 
 VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
@@ -212,8 +210,8 @@ VmHandle PropolisBackend::start(const VmHandle& handle) {
     try {
       tools_.halt(layout);
     } catch (const Error& e) {
-      spdlog::warn("VM '{}': could not halt zone {} after a failed start: {}", handle.name, layout.zone_name,
-                   e.message());
+      config_.log.warn("VM '{}': could not halt zone {} after a failed start: {}", handle.name, layout.zone_name,
+                       e.message());
     }
     throw;
   }
@@ -232,7 +230,7 @@ VmHandle PropolisBackend::stop(const VmHandle& handle, std::chrono::milliseconds
     }
   } catch (const Error& e) {
     // Halting the zone ends propolis-server and the guest with it.
-    spdlog::warn("VM '{}' did not stop cleanly ({}); halting its zone", handle.name, e.message());
+    config_.log.warn("VM '{}' did not stop cleanly ({}); halting its zone", handle.name, e.message());
   }
   tools_.halt(layout);
   return handle;
@@ -269,10 +267,10 @@ VmState PropolisBackend::instance_state(const VmHandle& handle) {
     return state_of_instance(client.get_instance().at("instance").at("state").get<std::string>());
   } catch (const Error& e) {
     if (e.code() == errc::propolis_no_instance) return VmState::stopped;
-    spdlog::warn("VM '{}': its zone runs but propolis-server does not answer: {}", handle.name, e.message());
+    config_.log.warn("VM '{}': its zone runs but propolis-server does not answer: {}", handle.name, e.message());
     return VmState::failed;
   } catch (const json::exception& e) {
-    spdlog::warn("VM '{}': unexpected answer from propolis-server: {}", handle.name, e.what());
+    config_.log.warn("VM '{}': unexpected answer from propolis-server: {}", handle.name, e.what());
     return VmState::failed;
   }
 }

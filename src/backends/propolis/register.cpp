@@ -2,6 +2,8 @@
 #include "vm_manager/backend_registry.hpp"
 #include "vm_manager/error.hpp"
 
+#include <utility>
+
 namespace vm_manager {
 namespace {
 
@@ -29,9 +31,10 @@ void register_propolis_backend(BackendRegistry& registry) {
       BackendTag::propolis,
       [](const BackendContext& ctx) -> std::unique_ptr<Hypervisor> {
         require_illumos_or_emulation(ctx.environment);
-        return std::make_unique<propolis::PropolisBackend>(
-            ctx.data_dir, propolis::PropolisConfig::from_environment(ctx.environment, ctx.zfs_pool),
-            propolis::system_command_runner());
+        propolis::PropolisConfig config = propolis::PropolisConfig::from_environment(ctx.environment, ctx.zfs_pool);
+        config.log = Logger(ctx.log);
+        return std::make_unique<propolis::PropolisBackend>(ctx.data_dir, std::move(config),
+                                                           propolis::system_command_runner());
       },
       kPlatformDefault);
 }

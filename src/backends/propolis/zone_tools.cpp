@@ -10,7 +10,6 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "backends/propolis/zone_tools.hpp"
 #include "util/printable.hpp"
@@ -83,12 +82,12 @@ class TempCommandFile {
 
 // Runs the undo steps newest first. They log rather than throw, so the
 // original failure is the one the caller sees.
-void roll_back(std::vector<std::function<void()>>& undo) {
+void roll_back(std::vector<std::function<void()>>& undo, const Logger& log) {
   for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
     try {
       (*it)();
     } catch (const std::exception& e) {
-      spdlog::warn("undoing a failed zone create: {}", e.what());
+      log.warn("undoing a failed zone create: {}", e.what());
     }
   }
 }
@@ -106,10 +105,11 @@ std::string describe_failure(const std::vector<std::string>& argv, const os::Pro
                      : fmt::format("{} {}: \"{}\"", command, status, util::printable(err));
 }
 
-ZoneTools::ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout) : runner_(runner), timeout_(timeout) {}
+ZoneTools::ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout, Logger log)
+    : runner_(runner), timeout_(timeout), log_(std::move(log)) {}
 
 os::ProcessOutput ZoneTools::run(const std::vector<std::string>& argv) {
-  spdlog::debug("running {}", os::describe(argv));
+  log_.debug("running {}", os::describe(argv));
   return runner_.run(argv, timeout_);
 }
 
@@ -138,7 +138,7 @@ void ZoneTools::create(const ZoneLayout& l) {
     undo.emplace_back([this, &l] { remove_zone(l.zone_name); });
     run_checked({"zoneadm", "-z", l.zone_name, "install"});
   } catch (...) {
-    roll_back(undo);
+    roll_back(undo, log_);
     throw;
   }
 }
@@ -161,13 +161,13 @@ void ZoneTools::halt(const ZoneLayout& l) {
 void ZoneTools::destroy(const ZoneLayout& l) {
   validate_zone_layout(l);
   std::exception_ptr first;
-  auto attempt = [&first](const std::function<void()>& step) {
+  auto attempt = [this, &first](const std::function<void()>& step) {
     try {
       step();
     } catch (const std::exception& e) {
       // Later parts may still go (a VNIC whose zone is gone); the first
       // failure is usually the cause of the rest.
-      spdlog::warn("destroying a zone: {}", e.what());
+      log_.warn("destroying a zone: {}", e.what());
       if (!first) first = std::current_exception();
     }
   };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backends/propolis/command_runner.hpp"
+#include "core/logger.hpp"
 
 namespace vm_manager::propolis {
 
@@ -83,7 +84,8 @@ std::string zonecfg_command_file(const ZoneLayout& layout);
 class ZoneTools {
  public:
   // Every command gets `timeout`; the runner must outlive this object.
-  ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout);
+  // `log` hears each command run and what an undo could not undo.
+  ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout, Logger log = {});
 
   // Clones the image into the VM's volume (and grows it), creates the VNICs,
   // configures and installs the zone. On failure undoes what it did, in
@@ -110,6 +112,7 @@ class ZoneTools {
 
   CommandRunner& runner_;
   std::chrono::milliseconds timeout_;
+  Logger log_;
 };
 
 // One line for a command that failed: the command and its stderr, quoted.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/logger.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/types.hpp"
 
@@ -39,6 +40,8 @@ struct QemuConfig {
   std::chrono::milliseconds term_grace{5'000};       // SIGTERM before SIGKILL
   std::chrono::milliseconds kill_grace{5'000};       // SIGKILL before giving up
   std::chrono::milliseconds guest_ip_timeout{60'000};  // TAP: waiting for a DHCP lease
+
+  Logger log;  // warnings (a TCG fallback, a QEMU that does not answer) and debug lines
 
   // Raises spec::invalid for a malformed VMCTL_ACCEL.
   static QemuConfig from_environment(const Environment& env, std::optional<std::string> default_bridge);

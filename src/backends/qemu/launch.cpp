@@ -9,7 +9,6 @@
 #include <csignal>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "backends/qemu/command_line.hpp"
 #include "backends/qemu/options.hpp"
@@ -99,7 +98,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
                                               : "check the VM's state");
   }
   AccelChoice accel = choose_accel(handle.accel, config_, *host_);
-  if (!accel.warning.empty()) spdlog::warn("{}", accel.warning);
+  if (!accel.warning.empty()) config_.log.warn("{}", accel.warning);
 
   fs::path work_dir(handle.work_dir);
   LaunchPlan plan;
@@ -131,12 +130,12 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       os::ProcessSpec spec;
       spec.argv = qemu_command_line(h, plan, config_);
       spec.stderr_file = qemu_log;
-      spdlog::debug("starting {}", os::describe(spec.argv));
+      config_.log.debug("starting {}", os::describe(spec.argv));
       os::ProcessOutput out = host_->run(spec, config_.launch_timeout);
       if (out.ok()) break;
       std::string complaint = read_from(qemu_log, log_offset);
       if (complaint.find(kHostForwardFailure) != std::string::npos && i + 1 < ports.size()) {
-        spdlog::debug("SSH port {} is taken; trying {}", ports[i], ports[i + 1]);
+        config_.log.debug("SSH port {} is taken; trying {}", ports[i], ports[i + 1]);
         continue;
       }
       std::string why = out.timed_out ? "it did not finish starting in time" : last_lines(complaint);

@@ -1,7 +1,5 @@
 #include "backends/qemu/qemu_backend.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <fmt/format.h>
 
 #include <thread>
@@ -107,8 +105,8 @@ VmState QemuBackend::state(const VmHandle& handle) {
   } catch (const Error& e) {
     // The process lives but does not answer: say so rather than guess.
     if (!process_alive(handle)) return VmState::stopped;  // it exited meanwhile
-    spdlog::warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *handle.pid,
-                 e.message());
+    config_.log.warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *handle.pid,
+                     e.message());
     return VmState::failed;
   }
 }

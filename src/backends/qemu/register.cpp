@@ -1,6 +1,8 @@
 #include "backends/qemu/qemu_backend.hpp"
 #include "vm_manager/backend_registry.hpp"
 
+#include <utility>
+
 namespace vm_manager {
 
 // QEMU is built only where it runs (Linux), and is the default there.
@@ -8,7 +10,9 @@ void register_qemu_backend(BackendRegistry& registry) {
   registry.add(
       BackendTag::qemu,
       [](const BackendContext& ctx) {
-        return std::make_unique<qemu::QemuBackend>(ctx.data_dir, qemu::QemuConfig::from_environment(ctx.environment, ctx.bridge));
+        qemu::QemuConfig config = qemu::QemuConfig::from_environment(ctx.environment, ctx.bridge);
+        config.log = Logger(ctx.log);
+        return std::make_unique<qemu::QemuBackend>(ctx.data_dir, std::move(config));
       },
       /*platform_default=*/true);
 }

@@ -7,7 +7,6 @@
 #include <string_view>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
@@ -50,7 +49,7 @@ void QemuBackend::destroy_remains(const VmHandle& remains) {
   bool reused = remains.pid == *pid && remains.pid_start_time && *remains.pid_start_time != *started;
   std::optional<os::ProcessIdentity> identity = host_->process_identity(*pid);
   if (reused || !identity || !is_qemu_of(*identity, remains.name)) {
-    spdlog::warn("VM '{}': pid {} in its pidfile is not its QEMU; left alone", remains.name, *pid);
+    config_.log.warn("VM '{}': pid {} in its pidfile is not its QEMU; left alone", remains.name, *pid);
     return;
   }
   if (host_->signal(*pid, *started, SIGKILL) && !host_->wait_for_exit(*pid, *started, config_.kill_grace)) {

@@ -3,7 +3,6 @@
 #include <csignal>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
@@ -24,7 +23,7 @@ milliseconds left_until(Clock::time_point deadline) {
 
 // Asks the guest to power off; false when the request could not be made.
 // Failure is not fatal: the caller escalates.
-bool press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
+bool press_power_button(const VmHandle& h, milliseconds qmp_timeout, const Logger& log) {
   try {
     QmpClient qmp = QmpClient::connect(h.qmp_socket, qmp_timeout);
     // A paused guest cannot see the button; let it run to handle it.
@@ -32,7 +31,7 @@ bool press_power_button(const VmHandle& h, milliseconds qmp_timeout) {
     qmp.system_powerdown();
     return true;
   } catch (const Error& e) {
-    spdlog::info("VM '{}': ACPI shutdown request failed ({}); escalating", h.name, e.message());
+    log.info("VM '{}': ACPI shutdown request failed ({}); escalating", h.name, e.message());
     return false;
   }
 }
@@ -60,7 +59,7 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
     if (timeout > milliseconds(0)) {
       auto deadline = Clock::now() + timeout;
       // Waiting for a shutdown nobody asked for would only delay SIGTERM.
-      if (press_power_button(handle, std::min(config_.qmp_timeout, timeout))) {
+      if (press_power_button(handle, std::min(config_.qmp_timeout, timeout), config_.log)) {
         gone = host_->wait_for_exit(pid, started, left_until(deadline));
       }
     }

@@ -1,0 +1,2 @@
+#include <spdlog/spdlog.h>
+void fallback() { spdlog::warn("KVM is not available; using TCG"); }

@@ -1,0 +1,2 @@
+#include <iostream>
+void tell() { std::cerr << "pulling\n"; }

@@ -1,0 +1,2 @@
+#include <iostream>
+void tell() { std::cout << "pulled\n"; }

@@ -1,0 +1,2 @@
+#include <cstdio>
+void done() { dprintf(2, "done\n"); }

@@ -1,0 +1,2 @@
+#include <unistd.h>
+void newline() { ::write(STDERR_FILENO, "\n", 1); }
