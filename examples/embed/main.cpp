@@ -50,7 +50,9 @@ void qemu_guest(VmManager& vms, const std::string& guest) {
   vms.create(spec, /*start=*/true);
   try {
     ReadyOptions ready;
-    ready.progress = [](const std::string& step) { std::printf("waiting for %s\n", step.c_str()); };
+    ready.progress = [](const Progress& step) {
+      if (!step.finished) std::printf("waiting for %s\n", step.what.c_str());
+    };
     vms.wait_ready(spec.name, ready);
     ExecResult uname = vms.exec(spec.name, "uname -a");
     std::printf("uname (exit %d): %s", uname.exit_status, uname.out.c_str());

@@ -21,6 +21,7 @@
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/log.hpp"
+#include "vm_manager/progress.hpp"
 #include "vm_manager/router.hpp"
 #include "vm_manager/store.hpp"
 #include "vm_manager/types.hpp"
@@ -52,8 +53,9 @@ struct ExecResult {
 struct ReadyOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   bool wait_for_cloud_init = true;  // when the VM has a cloud-init seed
-  // Called as each step begins: "ssh", then "cloud-init".
-  std::function<void(const std::string& step)> progress;
+  // Hears each step as it begins (what: "ssh", then "cloud-init"), and
+  // again with finished as it ends, also when it fails; nothing is counted.
+  ProgressCallback progress;
 };
 
 // What bring_up() did.

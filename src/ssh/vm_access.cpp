@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <sstream>
+#include <string>
+#include <utility>
 
 #include "os/files.hpp"
 #include "util/printable.hpp"
@@ -75,17 +77,34 @@ Target target_for(Hypervisor& hypervisor, const VmHandle& handle) {
   return target;
 }
 
-void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const WaitOptions& options) {
-  auto report = [&](const std::string& step) {
-    if (options.progress) options.progress(step);
-  };
-  ConnectOptions connect;
-  connect.timeout = options.timeout;
-  auto deadline = Clock::now() + options.timeout;
-  report("ssh");
-  Session session = Session::connect(target_for(hypervisor, handle), connect);
-  if (!options.wait_for_cloud_init || handle.seed_iso_path.empty()) return;
-  report("cloud-init");
+namespace {
+
+// Reports a step of the wait as it begins and, finished, as it ends, whether
+// it succeeds or raises.
+class Step {
+ public:
+  Step(const ProgressCallback& progress, std::string what) : progress_(progress), what_(std::move(what)) {
+    report(false);
+  }
+  ~Step() { report(true); }
+  Step(const Step&) = delete;
+  Step& operator=(const Step&) = delete;
+
+ private:
+  void report(bool finished) const noexcept {
+    if (!progress_) return;
+    try {
+      progress_(Progress{what_, 0, std::nullopt, finished});
+    } catch (...) {  // a callback must not throw; if it does, the wait's own outcome still counts
+    }
+  }
+
+  const ProgressCallback& progress_;
+  std::string what_;
+};
+
+void wait_for_cloud_init(Session& session, const VmHandle& handle, Clock::time_point deadline,
+                         std::chrono::milliseconds timeout) {
   // Rounded up: the command's own deadline must not fall before ours, or
   // running out of time would look like a broken connection below.
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
@@ -97,7 +116,7 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
     if (Clock::now() < deadline) throw;  // the connection broke: say so, not "too slow"
     throw Error(errc::ssh_timeout,
                 fmt::format("cloud-init in VM '{}' did not finish within {} s", handle.name,
-                            std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count()),
+                            std::chrono::duration_cast<std::chrono::seconds>(timeout).count()),
                 "wait longer, or see what it waits for in /var/log/cloud-init.log inside the VM");
   }
   // 127: no cloud-init in this image, nothing to wait for. 2: finished with
@@ -107,6 +126,21 @@ void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const Wait
               fmt::format("cloud-init in VM '{}' failed (status {}): {}", handle.name, result.exit_status,
                           last_line(result.out.empty() ? result.err : result.out)),
               "look at /var/log/cloud-init.log inside the VM");
+}
+
+}  // namespace
+
+void wait_until_ready(Hypervisor& hypervisor, const VmHandle& handle, const WaitOptions& options) {
+  ConnectOptions connect;
+  connect.timeout = options.timeout;
+  auto deadline = Clock::now() + options.timeout;
+  Session session = [&] {
+    Step step(options.progress, "ssh");
+    return Session::connect(target_for(hypervisor, handle), connect);
+  }();
+  if (!options.wait_for_cloud_init || handle.seed_iso_path.empty()) return;
+  Step step(options.progress, "cloud-init");
+  wait_for_cloud_init(session, handle, deadline, options.timeout);
 }
 
 }  // namespace vm_manager::ssh

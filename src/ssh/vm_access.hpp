@@ -8,6 +8,7 @@
 
 #include "ssh/session.hpp"
 #include "vm_manager/hypervisor.hpp"
+#include "vm_manager/progress.hpp"
 
 namespace vm_manager::ssh {
 
@@ -33,7 +34,8 @@ Target target_for(Hypervisor& hypervisor, const VmHandle& handle);
 struct WaitOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   bool wait_for_cloud_init = true;  // when the VM has a seed
-  std::function<void(const std::string& step)> progress;  // "ssh", "cloud-init"
+  // Each step ("ssh", then "cloud-init") as it begins and, finished, as it ends.
+  ProgressCallback progress;
 };
 
 // Waits until SSH accepts the VM's key, then (when the VM has a cloud-init

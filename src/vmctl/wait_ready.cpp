@@ -18,9 +18,10 @@ void wait_until_ready(Context& ctx, const VmHandle& handle, const WaitFlags& fla
   auto started = std::chrono::steady_clock::now();
   ssh::WaitOptions options;
   options.timeout = std::chrono::seconds(flags.timeout_s);
-  options.progress = [&](const std::string& step) {
-    ctx.note(step == "ssh" ? fmt::format("Waiting for SSH on VM '{}'…", handle.name)
-                           : fmt::format("Waiting for cloud-init on VM '{}'…", handle.name));
+  options.progress = [&](const Progress& step) {
+    if (step.finished) return;
+    ctx.note(step.what == "ssh" ? fmt::format("Waiting for SSH on VM '{}'…", handle.name)
+                                : fmt::format("Waiting for cloud-init on VM '{}'…", handle.name));
   };
   ssh::wait_until_ready(ctx.hypervisor(), handle, options);
   auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -75,8 +75,9 @@ void wait_ready(const ApplyContext& ctx, const VmHandle& handle) {
   if (handle.ssh_user.empty()) return;  // e.g. the noop backend: nothing to log into, nothing to wait for
   ssh::WaitOptions options;
   options.timeout = ctx.ready_timeout;
-  options.progress = [&](const std::string& step) {
-    say(ctx, handle.name, step == "ssh" ? "waiting for SSH" : "waiting for cloud-init to finish");
+  options.progress = [&](const Progress& step) {
+    if (step.finished) return;
+    say(ctx, handle.name, step.what == "ssh" ? "waiting for SSH" : "waiting for cloud-init to finish");
   };
   ssh::wait_until_ready(ctx.manager->hypervisor(), handle, options);
   say(ctx, handle.name, "ready");
