@@ -11,10 +11,12 @@
 namespace vm_manager {
 
 struct Progress {
-  std::string what;                    // what is under way: a file name, "ssh", "cloud-init"
+  std::string what;                    // what is under way: a download's URL; a wait's step, "ssh", "cloud-init"
   std::uint64_t done = 0;              // bytes so far (downloads); 0 where nothing is counted
   std::optional<std::uint64_t> total;  // bytes in all, when known
-  bool finished = false;               // the last report for `what`
+  // The last report for `what`, sent also when it failed (the error then
+  // follows): a download that got every byte ends with done == *total.
+  bool finished = false;
 };
 
 // Called on the thread doing the work, as often as it likes; it must be cheap
