@@ -72,8 +72,7 @@ int main(int argc, char** argv) {
   try {
     Environment env;
     if (const char* accel = std::getenv("VMCTL_ACCEL")) env.set("VMCTL_ACCEL", accel);
-    VmManager vms(ManagerConfig{DataDir(argv[1]), env, LockOptions{}, std::nullopt, std::nullopt,
-                                BackendRegistry::builtin()});
+    VmManager vms(ManagerConfig(DataDir(argv[1]), env));
     noop_lifecycle(vms);
     if (argc == 3) qemu_guest(vms, argv[2]);
     return 0;

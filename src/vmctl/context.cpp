@@ -20,16 +20,16 @@ const DataDir& Context::data_dir() {
   return *data_dir_;
 }
 
-image::ImageCacheOptions Context::image_cache_options() {
-  image::ImageCacheOptions cache;
-  cache.environment = environment();
-  cache.download.quiet = options.quiet;
-  return cache;
+ProgressCallback Context::download_progress() const {
+  if (options.quiet) return {};
+  // The download still draws its own bar while somebody listens; this is
+  // where vmctl will draw it once downloads report through the callback.
+  return [](const Progress&) {};
 }
 
 VmManager& Context::manager() {
   if (!manager_) {
-    ManagerConfig config{data_dir(), environment(), {}, std::nullopt, std::nullopt, BackendRegistry::builtin()};
+    ManagerConfig config(data_dir(), environment());
     config.locks.timeout = lock_timeout(environment());
     config.locks.on_wait = [this](std::string_view name, long holder) {
       std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";

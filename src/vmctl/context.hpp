@@ -1,5 +1,5 @@
-// What every vmctl command shares: global options, the store, the
-// hypervisor, and how to talk to the user.
+// What every vmctl command shares: global options, the VmManager, and how
+// to talk to the user.
 #pragma once
 
 #include <filesystem>
@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 
-#include "image/image_cache.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/manager.hpp"
 
@@ -28,10 +27,8 @@ class Context {
   const vm_manager::Environment& environment();
   const vm_manager::DataDir& data_dir();
   vm_manager::VmManager& manager();
-  vm_manager::VmStore& store() { return manager().store(); }
-  vm_manager::RouterHypervisor& hypervisor() { return manager().hypervisor(); }
-  // Where images are cached and how they are fetched, for this environment.
-  vm_manager::image::ImageCacheOptions image_cache_options();
+  // What hears of image downloads: empty under --quiet.
+  vm_manager::ProgressCallback download_progress() const;
 
   // A line for the user on stdout, unless --quiet.
   void say(const std::string& line) const;

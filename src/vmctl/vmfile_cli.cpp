@@ -32,8 +32,8 @@ std::vector<const vmfile::VmDefinition*> selected_vms(const vmfile::VmFile& file
 
 std::string live_state(Context& ctx, const std::string& name) {
   try {
-    if (!ctx.store().exists(name)) return "-";
-    return std::string(to_string(ctx.hypervisor().state(ctx.store().load(name).handle)));
+    if (!ctx.manager().exists(name)) return "-";
+    return std::string(to_string(ctx.manager().state(ctx.manager().get(name).handle)));
   } catch (const Error&) {
     return "unknown";
   }
@@ -89,8 +89,6 @@ vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
   auto output = std::make_shared<std::mutex>();
   vmfile::ApplyContext apply;
   apply.manager = &ctx.manager();
-  apply.images = ctx.image_cache_options();
-  apply.images.download.quiet = true;  // parallel progress bars would garble; the VM's lines say what happens
   apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };
   apply.print = [&ctx, output](const std::string& line) {
     std::lock_guard<std::mutex> hold(*output);

@@ -9,15 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "image/image_cache.hpp"
 #include "vm_manager/manager.hpp"
 #include "vmfile/vmfile.hpp"
 
 namespace vm_manager::vmfile {
 
 struct ApplyContext {
-  VmManager* manager = nullptr;
-  image::ImageCacheOptions images;
+  VmManager* manager = nullptr;  // and its image cache, into which image-url sources are pulled
   // Prints one complete line (no newline); called from worker threads.
   std::function<void(const std::string& line)> print;
   // How a VM's lines are labelled ("<label> | …"); the VM's name when unset.

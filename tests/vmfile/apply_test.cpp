@@ -29,14 +29,23 @@ VmSpec spec_named(const std::string& name) {
   return spec;
 }
 
+ManagerConfig noop_config(const std::filesystem::path& dir) {
+  ManagerConfig config{DataDir(dir)};
+  config.backends = BackendRegistry::noop_only();
+  config.image_cache = dir / "images";
+  return config;
+}
+
 class ApplyTest : public ::testing::Test {
  protected:
   ApplyTest()
-      : manager_(ManagerConfig{DataDir(dir_.path()), {}, {}, std::nullopt, std::nullopt, BackendRegistry::noop_only()}),
+      : manager_(noop_config(dir_.path())),
         store_(manager_.store()),
         router_(manager_.hypervisor()) {
     ctx_.manager = &manager_;
-    ctx_.images.root = dir_.path() / "images";
+    // The manager resolves a definition's image as its backend would: a file.
+    std::filesystem::create_directories(dir_.path() / "base");
+    std::ofstream(base_image_) << "not really a disk";
     ctx_.print = [this](const std::string& line) {
       std::lock_guard<std::mutex> hold(mutex_);
       lines_.push_back(line);
@@ -46,12 +55,14 @@ class ApplyTest : public ::testing::Test {
   vmfile::VmDefinition definition(const std::string& name) {
     vmfile::VmDefinition vm;
     vm.spec = spec_named(name);
+    vm.spec.image_path = base_image_.string();
     return vm;
   }
 
   VmState state_of(const std::string& name) { return router_.state(store_.load(name).handle); }
 
   TempDir dir_;
+  std::filesystem::path base_image_ = dir_.path() / "base" / "base.qcow2";
   VmManager manager_;
   VmStore& store_;
   RouterHypervisor& router_;
