@@ -109,9 +109,8 @@ struct SshAccess {
 };
 
 struct ProvisionOptions {
-  // Prefixes every output line: "<label> | …" (the VM's name when empty).
-  std::string label;
-  // Receives each complete, prefixed line (no newline) as the steps run.
+  // Receives each line of the steps' output (stdout and stderr, no newline)
+  // as it comes.
   std::function<void(std::string_view line)> print;
   // How long connecting to the guest may take.
   std::chrono::milliseconds connect_timeout{std::chrono::minutes(1)};

@@ -64,7 +64,6 @@ void VmManager::provision(std::string_view name, const std::vector<ProvisionStep
   connect.timeout = options.connect_timeout;
   ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, handle), connect);
   provision::RunOptions run;
-  run.vm_name = options.label.empty() ? handle.name : options.label;
   run.log_path = fs::path(handle.work_dir) / "provision.log";
   run.print = options.print;
   provision::run(session, steps, run);

@@ -25,7 +25,7 @@ using Step = ProvisionStep;
 std::string describe(const Step& step);
 
 struct RunOptions {
-  std::string vm_name;                    // prefixes every output line: "<name> | …"
+  std::string vm_name;                    // prefixes every output line: "<name> | …" (none when empty)
   std::filesystem::path log_path;         // provision.log in the VM's work dir; appended to
   std::function<void(std::string_view line)> print;  // receives complete prefixed lines, no '\n'
 };

@@ -12,10 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string label_of(const ApplyContext& ctx, const std::string& vm) { return ctx.label ? ctx.label(vm) : vm; }
-
 void say(const ApplyContext& ctx, const std::string& vm, const std::string& line) {
-  if (ctx.print) ctx.print(label_of(ctx, vm) + " | " + line);
+  if (ctx.on_event) ctx.on_event(vm, line);
 }
 
 VmOutcome succeeded(const std::string& name, std::string result) {
@@ -78,10 +76,7 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
                                     vm.provisioners.size() == 1 ? "" : "s"));
   ProvisionOptions options;
   options.connect_timeout = ctx.ready_timeout;
-  options.label = label_of(ctx, handle.name);
-  options.print = [&](std::string_view line) {
-    if (ctx.print) ctx.print(std::string(line));
-  };
+  options.print = [&](std::string_view line) { say(ctx, handle.name, std::string(line)); };
   ctx.manager->provision(handle.name, vm.provisioners, options);
 }
 

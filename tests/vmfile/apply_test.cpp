@@ -46,9 +46,9 @@ class ApplyTest : public ::testing::Test {
     // The manager resolves a definition's image as its backend would: a file.
     std::filesystem::create_directories(dir_.path() / "base");
     std::ofstream(base_image_) << "not really a disk";
-    ctx_.print = [this](const std::string& line) {
+    ctx_.on_event = [this](const std::string& vm, const std::string& line) {
       std::lock_guard<std::mutex> hold(mutex_);
-      lines_.push_back(line);
+      lines_.push_back(vm + " | " + line);
     };
   }
 
