@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/router.hpp"
+#include "vm_manager/vmfile.hpp"
 
 namespace {
 using namespace vm_manager;
@@ -27,6 +30,17 @@ VmSpec spec_named(const std::string& name) {
   spec.backend = BackendTag::noop;
   spec.image_path = "/images/base.qcow2";
   return spec;
+}
+
+template <typename Body>
+Error error_from_call(Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no vm_manager::Error was raised";
+  return Error("none", "none");
 }
 
 ManagerConfig noop_config(const std::filesystem::path& dir) {
@@ -192,6 +206,54 @@ TEST_F(ApplyTest, AFailingVmDoesNotStopTheOthers) {
   EXPECT_TRUE(outcomes[2].ok);
   EXPECT_EQ(outcomes[2].name, "also-good");
   EXPECT_NE(std::find(lines_.begin(), lines_.end(), "bad | failed: " + outcomes[1].error), lines_.end());
+}
+
+// The public API (vm_manager/vmfile.hpp): a file parsed from text, applied
+// through the manager, each VM's events handed to the caller.
+TEST_F(ApplyTest, ThePublicApiAppliesAParsedFileAndReportsEachVmsEvents) {
+  VmFile file = parse_vmfile(fmt::format(R"kdl(
+vm "one" {{
+    image "{0}"
+    backend "noop"
+}}
+vm "two" {{
+    image "{0}"
+    backend "noop"
+    vcpus 2
+}}
+)kdl", base_image_.string()), dir_.path() / "VMFile.kdl");
+  ASSERT_EQ(file.vms.size(), 2u);
+  ASSERT_NE(file.find("two"), nullptr);
+  EXPECT_EQ(file.find("two")->position, (SourcePosition{6, 1}));
+  EXPECT_EQ(file.find("three"), nullptr);
+
+  std::mutex mutex;
+  std::vector<std::string> events;
+  ApplyOptions options;
+  options.on_event = [&](const std::string& vm, const std::string& line) {
+    std::lock_guard<std::mutex> hold(mutex);
+    events.push_back(vm + ": " + line);
+  };
+  std::vector<VmOutcome> up = apply_up(manager_, file, options);
+  ASSERT_EQ(up.size(), 2u);
+  EXPECT_EQ(up[0].name, "one");
+  EXPECT_EQ(up[0].result, "created");
+  EXPECT_EQ(up[1].result, "created");
+  EXPECT_NE(std::find(events.begin(), events.end(), "two: created (noop backend)"), events.end());
+  EXPECT_EQ(manager_.get("two").spec.vcpus, 2u);
+
+  options.only = "two";
+  std::vector<VmOutcome> down = apply_down(manager_, file, /*destroy=*/false, options);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].result, "stopped");
+  EXPECT_EQ(state_of("one"), VmState::running);
+  EXPECT_EQ(apply_reload(manager_, file, options)[0].result, "recreated");
+  EXPECT_EQ(apply_provision(manager_, file, options)[0].result, "nothing to provision");
+
+  options.only = "three";
+  Error missing = error_from_call([&] { apply_up(manager_, file, options); });
+  EXPECT_EQ(missing.code(), errc::vm_not_found);
+  EXPECT_EQ(missing.help(), "it defines: one, two");
 }
 
 TEST(ApplyParallel, RunsAtMostJobsAtOnceAndKeepsOrder) {
