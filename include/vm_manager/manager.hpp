@@ -41,7 +41,8 @@ struct ManagerConfig {
       : data_dir(std::move(dir)), environment(std::move(env)) {}
 
   DataDir data_dir;
-  // Handed to the backends (BackendContext::environment) for their settings.
+  // Handed to the backends (BackendContext::environment) for their settings;
+  // the image cache finds its default folder and registry credentials here.
   Environment environment;
   LockOptions locks;
   std::optional<std::string> bridge;    // default bridge for TAP networking
@@ -58,8 +59,8 @@ struct CreateOptions {
   // spec.image_path names the base image. An http(s) URL or an oci://
   // reference is pulled into the image cache; anything else is what the
   // backend takes (a file for qemu, a snapshot's name for propolis), unless
-  // `through_cache`: then a local file goes through the cache as well
-  // (checked against image_sha256, decompressed once when compressed).
+  // `through_cache` or image_sha256 is set: then a local file goes through
+  // the cache as well (checked, decompressed once when compressed).
   bool through_cache = false;
   std::optional<std::string> image_sha256;  // of the fetched bytes, 64 hex digits
   ProgressCallback progress;                 // hears of the image's download
