@@ -159,6 +159,10 @@ enum class Destroyed {
   remains,            // the folder a create that crashed left behind
 };
 
+// The key line of an OpenSSH public key file, for SshConfig::public_key:
+// its one non-empty, non-comment line, checked. Raises ssh::bad_key.
+VM_MANAGER_API std::string read_ssh_public_key(const std::filesystem::path& path);
+
 class VM_MANAGER_API VmManager {
  public:
   explicit VmManager(ManagerConfig config);

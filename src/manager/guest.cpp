@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "provision/provisioner.hpp"
+#include "ssh/keys.hpp"
 #include "ssh/session.hpp"
 #include "ssh/vm_access.hpp"
 #include "vm_manager/error.hpp"
@@ -12,6 +13,8 @@
 
 namespace vm_manager {
 namespace fs = std::filesystem;
+
+std::string read_ssh_public_key(const fs::path& path) { return ssh::read_public_key_file(path).line(); }
 
 void VmManager::wait_ready(std::string_view name, const ReadyOptions& options) {
   ssh::WaitOptions wait;

@@ -1,11 +1,11 @@
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
-#include "os/files.hpp"
-#include "ssh/keys.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/wait_ready.hpp"
 
@@ -67,11 +67,11 @@ NetworkConfig network_from(const CreateFlags& o) {
 }
 
 std::string read_user_file(const std::string& path, std::string_view what) {
-  std::optional<std::string> text = os::read_file(*existing_path(path, what));
-  if (!text) {
+  std::ifstream in(*existing_path(path, what), std::ios::binary);
+  if (!in.is_open()) {
     throw Error(errc::spec_invalid, fmt::format("cannot read {} {}", what, path), "check the file's permissions");
   }
-  return *text;
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 // The private key beside a public key file "KEY.pub", when the user gave
@@ -90,7 +90,7 @@ SshConfig ssh_from(const CreateFlags& o) {
   SshConfig ssh;
   ssh.user = o.ssh_user;
   if (!o.ssh_key.empty()) {
-    ssh.public_key = ssh::read_public_key_file(*existing_path(o.ssh_key, "public key")).line();
+    ssh.public_key = read_ssh_public_key(*existing_path(o.ssh_key, "public key"));
     ssh.private_key_path = o.ssh_private_key.empty() ? private_key_beside(o.ssh_key)
                                                      : *existing_path(o.ssh_private_key, "private key");
   }
