@@ -1,6 +1,9 @@
 // VmManager: what programs do with VMs, in one place. It owns the data dir,
-// the store with its per-VM locks, and the backends (through the router), and
-// runs every change the same way: lock the VM, load its record, act, save.
+// the store with its per-VM locks, the backends (through the router) and the
+// image cache, and runs every change the same way: lock the VM, load its
+// record, act, save. Besides the lifecycle it reaches into guests (wait
+// until ready, exec, copy files, provision) and their consoles. VMFiles are
+// applied on top of it (vm_manager/vmfile.hpp).
 //
 // Thread safety: a VmManager may be used from several threads, and several
 // processes may use the same data dir; operations on one VM are serialised
@@ -11,6 +14,8 @@
 #include "vm_manager/export.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,17 +25,25 @@
 #include "vm_manager/backend_registry.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/images.hpp"
 #include "vm_manager/log.hpp"
 #include "vm_manager/progress.hpp"
+#include "vm_manager/provision.hpp"
 #include "vm_manager/router.hpp"
 #include "vm_manager/store.hpp"
 #include "vm_manager/types.hpp"
 
 namespace vm_manager {
 
+// Made from the data dir (and the environment the backends read their
+// settings from); the other fields keep their defaults unless set.
 struct ManagerConfig {
+  explicit ManagerConfig(DataDir dir, Environment env = {})
+      : data_dir(std::move(dir)), environment(std::move(env)) {}
+
   DataDir data_dir;
-  // Handed to the backends (BackendContext::environment) for their settings.
+  // Handed to the backends (BackendContext::environment) for their settings;
+  // the image cache finds its default folder and registry credentials here.
   Environment environment;
   LockOptions locks;
   std::optional<std::string> bridge;    // default bridge for TAP networking
@@ -41,13 +54,100 @@ struct ManagerConfig {
   // (log.hpp); the library itself never writes to stdout or stderr. Empty:
   // they are dropped.
   LogSink log = {};
+  // Where images are cached (by default found through `environment`).
+  std::optional<std::filesystem::path> image_cache;
+  // The image cache's log (ImageCacheConfig::log): its info lines say what a
+  // pull is doing, for a program that shows them as status. Empty: `log`.
+  LogSink image_log = {};
 };
+
+// How create() makes a VM.
+struct CreateOptions {
+  bool start = false;  // start it too, under the same lock
+  // spec.image_path names the base image. An http(s) URL or an oci://
+  // reference is pulled into the image cache; anything else is what the
+  // backend takes (a file for qemu, a snapshot's name for propolis), unless
+  // `through_cache` or image_sha256 is set: then a local file goes through
+  // the cache as well (checked, decompressed once when compressed).
+  bool through_cache = false;
+  std::optional<std::string> image_sha256;  // of the fetched bytes, 64 hex digits
+  ProgressCallback progress;                 // hears of the image's download
+  // Called once the VM exists, before it starts.
+  std::function<void(const VmRecord&)> on_created;
+};
+
+// A VM as list() and status() see it: its record and its live state.
+struct VmStatus {
+  std::string name;
+  // Empty for a VM whose record is missing (a create in progress, or one
+  // that crashed) or unreadable.
+  std::optional<VmRecord> record;
+  // Asked of the backend; failed when asking raised (then `problem` says why).
+  VmState state = VmState::failed;
+  std::string problem;  // why the record is missing or unreadable, or the backend's error
+};
+
+// Receives output as it arrives (arbitrary chunks, not lines).
+using OutputSink = std::function<void(std::string_view chunk)>;
 
 // What a command run in the guest did.
 struct ExecResult {
   int exit_status = -1;  // the command's status; 128+N when killed by signal N
   std::string out;
   std::string err;
+};
+
+struct ExecOptions {
+  std::chrono::milliseconds timeout{0};  // 0: no limit
+  // Called with the command's output as it arrives, in addition to what
+  // ExecResult collects. Called on the calling thread; must not throw.
+  OutputSink on_stdout;
+  OutputSink on_stderr;
+  std::optional<std::string> stdin_data;  // sent, then EOF
+};
+
+// Where and as whom a VM's sshd lets its login in: what an OpenSSH client
+// needs (its host key is filed under host_key_alias in known_hosts).
+struct SshAccess {
+  std::string host;
+  std::uint16_t port = 22;
+  std::string user;
+  std::string identity_file;  // empty when the VM was given only a public key
+  std::string known_hosts;
+  std::string host_key_alias;
+};
+
+struct ProvisionOptions {
+  // Receives each line of the steps' output (stdout and stderr, no newline)
+  // as it comes.
+  std::function<void(std::string_view line)> print;
+  // How long connecting to the guest may take.
+  std::chrono::milliseconds connect_timeout{std::chrono::minutes(1)};
+};
+
+// Why attach_console() returned.
+enum class ConsoleEnd {
+  detached,        // the user typed Ctrl-] (kDetachKey)
+  input_closed,    // the input reached its end (piped input)
+  console_closed,  // the VM closed its console (it shut down)
+};
+inline constexpr unsigned char kDetachKey = 0x1d;  // Ctrl-]
+
+struct ConsoleAttachOptions {
+  // Called once connected, before a terminal input goes raw: the moment to
+  // tell the user how to detach.
+  std::function<void()> on_connected;
+  // Called when the console ends the attach, with its reason if it gave one.
+  std::function<void(const std::string& reason)> on_console_closed;
+};
+
+struct ConsoleLogOptions {
+  std::optional<std::size_t> last_lines;  // unset: everything kept
+  // Keep sending new output until the VM is destroyed (a log file), or its
+  // console closes (a console kept by the backend).
+  bool follow = false;
+  // Read the console the backend keeps rather than the VM's log file.
+  bool live = false;
 };
 
 struct ReadyOptions {
@@ -68,6 +168,10 @@ enum class Destroyed {
   remains,            // the folder a create that crashed left behind
 };
 
+// The key line of an OpenSSH public key file, for SshConfig::public_key:
+// its one non-empty, non-comment line, checked. Raises ssh::bad_key.
+VM_MANAGER_API std::string read_ssh_public_key(const std::filesystem::path& path);
+
 class VM_MANAGER_API VmManager {
  public:
   explicit VmManager(ManagerConfig config);
@@ -77,12 +181,16 @@ class VM_MANAGER_API VmManager {
   const DataDir& data_dir() const { return store_.data_dir(); }
   VmStore& store() { return store_; }
   RouterHypervisor& hypervisor() { return hypervisor_; }
+  // The image cache create() pulls through.
+  Images& images() { return images_; }
 
-  // Creates the VM (prepared, not started) from `spec`, whose image_path is
-  // a file. With `start`, starts it too, under the same lock; `on_created`
-  // hears of the VM in between. Raises vm::already_exists; when creating
-  // fails nothing of the VM remains (when only starting fails, the VM stays,
+  // Creates the VM (prepared, not started) from `spec`, its image resolved
+  // as CreateOptions says. Raises vm::already_exists (before fetching any
+  // image), image::… when the image cannot be had; when creating fails
+  // nothing of the VM remains (when only starting fails, the VM stays,
   // prepared).
+  VmRecord create(const VmSpec& spec, const CreateOptions& options);
+  // The same with only `start` and `on_created` set.
   VmRecord create(const VmSpec& spec, bool start = false,
                   const std::function<void(const VmRecord&)>& on_created = {});
 
@@ -92,6 +200,8 @@ class VM_MANAGER_API VmManager {
   VmRecord stop(std::string_view name, std::chrono::milliseconds timeout);
   VmRecord suspend(std::string_view name);
   VmRecord resume(std::string_view name);
+  // Stops the VM if it runs (as stop() does) and starts it again.
+  VmRecord restart(std::string_view name, std::chrono::milliseconds timeout);
   // Makes the VM run: starts a prepared or stopped one, resumes a suspended
   // one. Raises vm::invalid_state for a failed or destroyed VM.
   BringUp bring_up(std::string_view name, VmRecord* record = nullptr);
@@ -109,9 +219,43 @@ class VM_MANAGER_API VmManager {
   // pinned to the VM's host key. `timeout` 0: no limit. Raises ssh::*.
   ExecResult exec(std::string_view name, const std::string& command,
                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  // The same, streaming the output to options' sinks as it arrives.
+  ExecResult exec(std::string_view name, const std::string& command, const ExecOptions& options);
+  // SFTP copies of one file into and out of the guest, as the login user
+  // (missing folders of the destination are made). Raises ssh::….
+  void upload(std::string_view name, const std::filesystem::path& local, const std::string& remote);
+  void download(std::string_view name, const std::string& remote, const std::filesystem::path& local);
+  // What an SSH client needs to log into the VM. Raises ssh::not_configured
+  // when the VM was created without SSH access.
+  SshAccess ssh_access(std::string_view name);
+  // Runs the steps in the guest in order, output streamed to options.print
+  // and appended to provision.log in the VM's work dir. The first failing
+  // step stops the rest: raises provision::failed naming it.
+  void provision(std::string_view name, const std::vector<ProvisionStep>& steps,
+                 const ProvisionOptions& options = {});
+
+  // How to reach the VM's serial console (NoConsole for a backend without one).
+  ConsoleEndpoint console_endpoint(std::string_view name);
+  // Relays between the VM's serial console and in_fd/out_fd until the user
+  // types Ctrl-], in_fd ends, or the console closes. A terminal in_fd is put
+  // in raw mode meanwhile and always restored. Raises console::unavailable
+  // (also for a VM without a console), console::websocket_failed.
+  ConsoleEnd attach_console(std::string_view name, int in_fd, int out_fd, const ConsoleAttachOptions& options = {});
+  // Sends the VM's console output to `sink`: its log file, or (options.live,
+  // or a VM without a log file) the history its backend keeps, then with
+  // options.follow what follows. Raises console::no_log, console::unavailable.
+  void console_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
 
   // The VM's record. Raises vm::not_found, store::corrupt.
   VmRecord get(std::string_view name) const;
+  bool exists(std::string_view name) const;
+  // Every VM in the data dir with its live state, sorted by name. The
+  // backends are asked for all of them at once, so listing takes as long as
+  // the slowest VM, not the sum of them. A backend's error does not stop the
+  // listing: that VM shows as failed, with the error as its problem.
+  std::vector<VmStatus> list();
+  // One VM as list() shows it. Raises vm::not_found, store::corrupt.
+  VmStatus status(std::string_view name);
   // The live state, asked of the VM's backend.
   VmState state(const VmHandle& handle);
 
@@ -120,8 +264,12 @@ class VM_MANAGER_API VmManager {
   template <typename Act>
   VmRecord change(std::string_view name, Act act);
 
+  // The image create() names, as the backend keeps it.
+  std::string resolve_image(const VmSpec& spec, const CreateOptions& options);
+
   VmStore store_;
   RouterHypervisor hypervisor_;
+  Images images_;
 };
 
 }  // namespace vm_manager

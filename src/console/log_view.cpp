@@ -113,6 +113,8 @@ off_t start_of_last_lines(const OpenLog& file, std::size_t lines, const fs::path
   return 0;
 }
 
+using Sink = std::function<void(std::string_view bytes)>;
+
 void write_all(int fd, const char* data, std::size_t size) {
   if (int err = os::write_fully(fd, std::string_view(data, size)); err != 0) {
     throw Error(errc::console_no_log, fmt::format("cannot write the console log out: {}", errno_text(err)),
@@ -121,12 +123,12 @@ void write_all(int fd, const char* data, std::size_t size) {
 }
 
 // Shows what was added since the last call: everything up to the current end.
-void copy_to_end(OpenLog& file, int out_fd, const fs::path& log) {
+void copy_to_end(OpenLog& file, const Sink& out, const fs::path& log) {
   std::vector<char> buffer(kBlock);
   while (true) {
     std::size_t n = read_at(file.fd(), buffer.data(), buffer.size(), file.offset, log);
     if (n == 0) return;
-    write_all(out_fd, buffer.data(), n);
+    out(std::string_view(buffer.data(), n));
     file.offset += off_t(n);
   }
 }
@@ -135,38 +137,43 @@ void copy_to_end(OpenLog& file, int out_fd, const fs::path& log) {
 // top), replaced (finish the old file, then read the new one from the top),
 // or removed (keep the old one: its writer may still append; a new one may
 // appear later).
-void notice_changes(const fs::path& log, std::optional<OpenLog>& current, int out_fd) {
+void notice_changes(const fs::path& log, std::optional<OpenLog>& current, const Sink& out) {
   struct stat st {};
   if (::stat(log.c_str(), &st) != 0) return;
   if (current && current->is(st)) {
     if (file_size(*current, log) < current->offset) current->offset = 0;
     return;
   }
-  if (current) copy_to_end(*current, out_fd, log);
+  if (current) copy_to_end(*current, out, log);
   current.reset();
   if (std::optional<OpenLog> fresh = open_log(log)) current.emplace(std::move(*fresh));
 }
 
-void follow(const fs::path& log, std::optional<OpenLog> current, int out_fd, const LogViewOptions& options) {
+void follow(const fs::path& log, std::optional<OpenLog> current, const Sink& out, const LogViewOptions& options) {
   while (true) {
-    if (current) copy_to_end(*current, out_fd, log);
+    if (current) copy_to_end(*current, out, log);
     if (options.keep_following && !options.keep_following()) return;
     std::this_thread::sleep_for(options.poll_interval);
-    notice_changes(log, current, out_fd);
+    notice_changes(log, current, out);
   }
 }
 
 }  // namespace
 
 void show_log(const fs::path& log, int out_fd, const LogViewOptions& options) {
+  show_log(log, [out_fd](std::string_view bytes) { write_all(out_fd, bytes.data(), bytes.size()); }, options);
+}
+
+void show_log(const fs::path& log, const std::function<void(std::string_view bytes)>& out,
+              const LogViewOptions& options) {
   std::optional<OpenLog> current = open_log(log);
   if (!current && !options.follow) {
     throw Error(errc::console_no_log, fmt::format("the console log {} does not exist", log.string()),
                 "the VM has written no console output yet; start it first");
   }
   if (current && options.last_lines) current->offset = start_of_last_lines(*current, *options.last_lines, log);
-  if (current) copy_to_end(*current, out_fd, log);
-  if (options.follow) follow(log, std::move(current), out_fd, options);
+  if (current) copy_to_end(*current, out, log);
+  if (options.follow) follow(log, std::move(current), out, options);
 }
 
 }  // namespace vm_manager::console

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <string_view>
 
 namespace vm_manager::console {
 
@@ -22,5 +23,8 @@ struct LogViewOptions {
 // unless following, which waits for it to appear. Survives truncation (the
 // VM restarted and the log was rotated) by starting again from the top.
 void show_log(const std::filesystem::path& log, int out_fd, const LogViewOptions& options);
+// The same, handing the bytes to `out` as they are read.
+void show_log(const std::filesystem::path& log, const std::function<void(std::string_view bytes)>& out,
+              const LogViewOptions& options);
 
 }  // namespace vm_manager::console

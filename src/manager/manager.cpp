@@ -1,20 +1,30 @@
 #include "vm_manager/manager.hpp"
 
 #include <filesystem>
+#include <future>
 
 #include <fmt/format.h>
 
-#include "ssh/session.hpp"
-#include "ssh/vm_access.hpp"
 #include "vm_manager/error.hpp"
+#include "vm_manager/names.hpp"
 
 namespace vm_manager {
+namespace {
+
+bool is_remote(std::string_view source) {
+  return source.starts_with("http://") || source.starts_with("https://") || source.starts_with("oci://");
+}
+
+}  // namespace
 
 VmManager::VmManager(ManagerConfig config)
     : store_(config.data_dir, std::move(config.locks)),
       hypervisor_(BackendContext{config.data_dir, std::move(config.bridge), std::move(config.zfs_pool),
-                                 std::move(config.environment), std::move(config.log)},
-                  std::move(config.backends)) {}
+                                 config.environment, config.log},
+                  std::move(config.backends)),
+      images_(ImageCacheConfig{std::move(config.image_cache), std::move(config.environment),
+                               config.image_log ? std::move(config.image_log) : std::move(config.log)},
+              store_) {}
 
 template <typename Act>
 VmRecord VmManager::change(std::string_view name, Act act) {
@@ -29,7 +39,29 @@ VmRecord VmManager::change(std::string_view name, Act act) {
   return record;
 }
 
+std::string VmManager::resolve_image(const VmSpec& spec, const CreateOptions& options) {
+  if (spec.image_path.empty()) return "";
+  if (options.through_cache || is_remote(spec.image_path) || options.image_sha256) {
+    return images_.pull(spec.image_path, options.image_sha256, options.progress).string();
+  }
+  return hypervisor_.image_reference(spec);
+}
+
 VmRecord VmManager::create(const VmSpec& spec, bool start, const std::function<void(const VmRecord&)>& on_created) {
+  CreateOptions options;
+  options.start = start;
+  options.on_created = on_created;
+  return create(spec, options);
+}
+
+VmRecord VmManager::create(const VmSpec& wanted, const CreateOptions& options) {
+  validate_vm_name(wanted.name);  // before anything touches the disk
+  if (store_.exists(wanted.name)) {  // before a possibly long download
+    throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", wanted.name),
+                "choose another name, or destroy the existing VM first");
+  }
+  VmSpec spec = wanted;
+  spec.image_path = resolve_image(wanted, options);
   VmLock lock = store_.lock(spec.name);
   VmRecord record;
   try {
@@ -38,8 +70,8 @@ VmRecord VmManager::create(const VmSpec& spec, bool start, const std::function<v
     if (!store_.exists(spec.name)) store_.remove(std::move(lock));  // leave no lock file behind
     throw;
   }
-  if (on_created) on_created(record);
-  if (start) {
+  if (options.on_created) options.on_created(record);
+  if (options.start) {
     record.handle = hypervisor_.start(record.handle);
     store_.save(lock, record);
   }
@@ -67,6 +99,14 @@ VmRecord VmManager::suspend(std::string_view name) {
 
 VmRecord VmManager::resume(std::string_view name) {
   return change(name, [&](const VmRecord& current) { return hypervisor_.resume(current.handle); });
+}
+
+VmRecord VmManager::restart(std::string_view name, std::chrono::milliseconds timeout) {
+  return change(name, [&](const VmRecord& current) {
+    VmState state = hypervisor_.state(current.handle);
+    bool runs = state == VmState::running || state == VmState::suspended;
+    return hypervisor_.start(runs ? hypervisor_.stop(current.handle, timeout) : current.handle);
+  });
 }
 
 BringUp VmManager::bring_up(std::string_view name, VmRecord* record) {
@@ -118,22 +158,49 @@ Destroyed VmManager::destroy(std::string_view name) {
   return Destroyed::vm;
 }
 
-void VmManager::wait_ready(std::string_view name, const ReadyOptions& options) {
-  ssh::WaitOptions wait;
-  wait.timeout = options.timeout;
-  wait.wait_for_cloud_init = options.wait_for_cloud_init;
-  wait.progress = options.progress;
-  // No lock: others may use the VM while it boots.
-  ssh::wait_until_ready(hypervisor_, get(name).handle, wait);
-}
-
-ExecResult VmManager::exec(std::string_view name, const std::string& command, std::chrono::milliseconds timeout) {
-  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle));
-  ssh::ExecResult result = session.exec_capture(command, timeout);
-  return ExecResult{result.exit_status, std::move(result.out), std::move(result.err)};
-}
-
 VmRecord VmManager::get(std::string_view name) const { return store_.load(name); }
+
+bool VmManager::exists(std::string_view name) const { return store_.exists(name); }
+
+namespace {
+
+VmStatus status_of(StoreEntry entry, Hypervisor& hypervisor) {
+  VmStatus status{std::move(entry.name), std::move(entry.record), entry.state_without_record,
+                  std::move(entry.problem)};
+  if (!status.record) return status;
+  try {
+    status.state = hypervisor.state(status.record->handle);
+  } catch (const Error& e) {
+    status.state = VmState::failed;
+    status.problem = e.message();
+  }
+  return status;
+}
+
+}  // namespace
+
+std::vector<VmStatus> VmManager::list() {
+  // A running QEMU's state is a QMP round trip; asking every VM at once
+  // makes the listing as slow as the slowest VM rather than the sum of all.
+  // Backends may be called concurrently for different VMs.
+  std::vector<StoreEntry> entries = store_.list();
+  std::vector<std::future<VmStatus>> pending;
+  pending.reserve(entries.size());
+  for (auto& entry : entries) {
+    pending.push_back(std::async(std::launch::async, [this, &entry] { return status_of(std::move(entry), hypervisor_); }));
+  }
+  std::vector<VmStatus> all;
+  all.reserve(entries.size());
+  for (auto& status : pending) all.push_back(status.get());
+  return all;
+}
+
+VmStatus VmManager::status(std::string_view name) {
+  StoreEntry entry;
+  entry.name = std::string(name);
+  entry.record = store_.load(name);
+  return status_of(std::move(entry), hypervisor_);
+}
 
 VmState VmManager::state(const VmHandle& handle) { return hypervisor_.state(handle); }
 

@@ -177,7 +177,8 @@ class Runner {
 
   void emit(std::string_view stream, std::string_view line) {
     log_.write(fmt::format("step {}/{} {}: {}", number_, count_, stream, line));
-    if (options_.print) options_.print(fmt::format("{} | {}", options_.vm_name, line));
+    if (!options_.print) return;
+    options_.print(options_.vm_name.empty() ? std::string(line) : fmt::format("{} | {}", options_.vm_name, line));
   }
 
   ssh::Session& session_;

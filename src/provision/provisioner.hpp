@@ -10,30 +10,22 @@
 #include <vector>
 
 #include "ssh/session.hpp"
+#include "vm_manager/provision.hpp"
 
 namespace vm_manager::provision {
 
-// `provision "shell" { inline "…" }`: one command line, run by the login shell.
-struct ShellInline {
-  std::string command;
-};
-// `provision "shell" { script "path" }`: uploaded to a unique path, made
-// executable, run, and removed afterwards (also when it fails).
-struct ShellScript {
-  std::filesystem::path script;
-};
-// `provision "file" { source "…"; destination "…" }`.
-struct FileCopy {
-  std::filesystem::path source;
-  std::string destination;
-};
-using Step = std::variant<ShellInline, ShellScript, FileCopy>;
+// The steps are the public ones (vm_manager/provision.hpp), under the names
+// the provisioners have always used.
+using ShellInline = ProvisionShell;  // `provision "shell" { inline "…" }`
+using ShellScript = ProvisionScript;  // `provision "shell" { script "path" }`
+using FileCopy = ProvisionFile;       // `provision "file" { source "…"; destination "…" }`
+using Step = ProvisionStep;
 
 // "shell inline: apt-get update", "shell script: setup.sh", "file: a.txt -> /etc/a.txt".
 std::string describe(const Step& step);
 
 struct RunOptions {
-  std::string vm_name;                    // prefixes every output line: "<name> | …"
+  std::string vm_name;                    // prefixes every output line: "<name> | …" (none when empty)
   std::filesystem::path log_path;         // provision.log in the VM's work dir; appended to
   std::function<void(std::string_view line)> print;  // receives complete prefixed lines, no '\n'
 };

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "console/attach.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 
@@ -24,7 +23,7 @@ void require_console(const VmHandle& handle, const ConsoleEndpoint& endpoint) {
 }
 
 void require_running(Context& ctx, const VmHandle& handle) {
-  VmState state = ctx.hypervisor().state(handle);
+  VmState state = ctx.manager().state(handle);
   if (state == VmState::running || state == VmState::suspended) return;
   std::string help = state == VmState::destroyed
                          ? fmt::format("its resources are gone; remove it with 'vmctl destroy {}'", handle.name)
@@ -33,34 +32,25 @@ void require_running(Context& ctx, const VmHandle& handle) {
 }
 
 void run_console(Context& ctx, const std::string& name) {
-  VmHandle handle = ctx.store().load(name).handle;
-  ConsoleEndpoint endpoint = ctx.hypervisor().console_endpoint(handle);
-  require_console(handle, endpoint);
+  VmHandle handle = ctx.manager().get(name).handle;
+  require_console(handle, ctx.manager().console_endpoint(name));
   require_running(ctx, handle);
-  console::AttachOptions options;
+  ConsoleAttachOptions options;
   options.on_connected = [&] {
     std::fflush(stdout);
     ctx.note(fmt::format("Connected to the console of '{}'; press Ctrl-] to detach.", name));
   };
   std::string close_reason;
   options.on_console_closed = [&](const std::string& reason) { close_reason = reason; };
-  console::AttachEnd end;
-  if (const auto* web = std::get_if<WebSocketConsole>(&endpoint)) {
-    end = console::attach_websocket_console(web->url, web->headers, STDIN_FILENO,
-                                            STDOUT_FILENO, options);
-  } else {
-    end = console::attach_unix_console(std::get<UnixSocketConsole>(endpoint).path, STDIN_FILENO, STDOUT_FILENO,
-                                       options);
-  }
-  switch (end) {
-    case console::AttachEnd::detached:
+  switch (ctx.manager().attach_console(name, STDIN_FILENO, STDOUT_FILENO, options)) {
+    case ConsoleEnd::detached:
       ctx.note(fmt::format("\r\nDetached from '{}'.", name));
       break;
-    case console::AttachEnd::console_closed:
+    case ConsoleEnd::console_closed:
       ctx.note(fmt::format("\r\nConnection closed: the console of '{}' went away ({}).", name,
                            close_reason.empty() ? "did the VM stop?" : close_reason));
       break;
-    case console::AttachEnd::input_closed:
+    case ConsoleEnd::input_closed:
       break;  // piped input ran out: the expected end of a script
   }
 }

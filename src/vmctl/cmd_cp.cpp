@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "ssh/session.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 #include "vmctl/commands.hpp"
@@ -53,15 +52,14 @@ void run_cp(Context& ctx, const std::string& source, const std::string& destinat
                 "write NAME:/path for the VM's side and a local path for the other");
   }
   const std::string& vm = from.vm.empty() ? to.vm : from.vm;
-  VmHandle handle = running_vm(ctx, vm);
-  ssh::Session session = ssh::Session::connect(ssh::target_for(ctx.hypervisor(), handle));
+  running_vm(ctx, vm);
   if (to.vm.empty()) {
-    session.download(from.path, local_destination(to.path, from.path));
+    ctx.manager().download(vm, from.path, local_destination(to.path, from.path));
   } else {
     if (!fs::is_regular_file(from.path)) {
       throw Error(errc::spec_invalid, fmt::format("{} is not a file", from.path), "cp copies one file at a time");
     }
-    session.upload(from.path, remote_destination(to.path, from.path));
+    ctx.manager().upload(vm, from.path, remote_destination(to.path, from.path));
   }
 }
 

@@ -1,12 +1,11 @@
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
-#include "image/image_cache.hpp"
-#include "os/files.hpp"
-#include "ssh/keys.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/wait_ready.hpp"
 
@@ -15,7 +14,7 @@ using namespace vm_manager;
 namespace fs = std::filesystem;
 namespace {
 
-struct CreateOptions {
+struct CreateFlags {
   std::string name;
   std::string backend;
   std::string image;
@@ -54,7 +53,7 @@ std::optional<std::string> existing_path(const std::string& path, std::string_vi
   return absolute.string();
 }
 
-NetworkConfig network_from(const CreateOptions& o) {
+NetworkConfig network_from(const CreateFlags& o) {
   if (!o.bridge.empty() && o.network != "tap") {
     throw Error(errc::spec_invalid, "--bridge only applies to --network tap", "add --network tap, or drop --bridge");
   }
@@ -68,11 +67,11 @@ NetworkConfig network_from(const CreateOptions& o) {
 }
 
 std::string read_user_file(const std::string& path, std::string_view what) {
-  std::optional<std::string> text = os::read_file(*existing_path(path, what));
-  if (!text) {
+  std::ifstream in(*existing_path(path, what), std::ios::binary);
+  if (!in.is_open()) {
     throw Error(errc::spec_invalid, fmt::format("cannot read {} {}", what, path), "check the file's permissions");
   }
-  return *text;
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 // The private key beside a public key file "KEY.pub", when the user gave
@@ -84,21 +83,21 @@ std::string private_key_beside(const std::string& public_key_path) {
   return fs::is_regular_file(key) ? key.string() : std::string();
 }
 
-SshConfig ssh_from(const CreateOptions& o) {
+SshConfig ssh_from(const CreateFlags& o) {
   if (!o.ssh_private_key.empty() && o.ssh_key.empty()) {
     throw Error(errc::spec_invalid, "--ssh-private-key needs --ssh-key", "pass the matching public key with --ssh-key PUB");
   }
   SshConfig ssh;
   ssh.user = o.ssh_user;
   if (!o.ssh_key.empty()) {
-    ssh.public_key = ssh::read_public_key_file(*existing_path(o.ssh_key, "public key")).line();
+    ssh.public_key = read_ssh_public_key(*existing_path(o.ssh_key, "public key"));
     ssh.private_key_path = o.ssh_private_key.empty() ? private_key_beside(o.ssh_key)
                                                      : *existing_path(o.ssh_private_key, "private key");
   }
   return ssh;
 }
 
-std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
+std::optional<CloudInitConfig> cloud_init_from(const CreateFlags& o) {
   if (o.cloud_init.empty() && o.hostname.empty()) return std::nullopt;
   CloudInitConfig ci;
   if (!o.cloud_init.empty()) ci.user_data = read_user_file(o.cloud_init, "cloud-init user-data");
@@ -106,30 +105,25 @@ std::optional<CloudInitConfig> cloud_init_from(const CreateOptions& o) {
   return ci;
 }
 
-// The image the spec names: a pulled --image-url, or --image as the backend
-// keeps it (an absolute path to a file, or a propolis snapshot's name).
-std::string image_from(Context& ctx, const CreateOptions& o, const VmSpec& spec) {
+// The image, for the manager to resolve: --image as the backend takes it (a
+// file, or a propolis snapshot's name), or --image-url through the cache.
+std::string image_from(const CreateFlags& o) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
   }
-  if (o.image_url.empty()) {
-    if (!o.sha256.empty()) throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
-    if (o.image.empty()) return "";
-    VmSpec named = spec;
-    named.image_path = o.image;
-    return ctx.hypervisor().image_reference(named);
+  if (o.image_url.empty() && !o.sha256.empty()) {
+    throw Error(errc::spec_invalid, "--sha256 needs --image-url", "add --image-url SRC");
   }
-  image::ImageCache cache(ctx.image_cache_options());
-  return cache.pull(o.image_url, o.sha256.empty() ? std::nullopt : std::optional<std::string>(o.sha256)).string();
+  return o.image_url.empty() ? o.image : o.image_url;
 }
 
-VmSpec spec_from(Context& ctx, const CreateOptions& o) {
+VmSpec spec_from(const CreateFlags& o) {
   VmSpec spec;
   spec.name = o.name;
   if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
-  spec.image_path = image_from(ctx, o, spec);
+  spec.image_path = image_from(o);
   spec.kernel = existing_path(o.kernel, "kernel");
   spec.initrd = existing_path(o.initrd, "initrd");
   spec.cmdline = o.append;
@@ -146,25 +140,31 @@ VmSpec spec_from(Context& ctx, const CreateOptions& o) {
   return spec;
 }
 
-VmRecord create_and_start(Context& ctx, const VmSpec& spec, bool start) {
-  VmRecord record = ctx.manager().create(spec, start, [&](const VmRecord& created) {
+VmRecord create_and_start(Context& ctx, const VmSpec& spec, const CreateFlags& o) {
+  vm_manager::CreateOptions options;
+  options.start = o.start;
+  options.through_cache = !o.image_url.empty();
+  if (!o.sha256.empty()) options.image_sha256 = o.sha256;
+  options.progress = ctx.download_progress();
+  options.on_created = [&](const VmRecord& created) {
     ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(created.handle.backend)));
-  });
-  if (start) ctx.say(fmt::format("Started VM '{}'", spec.name));
+  };
+  VmRecord record = ctx.manager().create(spec, options);
+  if (o.start) ctx.say(fmt::format("Started VM '{}'", spec.name));
   return record;
 }
 
-void run_create(Context& ctx, const CreateOptions& o) {
+void run_create(Context& ctx, const CreateFlags& o) {
   validate_vm_name(o.name);  // before anything touches the disk
   if (o.wait.wait && !o.start) {
     throw Error(errc::spec_invalid, "--wait needs --start", "add --start, or wait later with 'vmctl start --wait'");
   }
-  if (ctx.store().exists(o.name)) {  // before a possibly long image download
+  if (ctx.manager().exists(o.name)) {  // with vmctl's advice, before a possibly long image download
     throw Error(errc::vm_already_exists, fmt::format("a VM named '{}' already exists", o.name),
                 "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
   }
-  VmSpec spec = spec_from(ctx, o);
-  VmRecord record = create_and_start(ctx, spec, o.start);
+  VmSpec spec = spec_from(o);
+  VmRecord record = create_and_start(ctx, spec, o);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
 }
@@ -179,7 +179,7 @@ std::vector<std::string> backend_names() {
 }  // namespace
 
 void add_create_command(CLI::App& app, Context& ctx) {
-  auto o = std::make_shared<CreateOptions>();
+  auto o = std::make_shared<CreateFlags>();
   auto* cmd = app.add_subcommand("create", "Create a VM (and start it with --start)");
   cmd->add_option("--name", o->name, "VM name: 1-63 of [A-Za-z0-9_.-], starting alphanumeric")->required();
   cmd->add_option("--backend", o->backend, "Backend to run it on (default: this platform's)")

@@ -21,11 +21,10 @@ void add_down_command(CLI::App& app, Context& ctx) {
       ->capture_default_str()
       ->check(CLI::Range(0u, 3600u));
   cmd->callback([&ctx, o] {
-    vmfile::VmFile file = load_vmfile(ctx, o->vmfile);
-    run_for_each_vm(ctx, file, o->vmfile, [&](vmfile::ApplyContext apply, const vmfile::VmDefinition& vm) {
-      apply.stop_timeout = std::chrono::seconds(o->timeout_s);
-      return vmfile::down(apply, vm, o->destroy);
-    });
+    VmFile file = load_vmfile(ctx, o->vmfile);
+    ApplyOptions options = apply_options(ctx, file, o->vmfile);
+    options.stop_timeout = std::chrono::seconds(o->timeout_s);
+    report(ctx, apply_down(ctx.manager(), file, o->destroy, options));
   });
 }
 

@@ -1,15 +1,13 @@
-// vmctl image pull|list|inspect|rm: the image cache (src/image/image_cache.hpp).
+// vmctl image pull|list|inspect|rm: the manager's image cache (vm_manager/images.hpp).
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "image/image_cache.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/vm_view.hpp"
@@ -18,7 +16,7 @@ namespace vmctl {
 using namespace vm_manager;
 namespace {
 
-image::ImageCache open_cache(Context& ctx) { return image::ImageCache(ctx.image_cache_options()); }
+Images& images(Context& ctx) { return ctx.manager().images(); }
 
 std::string human_size(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -31,7 +29,7 @@ std::string human_size(std::uint64_t bytes) {
   return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
 }
 
-nlohmann::json to_json(const image::CachedImage& image) {
+nlohmann::json to_json(const ImageInfo& image) {
   auto or_null = [](const std::string& text) { return text.empty() ? nlohmann::json() : nlohmann::json(text); };
   return nlohmann::json{{"key", image.key},
                         {"source", image.source},
@@ -63,8 +61,7 @@ void add_pull(CLI::App& image, Context& ctx) {
       ->required();
   cmd->add_option("--sha256", *sha256, "Expected SHA-256 of the downloaded bytes (64 hex digits)");
   cmd->callback([&ctx, source, sha256] {
-    auto cache = open_cache(ctx);
-    std::filesystem::path path = cache.pull(*source, *sha256);
+    std::filesystem::path path = images(ctx).pull(*source, *sha256, ctx.download_progress());
     ctx.say(fmt::format("Pulled {}: {}", *source, path.string()));
   });
 }
@@ -76,9 +73,9 @@ void add_list(CLI::App& image, Context& ctx) {
   cmd->callback([&ctx, json_output] {
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
-    for (const auto& entry : open_cache(ctx).list()) {
+    for (const auto& entry : images(ctx).list()) {
       all.push_back(to_json(entry));
-      rows.push_back({entry.key.substr(0, image::ImageCache::kShortKey), entry.source, entry.format,
+      rows.push_back({entry.key.substr(0, Images::kShortKey), entry.source, entry.format,
                       human_size(entry.size), entry.fetched_at});
     }
     std::string out =
@@ -95,26 +92,10 @@ void add_inspect(CLI::App& image, Context& ctx) {
       ->required();
   cmd->add_flag("--json", *json_output, "Print a JSON object");
   cmd->callback([&ctx, which, json_output] {
-    nlohmann::json j = to_json(open_cache(ctx).inspect(*which));
+    nlohmann::json j = to_json(images(ctx).inspect(*which));
     std::string out = *json_output ? j.dump(2) + "\n" : human_details(j);
     std::fputs(out.c_str(), stdout);
   });
-}
-
-// The VMs of the store whose disk is based on `image` (sorted names).
-std::vector<std::string> vms_using(Context& ctx, const std::filesystem::path& image) {
-  std::set<std::string> names;
-  std::error_code ec;
-  auto same = [&](const std::string& path) {
-    if (path.empty()) return false;
-    if (std::filesystem::path(path).lexically_normal() == image.lexically_normal()) return true;
-    return std::filesystem::equivalent(path, image, ec);
-  };
-  for (const auto& entry : ctx.store().list()) {
-    if (!entry.record) continue;
-    if (same(entry.record->spec.image_path) || same(entry.record->handle.image_path)) names.insert(entry.name);
-  }
-  return {names.begin(), names.end()};
 }
 
 void add_remove(CLI::App& image, Context& ctx) {
@@ -125,25 +106,12 @@ void add_remove(CLI::App& image, Context& ctx) {
       ->required();
   cmd->add_flag("--force,-f", *force, "Remove it even when VMs use it (they will no longer start)");
   cmd->callback([&ctx, which, force] {
-    auto cache = open_cache(ctx);
-    std::optional<image::CachedImage> entry;
     try {
-      entry = cache.inspect(*which);
+      images(ctx).remove(*which, /*even_if_used=*/*force);
     } catch (const Error& e) {
-      if (e.code() != errc::image_not_found) throw;  // an incomplete entry is still removed below
+      if (e.code() != errc::image_in_use) throw;
+      throw Error(e.code(), e.message(), "destroy those VMs first, or pass --force to remove the image anyway");
     }
-    if (entry && !*force) {
-      std::vector<std::string> users = vms_using(ctx, entry->path);
-      if (!users.empty()) {
-        std::string list;
-        for (const auto& name : users) list += (list.empty() ? "'" : ", '") + name + "'";
-        throw Error(errc::image_in_use,
-                    fmt::format("cached image {} ({}) is used by VM {}", entry->key.substr(0, image::ImageCache::kShortKey),
-                                entry->source, list),
-                    "destroy those VMs first, or pass --force to remove the image anyway");
-      }
-    }
-    cache.remove(entry ? entry->key : *which);
     ctx.say(fmt::format("Removed {}", *which));
   });
 }

@@ -1,15 +1,15 @@
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
 #include <string_view>
+#include <system_error>
 #include <variant>
 
 #include <fmt/format.h>
 
-#include "console/log_view.hpp"
-#include "console/websocket_console.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 
@@ -25,8 +25,6 @@ struct LogArgs {
   std::optional<std::size_t> lines;
 };
 
-constexpr std::chrono::seconds kConsoleTimeout{10};
-
 // CLI11 reads "-1" into a size_t as a huge number; accept digits only.
 CLI::Validator line_count_validator() {
   return CLI::Validator(
@@ -41,70 +39,48 @@ CLI::Validator line_count_validator() {
       "");
 }
 
-// Following ends when the VM is destroyed: its work dir (and log) are gone.
-std::function<bool()> while_vm_exists(const VmHandle& handle) {
-  if (handle.work_dir.empty()) return {};
-  return [work_dir = fs::path(handle.work_dir)] {
-    std::error_code ec;
-    return fs::exists(work_dir, ec);
-  };
-}
-
-void write_out(std::string_view bytes) {
+// 0, or the errno of the write that failed.
+int write_out(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // nobody reads our output any more
+    if (n < 0 && errno == EAGAIN) {  // a non-blocking stdout that is full
+      pollfd out{STDOUT_FILENO, POLLOUT, 0};
+      ::poll(&out, 1, -1);
+      continue;
+    }
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
     bytes.remove_prefix(std::size_t(n));
   }
+  return 0;
 }
 
-// The last `lines` lines of text (a final unterminated line counts as one).
-std::string_view last_lines(std::string_view text, std::size_t lines) {
-  if (lines == 0) return {};
-  std::size_t end = text.size();
-  if (end > 0 && text[end - 1] == '\n') --end;
-  while (end > 0) {
-    std::size_t newline = text.rfind('\n', end - 1);
-    if (newline == std::string_view::npos) return text;
-    if (--lines == 0) return text.substr(newline + 1);
-    end = newline;
-  }
-  return text;
-}
+// A console's history goes out as far as anybody reads it.
+void write_history(std::string_view bytes) { write_out(bytes); }
 
-// A console whose backend keeps its history (propolis): that history, then
-// with -f the websocket that continues it, until the console closes (the VM
-// stopped) or Ctrl-C.
-void show_console_history(Context& ctx, const VmHandle& handle, const LogArgs& args) {
-  ConsoleHistory history = ctx.hypervisor().console_history(handle);
-  write_out(args.lines ? last_lines(history.data, *args.lines) : std::string_view(history.data));
-  if (!args.follow) return;
-  const auto* web = std::get_if<WebSocketConsole>(&history.follow);
-  if (web == nullptr) return;  // nothing more will come
-  auto ws = console::WebSocketClient::connect(web->url, web->headers, kConsoleTimeout);
-  while (true) {
-    if (std::optional<std::string> data = ws.read(std::chrono::seconds(1))) {
-      write_out(*data);
-    } else if (ws.closed()) {
-      return;
-    }
+// A log file's lines must all arrive: a failed write ends the command.
+void write_log(std::string_view bytes) {
+  if (int err = write_out(bytes); err != 0) {
+    throw Error(errc::console_no_log,
+                fmt::format("cannot write the console log out: {}", std::error_code(err, std::generic_category()).message()),
+                "check where vmctl's output goes (a full disk, a closed pipe)");
   }
 }
 
-void run_log(Context& ctx, const LogArgs& args) {
-  VmHandle handle = ctx.store().load(args.name).handle;
+// The library's refusals, with the vmctl commands that help. True when the
+// output comes from the history the VM's backend keeps, not from a log file.
+bool check_readable(Context& ctx, const VmHandle& handle, const LogArgs& args) {
   // A VM without a log file may still have a live console to read.
   if (args.console || handle.console_log.empty()) {
-    ConsoleEndpoint endpoint = ctx.hypervisor().console_endpoint(handle);
-    if (std::holds_alternative<WebSocketConsole>(endpoint)) {
-      if (ctx.hypervisor().state(handle) != VmState::running) {
+    if (std::holds_alternative<WebSocketConsole>(ctx.manager().console_endpoint(args.name))) {
+      if (ctx.manager().state(handle) != VmState::running) {
         throw Error(errc::console_unavailable,
                     fmt::format("VM '{}' is not running: its console output lives in its {} server, which runs "
                                 "only with the VM", args.name, to_string(handle.backend)),
                     fmt::format("start it with 'vmctl start {}', then 'vmctl log -f {}'", args.name, args.name));
       }
-      return show_console_history(ctx, handle, args);
+      return true;
     }
   }
   if (handle.console_log.empty()) {
@@ -117,11 +93,16 @@ void run_log(Context& ctx, const LogArgs& args) {
                 fmt::format("start it first with 'vmctl start {}', or wait for output with 'vmctl log -f {}'",
                             args.name, args.name));
   }
-  console::LogViewOptions options;
+  return false;
+}
+
+void run_log(Context& ctx, const LogArgs& args) {
+  bool history = check_readable(ctx, ctx.manager().get(args.name).handle, args);
+  ConsoleLogOptions options;
   options.last_lines = args.lines;
   options.follow = args.follow;
-  options.keep_following = while_vm_exists(handle);
-  console::show_log(handle.console_log, STDOUT_FILENO, options);
+  options.live = args.console;
+  ctx.manager().console_log(args.name, options, history ? write_history : write_log);
 }
 
 }  // namespace

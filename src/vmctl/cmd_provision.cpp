@@ -9,10 +9,8 @@ void add_provision_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("provision", "Run a VMFile's provisioners again on its running VMs");
   add_vmfile_options(*cmd, *flags);
   cmd->callback([&ctx, flags] {
-    vmfile::VmFile file = load_vmfile(ctx, *flags);
-    run_for_each_vm(ctx, file, *flags, [](const vmfile::ApplyContext& apply, const vmfile::VmDefinition& vm) {
-      return vmfile::provision(apply, vm);
-    });
+    VmFile file = load_vmfile(ctx, *flags);
+    report(ctx, apply_provision(ctx.manager(), file, apply_options(ctx, file, *flags)));
   });
 }
 

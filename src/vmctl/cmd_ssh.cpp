@@ -31,10 +31,9 @@ std::string ssh_program(Context& ctx) { return ctx.environment().get("VMCTL_SSH"
 }
 
 void run_ssh(Context& ctx, const std::string& name, const std::vector<std::string>& command) {
-  VmHandle handle = running_vm(ctx, name);
-  ssh::Endpoint endpoint = ssh::endpoint_for(ctx.hypervisor(), handle);
+  running_vm(ctx, name);
   std::vector<std::string> argv = {ssh_program(ctx)};
-  for (std::string& arg : openssh_arguments(handle, endpoint)) argv.push_back(std::move(arg));
+  for (std::string& arg : openssh_arguments(ctx.manager().ssh_access(name))) argv.push_back(std::move(arg));
   argv.push_back("--");
   argv.push_back(name);  // HostName above says where; the name shows in ssh's messages
   argv.insert(argv.end(), command.begin(), command.end());
@@ -57,9 +56,9 @@ void add_ssh_config_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("ssh-config", "Print an OpenSSH config block for a VM (for ssh, scp, rsync, IDEs)");
   add_name_argument(*cmd, *name);
   cmd->callback([&ctx, name] {
-    VmHandle handle = running_vm(ctx, *name);
+    running_vm(ctx, *name);
     std::string out = "Host " + *name + "\n";
-    for (const std::string& line : openssh_settings(handle, ssh::endpoint_for(ctx.hypervisor(), handle))) {
+    for (const std::string& line : openssh_settings(ctx.manager().ssh_access(*name))) {
       out += "  " + line + "\n";
     }
     std::fputs(out.c_str(), stdout);

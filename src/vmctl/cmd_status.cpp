@@ -27,10 +27,7 @@ void add_status_command(CLI::App& app, Context& ctx) {
   add_name_argument(*cmd, *name);
   cmd->add_flag("--json", *json_output, "Print a JSON object");
   cmd->callback([&ctx, name, json_output] {
-    StoreEntry entry;
-    entry.name = *name;
-    entry.record = ctx.store().load(*name);
-    VmView view = view_of(entry, ctx.hypervisor());
+    VmView view = view_of(ctx.manager().status(*name));
     std::string out = *json_output ? view.json.dump(2) + "\n" : human_status(view.json);
     std::fputs(out.c_str(), stdout);
   });

@@ -9,10 +9,8 @@ void add_up_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("up", "Create, start and provision the VMs of a VMFile; resume or start existing ones");
   add_bring_up_options(*cmd, *flags);
   cmd->callback([&ctx, flags] {
-    vmfile::VmFile file = load_vmfile(ctx, flags->vmfile);
-    run_for_each_vm(ctx, file, flags->vmfile, [&](const vmfile::ApplyContext& apply, const vmfile::VmDefinition& vm) {
-      return vmfile::up(with_bring_up_flags(apply, *flags), vm);
-    });
+    VmFile file = load_vmfile(ctx, flags->vmfile);
+    report(ctx, apply_up(ctx.manager(), file, apply_options(ctx, file, *flags)));
   });
 }
 

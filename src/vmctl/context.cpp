@@ -34,34 +34,37 @@ spdlog::level::level_enum spdlog_level(LogLevel level) {
   return spdlog::level::err;
 }
 
-}  // namespace
+bool pulls_shown(const Context& ctx) { return ctx.pull_output == PullOutput::shown && !ctx.options.quiet; }
 
-LogSink Context::log_sink() const {
-  return [](LogLevel level, std::string_view message) { spdlog::log(spdlog_level(level), "{}", message); };
-}
-
-image::ImageCacheOptions Context::image_cache_options(PullOutput output) {
-  image::ImageCacheOptions cache;
-  cache.environment = environment();
-  const bool shown = output == PullOutput::shown && !options.quiet;
-  if (shown) cache.progress = terminal_progress_bar();
-  // The cache's info lines are what a pull does ("Downloading …"): shown
-  // plainly, as status lines, or not at all; anything else is a diagnostic.
-  cache.log = [shown, diagnostics = log_sink()](LogLevel level, std::string_view message) {
+// The cache's info lines are what a pull does ("Downloading …"): shown
+// plainly, as status lines, or not at all; anything else is a diagnostic.
+LogSink image_log(bool shown, LogSink diagnostics) {
+  return [shown, diagnostics = std::move(diagnostics)](LogLevel level, std::string_view message) {
     if (level != LogLevel::info) {
       diagnostics(level, message);
     } else if (shown) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
     }
   };
-  return cache;
+}
+
+}  // namespace
+
+LogSink Context::log_sink() const {
+  return [](LogLevel level, std::string_view message) { spdlog::log(spdlog_level(level), "{}", message); };
+}
+
+ProgressCallback Context::download_progress() const {
+  if (!pulls_shown(*this)) return {};
+  return terminal_progress_bar();
 }
 
 VmManager& Context::manager() {
   if (!manager_) {
-    ManagerConfig config{data_dir(), environment(), {}, std::nullopt, std::nullopt, BackendRegistry::builtin()};
+    ManagerConfig config(data_dir(), environment());
     config.locks.timeout = lock_timeout(environment());
     config.log = log_sink();
+    config.image_log = image_log(pulls_shown(*this), log_sink());
     config.locks.on_wait = [this](std::string_view name, long holder) {
       std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
       note(fmt::format("waiting for another vmctl command{} working on '{}'…", by, name));

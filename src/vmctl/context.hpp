@@ -1,5 +1,5 @@
-// What every vmctl command shares: global options, the store, the
-// hypervisor, and how to talk to the user.
+// What every vmctl command shares: global options, the VmManager, and how
+// to talk to the user.
 #pragma once
 
 #include <filesystem>
@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 
-#include "image/image_cache.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/log.hpp"
 #include "vm_manager/manager.hpp"
@@ -28,18 +27,19 @@ struct GlobalOptions {
 class Context {
  public:
   GlobalOptions options;
+  // Set before manager() is first used.
+  PullOutput pull_output = PullOutput::shown;
 
   // Built on first use, after the command line has been parsed.
   const vm_manager::Environment& environment();
   const vm_manager::DataDir& data_dir();
   vm_manager::VmManager& manager();
-  vm_manager::VmStore& store() { return manager().store(); }
-  vm_manager::RouterHypervisor& hypervisor() { return manager().hypervisor(); }
-  // Where images are cached and how they are fetched, for this environment.
-  vm_manager::image::ImageCacheOptions image_cache_options(PullOutput output = PullOutput::shown);
   // Where the library's diagnostics go: stderr as "level: message", at the
   // level -v and -q chose (main.cpp sets the logger up).
   vm_manager::LogSink log_sink() const;
+  // What draws image downloads: a bar on a terminal, nothing when pulls are
+  // hidden or under --quiet.
+  vm_manager::ProgressCallback download_progress() const;
 
   // A line for the user on stdout, unless --quiet.
   void say(const std::string& line) const;

@@ -18,8 +18,8 @@ std::string config_value(const std::string& value) {
 }  // namespace
 
 VmHandle running_vm(Context& ctx, const std::string& name) {
-  VmHandle handle = ctx.store().load(name).handle;
-  VmState state = ctx.hypervisor().state(handle);
+  VmHandle handle = ctx.manager().get(name).handle;
+  VmState state = ctx.manager().state(handle);
   if (state != VmState::running) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
                 fmt::format("start it first: vmctl start {} --wait", name));
@@ -27,17 +27,16 @@ VmHandle running_vm(Context& ctx, const std::string& name) {
   return handle;
 }
 
-std::vector<std::string> openssh_settings(const VmHandle& handle, const ssh::Endpoint& endpoint) {
-  ssh::require_ssh_access(handle);
+std::vector<std::string> openssh_settings(const SshAccess& access) {
   std::vector<std::string> lines = {
-      "HostName " + endpoint.host,
-      fmt::format("Port {}", endpoint.port),
-      "User " + handle.ssh_user,
-      "UserKnownHostsFile " + config_value(handle.ssh_known_hosts),
+      "HostName " + access.host,
+      fmt::format("Port {}", access.port),
+      "User " + access.user,
+      "UserKnownHostsFile " + config_value(access.known_hosts),
       "GlobalKnownHostsFile /dev/null",
       // The VM's host key is filed under this alias, so a new port or
       // address after a restart still matches it.
-      "HostKeyAlias " + handle.ssh_host_key_alias,
+      "HostKeyAlias " + access.host_key_alias,
       "StrictHostKeyChecking yes",
       "CheckHostIP no",
       "LogLevel ERROR",
@@ -46,16 +45,16 @@ std::vector<std::string> openssh_settings(const VmHandle& handle, const ssh::End
       "ServerAliveInterval 15",
       "ServerAliveCountMax 4",
   };
-  if (!handle.ssh_identity_file.empty()) {
-    lines.push_back("IdentityFile " + config_value(handle.ssh_identity_file));
+  if (!access.identity_file.empty()) {
+    lines.push_back("IdentityFile " + config_value(access.identity_file));
     lines.push_back("IdentitiesOnly yes");
   }
   return lines;
 }
 
-std::vector<std::string> openssh_arguments(const VmHandle& handle, const ssh::Endpoint& endpoint) {
+std::vector<std::string> openssh_arguments(const SshAccess& access) {
   std::vector<std::string> args;
-  for (const std::string& line : openssh_settings(handle, endpoint)) {
+  for (const std::string& line : openssh_settings(access)) {
     std::string option = line;
     option[option.find(' ')] = '=';
     args.push_back("-o");

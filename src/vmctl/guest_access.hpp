@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "ssh/vm_access.hpp"
 #include "vmctl/context.hpp"
 
 namespace vmctl {
@@ -15,10 +14,9 @@ vm_manager::VmHandle running_vm(Context& ctx, const std::string& name);
 
 // ssh_config lines ("Key value", no indentation): host, port, user, the
 // VM's identity and known_hosts, StrictHostKeyChecking yes.
-std::vector<std::string> openssh_settings(const vm_manager::VmHandle& handle, const vm_manager::ssh::Endpoint& endpoint);
+std::vector<std::string> openssh_settings(const vm_manager::SshAccess& access);
 
 // The same settings as `-o Key=value` arguments for the ssh command line.
-std::vector<std::string> openssh_arguments(const vm_manager::VmHandle& handle,
-                                           const vm_manager::ssh::Endpoint& endpoint);
+std::vector<std::string> openssh_arguments(const vm_manager::SshAccess& access);
 
 }  // namespace vmctl

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
 
 namespace vmctl {
@@ -27,15 +26,17 @@ std::string cell(const json& value) {
   return value.dump();
 }
 
-json view_json(const StoreEntry& entry, VmState state, const std::string& problem) {
-  if (!entry.record) {
-    return json{{"name", entry.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
+json view_json(const VmStatus& status) {
+  VmState state = status.state;
+  const std::string& problem = status.problem;
+  if (!status.record) {
+    return json{{"name", status.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
                 {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
                 {"vnc", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
                 {"created_at", nullptr}, {"problem", text_or_null(problem)}};
   }
-  const VmHandle& h = entry.record->handle;
+  const VmHandle& h = status.record->handle;
   bool live = is_live(state);
   return json{{"name", h.name},
               {"backend", h.backend},
@@ -52,7 +53,7 @@ json view_json(const StoreEntry& entry, VmState state, const std::string& proble
               {"vnc", live ? text_or_null(h.vnc) : json(nullptr)},
               {"work_dir", text_or_null(h.work_dir)},
               {"id", h.id},
-              {"created_at", text_or_null(entry.record->created_at)},
+              {"created_at", text_or_null(status.record->created_at)},
               {"problem", text_or_null(problem)}};
 }
 
@@ -62,19 +63,9 @@ std::vector<std::string> table_header() {
   return {"NAME", "BACKEND", "STATE", "VCPUS", "MEMORY", "SSH", "PID", "VNC"};
 }
 
-VmView view_of(const StoreEntry& entry, Hypervisor& hypervisor) {
-  VmState state = entry.state_without_record;
-  std::string problem = entry.problem;
-  if (entry.record) {
-    try {
-      state = hypervisor.state(entry.record->handle);
-    } catch (const Error& e) {
-      state = VmState::failed;
-      problem = e.message();
-    }
-  }
+VmView view_of(const VmStatus& status) {
   VmView view;
-  view.json = view_json(entry, state, problem);
+  view.json = view_json(status);
   const json& j = view.json;
   std::string memory = j["memory_mb"].is_null() ? "-" : fmt::format("{} MB", j["memory_mb"].get<std::uint64_t>());
   std::string ssh = j["ssh_port"].is_null() ? "-"

@@ -5,8 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "vm_manager/hypervisor.hpp"
-#include "vm_manager/store.hpp"
+#include "vm_manager/manager.hpp"
 
 namespace vmctl {
 
@@ -15,9 +14,9 @@ struct VmView {
   std::vector<std::string> row;  // the table row, same order as table_header()
 };
 
-// Asks the backend for the live state. A backend error does not abort the
-// listing: the VM shows as failed and the error goes into "problem".
-VmView view_of(const vm_manager::StoreEntry& entry, vm_manager::Hypervisor& hypervisor);
+// A VM as VmManager::list() or status() saw it (a backend error shows as
+// failed, with the error in "problem").
+VmView view_of(const vm_manager::VmStatus& status);
 
 std::vector<std::string> table_header();
 

@@ -16,35 +16,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<const vmfile::VmDefinition*> selected_vms(const vmfile::VmFile& file, const std::string& name) {
-  std::vector<const vmfile::VmDefinition*> vms;
-  for (const auto& vm : file.vms) {
-    if (name.empty() || vm.spec.name == name) vms.push_back(&vm);
-  }
-  if (!name.empty() && vms.empty()) {
-    std::vector<std::string> names;
-    for (const auto& vm : file.vms) names.push_back(vm.spec.name);
-    throw Error(errc::vm_not_found, fmt::format("{} defines no VM named '{}'", file.path.string(), name),
-                names.empty() ? "the file defines no VMs" : fmt::format("it defines: {}", fmt::join(names, ", ")));
-  }
-  return vms;
-}
-
 std::string live_state(Context& ctx, const std::string& name) {
   try {
-    if (!ctx.store().exists(name)) return "-";
-    return std::string(to_string(ctx.hypervisor().state(ctx.store().load(name).handle)));
+    if (!ctx.manager().exists(name)) return "-";
+    return std::string(to_string(ctx.manager().state(ctx.manager().get(name).handle)));
   } catch (const Error&) {
     return "unknown";
   }
 }
 
-std::string detail_of(const vmfile::VmOutcome& outcome) {
+std::string detail_of(const VmOutcome& outcome) {
   if (!outcome.ok) return outcome.error;
   return outcome.drift.empty() ? "" : "drift: " + fmt::format("{}", fmt::join(outcome.drift, ", "));
 }
 
-void print_summary(Context& ctx, const std::vector<vmfile::VmOutcome>& outcomes) {
+void print_summary(Context& ctx, const std::vector<VmOutcome>& outcomes) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& outcome : outcomes) {
     rows.push_back({outcome.name, outcome.result, live_state(ctx, outcome.name), detail_of(outcome)});
@@ -71,39 +57,39 @@ void add_bring_up_options(CLI::App& command, BringUpFlags& flags) {
       ->check(CLI::Range(1u, 86400u));
 }
 
-vmfile::ApplyContext with_bring_up_flags(vmfile::ApplyContext apply, const BringUpFlags& flags) {
-  apply.provision = !flags.no_provision;
-  apply.ready_timeout = std::chrono::seconds(flags.timeout_s);
-  return apply;
-}
-
-vmfile::VmFile load_vmfile(Context& ctx, const VmfileFlags& flags) {
-  vmfile::LoadOptions options;
+VmFile load_vmfile(Context& ctx, const VmfileFlags& flags) {
+  VmFileOptions options;
   if (auto home = ctx.environment().get("HOME")) options.home = fs::path(*home);
-  return vmfile::load(flags.file.empty() ? vmfile::default_path(fs::current_path()) : fs::path(flags.file), options);
+  return vm_manager::load_vmfile(flags.file.empty() ? default_vmfile_path(fs::current_path()) : fs::path(flags.file),
+                                 options);
 }
 
-vmfile::ApplyContext apply_context(Context& ctx, const vmfile::VmFile& file) {
+ApplyOptions apply_options(Context& ctx, const VmFile& file, const VmfileFlags& flags) {
   std::size_t width = 0;
   for (const auto& vm : file.vms) width = std::max(width, vm.spec.name.size());
   auto output = std::make_shared<std::mutex>();
-  vmfile::ApplyContext apply;
-  apply.manager = &ctx.manager();
-  apply.images = ctx.image_cache_options(PullOutput::hidden);  // parallel bars would garble; the VM's lines say what happens
-  apply.label = [width](const std::string& vm) { return fmt::format("{:<{}}", vm, width); };
-  apply.print = [&ctx, output](const std::string& line) {
+  // Parallel bars would garble; each VM's lines say what happens.
+  ctx.pull_output = PullOutput::hidden;
+  ApplyOptions options;
+  options.only = flags.name;
+  options.jobs = flags.jobs;
+  options.on_event = [&ctx, output, width](const std::string& vm, const std::string& line) {
+    std::string text = fmt::format("{:<{}} | {}", vm, width, line);
     std::lock_guard<std::mutex> hold(*output);
-    ctx.say(line);
+    ctx.say(text);
     std::fflush(stdout);
   };
-  return apply;
+  return options;
 }
 
-void run_for_each_vm(Context& ctx, const vmfile::VmFile& file, const VmfileFlags& flags,
-                     const std::function<vmfile::VmOutcome(const vmfile::ApplyContext&, const vmfile::VmDefinition&)>& action) {
-  auto vms = selected_vms(file, flags.name);
-  vmfile::ApplyContext apply = apply_context(ctx, file);
-  auto outcomes = vmfile::apply_parallel(vms, flags.jobs, [&](const vmfile::VmDefinition& vm) { return action(apply, vm); });
+ApplyOptions apply_options(Context& ctx, const VmFile& file, const BringUpFlags& flags) {
+  ApplyOptions options = apply_options(ctx, file, flags.vmfile);
+  options.provision = !flags.no_provision;
+  options.ready_timeout = std::chrono::seconds(flags.timeout_s);
+  return options;
+}
+
+void report(Context& ctx, const std::vector<VmOutcome>& outcomes) {
   print_summary(ctx, outcomes);
   std::vector<std::string> failed;
   for (const auto& outcome : outcomes) {

@@ -1,15 +1,15 @@
 // What the VMFile commands (validate, up, down, reload, provision) share:
-// --file/--name/--jobs, loading the file, running one action per VM in
-// parallel with name-prefixed output, and the summary table.
+// --file/--name/--jobs, loading the file, printing each VM's events with
+// its name as a prefix, and the summary table.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
-#include <functional>
 #include <string>
+#include <vector>
 
+#include "vm_manager/vmfile.hpp"
 #include "vmctl/context.hpp"
-#include "vmfile/apply.hpp"
 
 namespace vmctl {
 
@@ -29,18 +29,16 @@ struct BringUpFlags {
   unsigned timeout_s = 300;
 };
 void add_bring_up_options(CLI::App& command, BringUpFlags& flags);
-// An ApplyContext adjusted to the flags.
-vm_manager::vmfile::ApplyContext with_bring_up_flags(vm_manager::vmfile::ApplyContext apply, const BringUpFlags& flags);
 
-vm_manager::vmfile::VmFile load_vmfile(Context& ctx, const VmfileFlags& flags);
+vm_manager::VmFile load_vmfile(Context& ctx, const VmfileFlags& flags);
 
-// Library context for the actions, printing through ctx with padded names.
-vm_manager::vmfile::ApplyContext apply_context(Context& ctx, const vm_manager::vmfile::VmFile& file);
+// ApplyOptions for the flags, printing each VM's events through ctx as
+// "<name, padded to the file's longest> | <line>".
+vm_manager::ApplyOptions apply_options(Context& ctx, const vm_manager::VmFile& file, const VmfileFlags& flags);
+vm_manager::ApplyOptions apply_options(Context& ctx, const vm_manager::VmFile& file, const BringUpFlags& flags);
 
-// Runs `action` on the selected VMs, prints the summary table, and raises
-// vmfile::apply_failed when any VM failed (after all of them finished).
-void run_for_each_vm(Context& ctx, const vm_manager::vmfile::VmFile& file, const VmfileFlags& flags,
-                     const std::function<vm_manager::vmfile::VmOutcome(const vm_manager::vmfile::ApplyContext&,
-                                                                       const vm_manager::vmfile::VmDefinition&)>& action);
+// Prints the summary table, and raises vmfile::apply_failed when any VM
+// failed (all of them have finished by then).
+void report(Context& ctx, const std::vector<vm_manager::VmOutcome>& outcomes);
 
 }  // namespace vmctl

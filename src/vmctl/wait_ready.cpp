@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "ssh/vm_access.hpp"
 
 namespace vmctl {
 using namespace vm_manager;
@@ -16,14 +15,14 @@ void add_wait_options(CLI::App& command, WaitFlags& flags) {
 
 void wait_until_ready(Context& ctx, const VmHandle& handle, const WaitFlags& flags) {
   auto started = std::chrono::steady_clock::now();
-  ssh::WaitOptions options;
+  ReadyOptions options;
   options.timeout = std::chrono::seconds(flags.timeout_s);
   options.progress = [&](const Progress& step) {
     if (step.finished) return;
     ctx.note(step.what == "ssh" ? fmt::format("Waiting for SSH on VM '{}'…", handle.name)
                                 : fmt::format("Waiting for cloud-init on VM '{}'…", handle.name));
   };
-  ssh::wait_until_ready(ctx.hypervisor(), handle, options);
+  ctx.manager().wait_ready(handle.name, options);
   auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ctx.say(fmt::format("VM '{}' is ready ({:.1f} s)", handle.name, took));
 }

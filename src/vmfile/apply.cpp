@@ -5,7 +5,6 @@
 #include <atomic>
 #include <thread>
 
-#include "ssh/vm_access.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::vmfile {
@@ -13,10 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string label_of(const ApplyContext& ctx, const std::string& vm) { return ctx.label ? ctx.label(vm) : vm; }
-
 void say(const ApplyContext& ctx, const std::string& vm, const std::string& line) {
-  if (ctx.print) ctx.print(label_of(ctx, vm) + " | " + line);
+  if (ctx.on_event) ctx.on_event(vm, line);
 }
 
 VmOutcome succeeded(const std::string& name, std::string result) {
@@ -56,30 +53,21 @@ std::string disk_text(const std::optional<std::uint64_t>& disk_gb) {
   return disk_gb ? fmt::format("{} GB", *disk_gb) : "image size";
 }
 
-VmSpec spec_with_image(const ApplyContext& ctx, const VmDefinition& vm) {
-  VmSpec spec = vm.spec;
-  if (vm.image_url) {
-    say(ctx, spec.name, "pulling image " + *vm.image_url);
-    spec.image_path = image::ImageCache(ctx.images).pull(*vm.image_url, vm.image_sha256).string();
-  }
-  return spec;
-}
-
 // The image a definition names, where it would be, without pulling it.
 std::string wanted_image_path(const ApplyContext& ctx, const VmDefinition& vm) {
   if (!vm.image_url) return vm.spec.image_path;
-  return image::ImageCache(ctx.images).path_for(*vm.image_url).string();
+  return ctx.manager->images().path_for(*vm.image_url).string();
 }
 
 void wait_ready(const ApplyContext& ctx, const VmHandle& handle) {
   if (handle.ssh_user.empty()) return;  // e.g. the noop backend: nothing to log into, nothing to wait for
-  ssh::WaitOptions options;
+  ReadyOptions options;
   options.timeout = ctx.ready_timeout;
   options.progress = [&](const Progress& step) {
     if (step.finished) return;
     say(ctx, handle.name, step.what == "ssh" ? "waiting for SSH" : "waiting for cloud-init to finish");
   };
-  ssh::wait_until_ready(ctx.manager->hypervisor(), handle, options);
+  ctx.manager->wait_ready(handle.name, options);
   say(ctx, handle.name, "ready");
 }
 
@@ -87,23 +75,28 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
   if (vm.provisioners.empty()) return;
   say(ctx, handle.name, fmt::format("provisioning ({} step{})", vm.provisioners.size(),
                                     vm.provisioners.size() == 1 ? "" : "s"));
-  ssh::ConnectOptions connect;
-  connect.timeout = ctx.ready_timeout;
-  ssh::Session session = ssh::Session::connect(ssh::target_for(ctx.manager->hypervisor(), handle), connect);
-  provision::RunOptions options;
-  options.vm_name = label_of(ctx, handle.name);
-  options.log_path = fs::path(handle.work_dir) / "provision.log";
-  options.print = [&](std::string_view line) {
-    if (ctx.print) ctx.print(std::string(line));
-  };
-  provision::run(session, vm.provisioners, options);
+  ProvisionOptions options;
+  options.connect_timeout = ctx.ready_timeout;
+  options.print = [&](std::string_view line) { say(ctx, handle.name, std::string(line)); };
+  ctx.manager->provision(handle.name, vm.provisioners, options);
 }
 
 VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
-  VmSpec spec = spec_with_image(ctx, vm);
-  VmRecord record = ctx.manager->create(spec, /*start=*/true, [&](const VmRecord& created) {
+  VmSpec spec = vm.spec;
+  CreateOptions options;
+  options.start = true;
+  if (vm.image_url) {
+    // Pulled quietly (no progress listener): parallel progress bars would
+    // garble; the VM's lines say what happens.
+    say(ctx, spec.name, "pulling image " + *vm.image_url);
+    spec.image_path = *vm.image_url;
+    options.through_cache = true;
+    options.image_sha256 = vm.image_sha256;
+  }
+  options.on_created = [&](const VmRecord& created) {
     say(ctx, spec.name, fmt::format("created ({} backend)", to_string(created.handle.backend)));
-  });
+  };
+  VmRecord record = ctx.manager->create(spec, options);
   say(ctx, spec.name, "started");
   wait_ready(ctx, record.handle);
   if (ctx.provision) run_provisioners(ctx, vm, record.handle);
@@ -153,7 +146,7 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
 VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    if (!ctx.manager->store().exists(name)) return create_new(ctx, vm);
+    if (!ctx.manager->exists(name)) return create_new(ctx, vm);
     VmSpec wanted = vm.spec;
     wanted.image_path = wanted_image_path(ctx, vm);
     std::vector<std::string> drift = drift_between(ctx.manager->get(name).spec, wanted);
@@ -174,7 +167,7 @@ VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
 VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    if (!ctx.manager->store().exists(name)) return succeeded(name, "not created");
+    if (!ctx.manager->exists(name)) return succeeded(name, "not created");
     if (destroy) {
       ctx.manager->destroy(name);
       say(ctx, name, "destroyed");

@@ -1,7 +1,6 @@
 // Bringing a VMFile's VMs to the state the user asks for: up, down, reload
 // and provision, one VM at a time here; apply_parallel runs many at once.
-// The library does the work and reports through callbacks, so the CLI and
-// embedding programs print what they like.
+// The public face (vm_manager/vmfile.hpp: apply_up…) is vmfile_api.cpp.
 #pragma once
 
 #include <chrono>
@@ -9,34 +8,21 @@
 #include <string>
 #include <vector>
 
-#include "image/image_cache.hpp"
 #include "vm_manager/manager.hpp"
 #include "vmfile/vmfile.hpp"
 
 namespace vm_manager::vmfile {
 
 struct ApplyContext {
-  VmManager* manager = nullptr;
-  image::ImageCacheOptions images;
-  // Prints one complete line (no newline); called from worker threads.
-  std::function<void(const std::string& line)> print;
-  // How a VM's lines are labelled ("<label> | …"); the VM's name when unset.
-  // The CLI pads names so that parallel output lines up.
-  std::function<std::string(const std::string& vm)> label;
+  VmManager* manager = nullptr;  // and its image cache, into which image-url sources are pulled
+  // One line about a VM (no newline); called from worker threads.
+  std::function<void(const std::string& vm, const std::string& line)> on_event;
   std::chrono::milliseconds ready_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(30)};
   bool provision = true;  // up and reload: run the provisioners of new VMs
 };
 
-// What happened to one VM.
-struct VmOutcome {
-  std::string name;
-  bool ok = true;
-  std::string result;              // "created", "started", "resumed", "running", "stopped", "destroyed", …
-  std::vector<std::string> drift;  // "vcpus 1 -> 2", … when the VM differs from its definition
-  std::string error;               // one line, when !ok
-  std::string error_code;
-};
+using VmOutcome = vm_manager::VmOutcome;
 
 // Differences that only a new VM can apply: image, vcpus, memory, disk,
 // network. `created_from` is the spec the VM was created with.

@@ -15,15 +15,13 @@
 #include <vector>
 
 #include "vm_manager/error.hpp"
+#include "vm_manager/vmfile.hpp"
 
 namespace vm_manager::kdl {
 
 // 1-based. column counts Unicode code points, not bytes.
-struct Position {
-  int line = 1;
-  int column = 1;
-  friend bool operator==(const Position&, const Position&) = default;
-};
+// The public one, which VMFile definitions carry (vm_manager/vmfile.hpp).
+using Position = SourcePosition;
 
 // KDL integers are unbounded. `value` holds the integer when it fits in an
 // int64; otherwise `out_of_range` is set (value is 0) so that a schema can say

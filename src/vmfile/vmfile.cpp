@@ -76,13 +76,6 @@ std::string ValidationError::details() const {
   return text;
 }
 
-const VmDefinition* VmFile::find(std::string_view name) const {
-  for (const VmDefinition& vm : vms) {
-    if (vm.spec.name == name) return &vm;
-  }
-  return nullptr;
-}
-
 VmFile parse(std::string_view text, const fs::path& path, const LoadOptions& options) {
   kdl::ParseOptions parse_options;
   parse_options.source_name = path.string();

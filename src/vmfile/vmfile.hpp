@@ -11,30 +11,15 @@
 #include "provision/provisioner.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/types.hpp"
+#include "vm_manager/vmfile.hpp"
 #include "vmfile/kdl.hpp"
 
 namespace vm_manager::vmfile {
 
-// One `vm "<name>" { … }` node, translated.
-struct VmDefinition {
-  kdl::Position position;  // of the vm node
-  // The spec to create the VM from. For `image "<path>"` spec.image_path is
-  // the resolved absolute path; for `image-url` it is empty and image_url
-  // says what to pull (into the image cache) first.
-  VmSpec spec;
-  std::optional<std::string> image_url;     // http(s)://…, oci://… (or a path: pulled like one)
-  std::optional<std::string> image_sha256;  // lower-case hex
-  std::vector<provision::Step> provisioners;  // paths resolved
-};
-
-struct VmFile {
-  std::filesystem::path path;  // absolute
-  int kdl_version = 2;
-  std::vector<VmDefinition> vms;  // in file order
-
-  // nullptr when no VM has that name.
-  const VmDefinition* find(std::string_view name) const;
-};
+// The definitions are the public ones (vm_manager/vmfile.hpp).
+using VmDefinition = vm_manager::VmDefinition;
+using VmFile = vm_manager::VmFile;
+using LoadOptions = VmFileOptions;
 
 // One thing wrong with a VMFile, at a place in it.
 struct Problem {
@@ -58,11 +43,6 @@ class ValidationError : public Error {
  private:
   std::filesystem::path file_;
   std::vector<Problem> problems_;
-};
-
-struct LoadOptions {
-  // Where `~` expands to (vmctl passes HOME); unset, a `~/` path is an error.
-  std::optional<std::filesystem::path> home;
 };
 
 // Reads, parses and validates a VMFile. Relative paths inside resolve

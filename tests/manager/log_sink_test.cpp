@@ -60,7 +60,7 @@ TEST(ManagerLogSink, HearsABackendWarning) {
   std::ofstream(work_dir / "qemu.pid") << stranger.pid() << "\n";
 
   CapturedLog log;
-  ManagerConfig config{data, {}, {}, std::nullopt, std::nullopt, BackendRegistry::builtin()};
+  ManagerConfig config(data);
   config.log = log.sink();
   VmManager manager(std::move(config));
   EXPECT_EQ(manager.destroy("web"), Destroyed::unreadable_record);
@@ -82,7 +82,7 @@ TEST(ManagerLogSink, NoSinkIsAllowed) {
   RunningProcess stranger({"sleep", "60"});
   std::ofstream(work_dir / "qemu.pid") << stranger.pid() << "\n";
 
-  VmManager manager(ManagerConfig{data, {}, {}, std::nullopt, std::nullopt, BackendRegistry::builtin()});
+  VmManager manager(ManagerConfig{data});
   EXPECT_EQ(manager.destroy("web"), Destroyed::unreadable_record);
   EXPECT_EQ(::kill(stranger.pid(), 0), 0);
   EXPECT_FALSE(fs::exists(work_dir));

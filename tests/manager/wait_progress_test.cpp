@@ -25,8 +25,7 @@ void PrintTo(const Step& step, std::ostream* out) { *out << step.what << (step.f
 
 TEST(ManagerWaitProgress, ReportsEachStepAsItBeginsAndEnds) {
   TempDir dir;
-  VmManager vms(ManagerConfig{DataDir(dir.path() / "data"), {}, {}, std::nullopt, std::nullopt,
-                              BackendRegistry::builtin()});
+  VmManager vms(ManagerConfig{DataDir(dir.path() / "data")});
   VmSpec spec = vmctl::test::tiny_guest_spec("ready");
   spec.ssh = SshConfig{};
   vms.create(spec, /*start=*/true);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/router.hpp"
+#include "vm_manager/vmfile.hpp"
 
 namespace {
 using namespace vm_manager;
@@ -29,29 +32,51 @@ VmSpec spec_named(const std::string& name) {
   return spec;
 }
 
+template <typename Body>
+Error error_from_call(Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no vm_manager::Error was raised";
+  return Error("none", "none");
+}
+
+ManagerConfig noop_config(const std::filesystem::path& dir) {
+  ManagerConfig config{DataDir(dir)};
+  config.backends = BackendRegistry::noop_only();
+  config.image_cache = dir / "images";
+  return config;
+}
+
 class ApplyTest : public ::testing::Test {
  protected:
   ApplyTest()
-      : manager_(ManagerConfig{DataDir(dir_.path()), {}, {}, std::nullopt, std::nullopt, BackendRegistry::noop_only()}),
+      : manager_(noop_config(dir_.path())),
         store_(manager_.store()),
         router_(manager_.hypervisor()) {
     ctx_.manager = &manager_;
-    ctx_.images.root = dir_.path() / "images";
-    ctx_.print = [this](const std::string& line) {
+    // The manager resolves a definition's image as its backend would: a file.
+    std::filesystem::create_directories(dir_.path() / "base");
+    std::ofstream(base_image_) << "not really a disk";
+    ctx_.on_event = [this](const std::string& vm, const std::string& line) {
       std::lock_guard<std::mutex> hold(mutex_);
-      lines_.push_back(line);
+      lines_.push_back(vm + " | " + line);
     };
   }
 
   vmfile::VmDefinition definition(const std::string& name) {
     vmfile::VmDefinition vm;
     vm.spec = spec_named(name);
+    vm.spec.image_path = base_image_.string();
     return vm;
   }
 
   VmState state_of(const std::string& name) { return router_.state(store_.load(name).handle); }
 
   TempDir dir_;
+  std::filesystem::path base_image_ = dir_.path() / "base" / "base.qcow2";
   VmManager manager_;
   VmStore& store_;
   RouterHypervisor& router_;
@@ -181,6 +206,54 @@ TEST_F(ApplyTest, AFailingVmDoesNotStopTheOthers) {
   EXPECT_TRUE(outcomes[2].ok);
   EXPECT_EQ(outcomes[2].name, "also-good");
   EXPECT_NE(std::find(lines_.begin(), lines_.end(), "bad | failed: " + outcomes[1].error), lines_.end());
+}
+
+// The public API (vm_manager/vmfile.hpp): a file parsed from text, applied
+// through the manager, each VM's events handed to the caller.
+TEST_F(ApplyTest, ThePublicApiAppliesAParsedFileAndReportsEachVmsEvents) {
+  VmFile file = parse_vmfile(fmt::format(R"kdl(
+vm "one" {{
+    image "{0}"
+    backend "noop"
+}}
+vm "two" {{
+    image "{0}"
+    backend "noop"
+    vcpus 2
+}}
+)kdl", base_image_.string()), dir_.path() / "VMFile.kdl");
+  ASSERT_EQ(file.vms.size(), 2u);
+  ASSERT_NE(file.find("two"), nullptr);
+  EXPECT_EQ(file.find("two")->position, (SourcePosition{6, 1}));
+  EXPECT_EQ(file.find("three"), nullptr);
+
+  std::mutex mutex;
+  std::vector<std::string> events;
+  ApplyOptions options;
+  options.on_event = [&](const std::string& vm, const std::string& line) {
+    std::lock_guard<std::mutex> hold(mutex);
+    events.push_back(vm + ": " + line);
+  };
+  std::vector<VmOutcome> up = apply_up(manager_, file, options);
+  ASSERT_EQ(up.size(), 2u);
+  EXPECT_EQ(up[0].name, "one");
+  EXPECT_EQ(up[0].result, "created");
+  EXPECT_EQ(up[1].result, "created");
+  EXPECT_NE(std::find(events.begin(), events.end(), "two: created (noop backend)"), events.end());
+  EXPECT_EQ(manager_.get("two").spec.vcpus, 2u);
+
+  options.only = "two";
+  std::vector<VmOutcome> down = apply_down(manager_, file, /*destroy=*/false, options);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].result, "stopped");
+  EXPECT_EQ(state_of("one"), VmState::running);
+  EXPECT_EQ(apply_reload(manager_, file, options)[0].result, "recreated");
+  EXPECT_EQ(apply_provision(manager_, file, options)[0].result, "nothing to provision");
+
+  options.only = "three";
+  Error missing = error_from_call([&] { apply_up(manager_, file, options); });
+  EXPECT_EQ(missing.code(), errc::vm_not_found);
+  EXPECT_EQ(missing.help(), "it defines: one, two");
 }
 
 TEST(ApplyParallel, RunsAtMostJobsAtOnceAndKeepsOrder) {

@@ -1,0 +1,75 @@
+// VmManager's way into guests: waiting until one lets us in, running
+// commands, copying files and provisioning, all over SSH pinned to the VM's
+// own host key (src/ssh/). None of it takes the VM's lock: others may use
+// the VM meanwhile.
+#include <fmt/format.h>
+
+#include "provision/provisioner.hpp"
+#include "ssh/keys.hpp"
+#include "ssh/session.hpp"
+#include "ssh/vm_access.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/manager.hpp"
+
+namespace vm_manager {
+namespace fs = std::filesystem;
+
+std::string read_ssh_public_key(const fs::path& path) { return ssh::read_public_key_file(path).line(); }
+
+void VmManager::wait_ready(std::string_view name, const ReadyOptions& options) {
+  ssh::WaitOptions wait;
+  wait.timeout = options.timeout;
+  wait.wait_for_cloud_init = options.wait_for_cloud_init;
+  wait.progress = options.progress;
+  ssh::wait_until_ready(hypervisor_, get(name).handle, wait);
+}
+
+ExecResult VmManager::exec(std::string_view name, const std::string& command, std::chrono::milliseconds timeout) {
+  ExecOptions options;
+  options.timeout = timeout;
+  return exec(name, command, options);
+}
+
+ExecResult VmManager::exec(std::string_view name, const std::string& command, const ExecOptions& options) {
+  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle));
+  ExecResult result;
+  auto collect = [](std::string& into, const OutputSink& sink) {
+    return [&into, &sink](std::string_view chunk) {
+      into.append(chunk);
+      if (sink) sink(chunk);
+    };
+  };
+  result.exit_status = session.exec(command, collect(result.out, options.on_stdout),
+                                    collect(result.err, options.on_stderr), options.stdin_data, options.timeout);
+  return result;
+}
+
+void VmManager::upload(std::string_view name, const fs::path& local, const std::string& remote) {
+  ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle)).upload(local, remote);
+}
+
+void VmManager::download(std::string_view name, const std::string& remote, const fs::path& local) {
+  ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle)).download(remote, local);
+}
+
+SshAccess VmManager::ssh_access(std::string_view name) {
+  VmHandle handle = get(name).handle;
+  ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, handle);
+  ssh::require_ssh_access(handle);
+  return SshAccess{endpoint.host,           endpoint.port,          handle.ssh_user,
+                   handle.ssh_identity_file, handle.ssh_known_hosts, handle.ssh_host_key_alias};
+}
+
+void VmManager::provision(std::string_view name, const std::vector<ProvisionStep>& steps,
+                          const ProvisionOptions& options) {
+  VmHandle handle = get(name).handle;
+  ssh::ConnectOptions connect;
+  connect.timeout = options.connect_timeout;
+  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, handle), connect);
+  provision::RunOptions run;
+  run.log_path = fs::path(handle.work_dir) / "provision.log";
+  run.print = options.print;
+  provision::run(session, steps, run);
+}
+
+}  // namespace vm_manager

@@ -1,0 +1,308 @@
+// VmManager's operations on the noop backend and a real HTTP server on
+// 127.0.0.1 (tests/image/http_server.py): restart, list and status, the
+// image cache it owns, and create from a URL; and its guest access (exec,
+// upload, download, provision, ssh_access) against a real sshd on 127.0.0.1
+// standing in for a VM's. vmctl drives the same against real guests in
+// tests/vmctl/ (ssh_cli_test, vmfile_cli_test, qemu_cli_test).
+#include "vm_manager/manager.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+
+#include "core/handle_from_spec.hpp"
+#include "image/sha256.hpp"
+#include "ssh/keys.hpp"
+#include "support/http_server.hpp"
+#include "support/process.hpp"
+#include "support/sshd.hpp"
+#include "support/temp_dir.hpp"
+#include "vm_manager/error.hpp"
+
+namespace {
+using namespace vm_manager;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+template <typename Body>
+Error error_from(Body body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no vm_manager::Error was raised";
+  return Error("none", "none");
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() : manager_(config()) {}
+
+  ManagerConfig config() const {
+    ManagerConfig c{DataDir(dir_.path() / "data")};
+    c.backends = BackendRegistry::noop_only();
+    c.image_cache = dir_.path() / "images";
+    return c;
+  }
+
+  VmSpec noop(const std::string& name, const std::string& image = "") const {
+    VmSpec spec;
+    spec.name = name;
+    spec.backend = BackendTag::noop;
+    spec.image_path = image;
+    return spec;
+  }
+
+  // A small qcow2 image served over HTTP as served/disk.qcow2.
+  std::string serve_image() {
+    fs::create_directories(served_);
+    auto made = vmctl::test::run_process({"qemu-img", "create", "-q", "-f", "qcow2", (served_ / "disk.qcow2").string(), "16M"});
+    EXPECT_EQ(made.exit_code, 0) << "qemu-img is missing: make deps installs it";
+    server_.emplace(served_);
+    EXPECT_NE(server_->port(), 0) << "the test HTTP server did not start";
+    return server_->url("disk.qcow2");
+  }
+
+  vmctl::test::TempDir dir_;
+  VmManager manager_;
+  fs::path served_ = dir_.path() / "served";
+  std::optional<vmctl::test::TestHttpServer> server_;
+};
+
+// A backend whose VMs are the test's sshd: always running, reached at its
+// port with its user, key and host key, as a real backend records them.
+class SshdBackend : public Hypervisor {
+ public:
+  SshdBackend(const vmctl::test::Sshd& sshd, DataDir data_dir) : sshd_(sshd), data_dir_(std::move(data_dir)) {}
+
+  VmHandle prepare(const VmSpec& spec) override {
+    fs::path work_dir = data_dir_.create_vm_dir(spec.name);
+    VmHandle handle = handle_from_spec(spec, BackendTag::noop, work_dir);
+    handle.ssh_host = "127.0.0.1";
+    handle.ssh_port = sshd_.port();
+    handle.ssh_user = sshd_.user();
+    handle.ssh_identity_file = sshd_.identity_file().string();
+    handle.ssh_host_key_alias = "vmctl-" + spec.name;
+    handle.ssh_known_hosts = (work_dir / "known_hosts").string();
+    ssh::write_known_hosts(handle.ssh_known_hosts, handle.ssh_host_key_alias, 22, sshd_.host_key());
+    return handle;
+  }
+  VmHandle start(const VmHandle& handle) override { return handle; }
+  VmHandle stop(const VmHandle& handle, std::chrono::milliseconds) override { return handle; }
+  VmHandle suspend(const VmHandle& handle) override { return handle; }
+  VmHandle resume(const VmHandle& handle) override { return handle; }
+  void destroy(VmHandle) override {}
+  VmState state(const VmHandle&) override { return VmState::running; }
+  std::string guest_ip(const VmHandle&) override { return "127.0.0.1"; }
+  ConsoleEndpoint console_endpoint(const VmHandle&) override { return NoConsole{}; }
+
+ private:
+  const vmctl::test::Sshd& sshd_;
+  DataDir data_dir_;
+};
+
+class ManagerGuestTest : public ::testing::Test {
+ protected:
+  ManagerGuestTest() : manager_(config()) { manager_.create(noop_spec()); }
+
+  ManagerConfig config() {
+    ManagerConfig c{DataDir(dir_.path() / "data")};
+    c.backends = BackendRegistry();
+    c.backends.add(
+        BackendTag::noop,
+        [this](const BackendContext& context) { return std::make_unique<SshdBackend>(sshd_, context.data_dir); },
+        /*platform_default=*/true);
+    return c;
+  }
+  static VmSpec noop_spec() {
+    VmSpec spec;
+    spec.name = "guest";
+    spec.backend = BackendTag::noop;
+    return spec;
+  }
+
+  vmctl::test::Sshd sshd_;
+  vmctl::test::TempDir dir_;
+  VmManager manager_;
+};
+
+TEST_F(ManagerGuestTest, ExecCollectsAndStreamsBothOutputs) {
+  std::string streamed_out;
+  std::string streamed_err;
+  ExecOptions options;
+  options.on_stdout = [&](std::string_view chunk) { streamed_out.append(chunk); };
+  options.on_stderr = [&](std::string_view chunk) { streamed_err.append(chunk); };
+  options.stdin_data = "from stdin\n";
+  ExecResult result = manager_.exec("guest", "cat; echo oops >&2; exit 3", options);
+  EXPECT_EQ(result.exit_status, 3);
+  EXPECT_EQ(result.out, "from stdin\n");
+  EXPECT_EQ(result.err, "oops\n");
+  EXPECT_EQ(streamed_out, result.out);
+  EXPECT_EQ(streamed_err, result.err);
+  EXPECT_EQ(manager_.exec("guest", "echo plain").out, "plain\n");
+}
+
+TEST_F(ManagerGuestTest, UploadAndDownloadCopyAFileBothWays) {
+  fs::path local = sshd_.scratch() / "local.txt";
+  std::ofstream(local) << "payload";
+  fs::path remote = sshd_.scratch() / "in" / "the" / "guest.txt";
+  manager_.upload("guest", local, remote.string());
+  EXPECT_EQ(read_bytes(remote), "payload");
+  fs::path back = sshd_.scratch() / "back.txt";
+  manager_.download("guest", remote.string(), back);
+  EXPECT_EQ(read_bytes(back), "payload");
+}
+
+TEST_F(ManagerGuestTest, ProvisionRunsTheStepsAndReportsTheirOutputUnprefixed) {
+  std::vector<std::string> lines;
+  ProvisionOptions options;
+  options.print = [&](std::string_view line) { lines.emplace_back(line); };
+  fs::path copied = sshd_.scratch() / "copied.txt";
+  fs::path source = sshd_.scratch() / "source.txt";
+  std::ofstream(source) << "file step";
+  manager_.provision("guest", {ProvisionShell{"echo first"}, ProvisionFile{source, copied.string()}}, options);
+  EXPECT_THAT(lines, ElementsAre("first"));
+  EXPECT_EQ(read_bytes(copied), "file step");
+  fs::path log = manager_.data_dir().vm_dir("guest") / "provision.log";
+  EXPECT_THAT(read_bytes(log), HasSubstr("first"));
+
+  Error failed = error_from([&] { manager_.provision("guest", {ProvisionShell{"exit 7"}}); });
+  EXPECT_EQ(failed.code(), errc::provision_failed);
+}
+
+TEST_F(ManagerGuestTest, SshAccessSaysWhereAndAsWhom) {
+  SshAccess access = manager_.ssh_access("guest");
+  EXPECT_EQ(access.host, "127.0.0.1");
+  EXPECT_EQ(access.port, sshd_.port());
+  EXPECT_EQ(access.user, sshd_.user());
+  EXPECT_EQ(access.identity_file, sshd_.identity_file().string());
+  EXPECT_EQ(access.host_key_alias, "vmctl-guest");
+  EXPECT_TRUE(fs::exists(access.known_hosts));
+}
+
+TEST_F(ManagerTest, RestartStartsAStoppedVmAndCyclesARunningOne) {
+  manager_.create(noop("a"));
+  EXPECT_EQ(manager_.state(manager_.restart("a", 1s).handle), VmState::running);
+  EXPECT_EQ(manager_.state(manager_.restart("a", 1s).handle), VmState::running);
+  manager_.suspend("a");
+  EXPECT_EQ(manager_.state(manager_.restart("a", 1s).handle), VmState::running);
+  EXPECT_EQ(error_from([&] { manager_.restart("missing", 1s); }).code(), errc::vm_not_found);
+}
+
+TEST_F(ManagerTest, ListShowsEveryVmWithItsLiveStateSortedByName) {
+  manager_.create(noop("b"), /*start=*/true);
+  manager_.create(noop("a"));
+  fs::create_directories(manager_.data_dir().vm_dir("c"));  // a create that crashed
+  std::vector<VmStatus> all = manager_.list();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].name, "a");
+  EXPECT_EQ(all[0].state, VmState::prepared);
+  ASSERT_TRUE(all[0].record);
+  EXPECT_EQ(all[0].record->handle.name, "a");
+  EXPECT_EQ(all[1].name, "b");
+  EXPECT_EQ(all[1].state, VmState::running);
+  EXPECT_EQ(all[2].name, "c");
+  EXPECT_FALSE(all[2].record);
+  EXPECT_EQ(all[2].state, VmState::failed);
+  EXPECT_FALSE(all[2].problem.empty());
+
+  VmStatus b = manager_.status("b");
+  EXPECT_EQ(b.state, VmState::running);
+  EXPECT_EQ(b.record, all[1].record);
+  EXPECT_TRUE(manager_.exists("b"));
+  EXPECT_FALSE(manager_.exists("c"));
+  EXPECT_EQ(error_from([&] { manager_.status("d"); }).code(), errc::vm_not_found);
+}
+
+TEST_F(ManagerTest, ListOfFiftyVmsIsQuick) {
+  for (int i = 0; i < 50; ++i) manager_.create(noop("vm" + std::to_string(i)), /*start=*/i % 2 == 0);
+  auto started = std::chrono::steady_clock::now();
+  std::vector<VmStatus> all = manager_.list();
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(all.size(), 50u);
+  EXPECT_EQ(std::count_if(all.begin(), all.end(), [](const VmStatus& s) { return s.state == VmState::running; }), 25);
+  EXPECT_LT(took, 1s);  // generous for a loaded machine; make bench holds the real bound
+}
+
+TEST_F(ManagerTest, CreateFromAUrlPullsIntoTheCacheAndTheImageKnowsItsUsers) {
+  std::string url = serve_image();
+  VmRecord record = manager_.create(noop("web", url));
+  fs::path cached = manager_.images().path_for(url);
+  EXPECT_EQ(record.spec.image_path, cached.string());
+  EXPECT_TRUE(fs::is_regular_file(cached));
+  EXPECT_TRUE(cached.string().starts_with((dir_.path() / "images").string()));
+
+  std::vector<ImageInfo> images = manager_.images().list();
+  ASSERT_EQ(images.size(), 1u);
+  EXPECT_EQ(images[0].source, url);
+  EXPECT_EQ(images[0].format, "qcow2");
+  EXPECT_EQ(images[0].sha256, image::sha256_hex(read_bytes(cached)));
+  EXPECT_EQ(manager_.images().inspect(images[0].key.substr(0, Images::kShortKey)).path, cached);
+  EXPECT_THAT(manager_.images().users(images[0]), ElementsAre("web"));
+
+  Error in_use = error_from([&] { manager_.images().remove(url); });
+  EXPECT_EQ(in_use.code(), errc::image_in_use);
+  EXPECT_THAT(in_use.message(), HasSubstr("'web'"));
+  EXPECT_THAT(in_use.help(), Not(HasSubstr("--")));
+  manager_.images().remove(url, /*even_if_used=*/true);
+  EXPECT_TRUE(manager_.images().list().empty());
+  EXPECT_EQ(error_from([&] { manager_.images().inspect(url); }).code(), errc::image_not_found);
+}
+
+TEST_F(ManagerTest, AWrongSha256LeavesNoVmAndNoImage) {
+  std::string url = serve_image();
+  CreateOptions options;
+  options.image_sha256 = std::string(64, '0');
+  Error e = error_from([&] { manager_.create(noop("web", url), options); });
+  EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
+  EXPECT_FALSE(manager_.exists("web"));
+  EXPECT_TRUE(manager_.list().empty());
+  EXPECT_TRUE(manager_.images().list().empty());
+}
+
+TEST_F(ManagerTest, AnExistingNameIsRefusedBeforeAnyDownload) {
+  std::string url = serve_image();
+  manager_.create(noop("web"));
+  EXPECT_EQ(error_from([&] { manager_.create(noop("web", url)); }).code(), errc::vm_already_exists);
+  EXPECT_EQ(server_->log(), "");
+  EXPECT_TRUE(manager_.images().list().empty());
+}
+
+TEST_F(ManagerTest, APathIsTheBackendsUnlessItGoesThroughTheCache) {
+  fs::path file = dir_.path() / "local.img";
+  std::ofstream(file) << "a raw disk";
+  EXPECT_EQ(manager_.create(noop("plain", file.string())).spec.image_path, file.string());
+  EXPECT_TRUE(manager_.images().list().empty());
+  EXPECT_EQ(error_from([&] { manager_.create(noop("missing", (dir_.path() / "nope.img").string())); }).code(),
+            errc::spec_invalid);
+
+  CreateOptions through;
+  through.through_cache = true;
+  through.image_sha256 = image::sha256_hex("a raw disk");
+  EXPECT_EQ(manager_.create(noop("cached", file.string()), through).spec.image_path, file.string());
+  ASSERT_EQ(manager_.images().list().size(), 0u);  // an uncompressed local file is used in place
+}
+
+TEST_F(ManagerTest, ANoopVmHasNoConsoleAndNoLog) {
+  manager_.create(noop("quiet"), /*start=*/true);
+  EXPECT_TRUE(std::holds_alternative<NoConsole>(manager_.console_endpoint("quiet")));
+  EXPECT_EQ(error_from([&] { manager_.attach_console("quiet", -1, -1); }).code(), errc::console_unavailable);
+  Error no_log = error_from([&] { manager_.console_log("quiet", {}, [](std::string_view) {}); });
+  EXPECT_EQ(no_log.code(), errc::console_no_log);
+}
+
+}  // namespace
