@@ -19,7 +19,7 @@ namespace {
 void noop_lifecycle(VmManager& vms) {
   VmSpec spec;
   spec.name = "embedded";
-  spec.backend = BackendTag::noop;
+  spec.backend = "noop";
   spec.vcpus = 2;
   spec.memory_mb = 512;
 
@@ -40,7 +40,7 @@ void noop_lifecycle(VmManager& vms) {
 void qemu_guest(VmManager& vms, const std::string& guest) {
   VmSpec spec;
   spec.name = "embedded-qemu";
-  spec.backend = BackendTag::qemu;
+  spec.backend = "qemu";
   spec.image_path = guest + "/disk.qcow2";
   spec.kernel = guest + "/vmlinuz";
   spec.initrd = guest + "/initrd.img";

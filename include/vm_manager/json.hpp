@@ -11,8 +11,6 @@
 
 namespace vm_manager {
 
-VM_MANAGER_API void to_json(nlohmann::json& j, BackendTag tag);
-VM_MANAGER_API void from_json(const nlohmann::json& j, BackendTag& tag);
 VM_MANAGER_API void to_json(nlohmann::json& j, VmState state);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VmState& state);
 VM_MANAGER_API void to_json(nlohmann::json& j, Accel accel);

@@ -14,21 +14,23 @@
 
 namespace vm_manager {
 
-enum class BackendTag { noop, qemu, propolis };
-
 enum class VmState { preparing, prepared, running, suspended, stopped, failed, destroyed };
 
 // auto: KVM when it works, else TCG with a warning.
 enum class Accel { automatic, kvm, tcg };
 
-// Lowercase names used in JSON and on the command line ("noop", "running", "auto").
-VM_MANAGER_API std::string_view to_string(BackendTag tag);
+// Lowercase names used in JSON and on the command line ("running", "auto").
 VM_MANAGER_API std::string_view to_string(VmState state);
 VM_MANAGER_API std::string_view to_string(Accel accel);
 // Parsers return nullopt for an unknown name, so callers can give their own error.
-VM_MANAGER_API std::optional<BackendTag> parse_backend_tag(std::string_view text);
 VM_MANAGER_API std::optional<VmState> parse_vm_state(std::string_view text);
 VM_MANAGER_API std::optional<Accel> parse_accel(std::string_view text);
+
+// Backends are named by string ids ("qemu"), which only the backend registry
+// lists (backend_registry.hpp): nothing below it knows which exist. An id is
+// 1-32 characters of a-z, 0-9 and '_', starting with a letter (it also names
+// the backend's folder and its register_<id>_backend function).
+VM_MANAGER_API bool is_backend_id(std::string_view text);
 
 // Networking: SLIRP user networking, a TAP joined to a bridge, an illumos VNIC, or none.
 struct UserNetwork {
@@ -67,7 +69,7 @@ struct SshConfig {
 // What the user asks for. Backends validate what they cannot honour.
 struct VmSpec {
   std::string name;
-  std::optional<BackendTag> backend;  // unset: the platform's default backend
+  std::optional<std::string> backend;  // a backend id; unset: the platform's default backend
   std::string image_path;
   std::uint32_t vcpus = 1;
   std::uint64_t memory_mb = 1024;
@@ -93,7 +95,7 @@ struct VmSpec {
 struct VmHandle {
   std::string id;  // random UUID, fixed at prepare
   std::string name;
-  BackendTag backend = BackendTag::noop;
+  std::string backend;  // the id of the backend that made it
   std::string work_dir;
 
   // Disks.

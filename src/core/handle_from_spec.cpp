@@ -4,11 +4,11 @@
 
 namespace vm_manager {
 
-VmHandle handle_from_spec(const VmSpec& spec, BackendTag backend, const std::filesystem::path& work_dir) {
+VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const std::filesystem::path& work_dir) {
   VmHandle h;
   h.id = util::random_uuid();
   h.name = spec.name;
-  h.backend = backend;
+  h.backend = std::string(backend);
   h.work_dir = work_dir.string();
   h.image_path = spec.image_path;
   h.disk_gb = spec.disk_gb;

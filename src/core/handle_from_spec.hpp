@@ -7,6 +7,6 @@
 namespace vm_manager {
 
 // The handle fields every backend copies from the spec, with a fresh id.
-VmHandle handle_from_spec(const VmSpec& spec, BackendTag backend, const std::filesystem::path& work_dir);
+VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const std::filesystem::path& work_dir);
 
 }  // namespace vm_manager

@@ -47,12 +47,26 @@ void enum_from_json(const json& j, Enum& out, std::optional<Enum> (*parse)(std::
   out = *parsed;
 }
 
+// A backend id is read as written; which ids exist only the registry knows
+// (the router refuses one it lacks), but one that is no id at all is as
+// malformed as an unknown network mode. Empty is a default handle's.
+std::string backend_id_from_json(const json& j) {
+  auto id = j.get<std::string>();
+  if (!id.empty() && !is_backend_id(id)) throw json::other_error::create(599, "'" + id + "' is not a backend id", &j);
+  return id;
+}
+
+void read_backend(const json& j, std::string& out) {
+  if (auto it = j.find("backend"); it != j.end() && !it->is_null()) out = backend_id_from_json(*it);
+}
+
+void read_backend(const json& j, std::optional<std::string>& out) {
+  out.reset();
+  if (auto it = j.find("backend"); it != j.end() && !it->is_null()) out = backend_id_from_json(*it);
+}
+
 }  // namespace
 
-void to_json(json& j, BackendTag tag) { j = to_string(tag); }
-void from_json(const json& j, BackendTag& tag) {
-  enum_from_json(j, tag, parse_backend_tag, "backend");
-}
 void to_json(json& j, VmState state) { j = to_string(state); }
 void from_json(const json& j, VmState& state) { enum_from_json(j, state, parse_vm_state, "state"); }
 void to_json(json& j, Accel accel) { j = to_string(accel); }
@@ -141,7 +155,7 @@ void from_json(const json& j, VmSpec& spec) {
   require_object(j, "spec");
   spec = VmSpec{};
   read(j, "name", spec.name);
-  read(j, "backend", spec.backend);
+  read_backend(j, spec.backend);
   read(j, "image_path", spec.image_path);
   read(j, "vcpus", spec.vcpus);
   read(j, "memory_mb", spec.memory_mb);
@@ -196,7 +210,7 @@ void from_json(const json& j, VmHandle& h) {
   h = VmHandle{};
   read(j, "id", h.id);
   read(j, "name", h.name);
-  read(j, "backend", h.backend);
+  read_backend(j, h.backend);
   read(j, "work_dir", h.work_dir);
   read(j, "image_path", h.image_path);
   read(j, "overlay_path", h.overlay_path);

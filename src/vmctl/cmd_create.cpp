@@ -126,7 +126,7 @@ std::string image_from(Context& ctx, const CreateOptions& o, const VmSpec& spec)
 VmSpec spec_from(Context& ctx, const CreateOptions& o) {
   VmSpec spec;
   spec.name = o.name;
-  if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
+  if (!o.backend.empty()) spec.backend = o.backend;
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
   spec.image_path = image_from(ctx, o, spec);
@@ -148,7 +148,7 @@ VmSpec spec_from(Context& ctx, const CreateOptions& o) {
 
 VmRecord create_and_start(Context& ctx, const VmSpec& spec, bool start) {
   VmRecord record = ctx.manager().create(spec, start, [&](const VmRecord& created) {
-    ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(created.handle.backend)));
+    ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, created.handle.backend));
   });
   if (start) ctx.say(fmt::format("Started VM '{}'", spec.name));
   return record;
@@ -170,11 +170,7 @@ void run_create(Context& ctx, const CreateOptions& o) {
 }
 
 // The --backend choices: what this build registers.
-std::vector<std::string> backend_names() {
-  std::vector<std::string> names;
-  for (BackendTag tag : BackendRegistry::builtin().tags()) names.emplace_back(to_string(tag));
-  return names;
-}
+std::vector<std::string> backend_names() { return BackendRegistry::builtin().ids(); }
 
 }  // namespace
 

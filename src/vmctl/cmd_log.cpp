@@ -101,7 +101,7 @@ void run_log(Context& ctx, const LogArgs& args) {
       if (ctx.hypervisor().state(handle) != VmState::running) {
         throw Error(errc::console_unavailable,
                     fmt::format("VM '{}' is not running: its console output lives in its {} server, which runs "
-                                "only with the VM", args.name, to_string(handle.backend)),
+                                "only with the VM", args.name, handle.backend),
                     fmt::format("start it with 'vmctl start {}', then 'vmctl log -f {}'", args.name, args.name));
       }
       return show_console_history(ctx, handle, args);
@@ -109,7 +109,7 @@ void run_log(Context& ctx, const LogArgs& args) {
   }
   if (handle.console_log.empty()) {
     throw Error(errc::console_no_log,
-                fmt::format("VM '{}' keeps no console log (backend {})", args.name, to_string(handle.backend)),
+                fmt::format("VM '{}' keeps no console log (backend {})", args.name, handle.backend),
                 "only VMs of a backend that records console output (such as qemu) have a log");
   }
   if (!args.follow && !fs::exists(handle.console_log)) {

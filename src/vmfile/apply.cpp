@@ -101,7 +101,7 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
 VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
   VmSpec spec = spec_with_image(ctx, vm);
   VmRecord record = ctx.manager->create(spec, /*start=*/true, [&](const VmRecord& created) {
-    say(ctx, spec.name, fmt::format("created ({} backend)", to_string(created.handle.backend)));
+    say(ctx, spec.name, fmt::format("created ({} backend)", created.handle.backend));
   });
   say(ctx, spec.name, "started");
   wait_ready(ctx, record.handle);

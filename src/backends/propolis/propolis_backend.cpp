@@ -141,7 +141,7 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
-  VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
+  VmHandle h = handle_from_spec(spec, kBackendId, work_dir);
   h.zone_name = layout.zone_name;
   h.propolis_address = api_endpoint(layout);
   h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();

@@ -14,6 +14,9 @@
 
 namespace vm_manager::propolis {
 
+// The id this backend registers under and tags its VMs with.
+inline constexpr std::string_view kBackendId = "propolis";
+
 class PropolisBackend final : public Hypervisor {
  public:
   PropolisBackend(DataDir data_dir, PropolisConfig config, std::unique_ptr<CommandRunner> runner);

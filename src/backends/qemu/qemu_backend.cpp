@@ -71,7 +71,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
-  VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
+  VmHandle h = handle_from_spec(checked, kBackendId, work_dir);
   fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
   h.overlay_path = (work_dir / layout::kOverlay).string();
   h.console_log = (work_dir / layout::kConsoleLog).string();

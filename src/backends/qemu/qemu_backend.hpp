@@ -15,6 +15,9 @@
 
 namespace vm_manager::qemu {
 
+// The id this backend registers under and tags its VMs with.
+inline constexpr std::string_view kBackendId = "qemu";
+
 class QemuBackend final : public Hypervisor {
  public:
   QemuBackend(DataDir data_dir, QemuConfig config, std::shared_ptr<Host> host = make_posix_host());

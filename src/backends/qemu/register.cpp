@@ -6,11 +6,11 @@ namespace vm_manager {
 // QEMU is built only where it runs (Linux), and is the default there.
 void register_qemu_backend(BackendRegistry& registry) {
   registry.add(
-      BackendTag::qemu,
+      std::string(qemu::kBackendId),
       [](const BackendContext& ctx) {
         return std::make_unique<qemu::QemuBackend>(ctx.data_dir, qemu::QemuConfig::from_environment(ctx.environment, ctx.bridge));
       },
-      /*platform_default=*/true);
+      BackendDefault::platform);
 }
 
 }  // namespace vm_manager

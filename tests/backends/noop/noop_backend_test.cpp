@@ -76,7 +76,7 @@ TEST_F(Noop, PrepareMakesAHandleFromTheSpec) {
   spec.cmdline = "console=ttyS0";
   VmHandle h = noop.prepare(spec);
   EXPECT_EQ(h.name, "web");
-  EXPECT_EQ(h.backend, BackendTag::noop);
+  EXPECT_EQ(h.backend, std::string("noop"));
   EXPECT_EQ(fs::path(h.work_dir), data.vm_dir("web"));
   EXPECT_TRUE(fs::is_directory(h.work_dir));
   EXPECT_TRUE(is_uuid_v4(h.id)) << h.id;

@@ -101,7 +101,7 @@ VmHandle handle() {
   VmHandle h;
   h.id = "3f2a9c1e-1111-4222-8333-444455556666";
   h.name = "web";
-  h.backend = BackendTag::qemu;
+  h.backend = std::string("qemu");
   h.work_dir = "/data/vms/web";
   h.overlay_path = "/data/vms/web/disk.qcow2";
   h.console_log = "/data/vms/web/console.log";

@@ -158,7 +158,7 @@ class QemuStopTest : public ::testing::Test {
   QemuStopTest() : host_(std::make_shared<FakeHost>()), backend_(DataDir(dir_.path()), config(), host_) {
     handle_.id = "3f2a9c1e-1111-4222-8333-444455556666";
     handle_.name = "web";
-    handle_.backend = BackendTag::qemu;
+    handle_.backend = std::string("qemu");
     fs::path work_dir = DataDir(dir_.path()).vm_dir("web");
     fs::create_directories(work_dir);
     handle_.work_dir = work_dir.string();

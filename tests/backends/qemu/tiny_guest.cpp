@@ -24,7 +24,7 @@ vm_manager::VmSpec tiny_guest_spec(const std::string& name, const std::string& e
   TinyGuest guest = TinyGuest::locate();
   vm_manager::VmSpec spec;
   spec.name = name;
-  spec.backend = vm_manager::BackendTag::qemu;
+  spec.backend = "qemu";
   spec.image_path = guest.disk.string();
   spec.kernel = guest.kernel.string();
   spec.initrd = guest.initrd.string();
