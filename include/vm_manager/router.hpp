@@ -42,6 +42,7 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   ConsoleHistory console_history(const VmHandle& handle) override;
+  nlohmann::json describe(const VmHandle& handle) override;
 
  private:
   struct Unavailable {

@@ -10,16 +10,10 @@ VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const st
   h.name = spec.name;
   h.backend = std::string(backend);
   h.work_dir = work_dir.string();
-  h.image_path = spec.image_path;
   h.disk_gb = spec.disk_gb;
   h.vcpus = spec.vcpus;
   h.memory_mb = spec.memory_mb;
   h.network = spec.network;
-  h.uefi = spec.uefi;
-  h.accel = spec.accel;
-  h.kernel = spec.kernel;
-  h.initrd = spec.initrd;
-  h.cmdline = spec.cmdline;
   return h;
 }
 

@@ -19,6 +19,8 @@ std::string Hypervisor::image_reference(const VmSpec& spec) {
   return absolute.string();
 }
 
+nlohmann::json Hypervisor::describe(const VmHandle&) { return nlohmann::json::object(); }
+
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {
   throw Error(errc::console_unavailable,
               fmt::format("VM '{}' keeps no console history in its backend ({})", handle.name,

@@ -113,4 +113,8 @@ ConsoleHistory RouterHypervisor::console_history(const VmHandle& handle) {
   return backend_for(handle.backend).console_history(handle);
 }
 
+nlohmann::json RouterHypervisor::describe(const VmHandle& handle) {
+  return backend_for(handle.backend).describe(handle);
+}
+
 }  // namespace vm_manager

@@ -142,7 +142,7 @@ VmSpec spec_from(Context& ctx, const CreateOptions& o) {
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
   spec.network = network_from(o);
-  if (!o.propolis_api.empty()) spec.propolis_api = o.propolis_api;
+  if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
   return spec;
 }
 

@@ -112,7 +112,9 @@ std::vector<std::string> vms_using(Context& ctx, const std::filesystem::path& im
   };
   for (const auto& entry : ctx.store().list()) {
     if (!entry.record) continue;
-    if (same(entry.record->spec.image_path) || same(entry.record->handle.image_path)) names.insert(entry.name);
+    // The spec names the image the VM was made from (the backend keeps its
+    // own resolved copy of that path in its state).
+    if (same(entry.record->spec.image_path)) names.insert(entry.name);
   }
   return {names.begin(), names.end()};
 }

@@ -27,7 +27,13 @@ std::string cell(const json& value) {
   return value.dump();
 }
 
-json view_json(const StoreEntry& entry, VmState state, const std::string& problem) {
+// One of the facts the backend adds (describe), or null.
+json fact_or_null(const json& facts, const char* key) {
+  auto it = facts.find(key);
+  return it == facts.end() ? json(nullptr) : *it;
+}
+
+json view_json(const StoreEntry& entry, VmState state, const std::string& problem, const json& facts) {
   if (!entry.record) {
     return json{{"name", entry.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
@@ -36,7 +42,6 @@ json view_json(const StoreEntry& entry, VmState state, const std::string& proble
                 {"created_at", nullptr}, {"problem", text_or_null(problem)}};
   }
   const VmHandle& h = entry.record->handle;
-  bool live = is_live(state);
   return json{{"name", h.name},
               {"backend", h.backend},
               {"state", state},
@@ -47,9 +52,8 @@ json view_json(const StoreEntry& entry, VmState state, const std::string& proble
               {"ssh_host", text_or_null(h.ssh_host)},
               {"ssh_port", value_or_null(h.ssh_port)},
               {"ssh_user", text_or_null(h.ssh_user)},
-              // A pid or VNC address is only meaningful while the VM runs.
-              {"pid", live ? value_or_null(h.pid) : json(nullptr)},
-              {"vnc", live ? text_or_null(h.vnc) : json(nullptr)},
+              {"pid", fact_or_null(facts, "pid")},
+              {"vnc", fact_or_null(facts, "vnc")},
               {"work_dir", text_or_null(h.work_dir)},
               {"id", h.id},
               {"created_at", text_or_null(entry.record->created_at)},
@@ -65,16 +69,18 @@ std::vector<std::string> table_header() {
 VmView view_of(const StoreEntry& entry, Hypervisor& hypervisor) {
   VmState state = entry.state_without_record;
   std::string problem = entry.problem;
+  json facts = json::object();  // the backend's, while the VM runs
   if (entry.record) {
     try {
       state = hypervisor.state(entry.record->handle);
+      if (is_live(state)) facts = hypervisor.describe(entry.record->handle);
     } catch (const Error& e) {
       state = VmState::failed;
       problem = e.message();
     }
   }
   VmView view;
-  view.json = view_json(entry, state, problem);
+  view.json = view_json(entry, state, problem, facts);
   const json& j = view.json;
   std::string memory = j["memory_mb"].is_null() ? "-" : fmt::format("{} MB", j["memory_mb"].get<std::uint64_t>());
   std::string ssh = j["ssh_port"].is_null() ? "-"

@@ -63,6 +63,10 @@ class RecordingHypervisor final : public Hypervisor {
     record("guest_ip");
     return "ip-of-" + tag_;
   }
+  nlohmann::json describe(const VmHandle&) override {
+    record("describe");
+    return {{"described_by", tag_}};
+  }
   ConsoleEndpoint console_endpoint(const VmHandle&) override {
     record("console_endpoint");
     return UnixSocketConsole{"console-of-" + tag_};
@@ -75,7 +79,7 @@ class RecordingHypervisor final : public Hypervisor {
   VmHandle touched(const VmHandle& handle, const std::string& op) {
     record(op);
     VmHandle h = handle;
-    h.mac = op + "-by-" + tag_;
+    h.ssh_host = op + "-by-" + tag_;
     return h;
   }
 
@@ -203,10 +207,10 @@ TEST_F(Router, EveryOtherOperationGoesToTheHandlesBackend) {
     const int other_before = other->total();
     VmHandle h = handle_for(tag);
 
-    EXPECT_EQ(router.start(h).mac, "start" + suffix);
-    EXPECT_EQ(router.stop(h, 1234ms).mac, "stop" + suffix);
-    EXPECT_EQ(router.suspend(h).mac, "suspend" + suffix);
-    EXPECT_EQ(router.resume(h).mac, "resume" + suffix);
+    EXPECT_EQ(router.start(h).ssh_host, "start" + suffix);
+    EXPECT_EQ(router.stop(h, 1234ms).ssh_host, "stop" + suffix);
+    EXPECT_EQ(router.suspend(h).ssh_host, "suspend" + suffix);
+    EXPECT_EQ(router.resume(h).ssh_host, "resume" + suffix);
     router.destroy(h);
     EXPECT_EQ(router.state(h), tag == "qemu" ? VmState::running : VmState::suspended);
     EXPECT_EQ(router.guest_ip(h), "ip-of-" + tag);
@@ -224,12 +228,19 @@ TEST_F(Router, EveryOtherOperationGoesToTheHandlesBackend) {
 
 TEST_F(Router, HandleFieldsPassThroughUnchanged) {
   VmHandle h = handle_for("noop");
-  h.pid = 77;
+  h.backend_state = BackendState{2, {{"pid", 77}}};
   h.work_dir = "/somewhere";
   VmHandle back = router.start(h);
-  EXPECT_EQ(back.pid, 77);
+  EXPECT_EQ(back.backend_state, h.backend_state);
   EXPECT_EQ(back.work_dir, "/somewhere");
   EXPECT_EQ(back.backend, "noop");
+}
+
+TEST_F(Router, DescribeAsksTheHandlesBackend) {
+  EXPECT_EQ(router.describe(handle_for("qemu")), nlohmann::json({{"described_by", "qemu"}}));
+  EXPECT_EQ(router.describe(handle_for("noop")), nlohmann::json({{"described_by", "noop"}}));
+  EXPECT_EQ((*fakes.qemu)["describe"], 1);
+  expect_error(errc::backend_not_available, [&] { router.describe(handle_for("propolis")); });
 }
 
 TEST_F(Router, UnavailableBackendRaisesItsMessageAndHelp) {

@@ -22,7 +22,8 @@ class PropolisBackend final : public Hypervisor {
   PropolisBackend(DataDir data_dir, PropolisConfig config, std::unique_ptr<CommandRunner> runner);
 
   // spec.image_path is "<image>@<snapshot>" under <pool>/images;
-  // spec.propolis_api the zone's API address; networking is VNICs.
+  // spec.backend_options["propolis_api"] the zone's API address (IP/PREFIX);
+  // networking is VNICs.
   VmHandle prepare(const VmSpec& spec) override;
   // Boots the zone, creates the instance (PUT /instance) and runs it,
   // waiting on the state monitor.

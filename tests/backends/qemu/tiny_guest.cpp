@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backends/qemu/qemu_vm.hpp"
 #include "os/proc.hpp"
 
 namespace vmctl::test {
@@ -75,9 +76,10 @@ void TrackedVms::destroy_all() {
     } catch (const std::exception& e) {
       ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
     }
-    if (h.pid && h.pid_start_time) {
-      EXPECT_FALSE(vm_manager::os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time))
-          << "QEMU of " << h.name << " (pid " << *h.pid << ") outlived destroy";
+    const vm_manager::qemu::QemuVm vm(h);
+    if (vm.pid && vm.pid_start_time) {
+      EXPECT_FALSE(vm_manager::os::is_running_process(static_cast<pid_t>(*vm.pid), *vm.pid_start_time))
+          << "QEMU of " << h.name << " (pid " << *vm.pid << ") outlived destroy";
     }
   }
   handles_.clear();
