@@ -132,12 +132,13 @@ void create_tiny(const Setup& s, const std::string& name) {
             "console=ttyS0 panic=-1", "--memory", "128", "--accel", "tcg"});
 }
 
-vm_manager::VmHandle handle_of(const Setup& s, const std::string& name) {
+// The VM's handle with its qemu state (pid, sockets) read out.
+vm_manager::qemu::QemuVm handle_of(const Setup& s, const std::string& name) {
   auto record = nlohmann::json::parse(std::ifstream(s.data / "vms" / name / "vm.json"));
-  return record.at("handle").get<vm_manager::VmHandle>();
+  return vm_manager::qemu::QemuVm(record.at("handle").get<vm_manager::VmHandle>());
 }
 
-bool wait_for_console(const vm_manager::VmHandle& h, const std::string& text) {
+bool wait_for_console(const vm_manager::qemu::QemuVm& h, const std::string& text) {
   auto deadline = Clock::now() + 120s;
   while (Clock::now() < deadline) {
     std::stringstream content;
@@ -151,8 +152,8 @@ bool wait_for_console(const vm_manager::VmHandle& h, const std::string& text) {
 int pidfd_of(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 // The floor: QEMU with the command line vmctl would use, then the QMP handshake.
-double floor_start(const Setup& s, const vm_manager::VmHandle& vm, vm_manager::qemu::QmpClient::Duration timeout) {
-  vm_manager::VmHandle h = vm;
+double floor_start(const Setup& s, const vm_manager::qemu::QemuVm& vm, vm_manager::qemu::QmpClient::Duration timeout) {
+  vm_manager::qemu::QemuVm h = vm;
   fs::path dir = s.data / "floor";
   fs::create_directories(dir);
   h.qmp_socket = (dir / "qmp.sock").string();
@@ -190,7 +191,7 @@ struct StopSample {
 
 // Starts vmctl stop, watches QEMU's pidfd and vmctl's exit, both without polling delays.
 StopSample measure_stop(const Setup& s, const std::string& name) {
-  vm_manager::VmHandle h = handle_of(s, name);
+  vm_manager::qemu::QemuVm h = handle_of(s, name);
   int qemu_fd = pidfd_of(static_cast<pid_t>(*h.pid));
   const pid_t child = spawn_vmctl(s, {"stop", name});
   int child_fd = pidfd_of(child);
@@ -216,7 +217,7 @@ StopSample measure_stop(const Setup& s, const std::string& name) {
 }
 
 double floor_quit(const Setup& s, const std::string& name) {
-  vm_manager::VmHandle h = handle_of(s, name);
+  vm_manager::qemu::QemuVm h = handle_of(s, name);
   int fd = pidfd_of(static_cast<pid_t>(*h.pid));
   auto qmp = vm_manager::qemu::QmpClient::connect(h.qmp_socket, 5s);
   auto begin = Clock::now();
@@ -443,7 +444,7 @@ void bench_ssh_readiness(const Setup& s) {
   // shows a new QEMU.
   auto banner_of_started = [&s](std::optional<std::int64_t> stopped_pid) {
     const auto deadline = Clock::now() + 120s;
-    vm_manager::VmHandle h = handle_of(s, "ready");
+    vm_manager::qemu::QemuVm h = handle_of(s, "ready");
     while (h.pid == stopped_pid && Clock::now() < deadline) {
       std::this_thread::sleep_for(1ms);
       h = handle_of(s, "ready");

@@ -24,7 +24,7 @@ namespace {
 void noop_lifecycle(VmManager& vms) {
   VmSpec spec;
   spec.name = "embedded";
-  spec.backend = BackendTag::noop;
+  spec.backend = "noop";
   spec.vcpus = 2;
   spec.memory_mb = 512;
 
@@ -59,7 +59,7 @@ void copy_round_trip(VmManager& vms, const std::string& name, const std::filesys
 void qemu_guest(VmManager& vms, const std::string& guest, const std::filesystem::path& scratch) {
   VmSpec spec;
   spec.name = "embedded-qemu";
-  spec.backend = BackendTag::qemu;
+  spec.backend = "qemu";
   spec.image_path = guest + "/disk.qcow2";
   spec.kernel = guest + "/vmlinuz";
   spec.initrd = guest + "/initrd.img";

@@ -78,6 +78,11 @@ class VM_MANAGER_API Hypervisor {
   // the endpoint that continues it. Raises console::unavailable when the
   // backend keeps no history or the VM does not run.
   virtual ConsoleHistory console_history(const VmHandle& handle);
+
+  // What the backend adds to a description of the VM (status, list): a JSON
+  // object of facts it alone knows, such as "pid" and "vnc" while QEMU runs.
+  // Read from the handle, without asking the VM. The default adds nothing.
+  virtual nlohmann::json describe(const VmHandle& handle);
 };
 
 }  // namespace vm_manager

@@ -11,8 +11,6 @@
 
 namespace vm_manager {
 
-VM_MANAGER_API void to_json(nlohmann::json& j, BackendTag tag);
-VM_MANAGER_API void from_json(const nlohmann::json& j, BackendTag& tag);
 VM_MANAGER_API void to_json(nlohmann::json& j, VmState state);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VmState& state);
 VM_MANAGER_API void to_json(nlohmann::json& j, Accel accel);
@@ -26,6 +24,8 @@ VM_MANAGER_API void to_json(nlohmann::json& j, const SshConfig& config);
 VM_MANAGER_API void from_json(const nlohmann::json& j, SshConfig& config);
 VM_MANAGER_API void to_json(nlohmann::json& j, const VmSpec& spec);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VmSpec& spec);
+VM_MANAGER_API void to_json(nlohmann::json& j, const BackendState& state);
+VM_MANAGER_API void from_json(const nlohmann::json& j, BackendState& state);
 VM_MANAGER_API void to_json(nlohmann::json& j, const VmHandle& handle);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VmHandle& handle);
 VM_MANAGER_API void to_json(nlohmann::json& j, const ConsoleEndpoint& endpoint);

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "vm_manager/backend_registry.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
@@ -85,6 +87,9 @@ struct VmStatus {
   // Asked of the backend; failed when asking raised (then `problem` says why).
   VmState state = VmState::failed;
   std::string problem;  // why the record is missing or unreadable, or the backend's error
+  // What the backend adds while the VM runs (Hypervisor::describe: "pid",
+  // "vnc" for qemu); an empty object otherwise.
+  nlohmann::json details = nlohmann::json::object();
 };
 
 // Receives output as it arrives (arbitrary chunks, not lines).

@@ -12,6 +12,9 @@ namespace vm_manager {
 
 class VM_MANAGER_API NoopBackend final : public Hypervisor {
  public:
+  // The id it registers under and tags its VMs with.
+  static constexpr std::string_view kId = "noop";
+
   explicit NoopBackend(DataDir data_dir);
 
   VmHandle prepare(const VmSpec& spec) override;

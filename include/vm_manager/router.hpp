@@ -23,8 +23,9 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   // Only the noop backend, which is also the default. For tests and examples.
   static RouterHypervisor noop_only(DataDir data_dir);
 
-  BackendTag default_backend() const { return default_; }
-  bool available(BackendTag tag) const;
+  // The id of the backend for specs that name none (empty when there is none).
+  const std::string& default_backend() const { return default_; }
+  bool available(std::string_view id) const;
 
   VmHandle prepare(const VmSpec& spec) override;
   // Asks the backend the spec names (or the default one).
@@ -41,17 +42,18 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   ConsoleHistory console_history(const VmHandle& handle) override;
+  nlohmann::json describe(const VmHandle& handle) override;
 
  private:
   struct Unavailable {
     std::string message;
     std::string help;
   };
-  Hypervisor& backend_for(BackendTag tag);
+  Hypervisor& backend_for(const std::string& id);
 
-  std::map<BackendTag, std::unique_ptr<Hypervisor>> backends_;
-  std::map<BackendTag, Unavailable> unavailable_;
-  BackendTag default_ = BackendTag::noop;
+  std::map<std::string, std::unique_ptr<Hypervisor>, std::less<>> backends_;
+  std::map<std::string, Unavailable, std::less<>> unavailable_;
+  std::string default_;
 };
 
 }  // namespace vm_manager

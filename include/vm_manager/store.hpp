@@ -80,8 +80,9 @@ class VM_MANAGER_API VmStore {
   VmRecord load(std::string_view name) const;
 
   // What can still be read of a VM whose record load() refuses: its name
-  // and work dir always, and the handle's id, pid, pid start time and
-  // sockets where the file yields them with the right types. For
+  // and work dir always, and the handle's id and backend where the file
+  // yields them with the right types, and its backend_state object as it is
+  // (a backend reads from it only what has the right type). For
   // Hypervisor::destroy_remains.
   VmHandle salvage(std::string_view name) const;
 

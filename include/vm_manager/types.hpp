@@ -5,6 +5,7 @@
 #include "vm_manager/export.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,23 +13,27 @@
 #include <variant>
 #include <vector>
 
-namespace vm_manager {
+#include <nlohmann/json.hpp>
 
-enum class BackendTag { noop, qemu, propolis };
+namespace vm_manager {
 
 enum class VmState { preparing, prepared, running, suspended, stopped, failed, destroyed };
 
 // auto: KVM when it works, else TCG with a warning.
 enum class Accel { automatic, kvm, tcg };
 
-// Lowercase names used in JSON and on the command line ("noop", "running", "auto").
-VM_MANAGER_API std::string_view to_string(BackendTag tag);
+// Lowercase names used in JSON and on the command line ("running", "auto").
 VM_MANAGER_API std::string_view to_string(VmState state);
 VM_MANAGER_API std::string_view to_string(Accel accel);
 // Parsers return nullopt for an unknown name, so callers can give their own error.
-VM_MANAGER_API std::optional<BackendTag> parse_backend_tag(std::string_view text);
 VM_MANAGER_API std::optional<VmState> parse_vm_state(std::string_view text);
 VM_MANAGER_API std::optional<Accel> parse_accel(std::string_view text);
+
+// Backends are named by string ids ("qemu"), which only the backend registry
+// lists (backend_registry.hpp): nothing below it knows which exist. An id is
+// 1-32 characters of a-z, 0-9 and '_', starting with a letter (it also names
+// the backend's folder and its register_<id>_backend function).
+VM_MANAGER_API bool is_backend_id(std::string_view text);
 
 // Networking: SLIRP user networking, a TAP joined to a bridge, an illumos VNIC, or none.
 struct UserNetwork {
@@ -67,7 +72,7 @@ struct SshConfig {
 // What the user asks for. Backends validate what they cannot honour.
 struct VmSpec {
   std::string name;
-  std::optional<BackendTag> backend;  // unset: the platform's default backend
+  std::optional<std::string> backend;  // a backend id; unset: the platform's default backend
   std::string image_path;
   std::uint32_t vcpus = 1;
   std::uint64_t memory_mb = 1024;
@@ -81,41 +86,39 @@ struct VmSpec {
   std::optional<std::string> kernel;
   std::optional<std::string> initrd;
   std::optional<std::string> cmdline;
-  // Propolis: the address of the zone's propolis-server, "IP/PREFIX" (the
-  // API VNIC's allowed-address); it listens there on the configured port.
-  std::optional<std::string> propolis_api;
+  // Settings only one backend understands, by name; a backend ignores the
+  // others'. propolis: "propolis_api", the address of the zone's
+  // propolis-server, "IP/PREFIX" (the API VNIC's allowed-address).
+  std::map<std::string, std::string> backend_options;
 
   bool operator==(const VmSpec&) const = default;
 };
 
-// Everything a backend needs to find and control a prepared VM again, from
-// any process. Persisted as JSON; fields a backend does not use stay empty.
+// What a backend keeps of a VM for itself, inside the VM's handle: opaque to
+// everything but that backend, which reads and writes `data` (a JSON object)
+// and brings an older `version` of it up to date.
+struct BackendState {
+  int version = 0;  // 0: nothing recorded yet
+  nlohmann::json data = nlohmann::json::object();
+  bool operator==(const BackendState&) const = default;
+};
+
+// Everything needed to find and control a prepared VM again, from any
+// process; persisted as JSON. The fields are what code other than the
+// backend reads (the store, SSH, the CLI): every backend fills those it has.
+// What only the backend itself reads (paths of its disks and sockets, its
+// process, its zone…) is in backend_state.
 struct VmHandle {
   std::string id;  // random UUID, fixed at prepare
   std::string name;
-  BackendTag backend = BackendTag::noop;
+  std::string backend;  // the id of the backend that made it
   std::string work_dir;
-
-  // Disks.
-  std::string image_path;
-  std::string overlay_path;
-  std::string seed_iso_path;
-  std::optional<std::uint64_t> disk_gb;
-
-  // The running process: pid plus its start time (clock ticks since boot,
-  // field 22 of /proc/<pid>/stat), so a reused pid is never mistaken for ours.
-  std::optional<std::int64_t> pid;
-  std::optional<std::uint64_t> pid_start_time;
-
-  // Control and console.
-  std::string qmp_socket;
-  std::string console_socket;
-  std::string console_log;
-  std::string vnc;  // "127.0.0.1:5901" once known
 
   std::uint32_t vcpus = 1;
   std::uint64_t memory_mb = 1024;
+  std::optional<std::uint64_t> disk_gb;
   NetworkConfig network = UserNetwork{};
+
   std::string ssh_host;
   std::optional<std::uint16_t> ssh_port;
   // How vmctl logs in: the user, its private key, and a known_hosts file
@@ -125,16 +128,15 @@ struct VmHandle {
   std::string ssh_identity_file;
   std::string ssh_known_hosts;
   std::string ssh_host_key_alias;
-  std::string mac;
-  bool uefi = false;
-  Accel accel = Accel::automatic;
-  std::optional<std::string> kernel;
-  std::optional<std::string> initrd;
-  std::optional<std::string> cmdline;
+  // The cloud-init NoCloud seed every backend's prepare writes (with
+  // cloudinit::write_vm_seed); empty when the VM has none, so nothing waits
+  // for cloud-init in it.
+  std::string seed_iso_path;
+  // A file the serial console's output is appended to, for backends that
+  // keep one (qemu); empty for those that keep it themselves.
+  std::string console_log;
 
-  // Propolis: the zone and the address of its propolis-server.
-  std::string zone_name;
-  std::string propolis_address;
+  BackendState backend_state;
 
   bool operator==(const VmHandle&) const = default;
 };

@@ -4,22 +4,16 @@
 
 namespace vm_manager {
 
-VmHandle handle_from_spec(const VmSpec& spec, BackendTag backend, const std::filesystem::path& work_dir) {
+VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const std::filesystem::path& work_dir) {
   VmHandle h;
   h.id = util::random_uuid();
   h.name = spec.name;
-  h.backend = backend;
+  h.backend = std::string(backend);
   h.work_dir = work_dir.string();
-  h.image_path = spec.image_path;
   h.disk_gb = spec.disk_gb;
   h.vcpus = spec.vcpus;
   h.memory_mb = spec.memory_mb;
   h.network = spec.network;
-  h.uefi = spec.uefi;
-  h.accel = spec.accel;
-  h.kernel = spec.kernel;
-  h.initrd = spec.initrd;
-  h.cmdline = spec.cmdline;
   return h;
 }
 

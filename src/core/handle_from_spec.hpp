@@ -6,7 +6,8 @@
 
 namespace vm_manager {
 
-// The handle fields every backend copies from the spec, with a fresh id.
-VmHandle handle_from_spec(const VmSpec& spec, BackendTag backend, const std::filesystem::path& work_dir);
+// The shared handle fields every backend copies from the spec, with a fresh
+// id; the backend adds its own state.
+VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const std::filesystem::path& work_dir);
 
 }  // namespace vm_manager

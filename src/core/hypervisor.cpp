@@ -19,10 +19,12 @@ std::string Hypervisor::image_reference(const VmSpec& spec) {
   return absolute.string();
 }
 
+nlohmann::json Hypervisor::describe(const VmHandle&) { return nlohmann::json::object(); }
+
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {
   throw Error(errc::console_unavailable,
               fmt::format("VM '{}' keeps no console history in its backend ({})", handle.name,
-                          to_string(handle.backend)),
+                          handle.backend),
               "read the VM's console log instead");
 }
 

@@ -47,12 +47,26 @@ void enum_from_json(const json& j, Enum& out, std::optional<Enum> (*parse)(std::
   out = *parsed;
 }
 
+// A backend id is read as written; which ids exist only the registry knows
+// (the router refuses one it lacks), but one that is no id at all is as
+// malformed as an unknown network mode. Empty is a default handle's.
+std::string backend_id_from_json(const json& j) {
+  auto id = j.get<std::string>();
+  if (!id.empty() && !is_backend_id(id)) throw json::other_error::create(599, "'" + id + "' is not a backend id", &j);
+  return id;
+}
+
+void read_backend(const json& j, std::string& out) {
+  if (auto it = j.find("backend"); it != j.end() && !it->is_null()) out = backend_id_from_json(*it);
+}
+
+void read_backend(const json& j, std::optional<std::string>& out) {
+  out.reset();
+  if (auto it = j.find("backend"); it != j.end() && !it->is_null()) out = backend_id_from_json(*it);
+}
+
 }  // namespace
 
-void to_json(json& j, BackendTag tag) { j = to_string(tag); }
-void from_json(const json& j, BackendTag& tag) {
-  enum_from_json(j, tag, parse_backend_tag, "backend");
-}
 void to_json(json& j, VmState state) { j = to_string(state); }
 void from_json(const json& j, VmState& state) { enum_from_json(j, state, parse_vm_state, "state"); }
 void to_json(json& j, Accel accel) { j = to_string(accel); }
@@ -134,14 +148,14 @@ void to_json(json& j, const VmSpec& spec) {
            {"kernel", optional_json(spec.kernel)},
            {"initrd", optional_json(spec.initrd)},
            {"cmdline", optional_json(spec.cmdline)},
-           {"propolis_api", optional_json(spec.propolis_api)}};
+           {"backend_options", spec.backend_options}};
 }
 
 void from_json(const json& j, VmSpec& spec) {
   require_object(j, "spec");
   spec = VmSpec{};
   read(j, "name", spec.name);
-  read(j, "backend", spec.backend);
+  read_backend(j, spec.backend);
   read(j, "image_path", spec.image_path);
   read(j, "vcpus", spec.vcpus);
   read(j, "memory_mb", spec.memory_mb);
@@ -154,7 +168,22 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "kernel", spec.kernel);
   read(j, "initrd", spec.initrd);
   read(j, "cmdline", spec.cmdline);
-  read(j, "propolis_api", spec.propolis_api);
+  if (auto it = j.find("backend_options"); it != j.end() && !it->is_null()) {
+    require_object(*it, "backend_options");
+    it->get_to(spec.backend_options);
+  }
+}
+
+void to_json(json& j, const BackendState& state) { j = json{{"version", state.version}, {"data", state.data}}; }
+
+void from_json(const json& j, BackendState& state) {
+  require_object(j, "backend_state");
+  state = BackendState{};
+  read(j, "version", state.version);
+  if (auto it = j.find("data"); it != j.end() && !it->is_null()) {
+    require_object(*it, "backend_state.data");
+    state.data = *it;
+  }
 }
 
 void to_json(json& j, const VmHandle& h) {
@@ -162,18 +191,9 @@ void to_json(json& j, const VmHandle& h) {
            {"name", h.name},
            {"backend", h.backend},
            {"work_dir", h.work_dir},
-           {"image_path", h.image_path},
-           {"overlay_path", h.overlay_path},
-           {"seed_iso_path", h.seed_iso_path},
-           {"disk_gb", optional_json(h.disk_gb)},
-           {"pid", optional_json(h.pid)},
-           {"pid_start_time", optional_json(h.pid_start_time)},
-           {"qmp_socket", h.qmp_socket},
-           {"console_socket", h.console_socket},
-           {"console_log", h.console_log},
-           {"vnc", h.vnc},
            {"vcpus", h.vcpus},
            {"memory_mb", h.memory_mb},
+           {"disk_gb", optional_json(h.disk_gb)},
            {"network", h.network},
            {"ssh_host", h.ssh_host},
            {"ssh_port", optional_json(h.ssh_port)},
@@ -181,14 +201,9 @@ void to_json(json& j, const VmHandle& h) {
            {"ssh_identity_file", h.ssh_identity_file},
            {"ssh_known_hosts", h.ssh_known_hosts},
            {"ssh_host_key_alias", h.ssh_host_key_alias},
-           {"mac", h.mac},
-           {"uefi", h.uefi},
-           {"accel", h.accel},
-           {"kernel", optional_json(h.kernel)},
-           {"initrd", optional_json(h.initrd)},
-           {"cmdline", optional_json(h.cmdline)},
-           {"zone_name", h.zone_name},
-           {"propolis_address", h.propolis_address}};
+           {"seed_iso_path", h.seed_iso_path},
+           {"console_log", h.console_log},
+           {"backend_state", h.backend_state}};
 }
 
 void from_json(const json& j, VmHandle& h) {
@@ -196,20 +211,11 @@ void from_json(const json& j, VmHandle& h) {
   h = VmHandle{};
   read(j, "id", h.id);
   read(j, "name", h.name);
-  read(j, "backend", h.backend);
+  read_backend(j, h.backend);
   read(j, "work_dir", h.work_dir);
-  read(j, "image_path", h.image_path);
-  read(j, "overlay_path", h.overlay_path);
-  read(j, "seed_iso_path", h.seed_iso_path);
-  read(j, "disk_gb", h.disk_gb);
-  read(j, "pid", h.pid);
-  read(j, "pid_start_time", h.pid_start_time);
-  read(j, "qmp_socket", h.qmp_socket);
-  read(j, "console_socket", h.console_socket);
-  read(j, "console_log", h.console_log);
-  read(j, "vnc", h.vnc);
   read(j, "vcpus", h.vcpus);
   read(j, "memory_mb", h.memory_mb);
+  read(j, "disk_gb", h.disk_gb);
   read(j, "network", h.network);
   read(j, "ssh_host", h.ssh_host);
   read(j, "ssh_port", h.ssh_port);
@@ -217,14 +223,9 @@ void from_json(const json& j, VmHandle& h) {
   read(j, "ssh_identity_file", h.ssh_identity_file);
   read(j, "ssh_known_hosts", h.ssh_known_hosts);
   read(j, "ssh_host_key_alias", h.ssh_host_key_alias);
-  read(j, "mac", h.mac);
-  read(j, "uefi", h.uefi);
-  read(j, "accel", h.accel);
-  read(j, "kernel", h.kernel);
-  read(j, "initrd", h.initrd);
-  read(j, "cmdline", h.cmdline);
-  read(j, "zone_name", h.zone_name);
-  read(j, "propolis_address", h.propolis_address);
+  read(j, "seed_iso_path", h.seed_iso_path);
+  read(j, "console_log", h.console_log);
+  read(j, "backend_state", h.backend_state);
 }
 
 void to_json(json& j, const ConsoleEndpoint& endpoint) {

@@ -9,12 +9,6 @@ namespace {
 template <typename Enum, std::size_t N>
 using NameTable = std::array<std::pair<Enum, std::string_view>, N>;
 
-constexpr NameTable<BackendTag, 3> kBackendNames{{
-    {BackendTag::noop, "noop"},
-    {BackendTag::qemu, "qemu"},
-    {BackendTag::propolis, "propolis"},
-}};
-
 constexpr NameTable<VmState, 7> kStateNames{{
     {VmState::preparing, "preparing"},
     {VmState::prepared, "prepared"},
@@ -49,15 +43,19 @@ std::optional<Enum> value_of(const NameTable<Enum, N>& table, std::string_view t
 
 }  // namespace
 
-std::string_view to_string(BackendTag tag) { return name_of(kBackendNames, tag); }
 std::string_view to_string(VmState state) { return name_of(kStateNames, state); }
 std::string_view to_string(Accel accel) { return name_of(kAccelNames, accel); }
 
-std::optional<BackendTag> parse_backend_tag(std::string_view text) {
-  return value_of(kBackendNames, text);
-}
 std::optional<VmState> parse_vm_state(std::string_view text) { return value_of(kStateNames, text); }
 std::optional<Accel> parse_accel(std::string_view text) { return value_of(kAccelNames, text); }
+
+bool is_backend_id(std::string_view text) {
+  if (text.empty() || text.size() > 32 || text[0] < 'a' || text[0] > 'z') return false;
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
 
 std::string_view network_mode(const NetworkConfig& network) {
   struct Mode {

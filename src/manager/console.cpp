@@ -91,7 +91,7 @@ ConsoleEnd VmManager::attach_console(std::string_view name, int in_fd, int out_f
     return end_of(console::attach_unix_console(unix_socket->path, in_fd, out_fd, attach));
   }
   throw Error(errc::console_unavailable,
-              fmt::format("VM '{}' has no serial console (backend {})", handle.name, to_string(handle.backend)),
+              fmt::format("VM '{}' has no serial console (backend {})", handle.name, handle.backend),
               "only VMs of a backend with a serial console (such as qemu or propolis) can be attached");
 }
 
@@ -104,7 +104,7 @@ void VmManager::console_log(std::string_view name, const ConsoleLogOptions& opti
       if (hypervisor_.state(handle) != VmState::running) {
         throw Error(errc::console_unavailable,
                     fmt::format("VM '{}' is not running: its console output lives in its {} server, which runs "
-                                "only with the VM", handle.name, to_string(handle.backend)),
+                                "only with the VM", handle.name, handle.backend),
                     "start the VM, then read its console");
       }
       return send_history(hypervisor_.console_history(handle), options, sink);
@@ -112,7 +112,7 @@ void VmManager::console_log(std::string_view name, const ConsoleLogOptions& opti
   }
   if (handle.console_log.empty()) {
     throw Error(errc::console_no_log,
-                fmt::format("VM '{}' keeps no console log (backend {})", handle.name, to_string(handle.backend)),
+                fmt::format("VM '{}' keeps no console log (backend {})", handle.name, handle.backend),
                 "only VMs of a backend that records console output (such as qemu) have a log");
   }
   console::LogViewOptions view;

@@ -70,7 +70,9 @@ std::vector<std::string> Images::users(const ImageInfo& image) const {
   };
   for (const auto& entry : vms_.list()) {
     if (!entry.record) continue;
-    if (same(entry.record->spec.image_path) || same(entry.record->handle.image_path)) names.insert(entry.name);
+    // The spec holds the resolved image the VM was made from (the backend
+    // keeps its own copy of that path in its state).
+    if (same(entry.record->spec.image_path)) names.insert(entry.name);
   }
   return {names.begin(), names.end()};
 }

@@ -170,6 +170,8 @@ VmStatus status_of(StoreEntry entry, Hypervisor& hypervisor) {
   if (!status.record) return status;
   try {
     status.state = hypervisor.state(status.record->handle);
+    const bool live = status.state == VmState::running || status.state == VmState::suspended;
+    if (live) status.details = hypervisor.describe(status.record->handle);
   } catch (const Error& e) {
     status.state = VmState::failed;
     status.problem = e.message();

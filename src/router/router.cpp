@@ -10,20 +10,20 @@
 namespace vm_manager {
 
 RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry registry) {
-  for (auto& [tag, entry] : registry.entries_) {
+  for (auto& entry : registry.entries_) {
     if (entry.factory) {
       try {
-        backends_[tag] = entry.factory(context);
+        backends_[entry.id] = entry.factory(context);
       } catch (const Error& e) {
         // A backend that cannot be set up (say, a malformed setting) must
         // not take the others down with it.
-        unavailable_[tag] = Unavailable{e.message(), e.help()};
+        unavailable_[entry.id] = Unavailable{e.message(), e.help()};
       }
     } else {
-      unavailable_[tag] = Unavailable{entry.message, entry.help};
+      unavailable_[entry.id] = Unavailable{entry.message, entry.help};
     }
   }
-  default_ = registry.default_.value_or(BackendTag::noop);
+  default_ = registry.default_id().value_or("");
 }
 
 RouterHypervisor RouterHypervisor::noop_only(DataDir data_dir) {
@@ -31,31 +31,34 @@ RouterHypervisor RouterHypervisor::noop_only(DataDir data_dir) {
                           BackendRegistry::noop_only());
 }
 
-bool RouterHypervisor::available(BackendTag tag) const { return backends_.contains(tag); }
+bool RouterHypervisor::available(std::string_view id) const { return backends_.find(id) != backends_.end(); }
 
-Hypervisor& RouterHypervisor::backend_for(BackendTag tag) {
-  if (auto it = backends_.find(tag); it != backends_.end()) return *it->second;
-  if (auto it = unavailable_.find(tag); it != unavailable_.end()) {
+Hypervisor& RouterHypervisor::backend_for(const std::string& id) {
+  if (auto it = backends_.find(id); it != backends_.end()) return *it->second;
+  if (auto it = unavailable_.find(id); it != unavailable_.end()) {
     throw Error(errc::backend_not_available, it->second.message, it->second.help);
   }
-  throw Error(errc::backend_not_available,
-              fmt::format("the {} backend is not available in this build", to_string(tag)),
-              "choose another backend, or a build with this one");
+  if (id.empty()) {
+    throw Error(errc::backend_not_available, "this build has no default backend",
+                "name the backend the VM should run on");
+  }
+  // An id no backend of this source tree has (a record or a spec from elsewhere).
+  throw Error(errc::backend_not_available, fmt::format("there is no backend '{}' in this build", id),
+              "choose one of the backends this build has");
 }
 
 VmHandle RouterHypervisor::prepare(const VmSpec& spec) {
   validate_spec(spec);
-  BackendTag tag = spec.backend.value_or(default_);
-  Hypervisor& backend = backend_for(tag);
+  const std::string id = spec.backend.value_or(default_);
+  Hypervisor& backend = backend_for(id);
   VmHandle handle = backend.prepare(spec);
-  if (handle.backend != tag) {
+  if (handle.backend != id) {
     try {
       backend.destroy(handle);  // prepare's promise: on failure nothing remains
     } catch (...) {
     }
     throw Error(errc::backend_mismatch,
-                fmt::format("the {} backend returned a handle tagged {}", to_string(tag),
-                            to_string(handle.backend)),
+                fmt::format("the {} backend returned a handle tagged {}", id, handle.backend),
                 "this is a bug in that backend; please report it");
   }
   return handle;
@@ -80,13 +83,13 @@ VmHandle RouterHypervisor::resume(const VmHandle& handle) {
 }
 
 void RouterHypervisor::destroy(VmHandle handle) {
-  BackendTag tag = handle.backend;
-  backend_for(tag).destroy(std::move(handle));
+  const std::string id = handle.backend;
+  backend_for(id).destroy(std::move(handle));
 }
 
 void RouterHypervisor::destroy_remains(const VmHandle& remains) {
   std::exception_ptr first;
-  for (auto& [tag, backend] : backends_) {
+  for (auto& [id, backend] : backends_) {
     try {
       backend->destroy_remains(remains);
     } catch (...) {
@@ -108,6 +111,10 @@ ConsoleEndpoint RouterHypervisor::console_endpoint(const VmHandle& handle) {
 
 ConsoleHistory RouterHypervisor::console_history(const VmHandle& handle) {
   return backend_for(handle.backend).console_history(handle);
+}
+
+nlohmann::json RouterHypervisor::describe(const VmHandle& handle) {
+  return backend_for(handle.backend).describe(handle);
 }
 
 }  // namespace vm_manager

@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 namespace {
 
-constexpr int kRecordFormat = 1;
+// 1: every backend's fields flat in the handle; 2: those in backend_state.
+constexpr int kRecordFormat = 2;
 
 std::string now_rfc3339() {
   std::time_t now = std::time(nullptr);
@@ -45,11 +46,55 @@ std::string record_to_text(const VmRecord& record) {
               "restore it from a backup, or destroy the VM");
 }
 
+// Format 1 kept each backend's fields flat in the handle (pid, qmp_socket,
+// zone_name…) and propolis's one option in the spec. Format 2 keeps in the
+// handle only what a VmHandle has; every other key moves, as it was, into
+// backend_state.data at version 1, which is the shape each backend reads its
+// state in (backends name their fields as format 1 did). The store need not
+// know which backend owns which key: a backend reads its own and ignores the
+// rest, and its next save writes only its own.
+void move_backend_fields(json& handle) {
+  if (!handle.is_object() || handle.contains("backend_state")) return;
+  const json shared = VmHandle{};
+  json data = json::object();
+  for (auto it = handle.begin(); it != handle.end();) {
+    if (shared.contains(it.key())) {
+      ++it;
+    } else {
+      data[it.key()] = *it;
+      it = handle.erase(it);
+    }
+  }
+  handle["backend_state"] = json{{"version", 1}, {"data", std::move(data)}};
+}
+
+// The spec's format-1 keys a VmSpec no longer has were backend settings
+// ("propolis_api"); set ones become backend_options.
+void move_backend_options(json& spec) {
+  if (!spec.is_object() || spec.contains("backend_options")) return;
+  const json known = VmSpec{};
+  json options = json::object();
+  for (auto it = spec.begin(); it != spec.end();) {
+    if (known.contains(it.key())) {
+      ++it;
+    } else {
+      if (!it->is_null()) options[it.key()] = *it;
+      it = spec.erase(it);
+    }
+  }
+  spec["backend_options"] = std::move(options);
+}
+
+void migrate_from_format_1(json& record) {
+  if (auto it = record.find("handle"); it != record.end()) move_backend_fields(*it);
+  if (auto it = record.find("spec"); it != record.end()) move_backend_options(*it);
+}
+
 // Brings a record of an older format up to today's, so that the rest of the
 // library sees only one shape; refuses one from a newer release, which may
 // hold what this one would lose on its next save.
 json migrated(json j, const fs::path& path) {
-  int format = kRecordFormat;
+  int format = 1;  // the first releases wrote no "format"
   if (auto it = j.find("format"); it != j.end()) {
     if (!it->is_number_integer()) corrupt(path, "its \"format\" is not a whole number");
     format = it->get<int>();
@@ -61,7 +106,7 @@ json migrated(json j, const fs::path& path) {
                 "use the release of vm-manager that wrote it, or a newer one");
   }
   if (format < 1) corrupt(path, fmt::format("there is no record format {}", format));
-  // Format 1 is today's: nothing to bring up yet.
+  if (format == 1) migrate_from_format_1(j);
   return j;
 }
 
@@ -164,12 +209,16 @@ VmHandle VmStore::salvage(std::string_view name) const {
   }
   json j = json::parse(text.value_or(""), nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("handle") || !j["handle"].is_object()) return remains;
-  const json& h = j["handle"];
+  json& h = j["handle"];
+  if (!j.contains("format") || j["format"] == 1) move_backend_fields(h);
   salvage_field(h, "id", remains.id);
-  salvage_field(h, "pid", remains.pid);
-  salvage_field(h, "pid_start_time", remains.pid_start_time);
-  salvage_field(h, "qmp_socket", remains.qmp_socket);
-  salvage_field(h, "console_socket", remains.console_socket);
+  salvage_field(h, "backend", remains.backend);
+  // The backend's own fields, for it to salvage what it can.
+  if (auto it = h.find("backend_state"); it != h.end() && it->is_object()) {
+    salvage_field(*it, "version", remains.backend_state.version);
+    auto data = it->find("data");
+    if (data != it->end() && data->is_object()) remains.backend_state.data = *data;
+  }
   return remains;
 }
 

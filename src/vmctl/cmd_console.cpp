@@ -17,7 +17,7 @@ namespace {
 void require_console(const VmHandle& handle, const ConsoleEndpoint& endpoint) {
   if (std::holds_alternative<NoConsole>(endpoint)) {
     throw Error(errc::console_unavailable,
-                fmt::format("VM '{}' has no serial console (backend {})", handle.name, to_string(handle.backend)),
+                fmt::format("VM '{}' has no serial console (backend {})", handle.name, handle.backend),
                 "only VMs of a backend with a serial console (such as qemu or propolis) can be attached");
   }
 }

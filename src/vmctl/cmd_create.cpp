@@ -120,7 +120,7 @@ std::string image_from(const CreateFlags& o) {
 VmSpec spec_from(const CreateFlags& o) {
   VmSpec spec;
   spec.name = o.name;
-  if (!o.backend.empty()) spec.backend = parse_backend_tag(o.backend);
+  if (!o.backend.empty()) spec.backend = o.backend;
   spec.ssh = ssh_from(o);
   spec.cloud_init = cloud_init_from(o);
   spec.image_path = image_from(o);
@@ -136,7 +136,7 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
   spec.network = network_from(o);
-  if (!o.propolis_api.empty()) spec.propolis_api = o.propolis_api;
+  if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
   return spec;
 }
 
@@ -147,7 +147,7 @@ VmRecord create_and_start(Context& ctx, const VmSpec& spec, const CreateFlags& o
   if (!o.sha256.empty()) options.image_sha256 = o.sha256;
   options.progress = ctx.download_progress();
   options.on_created = [&](const VmRecord& created) {
-    ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, to_string(created.handle.backend)));
+    ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, created.handle.backend));
   };
   VmRecord record = ctx.manager().create(spec, options);
   if (o.start) ctx.say(fmt::format("Started VM '{}'", spec.name));
@@ -170,11 +170,7 @@ void run_create(Context& ctx, const CreateFlags& o) {
 }
 
 // The --backend choices: what this build registers.
-std::vector<std::string> backend_names() {
-  std::vector<std::string> names;
-  for (BackendTag tag : BackendRegistry::builtin().tags()) names.emplace_back(to_string(tag));
-  return names;
-}
+std::vector<std::string> backend_names() { return BackendRegistry::builtin().ids(); }
 
 }  // namespace
 

@@ -77,7 +77,7 @@ bool check_readable(Context& ctx, const VmHandle& handle, const LogArgs& args) {
       if (ctx.manager().state(handle) != VmState::running) {
         throw Error(errc::console_unavailable,
                     fmt::format("VM '{}' is not running: its console output lives in its {} server, which runs "
-                                "only with the VM", args.name, to_string(handle.backend)),
+                                "only with the VM", args.name, handle.backend),
                     fmt::format("start it with 'vmctl start {}', then 'vmctl log -f {}'", args.name, args.name));
       }
       return true;
@@ -85,7 +85,7 @@ bool check_readable(Context& ctx, const VmHandle& handle, const LogArgs& args) {
   }
   if (handle.console_log.empty()) {
     throw Error(errc::console_no_log,
-                fmt::format("VM '{}' keeps no console log (backend {})", args.name, to_string(handle.backend)),
+                fmt::format("VM '{}' keeps no console log (backend {})", args.name, handle.backend),
                 "only VMs of a backend that records console output (such as qemu) have a log");
   }
   if (!args.follow && !fs::exists(handle.console_log)) {

@@ -11,8 +11,6 @@ using namespace vm_manager;
 using nlohmann::json;
 namespace {
 
-bool is_live(VmState state) { return state == VmState::running || state == VmState::suspended; }
-
 json text_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
 
 template <typename T>
@@ -26,6 +24,12 @@ std::string cell(const json& value) {
   return value.dump();
 }
 
+// One of the facts the backend adds (describe), or null.
+json fact_or_null(const json& facts, const char* key) {
+  auto it = facts.find(key);
+  return it == facts.end() ? json(nullptr) : *it;
+}
+
 json view_json(const VmStatus& status) {
   VmState state = status.state;
   const std::string& problem = status.problem;
@@ -37,7 +41,6 @@ json view_json(const VmStatus& status) {
                 {"created_at", nullptr}, {"problem", text_or_null(problem)}};
   }
   const VmHandle& h = status.record->handle;
-  bool live = is_live(state);
   return json{{"name", h.name},
               {"backend", h.backend},
               {"state", state},
@@ -48,9 +51,8 @@ json view_json(const VmStatus& status) {
               {"ssh_host", text_or_null(h.ssh_host)},
               {"ssh_port", value_or_null(h.ssh_port)},
               {"ssh_user", text_or_null(h.ssh_user)},
-              // A pid or VNC address is only meaningful while the VM runs.
-              {"pid", live ? value_or_null(h.pid) : json(nullptr)},
-              {"vnc", live ? text_or_null(h.vnc) : json(nullptr)},
+              {"pid", fact_or_null(status.details, "pid")},
+              {"vnc", fact_or_null(status.details, "vnc")},
               {"work_dir", text_or_null(h.work_dir)},
               {"id", h.id},
               {"created_at", text_or_null(status.record->created_at)},

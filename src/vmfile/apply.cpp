@@ -94,7 +94,7 @@ VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
     options.image_sha256 = vm.image_sha256;
   }
   options.on_created = [&](const VmRecord& created) {
-    say(ctx, spec.name, fmt::format("created ({} backend)", to_string(created.handle.backend)));
+    say(ctx, spec.name, fmt::format("created ({} backend)", created.handle.backend));
   };
   VmRecord record = ctx.manager->create(spec, options);
   say(ctx, spec.name, "started");

@@ -3,6 +3,7 @@
 // several children at once (exactly one image; initrd needs kernel).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include "image/oci_reference.hpp"
 #include "image/sha256.hpp"
 #include "util/printable.hpp"
+#include "vm_manager/backend_registry.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 #include "vm_manager/spec_check.hpp"
@@ -27,7 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 3> kAccels = {"auto", "kvm", "tcg"};
-constexpr std::array<std::string_view, 3> kBackends = {"qemu", "propolis", "noop"};
 
 // Nodes of inner blocks written at the vm level by mistake.
 constexpr std::array<ElsewhereHint, 10> kInnerNodes = {
@@ -176,10 +177,14 @@ std::vector<ChildRule> boot_rules(ReadContext& ctx, VmDraft& draft) {
        }},
       {"backend",
        [&spec = draft.def.spec, &ctx = ctx](const kdl::Node& n) {
-         std::optional<BackendTag> tag;
-         read_choice(
-             n, kBackends, "backend \"qemu\"", [](std::string_view t) { return parse_backend_tag(t); }, ctx, tag);
-         if (tag) spec.backend = tag;
+         // The backends this build registers, also those it left out (a
+         // VMFile naming one of those is told so when the VM is created).
+         const std::vector<std::string> ids = BackendRegistry::builtin().ids();
+         const std::vector<std::string_view> names(ids.begin(), ids.end());
+         auto registered = [&](std::string_view t) {
+           return std::find(ids.begin(), ids.end(), t) != ids.end() ? std::optional<std::string>(t) : std::nullopt;
+         };
+         read_choice(n, names, "backend \"qemu\"", registered, ctx, spec.backend);
        }},
       {"kernel",
        [&draft = draft, &ctx = ctx](const kdl::Node& n) {

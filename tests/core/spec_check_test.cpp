@@ -39,7 +39,7 @@ TEST(SpecCheck, DefaultsWithAValidNameAreAccepted) { EXPECT_NO_THROW(validate_sp
 
 TEST(SpecCheck, EverythingSetAndInRangeIsAccepted) {
   VmSpec spec = valid_spec();
-  spec.backend = BackendTag::qemu;
+  spec.backend = std::string("qemu");
   spec.vcpus = 4;
   spec.memory_mb = 4096;
   spec.disk_gb = 20;

@@ -62,7 +62,7 @@ class ManagerTest : public ::testing::Test {
   VmSpec noop(const std::string& name, const std::string& image = "") const {
     VmSpec spec;
     spec.name = name;
-    spec.backend = BackendTag::noop;
+    spec.backend = "noop";
     spec.image_path = image;
     return spec;
   }
@@ -91,7 +91,7 @@ class SshdBackend : public Hypervisor {
 
   VmHandle prepare(const VmSpec& spec) override {
     fs::path work_dir = data_dir_.create_vm_dir(spec.name);
-    VmHandle handle = handle_from_spec(spec, BackendTag::noop, work_dir);
+    VmHandle handle = handle_from_spec(spec, "noop", work_dir);
     handle.ssh_host = "127.0.0.1";
     handle.ssh_port = sshd_.port();
     handle.ssh_user = sshd_.user();
@@ -123,15 +123,15 @@ class ManagerGuestTest : public ::testing::Test {
     ManagerConfig c{DataDir(dir_.path() / "data")};
     c.backends = BackendRegistry();
     c.backends.add(
-        BackendTag::noop,
+        "noop",
         [this](const BackendContext& context) { return std::make_unique<SshdBackend>(sshd_, context.data_dir); },
-        /*platform_default=*/true);
+        BackendDefault::platform);
     return c;
   }
   static VmSpec noop_spec() {
     VmSpec spec;
     spec.name = "guest";
-    spec.backend = BackendTag::noop;
+    spec.backend = "noop";
     return spec;
   }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -35,13 +36,13 @@ struct Calls {
 // Records every call and answers with values that name its own tag.
 class RecordingHypervisor final : public Hypervisor {
  public:
-  RecordingHypervisor(BackendTag tag, std::shared_ptr<Calls> calls, BackendTag reply_tag)
+  RecordingHypervisor(std::string tag, std::shared_ptr<Calls> calls, std::string reply_tag)
       : tag_(tag), reply_tag_(reply_tag), calls_(std::move(calls)) {}
 
   VmHandle prepare(const VmSpec& spec) override {
     record("prepare");
     VmHandle h;
-    h.id = "id-" + std::string(to_string(tag_));
+    h.id = "id-" + tag_;
     h.name = spec.name;
     h.backend = reply_tag_;
     return h;
@@ -56,15 +57,19 @@ class RecordingHypervisor final : public Hypervisor {
   void destroy(VmHandle) override { record("destroy"); }
   VmState state(const VmHandle&) override {
     record("state");
-    return tag_ == BackendTag::qemu ? VmState::running : VmState::suspended;
+    return tag_ == "qemu" ? VmState::running : VmState::suspended;
   }
   std::string guest_ip(const VmHandle&) override {
     record("guest_ip");
-    return "ip-of-" + std::string(to_string(tag_));
+    return "ip-of-" + tag_;
+  }
+  nlohmann::json describe(const VmHandle&) override {
+    record("describe");
+    return {{"described_by", tag_}};
   }
   ConsoleEndpoint console_endpoint(const VmHandle&) override {
     record("console_endpoint");
-    return UnixSocketConsole{"console-of-" + std::string(to_string(tag_))};
+    return UnixSocketConsole{"console-of-" + tag_};
   }
 
   std::chrono::milliseconds last_stop_timeout{0};
@@ -74,25 +79,25 @@ class RecordingHypervisor final : public Hypervisor {
   VmHandle touched(const VmHandle& handle, const std::string& op) {
     record(op);
     VmHandle h = handle;
-    h.mac = op + "-by-" + std::string(to_string(tag_));
+    h.ssh_host = op + "-by-" + tag_;
     return h;
   }
 
-  BackendTag tag_;
-  BackendTag reply_tag_;
+  std::string tag_;
+  std::string reply_tag_;
   std::shared_ptr<Calls> calls_;
 };
 
 struct Fakes {
   std::shared_ptr<Calls> qemu = std::make_shared<Calls>();
   std::shared_ptr<Calls> noop = std::make_shared<Calls>();
-  std::map<BackendTag, int> factory_calls;
+  std::map<std::string, int> factory_calls;
   std::optional<fs::path> context_root;
   std::optional<std::string> context_bridge;
 };
 
-BackendFactory recording_factory(BackendTag tag, std::shared_ptr<Calls> calls, Fakes& fakes,
-                                 std::optional<BackendTag> reply_tag = std::nullopt) {
+BackendFactory recording_factory(std::string tag, std::shared_ptr<Calls> calls, Fakes& fakes,
+                                 std::optional<std::string> reply_tag = std::nullopt) {
   return [tag, calls, &fakes, reply_tag](const BackendContext& ctx) -> std::unique_ptr<Hypervisor> {
     fakes.factory_calls[tag] += 1;
     fakes.context_root = ctx.data_dir.root();
@@ -107,7 +112,7 @@ VmSpec spec_named(const std::string& name) {
   return spec;
 }
 
-VmHandle handle_for(BackendTag tag) {
+VmHandle handle_for(std::string tag) {
   VmHandle h;
   h.name = "web";
   h.backend = tag;
@@ -138,9 +143,9 @@ class Router : public ::testing::Test {
 
   RouterHypervisor make_router() {
     BackendRegistry registry;
-    registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes), true);
-    registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
-    registry.add_unavailable(BackendTag::propolis, "propolis needs illumos", "use --backend qemu");
+    registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes), BackendDefault::platform);
+    registry.add("noop", recording_factory("noop", fakes.noop, fakes));
+    registry.add_unavailable("propolis", "propolis needs illumos", "use --backend qemu");
     return RouterHypervisor(BackendContext{DataDir(temp / "data"), std::string("br7"), std::nullopt, {}},
                             std::move(registry));
   }
@@ -151,9 +156,9 @@ class Router : public ::testing::Test {
 };
 
 TEST_F(Router, BuildsEachAvailableBackendOnceWithTheContext) {
-  EXPECT_EQ(fakes.factory_calls[BackendTag::qemu], 1);
-  EXPECT_EQ(fakes.factory_calls[BackendTag::noop], 1);
-  EXPECT_EQ(fakes.factory_calls.count(BackendTag::propolis), 0u);
+  EXPECT_EQ(fakes.factory_calls["qemu"], 1);
+  EXPECT_EQ(fakes.factory_calls["noop"], 1);
+  EXPECT_EQ(fakes.factory_calls.count("propolis"), 0u);
   EXPECT_EQ(fakes.context_root, temp / "data");
   EXPECT_EQ(fakes.context_bridge, "br7");
   EXPECT_EQ(fakes.qemu->total(), 0);
@@ -161,15 +166,15 @@ TEST_F(Router, BuildsEachAvailableBackendOnceWithTheContext) {
 }
 
 TEST_F(Router, DefaultAndAvailability) {
-  EXPECT_EQ(router.default_backend(), BackendTag::qemu);
-  EXPECT_TRUE(router.available(BackendTag::qemu));
-  EXPECT_TRUE(router.available(BackendTag::noop));
-  EXPECT_FALSE(router.available(BackendTag::propolis));
+  EXPECT_EQ(router.default_backend(), "qemu");
+  EXPECT_TRUE(router.available("qemu"));
+  EXPECT_TRUE(router.available("noop"));
+  EXPECT_FALSE(router.available("propolis"));
 }
 
 TEST_F(Router, PrepareWithoutBackendGoesToTheDefault) {
   VmHandle h = router.prepare(spec_named("web"));
-  EXPECT_EQ(h.backend, BackendTag::qemu);
+  EXPECT_EQ(h.backend, "qemu");
   EXPECT_EQ(h.id, "id-qemu");
   EXPECT_EQ(h.name, "web");
   EXPECT_EQ((*fakes.qemu)["prepare"], 1);
@@ -179,38 +184,38 @@ TEST_F(Router, PrepareWithoutBackendGoesToTheDefault) {
 
 TEST_F(Router, PrepareWithBackendGoesThere) {
   VmSpec spec = spec_named("web");
-  spec.backend = BackendTag::noop;
+  spec.backend = "noop";
   VmHandle h = router.prepare(spec);
-  EXPECT_EQ(h.backend, BackendTag::noop);
+  EXPECT_EQ(h.backend, "noop");
   EXPECT_EQ(h.id, "id-noop");
   EXPECT_EQ((*fakes.noop)["prepare"], 1);
   EXPECT_EQ(fakes.noop->total(), 1);
   EXPECT_EQ(fakes.qemu->total(), 0);
 
-  spec.backend = BackendTag::qemu;
-  EXPECT_EQ(router.prepare(spec).backend, BackendTag::qemu);
+  spec.backend = "qemu";
+  EXPECT_EQ(router.prepare(spec).backend, "qemu");
   EXPECT_EQ((*fakes.qemu)["prepare"], 1);
   EXPECT_EQ(fakes.noop->total(), 1);
 }
 
 TEST_F(Router, EveryOtherOperationGoesToTheHandlesBackend) {
-  for (BackendTag tag : {BackendTag::noop, BackendTag::qemu}) {
-    SCOPED_TRACE(std::string(to_string(tag)));
-    const std::string suffix = "-by-" + std::string(to_string(tag));
-    std::shared_ptr<Calls> mine = tag == BackendTag::qemu ? fakes.qemu : fakes.noop;
-    std::shared_ptr<Calls> other = tag == BackendTag::qemu ? fakes.noop : fakes.qemu;
+  for (std::string tag : {"noop", "qemu"}) {
+    SCOPED_TRACE(tag);
+    const std::string suffix = "-by-" + tag;
+    std::shared_ptr<Calls> mine = tag == "qemu" ? fakes.qemu : fakes.noop;
+    std::shared_ptr<Calls> other = tag == "qemu" ? fakes.noop : fakes.qemu;
     const int other_before = other->total();
     VmHandle h = handle_for(tag);
 
-    EXPECT_EQ(router.start(h).mac, "start" + suffix);
-    EXPECT_EQ(router.stop(h, 1234ms).mac, "stop" + suffix);
-    EXPECT_EQ(router.suspend(h).mac, "suspend" + suffix);
-    EXPECT_EQ(router.resume(h).mac, "resume" + suffix);
+    EXPECT_EQ(router.start(h).ssh_host, "start" + suffix);
+    EXPECT_EQ(router.stop(h, 1234ms).ssh_host, "stop" + suffix);
+    EXPECT_EQ(router.suspend(h).ssh_host, "suspend" + suffix);
+    EXPECT_EQ(router.resume(h).ssh_host, "resume" + suffix);
     router.destroy(h);
-    EXPECT_EQ(router.state(h), tag == BackendTag::qemu ? VmState::running : VmState::suspended);
-    EXPECT_EQ(router.guest_ip(h), "ip-of-" + std::string(to_string(tag)));
+    EXPECT_EQ(router.state(h), tag == "qemu" ? VmState::running : VmState::suspended);
+    EXPECT_EQ(router.guest_ip(h), "ip-of-" + tag);
     EXPECT_EQ(router.console_endpoint(h),
-              ConsoleEndpoint{UnixSocketConsole{"console-of-" + std::string(to_string(tag))}});
+              ConsoleEndpoint{UnixSocketConsole{"console-of-" + tag}});
 
     for (const char* op : {"start", "stop", "suspend", "resume", "destroy", "state", "guest_ip", "console_endpoint"}) {
       EXPECT_EQ((*mine)[op], 1) << op;
@@ -222,22 +227,29 @@ TEST_F(Router, EveryOtherOperationGoesToTheHandlesBackend) {
 }
 
 TEST_F(Router, HandleFieldsPassThroughUnchanged) {
-  VmHandle h = handle_for(BackendTag::noop);
-  h.pid = 77;
+  VmHandle h = handle_for("noop");
+  h.backend_state = BackendState{2, {{"pid", 77}}};
   h.work_dir = "/somewhere";
   VmHandle back = router.start(h);
-  EXPECT_EQ(back.pid, 77);
+  EXPECT_EQ(back.backend_state, h.backend_state);
   EXPECT_EQ(back.work_dir, "/somewhere");
-  EXPECT_EQ(back.backend, BackendTag::noop);
+  EXPECT_EQ(back.backend, "noop");
+}
+
+TEST_F(Router, DescribeAsksTheHandlesBackend) {
+  EXPECT_EQ(router.describe(handle_for("qemu")), nlohmann::json({{"described_by", "qemu"}}));
+  EXPECT_EQ(router.describe(handle_for("noop")), nlohmann::json({{"described_by", "noop"}}));
+  EXPECT_EQ((*fakes.qemu)["describe"], 1);
+  expect_error(errc::backend_not_available, [&] { router.describe(handle_for("propolis")); });
 }
 
 TEST_F(Router, UnavailableBackendRaisesItsMessageAndHelp) {
   VmSpec spec = spec_named("web");
-  spec.backend = BackendTag::propolis;
+  spec.backend = "propolis";
   const char* message = "propolis needs illumos";
   const char* help = "use --backend qemu";
   expect_error(errc::backend_not_available, [&] { router.prepare(spec); }, message, help);
-  VmHandle h = handle_for(BackendTag::propolis);
+  VmHandle h = handle_for("propolis");
   expect_error(errc::backend_not_available, [&] { router.start(h); }, message, help);
   expect_error(errc::backend_not_available, [&] { router.stop(h, 1s); }, message, help);
   expect_error(errc::backend_not_available, [&] { router.suspend(h); }, message, help);
@@ -254,16 +266,16 @@ TEST(RouterRegistry, UnregisteredBackendIsNotAvailable) {
   TempDir temp;
   Fakes fakes;
   BackendRegistry registry;
-  registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes), true);
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes), BackendDefault::platform);
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
-  EXPECT_FALSE(router.available(BackendTag::propolis));
-  EXPECT_FALSE(router.available(BackendTag::qemu));
+  EXPECT_FALSE(router.available("propolis"));
+  EXPECT_FALSE(router.available("qemu"));
   VmSpec spec = spec_named("web");
-  spec.backend = BackendTag::propolis;
+  spec.backend = "propolis";
   expect_error(errc::backend_not_available, [&] { router.prepare(spec); });
-  expect_error(errc::backend_not_available, [&] { router.start(handle_for(BackendTag::qemu)); });
+  expect_error(errc::backend_not_available, [&] { router.start(handle_for("qemu")); });
   try {
-    router.guest_ip(handle_for(BackendTag::propolis));
+    router.guest_ip(handle_for("propolis"));
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("propolis"), std::string::npos) << e.message();
   }
@@ -271,8 +283,8 @@ TEST(RouterRegistry, UnregisteredBackendIsNotAvailable) {
 }
 
 TEST_F(Router, PrepareValidatesTheSpecBeforeAnyBackend) {
-  for (std::optional<BackendTag> backend :
-       {std::optional<BackendTag>(), std::optional(BackendTag::noop), std::optional(BackendTag::propolis)}) {
+  for (std::optional<std::string> backend :
+       {std::optional<std::string>(), std::optional<std::string>("noop"), std::optional<std::string>("propolis")}) {
     VmSpec bad_name = spec_named("../web");
     bad_name.backend = backend;
     expect_error(errc::vm_invalid_name, [&] { router.prepare(bad_name); });
@@ -294,8 +306,8 @@ TEST(RouterRegistry, BackendReturningTheWrongTagIsAMismatch) {
   Fakes fakes;
   BackendRegistry registry;
   // The "qemu" backend claims its VMs for noop.
-  registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes, BackendTag::noop), true);
-  registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes, "noop"), BackendDefault::platform);
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes));
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   expect_error(errc::backend_mismatch, [&] { router.prepare(spec_named("web")); });
   EXPECT_EQ((*fakes.qemu)["prepare"], 1);
@@ -308,7 +320,7 @@ TEST(RouterRegistry, MismatchDestroysWhatTheBackendPrepared) {
   TempDir temp;
   Fakes fakes;
   BackendRegistry registry;
-  registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes, BackendTag::noop), true);
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes, "noop"), BackendDefault::platform);
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
   expect_error(errc::backend_mismatch, [&] { router.prepare(spec_named("web")); });
   EXPECT_EQ((*fakes.qemu)["destroy"], 1);
@@ -318,37 +330,92 @@ TEST(RouterRegistry, FirstPlatformDefaultWins) {
   TempDir temp;
   Fakes fakes;
   BackendRegistry registry;
-  registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
-  registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes), true);
-  registry.add(BackendTag::propolis, recording_factory(BackendTag::propolis, fakes.noop, fakes), true);
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes));
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes), BackendDefault::platform);
+  registry.add("propolis", recording_factory("propolis", fakes.noop, fakes), BackendDefault::platform);
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
-  EXPECT_EQ(router.default_backend(), BackendTag::qemu);
+  EXPECT_EQ(router.default_backend(), "qemu");
 }
 
-TEST(RouterRegistry, WithoutAPlatformDefaultNoopIsTheDefault) {
+TEST(RouterRegistry, WithoutAPlatformDefaultTheFallbackIsTheDefault) {
   TempDir temp;
   Fakes fakes;
   BackendRegistry registry;
-  registry.add(BackendTag::qemu, recording_factory(BackendTag::qemu, fakes.qemu, fakes));
-  registry.add(BackendTag::noop, recording_factory(BackendTag::noop, fakes.noop, fakes));
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes));
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes), BackendDefault::fallback);
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
-  EXPECT_EQ(router.default_backend(), BackendTag::noop);
-  EXPECT_EQ(router.prepare(spec_named("web")).backend, BackendTag::noop);
+  EXPECT_EQ(router.default_backend(), "noop");
+  EXPECT_EQ(router.prepare(spec_named("web")).backend, "noop");
   EXPECT_EQ(fakes.qemu->total(), 0);
+}
+
+TEST(RouterRegistry, APlatformDefaultBeatsAnEarlierFallback) {
+  BackendRegistry registry;
+  Fakes fakes;
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes), BackendDefault::fallback);
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes), BackendDefault::platform);
+  EXPECT_EQ(registry.default_id(), "qemu");
+  // An unavailable backend is nobody's default.
+  registry.add_unavailable("qemu", "not here", "use noop");
+  EXPECT_EQ(registry.default_id(), "noop");
+}
+
+TEST(RouterRegistry, WithoutAnyDefaultASpecMustNameItsBackend) {
+  TempDir temp;
+  Fakes fakes;
+  BackendRegistry registry;
+  registry.add("qemu", recording_factory("qemu", fakes.qemu, fakes));
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
+  EXPECT_EQ(router.default_backend(), "");
+  expect_error(errc::backend_not_available, [&] { router.prepare(spec_named("web")); },
+               "this build has no default backend");
+  VmSpec named = spec_named("web");
+  named.backend = "qemu";
+  EXPECT_EQ(router.prepare(named).backend, "qemu");
+}
+
+// The registry is the one list of backends: ids in the order registered, a
+// second registration replacing the first in its place.
+TEST(RouterRegistry, IdsInRegistrationOrder) {
+  BackendRegistry registry;
+  Fakes fakes;
+  registry.add("zeta", recording_factory("zeta", fakes.noop, fakes));
+  registry.add_left_out("alpha");
+  registry.add("mid", recording_factory("mid", fakes.noop, fakes));
+  registry.add("alpha", recording_factory("alpha", fakes.noop, fakes));
+  EXPECT_EQ(registry.ids(), (std::vector<std::string>{"zeta", "alpha", "mid"}));
+  EXPECT_TRUE(registry.contains("alpha"));
+  EXPECT_FALSE(registry.contains("alph"));
+  EXPECT_EQ(registry.default_id(), std::nullopt);
+}
+
+TEST(RouterRegistry, LeftOutAndUnknownBackendsAreNotAvailable) {
+  TempDir temp;
+  Fakes fakes;
+  BackendRegistry registry;
+  registry.add("noop", recording_factory("noop", fakes.noop, fakes), BackendDefault::fallback);
+  registry.add_left_out("qemu");
+  RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}}, std::move(registry));
+  expect_error(errc::backend_not_available, [&] { router.start(handle_for("qemu")); },
+               "the qemu backend is not available in this build", "choose another backend, or a build with this one");
+  // An id no backend of this tree has, as a record from elsewhere may hold.
+  expect_error(errc::backend_not_available, [&] { router.state(handle_for("xen")); },
+               "there is no backend 'xen' in this build");
+  EXPECT_EQ(fakes.noop->total(), 0);
 }
 
 TEST(RouterRegistry, NoopOnly) {
   TempDir temp;
   DataDir data(temp / "data");
   RouterHypervisor router = RouterHypervisor::noop_only(data);
-  EXPECT_EQ(router.default_backend(), BackendTag::noop);
-  EXPECT_TRUE(router.available(BackendTag::noop));
-  EXPECT_FALSE(router.available(BackendTag::qemu));
-  EXPECT_FALSE(router.available(BackendTag::propolis));
+  EXPECT_EQ(router.default_backend(), "noop");
+  EXPECT_TRUE(router.available("noop"));
+  EXPECT_FALSE(router.available("qemu"));
+  EXPECT_FALSE(router.available("propolis"));
 
   // A real noop VM in the given data dir.
   VmHandle h = router.prepare(spec_named("web"));
-  EXPECT_EQ(h.backend, BackendTag::noop);
+  EXPECT_EQ(h.backend, "noop");
   EXPECT_EQ(fs::path(h.work_dir), data.vm_dir("web"));
   EXPECT_TRUE(fs::is_directory(data.vm_dir("web")));
   EXPECT_EQ(router.state(h), VmState::prepared);
@@ -358,7 +425,7 @@ TEST(RouterRegistry, NoopOnly) {
   EXPECT_EQ(router.state(h), VmState::destroyed);
 
   VmSpec spec = spec_named("db");
-  spec.backend = BackendTag::qemu;
+  spec.backend = "qemu";
   expect_error(errc::backend_not_available, [&] { router.prepare(spec); });
   EXPECT_FALSE(fs::exists(data.vm_dir("db")));
 }
@@ -368,27 +435,31 @@ TEST(RouterRegistry, BuiltinOnLinux) {
   GTEST_SKIP() << "checks the Linux registry";
 #endif
   TempDir temp;
+  // Every backend of the source tree is registered, built or left out, in
+  // the order of src/backends/CMakeLists.txt.
+  EXPECT_EQ(BackendRegistry::builtin().ids(), (std::vector<std::string>{"noop", "qemu", "propolis"}));
+  for (const std::string& id : BackendRegistry::builtin().ids()) EXPECT_TRUE(is_backend_id(id)) << id;
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}},
                           BackendRegistry::builtin());
-  EXPECT_TRUE(router.available(BackendTag::noop));
-  EXPECT_FALSE(router.available(BackendTag::propolis));
+  EXPECT_TRUE(router.available("noop"));
+  EXPECT_FALSE(router.available("propolis"));
   EXPECT_TRUE(router.available(router.default_backend()));
 #if VMCTL_WITH_QEMU
-  EXPECT_EQ(router.default_backend(), BackendTag::qemu);
+  EXPECT_EQ(router.default_backend(), "qemu");
 #else
-  EXPECT_EQ(router.default_backend(), BackendTag::noop);
-  EXPECT_FALSE(router.available(BackendTag::qemu));
+  EXPECT_EQ(router.default_backend(), "noop");
+  EXPECT_FALSE(router.available("qemu"));
 #endif
 
   VmSpec spec = spec_named("web");
-  spec.backend = BackendTag::propolis;
+  spec.backend = "propolis";
   expect_error(errc::backend_not_available, [&] { router.prepare(spec); });
-  expect_error(errc::backend_not_available, [&] { router.state(handle_for(BackendTag::propolis)); });
+  expect_error(errc::backend_not_available, [&] { router.state(handle_for("propolis")); });
   EXPECT_FALSE(fs::exists(temp / "data" / "vms" / "web"));
 
-  spec.backend = BackendTag::noop;
+  spec.backend = "noop";
   VmHandle h = router.prepare(spec);
-  EXPECT_EQ(h.backend, BackendTag::noop);
+  EXPECT_EQ(h.backend, "noop");
   EXPECT_EQ(router.state(h), VmState::prepared);
 }
 

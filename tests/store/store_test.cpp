@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using vmctl::test::TempDir;
+using nlohmann::json;
 
 VmSpec spec_named(const std::string& name) {
   VmSpec spec;
@@ -97,14 +99,13 @@ TEST_F(Store, SaveLoadRoundTrip) {
   VmRecord created = create("web");
   EXPECT_EQ(store.load("web"), created);
   EXPECT_EQ(created.handle.name, "web");
-  EXPECT_EQ(created.handle.backend, BackendTag::noop);
+  EXPECT_EQ(created.handle.backend, std::string("noop"));
   EXPECT_EQ(created.spec, spec_named("web"));
   EXPECT_EQ(created.created_at.size(), 20u) << created.created_at;  // 2024-01-02T03:04:05Z
   EXPECT_EQ(created.created_at.back(), 'Z');
 
   VmRecord changed = created;
-  changed.handle.pid = 4242;
-  changed.handle.pid_start_time = 123456789;
+  changed.handle.backend_state = BackendState{1, {{"pid", 4242}, {"pid_start_time", 123456789}}};
   changed.handle.network = TapNetwork{"br0"};
   changed.handle.ssh_port = 2222;
   changed.spec.cloud_init = CloudInitConfig{std::string("\0\xff\x01", 3), "iid", "web"};
@@ -151,7 +152,7 @@ TEST_F(Store, CorruptRecord) {
   for (std::string text : {std::string(""), std::string("{"), std::string("{not json}"), std::string("[]"),
                            std::string("null"), std::string("{}"), std::string("\0\0\0", 3),
                            std::string(R"({"format":1,"handle":{"name":"web","vcpus":"many"}})"),
-                           std::string(R"({"format":1,"handle":{"name":"web","backend":"vmware"}})"),
+                           std::string(R"({"format":1,"handle":{"name":"web","backend":"VMware 7"}})"),  // no backend id
                            std::string(R"({"format":1,"handle":{"name":"web"},"spec":{"memory_mb":"x"}})")}) {
     SCOPED_TRACE(text);
     write_text(file, text);
@@ -192,27 +193,98 @@ TEST_F(Store, RecordOfTheWrongShapeIsCorrupt) {
 // that is no format at all is corruption.
 TEST_F(Store, RecordFormatIsChecked) {
   create("web");
-  write_text(data.vm_file("web"), R"({"format":2,"handle":{"name":"web","backend":"noop"}})");
+  write_text(data.vm_file("web"), R"({"format":3,"handle":{"name":"web","backend":"noop"}})");
   try {
     store.load("web");
-    FAIL() << "a format 2 record was read";
+    FAIL() << "a format 3 record was read";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::store_unsupported_format);
-    EXPECT_NE(e.message().find("record format 2"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("record format 3"), std::string::npos) << e.message();
     EXPECT_FALSE(e.help().empty());
   }
   ASSERT_EQ(store.list().size(), 1u);
-  EXPECT_NE(store.list()[0].problem.find("record format 2"), std::string::npos);
+  EXPECT_NE(store.list()[0].problem.find("record format 3"), std::string::npos);
   for (std::string format : {"\"1\"", "0", "-3", "1.5", "null"}) {
     SCOPED_TRACE(format);
     write_text(data.vm_file("web"), R"({"format":)" + format + R"(,"handle":{"name":"web","backend":"noop"}})");
     EXPECT_EQ(error_code_of([&] { store.load("web"); }), errc::store_corrupt);
   }
-  // Today's format, and a record without the field (read as today's).
+  // Today's format, the previous one, and a record without the field (which
+  // the first releases wrote: format 1).
+  write_text(data.vm_file("web"), R"({"format":2,"handle":{"name":"web","backend":"noop"}})");
+  EXPECT_EQ(store.load("web").handle.name, "web");
   write_text(data.vm_file("web"), R"({"format":1,"handle":{"name":"web","backend":"noop"}})");
   EXPECT_EQ(store.load("web").handle.name, "web");
-  write_text(data.vm_file("web"), R"({"handle":{"name":"web","backend":"noop"}})");
-  EXPECT_EQ(store.load("web").handle.name, "web");
+  write_text(data.vm_file("web"), R"({"handle":{"name":"web","backend":"noop","pid":7}})");
+  EXPECT_EQ(store.load("web").handle.backend_state, (BackendState{1, {{"pid", 7}}}));
+}
+
+// A format-1 record (tests/store/fixtures/format-1/, as the previous release
+// wrote it) loads with each backend's flat fields moved, unchanged, into
+// backend_state at version 1 and propolis_api into backend_options; the next
+// save writes format 2, which loads back the same.
+class StoreFormat1 : public Store, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(StoreFormat1, MigratesAndIsRewrittenAsFormat2) {
+  const std::string file = std::string(GetParam()) + ".vm.json";
+  std::ifstream in(fs::path(VMCTL_SOURCE_DIR) / "tests/store/fixtures/format-1" / file);
+  const json old = json::parse(in);
+  const std::string name = old.at("handle").at("name");
+  fs::create_directories(data.vm_dir(name));
+  write_text(data.vm_file(name), old.dump());
+
+  VmRecord record = store.load(name);
+  const json& old_handle = old.at("handle");
+  EXPECT_EQ(record.handle.backend, old_handle.at("backend"));
+  EXPECT_EQ(record.handle.work_dir, old_handle.at("work_dir"));
+  EXPECT_EQ(record.handle.ssh_user, old_handle.at("ssh_user"));
+  EXPECT_EQ(record.handle.seed_iso_path, old_handle.value("seed_iso_path", ""));
+  EXPECT_EQ(record.handle.console_log, old_handle.value("console_log", ""));
+  EXPECT_EQ(record.handle.backend_state.version, 1);
+  const json shared = VmHandle{};
+  for (const auto& [key, value] : old_handle.items()) {
+    if (shared.contains(key)) {
+      EXPECT_FALSE(record.handle.backend_state.data.contains(key)) << key;
+    } else {
+      EXPECT_EQ(record.handle.backend_state.data.at(key), value) << key;
+    }
+  }
+  const json& old_spec = old.at("spec");
+  if (!old_spec.at("propolis_api").is_null()) {
+    EXPECT_EQ(record.spec.backend_options, (std::map<std::string, std::string>{{"propolis_api", old_spec.at("propolis_api")}}));
+  } else {
+    EXPECT_TRUE(record.spec.backend_options.empty());
+  }
+  EXPECT_EQ(record.created_at, old.at("created_at"));
+
+  {
+    VmLock lock = store.lock(name);
+    store.save(lock, record);
+  }
+  const json now = json::parse(*os::read_file(data.vm_file(name)));
+  EXPECT_EQ(now.at("format"), 2);
+  EXPECT_FALSE(now.at("handle").contains("pid"));
+  EXPECT_FALSE(now.at("spec").contains("propolis_api"));
+  EXPECT_EQ(now.at("handle").at("backend_state").at("version"), 1);
+  EXPECT_EQ(store.load(name), record);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, StoreFormat1, ::testing::Values("noop", "qemu", "propolis"));
+
+// What salvage() hands destroy_remains: the backend_state of either format.
+TEST_F(Store, SalvageKeepsTheBackendStateOfEitherFormat) {
+  create("web");
+  write_text(data.vm_file("web"), R"({"format":1,"handle":{"id":"x","backend":"qemu","pid":42,"vcpus":"many"}})");
+  VmHandle remains = store.salvage("web");
+  EXPECT_EQ(remains.id, "x");
+  EXPECT_EQ(remains.backend, "qemu");
+  EXPECT_EQ(remains.backend_state.data.at("pid"), 42);
+  write_text(data.vm_file("web"),
+             R"({"format":2,"handle":{"id":"y","vcpus":"many","backend_state":{"version":1,"data":{"pid":43}}}})");
+  remains = store.salvage("web");
+  EXPECT_EQ(remains.id, "y");
+  EXPECT_EQ(remains.backend_state, (BackendState{1, {{"pid", 43}}}));
+  EXPECT_EQ(remains.work_dir, data.vm_dir("web").string());
 }
 
 TEST_F(Store, CreateRefusesAnExistingName) {
@@ -466,7 +538,7 @@ TEST_F(Store, CreateMakesTheFolderWhenPrepareDidNot) {
 TEST_F(Store, RecordFileFormat) {
   VmRecord record = create("web");
   auto j = nlohmann::json::parse(*os::read_file(data.vm_file("web")));
-  EXPECT_EQ(j.at("format"), 1);
+  EXPECT_EQ(j.at("format"), 2);
   EXPECT_EQ(j.at("created_at"), record.created_at);
   EXPECT_EQ(j.at("handle").get<VmHandle>(), record.handle);
   EXPECT_EQ(j.at("spec").get<VmSpec>(), record.spec);

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backends/qemu/qemu_vm.hpp"
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
+#include "vm_manager/json.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -28,8 +30,8 @@ class QemuCliTest : public VmctlTest {
     for (const auto& vm : list()) {
       std::string name = vm.at("name");
       auto record = nlohmann::json::parse(std::ifstream(data_ / "vms" / name / "vm.json"));
-      const auto& handle = record.at("handle");
-      if (!handle.at("pid").is_null()) processes.emplace_back(handle.at("pid"), handle.at("pid_start_time"));
+      const vm_manager::qemu::QemuVm qemu(record.at("handle").get<vm_manager::VmHandle>());
+      if (qemu.pid && qemu.pid_start_time) processes.emplace_back(*qemu.pid, *qemu.pid_start_time);
       ok({"destroy", name});
     }
     for (auto [pid, started] : processes) EXPECT_FALSE(vm_manager::os::is_running_process(pid, started));

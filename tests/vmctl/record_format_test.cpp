@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "vm_manager/store.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -46,6 +47,29 @@ TEST_F(VmctlTest, ANoopVmOfRecordFormat1IsStoppedAndDestroyed) {
   ok({"destroy", "old-noop"});
   EXPECT_FALSE(fs::exists(dir));
   EXPECT_TRUE(list().empty());
+}
+
+// The first change saves a format-1 record as format 2 (backend_state), which
+// the next commands read as before.
+TEST_F(VmctlTest, ARecordOfFormat1IsRewrittenAsFormat2AndStillWorks) {
+  fs::path dir = install(data_.path(), "old-noop", fixture("noop.vm.json", data_.path()), {{"noop-state", "running\n"}});
+  {
+    vm_manager::VmStore store{vm_manager::DataDir(data_.path())};
+    vm_manager::VmLock lock = store.lock("old-noop");
+    store.save(lock, store.load("old-noop"));
+  }
+  nlohmann::json saved = nlohmann::json::parse(std::ifstream(dir / "vm.json"));
+  EXPECT_EQ(saved.at("format"), 2);
+  EXPECT_TRUE(saved.at("handle").contains("backend_state"));
+  EXPECT_FALSE(saved.at("handle").contains("pid"));
+  EXPECT_EQ(status("old-noop").at("state"), "running");
+  EXPECT_EQ(status("old-noop").at("vcpus"), 2);
+  ok({"suspend", "old-noop"});
+  ok({"resume", "old-noop"});
+  ok({"stop", "old-noop"});
+  EXPECT_EQ(state_of("old-noop"), "stopped");
+  ok({"destroy", "old-noop"});
+  EXPECT_FALSE(fs::exists(dir));
 }
 
 #if VMCTL_WITH_QEMU

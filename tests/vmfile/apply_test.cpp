@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 VmSpec spec_named(const std::string& name) {
   VmSpec spec;
   spec.name = name;
-  spec.backend = BackendTag::noop;
+  spec.backend = std::string("noop");
   spec.image_path = "/images/base.qcow2";
   return spec;
 }

@@ -627,8 +627,8 @@ TEST_F(VmFile, UefiAccelAndBackend) {
   vmfile::VmDefinition vm = vm_with("    uefi #true\n    accel \"kvm\"\n    backend \"propolis\"");
   EXPECT_TRUE(vm.spec.uefi);
   EXPECT_EQ(vm.spec.accel, Accel::kvm);
-  EXPECT_EQ(vm.spec.backend, BackendTag::propolis);
-  EXPECT_EQ(vm_with("    accel \"auto\"\n    backend \"noop\"").spec.backend, BackendTag::noop);
+  EXPECT_EQ(vm.spec.backend, std::string("propolis"));
+  EXPECT_EQ(vm_with("    accel \"auto\"\n    backend \"noop\"").spec.backend, std::string("noop"));
   EXPECT_EQ(vm_with("    accel \"tcg\"").spec.accel, Accel::tcg);
   EXPECT_FALSE(vm_with("    uefi #false").spec.uefi);
 }
@@ -642,7 +642,7 @@ TEST_F(VmFile, AccelAndBackendGetADidYouMean) {
   expect_one(problems_with("    accel \"kmv\""), 3, 11, "unknown accel \"kmv\"", "did you mean `kvm`?");
   expect_one(problems_with("    backend \"qemo\""), 3, 13, "unknown backend \"qemo\"", "did you mean `qemu`?");
   expect_one(problems_with("    backend \"xen\""), 3, 13, "unknown backend",
-             "use one of \"qemu\", \"propolis\", \"noop\"");
+             "use one of \"noop\", \"qemu\", \"propolis\"");
 }
 
 TEST_F(VmFile, DirectKernelBoot) {

@@ -46,7 +46,7 @@ NoopBackend::NoopBackend(DataDir data_dir) : data_dir_(std::move(data_dir)) {}
 VmHandle NoopBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
-  VmHandle handle = handle_from_spec(spec, BackendTag::noop, work_dir);
+  VmHandle handle = handle_from_spec(spec, kId, work_dir);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
   write_state(handle, VmState::prepared);
   undo.commit();

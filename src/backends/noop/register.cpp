@@ -4,7 +4,10 @@
 namespace vm_manager {
 
 void register_noop_backend(BackendRegistry& registry) {
-  registry.add(BackendTag::noop, [](const BackendContext& ctx) { return std::make_unique<NoopBackend>(ctx.data_dir); });
+  // It runs everywhere, so it is the default where no platform backend is.
+  registry.add(
+      std::string(NoopBackend::kId),
+      [](const BackendContext& ctx) { return std::make_unique<NoopBackend>(ctx.data_dir); }, BackendDefault::fallback);
 }
 
 }  // namespace vm_manager

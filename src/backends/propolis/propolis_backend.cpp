@@ -7,6 +7,7 @@
 
 #include "backends/propolis/instance_spec.hpp"
 #include "backends/propolis/propolis_client.hpp"
+#include "backends/propolis/propolis_state.hpp"
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
@@ -91,7 +92,7 @@ void refuse_unsupported(const VmSpec& spec) {
     invalid_spec("the propolis backend boots from the disk with its UEFI firmware, not a kernel",
                  "leave out the kernel, initrd and kernel command line");
   }
-  if (!spec.propolis_api) {
+  if (!spec.backend_options.contains(kApiOption)) {
     invalid_spec("the propolis backend needs the address of the VM's propolis-server",
                  "give the zone's API address (IP/PREFIX)");
   }
@@ -103,7 +104,7 @@ ZoneLayout layout_for(const VmSpec& spec, const PropolisConfig& config) {
   options.snapshot = snapshot;
   options.disk_gb = spec.disk_gb;
   options.physical_link = physical_link_for(spec, config);
-  options.api_address = *spec.propolis_api;
+  options.api_address = spec.backend_options.at(kApiOption);
   options.api_port = config.api_port;
   options.propolis_dir = config.propolis_dir;
   options.zones_root = config.zones_root;
@@ -139,10 +140,13 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
-  VmHandle h = handle_from_spec(spec, BackendTag::propolis, work_dir);
-  h.zone_name = layout.zone_name;
-  h.propolis_address = api_endpoint(layout);
-  h.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
+  VmHandle h = handle_from_spec(spec, kBackendId, work_dir);
+  PropolisState state;
+  state.image_path = spec.image_path;
+  state.zone_name = layout.zone_name;
+  state.propolis_address = api_endpoint(layout);
+  state.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
+  state.write_to(h);
   cloudinit::write_vm_seed(spec, work_dir, h);
   os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
   tools_.create(layout);  // undoes itself when it fails part-way
@@ -174,13 +178,13 @@ void PropolisBackend::create_instance(const VmHandle& handle) {
   params.description = "vmctl VM " + handle.name;
   params.vcpus = handle.vcpus;
   params.memory_mb = handle.memory_mb;
-  params.disk_path = handle.overlay_path;
+  params.disk_path = PropolisState::of(handle).overlay_path;
   params.vnics = layout_of(handle).guest_vnics;
   if (!handle.seed_iso_path.empty()) params.seed_iso = os::read_file(handle.seed_iso_path);
   json request = make_ensure_request(params);
 
   // A zone that just booted needs a moment before propolis-server listens.
-  PropolisClient client(handle.propolis_address, config_.request_timeout);
+  PropolisClient client(PropolisState::of(handle).propolis_address, config_.request_timeout);
   auto deadline = std::chrono::steady_clock::now() + config_.start_timeout;
   for (;;) {
     try {
@@ -222,7 +226,7 @@ VmHandle PropolisBackend::start(const VmHandle& handle) {
 VmHandle PropolisBackend::stop(const VmHandle& handle, std::chrono::milliseconds timeout) {
   ZoneLayout layout = layout_of(handle);
   if (tools_.zone_state(layout.zone_name) != "running") return handle;
-  PropolisClient client(handle.propolis_address, config_.request_timeout);
+  PropolisClient client(PropolisState::of(handle).propolis_address, config_.request_timeout);
   try {
     if (timeout.count() > 0) {
       client.request_state("Stop");
@@ -263,7 +267,7 @@ void PropolisBackend::destroy_remains(const VmHandle& remains) {
 
 VmState PropolisBackend::instance_state(const VmHandle& handle) {
   try {
-    PropolisClient client(handle.propolis_address, config_.request_timeout);
+    PropolisClient client(PropolisState::of(handle).propolis_address, config_.request_timeout);
     return state_of_instance(client.get_instance().at("instance").at("state").get<std::string>());
   } catch (const Error& e) {
     if (e.code() == errc::propolis_no_instance) return VmState::stopped;
@@ -278,7 +282,7 @@ VmState PropolisBackend::instance_state(const VmHandle& handle) {
 VmState PropolisBackend::state(const VmHandle& handle) {
   if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
   if (!fs::exists(fs::path(handle.work_dir) / kLayoutFile)) return VmState::failed;
-  std::string zone = tools_.zone_state(handle.zone_name);
+  std::string zone = tools_.zone_state(PropolisState::of(handle).zone_name);
   if (zone == "running") return instance_state(handle);
   if (zone == "installed") {
     return fs::exists(fs::path(handle.work_dir) / kBootedMarker) ? VmState::stopped : VmState::prepared;
@@ -295,14 +299,14 @@ std::string PropolisBackend::guest_ip(const VmHandle& handle) {
 
 // The console is there whenever the VM runs; callers check the state.
 ConsoleEndpoint PropolisBackend::console_endpoint(const VmHandle& handle) {
-  return WebSocketConsole{PropolisClient(handle.propolis_address, config_.request_timeout).serial_url(std::nullopt),
-                          console_headers()};
+  PropolisClient server(PropolisState::of(handle).propolis_address, config_.request_timeout);
+  return WebSocketConsole{server.serial_url(std::nullopt), console_headers()};
 }
 
 // propolis-server keeps com1's last MiB; the websocket from the byte after it
 // continues without a gap or a repeat.
 ConsoleHistory PropolisBackend::console_history(const VmHandle& handle) {
-  PropolisClient server(handle.propolis_address, config_.request_timeout);
+  PropolisClient server(PropolisState::of(handle).propolis_address, config_.request_timeout);
   PropolisClient::SerialHistory history = server.serial_history(std::nullopt);
   return ConsoleHistory{std::move(history.data),
                         WebSocketConsole{server.serial_url_from(history.last_byte_offset), console_headers()}};

@@ -14,12 +14,16 @@
 
 namespace vm_manager::propolis {
 
+// The id this backend registers under and tags its VMs with.
+inline constexpr std::string_view kBackendId = "propolis";
+
 class PropolisBackend final : public Hypervisor {
  public:
   PropolisBackend(DataDir data_dir, PropolisConfig config, std::unique_ptr<CommandRunner> runner);
 
   // spec.image_path is "<image>@<snapshot>" under <pool>/images;
-  // spec.propolis_api the zone's API address; networking is VNICs.
+  // spec.backend_options["propolis_api"] the zone's API address (IP/PREFIX);
+  // networking is VNICs.
   VmHandle prepare(const VmSpec& spec) override;
   // Boots the zone, creates the instance (PUT /instance) and runs it,
   // waiting on the state monitor.

@@ -23,12 +23,12 @@ void require_illumos_or_emulation([[maybe_unused]] const Environment& env) {
 
 void register_propolis_backend(BackendRegistry& registry) {
 #if defined(__illumos__) || defined(__sun)
-  constexpr bool kPlatformDefault = true;
+  constexpr BackendDefault kDefault = BackendDefault::platform;
 #else
-  constexpr bool kPlatformDefault = false;
+  constexpr BackendDefault kDefault = BackendDefault::no;
 #endif
   registry.add(
-      BackendTag::propolis,
+      std::string(propolis::kBackendId),
       [](const BackendContext& ctx) -> std::unique_ptr<Hypervisor> {
         require_illumos_or_emulation(ctx.environment);
         propolis::PropolisConfig config = propolis::PropolisConfig::from_environment(ctx.environment, ctx.zfs_pool);
@@ -36,7 +36,7 @@ void register_propolis_backend(BackendRegistry& registry) {
         return std::make_unique<propolis::PropolisBackend>(ctx.data_dir, std::move(config),
                                                            propolis::system_command_runner());
       },
-      kPlatformDefault);
+      kDefault);
 }
 
 }  // namespace vm_manager

@@ -13,7 +13,7 @@ void add(Args& args, std::initializer_list<std::string> more) { args.insert(args
 
 std::string path_value(const std::string& path, std::string_view what) { return escape_option_value(path, what); }
 
-void add_machine(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+void add_machine(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   std::string accel = plan.accel == Accel::kvm ? "kvm" : "tcg";
   add(args, {"-machine", "q35,accel=" + accel,
              // -cpu host aborts without KVM; "max" gives TCG every feature it emulates.
@@ -31,14 +31,14 @@ void add_firmware(Args& args, const LaunchPlan& plan) {
              "-drive", "if=pflash,format=raw,unit=1,file=" + path_value(plan.uefi_vars.string(), "UEFI vars path")});
 }
 
-void add_kernel(Args& args, const VmHandle& h) {
+void add_kernel(Args& args, const QemuVm& h) {
   // -kernel and friends take a plain file name, not an option list.
   if (h.kernel) add(args, {"-kernel", *h.kernel});
   if (h.initrd) add(args, {"-initrd", *h.initrd});
   if (h.cmdline) add(args, {"-append", *h.cmdline});
 }
 
-void add_disks(Args& args, const VmHandle& h) {
+void add_disks(Args& args, const QemuVm& h) {
   add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,discard=unmap",
              "-device", "virtio-blk-pci,drive=disk0,bootindex=1"});
   if (!h.seed_iso_path.empty()) {
@@ -51,7 +51,7 @@ void add_disks(Args& args, const VmHandle& h) {
   }
 }
 
-void add_network(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   std::string device = "virtio-net-pci,netdev=net0,mac=" + h.mac;
   if (std::holds_alternative<UserNetwork>(h.network)) {
     add(args, {"-netdev", fmt::format("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:22", plan.ssh_host_port),
@@ -63,7 +63,7 @@ void add_network(Args& args, const VmHandle& h, const LaunchPlan& plan) {
   }
 }
 
-void add_devices(Args& args, const VmHandle& h) {
+void add_devices(Args& args, const QemuVm& h) {
   add(args, {"-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
              // The serial console: a socket to attach to, and everything it
              // prints appended to console.log, so no output is ever lost.
@@ -75,14 +75,14 @@ void add_devices(Args& args, const VmHandle& h) {
              "-device", "VGA", "-display", "none", "-vnc", "127.0.0.1:0,to=99"});
 }
 
-void add_control(Args& args, const VmHandle& h, const LaunchPlan& plan) {
+void add_control(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   add(args, {"-qmp", "unix:" + path_value(h.qmp_socket, "QMP socket") + ",server=on,wait=off",
              "-pidfile", plan.pidfile.string(), "-daemonize"});
 }
 
 }  // namespace
 
-std::vector<std::string> qemu_command_line(const VmHandle& handle, const LaunchPlan& plan,
+std::vector<std::string> qemu_command_line(const QemuVm& handle, const LaunchPlan& plan,
                                            const QemuConfig& config) {
   Args args{config.qemu_binary};
   add_machine(args, handle, plan);

@@ -1,4 +1,4 @@
-// The qemu-system-x86_64 argv for a VM: a pure function of the handle and
+// The qemu-system-x86_64 argv for a VM: a pure function of the VM and
 // the choices made at start, so it can be checked without running QEMU.
 #pragma once
 
@@ -10,6 +10,7 @@
 
 #include "backends/qemu/config.hpp"
 #include "backends/qemu/machine.hpp"
+#include "backends/qemu/qemu_vm.hpp"
 #include "vm_manager/types.hpp"
 
 namespace vm_manager::qemu {
@@ -23,7 +24,7 @@ struct LaunchPlan {
   std::filesystem::path pidfile;
 };
 
-std::vector<std::string> qemu_command_line(const VmHandle& handle, const LaunchPlan& plan,
+std::vector<std::string> qemu_command_line(const QemuVm& vm, const LaunchPlan& plan,
                                            const QemuConfig& config);
 
 }  // namespace vm_manager::qemu

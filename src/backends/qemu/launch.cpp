@@ -80,7 +80,7 @@ std::int64_t read_pidfile(const fs::path& pidfile) {
   return pid;
 }
 
-void remove_runtime_files(const VmHandle& h, const fs::path& pidfile) {
+void remove_runtime_files(const QemuVm& h, const fs::path& pidfile) {
   for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket), pidfile}) {
     std::error_code ec;
     fs::remove(file, ec);
@@ -97,14 +97,15 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
                 current == VmState::suspended ? "resume a suspended VM instead of starting it"
                                               : "check the VM's state");
   }
-  AccelChoice accel = choose_accel(handle.accel, config_, *host_);
+  QemuVm h(handle);
+  AccelChoice accel = choose_accel(h.accel, config_, *host_);
   if (!accel.warning.empty()) config_.log.warn("{}", accel.warning);
 
   fs::path work_dir(handle.work_dir);
   LaunchPlan plan;
   plan.accel = accel.accel;
   plan.pidfile = layout::pidfile(work_dir);
-  if (handle.uefi) {
+  if (h.uefi) {
     plan.firmware = find_uefi_firmware(config_.firmware_dirs);
     plan.uefi_vars = layout::uefi_vars(work_dir);
   }
@@ -113,7 +114,6 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     create_tap(plan.tap, tap->bridge, *host_);
   }
 
-  VmHandle h = handle;
   fs::path qemu_log = layout::qemu_log(work_dir);
   // QEMU creates the console log by the umask (0644) and keeps the mode of
   // one that exists; the guest's console can show secrets.
@@ -143,7 +143,6 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
                   plan.accel == Accel::kvm ? "KVM may not work here: use TCG (software emulation) instead"
                                            : "see " + qemu_log.string());
     }
-    h.accel = handle.accel;  // keep the user's choice; "auto" is decided at each start
     h.pid = read_pidfile(plan.pidfile);
     h.pid_start_time = host_->process_start_time(static_cast<pid_t>(*h.pid));
     if (!h.pid_start_time) {
@@ -167,7 +166,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       h.ssh_port = plan.ssh_host_port;
       if (plan.ssh_host_port == 0) h.ssh_port = ssh_port_from_usernet(qmp.human_monitor_command("info usernet"));
     }
-    return h;
+    return h.handle();
   } catch (...) {
     if (h.pid && h.pid_start_time) {
       host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, SIGKILL);

@@ -69,7 +69,13 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
-  VmHandle h = handle_from_spec(checked, BackendTag::qemu, work_dir);
+  QemuVm h(handle_from_spec(checked, kBackendId, work_dir));
+  h.image_path = checked.image_path;
+  h.uefi = checked.uefi;
+  h.accel = checked.accel;
+  h.kernel = checked.kernel;
+  h.initrd = checked.initrd;
+  h.cmdline = checked.cmdline;
   fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
   h.overlay_path = (work_dir / layout::kOverlay).string();
   h.console_log = (work_dir / layout::kConsoleLog).string();
@@ -81,31 +87,31 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
     h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
   }
   create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
-  cloudinit::write_vm_seed(checked, work_dir, h);
+  cloudinit::write_vm_seed(checked, work_dir, h.shared());
   if (firmware) {
     fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
     fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
                     fs::perm_options::replace);
   }
   undo.commit();
-  return h;
+  return h.handle();
 }
 
-bool QemuBackend::process_alive(const VmHandle& handle) {
-  return handle.pid && handle.pid_start_time &&
-         host_->process_running(static_cast<pid_t>(*handle.pid), *handle.pid_start_time);
+bool QemuBackend::process_alive(const QemuVm& vm) {
+  return vm.pid && vm.pid_start_time && host_->process_running(static_cast<pid_t>(*vm.pid), *vm.pid_start_time);
 }
 
 VmState QemuBackend::state(const VmHandle& handle) {
   if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
-  if (!process_alive(handle)) return handle.pid ? VmState::stopped : VmState::prepared;
+  QemuVm vm(handle);
+  if (!process_alive(vm)) return vm.pid ? VmState::stopped : VmState::prepared;
   try {
-    QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+    QmpClient qmp = QmpClient::connect(vm.qmp_socket, config_.qmp_timeout);
     return state_from_qmp_status(qmp.query_status().status);
   } catch (const Error& e) {
     // The process lives but does not answer: say so rather than guess.
-    if (!process_alive(handle)) return VmState::stopped;  // it exited meanwhile
-    config_.log.warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *handle.pid,
+    if (!process_alive(vm)) return VmState::stopped;  // it exited meanwhile
+    config_.log.warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *vm.pid,
                      e.message());
     return VmState::failed;
   }
@@ -123,14 +129,14 @@ void QemuBackend::require_state(const VmHandle& handle, VmState wanted, std::str
 
 VmHandle QemuBackend::suspend(const VmHandle& handle) {
   require_state(handle, VmState::running, "suspend");
-  QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+  QmpClient qmp = QmpClient::connect(QemuVm(handle).qmp_socket, config_.qmp_timeout);
   qmp.stop();
   return handle;
 }
 
 VmHandle QemuBackend::resume(const VmHandle& handle) {
   require_state(handle, VmState::suspended, "resume");
-  QmpClient qmp = QmpClient::connect(handle.qmp_socket, config_.qmp_timeout);
+  QmpClient qmp = QmpClient::connect(QemuVm(handle).qmp_socket, config_.qmp_timeout);
   qmp.cont();
   return handle;
 }
@@ -138,22 +144,23 @@ VmHandle QemuBackend::resume(const VmHandle& handle) {
 void QemuBackend::destroy(VmHandle handle) {
   if (handle.work_dir.empty() || !fs::exists(fs::symlink_status(handle.work_dir))) return;
   // Destroying throws the disk away, so there is nothing to shut down gently.
-  if (process_alive(handle)) handle = stop(handle, 0ms);
+  if (process_alive(QemuVm(handle))) handle = stop(handle, 0ms);
   if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
-  remove_socket_dir(handle);
+  remove_socket_dir(QemuVm(handle));
   data_dir_.remove_inside(handle.work_dir);
 }
 
-void QemuBackend::remove_socket_dir(const VmHandle& handle) {
-  fs::path sockets = fs::path(handle.qmp_socket).parent_path();
-  if (!sockets.empty() && sockets != fs::path(handle.work_dir)) {
+void QemuBackend::remove_socket_dir(const QemuVm& vm) {
+  fs::path sockets = fs::path(vm.qmp_socket).parent_path();
+  if (!sockets.empty() && sockets != fs::path(vm.work_dir)) {
     std::error_code ec;
     fs::remove_all(sockets, ec);  // the private runtime folder of this VM
   }
 }
 
 std::string QemuBackend::guest_ip(const VmHandle& handle) {
-  if (!process_alive(handle)) {
+  const std::string mac = QemuVm(handle).mac;
+  if (!process_alive(QemuVm(handle))) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no address: it is not running", handle.name),
                 "start it first");
   }
@@ -166,7 +173,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
   auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;
   for (;;) {
     if (auto arp = os::read_file("/proc/thread-self/net/arp")) {
-      if (auto ip = ip_from_neighbours(*arp, handle.mac)) return *ip;
+      if (auto ip = ip_from_neighbours(*arp, mac)) return *ip;
     }
     for (const auto& file : lease_files(config_.dnsmasq_leases)) {
       std::optional<std::string> leases;
@@ -176,7 +183,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
         continue;  // unreadable lease files are someone else's
       }
       if (leases) {
-        if (auto ip = ip_from_leases(*leases, handle.mac)) return *ip;
+        if (auto ip = ip_from_leases(*leases, mac)) return *ip;
       }
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
@@ -184,12 +191,20 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
   }
   throw Error(errc::vm_invalid_state,
               fmt::format("VM '{}' (MAC {}) has no address yet: not in the neighbour table nor a dnsmasq lease",
-                          handle.name, handle.mac),
+                          handle.name, mac),
               "check that the bridge has a DHCP server; set VMCTL_DNSMASQ_LEASES to its lease file");
 }
 
 ConsoleEndpoint QemuBackend::console_endpoint(const VmHandle& handle) {
-  return UnixSocketConsole{handle.console_socket};
+  return UnixSocketConsole{QemuVm(handle).console_socket};
+}
+
+nlohmann::json QemuBackend::describe(const VmHandle& handle) {
+  QemuVm vm(handle);
+  nlohmann::json facts = nlohmann::json::object();
+  if (vm.pid) facts["pid"] = *vm.pid;
+  if (!vm.vnc.empty()) facts["vnc"] = vm.vnc;
+  return facts;
 }
 
 }  // namespace vm_manager::qemu

@@ -10,10 +10,14 @@
 
 #include "backends/qemu/config.hpp"
 #include "backends/qemu/host.hpp"
+#include "backends/qemu/qemu_vm.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/hypervisor.hpp"
 
 namespace vm_manager::qemu {
+
+// The id this backend registers under and tags its VMs with.
+inline constexpr std::string_view kBackendId = "qemu";
 
 class QemuBackend final : public Hypervisor {
  public:
@@ -30,12 +34,14 @@ class QemuBackend final : public Hypervisor {
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
+  // "pid" and "vnc", once it has run.
+  nlohmann::json describe(const VmHandle& handle) override;
 
  private:
-  bool process_alive(const VmHandle& handle);
+  bool process_alive(const QemuVm& vm);
   // Removes the VM's private socket folder, when its sockets are not in its
   // work dir.
-  void remove_socket_dir(const VmHandle& handle);
+  void remove_socket_dir(const QemuVm& vm);
   void require_state(const VmHandle& handle, VmState wanted, std::string_view verb);
 
   DataDir data_dir_;

@@ -38,10 +38,23 @@ bool is_qemu_of(const os::ProcessIdentity& identity, std::string_view name) {
   return false;
 }
 
+// What the salvaged record says of QEMU; nothing when even that is unreadable
+// (the pidfile and the process itself are the proof).
+QemuVm salvaged(const VmHandle& remains) {
+  try {
+    return QemuVm(remains);
+  } catch (const Error&) {
+    VmHandle shared = remains;
+    shared.backend_state = BackendState{};
+    return QemuVm(shared);
+  }
+}
+
 }  // namespace
 
-void QemuBackend::destroy_remains(const VmHandle& remains) {
-  if (remains.work_dir.empty()) return;
+void QemuBackend::destroy_remains(const VmHandle& handle) {
+  if (handle.work_dir.empty()) return;
+  const QemuVm remains = salvaged(handle);
   std::optional<pid_t> pid = pid_from_file(layout::pidfile(remains.work_dir));
   if (!pid) return;
   std::optional<std::uint64_t> started = host_->process_start_time(*pid);

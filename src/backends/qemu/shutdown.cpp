@@ -23,7 +23,7 @@ milliseconds left_until(Clock::time_point deadline) {
 
 // Asks the guest to power off; false when the request could not be made.
 // Failure is not fatal: the caller escalates.
-bool press_power_button(const VmHandle& h, milliseconds qmp_timeout, const Logger& log) {
+bool press_power_button(const QemuVm& h, milliseconds qmp_timeout, const Logger& log) {
   try {
     QmpClient qmp = QmpClient::connect(h.qmp_socket, qmp_timeout);
     // A paused guest cannot see the button; let it run to handle it.
@@ -36,7 +36,7 @@ bool press_power_button(const VmHandle& h, milliseconds qmp_timeout, const Logge
   }
 }
 
-void remove_leftovers(const VmHandle& h) {
+void remove_leftovers(const QemuVm& h) {
   // QEMU removes its sockets on a clean exit, not when killed.
   for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket),
                                layout::pidfile(h.work_dir)}) {
@@ -52,14 +52,15 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
     throw Error(errc::vm_invalid_state, fmt::format("cannot stop VM '{}': it is destroyed", handle.name),
                 "the VM no longer exists");
   }
-  if (process_alive(handle)) {
-    auto pid = static_cast<pid_t>(*handle.pid);
-    std::uint64_t started = *handle.pid_start_time;
+  QemuVm vm(handle);
+  if (process_alive(vm)) {
+    auto pid = static_cast<pid_t>(*vm.pid);
+    std::uint64_t started = *vm.pid_start_time;
     bool gone = false;
     if (timeout > milliseconds(0)) {
       auto deadline = Clock::now() + timeout;
       // Waiting for a shutdown nobody asked for would only delay SIGTERM.
-      if (press_power_button(handle, std::min(config_.qmp_timeout, timeout), config_.log)) {
+      if (press_power_button(vm, std::min(config_.qmp_timeout, timeout), config_.log)) {
         gone = host_->wait_for_exit(pid, started, left_until(deadline));
       }
     }
@@ -73,7 +74,7 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
                   "it may be stuck in the kernel (state D); check 'ps -o stat -p " + std::to_string(pid) + "'");
     }
   }
-  remove_leftovers(handle);
+  remove_leftovers(vm);
   if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
   return handle;
 }

@@ -97,11 +97,11 @@ std::string drive_for(const Args& args, const std::string& path) {
   return {};
 }
 
-VmHandle handle() {
-  VmHandle h;
+QemuVm handle() {
+  QemuVm h;
   h.id = "3f2a9c1e-1111-4222-8333-444455556666";
   h.name = "web";
-  h.backend = BackendTag::qemu;
+  h.backend = std::string("qemu");
   h.work_dir = "/data/vms/web";
   h.overlay_path = "/data/vms/web/disk.qcow2";
   h.console_log = "/data/vms/web/console.log";
@@ -122,7 +122,7 @@ LaunchPlan plan(Accel accel = Accel::tcg) {
   return p;
 }
 
-Args command_line(const VmHandle& h, const LaunchPlan& p = plan()) { return qemu_command_line(h, p, QemuConfig{}); }
+Args command_line(const QemuVm& h, const LaunchPlan& p = plan()) { return qemu_command_line(h, p, QemuConfig{}); }
 
 TEST(QemuCommandLine, StartsWithTheConfiguredBinary) {
   QemuConfig config;
@@ -149,7 +149,7 @@ TEST(QemuCommandLine, KvmUsesQ35AndCpuHost) {
 }
 
 TEST(QemuCommandLine, CpusAndMemoryComeFromTheHandle) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.vcpus = 7;
   h.memory_mb = 4096;
   Args args = command_line(h);
@@ -186,7 +186,7 @@ TEST(QemuCommandLine, NoSeedDriveWithoutASeed) {
 }
 
 TEST(QemuCommandLine, SeedIsAReadOnlyVirtioBlkDrive) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.seed_iso_path = "/data/vms/web/seed.iso";
   Args args = command_line(h);
   ASSERT_EQ(values_of(args, "-drive").size(), 2u);
@@ -229,7 +229,7 @@ TEST(QemuCommandLine, UserNetworkWithPortZeroLetsTheHostPick) {
 }
 
 TEST(QemuCommandLine, TapNetworkUsesTheCreatedInterfaceWithoutScripts) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.network = TapNetwork{"br0"};
   LaunchPlan p = plan();
   p.tap = "vmt3f2a9c1e";
@@ -249,7 +249,7 @@ TEST(QemuCommandLine, TapNetworkUsesTheCreatedInterfaceWithoutScripts) {
 }
 
 TEST(QemuCommandLine, NoNetworkMeansNoNetdevAndNoNic) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.network = NoNetwork{};
   Args args = command_line(h);
   EXPECT_THAT(args, Not(Contains("-netdev")));
@@ -313,7 +313,7 @@ TEST(QemuCommandLine, NoKernelOptionsWithoutDirectKernelBoot) {
 }
 
 TEST(QemuCommandLine, DirectKernelBootPassesEachValueAsOneArgument) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.kernel = "/boot/vmlinuz,v2";
   h.initrd = "/boot/initrd img";
   h.cmdline = "console=ttyS0 root=/dev/vda1 ro opts=a,b,,c quiet";
@@ -325,7 +325,7 @@ TEST(QemuCommandLine, DirectKernelBootPassesEachValueAsOneArgument) {
 }
 
 TEST(QemuCommandLine, KernelAloneWithoutInitrdOrCmdline) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.kernel = "/boot/vmlinuz";
   Args args = command_line(h);
   EXPECT_EQ(value_of(args, "-kernel"), "/boot/vmlinuz");
@@ -363,8 +363,8 @@ TEST(QemuCommandLine, UefiUsesReadOnlyCodeAndPerVmVars) {
 }
 
 // Every path in an option list, with a comma in it.
-VmHandle handle_with_commas() {
-  VmHandle h = handle();
+QemuVm handle_with_commas() {
+  QemuVm h = handle();
   h.work_dir = "/data,x/vms/web";
   h.overlay_path = "/data,x/vms/web/disk,1.qcow2";
   h.seed_iso_path = "/data,x/vms/web/seed,1.iso";
@@ -418,7 +418,7 @@ TEST(QemuCommandLine, CommasInPathsAreDoubledInEveryOptionList) {
 }
 
 TEST(QemuCommandLine, CommaInTheVmNameIsEscaped) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.name = "a,b";
   Args args = command_line(h);
   std::string name = value_of(args, "-name");
@@ -427,7 +427,7 @@ TEST(QemuCommandLine, CommaInTheVmNameIsEscaped) {
 }
 
 TEST(QemuCommandLine, CommaInTheTapNameIsEscaped) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.network = TapNetwork{"br0"};
   LaunchPlan p = plan();
   p.tap = "t,script=/evil";
@@ -439,7 +439,7 @@ TEST(QemuCommandLine, CommaInTheTapNameIsEscaped) {
 
 TEST(QemuCommandLine, PidfileIsAPlainFileName) {
   // -pidfile takes a file name, not an option list: a comma stays single.
-  VmHandle h = handle_with_commas();
+  QemuVm h = handle_with_commas();
   LaunchPlan p = plan();
   p.pidfile = "/data,x/vms/web/qemu.pid";
   EXPECT_EQ(value_of(command_line(h, p), "-pidfile"), "/data,x/vms/web/qemu.pid");
@@ -448,13 +448,13 @@ TEST(QemuCommandLine, PidfileIsAPlainFileName) {
 // A control character in any path that goes into an option list.
 struct ControlCharCase {
   const char* field;
-  void (*poison)(VmHandle&, LaunchPlan&);
+  void (*poison)(QemuVm&, LaunchPlan&);
 };
 
 class QemuCommandLineControlChar : public ::testing::TestWithParam<ControlCharCase> {};
 
 TEST_P(QemuCommandLineControlChar, IsSpecInvalid) {
-  VmHandle h = handle();
+  QemuVm h = handle();
   h.seed_iso_path = "/data/vms/web/seed.iso";
   LaunchPlan p = uefi_plan_with_commas();
   GetParam().poison(h, p);
@@ -471,15 +471,15 @@ TEST_P(QemuCommandLineControlChar, IsSpecInvalid) {
 INSTANTIATE_TEST_SUITE_P(
     EveryPath, QemuCommandLineControlChar,
     ::testing::Values(
-        ControlCharCase{"disk", [](VmHandle& h, LaunchPlan&) { h.overlay_path = "/data/vms/web/disk\n.qcow2"; }},
-        ControlCharCase{"seed", [](VmHandle& h, LaunchPlan&) { h.seed_iso_path = "/data/vms/web/seed\t.iso"; }},
+        ControlCharCase{"disk", [](QemuVm& h, LaunchPlan&) { h.overlay_path = "/data/vms/web/disk\n.qcow2"; }},
+        ControlCharCase{"seed", [](QemuVm& h, LaunchPlan&) { h.seed_iso_path = "/data/vms/web/seed\t.iso"; }},
         ControlCharCase{"console socket",
-                        [](VmHandle& h, LaunchPlan&) { h.console_socket = "/run/x/console\x01.sock"; }},
-        ControlCharCase{"console log", [](VmHandle& h, LaunchPlan&) { h.console_log = "/data/console\r.log"; }},
-        ControlCharCase{"qmp socket", [](VmHandle& h, LaunchPlan&) { h.qmp_socket = "/run/x/qmp\x7f.sock"; }},
+                        [](QemuVm& h, LaunchPlan&) { h.console_socket = "/run/x/console\x01.sock"; }},
+        ControlCharCase{"console log", [](QemuVm& h, LaunchPlan&) { h.console_log = "/data/console\r.log"; }},
+        ControlCharCase{"qmp socket", [](QemuVm& h, LaunchPlan&) { h.qmp_socket = "/run/x/qmp\x7f.sock"; }},
         ControlCharCase{"firmware code",
-                        [](VmHandle&, LaunchPlan& p) { p.firmware->code = "/fw/OVMF\x1b_CODE.fd"; }},
-        ControlCharCase{"uefi vars", [](VmHandle&, LaunchPlan& p) { p.uefi_vars = "/data/OVMF\n_VARS.fd"; }}),
+                        [](QemuVm&, LaunchPlan& p) { p.firmware->code = "/fw/OVMF\x1b_CODE.fd"; }},
+        ControlCharCase{"uefi vars", [](QemuVm&, LaunchPlan& p) { p.uefi_vars = "/data/OVMF\n_VARS.fd"; }}),
     [](const ::testing::TestParamInfo<ControlCharCase>& row) {
       std::string name;
       for (const char* c = row.param.field; *c != '\0'; ++c) {

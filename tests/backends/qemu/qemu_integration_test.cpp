@@ -56,8 +56,8 @@ TEST_F(QemuBackendTest, LifecycleWithAcpiShutdown) {
   EXPECT_EQ(backend_.state(h), VmState::prepared);
   h = started(h);
   EXPECT_EQ(backend_.state(h), VmState::running);
-  ASSERT_TRUE(h.pid && h.pid_start_time);
-  EXPECT_FALSE(h.vnc.empty());
+  ASSERT_TRUE(QemuVm(h).pid && QemuVm(h).pid_start_time);
+  EXPECT_FALSE(QemuVm(h).vnc.empty());
   ASSERT_TRUE(h.ssh_port);
 
   // The seed is found (as a virtio disk the cloud kernel can see) and read.
@@ -76,7 +76,7 @@ TEST_F(QemuBackendTest, LifecycleWithAcpiShutdown) {
   EXPECT_EQ(backend_.state(h), VmState::stopped);
   EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: powering off", 1s)) << "stopped by ACPI, not a signal";
   EXPECT_LT(took, 30s);
-  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*QemuVm(h).pid), *QemuVm(h).pid_start_time));
 }
 
 TEST_F(QemuBackendTest, StopEscalatesWhenTheGuestIgnoresAcpi) {
@@ -92,15 +92,15 @@ TEST_F(QemuBackendTest, StopEscalatesWhenTheGuestIgnoresAcpi) {
 
 TEST_F(QemuBackendTest, KilledQemuIsStoppedAndStartsAgain) {
   VmHandle h = started(prepare(tiny_guest_spec("killed")));
-  ASSERT_TRUE(h.pid);
-  ASSERT_EQ(::kill(static_cast<pid_t>(*h.pid), SIGKILL), 0);
+  ASSERT_TRUE(QemuVm(h).pid);
+  ASSERT_EQ(::kill(static_cast<pid_t>(*QemuVm(h).pid), SIGKILL), 0);
   // QEMU is not our child; until the system reaps it, it is a zombie, which
   // must already count as stopped.
-  ASSERT_TRUE(os::wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, 10s));
+  ASSERT_TRUE(os::wait_for_exit(static_cast<pid_t>(*QemuVm(h).pid), *QemuVm(h).pid_start_time, 10s));
   EXPECT_EQ(backend_.state(h), VmState::stopped);
   VmHandle again = started(h);
   EXPECT_EQ(backend_.state(again), VmState::running);
-  EXPECT_NE(again.pid, h.pid);
+  EXPECT_NE(QemuVm(again).pid, QemuVm(h).pid);
 }
 
 TEST_F(QemuBackendTest, AnUnrelatedProcessOnTheRecordedPidIsNeverSignalled) {
@@ -114,8 +114,9 @@ TEST_F(QemuBackendTest, AnUnrelatedProcessOnTheRecordedPidIsNeverSignalled) {
   }
   // As if the pid had been reused: the handle names the bystander's pid but
   // QEMU's start time.
-  VmHandle forged = h;
-  forged.pid = bystander;
+  QemuVm reused(h);
+  reused.pid = bystander;
+  VmHandle forged = reused.handle();
   EXPECT_EQ(backend_.state(forged), VmState::stopped);
   backend_.stop(forged, 1s);
   backend_.destroy(forged);
@@ -154,7 +155,7 @@ TEST_F(QemuBackendTest, ConcurrentStartsGetDistinctPortsAndDisplays) {
     remember(running[i]);
     EXPECT_EQ(backend_.state(running[i]), VmState::running);
     ports.insert(running[i].ssh_port.value_or(0));
-    displays.insert(running[i].vnc);
+    displays.insert(QemuVm(running[i]).vnc);
   }
   EXPECT_EQ(ports.size(), std::size_t{kVms});
   EXPECT_EQ(displays.size(), std::size_t{kVms});
@@ -228,7 +229,7 @@ TEST_F(QemuBackendTest, WithoutUsableKvmAutoFallsBackToTcg) {
   VmHandle s = backend.start(h);
   remember(s);
   EXPECT_EQ(backend.state(s), VmState::running);
-  EXPECT_EQ(s.accel, Accel::automatic) << "the VM keeps asking for auto";
+  EXPECT_EQ(QemuVm(s).accel, Accel::automatic) << "the VM keeps asking for auto";
 }
 
 TEST_F(QemuBackendTest, StartFailureQuotesQemu) {
@@ -251,7 +252,7 @@ TEST_F(QemuBackendTest, DestroyRemovesEverythingAndIsIdempotent) {
   backend_.destroy(h);
   EXPECT_FALSE(std::filesystem::exists(h.work_dir));
   EXPECT_EQ(backend_.state(h), VmState::destroyed);
-  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*QemuVm(h).pid), *QemuVm(h).pid_start_time));
   backend_.destroy(h);
 }
 
@@ -273,7 +274,7 @@ TEST_F(QemuBackendTest, AQemuThatDoesNotAnswerQmpIsFailedNotRunning) {
   int holder = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", h.qmp_socket.c_str());
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", QemuVm(h).qmp_socket.c_str());
   ASSERT_EQ(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   QemuConfig impatient = config();
   impatient.qmp_timeout = 300ms;

@@ -77,11 +77,22 @@ TEST_F(QemuRemainsTest, TheQemuOfAnotherVmIsLeftAlone) {
 TEST_F(QemuRemainsTest, AKnownStartTimeThatDiffersMeansAReusedPid) {
   host_->add_process(kPid, kStart + 1000);
   host_->set_identity(kPid, qemu_of("web"));
-  remains_.pid = kPid;
-  remains_.pid_start_time = kStart;
+  // What VmStore::salvage hands over: the backend_state as the file had it.
+  remains_.backend_state = BackendState{1, {{"pid", kPid}, {"pid_start_time", kStart}}};
   backend_.destroy_remains(remains_);
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_TRUE(host_->alive(kPid));
+}
+
+// A backend_state of the wrong shape proves nothing either way: the pidfile's
+// process, checked as always, decides.
+TEST_F(QemuRemainsTest, AnUnreadableStateStillKillsItsOwnQemu) {
+  host_->add_process(kPid, kStart);
+  host_->set_identity(kPid, qemu_of("web"));
+  remains_.backend_state = BackendState{1, {{"pid", "not a pid"}, {"pid_start_time", nlohmann::json::array()}}};
+  backend_.destroy_remains(remains_);
+  ASSERT_EQ(host_->signal_calls().size(), 1u);
+  EXPECT_FALSE(host_->alive(kPid));
 }
 
 TEST_F(QemuRemainsTest, NoPidfileOrNoProcessIsNothingToDo) {

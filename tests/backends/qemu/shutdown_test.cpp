@@ -158,7 +158,7 @@ class QemuStopTest : public ::testing::Test {
   QemuStopTest() : host_(std::make_shared<FakeHost>()), backend_(DataDir(dir_.path()), config(), host_) {
     handle_.id = "3f2a9c1e-1111-4222-8333-444455556666";
     handle_.name = "web";
-    handle_.backend = BackendTag::qemu;
+    handle_.backend = std::string("qemu");
     fs::path work_dir = DataDir(dir_.path()).vm_dir("web");
     fs::create_directories(work_dir);
     handle_.work_dir = work_dir.string();
@@ -188,7 +188,7 @@ class QemuStopTest : public ::testing::Test {
   // stop(), timed.
   VmHandle stop(std::chrono::milliseconds timeout) {
     auto start = Clock::now();
-    VmHandle h = backend_.stop(handle_, timeout);
+    VmHandle h = backend_.stop(handle_.handle(), timeout);
     elapsed_ = since(start);
     return h;
   }
@@ -196,7 +196,7 @@ class QemuStopTest : public ::testing::Test {
   TempDir dir_;
   std::shared_ptr<FakeHost> host_;
   QemuBackend backend_;
-  VmHandle handle_;
+  QemuVm handle_;
   std::chrono::milliseconds elapsed_{0};
 };
 
@@ -205,7 +205,7 @@ TEST_F(QemuStopTest, AProcessThatExitsOnSigtermGetsOnlySigterm) {
   VmHandle h = stop(50ms);
   EXPECT_THAT(host_->signals(), ElementsAre(SIGTERM));
   EXPECT_FALSE(host_->alive(kPid));
-  EXPECT_EQ(h, handle_);
+  EXPECT_EQ(h, handle_.handle());
   EXPECT_EQ(backend_.state(h), VmState::stopped);
   EXPECT_LT(elapsed_, 50ms + kSlack);
   EXPECT_FALSE(fs::exists(work_dir() / "qemu.pid"));
@@ -274,7 +274,7 @@ TEST_F(QemuStopTest, AProcessThatSurvivesSigkillIsStopFailed) {
   host_->add_process(kPid, kStart, FakeHost::survives_everything());
   auto start = Clock::now();
   try {
-    backend_.stop(handle_, 50ms);
+    backend_.stop(handle_.handle(), 50ms);
     FAIL() << "stop returned while QEMU still runs";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::vm_stop_failed);
@@ -295,7 +295,7 @@ TEST_F(QemuStopTest, StoppingAStoppedVmIsANoOpThatRemovesStaleFiles) {
   make_stale_socket(handle_.qmp_socket);
   make_stale_socket(handle_.console_socket);
   VmHandle h = stop(5s);
-  EXPECT_EQ(h, handle_);
+  EXPECT_EQ(h, handle_.handle());
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_TRUE(host_->waits().empty());
   EXPECT_TRUE(host_->runs().empty());
@@ -313,7 +313,7 @@ TEST_F(QemuStopTest, StoppingANeverStartedVmIsANoOp) {
   handle_.pid.reset();
   handle_.pid_start_time.reset();
   VmHandle h = stop(5s);
-  EXPECT_EQ(h, handle_);
+  EXPECT_EQ(h, handle_.handle());
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_TRUE(host_->events().empty());
   EXPECT_LT(elapsed_, kSlack);
@@ -324,7 +324,7 @@ TEST_F(QemuStopTest, ADestroyedVmIsInvalidState) {
   host_->add_process(kPid, kStart, FakeHost::ordinary());
   fs::remove_all(work_dir());
   try {
-    backend_.stop(handle_, 50ms);
+    backend_.stop(handle_.handle(), 50ms);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::vm_invalid_state);
@@ -334,7 +334,7 @@ TEST_F(QemuStopTest, ADestroyedVmIsInvalidState) {
 
   handle_.work_dir.clear();
   try {
-    backend_.stop(handle_, 50ms);
+    backend_.stop(handle_.handle(), 50ms);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::vm_invalid_state);

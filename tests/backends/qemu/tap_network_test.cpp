@@ -382,7 +382,7 @@ TEST_F(TapNetworkTest, TapJoinsTheBridgeAndGuestIpFindsTheGuestByMac) {
 
   h = started(h);
   ASSERT_EQ(backend_.state(h), VmState::running);
-  ASSERT_TRUE(h.pid && h.pid_start_time);
+  ASSERT_TRUE(QemuVm(h).pid && QemuVm(h).pid_start_time);
 
   // The tap is a tap, a port of br0, up, and QEMU holds it open (carrier).
   auto link = link_of(tap);
@@ -401,15 +401,15 @@ TEST_F(TapNetworkTest, TapJoinsTheBridgeAndGuestIpFindsTheGuestByMac) {
   // …is what guest_ip finds, and what dnsmasq leased to this VM's MAC.
   EXPECT_EQ(backend_.guest_ip(h), address);
   std::string leases = read_text(environment->leases());
-  EXPECT_EQ(ip_from_leases(leases, h.mac), address) << leases;
-  EXPECT_NE(leases.find(h.mac + " " + address + " "), std::string::npos) << leases;
+  EXPECT_EQ(ip_from_leases(leases, QemuVm(h).mac), address) << leases;
+  EXPECT_NE(leases.find(QemuVm(h).mac + " " + address + " "), std::string::npos) << leases;
 
   // Both ways across the bridge: ICMP, then dropbear's banner over TCP.
   EXPECT_TRUE(pings(address)) << "no echo reply from " << address;
   // After that traffic the neighbour table knows the guest by its MAC, on br0.
   std::string arp = read_text("/proc/net/arp");
-  EXPECT_EQ(ip_from_neighbours(arp, h.mac), address) << arp;
-  EXPECT_THAT(arp, ::testing::ContainsRegex(address + " .* " + h.mac + " .* br0")) << arp;
+  EXPECT_EQ(ip_from_neighbours(arp, QemuVm(h).mac), address) << arp;
+  EXPECT_THAT(arp, ::testing::ContainsRegex(address + " .* " + QemuVm(h).mac + " .* br0")) << arp;
   EXPECT_EQ(backend_.guest_ip(h), address);
   ASSERT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: ready", kBootTimeout)) << tail(read_text(h.console_log));
   EXPECT_THAT(first_line_from(address, 22, 30s), ::testing::StartsWith("SSH-2.0-"));
@@ -418,7 +418,7 @@ TEST_F(TapNetworkTest, TapJoinsTheBridgeAndGuestIpFindsTheGuestByMac) {
   h = backend_.stop(h, 30s);
   remember(h);
   EXPECT_EQ(backend_.state(h), VmState::stopped);
-  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time));
+  EXPECT_FALSE(os::is_running_process(static_cast<pid_t>(*QemuVm(h).pid), *QemuVm(h).pid_start_time));
   EXPECT_FALSE(link_of(tap)) << "stop left the tap " << tap;
   EXPECT_THAT(bridge_ports(kBridge), Not(Contains(tap)));
   try {
@@ -443,7 +443,7 @@ TEST_F(TapNetworkTest, TwoVmsOnOneBridgeEachGetTheirOwnAddress) {
   std::string address_b = address_of(b);
   ASSERT_FALSE(address_b.empty());
 
-  ASSERT_NE(a.mac, b.mac);
+  ASSERT_NE(QemuVm(a).mac, QemuVm(b).mac);
   ASSERT_NE(address_a, address_b);
   ASSERT_TRUE(in_lease_range(address_a)) << address_a;
   ASSERT_TRUE(in_lease_range(address_b)) << address_b;
@@ -453,16 +453,16 @@ TEST_F(TapNetworkTest, TwoVmsOnOneBridgeEachGetTheirOwnAddress) {
   EXPECT_THAT(bridge_ports(kBridge), ::testing::IsSupersetOf({tap_a, tap_b}));
 
   std::string leases = read_text(environment->leases());
-  EXPECT_EQ(ip_from_leases(leases, a.mac), address_a) << leases;
-  EXPECT_EQ(ip_from_leases(leases, b.mac), address_b) << leases;
+  EXPECT_EQ(ip_from_leases(leases, QemuVm(a).mac), address_a) << leases;
+  EXPECT_EQ(ip_from_leases(leases, QemuVm(b).mac), address_b) << leases;
 
   // Forget what the neighbour table learnt, so that guest_ip has to read the
   // lease file, which holds both leases (dnsmasq writes the newest first):
   // whichever comes last, each VM must get its own.
   ip_or_throw({"neigh", "flush", "dev", kBridge});
   std::string arp = read_text("/proc/net/arp");
-  EXPECT_FALSE(ip_from_neighbours(arp, a.mac)) << arp;
-  EXPECT_FALSE(ip_from_neighbours(arp, b.mac)) << arp;
+  EXPECT_FALSE(ip_from_neighbours(arp, QemuVm(a).mac)) << arp;
+  EXPECT_FALSE(ip_from_neighbours(arp, QemuVm(b).mac)) << arp;
   EXPECT_EQ(backend_.guest_ip(a), address_a);
   EXPECT_EQ(backend_.guest_ip(b), address_b);
 
@@ -470,8 +470,8 @@ TEST_F(TapNetworkTest, TwoVmsOnOneBridgeEachGetTheirOwnAddress) {
   EXPECT_TRUE(pings(address_a));
   EXPECT_TRUE(pings(address_b));
   arp = read_text("/proc/net/arp");
-  EXPECT_EQ(ip_from_neighbours(arp, a.mac), address_a) << arp;
-  EXPECT_EQ(ip_from_neighbours(arp, b.mac), address_b) << arp;
+  EXPECT_EQ(ip_from_neighbours(arp, QemuVm(a).mac), address_a) << arp;
+  EXPECT_EQ(ip_from_neighbours(arp, QemuVm(b).mac), address_b) << arp;
   EXPECT_EQ(backend_.guest_ip(a), address_a);
   EXPECT_EQ(backend_.guest_ip(b), address_b);
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backends/qemu/qemu_vm.hpp"
 #include "os/proc.hpp"
 
 namespace vmctl::test {
@@ -24,7 +25,7 @@ vm_manager::VmSpec tiny_guest_spec(const std::string& name, const std::string& e
   TinyGuest guest = TinyGuest::locate();
   vm_manager::VmSpec spec;
   spec.name = name;
-  spec.backend = vm_manager::BackendTag::qemu;
+  spec.backend = "qemu";
   spec.image_path = guest.disk.string();
   spec.kernel = guest.kernel.string();
   spec.initrd = guest.initrd.string();
@@ -75,9 +76,10 @@ void TrackedVms::destroy_all() {
     } catch (const std::exception& e) {
       ADD_FAILURE() << "destroy of " << h.name << " failed: " << e.what();
     }
-    if (h.pid && h.pid_start_time) {
-      EXPECT_FALSE(vm_manager::os::is_running_process(static_cast<pid_t>(*h.pid), *h.pid_start_time))
-          << "QEMU of " << h.name << " (pid " << *h.pid << ") outlived destroy";
+    const vm_manager::qemu::QemuVm vm(h);
+    if (vm.pid && vm.pid_start_time) {
+      EXPECT_FALSE(vm_manager::os::is_running_process(static_cast<pid_t>(*vm.pid), *vm.pid_start_time))
+          << "QEMU of " << h.name << " (pid " << *vm.pid << ") outlived destroy";
     }
   }
   handles_.clear();
