@@ -73,6 +73,10 @@ inline constexpr std::string_view propolis_no_instance = "vm_manager::propolis::
 inline constexpr std::string_view propolis_too_large = "vm_manager::propolis::too_large";
 inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::timeout";
 inline constexpr std::string_view net_unavailable = "vm_manager::net::unavailable";
+// A library that is loaded when first used cannot be loaded (not installed).
+inline constexpr std::string_view ssh_unavailable = "vm_manager::ssh::unavailable";
+inline constexpr std::string_view seed_unavailable = "vm_manager::cloudinit::unavailable";
+inline constexpr std::string_view image_unavailable = "vm_manager::image::unavailable";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

@@ -9,11 +9,7 @@
 
 #include <fmt/format.h>
 
-// We read libisofs's image stream ourselves instead of handing it to libburn;
-// this macro makes libisofs.h declare the struct burn_source it hands out.
-#define LIBISOFS_WITHOUT_LIBBURN 1
-#include <libisofs/libisofs.h>
-
+#include "cloudinit/libisofs.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
 
@@ -39,7 +35,7 @@ constexpr std::string_view kLibisofsHelp =
 // counts), so only the sign matters.
 void check_iso(int rc, const fs::path& path, std::string_view what) {
   if (rc >= 0) return;
-  fail(path, what, fmt::format("{} (libisofs error {:#x})", iso_error_to_msg(rc), static_cast<unsigned>(rc)),
+  fail(path, what, fmt::format("{} (libisofs error {:#x})", libisofs().iso_error_to_msg(rc), static_cast<unsigned>(rc)),
        kLibisofsHelp);
 }
 
@@ -54,18 +50,18 @@ void check_iso(int rc, const fs::path& path, std::string_view what) {
 int libisofs_init_result() {
   static std::once_flag once;
   static int result = 0;
-  std::call_once(once, [] { result = iso_init_with_flag(1); });
+  std::call_once(once, [] { result = libisofs().iso_init_with_flag(1); });
   return result;
 }
 
 struct ImageUnref {
-  void operator()(IsoImage* image) const { iso_image_unref(image); }
+  void operator()(IsoImage* image) const { libisofs().iso_image_unref(image); }
 };
 struct WriteOptsFree {
-  void operator()(IsoWriteOpts* opts) const { iso_write_opts_free(opts); }
+  void operator()(IsoWriteOpts* opts) const { libisofs().iso_write_opts_free(opts); }
 };
 struct StreamUnref {
-  void operator()(IsoStream* stream) const { iso_stream_unref(stream); }
+  void operator()(IsoStream* stream) const { libisofs().iso_stream_unref(stream); }
 };
 struct MallocFree {
   void operator()(unsigned char* buffer) const { std::free(buffer); }
@@ -97,9 +93,9 @@ IsoNode* as_node(T* node) {
 // match libisofs's current defaults, but the guest's view must not hinge on
 // library defaults.
 void make_root_owned(IsoNode* node, mode_t mode) {
-  iso_node_set_permissions(node, mode);
-  iso_node_set_uid(node, 0);
-  iso_node_set_gid(node, 0);
+  libisofs().iso_node_set_permissions(node, mode);
+  libisofs().iso_node_set_uid(node, 0);
+  libisofs().iso_node_set_gid(node, 0);
 }
 
 // ------------------------------------------------------------- building --
@@ -107,9 +103,9 @@ void make_root_owned(IsoNode* node, mode_t mode) {
 ImagePtr new_image(const fs::path& path) {
   check_iso(libisofs_init_result(), path, "cannot initialise libisofs");
   IsoImage* raw = nullptr;
-  check_iso(iso_image_new(kVolumeId, &raw), path, "cannot create the image");
+  check_iso(libisofs().iso_image_new(kVolumeId, &raw), path, "cannot create the image");
   ImagePtr image(raw);
-  make_root_owned(as_node(iso_image_get_root(image.get())), 0555);
+  make_root_owned(as_node(libisofs().iso_image_get_root(image.get())), 0555);
   return image;
 }
 
@@ -122,7 +118,7 @@ StreamPtr memory_stream(std::string_view content, const fs::path& path, std::str
   if (!buffer) fail(path, fmt::format("cannot hold {}", name), std::strerror(ENOMEM), "free some memory and retry");
   if (!content.empty()) std::memcpy(buffer.get(), content.data(), content.size());
   IsoStream* raw = nullptr;
-  check_iso(iso_memory_stream_new(buffer.get(), content.size(), &raw), path, fmt::format("cannot hold {}", name));
+  check_iso(libisofs().iso_memory_stream_new(buffer.get(), content.size(), &raw), path, fmt::format("cannot hold {}", name));
   buffer.release();  // now owned by the stream
   return StreamPtr(raw);
 }
@@ -130,7 +126,7 @@ StreamPtr memory_stream(std::string_view content, const fs::path& path, std::str
 void add_file(IsoImage* image, const char* name, std::string_view content, const fs::path& path) {
   StreamPtr stream = memory_stream(content, path, name);
   IsoFile* file = nullptr;
-  check_iso(iso_image_add_new_file(image, iso_image_get_root(image), name, stream.get(), &file), path,
+  check_iso(libisofs().iso_image_add_new_file(image, libisofs().iso_image_get_root(image), name, stream.get(), &file), path,
             fmt::format("cannot add {}", name));
   stream.release();  // the file node took our reference
   make_root_owned(as_node(file), 0444);
@@ -140,16 +136,16 @@ WriteOptsPtr new_write_opts(const fs::path& path) {
   IsoWriteOpts* raw = nullptr;
   // Profile 1 ("backup"): ISO level 3 with Rock Ridge, and no defaults that
   // would override the modes and owners we set on the nodes.
-  check_iso(iso_write_opts_new(&raw, 1), path, "cannot create write options");
+  check_iso(libisofs().iso_write_opts_new(&raw, 1), path, "cannot create write options");
   WriteOptsPtr opts(raw);
-  check_iso(iso_write_opts_set_iso_level(opts.get(), 3), path, "cannot set ISO level 3");
+  check_iso(libisofs().iso_write_opts_set_iso_level(opts.get(), 3), path, "cannot set ISO level 3");
   // Plain ISO 9660 names would read as USER_DATA — Rock Ridge (Linux)
   // and Joliet (other readers) carry the real names cloud-init looks up.
-  check_iso(iso_write_opts_set_rockridge(opts.get(), 1), path, "cannot enable Rock Ridge");
-  check_iso(iso_write_opts_set_joliet(opts.get(), 1), path, "cannot enable Joliet");
+  check_iso(libisofs().iso_write_opts_set_rockridge(opts.get(), 1), path, "cannot enable Rock Ridge");
+  check_iso(libisofs().iso_write_opts_set_joliet(opts.get(), 1), path, "cannot enable Joliet");
   // Keep the volume id lowercase "cidata" in the primary descriptor, as
   // cloud-localds/genisoimage do, instead of the d-character "CIDATA".
-  check_iso(iso_write_opts_set_relaxed_vol_atts(opts.get(), 1), path, "cannot keep the volume id as is");
+  check_iso(libisofs().iso_write_opts_set_relaxed_vol_atts(opts.get(), 1), path, "cannot keep the volume id as is");
   return opts;
 }
 
@@ -167,7 +163,7 @@ int read_block(burn_source* source, unsigned char* block) {
 // crash-safe replacement.
 std::string render(IsoImage* image, IsoWriteOpts* opts, const fs::path& path) {
   burn_source* raw = nullptr;
-  check_iso(iso_image_create_burn_source(image, opts, &raw), path, "cannot start image generation");
+  check_iso(libisofs().iso_image_create_burn_source(image, opts, &raw), path, "cannot start image generation");
   BurnSourcePtr source(raw);
   const auto expected = static_cast<std::size_t>(source->get_size(source.get()));
   std::string out;
@@ -175,7 +171,7 @@ std::string render(IsoImage* image, IsoWriteOpts* opts, const fs::path& path) {
   unsigned char block[kBlockSize];
   for (;;) {
     int n = read_block(source.get(), block);
-    if (n < 0) fail(path, "image generation failed", iso_error_to_msg(ISO_BUF_READ_ERROR), kLibisofsHelp);
+    if (n < 0) fail(path, "image generation failed", libisofs().iso_error_to_msg(ISO_BUF_READ_ERROR), kLibisofsHelp);
     if (n <= 0) break;
     out.append(reinterpret_cast<const char*>(block), static_cast<std::size_t>(n));
   }

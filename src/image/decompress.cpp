@@ -4,10 +4,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <lzma.h>
-#include <zlib.h>
-#include <zstd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -15,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "image/libraries.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
 
@@ -51,10 +48,11 @@ void write_all(int fd, const unsigned char* data, size_t size, const fs::path& p
 }
 
 void decompress_zstd(int in_fd, int out_fd, const fs::path& in, const fs::path& out) {
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  const LibZstd& zstd = libzstd();
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(zstd.ZSTD_createDCtx(), zstd.ZSTD_freeDCtx);
   if (!ctx) corrupt(in, "zstd", "out of memory");
-  std::vector<unsigned char> in_buf(ZSTD_DStreamInSize());
-  std::vector<unsigned char> out_buf(ZSTD_DStreamOutSize());
+  std::vector<unsigned char> in_buf(zstd.ZSTD_DStreamInSize());
+  std::vector<unsigned char> out_buf(zstd.ZSTD_DStreamOutSize());
   size_t last = 1;  // non-zero: a frame is not finished
   bool any = false;
   for (;;) {
@@ -64,8 +62,8 @@ void decompress_zstd(int in_fd, int out_fd, const fs::path& in, const fs::path& 
     ZSTD_inBuffer input{in_buf.data(), n, 0};
     while (input.pos < input.size) {
       ZSTD_outBuffer output{out_buf.data(), out_buf.size(), 0};
-      last = ZSTD_decompressStream(ctx.get(), &output, &input);
-      if (ZSTD_isError(last)) corrupt(in, "zstd", ZSTD_getErrorName(last));
+      last = zstd.ZSTD_decompressStream(ctx.get(), &output, &input);
+      if (zstd.ZSTD_isError(last)) corrupt(in, "zstd", zstd.ZSTD_getErrorName(last));
       write_all(out_fd, out_buf.data(), output.pos, out);
     }
   }
@@ -74,8 +72,8 @@ void decompress_zstd(int in_fd, int out_fd, const fs::path& in, const fs::path& 
     ZSTD_inBuffer input{nullptr, 0, 0};
     ZSTD_outBuffer output{out_buf.data(), out_buf.size(), 0};
     if (last == 0) break;
-    last = ZSTD_decompressStream(ctx.get(), &output, &input);
-    if (ZSTD_isError(last)) corrupt(in, "zstd", ZSTD_getErrorName(last));
+    last = zstd.ZSTD_decompressStream(ctx.get(), &output, &input);
+    if (zstd.ZSTD_isError(last)) corrupt(in, "zstd", zstd.ZSTD_getErrorName(last));
     write_all(out_fd, out_buf.data(), output.pos, out);
     if (output.pos == 0) break;
   }
@@ -83,11 +81,12 @@ void decompress_zstd(int in_fd, int out_fd, const fs::path& in, const fs::path& 
 }
 
 void decompress_xz(int in_fd, int out_fd, const fs::path& in, const fs::path& out) {
+  const LibLzma& lzma = liblzma();
   lzma_stream strm = LZMA_STREAM_INIT;
   // Memory bounded by the decoder's limit; concatenated streams allowed.
-  lzma_ret ret = lzma_stream_decoder(&strm, 1ull << 30, LZMA_CONCATENATED);
+  lzma_ret ret = lzma.lzma_stream_decoder(&strm, 1ull << 30, LZMA_CONCATENATED);
   if (ret != LZMA_OK) corrupt(in, "xz", "cannot initialise the decoder");
-  std::unique_ptr<lzma_stream, void (*)(lzma_stream*)> guard(&strm, lzma_end);
+  std::unique_ptr<lzma_stream, void (*)(lzma_stream*)> guard(&strm, lzma.lzma_end);
   std::vector<unsigned char> in_buf(kChunk);
   std::vector<unsigned char> out_buf(kChunk);
   lzma_action action = LZMA_RUN;
@@ -100,7 +99,7 @@ void decompress_xz(int in_fd, int out_fd, const fs::path& in, const fs::path& ou
     }
     strm.next_out = out_buf.data();
     strm.avail_out = out_buf.size();
-    ret = lzma_code(&strm, action);
+    ret = lzma.lzma_code(&strm, action);
     write_all(out_fd, out_buf.data(), out_buf.size() - strm.avail_out, out);
     if (ret == LZMA_STREAM_END) return;
     if (ret != LZMA_OK) {
@@ -110,9 +109,13 @@ void decompress_xz(int in_fd, int out_fd, const fs::path& in, const fs::path& ou
 }
 
 void decompress_gzip(int in_fd, int out_fd, const fs::path& in, const fs::path& out) {
+  const LibZ& z = libz();
   z_stream strm{};
-  if (inflateInit2(&strm, 16 + MAX_WBITS) != Z_OK) corrupt(in, "gzip", "cannot initialise zlib");
-  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&strm, inflateEnd);
+  // inflateInit2(), a macro over inflateInit2_().
+  if (z.inflateInit2_(&strm, 16 + MAX_WBITS, ZLIB_VERSION, static_cast<int>(sizeof(z_stream))) != Z_OK) {
+    corrupt(in, "gzip", "cannot initialise zlib");
+  }
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&strm, z.inflateEnd);
   std::vector<unsigned char> in_buf(kChunk);
   std::vector<unsigned char> out_buf(kChunk);
   int ret = Z_OK;
@@ -124,7 +127,7 @@ void decompress_gzip(int in_fd, int out_fd, const fs::path& in, const fs::path& 
     while (strm.avail_in > 0) {
       strm.next_out = out_buf.data();
       strm.avail_out = static_cast<uInt>(out_buf.size());
-      ret = inflate(&strm, Z_NO_FLUSH);
+      ret = z.inflate(&strm, Z_NO_FLUSH);
       if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) {
         corrupt(in, "gzip", strm.msg ? strm.msg : "corrupt data");
       }
@@ -132,7 +135,7 @@ void decompress_gzip(int in_fd, int out_fd, const fs::path& in, const fs::path& 
       if (ret == Z_STREAM_END) {
         // Another member may follow (cat a.gz b.gz), as gzip -d accepts.
         if (strm.avail_in == 0) break;
-        if (inflateReset(&strm) != Z_OK) corrupt(in, "gzip", "cannot reset zlib");
+        if (z.inflateReset(&strm) != Z_OK) corrupt(in, "gzip", "cannot reset zlib");
         ret = Z_OK;
       } else if (ret == Z_BUF_ERROR && strm.avail_out != 0) {
         break;  // needs more input

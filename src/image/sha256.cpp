@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -12,13 +10,14 @@
 
 #include <fmt/format.h>
 
+#include "image/libraries.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::image {
 namespace {
 
 struct CtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  void operator()(EVP_MD_CTX* ctx) const { libcrypto().EVP_MD_CTX_free(ctx); }
 };
 
 std::string to_hex(const unsigned char* digest, unsigned int length) {
@@ -41,7 +40,10 @@ std::string to_hex(const unsigned char* digest, unsigned int length) {
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) crypto_failure();
+  const LibCrypto& crypto = libcrypto();
+  if (crypto.EVP_Digest(data.data(), data.size(), digest, &length, crypto.EVP_sha256(), nullptr) != 1) {
+    crypto_failure();
+  }
   return to_hex(digest, length);
 }
 
@@ -50,8 +52,8 @@ std::string sha256_file(const std::filesystem::path& path) {
   if (fd < 0) {
     throw Error(errc::store_io, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
   }
-  std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+  std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx(libcrypto().EVP_MD_CTX_new());
+  if (!ctx || libcrypto().EVP_DigestInit_ex(ctx.get(), libcrypto().EVP_sha256(), nullptr) != 1) {
     ::close(fd);
     crypto_failure();
   }
@@ -65,7 +67,7 @@ std::string sha256_file(const std::filesystem::path& path) {
       throw Error(errc::store_io, fmt::format("cannot read {}: {}", path.string(), std::strerror(err)));
     }
     if (n == 0) break;
-    if (EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n)) != 1) {
+    if (libcrypto().EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n)) != 1) {
       ::close(fd);
       crypto_failure();
     }
@@ -73,7 +75,7 @@ std::string sha256_file(const std::filesystem::path& path) {
   ::close(fd);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) crypto_failure();
+  if (libcrypto().EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) crypto_failure();
   return to_hex(digest, length);
 }
 

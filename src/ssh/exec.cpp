@@ -2,7 +2,6 @@
 // written only as far as the remote window allows, so that no direction can
 // block another (a full stderr window must not stall stdout, a command
 // echoing its stdin must not deadlock against our writes).
-#include <libssh/callbacks.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -26,17 +25,17 @@ constexpr std::size_t kChunk = 32 * 1024;
 // would then call callbacks that lived on our stack: detach them first.
 class Channel {
  public:
-  explicit Channel(ssh_session session) : channel_(ssh_channel_new(session)) {}
+  explicit Channel(ssh_session session) : channel_(libssh().ssh_channel_new(session)) {}
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
   ~Channel() {
     if (channel_ == nullptr) return;
-    if (callbacks_ != nullptr) ssh_remove_channel_callbacks(channel_, callbacks_);
-    ssh_channel_free(channel_);
+    if (callbacks_ != nullptr) libssh().ssh_remove_channel_callbacks(channel_, callbacks_);
+    libssh().ssh_channel_free(channel_);
   }
   ssh_channel get() const { return channel_; }
   void set_callbacks(ssh_channel_callbacks callbacks) {
-    if (ssh_set_channel_callbacks(channel_, callbacks) == SSH_OK) callbacks_ = callbacks;
+    if (libssh().ssh_set_channel_callbacks(channel_, callbacks) == SSH_OK) callbacks_ = callbacks;
   }
 
  private:
@@ -88,7 +87,7 @@ class ExecLoop {
     bool progress = false;
     char buffer[kChunk];
     while (!done_[is_stderr]) {
-      const int n = ssh_channel_read_nonblocking(channel_, buffer, sizeof buffer, is_stderr);
+      const int n = libssh().ssh_channel_read_nonblocking(channel_, buffer, sizeof buffer, is_stderr);
       if (n == 0) break;
       if (n == SSH_EOF) {
         done_[is_stderr] = true;
@@ -105,13 +104,13 @@ class ExecLoop {
 
   bool feed_stdin() {
     if (eof_sent_ || !stdin_) return false;
-    const std::size_t window = ssh_channel_window_size(channel_);
+    const std::size_t window = libssh().ssh_channel_window_size(channel_);
     if (window == 0) return false;
     const std::size_t length = std::min({window, kChunk, stdin_->size() - sent_});
-    const int n = ssh_channel_write(channel_, stdin_->data() + sent_, static_cast<uint32_t>(length));
+    const int n = libssh().ssh_channel_write(channel_, stdin_->data() + sent_, static_cast<uint32_t>(length));
     if (n < 0) {
       // A command that exits without reading all its input is not an error.
-      if (ssh_channel_is_closed(channel_) || ssh_channel_is_eof(channel_)) {
+      if (libssh().ssh_channel_is_closed(channel_) || libssh().ssh_channel_is_eof(channel_)) {
         eof_sent_ = true;
         return true;
       }
@@ -125,7 +124,7 @@ class ExecLoop {
   void send_eof() {
     if (eof_sent_) return;
     eof_sent_ = true;
-    if (!ssh_channel_is_closed(channel_)) ssh_channel_send_eof(channel_);
+    if (!libssh().ssh_channel_is_closed(channel_)) libssh().ssh_channel_send_eof(channel_);
   }
 
   void wait_for_input() {
@@ -134,7 +133,7 @@ class ExecLoop {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - Clock::now()).count();
       wait_ms = static_cast<int>(std::clamp<long long>(left, 0, wait_ms));
     }
-    pollfd fd{ssh_get_fd(impl_.session), POLLIN, 0};
+    pollfd fd{libssh().ssh_get_fd(impl_.session), POLLIN, 0};
     ::poll(&fd, 1, wait_ms);
   }
 
@@ -182,12 +181,12 @@ int Session::exec(const std::string& command, const OutputSink& out, const Outpu
   Channel channel(impl_->session);
   if (channel.get() == nullptr) throw broken("no channel");
   channel.set_callbacks(&callbacks);
-  if (ssh_channel_open_session(channel.get()) != SSH_OK) throw broken("opening a session channel failed");
-  if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) throw broken("the exec request failed");
+  if (libssh().ssh_channel_open_session(channel.get()) != SSH_OK) throw broken("opening a session channel failed");
+  if (libssh().ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) throw broken("the exec request failed");
 
   ExecLoop(*impl_, channel.get(), out, err, stdin_data, deadline).run(command);
 
-  const int status = ssh_channel_get_exit_status(channel.get());
+  const int status = libssh().ssh_channel_get_exit_status(channel.get());
   if (exit_signal.number) return 128 + *exit_signal.number;
   if (status < 0) throw broken("the command ended without an exit status");
   return status;

@@ -2,8 +2,6 @@
 // liveness is read off libssh's packet counter: any packet in (output, a
 // window adjust, the answer to a keepalive) counts, so a busy channel sends
 // no probes at all.
-#include <libssh/server.h>  // ssh_send_keepalive, which clients may use too
-
 #include <fmt/format.h>
 
 #include "ssh/session_impl.hpp"
@@ -18,10 +16,10 @@ namespace {
 // only when none is outstanding, and the first call after an answer merely
 // settles that answer: the second call sends.
 void send_probe(ssh_session session) {
-  ssh_set_blocking(session, 0);
-  ssh_send_keepalive(session);
-  ssh_send_keepalive(session);
-  ssh_set_blocking(session, 1);
+  libssh().ssh_set_blocking(session, 0);
+  libssh().ssh_send_keepalive(session);
+  libssh().ssh_send_keepalive(session);
+  libssh().ssh_set_blocking(session, 1);
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 #include "ssh/keys.hpp"
 
-#include <libssh/libssh.h>
-
 #include <memory>
 #include <string>
 
@@ -33,15 +31,15 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 // Imports the blob with libssh, checking it names the same type as the line.
 KeyPtr import_public(const PublicKey& key) {
-  const ssh_keytypes_e type = ssh_key_type_from_name(key.type.c_str());
+  const ssh_keytypes_e type = libssh().ssh_key_type_from_name(key.type.c_str());
   if (type == SSH_KEYTYPE_UNKNOWN) bad_key(fmt::format("unknown SSH key type \"{}\"", key.type));
   ssh_key raw = nullptr;
-  if (ssh_pki_import_pubkey_base64(key.base64.c_str(), type, &raw) != SSH_OK || raw == nullptr) {
+  if (libssh().ssh_pki_import_pubkey_base64(key.base64.c_str(), type, &raw) != SSH_OK || raw == nullptr) {
     bad_key(fmt::format("the {} public key data is not valid", key.type));
   }
   KeyPtr imported(raw);
   // The blob carries its own type name; it must agree with the line's.
-  const char* blob_type = ssh_key_type_to_char(ssh_key_type(imported.get()));
+  const char* blob_type = libssh().ssh_key_type_to_char(libssh().ssh_key_type(imported.get()));
   if (blob_type == nullptr || key.type != blob_type) {
     // Certificates and sk- keys report a different base name; accept only exact matches.
     bad_key(fmt::format("the public key line says \"{}\" but its data is a {} key", key.type,
@@ -63,22 +61,22 @@ KeyPair generate_ed25519(std::string_view comment) {
     bad_key("an SSH key comment cannot contain a line break");
   }
   ssh_key raw = nullptr;
-  if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK || raw == nullptr) keygen_failed("ssh_pki_generate");
+  if (libssh().ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK || raw == nullptr) keygen_failed("ssh_pki_generate");
   KeyPtr key(raw);
 
   char* priv_raw = nullptr;
-  if (ssh_pki_export_privkey_base64(key.get(), nullptr, nullptr, nullptr, &priv_raw) != SSH_OK ||
+  if (libssh().ssh_pki_export_privkey_base64(key.get(), nullptr, nullptr, nullptr, &priv_raw) != SSH_OK ||
       priv_raw == nullptr) {
     keygen_failed("ssh_pki_export_privkey_base64");
   }
   CharPtr priv(priv_raw);
 
   char* pub_raw = nullptr;
-  if (ssh_pki_export_pubkey_base64(key.get(), &pub_raw) != SSH_OK || pub_raw == nullptr) {
+  if (libssh().ssh_pki_export_pubkey_base64(key.get(), &pub_raw) != SSH_OK || pub_raw == nullptr) {
     keygen_failed("ssh_pki_export_pubkey_base64");
   }
   CharPtr pub(pub_raw);
-  const char* type = ssh_key_type_to_char(ssh_key_type(key.get()));
+  const char* type = libssh().ssh_key_type_to_char(libssh().ssh_key_type(key.get()));
   if (type == nullptr) keygen_failed("ssh_key_type_to_char");
 
   KeyPair pair;
@@ -161,12 +159,12 @@ std::string fingerprint_sha256(const PublicKey& key) {
   KeyPtr imported = import_public(key);
   unsigned char* hash = nullptr;
   size_t length = 0;
-  if (ssh_get_publickey_hash(imported.get(), SSH_PUBLICKEY_HASH_SHA256, &hash, &length) != SSH_OK ||
+  if (libssh().ssh_get_publickey_hash(imported.get(), SSH_PUBLICKEY_HASH_SHA256, &hash, &length) != SSH_OK ||
       hash == nullptr) {
     bad_key(fmt::format("cannot hash the {} public key", key.type));
   }
   std::string digest(reinterpret_cast<const char*>(hash), length);
-  ssh_clean_pubkey_hash(&hash);
+  libssh().ssh_clean_pubkey_hash(&hash);
   std::string encoded = util::base64_encode(digest);
   while (!encoded.empty() && encoded.back() == '=') encoded.pop_back();
   return "SHA256:" + encoded;

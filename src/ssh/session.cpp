@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -27,7 +26,7 @@ long long ms_left(Clock::time_point deadline) {
 }
 
 void set_option(ssh_session session, ssh_options_e option, const void* value, std::string_view name) {
-  if (ssh_options_set(session, option, value) != SSH_OK) {
+  if (libssh().ssh_options_set(session, option, value) != SSH_OK) {
     throw Error(errc::ssh_connect_failed, fmt::format("cannot set libssh option {}: {}", name,
                                                       detail::last_error(session)),
                 "this points at an unsupported libssh build; install libssh 0.10 or newer");
@@ -63,9 +62,9 @@ void configure(ssh_session session, const Target& target, long long step_timeout
 
 PublicKey to_public_key(ssh_key key) {
   char* base64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &base64) != SSH_OK || base64 == nullptr) return {};
+  if (libssh().ssh_pki_export_pubkey_base64(key, &base64) != SSH_OK || base64 == nullptr) return {};
   CharPtr owned(base64);
-  const char* type = ssh_key_type_to_char(ssh_key_type(key));
+  const char* type = libssh().ssh_key_type_to_char(libssh().ssh_key_type(key));
   return PublicKey{type == nullptr ? "unknown" : type, owned.get(), {}};
 }
 
@@ -79,20 +78,20 @@ std::string fingerprint_or_unknown(const PublicKey& key) {
 
 void check_host_key(ssh_session session, const detail::SessionState& impl) {
   ssh_key raw = nullptr;
-  if (ssh_get_server_publickey(session, &raw) != SSH_OK || raw == nullptr) {
+  if (libssh().ssh_get_server_publickey(session, &raw) != SSH_OK || raw == nullptr) {
     throw Transient{"the server presented no host key"};
   }
   KeyPtr presented(raw);
   const PublicKey& expected = impl.target.host_key;
   ssh_key expected_raw = nullptr;
-  const ssh_keytypes_e type = ssh_key_type_from_name(expected.type.c_str());
+  const ssh_keytypes_e type = libssh().ssh_key_type_from_name(expected.type.c_str());
   if (type == SSH_KEYTYPE_UNKNOWN ||
-      ssh_pki_import_pubkey_base64(expected.base64.c_str(), type, &expected_raw) != SSH_OK) {
+      libssh().ssh_pki_import_pubkey_base64(expected.base64.c_str(), type, &expected_raw) != SSH_OK) {
     throw Error(errc::ssh_bad_key, fmt::format("the expected host key for {} is not a valid public key", impl.where()),
                 "the VM's stored host key is damaged; recreate the VM");
   }
   KeyPtr expected_key(expected_raw);
-  if (ssh_key_cmp(presented.get(), expected_key.get(), SSH_KEY_CMP_PUBLIC) == 0) return;
+  if (libssh().ssh_key_cmp(presented.get(), expected_key.get(), SSH_KEY_CMP_PUBLIC) == 0) return;
   throw Error(errc::ssh_host_key_mismatch,
               fmt::format("host key mismatch for {}: expected {}, the server presented {}", impl.where(),
                           fingerprint_or_unknown(expected), fingerprint_or_unknown(to_public_key(presented.get()))),
@@ -102,7 +101,7 @@ void check_host_key(ssh_session session, const detail::SessionState& impl) {
 
 KeyPtr load_identity(const Target& target) {
   ssh_key raw = nullptr;
-  if (ssh_pki_import_privkey_file(target.identity_file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK ||
+  if (libssh().ssh_pki_import_privkey_file(target.identity_file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK ||
       raw == nullptr) {
     throw Error(errc::ssh_bad_key, fmt::format("cannot read SSH private key {}", target.identity_file.string()),
                 "the file must be an unencrypted OpenSSH private key readable by you");
@@ -111,7 +110,7 @@ KeyPtr load_identity(const Target& target) {
 }
 
 void authenticate(ssh_session session, const detail::SessionState& impl, ssh_key identity) {
-  const int rc = ssh_userauth_publickey(session, nullptr, identity);
+  const int rc = libssh().ssh_userauth_publickey(session, nullptr, identity);
   if (rc == SSH_AUTH_SUCCESS) return;
   if (rc == SSH_AUTH_ERROR) throw Transient{"login broke off: " + detail::last_error(session)};
   throw Error(errc::ssh_auth_failed,
@@ -133,18 +132,18 @@ bool is_transient_connect_error(const std::string& text) {
 // One attempt; throws Transient for what may work on a retry.
 void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point deadline) {
   if (impl.session != nullptr) {
-    ssh_disconnect(impl.session);
-    ssh_free(impl.session);
+    libssh().ssh_disconnect(impl.session);
+    libssh().ssh_free(impl.session);
   }
-  impl.session = ssh_new();
-  if (impl.session == nullptr) throw Error(errc::ssh_connect_failed, "ssh_new() failed", "the system is out of memory");
+  impl.session = libssh().ssh_new();
+  if (impl.session == nullptr) throw Error(errc::ssh_connect_failed, "libssh().ssh_new() failed", "the system is out of memory");
   impl.sent = {};
   impl.received = {};
-  ssh_set_counters(impl.session, &impl.sent, &impl.received);
+  libssh().ssh_set_counters(impl.session, &impl.sent, &impl.received);
   const long long step_ms =
       std::min<long long>(impl.options.step_timeout.count(), std::max<long long>(ms_left(deadline), 1));
   configure(impl.session, impl.target, step_ms);
-  if (ssh_connect(impl.session) != SSH_OK) {
+  if (libssh().ssh_connect(impl.session) != SSH_OK) {
     const std::string error = detail::last_error(impl.session);
     if (is_transient_connect_error(error)) throw Transient{error};
     throw Error(errc::ssh_connect_failed, fmt::format("cannot connect to {}: {}", impl.where(), error),
@@ -158,23 +157,18 @@ void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point dea
 
 namespace detail {
 
-void ensure_libssh_initialised() {
-  static std::once_flag once;
-  std::call_once(once, [] { ssh_init(); });
-}
-
 std::string last_error(ssh_session session) {
-  const char* text = session == nullptr ? nullptr : ssh_get_error(session);
+  const char* text = session == nullptr ? nullptr : libssh().ssh_get_error(session);
   return text == nullptr || *text == '\0' ? std::string("unknown error") : std::string(text);
 }
 
 }  // namespace detail
 
 detail::SessionState::~SessionState() {
-  if (sftp != nullptr) sftp_free(sftp);
+  if (sftp != nullptr) libssh().sftp_free(sftp);
   if (session != nullptr) {
-    ssh_disconnect(session);
-    ssh_free(session);
+    libssh().ssh_disconnect(session);
+    libssh().ssh_free(session);
   }
 }
 
@@ -183,7 +177,6 @@ std::string detail::SessionState::where() const {
 }
 
 Session Session::connect(const Target& target, const ConnectOptions& options) {
-  detail::ensure_libssh_initialised();
   const auto deadline = Clock::now() + options.timeout;
   auto impl = std::make_unique<Impl>();
   impl->target = target;

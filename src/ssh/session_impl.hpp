@@ -2,13 +2,11 @@
 // Session and the error helpers. Internal to src/ssh/.
 #pragma once
 
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "ssh/libssh.hpp"
 #include "ssh/session.hpp"
 
 namespace vm_manager::ssh {
@@ -46,9 +44,6 @@ struct SessionState {
   Clock::time_point last_heard_{};
   int unanswered_probes_ = 0;
 };
-
-// ssh_init() once per process: libssh's crypto setup is not thread-safe.
-void ensure_libssh_initialised();
 
 // libssh's last error text for the session (or "unknown error").
 std::string last_error(ssh_session session);

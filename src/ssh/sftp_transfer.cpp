@@ -1,6 +1,5 @@
 // Session::upload and Session::download over SFTP.
 #include <fcntl.h>
-#include <libssh/sftp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,15 +23,15 @@ namespace {
 constexpr std::size_t kChunk = 32 * 1024;
 
 struct SftpFree {
-  void operator()(sftp_session sftp) const { sftp_free(sftp); }
+  void operator()(sftp_session sftp) const { libssh().sftp_free(sftp); }
 };
 using SftpPtr = std::unique_ptr<std::remove_pointer_t<sftp_session>, SftpFree>;
 struct FileClose {
-  void operator()(sftp_file file) const { sftp_close(file); }
+  void operator()(sftp_file file) const { libssh().sftp_close(file); }
 };
 using FilePtr = std::unique_ptr<std::remove_pointer_t<sftp_file>, FileClose>;
 struct AttributesFree {
-  void operator()(sftp_attributes attributes) const { sftp_attributes_free(attributes); }
+  void operator()(sftp_attributes attributes) const { libssh().sftp_attributes_free(attributes); }
 };
 using AttributesPtr = std::unique_ptr<std::remove_pointer_t<sftp_attributes>, AttributesFree>;
 
@@ -62,16 +61,16 @@ class Sftp {
   // next channel was opened ("Socket error: disconnected").
   explicit Sftp(detail::SessionState& impl) : impl_(impl) {
     if (impl.sftp == nullptr) {
-      SftpPtr fresh(sftp_new(impl.session));
+      SftpPtr fresh(libssh().sftp_new(impl.session));
       sftp_ = fresh.get();
-      if (!fresh || sftp_init(sftp_) != SSH_OK) fail("starting SFTP", "");
+      if (!fresh || libssh().sftp_init(sftp_) != SSH_OK) fail("starting SFTP", "");
       impl.sftp = fresh.release();
     }
     sftp_ = impl.sftp;
   }
 
   [[noreturn]] void fail(std::string_view what, std::string_view path) const {
-    const int code = sftp_ != nullptr ? sftp_get_error(sftp_) : SSH_FX_OK;
+    const int code = sftp_ != nullptr ? libssh().sftp_get_error(sftp_) : SSH_FX_OK;
     const char* reason = sftp_reason(code);
     const std::string why = reason != nullptr ? std::string(reason) : detail::last_error(impl_.session);
     throw Error(errc::ssh_sftp_failed,
@@ -94,17 +93,17 @@ class Sftp {
   }
 
   FilePtr open(const std::string& path, int flags, mode_t mode) {
-    FilePtr file(sftp_open(sftp_, path.c_str(), flags, mode));
+    FilePtr file(libssh().sftp_open(sftp_, path.c_str(), flags, mode));
     if (!file) fail("opening", path);
     return file;
   }
 
   void chmod(const std::string& path, mode_t mode) {
-    if (sftp_chmod(sftp_, path.c_str(), mode) != 0) fail("setting the mode of", path);
+    if (libssh().sftp_chmod(sftp_, path.c_str(), mode) != 0) fail("setting the mode of", path);
   }
 
   mode_t mode_of(sftp_file file, const std::string& path) {
-    AttributesPtr attributes(sftp_fstat(file));
+    AttributesPtr attributes(libssh().sftp_fstat(file));
     if (!attributes) fail("reading the attributes of", path);
     return static_cast<mode_t>(attributes->permissions & 07777);
   }
@@ -112,7 +111,7 @@ class Sftp {
  private:
   void make_dir(const std::string& path) {
     if (path.empty()) return;
-    AttributesPtr existing(sftp_stat(sftp_, path.c_str()));
+    AttributesPtr existing(libssh().sftp_stat(sftp_, path.c_str()));
     if (existing) {
       if (existing->type != SSH_FILEXFER_TYPE_DIRECTORY) {
         throw Error(errc::ssh_sftp_failed, fmt::format("cannot create folder {} on {}: a file is in the way", path,
@@ -122,8 +121,8 @@ class Sftp {
       return;
     }
     // Another writer may have created it meanwhile; only a failed re-check counts.
-    if (sftp_mkdir(sftp_, path.c_str(), 0755) != 0) {
-      AttributesPtr again(sftp_stat(sftp_, path.c_str()));
+    if (libssh().sftp_mkdir(sftp_, path.c_str(), 0755) != 0) {
+      AttributesPtr again(libssh().sftp_stat(sftp_, path.c_str()));
       if (!again || again->type != SSH_FILEXFER_TYPE_DIRECTORY) fail("creating folder", path);
     }
   }
@@ -158,13 +157,13 @@ void Session::upload(const fs::path& local, const std::string& remote, const Tra
       if (got == 0) break;
       // sftp_write may accept less than asked; the rest goes in the next call.
       for (std::size_t done = 0; done < static_cast<std::size_t>(got);) {
-        const ssize_t wrote = sftp_write(file.get(), buffer + done, static_cast<std::size_t>(got) - done);
+        const ssize_t wrote = libssh().sftp_write(file.get(), buffer + done, static_cast<std::size_t>(got) - done);
         if (wrote <= 0) sftp.fail("writing", remote);
         done += static_cast<std::size_t>(wrote);
       }
     }
     sftp_file raw = file.release();
-    if (sftp_close(raw) != SSH_NO_ERROR) sftp.fail("closing", remote);
+    if (libssh().sftp_close(raw) != SSH_NO_ERROR) sftp.fail("closing", remote);
   }
   // Open's mode is filtered by the server's umask and ignored for an existing file.
   sftp.chmod(remote, mode);
@@ -184,7 +183,7 @@ void Session::download(const std::string& remote, const fs::path& local, const T
   if (out.get() < 0) local_failed("creating", local, errno);
   char buffer[kChunk];
   while (true) {
-    const ssize_t got = sftp_read(file.get(), buffer, sizeof buffer);
+    const ssize_t got = libssh().sftp_read(file.get(), buffer, sizeof buffer);
     if (got < 0) sftp.fail("reading", remote);
     if (got == 0) break;
     const int error = os::write_fully(out.get(), std::string_view(buffer, static_cast<std::size_t>(got)));

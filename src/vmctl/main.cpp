@@ -108,6 +108,53 @@ bool report_unknown_command(const CLI::App& app, int argc, char** argv) {
   return true;
 }
 
+// Every command, by the name it registers, in the order --help lists them.
+struct Command {
+  std::string_view name;
+  void (*add)(CLI::App&, Context&);
+};
+constexpr Command kCommands[] = {
+    {"create", add_create_command},       {"start", add_start_command},
+    {"stop", add_stop_command},           {"suspend", add_suspend_command},
+    {"resume", add_resume_command},       {"destroy", add_destroy_command},
+    {"list", add_list_command},           {"status", add_status_command},
+    {"console", add_console_command},     {"log", add_log_command},
+    {"image", add_image_command},         {"ssh", add_ssh_command},
+    {"ssh-config", add_ssh_config_command}, {"cp", add_cp_command},
+    {"validate", add_validate_command},   {"up", add_up_command},
+    {"down", add_down_command},           {"reload", add_reload_command},
+    {"provision", add_provision_command},
+};
+
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "--help" || arg == "--help-all") return true;
+  }
+  return false;
+}
+
+// Sets up only the command that was typed: setting up all of them (their
+// options, flags and validators in CLI11) was most of a start's work, ~75%
+// of the instructions `vmctl --version` ran. Every command when --help may
+// list them, or when the word typed is no command (its did-you-mean needs
+// them all); none when no command is typed (--version, or CLI11's "a
+// subcommand is required").
+void add_commands(CLI::App& app, Context& ctx, int argc, char** argv) {
+  const std::optional<std::string_view> typed = typed_command(argc, argv);
+  if (!asks_for_help(argc, argv)) {
+    if (!typed) return;
+    for (const Command& command : kCommands) {
+      if (command.name == *typed) {
+        command.add(app, ctx);
+        return;
+      }
+    }
+  }
+  for (const Command& command : kCommands) command.add(app, ctx);
+}
+
 int run(int argc, char** argv) {
   Context ctx;
   CLI::App app{"vmctl: create, run and control virtual machines", "vmctl"};
@@ -120,25 +167,7 @@ int run(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the command
   app.parse_complete_callback([&ctx] { configure_logging(ctx.options); });
 
-  add_create_command(app, ctx);
-  add_start_command(app, ctx);
-  add_stop_command(app, ctx);
-  add_suspend_command(app, ctx);
-  add_resume_command(app, ctx);
-  add_destroy_command(app, ctx);
-  add_list_command(app, ctx);
-  add_status_command(app, ctx);
-  add_console_command(app, ctx);
-  add_log_command(app, ctx);
-  add_image_command(app, ctx);
-  add_ssh_command(app, ctx);
-  add_ssh_config_command(app, ctx);
-  add_cp_command(app, ctx);
-  add_validate_command(app, ctx);
-  add_up_command(app, ctx);
-  add_down_command(app, ctx);
-  add_reload_command(app, ctx);
-  add_provision_command(app, ctx);
+  add_commands(app, ctx, argc, argv);
 
   try {
     app.parse(argc, argv);

@@ -102,13 +102,19 @@ bool QemuBackend::process_alive(const QemuVm& vm) {
 }
 
 VmState QemuBackend::state(const VmHandle& handle) {
+  std::optional<QmpClient> qmp;
+  return state_over_qmp(handle, qmp);
+}
+
+VmState QemuBackend::state_over_qmp(const VmHandle& handle, std::optional<QmpClient>& qmp) {
   if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
   QemuVm vm(handle);
   if (!process_alive(vm)) return vm.pid ? VmState::stopped : VmState::prepared;
   try {
-    QmpClient qmp = QmpClient::connect(vm.qmp_socket, config_.qmp_timeout);
-    return state_from_qmp_status(qmp.query_status().status);
+    qmp.emplace(QmpClient::connect(vm.qmp_socket, config_.qmp_timeout));
+    return state_from_qmp_status(qmp->query_status().status);
   } catch (const Error& e) {
+    qmp.reset();
     // The process lives but does not answer: say so rather than guess.
     if (!process_alive(vm)) return VmState::stopped;  // it exited meanwhile
     config_.log.warn("VM '{}': QEMU (pid {}) runs but QMP does not answer: {}", handle.name, *vm.pid,
@@ -117,9 +123,11 @@ VmState QemuBackend::state(const VmHandle& handle) {
   }
 }
 
-void QemuBackend::require_state(const VmHandle& handle, VmState wanted, std::string_view verb) {
-  VmState current = state(handle);
-  if (current == wanted) return;
+QmpClient QemuBackend::connect_when(const VmHandle& handle, VmState wanted, std::string_view verb) {
+  std::optional<QmpClient> qmp;
+  VmState current = state_over_qmp(handle, qmp);
+  // A VM in the wanted state (running or suspended) always came with a session.
+  if (current == wanted && qmp) return std::move(*qmp);
   throw Error(errc::vm_invalid_state,
               fmt::format("cannot {} VM '{}': it is {} (needs {})", verb, handle.name, to_string(current),
                           to_string(wanted)),
@@ -128,16 +136,12 @@ void QemuBackend::require_state(const VmHandle& handle, VmState wanted, std::str
 }
 
 VmHandle QemuBackend::suspend(const VmHandle& handle) {
-  require_state(handle, VmState::running, "suspend");
-  QmpClient qmp = QmpClient::connect(QemuVm(handle).qmp_socket, config_.qmp_timeout);
-  qmp.stop();
+  connect_when(handle, VmState::running, "suspend").stop();
   return handle;
 }
 
 VmHandle QemuBackend::resume(const VmHandle& handle) {
-  require_state(handle, VmState::suspended, "resume");
-  QmpClient qmp = QmpClient::connect(QemuVm(handle).qmp_socket, config_.qmp_timeout);
-  qmp.cont();
+  connect_when(handle, VmState::suspended, "resume").cont();
   return handle;
 }
 

@@ -7,10 +7,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "backends/qemu/config.hpp"
 #include "backends/qemu/host.hpp"
 #include "backends/qemu/qemu_vm.hpp"
+#include "backends/qemu/qmp_client.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/hypervisor.hpp"
 
@@ -42,7 +45,13 @@ class QemuBackend final : public Hypervisor {
   // Removes the VM's private socket folder, when its sockets are not in its
   // work dir.
   void remove_socket_dir(const QemuVm& vm);
-  void require_state(const VmHandle& handle, VmState wanted, std::string_view verb);
+  // state(), keeping the QMP session it asked (when QEMU answered one).
+  VmState state_over_qmp(const VmHandle& handle, std::optional<QmpClient>& qmp);
+  // The QMP session state_over_qmp opened, when the VM is `wanted`; else
+  // raises vm::invalid_state ("cannot <verb> …"). The command then goes over
+  // the same session: a second connection and handshake cost as much as the
+  // command itself.
+  QmpClient connect_when(const VmHandle& handle, VmState wanted, std::string_view verb);
 
   DataDir data_dir_;
   QemuConfig config_;
