@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -45,15 +46,25 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   nlohmann::json describe(const VmHandle& handle) override;
 
  private:
-  struct Unavailable {
-    std::string message;
+  // A backend is built the first time a call needs it: most commands touch
+  // one backend, and building another (probing its host, or failing to on a
+  // platform without it) would only slow every start-up. Several threads may
+  // ask at once (list() asks every VM's backend concurrently).
+  struct Slot {
+    BackendFactory factory;  // empty for a backend the build left out
+    std::once_flag built;
+    std::unique_ptr<Hypervisor> backend;
+    std::string message;  // why there is no backend, when there is none
     std::string help;
   };
+  // The backend `id`, built if needed; nullptr (with slot's reason) when it
+  // is unavailable, or when no backend has that id (then `slot` is null).
+  Hypervisor* built(const std::string& id, Slot** slot = nullptr) const;
   Hypervisor& backend_for(const std::string& id);
 
-  std::map<std::string, std::unique_ptr<Hypervisor>, std::less<>> backends_;
-  std::map<std::string, Unavailable, std::less<>> unavailable_;
+  BackendContext context_;
   std::string default_;
+  std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
 };
 
 }  // namespace vm_manager

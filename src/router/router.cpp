@@ -9,21 +9,15 @@
 
 namespace vm_manager {
 
-RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry registry) {
+RouterHypervisor::RouterHypervisor(BackendContext context, BackendRegistry registry)
+    : context_(std::move(context)), default_(registry.default_id().value_or("")) {
   for (auto& entry : registry.entries_) {
-    if (entry.factory) {
-      try {
-        backends_[entry.id] = entry.factory(context);
-      } catch (const Error& e) {
-        // A backend that cannot be set up (say, a malformed setting) must
-        // not take the others down with it.
-        unavailable_[entry.id] = Unavailable{e.message(), e.help()};
-      }
-    } else {
-      unavailable_[entry.id] = Unavailable{entry.message, entry.help};
-    }
+    auto slot = std::make_unique<Slot>();
+    slot->factory = std::move(entry.factory);
+    slot->message = std::move(entry.message);
+    slot->help = std::move(entry.help);
+    slots_[entry.id] = std::move(slot);
   }
-  default_ = registry.default_id().value_or("");
 }
 
 RouterHypervisor RouterHypervisor::noop_only(DataDir data_dir) {
@@ -31,13 +25,31 @@ RouterHypervisor RouterHypervisor::noop_only(DataDir data_dir) {
                           BackendRegistry::noop_only());
 }
 
-bool RouterHypervisor::available(std::string_view id) const { return backends_.find(id) != backends_.end(); }
+Hypervisor* RouterHypervisor::built(const std::string& id, Slot** found) const {
+  auto it = slots_.find(id);
+  if (found != nullptr) *found = it == slots_.end() ? nullptr : it->second.get();
+  if (it == slots_.end()) return nullptr;
+  Slot& slot = *it->second;
+  std::call_once(slot.built, [&] {
+    if (!slot.factory) return;
+    try {
+      slot.backend = slot.factory(context_);
+    } catch (const Error& e) {
+      // A backend that cannot be set up (say, a malformed setting) must
+      // not take the others down with it.
+      slot.message = e.message();
+      slot.help = e.help();
+    }
+  });
+  return slot.backend.get();
+}
+
+bool RouterHypervisor::available(std::string_view id) const { return built(std::string(id)) != nullptr; }
 
 Hypervisor& RouterHypervisor::backend_for(const std::string& id) {
-  if (auto it = backends_.find(id); it != backends_.end()) return *it->second;
-  if (auto it = unavailable_.find(id); it != unavailable_.end()) {
-    throw Error(errc::backend_not_available, it->second.message, it->second.help);
-  }
+  Slot* slot = nullptr;
+  if (Hypervisor* backend = built(id, &slot)) return *backend;
+  if (slot != nullptr) throw Error(errc::backend_not_available, slot->message, slot->help);
   if (id.empty()) {
     throw Error(errc::backend_not_available, "this build has no default backend",
                 "name the backend the VM should run on");
@@ -89,7 +101,9 @@ void RouterHypervisor::destroy(VmHandle handle) {
 
 void RouterHypervisor::destroy_remains(const VmHandle& remains) {
   std::exception_ptr first;
-  for (auto& [id, backend] : backends_) {
+  for (const auto& entry : slots_) {
+    Hypervisor* backend = built(entry.first);
+    if (backend == nullptr) continue;
     try {
       backend->destroy_remains(remains);
     } catch (...) {

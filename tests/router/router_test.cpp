@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ using vmctl::test::TempDir;
 
 // What a fake backend was asked to do, per operation.
 struct Calls {
+  std::mutex lock;  // backends may be called from several threads at once
   std::map<std::string, int> count;
   int total() const {
     int n = 0;
@@ -75,7 +77,10 @@ class RecordingHypervisor final : public Hypervisor {
   std::chrono::milliseconds last_stop_timeout{0};
 
  private:
-  void record(const std::string& op) { calls_->count[op] += 1; }
+  void record(const std::string& op) {
+    std::lock_guard<std::mutex> hold(calls_->lock);
+    calls_->count[op] += 1;
+  }
   VmHandle touched(const VmHandle& handle, const std::string& op) {
     record(op);
     VmHandle h = handle;
@@ -155,14 +160,24 @@ class Router : public ::testing::Test {
   RouterHypervisor router;
 };
 
-TEST_F(Router, BuildsEachAvailableBackendOnceWithTheContext) {
-  EXPECT_EQ(fakes.factory_calls["qemu"], 1);
+TEST_F(Router, BuildsEachBackendOnceOnFirstUseWithTheContext) {
+  EXPECT_TRUE(fakes.factory_calls.empty()) << "no backend is built before a call needs it";
+  router.state(handle_for("noop"));
+  router.state(handle_for("noop"));
   EXPECT_EQ(fakes.factory_calls["noop"], 1);
-  EXPECT_EQ(fakes.factory_calls.count("propolis"), 0u);
+  EXPECT_EQ(fakes.factory_calls.count("qemu"), 0u);
   EXPECT_EQ(fakes.context_root, temp / "data");
   EXPECT_EQ(fakes.context_bridge, "br7");
+  EXPECT_EQ((*fakes.noop)["state"], 2);
   EXPECT_EQ(fakes.qemu->total(), 0);
-  EXPECT_EQ(fakes.noop->total(), 0);
+}
+
+TEST_F(Router, ThreadsAskingAtOnceBuildABackendOnce) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) threads.emplace_back([this] { router.state(handle_for("qemu")); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fakes.factory_calls["qemu"], 1);
+  EXPECT_EQ((*fakes.qemu)["state"], 8);
 }
 
 TEST_F(Router, DefaultAndAvailability) {

@@ -42,17 +42,33 @@ bool port_looks_free(std::uint16_t port) {
 }
 
 // Ports to try, in order: from the VM's preferred port to the end of the
-// range, then from its start, then 0 (any port, read back over QMP).
-std::vector<std::uint16_t> ssh_port_candidates(std::uint16_t preferred, const QemuConfig& config) {
-  std::vector<std::uint16_t> ports;
-  std::uint32_t span = config.ssh_port_last - config.ssh_port_first + 1u;
-  for (std::uint32_t i = 0; i < span; ++i) {
-    auto port = static_cast<std::uint16_t>(config.ssh_port_first + (preferred - config.ssh_port_first + i) % span);
-    if (port_looks_free(port)) ports.push_back(port);
+// range, then from its start, then 0 (any port, read back over QMP). Each is
+// probed only when asked for: the first free one is nearly always taken.
+class SshPortCandidates {
+ public:
+  SshPortCandidates(std::uint16_t preferred, const QemuConfig& config)
+      : first_(config.ssh_port_first),
+        span_(config.ssh_port_last - config.ssh_port_first + 1u),
+        offset_((preferred - config.ssh_port_first + span_) % span_) {}
+
+  // The next port to try, or nullopt once 0 has been given.
+  std::optional<std::uint16_t> next() {
+    while (tried_ < span_) {
+      auto port = static_cast<std::uint16_t>(first_ + (offset_ + tried_++) % span_);
+      if (port_looks_free(port)) return port;
+    }
+    if (gave_any_) return std::nullopt;
+    gave_any_ = true;
+    return 0;
   }
-  ports.push_back(0);
-  return ports;
-}
+
+ private:
+  std::uint32_t first_;
+  std::uint32_t span_;
+  std::uint32_t offset_;
+  std::uint32_t tried_ = 0;
+  bool gave_any_ = false;
+};
 
 std::string read_from(const fs::path& file, std::uintmax_t offset) {
   auto text = os::read_file(file).value_or("");
@@ -118,13 +134,12 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   // QEMU creates the console log by the umask (0644) and keeps the mode of
   // one that exists; the guest's console can show secrets.
   if (!h.console_log.empty()) os::create_private_file(h.console_log);
-  std::vector<std::uint16_t> ports{0};
-  if (std::holds_alternative<UserNetwork>(h.network)) {
-    ports = ssh_port_candidates(h.ssh_port.value_or(config_.ssh_port_first), config_);
-  }
+  const bool forwards_ssh = std::holds_alternative<UserNetwork>(h.network);
+  SshPortCandidates ports(h.ssh_port.value_or(config_.ssh_port_first), config_);
+  std::optional<std::uint16_t> port = forwards_ssh ? ports.next() : std::uint16_t{0};
   try {
-    for (std::size_t i = 0;; ++i) {
-      plan.ssh_host_port = ports[i];
+    for (;;) {
+      plan.ssh_host_port = *port;
       remove_runtime_files(h, plan.pidfile);
       auto log_offset = fs::exists(qemu_log) ? fs::file_size(qemu_log) : 0;
       os::ProcessSpec spec;
@@ -134,9 +149,12 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       os::ProcessOutput out = host_->run(spec, config_.launch_timeout);
       if (out.ok()) break;
       std::string complaint = read_from(qemu_log, log_offset);
-      if (complaint.find(kHostForwardFailure) != std::string::npos && i + 1 < ports.size()) {
-        config_.log.debug("SSH port {} is taken; trying {}", ports[i], ports[i + 1]);
-        continue;
+      if (complaint.find(kHostForwardFailure) != std::string::npos && forwards_ssh) {
+        std::uint16_t taken = *port;
+        if ((port = ports.next())) {
+          config_.log.debug("SSH port {} is taken; trying {}", taken, *port);
+          continue;
+        }
       }
       std::string why = out.timed_out ? "it did not finish starting in time" : last_lines(complaint);
       throw Error(errc::vm_start_failed, fmt::format("QEMU failed to start VM '{}': {}", h.name, why),
@@ -153,12 +171,15 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     }
 
     QmpClient qmp = QmpClient::connect(h.qmp_socket, config_.qmp_timeout);
-    QmpStatus status = qmp.query_status();
+    // Asked together: a booting guest keeps QEMU busy, and every round trip
+    // counts against how fast start returns.
+    std::vector<nlohmann::json> replies = qmp.execute_all({{"query-status"}, {"query-vnc"}});
+    QmpStatus status = QmpClient::status_from_reply(replies[0]);
     if (state_from_qmp_status(status.status) != VmState::running) {
       throw Error(errc::vm_start_failed, fmt::format("VM '{}' is {} right after start", h.name, status.status),
                   "see " + h.console_log + " and " + qemu_log.string());
     }
-    auto vnc = qmp.query_vnc();
+    const nlohmann::json& vnc = QmpClient::vnc_from_reply(replies[1]);
     if (vnc.value("enabled", false)) {
       h.vnc = vnc.value("host", std::string("127.0.0.1")) + ":" + vnc.value("service", std::string());
     }

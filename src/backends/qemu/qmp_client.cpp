@@ -278,14 +278,17 @@ struct Stream {
   std::uint64_t& next_id;
 };
 
-std::uint64_t send_request(Stream s, std::string_view command, const json& arguments, QmpClient::Duration timeout,
-                           Clock::time_point deadline) {
-  std::uint64_t id = s.next_id++;
+std::string request_line(std::string_view command, const json& arguments, std::uint64_t id) {
   json request = {{"execute", std::string(command)}, {"id", id}};
   if (!arguments.is_null()) request["arguments"] = arguments;
   // `replace`: a caller's invalid UTF-8 must not escape as a json exception.
-  std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  send_line(s.fd, line, command, timeout, deadline);
+  return request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::uint64_t send_request(Stream s, std::string_view command, const json& arguments, QmpClient::Duration timeout,
+                           Clock::time_point deadline) {
+  std::uint64_t id = s.next_id++;
+  send_line(s.fd, request_line(command, arguments, id), command, timeout, deadline);
   return id;
 }
 
@@ -398,6 +401,22 @@ json QmpClient::execute(std::string_view command, const json& arguments, Duratio
   return await_reply(s, command, id, timeout, deadline);
 }
 
+std::vector<json> QmpClient::execute_all(const std::vector<Command>& commands) {
+  if (commands.empty()) return {};
+  auto deadline = Clock::now() + timeout_;
+  Stream s{fd_, buffer_, events_, next_id_};
+  const std::uint64_t first = next_id_;
+  std::string lines;
+  for (const auto& command : commands) lines += request_line(command.name, command.arguments, next_id_++);
+  send_line(fd_, lines, commands.front().name, timeout_, deadline);
+  std::vector<json> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    replies.push_back(await_reply(s, commands[i].name, first + i, timeout_, deadline));
+  }
+  return replies;
+}
+
 void QmpClient::system_powerdown() { execute("system_powerdown"); }
 void QmpClient::stop() { execute("stop"); }
 void QmpClient::cont() { execute("cont"); }
@@ -417,6 +436,10 @@ void QmpClient::quit() {
 
 QmpStatus QmpClient::query_status() {
   json reply = execute("query-status");
+  return status_from_reply(reply);
+}
+
+QmpStatus QmpClient::status_from_reply(json& reply) {
   json* status = member(reply, "status");
   json* running = member(reply, "running");
   if (status == nullptr || !status->is_string() || running == nullptr || !running->is_boolean()) {
@@ -427,6 +450,10 @@ QmpStatus QmpClient::query_status() {
 
 json QmpClient::query_vnc() {
   json reply = execute("query-vnc");
+  return std::move(vnc_from_reply(reply));
+}
+
+json& QmpClient::vnc_from_reply(json& reply) {
   if (!reply.is_object()) protocol_error("the reply to query-vnc is not an object");
   return reply;
 }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -58,12 +59,26 @@ class QmpClient {
   nlohmann::json execute(std::string_view command, const nlohmann::json& arguments = nullptr);
   nlohmann::json execute(std::string_view command, const nlohmann::json& arguments, Duration timeout);
 
+  // Sends every command at once and then reads their replies, in order:
+  // one round trip instead of one per command, for queries that do not
+  // depend on each other (QEMU queues a client's requests and runs them in
+  // order). Raises as execute() does for the first command that fails.
+  struct Command {
+    std::string_view name;
+    nlohmann::json arguments = nullptr;
+  };
+  std::vector<nlohmann::json> execute_all(const std::vector<Command>& commands);
+
   void system_powerdown();
   void quit();
   void stop();
   void cont();
   QmpStatus query_status();
+  // The status in a reply to query-status; raises qmp::protocol for any other shape.
+  static QmpStatus status_from_reply(nlohmann::json& reply);
   nlohmann::json query_vnc();
+  // The reply to query-vnc, checked to be an object (else qmp::protocol).
+  static nlohmann::json& vnc_from_reply(nlohmann::json& reply);
   std::string human_monitor_command(std::string_view command_line);
 
   // Events received so far, oldest first; the queue is emptied.

@@ -324,6 +324,41 @@ TEST(QmpClient, ExecuteReturnsTheReplyAndSendsArguments) {
   EXPECT_EQ(client.execute("query-name"), json({{"name", "vm1"}}));
 }
 
+// The fake reads both requests before it answers either: a client that
+// waited for the first reply before sending the second would time out.
+TEST(QmpClient, ExecuteAllSendsEveryCommandBeforeReadingAReply) {
+  FakeQemu qemu([](Peer& peer) {
+    peer.greet();
+    json status = peer.expect("query-status");
+    json vnc = peer.expect("query-vnc");
+    EXPECT_GT(vnc["id"].get<std::uint64_t>(), status["id"].get<std::uint64_t>());
+    peer.reply(status, {{"status", "running"}, {"running", true}});
+    peer.send({{"event", "RESUME"}, {"timestamp", {{"seconds", 1}, {"microseconds", 2}}}});
+    peer.reply(vnc, {{"enabled", true}, {"host", "127.0.0.1"}, {"service", "5901"}});
+    peer.wait_for_close();
+  });
+  auto client = qemu.connect();
+  auto replies = client.execute_all({{"query-status"}, {"query-vnc"}});
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(QmpClient::status_from_reply(replies[0]).status, "running");
+  EXPECT_EQ(QmpClient::vnc_from_reply(replies[1])["service"], "5901");
+  auto events = client.take_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].name, "RESUME");
+}
+
+TEST(QmpClient, ExecuteAllRaisesTheFirstFailure) {
+  FakeQemu qemu([](Peer& peer) {
+    peer.greet();
+    json first = peer.expect("cont");
+    peer.expect("query-status");
+    peer.send({{"error", {{"class", "GenericError"}, {"desc", "no"}}}, {"id", first["id"]}});
+    peer.wait_for_close();
+  });
+  auto client = qemu.connect();
+  expect_error(error_from([&] { client.execute_all({{"cont"}, {"query-status"}}); }), errc::qmp_command_failed);
+}
+
 TEST(QmpClient, QueryStatusParses) {
   FakeQemu qemu([](Peer& peer) {
     peer.greet();
