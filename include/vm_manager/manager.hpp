@@ -263,6 +263,10 @@ class VM_MANAGER_API VmManager {
   VmStatus status(std::string_view name);
   // The live state, asked of the VM's backend.
   VmState state(const VmHandle& handle);
+  // The VM's record when it runs; raises vm::invalid_state ("VM 'web' is
+  // stopped, not running") when it does not. exec, upload, download,
+  // ssh_access and provision check this first.
+  VmRecord require_running(std::string_view name);
 
  private:
   // The one place a VM changes: lock, load, `act`, save.

@@ -14,6 +14,16 @@
 namespace vm_manager {
 namespace fs = std::filesystem;
 
+VmRecord VmManager::require_running(std::string_view name) {
+  VmRecord record = get(name);
+  VmState state = hypervisor_.state(record.handle);
+  if (state != VmState::running) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
+                "start the VM first");
+  }
+  return record;
+}
+
 std::string read_ssh_public_key(const fs::path& path) { return ssh::read_public_key_file(path).line(); }
 
 void VmManager::wait_ready(std::string_view name, const ReadyOptions& options) {
@@ -31,7 +41,7 @@ ExecResult VmManager::exec(std::string_view name, const std::string& command, st
 }
 
 ExecResult VmManager::exec(std::string_view name, const std::string& command, const ExecOptions& options) {
-  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle));
+  ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle));
   ExecResult result;
   auto collect = [](std::string& into, const OutputSink& sink) {
     return [&into, &sink](std::string_view chunk) {
@@ -45,15 +55,15 @@ ExecResult VmManager::exec(std::string_view name, const std::string& command, co
 }
 
 void VmManager::upload(std::string_view name, const fs::path& local, const std::string& remote) {
-  ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle)).upload(local, remote);
+  ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle)).upload(local, remote);
 }
 
 void VmManager::download(std::string_view name, const std::string& remote, const fs::path& local) {
-  ssh::Session::connect(ssh::target_for(hypervisor_, get(name).handle)).download(remote, local);
+  ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle)).download(remote, local);
 }
 
 SshAccess VmManager::ssh_access(std::string_view name) {
-  VmHandle handle = get(name).handle;
+  VmHandle handle = require_running(name).handle;
   ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, handle);
   ssh::require_ssh_access(handle);
   return SshAccess{endpoint.host,           endpoint.port,          handle.ssh_user,
@@ -62,7 +72,7 @@ SshAccess VmManager::ssh_access(std::string_view name) {
 
 void VmManager::provision(std::string_view name, const std::vector<ProvisionStep>& steps,
                           const ProvisionOptions& options) {
-  VmHandle handle = get(name).handle;
+  VmHandle handle = require_running(name).handle;
   ssh::ConnectOptions connect;
   connect.timeout = options.connect_timeout;
   ssh::Session session = ssh::Session::connect(ssh::target_for(hypervisor_, handle), connect);

@@ -52,7 +52,6 @@ void run_cp(Context& ctx, const std::string& source, const std::string& destinat
                 "write NAME:/path for the VM's side and a local path for the other");
   }
   const std::string& vm = from.vm.empty() ? to.vm : from.vm;
-  running_vm(ctx, vm);
   if (to.vm.empty()) {
     ctx.manager().download(vm, from.path, local_destination(to.path, from.path));
   } else {

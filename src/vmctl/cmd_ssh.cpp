@@ -31,7 +31,6 @@ std::string ssh_program(Context& ctx) { return ctx.environment().get("VMCTL_SSH"
 }
 
 void run_ssh(Context& ctx, const std::string& name, const std::vector<std::string>& command) {
-  running_vm(ctx, name);
   std::vector<std::string> argv = {ssh_program(ctx)};
   for (std::string& arg : openssh_arguments(ctx.manager().ssh_access(name))) argv.push_back(std::move(arg));
   argv.push_back("--");
@@ -56,7 +55,6 @@ void add_ssh_config_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("ssh-config", "Print an OpenSSH config block for a VM (for ssh, scp, rsync, IDEs)");
   add_name_argument(*cmd, *name);
   cmd->callback([&ctx, name] {
-    running_vm(ctx, *name);
     std::string out = "Host " + *name + "\n";
     for (const std::string& line : openssh_settings(ctx.manager().ssh_access(*name))) {
       out += "  " + line + "\n";

@@ -17,16 +17,6 @@ std::string config_value(const std::string& value) {
 
 }  // namespace
 
-VmHandle running_vm(Context& ctx, const std::string& name) {
-  VmHandle handle = ctx.manager().get(name).handle;
-  VmState state = ctx.manager().state(handle);
-  if (state != VmState::running) {
-    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
-                fmt::format("start it first: vmctl start {} --wait", name));
-  }
-  return handle;
-}
-
 std::vector<std::string> openssh_settings(const SshAccess& access) {
   std::vector<std::string> lines = {
       "HostName " + access.host,

@@ -1,5 +1,5 @@
-// What `vmctl ssh`, `ssh-config` and `cp` share: a running VM's handle and
-// the OpenSSH options that log into it with its own key and known_hosts.
+// What `vmctl ssh` and `ssh-config` share: the OpenSSH options that log
+// into a running VM with its own key and known_hosts.
 #pragma once
 
 #include <string>
@@ -8,9 +8,6 @@
 #include "vmctl/context.hpp"
 
 namespace vmctl {
-
-// The VM's handle; raises vm::invalid_state unless it runs.
-vm_manager::VmHandle running_vm(Context& ctx, const std::string& name);
 
 // ssh_config lines ("Key value", no indentation): host, port, user, the
 // VM's identity and known_hosts, StrictHostKeyChecking yes.

@@ -193,12 +193,7 @@ VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm) {
 VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
-    VmRecord record = ctx.manager->get(name);
-    VmState state = ctx.manager->state(record.handle);
-    if (state != VmState::running) {
-      throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", name, to_string(state)),
-                  "bring it up first");
-    }
+    VmRecord record = ctx.manager->require_running(name);
     if (vm.provisioners.empty()) return succeeded(name, "nothing to provision");
     run_provisioners(ctx, vm, record.handle);
     return succeeded(name, "provisioned");
