@@ -29,9 +29,13 @@ class QemuCliTest : public VmctlTest {
     std::vector<std::pair<pid_t, std::uint64_t>> processes;
     for (const auto& vm : list()) {
       std::string name = vm.at("name");
-      auto record = nlohmann::json::parse(std::ifstream(data_ / "vms" / name / "vm.json"));
-      const vm_manager::qemu::QemuVm qemu(record.at("handle").get<vm_manager::VmHandle>());
-      if (qemu.pid && qemu.pid_start_time) processes.emplace_back(*qemu.pid, *qemu.pid_start_time);
+      try {
+        auto record = nlohmann::json::parse(std::ifstream(data_ / "vms" / name / "vm.json"));
+        const vm_manager::qemu::QemuVm qemu(record.at("handle").get<vm_manager::VmHandle>());
+        if (qemu.pid && qemu.pid_start_time) processes.emplace_back(*qemu.pid, *qemu.pid_start_time);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "cannot read " << name << "'s record: " << e.what();  // destroy it all the same
+      }
       ok({"destroy", name});
     }
     for (auto [pid, started] : processes) EXPECT_FALSE(vm_manager::os::is_running_process(pid, started));
