@@ -18,6 +18,7 @@
 #include "core/handle_from_spec.hpp"
 #include "image/sha256.hpp"
 #include "ssh/keys.hpp"
+#include "support/error_from.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/sshd.hpp"
@@ -27,21 +28,11 @@
 namespace {
 using namespace vm_manager;
 using namespace std::chrono_literals;
+using vmctl::test::error_from;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
-
-template <typename Body>
-Error error_from(Body body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return Error("none", "none");
-}
 
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

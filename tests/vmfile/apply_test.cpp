@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "support/error_from.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/router.hpp"
@@ -21,6 +22,7 @@
 
 namespace {
 using namespace vm_manager;
+using vmctl::test::error_from;
 using vmctl::test::TempDir;
 using namespace std::chrono_literals;
 
@@ -30,17 +32,6 @@ VmSpec spec_named(const std::string& name) {
   spec.backend = std::string("noop");
   spec.image_path = "/images/base.qcow2";
   return spec;
-}
-
-template <typename Body>
-Error error_from_call(Body body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return Error("none", "none");
 }
 
 ManagerConfig noop_config(const std::filesystem::path& dir) {
@@ -251,7 +242,7 @@ vm "two" {{
   EXPECT_EQ(apply_provision(manager_, file, options)[0].result, "nothing to provision");
 
   options.only = "three";
-  Error missing = error_from_call([&] { apply_up(manager_, file, options); });
+  Error missing = error_from([&] { apply_up(manager_, file, options); });
   EXPECT_EQ(missing.code(), errc::vm_not_found);
   EXPECT_EQ(missing.help(), "it defines: one, two");
 }

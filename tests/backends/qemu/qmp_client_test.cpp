@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "os/proc.hpp"
+#include "support/error_from.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -28,6 +29,7 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using vmctl::test::error_from;
 using Clock = std::chrono::steady_clock;
 using ::testing::HasSubstr;
 
@@ -192,17 +194,6 @@ class Listener {
 };
 
 // ---- helpers ------------------------------------------------------------------------------
-
-template <class F>
-Error error_from(F&& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return Error("none", "none");
-}
 
 void expect_error(const Error& e, std::string_view code) {
   EXPECT_EQ(e.code(), code) << e.message();
