@@ -201,6 +201,9 @@ class VM_MANAGER_API VmManager {
 
   // Boots a prepared or stopped VM; a running one is left as it is.
   VmRecord start(std::string_view name, bool* was_running = nullptr);
+  // The same, then waits until the guest is ready (wait_ready, outside the
+  // VM's lock, so others can use the VM meanwhile).
+  VmRecord start(std::string_view name, const ReadyOptions& ready, bool* was_running = nullptr);
   // Gracefully, then forcefully once `timeout` has passed (0: at once).
   VmRecord stop(std::string_view name, std::chrono::milliseconds timeout);
   VmRecord suspend(std::string_view name);

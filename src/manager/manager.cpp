@@ -89,6 +89,12 @@ VmRecord VmManager::start(std::string_view name, bool* was_running) {
   return record;
 }
 
+VmRecord VmManager::start(std::string_view name, const ReadyOptions& ready, bool* was_running) {
+  VmRecord record = start(name, was_running);
+  wait_ready(name, ready);
+  return record;
+}
+
 VmRecord VmManager::stop(std::string_view name, std::chrono::milliseconds timeout) {
   return change(name, [&](const VmRecord& current) { return hypervisor_.stop(current.handle, timeout); });
 }

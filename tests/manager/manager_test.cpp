@@ -131,6 +131,19 @@ class ManagerGuestTest : public ::testing::Test {
   VmManager manager_;
 };
 
+TEST_F(ManagerGuestTest, StartCanWaitUntilTheGuestLetsUsIn) {
+  std::vector<std::string> steps;
+  ReadyOptions ready;
+  ready.timeout = 30s;
+  ready.progress = [&](const Progress& step) { steps.push_back(step.what + (step.finished ? " done" : "")); };
+  bool was_running = false;
+  VmRecord record = manager_.start("guest", ready, &was_running);
+  EXPECT_EQ(record.handle.name, "guest");
+  EXPECT_TRUE(was_running) << "this backend's VMs always run";
+  // No seed, so nothing to wait for after SSH.
+  EXPECT_THAT(steps, ElementsAre("ssh", "ssh done"));
+}
+
 TEST_F(ManagerGuestTest, ExecCollectsAndStreamsBothOutputs) {
   std::string streamed_out;
   std::string streamed_err;
