@@ -38,11 +38,13 @@ bool pulls_shown(const Context& ctx) { return ctx.pull_output == PullOutput::sho
 
 // The cache's info lines are what a pull does ("Downloading …"): shown
 // plainly, as status lines, or not at all; anything else is a diagnostic.
-LogSink image_log(bool shown, LogSink diagnostics) {
-  return [shown, diagnostics = std::move(diagnostics)](LogLevel level, std::string_view message) {
+// Whether they are shown is asked at each line: a command may decide after
+// the manager was made (VMFile commands hide them).
+LogSink image_log(const Context& ctx, LogSink diagnostics) {
+  return [&ctx, diagnostics = std::move(diagnostics)](LogLevel level, std::string_view message) {
     if (level != LogLevel::info) {
       diagnostics(level, message);
-    } else if (shown) {
+    } else if (pulls_shown(ctx)) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
     }
   };
@@ -64,7 +66,7 @@ VmManager& Context::manager() {
     ManagerConfig config(data_dir(), environment());
     config.locks.timeout = lock_timeout(environment());
     config.log = log_sink();
-    config.image_log = image_log(pulls_shown(*this), log_sink());
+    config.image_log = image_log(*this, log_sink());
     config.locks.on_wait = [this](std::string_view name, long holder) {
       std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
       note(fmt::format("waiting for another vmctl command{} working on '{}'…", by, name));

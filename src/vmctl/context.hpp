@@ -27,7 +27,7 @@ struct GlobalOptions {
 class Context {
  public:
   GlobalOptions options;
-  // Set before manager() is first used.
+  // Whether image pulls say what they do (read at each pull).
   PullOutput pull_output = PullOutput::shown;
 
   // Built on first use, after the command line has been parsed.
