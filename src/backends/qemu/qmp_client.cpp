@@ -459,7 +459,10 @@ json& QmpClient::vnc_from_reply(json& reply) {
 }
 
 std::string QmpClient::human_monitor_command(std::string_view command_line) {
-  json reply = execute("human-monitor-command", {{"command-line", std::string(command_line)}});
+  return text_from_hmp_reply(execute("human-monitor-command", {{"command-line", std::string(command_line)}}));
+}
+
+std::string QmpClient::text_from_hmp_reply(const json& reply) {
   if (!reply.is_string()) protocol_error("the reply to human-monitor-command is not a string");
   return reply.get<std::string>();
 }

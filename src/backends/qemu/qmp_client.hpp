@@ -80,6 +80,8 @@ class QmpClient {
   // The reply to query-vnc, checked to be an object (else qmp::protocol).
   static nlohmann::json& vnc_from_reply(nlohmann::json& reply);
   std::string human_monitor_command(std::string_view command_line);
+  // The text in a reply to human-monitor-command (else qmp::protocol).
+  static std::string text_from_hmp_reply(const nlohmann::json& reply);
 
   // Events received so far, oldest first; the queue is emptied.
   std::deque<QmpEvent> take_events();
