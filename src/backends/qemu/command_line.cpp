@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "backends/qemu/options.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 
 namespace vm_manager::qemu {
 namespace {
@@ -71,8 +72,12 @@ void add_devices(Args& args, const QemuVm& h) {
                              ",server=on,wait=off,logfile=" + path_value(h.console_log, "console log") +
                              ",logappend=on",
              "-serial", "chardev:serial0",
-             // A display so VNC shows something; VNC on loopback, the first free display.
-             "-device", "VGA", "-display", "none", "-vnc", "127.0.0.1:0,to=99"});
+             // A display so VNC shows something. VNC listens on a unix socket
+             // in the VM's private socket dir: QEMU's VNC without a password
+             // lets anyone who can connect watch and type, and a TCP port on
+             // loopback is open to every local user.
+             "-device", "VGA", "-display", "none", "-vnc",
+             "unix:" + path_value(layout::vnc_socket(h.qmp_socket).string(), "VNC socket")});
 }
 
 void add_control(Args& args, const QemuVm& h, const LaunchPlan& plan) {

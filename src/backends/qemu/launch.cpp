@@ -97,7 +97,8 @@ std::int64_t read_pidfile(const fs::path& pidfile) {
 }
 
 void remove_runtime_files(const QemuVm& h, const fs::path& pidfile) {
-  for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket), pidfile}) {
+  for (const fs::path& file :
+       {fs::path(h.qmp_socket), fs::path(h.console_socket), layout::vnc_socket(h.qmp_socket), pidfile}) {
     std::error_code ec;
     fs::remove(file, ec);
   }
@@ -171,22 +172,17 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     }
 
     // QEMU runs the guest from here on: it was not told to wait (-S), and
-    // -daemonize returned only once its set-up was done. What start still
-    // needs to know goes in as few QMP commands as it can, asked together:
-    // a booting guest keeps QEMU's main loop busy, and each command waits
-    // for it, counting against how fast start returns.
+    // -daemonize returned only once its set-up was done, its sockets
+    // listening. The handshake proves QMP answers; anything more waits for a
+    // main loop the booting guest keeps busy, so start asks nothing else
+    // unless QEMU picked the SSH port itself.
     QmpClient qmp = QmpClient::connect(h.qmp_socket, config_.qmp_timeout);
-    const bool port_unknown = std::holds_alternative<UserNetwork>(h.network) && plan.ssh_host_port == 0;
-    std::vector<QmpClient::Command> questions{{"query-vnc"}};
-    if (port_unknown) questions.push_back({"human-monitor-command", {{"command-line", "info usernet"}}});
-    std::vector<nlohmann::json> replies = qmp.execute_all(questions);
-    const nlohmann::json& vnc = QmpClient::vnc_from_reply(replies[0]);
-    if (vnc.value("enabled", false)) {
-      h.vnc = vnc.value("host", std::string("127.0.0.1")) + ":" + vnc.value("service", std::string());
-    }
+    h.vnc = "unix:" + layout::vnc_socket(h.qmp_socket).string();
     if (std::holds_alternative<UserNetwork>(h.network)) {
       h.ssh_port = plan.ssh_host_port;
-      if (port_unknown) h.ssh_port = ssh_port_from_usernet(QmpClient::text_from_hmp_reply(replies[1]));
+      if (plan.ssh_host_port == 0) {
+        h.ssh_port = ssh_port_from_usernet(qmp.human_monitor_command("info usernet"));
+      }
     }
     return h.handle();
   } catch (...) {

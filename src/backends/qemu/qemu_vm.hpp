@@ -25,7 +25,7 @@ struct QemuState {
   std::optional<std::uint64_t> pid_start_time;
   std::string qmp_socket;
   std::string console_socket;
-  std::string vnc;  // "127.0.0.1:5901" once known
+  std::string vnc;  // where VNC listens once started: "unix:/…/vnc.sock"
   std::string mac;
   bool uefi = false;
   Accel accel = Accel::automatic;  // as asked: "auto" is decided at each start

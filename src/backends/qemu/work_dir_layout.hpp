@@ -14,9 +14,15 @@ inline constexpr const char* kPidFile = "qemu.pid";
 inline constexpr const char* kUefiVars = "OVMF_VARS.fd";
 inline constexpr const char* kConsoleSocket = "console.sock";
 inline constexpr const char* kQmpSocket = "qmp.sock";
+inline constexpr const char* kVncSocket = "vnc.sock";
 
 inline std::filesystem::path pidfile(const std::filesystem::path& work_dir) { return work_dir / kPidFile; }
 inline std::filesystem::path qemu_log(const std::filesystem::path& work_dir) { return work_dir / kQemuLog; }
+// VNC's socket sits beside the QMP socket, wherever socket_dir_for() put
+// that, so records written before VNC moved off TCP find it too.
+inline std::filesystem::path vnc_socket(const std::filesystem::path& qmp_socket) {
+  return qmp_socket.parent_path() / kVncSocket;
+}
 inline std::filesystem::path uefi_vars(const std::filesystem::path& work_dir) { return work_dir / kUefiVars; }
 
 }  // namespace vm_manager::qemu::layout

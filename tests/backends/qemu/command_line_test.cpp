@@ -271,9 +271,11 @@ TEST(QemuCommandLine, SerialConsoleIsASocketLoggedToConsoleLog) {
   EXPECT_EQ(value_of(args, "-serial"), "chardev:serial0");
 }
 
-TEST(QemuCommandLine, VncOnLoopbackWithADisplayDevice) {
-  Args args = command_line(handle());
-  EXPECT_EQ(value_of(args, "-vnc"), "127.0.0.1:0,to=99");
+TEST(QemuCommandLine, VncOnAUnixSocketBesideQmpWithADisplayDevice) {
+  QemuVm h = handle();
+  Args args = command_line(h);
+  EXPECT_EQ(value_of(args, "-vnc"), "unix:" + (std::filesystem::path(h.qmp_socket).parent_path() / "vnc.sock").string());
+  for (const auto& arg : args) EXPECT_EQ(arg.find("127.0.0.1:0"), std::string::npos) << "no VNC on TCP";
   EXPECT_EQ(devices(args, "VGA").size(), 1u);
   EXPECT_EQ(value_of(args, "-display"), "none");
 }

@@ -3,19 +3,24 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
+#include "support/child.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 
@@ -28,6 +33,60 @@ using vmctl::test::wait_for_text;
 
 // Generous: two cores shared with other tests, and TCG.
 constexpr auto kBootTimeout = 120s;
+
+// Connects to a unix socket; the errno on failure, 0 on success. Only
+// async-signal-safe calls, so a forked child may use it.
+int connect_unix(const char* path, int* fd_out = nullptr) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::size_t n = 0;
+  for (; path[n] != '\0' && n + 1 < sizeof addr.sun_path; ++n) addr.sun_path[n] = path[n];
+  int err = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  if (err == 0 && fd_out != nullptr) {
+    *fd_out = fd;
+  } else {
+    ::close(fd);
+  }
+  return err;
+}
+
+// The version line a VNC (RFB) server greets with, or what went wrong.
+std::string rfb_greeting(const std::string& path) {
+  int fd = -1;
+  if (int err = connect_unix(path.c_str(), &fd); err != 0) return std::string("connect: ") + std::strerror(err);
+  timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  char buf[12];
+  std::size_t got = 0;
+  while (got < sizeof buf) {
+    ssize_t n = ::read(fd, buf + got, sizeof buf - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return std::string(buf, got);
+}
+
+// VNC answers its owner on the unix socket and nobody else: the socket's
+// dir is private, so another uid cannot even connect.
+void expect_vnc_for_owner_only(const QemuVm& vm) {
+  ASSERT_EQ(vm.vnc.rfind("unix:", 0), 0u) << vm.vnc;
+  const std::string path = vm.vnc.substr(5);
+  EXPECT_TRUE(std::filesystem::is_socket(path)) << path;
+  EXPECT_EQ(rfb_greeting(path), "RFB 003.008\n");
+  struct stat dir {};
+  ASSERT_EQ(::stat(std::filesystem::path(path).parent_path().c_str(), &dir), 0);
+  EXPECT_EQ(dir.st_mode & 0777, 0700u);
+  EXPECT_EQ(dir.st_uid, ::geteuid());
+  if (::geteuid() != 0) return;  // only root can become another user; CI runs as root
+  vmctl::test::Child other([&path] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 2;
+    return connect_unix(path.c_str()) == EACCES ? 0 : 1;
+  });
+  EXPECT_EQ(other.wait(), 0) << "uid 65534 could connect to VNC, or could not become that user";
+}
 
 class QemuBackendTest : public ::testing::Test {
  protected:
@@ -57,8 +116,8 @@ TEST_F(QemuBackendTest, LifecycleWithAcpiShutdown) {
   h = started(h);
   EXPECT_EQ(backend_.state(h), VmState::running);
   ASSERT_TRUE(QemuVm(h).pid && QemuVm(h).pid_start_time);
-  EXPECT_FALSE(QemuVm(h).vnc.empty());
   ASSERT_TRUE(h.ssh_port);
+  expect_vnc_for_owner_only(QemuVm(h));
 
   // The seed is found (as a virtio disk the cloud kernel can see) and read.
   ASSERT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: ready", kBootTimeout));
