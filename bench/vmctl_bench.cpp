@@ -61,6 +61,7 @@
 #include "os/unique_fd.hpp"
 #include "ssh/session.hpp"
 #include "vm_manager/json.hpp"
+#include "vm_manager/store.hpp"
 
 extern char** environ;
 
@@ -141,8 +142,8 @@ void create_tiny(const Setup& s, const std::string& name) {
 
 // The VM's handle with its qemu state (pid, sockets) read out.
 vm_manager::qemu::QemuVm handle_of(const Setup& s, const std::string& name) {
-  auto record = nlohmann::json::parse(std::ifstream(s.data / "vms" / name / "vm.json"));
-  return vm_manager::qemu::QemuVm(record.at("handle").get<vm_manager::VmHandle>());
+  // The store knows which of vm.json and run.json holds the pid.
+  return vm_manager::qemu::QemuVm(vm_manager::VmStore(vm_manager::DataDir(s.data)).load(name).handle);
 }
 
 bool wait_for_console(const vm_manager::qemu::QemuVm& h, const std::string& text) {

@@ -35,6 +35,12 @@ class VM_MANAGER_API Hypervisor {
 
   // Boots a prepared or stopped VM. On return it is `running`. Raises
   // vm::invalid_state when it is running, suspended or destroyed.
+  //
+  // What start, stop, suspend and resume change in the handle must be facts
+  // that hold only until the host restarts (a pid, a socket, a port bound):
+  // the store keeps them for this boot, unsynced (Durability::this_boot). A
+  // backend whose start leaves something that outlives a reboot (a defined
+  // domain, a zone) records it at prepare, or on its own disk, durably.
   virtual VmHandle start(const VmHandle& handle) = 0;
 
   // Shuts the VM down: gracefully first, forcefully once `timeout` has passed.

@@ -272,7 +272,8 @@ class VM_MANAGER_API VmManager {
   VmRecord require_running(std::string_view name);
 
  private:
-  // The one place a VM changes: lock, load, `act`, save.
+  // The one place a running VM changes: lock, load, `act` (a start, stop,
+  // suspend or resume), save for this boot.
   template <typename Act>
   VmRecord change(std::string_view name, Act act);
 

@@ -2,6 +2,12 @@
 //
 // Crash safety: vm.json is replaced atomically (temp file, fsync, rename,
 // fsync of the folder), so a crash leaves the old record or the new one.
+// What only holds while the host runs (a pid, the port QEMU bound) goes to
+// run.json beside it, replaced atomically but not synced: those facts die with
+// the host anyway, and an fsync costs milliseconds on every start and stop.
+// load() prefers run.json written since the host booted, as libvirt keeps a
+// domain's status apart from its definition; one from an earlier boot is
+// ignored, so a host crash falls back to the last durable record.
 // Concurrency: a command that changes a VM holds that VM's VmLock (flock) for
 // its whole run; readers (list, status) need no lock because of the atomic
 // replace.
@@ -27,6 +33,13 @@ struct VmRecord {
   VmSpec spec;
   std::string created_at;  // RFC 3339, UTC
   bool operator==(const VmRecord&) const = default;
+};
+
+// How a save must outlive a crash of the host (a crash of vmctl loses
+// nothing either way).
+enum class Durability {
+  durable,    // vm.json, synced: the record survives anything
+  this_boot,  // run.json, unsynced: only facts that die with the host changed
 };
 
 struct LockOptions {
@@ -76,7 +89,8 @@ class VM_MANAGER_API VmStore {
 
   bool exists(std::string_view name) const;
 
-  // Raises vm::not_found, store::corrupt, vm::invalid_name.
+  // The record as it stands: run.json when this boot wrote one, else
+  // vm.json. Raises vm::not_found, store::corrupt, vm::invalid_name.
   VmRecord load(std::string_view name) const;
 
   // What can still be read of a VM whose record load() refuses: its name
@@ -86,8 +100,10 @@ class VM_MANAGER_API VmStore {
   // Hypervisor::destroy_remains.
   VmHandle salvage(std::string_view name) const;
 
-  // Atomically replaces the VM's vm.json. The caller holds `lock` for the VM.
-  void save(const VmLock& lock, const VmRecord& record) const;
+  // Atomically replaces the VM's record. The caller holds `lock` for the VM.
+  // Durability::durable writes vm.json and drops run.json; this_boot writes
+  // run.json only, for changes that no longer hold once the host restarts.
+  void save(const VmLock& lock, const VmRecord& record, Durability durability = Durability::durable) const;
 
   // Creates the VM under `lock`: refuses an existing name (vm::already_exists),
   // clears the leftovers of a create that crashed, calls `prepare` and saves
@@ -103,6 +119,8 @@ class VM_MANAGER_API VmStore {
   std::vector<StoreEntry> list() const;
 
  private:
+  std::filesystem::path run_file(std::string_view name) const;
+
   DataDir data_dir_;
   LockOptions options_;
 };

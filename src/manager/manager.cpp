@@ -32,10 +32,12 @@ VmRecord VmManager::change(std::string_view name, Act act) {
   VmRecord record = store_.load(name);
   VmHandle changed = act(record);
   // An unchanged handle (suspend, resume, starting a running VM) needs no
-  // save: rewriting the same record would cost two fsyncs for nothing.
+  // save.
   if (changed == record.handle) return record;
   record.handle = std::move(changed);
-  store_.save(lock, record);
+  // Every act is a start, stop, suspend or resume, whose changes hold only
+  // until the host restarts (Hypervisor::start).
+  store_.save(lock, record, Durability::this_boot);
   return record;
 }
 
@@ -72,8 +74,11 @@ VmRecord VmManager::create(const VmSpec& wanted, const CreateOptions& options) {
   }
   if (options.on_created) options.on_created(record);
   if (options.start) {
-    record.handle = hypervisor_.start(record.handle);
-    store_.save(lock, record);
+    VmHandle started = hypervisor_.start(record.handle);
+    if (started != record.handle) {
+      record.handle = std::move(started);
+      store_.save(lock, record, Durability::this_boot);
+    }
   }
   return record;
 }

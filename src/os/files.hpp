@@ -10,10 +10,18 @@
 
 namespace vm_manager::os {
 
-// Replaces `path` with `data` so that a crash at any instant leaves either the
-// old content or the new one: temp file in the same folder, fsync, rename,
-// fsync of the folder. Raises store::io.
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0600);
+// Whether a write must outlive a crash of the host, not just of the process.
+enum class Sync {
+  durable,    // fsync the file, and its folder after the rename
+  this_boot,  // no fsync: readers see it at once, a host crash may lose it
+};
+
+// Replaces `path` with `data` so that readers see either the old content or
+// the new one: temp file in the same folder, rename. Sync::durable adds an
+// fsync before the rename and one of the folder after it, so that a crash of
+// the host at any instant leaves one or the other too. Raises store::io.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, mode_t mode = 0600,
+                       Sync sync = Sync::durable);
 
 // Creates `path` empty with mode 0600 unless it exists (then it is left as
 // it is). Raises store::io.

@@ -42,4 +42,8 @@ bool signal_process(pid_t pid, std::uint64_t start_time, int signal);
 // (a pidfd becomes readable at exit). True when it is gone.
 bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout);
 
+// When the host booted, on the wall clock: what a file written before it
+// says holds only for a boot that is over.
+std::chrono::system_clock::time_point boot_time();
+
 }  // namespace vm_manager::os

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <ctime>
 #include <utility>
@@ -11,6 +13,7 @@
 
 #include "os/file_lock.hpp"
 #include "os/files.hpp"
+#include "os/proc.hpp"
 #include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
@@ -23,6 +26,19 @@ namespace {
 
 // 1: every backend's fields flat in the handle; 2: those in backend_state.
 constexpr int kRecordFormat = 2;
+
+// This boot's version of vm.json (store.hpp).
+constexpr const char* kRunFile = "run.json";
+
+// run.json's text when this boot wrote it; nullopt when there is none, or
+// when it is from before the host's last boot (its pid names nothing now).
+std::optional<std::string> this_boots(const fs::path& run_file) {
+  std::error_code ec;
+  auto written = fs::last_write_time(run_file, ec);
+  if (ec) return std::nullopt;
+  if (std::chrono::file_clock::to_sys(written) < os::boot_time()) return std::nullopt;
+  return os::read_file(run_file);
+}
 
 std::string now_rfc3339() {
   std::time_t now = std::time(nullptr);
@@ -187,6 +203,8 @@ VmLock VmStore::lock(std::string_view name) const {
 
 bool VmStore::exists(std::string_view name) const { return fs::exists(data_dir_.vm_file(name)); }
 
+fs::path VmStore::run_file(std::string_view name) const { return data_dir_.vm_dir(name) / kRunFile; }
+
 VmRecord VmStore::load(std::string_view name) const {
   fs::path path = data_dir_.vm_file(name);
   auto text = os::read_file(path);
@@ -194,21 +212,31 @@ VmRecord VmStore::load(std::string_view name) const {
     throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
                 "check the name against the VMs that exist, or create the VM");
   }
-  return record_from_text(*text, path);
+  // Read even when run.json stands in for it: a vm.json that would not
+  // survive the next reboot is better found now.
+  VmRecord durable = record_from_text(*text, path);
+  fs::path run = run_file(name);
+  if (auto run_text = this_boots(run)) return record_from_text(*run_text, run);
+  return durable;
 }
 
 VmHandle VmStore::salvage(std::string_view name) const {
   VmHandle remains;
   remains.name = std::string(name);
   remains.work_dir = data_dir_.vm_dir(name).string();
-  std::optional<std::string> text;
+  auto handle_in = [](const std::optional<std::string>& text) {
+    json j = json::parse(text.value_or(""), nullptr, /*allow_exceptions=*/false);
+    return j.is_object() && j.contains("handle") && j["handle"].is_object() ? j : json();
+  };
+  json j;
   try {
-    text = os::read_file(data_dir_.vm_file(name));
+    // This boot's record names the process that may still run.
+    j = handle_in(this_boots(run_file(name)));
+    if (j.is_null()) j = handle_in(os::read_file(data_dir_.vm_file(name)));
   } catch (const Error&) {
     return remains;
   }
-  json j = json::parse(text.value_or(""), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("handle") || !j["handle"].is_object()) return remains;
+  if (j.is_null()) return remains;
   json& h = j["handle"];
   if (!j.contains("format") || j["format"] == 1) move_backend_fields(h);
   salvage_field(h, "id", remains.id);
@@ -222,13 +250,26 @@ VmHandle VmStore::salvage(std::string_view name) const {
   return remains;
 }
 
-void VmStore::save(const VmLock& lock, const VmRecord& record) const {
+void VmStore::save(const VmLock& lock, const VmRecord& record, Durability durability) const {
   if (lock.name() != record.handle.name) {
     throw Error(errc::store_io,
                 fmt::format("refusing to save VM '{}' under the lock of '{}'", record.handle.name, lock.name()),
                 "this is a bug in vmctl; please report it");
   }
-  os::write_file_atomic(data_dir_.vm_file(record.handle.name), record_to_text(record));
+  const std::string text = record_to_text(record);
+  fs::path run = run_file(record.handle.name);
+  if (durability == Durability::this_boot) {
+    os::write_file_atomic(run, text, 0600, os::Sync::this_boot);
+    return;
+  }
+  // Dropped before vm.json is replaced: the fsync of the folder that makes
+  // the new vm.json durable makes this unlink durable too, so no crash can
+  // leave a run.json older than vm.json.
+  if (::unlink(run.c_str()) != 0 && errno != ENOENT) {
+    throw Error(errc::store_io, fmt::format("cannot remove {}: {}", run.string(), std::strerror(errno)),
+                "check the permissions of the data dir");
+  }
+  os::write_file_atomic(data_dir_.vm_file(record.handle.name), text);
 }
 
 VmRecord VmStore::create(const VmLock& lock, const VmSpec& spec,

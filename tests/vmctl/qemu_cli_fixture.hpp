@@ -11,6 +11,7 @@
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
 #include "vm_manager/json.hpp"
+#include "vm_manager/store.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -30,8 +31,8 @@ class QemuCliTest : public VmctlTest {
     for (const auto& vm : list()) {
       std::string name = vm.at("name");
       try {
-        auto record = nlohmann::json::parse(std::ifstream(data_ / "vms" / name / "vm.json"));
-        const vm_manager::qemu::QemuVm qemu(record.at("handle").get<vm_manager::VmHandle>());
+        // The store knows which of vm.json and run.json holds the pid.
+        const vm_manager::qemu::QemuVm qemu(vm_manager::VmStore(vm_manager::DataDir(data_.path())).load(name).handle);
         if (qemu.pid && qemu.pid_start_time) processes.emplace_back(*qemu.pid, *qemu.pid_start_time);
       } catch (const std::exception& e) {
         ADD_FAILURE() << "cannot read " << name << "'s record: " << e.what();  // destroy it all the same

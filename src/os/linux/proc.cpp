@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -121,6 +122,15 @@ bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::millisecond
   }
   ::close(fd);
   return gone || !is_running_process(pid, start_time);
+}
+
+std::chrono::system_clock::time_point boot_time() {
+  // CLOCK_BOOTTIME counts from boot, suspends included; the wall clock now
+  // minus it is when the boot began.
+  timespec since_boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &since_boot);
+  auto up = std::chrono::seconds(since_boot.tv_sec) + std::chrono::nanoseconds(since_boot.tv_nsec);
+  return std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(up);
 }
 
 }  // namespace vm_manager::os

@@ -43,7 +43,7 @@ std::string temp_name_for(const fs::path& path) {
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode, Sync sync) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   fs::path temp = dir / temp_name_for(path);
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
@@ -52,14 +52,14 @@ void write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
     // open() applies the umask; the caller's mode is what it asked for.
     if (::fchmod(fd.get(), mode) != 0) io_error("set the mode of", temp, errno);
     write_all(fd.get(), data, temp);
-    if (::fsync(fd.get()) != 0) io_error("sync", temp, errno);
+    if (sync == Sync::durable && ::fsync(fd.get()) != 0) io_error("sync", temp, errno);
     if (::close(fd.release()) != 0) io_error("close", temp, errno);
     if (::rename(temp.c_str(), path.c_str()) != 0) io_error("replace", path, errno);
   } catch (...) {
     ::unlink(temp.c_str());
     throw;
   }
-  fsync_dir(dir);
+  if (sync == Sync::durable) fsync_dir(dir);
 }
 
 void create_private_file(const fs::path& path) {
