@@ -69,6 +69,13 @@ class VM_MANAGER_API Hypervisor {
   // nothing: a backend that keeps everything in the work dir needs no more.
   virtual void destroy_remains(const VmHandle& remains);
 
+  // Raises store::corrupt when the handle's own state names a file or socket
+  // other than the one this backend derives for the VM (from its work dir,
+  // name and id): a record is data, and a path read back from it could lead
+  // a stop or destroy anywhere. The store has checked the name, work dir and
+  // id. The default accepts: a backend that keeps no paths has none to check.
+  virtual void check_stored_paths(const VmHandle& handle);
+
   // The live state, asked of the backend (process, QMP, zone), never cached.
   virtual VmState state(const VmHandle& handle) = 0;
 

@@ -272,6 +272,9 @@ class VM_MANAGER_API VmManager {
   VmRecord require_running(std::string_view name);
 
  private:
+  // The VM's record, its backend's paths checked (Hypervisor::check_stored_paths).
+  VmRecord load(std::string_view name) const;
+
   // The one place a running VM changes: lock, load, `act` (a start, stop,
   // suspend or resume), save for this boot.
   template <typename Act>
@@ -281,7 +284,9 @@ class VM_MANAGER_API VmManager {
   std::string resolve_image(const VmSpec& spec, const CreateOptions& options);
 
   VmStore store_;
-  RouterHypervisor hypervisor_;
+  // mutable: get() and the other readers ask backends (check_stored_paths)
+  // without changing any VM.
+  mutable RouterHypervisor hypervisor_;
   Images images_;
 };
 

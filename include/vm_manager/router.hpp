@@ -39,6 +39,7 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   // Which backend made the VM is unknown: every backend clears its own
   // traces. Raises the first failure after all have tried.
   void destroy_remains(const VmHandle& remains) override;
+  void check_stored_paths(const VmHandle& handle) override;
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;

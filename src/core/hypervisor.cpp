@@ -10,6 +10,8 @@ namespace vm_manager {
 
 void Hypervisor::destroy_remains(const VmHandle&) {}
 
+void Hypervisor::check_stored_paths(const VmHandle&) {}
+
 std::string Hypervisor::image_reference(const VmSpec& spec) {
   std::filesystem::path absolute = std::filesystem::absolute(spec.image_path);
   if (!std::filesystem::is_regular_file(absolute)) {

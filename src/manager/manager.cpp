@@ -29,7 +29,7 @@ VmManager::VmManager(ManagerConfig config)
 template <typename Act>
 VmRecord VmManager::change(std::string_view name, Act act) {
   VmLock lock = store_.lock(name);
-  VmRecord record = store_.load(name);
+  VmRecord record = load(name);
   VmHandle changed = act(record);
   // An unchanged handle (suspend, resume, starting a running VM) needs no
   // save.
@@ -155,7 +155,7 @@ Destroyed VmManager::destroy(std::string_view name) {
   }
   std::optional<VmRecord> record;
   try {
-    record = store_.load(name);
+    record = load(name);
   } catch (const Error& e) {
     if (e.code() != errc::store_corrupt) throw;
     // The record that names the backend is unreadable: each backend clears
@@ -169,7 +169,13 @@ Destroyed VmManager::destroy(std::string_view name) {
   return Destroyed::vm;
 }
 
-VmRecord VmManager::get(std::string_view name) const { return store_.load(name); }
+VmRecord VmManager::load(std::string_view name) const {
+  VmRecord record = store_.load(name);
+  hypervisor_.check_stored_paths(record.handle);
+  return record;
+}
+
+VmRecord VmManager::get(std::string_view name) const { return load(name); }
 
 bool VmManager::exists(std::string_view name) const { return store_.exists(name); }
 
@@ -180,6 +186,7 @@ VmStatus status_of(StoreEntry entry, Hypervisor& hypervisor) {
                   std::move(entry.problem)};
   if (!status.record) return status;
   try {
+    hypervisor.check_stored_paths(status.record->handle);
     status.state = hypervisor.state(status.record->handle);
     const bool live = status.state == VmState::running || status.state == VmState::suspended;
     if (live) status.details = hypervisor.describe(status.record->handle);
@@ -211,7 +218,7 @@ std::vector<VmStatus> VmManager::list() {
 VmStatus VmManager::status(std::string_view name) {
   StoreEntry entry;
   entry.name = std::string(name);
-  entry.record = store_.load(name);
+  entry.record = load(name);
   return status_of(std::move(entry), hypervisor_);
 }
 

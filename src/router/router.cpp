@@ -127,6 +127,10 @@ ConsoleHistory RouterHypervisor::console_history(const VmHandle& handle) {
   return backend_for(handle.backend).console_history(handle);
 }
 
+void RouterHypervisor::check_stored_paths(const VmHandle& handle) {
+  backend_for(handle.backend).check_stored_paths(handle);
+}
+
 nlohmann::json RouterHypervisor::describe(const VmHandle& handle) {
   return backend_for(handle.backend).describe(handle);
 }

@@ -14,7 +14,9 @@
 #include "os/file_lock.hpp"
 #include "os/files.hpp"
 #include "os/proc.hpp"
+#include "util/printable.hpp"
 #include "util/rollback.hpp"
+#include "util/uuid.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
 #include "vm_manager/names.hpp"
@@ -139,6 +141,19 @@ VmRecord record_from_text(const std::string& text, const fs::path& path) {
   }
 }
 
+// A record is data, never a path to trust: it must name the VM of its folder,
+// that folder as its work dir, and an id fit to be part of a path. Whatever
+// else the VM's files are, its backend derives from these (and checks).
+void check_identity(const VmRecord& record, std::string_view name, const fs::path& work_dir,
+                    const fs::path& path) {
+  const VmHandle& h = record.handle;
+  if (h.name != name) corrupt(path, fmt::format("it names VM '{}', not '{}'", util::printable(h.name), name));
+  if (fs::path(h.work_dir) != work_dir) {
+    corrupt(path, fmt::format("its work dir '{}' is not {}", util::printable(h.work_dir), work_dir.string()));
+  }
+  if (!util::is_uuid(h.id)) corrupt(path, fmt::format("its id '{}' is not a UUID", util::printable(h.id)));
+}
+
 // `out` takes j[key] only when it is there with the expected type; says
 // whether it did.
 template <typename T>
@@ -215,8 +230,13 @@ VmRecord VmStore::load(std::string_view name) const {
   // Read even when run.json stands in for it: a vm.json that would not
   // survive the next reboot is better found now.
   VmRecord durable = record_from_text(*text, path);
+  check_identity(durable, name, data_dir_.vm_dir(name), path);
   fs::path run = run_file(name);
-  if (auto run_text = this_boots(run)) return record_from_text(*run_text, run);
+  if (auto run_text = this_boots(run)) {
+    VmRecord current = record_from_text(*run_text, run);
+    check_identity(current, name, data_dir_.vm_dir(name), run);
+    return current;
+  }
   return durable;
 }
 
@@ -239,7 +259,8 @@ VmHandle VmStore::salvage(std::string_view name) const {
   if (j.is_null()) return remains;
   json& h = j["handle"];
   if (!j.contains("format") || j["format"] == 1) move_backend_fields(h);
-  salvage_field(h, "id", remains.id);
+  // The id may become part of a path (qemu's socket folder): only a UUID.
+  if (salvage_field(h, "id", remains.id) && !util::is_uuid(remains.id)) remains.id.clear();
   salvage_field(h, "backend", remains.backend);
   // The backend's own fields, for it to salvage what it can.
   if (auto it = h.find("backend_state"); it != h.end() && it->is_object()) {

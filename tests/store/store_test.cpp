@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -71,8 +72,16 @@ std::string error_code_of(F&& f) {
 
 using vmctl::test::Child;
 
+constexpr const char* kUuid = "2f1b9c4e-7d3a-4e5f-9a8b-0c1d2e3f4a5b";
+
 class Store : public ::testing::Test {
  protected:
+  // The handle fields a record needs to load as web's: its name, work dir
+  // and a UUID (RecordIdentity tests what else fails).
+  std::string web_identity() const {
+    return R"("name":"web","id":")" + std::string(kUuid) + R"(","work_dir":")" + data.vm_dir("web").string() + "\"";
+  }
+
   void SetUp() override { old_umask_ = ::umask(022); }
   void TearDown() override { ::umask(old_umask_); }
 
@@ -193,7 +202,7 @@ TEST_F(Store, RecordOfTheWrongShapeIsCorrupt) {
 // that is no format at all is corruption.
 TEST_F(Store, RecordFormatIsChecked) {
   create("web");
-  write_text(data.vm_file("web"), R"({"format":3,"handle":{"name":"web","backend":"noop"}})");
+  write_text(data.vm_file("web"), R"({"format":3,"handle":{)" + web_identity() + R"(,"backend":"noop"}})");
   try {
     store.load("web");
     FAIL() << "a format 3 record was read";
@@ -206,16 +215,16 @@ TEST_F(Store, RecordFormatIsChecked) {
   EXPECT_NE(store.list()[0].problem.find("record format 3"), std::string::npos);
   for (std::string format : {"\"1\"", "0", "-3", "1.5", "null"}) {
     SCOPED_TRACE(format);
-    write_text(data.vm_file("web"), R"({"format":)" + format + R"(,"handle":{"name":"web","backend":"noop"}})");
+    write_text(data.vm_file("web"), R"({"format":)" + format + R"(,"handle":{)" + web_identity() + R"(,"backend":"noop"}})");
     EXPECT_EQ(error_code_of([&] { store.load("web"); }), errc::store_corrupt);
   }
   // Today's format, the previous one, and a record without the field (which
   // the first releases wrote: format 1).
-  write_text(data.vm_file("web"), R"({"format":2,"handle":{"name":"web","backend":"noop"}})");
+  write_text(data.vm_file("web"), R"({"format":2,"handle":{)" + web_identity() + R"(,"backend":"noop"}})");
   EXPECT_EQ(store.load("web").handle.name, "web");
-  write_text(data.vm_file("web"), R"({"format":1,"handle":{"name":"web","backend":"noop"}})");
+  write_text(data.vm_file("web"), R"({"format":1,"handle":{)" + web_identity() + R"(,"backend":"noop"}})");
   EXPECT_EQ(store.load("web").handle.name, "web");
-  write_text(data.vm_file("web"), R"({"handle":{"name":"web","backend":"noop","pid":7}})");
+  write_text(data.vm_file("web"), R"({"handle":{)" + web_identity() + R"(,"backend":"noop","pid":7}})");
   EXPECT_EQ(store.load("web").handle.backend_state, (BackendState{1, {{"pid", 7}}}));
 }
 
@@ -228,7 +237,11 @@ class StoreFormat1 : public Store, public ::testing::WithParamInterface<const ch
 TEST_P(StoreFormat1, MigratesAndIsRewrittenAsFormat2) {
   const std::string file = std::string(GetParam()) + ".vm.json";
   std::ifstream in(fs::path(VMCTL_SOURCE_DIR) / "tests/store/fixtures/format-1" / file);
-  const json old = json::parse(in);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto at = text.find("@DATA_DIR@"); at != std::string::npos; at = text.find("@DATA_DIR@", at)) {
+    text.replace(at, 10, (temp / "data").string());
+  }
+  const json old = json::parse(text);
   const std::string name = old.at("handle").at("name");
   fs::create_directories(data.vm_dir(name));
   write_text(data.vm_file(name), old.dump());
@@ -274,15 +287,16 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, StoreFormat1, ::testing::Values("noop", "qemu
 // What salvage() hands destroy_remains: the backend_state of either format.
 TEST_F(Store, SalvageKeepsTheBackendStateOfEitherFormat) {
   create("web");
-  write_text(data.vm_file("web"), R"({"format":1,"handle":{"id":"x","backend":"qemu","pid":42,"vcpus":"many"}})");
+  write_text(data.vm_file("web"), R"({"format":1,"handle":{"id":")" + std::string(kUuid) +
+                                      R"(","backend":"qemu","pid":42,"vcpus":"many"}})");
   VmHandle remains = store.salvage("web");
-  EXPECT_EQ(remains.id, "x");
+  EXPECT_EQ(remains.id, kUuid);
   EXPECT_EQ(remains.backend, "qemu");
   EXPECT_EQ(remains.backend_state.data.at("pid"), 42);
   write_text(data.vm_file("web"),
              R"({"format":2,"handle":{"id":"y","vcpus":"many","backend_state":{"version":1,"data":{"pid":43}}}})");
   remains = store.salvage("web");
-  EXPECT_EQ(remains.id, "y");
+  EXPECT_EQ(remains.id, "") << "an id that is no UUID may not become part of a path";
   EXPECT_EQ(remains.backend_state, (BackendState{1, {{"pid", 43}}}));
   EXPECT_EQ(remains.work_dir, data.vm_dir("web").string());
 }
@@ -528,6 +542,7 @@ TEST_F(Store, CreateMakesTheFolderWhenPrepareDidNot) {
   VmRecord record = store.create(lock, spec_named("web"), [&](const VmSpec& s) {
     VmHandle h;
     h.name = s.name;
+    h.id = kUuid;
     h.work_dir = data.vm_dir(s.name).string();
     return h;
   });
@@ -546,10 +561,10 @@ TEST_F(Store, RecordFileFormat) {
 
 TEST_F(Store, OlderRecordWithoutSpecLoads) {
   create("web");
-  write_text(data.vm_file("web"), R"({"handle":{"id":"x","name":"web","backend":"noop","work_dir":"/w"}})");
+  write_text(data.vm_file("web"), R"({"handle":{)" + web_identity() + R"(,"backend":"noop"}})");
   VmRecord record = store.load("web");
   EXPECT_EQ(record.handle.name, "web");
-  EXPECT_EQ(record.handle.work_dir, "/w");
+  EXPECT_EQ(record.handle.work_dir, data.vm_dir("web").string());
   EXPECT_EQ(record.spec, VmSpec{});
   EXPECT_EQ(record.created_at, "");
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "backends/qemu/disk.hpp"
@@ -15,7 +16,9 @@
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
 #include "os/files.hpp"
+#include "util/printable.hpp"
 #include "util/rollback.hpp"
+#include "util/uuid.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
 
@@ -156,9 +159,40 @@ void QemuBackend::destroy(VmHandle handle) {
 
 void QemuBackend::remove_socket_dir(const QemuVm& vm) {
   fs::path sockets = fs::path(vm.qmp_socket).parent_path();
-  if (!sockets.empty() && sockets != fs::path(vm.work_dir)) {
-    std::error_code ec;
-    fs::remove_all(sockets, ec);  // the private runtime folder of this VM
+  if (sockets.empty() || sockets == fs::path(vm.work_dir) || !util::is_uuid(vm.id)) return;
+  // Only a folder that socket_dir_for() could have made for this VM, and
+  // only while it is still this user's private one.
+  auto ours = possible_socket_dirs(vm.work_dir, vm.id, config_.runtime_dir);
+  if (std::find(ours.begin(), ours.end(), sockets) == ours.end() || !is_private_dir(sockets)) return;
+  std::error_code ec;
+  fs::remove_all(sockets, ec);
+}
+
+void QemuBackend::check_stored_paths(const VmHandle& handle) {
+  const QemuVm vm(handle);
+  const fs::path work_dir(handle.work_dir);
+  auto require = [&handle](const std::string& stored, const std::vector<fs::path>& allowed, std::string_view what) {
+    if (stored.empty() || std::find(allowed.begin(), allowed.end(), fs::path(stored)) != allowed.end()) return;
+    throw Error(errc::store_corrupt,
+                fmt::format("VM '{}' has its {} at {}, not where this backend keeps it ({})", handle.name, what,
+                            util::printable(stored), allowed.front().string()),
+                "restore the record from a backup, or destroy the VM");
+  };
+  require(vm.overlay_path, {work_dir / layout::kOverlay}, "disk");
+  require(vm.console_log, {work_dir / layout::kConsoleLog}, "console log");
+  require(vm.seed_iso_path, {work_dir / "seed.iso"}, "cloud-init seed");
+  std::vector<fs::path> qmp;
+  std::vector<fs::path> console;
+  for (const fs::path& dir : possible_socket_dirs(work_dir, handle.id, config_.runtime_dir)) {
+    qmp.push_back(dir / layout::kQmpSocket);
+    console.push_back(dir / layout::kConsoleSocket);
+  }
+  require(vm.qmp_socket, qmp, "QMP socket");
+  require(vm.console_socket, console, "console socket");
+  // Both sockets in one folder: remove_socket_dir() goes by the QMP one's.
+  if (!vm.qmp_socket.empty() && !vm.console_socket.empty() &&
+      fs::path(vm.qmp_socket).parent_path() != fs::path(vm.console_socket).parent_path()) {
+    require(vm.console_socket, {fs::path(vm.qmp_socket).parent_path() / layout::kConsoleSocket}, "console socket");
   }
 }
 

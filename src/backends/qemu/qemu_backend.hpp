@@ -34,6 +34,7 @@ class QemuBackend final : public Hypervisor {
   void destroy(VmHandle handle) override;
   // Kills the QEMU named by the pidfile, if it runs that VM (remains.cpp).
   void destroy_remains(const VmHandle& remains) override;
+  void check_stored_paths(const VmHandle& handle) override;
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;

@@ -22,25 +22,39 @@ constexpr const char* kLongestSocketName = layout::kConsoleSocket;
 // /tmp would let them intercept the VM's console.
 void require_private_dir(const fs::path& dir) {
   os::make_dir(dir, 0700);
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
-      (st.st_mode & 077) != 0) {
+  if (!is_private_dir(dir)) {
     throw Error(errc::store_io, fmt::format("{} is not a private folder of this user", dir.string()),
                 "remove it, or set XDG_RUNTIME_DIR to a private folder");
   }
 }
 
+fs::path shared_base(const std::optional<fs::path>& runtime_dir) {
+  return (runtime_dir && runtime_dir->is_absolute()) ? *runtime_dir / "vmctl"
+                                                     : fs::path(fmt::format("/tmp/vmctl-{}", ::getuid()));
+}
+
+std::string short_id(const std::string& vm_id) { return vm_id.substr(0, 13); }
+
 }  // namespace
+
+bool is_private_dir(const fs::path& dir) {
+  struct stat st {};
+  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::getuid() && (st.st_mode & 077) == 0;
+}
 
 fs::path socket_dir_for(const fs::path& work_dir, const std::string& vm_id,
                         const std::optional<fs::path>& runtime_dir) {
   if ((work_dir / kLongestSocketName).string().size() <= kMaxSocketPath) return work_dir;
-  fs::path base = (runtime_dir && runtime_dir->is_absolute()) ? *runtime_dir / "vmctl"
-                                                              : fs::path(fmt::format("/tmp/vmctl-{}", ::getuid()));
+  fs::path base = shared_base(runtime_dir);
   require_private_dir(base);
-  fs::path dir = base / vm_id.substr(0, 13);
+  fs::path dir = base / short_id(vm_id);
   require_private_dir(dir);
   return dir;
+}
+
+std::vector<fs::path> possible_socket_dirs(const fs::path& work_dir, const std::string& vm_id,
+                                           const std::optional<fs::path>& runtime_dir) {
+  return {work_dir, shared_base(runtime_dir) / short_id(vm_id), shared_base(std::nullopt) / short_id(vm_id)};
 }
 
 }  // namespace vm_manager::qemu

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace vm_manager::qemu {
 
@@ -13,5 +14,17 @@ namespace vm_manager::qemu {
 // /tmp/vmctl-<uid>/<id> (created 0700, refused when not ours).
 std::filesystem::path socket_dir_for(const std::filesystem::path& work_dir, const std::string& vm_id,
                                      const std::optional<std::filesystem::path>& runtime_dir);
+
+// The folders socket_dir_for() may have chosen for the VM, whatever the
+// runtime dir was then: the work dir, <runtime_dir>/vmctl/<id> and
+// /tmp/vmctl-<uid>/<id>. Creates nothing. A socket path read back from a
+// record must lie in one of them.
+std::vector<std::filesystem::path> possible_socket_dirs(const std::filesystem::path& work_dir,
+                                                        const std::string& vm_id,
+                                                        const std::optional<std::filesystem::path>& runtime_dir);
+
+// Whether `dir` is a folder (not a symlink) of this user that nobody else may
+// enter: the only kind of socket folder destroy removes.
+bool is_private_dir(const std::filesystem::path& dir);
 
 }  // namespace vm_manager::qemu
