@@ -187,7 +187,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     return h.handle();
   } catch (...) {
     if (h.pid && h.pid_start_time) {
-      host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, SIGKILL);
+      host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, its_qemu(h), SIGKILL);
       host_->wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, config_.kill_grace);
     }
     remove_runtime_files(h, plan.pidfile);

@@ -22,10 +22,7 @@ using vmctl::test::TempDir;
 constexpr pid_t kPid = 4242;
 constexpr std::uint64_t kStart = 777;
 
-os::ProcessIdentity qemu_of(const std::string& name) {
-  return {"/usr/bin/qemu-system-x86_64",
-          {"qemu-system-x86_64", "-name", "guest=" + name + ",debug-threads=on", "-daemonize"}};
-}
+os::ProcessIdentity qemu_of(const std::string& name) { return FakeHost::qemu_identity(name); }
 
 class QemuRemainsTest : public ::testing::Test {
  protected:
