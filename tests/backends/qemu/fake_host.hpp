@@ -45,7 +45,7 @@ class FakeHost final : public vm_manager::qemu::Host {
 
   struct RunCall {
     std::vector<std::string> argv;
-    std::optional<std::filesystem::path> stderr_file;
+    std::map<int, int> child_fds;
     std::map<std::string, std::string> env_overrides;
     std::chrono::milliseconds timeout{0};
   };
@@ -192,7 +192,7 @@ class FakeHost final : public vm_manager::qemu::Host {
     Responder responder;
     {
       std::lock_guard lock(mutex_);
-      runs_.push_back({spec.argv, spec.stderr_file, spec.env_overrides, timeout});
+      runs_.push_back({spec.argv, spec.child_fds, spec.env_overrides, timeout});
       events_.push_back("run " + vm_manager::os::describe(spec.argv));
       std::size_t best = 0;
       for (const auto& script : scripts_) {
