@@ -5,6 +5,7 @@
 
 #include "backends/qemu/options.hpp"
 #include "backends/qemu/qemu_backend.hpp"
+#include "backends/qemu/work_dir_layout.hpp"
 #include "vm_manager/error.hpp"
 
 namespace vm_manager::qemu {
@@ -40,15 +41,31 @@ bool names_guest(const std::vector<std::string>& argv, std::string_view name) {
   return false;
 }
 
-}  // namespace
-
-bool runs_qemu_of(const os::ProcessIdentity& identity, std::string_view name, std::string_view qemu_binary) {
-  return is_qemu_executable(identity.executable, qemu_binary) && names_guest(identity.argv, name);
+// The pidfile QEMU was told to write (an argument on its own, not an option
+// list) is ours: the same path, or, while it exists, the same file.
+bool writes_pidfile(const std::vector<std::string>& argv, const fs::path& pidfile) {
+  for (std::size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] != "-pidfile") continue;
+    const fs::path theirs(argv[i + 1]);
+    if (theirs.lexically_normal() == pidfile.lexically_normal()) return true;
+    std::error_code ec;
+    return fs::equivalent(theirs, pidfile, ec) && !ec;
+  }
+  return false;
 }
 
-os::IdentityCheck qemu_of(std::string name, std::string qemu_binary) {
-  return [name = std::move(name), binary = std::move(qemu_binary)](const os::ProcessIdentity& identity) {
-    return runs_qemu_of(identity, name, binary);
+}  // namespace
+
+bool runs_qemu_of(const os::ProcessIdentity& identity, std::string_view name, const fs::path& pidfile,
+                  std::string_view qemu_binary) {
+  return is_qemu_executable(identity.executable, qemu_binary) && names_guest(identity.argv, name) &&
+         writes_pidfile(identity.argv, pidfile);
+}
+
+os::IdentityCheck qemu_of(std::string name, fs::path pidfile, std::string qemu_binary) {
+  return [name = std::move(name), pidfile = std::move(pidfile),
+          binary = std::move(qemu_binary)](const os::ProcessIdentity& identity) {
+    return runs_qemu_of(identity, name, pidfile, binary);
   };
 }
 
@@ -57,12 +74,14 @@ bool QemuBackend::process_alive(const QemuVm& vm) {
   auto pid = static_cast<pid_t>(*vm.pid);
   if (!host_->process_running(pid, *vm.pid_start_time)) return false;
   std::optional<os::ProcessIdentity> identity = host_->process_identity(pid);
-  if (identity && runs_qemu_of(*identity, vm.name, config_.qemu_binary)) return true;
+  if (identity && runs_qemu_of(*identity, vm.name, layout::pidfile(vm.work_dir), config_.qemu_binary)) return true;
   config_.log.warn("VM '{}': pid {} with its recorded start time is not its QEMU; the VM counts as stopped",
                    vm.name, pid);
   return false;
 }
 
-os::IdentityCheck QemuBackend::its_qemu(const QemuVm& vm) const { return qemu_of(vm.name, config_.qemu_binary); }
+os::IdentityCheck QemuBackend::its_qemu(const QemuVm& vm) const {
+  return qemu_of(vm.name, layout::pidfile(vm.work_dir), config_.qemu_binary);
+}
 
 }  // namespace vm_manager::qemu

@@ -48,7 +48,8 @@ void QemuBackend::destroy_remains(const VmHandle& handle) {
   if (!started) return;  // gone (a zombie counts as gone)
   bool reused = remains.pid == *pid && remains.pid_start_time && *remains.pid_start_time != *started;
   std::optional<os::ProcessIdentity> identity = host_->process_identity(*pid);
-  if (reused || !identity || !runs_qemu_of(*identity, remains.name, config_.qemu_binary)) {
+  const fs::path pidfile = layout::pidfile(remains.work_dir);
+  if (reused || !identity || !runs_qemu_of(*identity, remains.name, pidfile, config_.qemu_binary)) {
     config_.log.warn("VM '{}': pid {} in its pidfile is not its QEMU; left alone", remains.name, *pid);
     return;
   }

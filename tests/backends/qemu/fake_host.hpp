@@ -133,10 +133,11 @@ class FakeHost final : public vm_manager::qemu::Host {
     identities_[pid] = std::move(identity);
   }
 
-  // What vmctl's QEMU for the VM `name` runs, as /proc shows it.
-  static vm_manager::os::ProcessIdentity qemu_identity(const std::string& name) {
+  // What vmctl's QEMU for the VM `name` in `work_dir` runs, as /proc shows it.
+  static vm_manager::os::ProcessIdentity qemu_identity(const std::string& name, const std::filesystem::path& work_dir) {
     return {"/usr/bin/qemu-system-x86_64",
-            {"qemu-system-x86_64", "-name", "guest=" + name + ",debug-threads=on", "-daemonize"}};
+            {"qemu-system-x86_64", "-name", "guest=" + name + ",debug-threads=on", "-pidfile",
+             (work_dir / "qemu.pid").string(), "-daemonize"}};
   }
 
   void set_kvm(vm_manager::qemu::KvmProbe probe) {

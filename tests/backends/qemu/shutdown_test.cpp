@@ -171,7 +171,7 @@ class QemuStopTest : public ::testing::Test {
     handle_.pid = kPid;
     handle_.pid_start_time = kStart;
     std::ofstream(work_dir / "qemu.pid") << kPid << "\n";
-    host_->set_identity(kPid, FakeHost::qemu_identity("web"));  // whichever process gets kPid
+    host_->set_identity(kPid, FakeHost::qemu_identity("web", work_dir));  // whichever process gets kPid
     std::ofstream(handle_.console_log) << "boot messages\n";
     std::ofstream(handle_.overlay_path) << "disk";
   }
@@ -267,7 +267,18 @@ TEST_F(QemuStopTest, AForgedRecordNamingAnotherProgramNeverGetsItSignalled) {
 
 TEST_F(QemuStopTest, AForgedRecordNamingAnotherVmsQemuNeverGetsItSignalled) {
   host_->add_process(kPid, kStart, FakeHost::ordinary());
-  host_->set_identity(kPid, FakeHost::qemu_identity("web2"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web2", work_dir()));
+  EXPECT_EQ(backend_.state(handle_.handle()), VmState::stopped);
+  stop(0ms);
+  EXPECT_TRUE(host_->signal_calls().empty());
+  EXPECT_TRUE(host_->alive(kPid));
+}
+
+// The same name in another data dir (root running vmctl on a dir someone
+// else can write, whose record names root's own VM's QEMU).
+TEST_F(QemuStopTest, AForgedRecordNamingASameNamedVmsQemuElsewhereNeverGetsItSignalled) {
+  host_->add_process(kPid, kStart, FakeHost::ordinary());
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", "/srv/other-data/vms/web"));
   EXPECT_EQ(backend_.state(handle_.handle()), VmState::stopped);
   stop(0ms);
   EXPECT_TRUE(host_->signal_calls().empty());
