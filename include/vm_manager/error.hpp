@@ -19,6 +19,9 @@ inline constexpr std::string_view vm_invalid_state = "vm_manager::vm::invalid_st
 inline constexpr std::string_view vm_locked = "vm_manager::vm::locked";
 inline constexpr std::string_view vm_start_failed = "vm_manager::vm::start_failed";
 inline constexpr std::string_view vm_stop_failed = "vm_manager::vm::stop_failed";
+// A VM's log (console.log, qemu.log) is a symlink, not a regular file, or
+// not the caller's: nothing is written through it.
+inline constexpr std::string_view vm_unsafe_log = "vm_manager::vm::unsafe_log";
 inline constexpr std::string_view spec_invalid = "vm_manager::spec::invalid";
 inline constexpr std::string_view backend_not_available = "vm_manager::backend::not_available";
 inline constexpr std::string_view backend_mismatch = "vm_manager::backend::mismatch";

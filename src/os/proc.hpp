@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,9 +22,13 @@ struct ProcStat {
 
 // What a process runs: its executable's path and its arguments.
 struct ProcessIdentity {
-  std::string executable;
+  std::string executable;  // /proc/<pid>/exe: resolved, " (deleted)" once replaced on disk
   std::vector<std::string> argv;
 };
+
+// Whether a process runs what the caller expects (a pid and start time only
+// say which process a record names, not that it is the one the record meant).
+using IdentityCheck = std::function<bool(const ProcessIdentity&)>;
 
 // The identity of `pid`, or nullopt when it is gone or not ours to read.
 std::optional<ProcessIdentity> read_process_identity(pid_t pid);
@@ -35,8 +40,10 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 bool is_running_process(pid_t pid, std::uint64_t start_time);
 
 // Sends `signal` only when the pid still names the process that started at
-// `start_time`; race-free through a pidfd. False when it did not.
-bool signal_process(pid_t pid, std::uint64_t start_time, int signal);
+// `start_time` and `is_expected` accepts what it runs; race-free through a
+// pidfd, which holds the process while both are checked. False when it did
+// not send.
+bool signal_process(pid_t pid, std::uint64_t start_time, const IdentityCheck& is_expected, int signal);
 
 // Waits until the process exits or turns zombie, without polling delays
 // (a pidfd becomes readable at exit). True when it is gone.

@@ -5,7 +5,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,8 +16,12 @@ namespace vm_manager::os {
 struct ProcessSpec {
   std::vector<std::string> argv;                      // argv[0] is looked up in PATH
   std::map<std::string, std::string> env_overrides;   // added to our environment
-  std::optional<std::filesystem::path> stderr_file;   // append stderr here instead of capturing it
   std::optional<std::string> stdin_data;              // fed to stdin; /dev/null otherwise
+  // Open files of ours the child gets at the given fd numbers (2 and up),
+  // so it needs no path that could be swapped: {2, fd} sends its stderr
+  // there instead of capturing it; QEMU takes higher ones with -add-fd.
+  // Our own descriptors stay open and ours.
+  std::map<int, int> child_fds;  // fd number in the child → our open fd
 };
 
 struct ProcessOutput {

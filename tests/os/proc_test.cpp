@@ -60,10 +60,37 @@ TEST(SignalProcess, OnlySignalsTheProcessThatStartedThen) {
   Sleeper child;
   auto stat = read_proc_stat(child.pid);
   ASSERT_TRUE(stat);
-  EXPECT_FALSE(signal_process(child.pid, stat->start_time + 1, SIGKILL));
+  auto anything = [](const ProcessIdentity&) { return true; };
+  EXPECT_FALSE(signal_process(child.pid, stat->start_time + 1, anything, SIGKILL));
   EXPECT_TRUE(is_running_process(child.pid, stat->start_time)) << "the wrong start time must not be signalled";
-  EXPECT_TRUE(signal_process(child.pid, stat->start_time, SIGTERM));
+  EXPECT_TRUE(signal_process(child.pid, stat->start_time, anything, SIGTERM));
   EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 5s));
+}
+
+TEST(SignalProcess, OnlySignalsAProcessThatRunsWhatIsExpected) {
+  Sleeper child;
+  auto stat = read_proc_stat(child.pid);
+  ASSERT_TRUE(stat);
+  std::optional<ProcessIdentity> seen;
+  auto not_it = [&](const ProcessIdentity& identity) {
+    seen = identity;
+    return false;
+  };
+  EXPECT_FALSE(signal_process(child.pid, stat->start_time, not_it, SIGKILL));
+  EXPECT_TRUE(is_running_process(child.pid, stat->start_time)) << "a process the check refused was signalled";
+  // The check saw what the process runs: the test binary (a fork of it).
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->executable, read_process_identity(::getpid())->executable);
+  EXPECT_FALSE(seen->argv.empty());
+  auto it = [&](const ProcessIdentity& identity) { return identity.executable == seen->executable; };
+  EXPECT_TRUE(signal_process(child.pid, stat->start_time, it, SIGKILL));
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 5s));
+}
+
+TEST(SignalProcess, AMissingProcessIsNotSignalled) {
+  EXPECT_FALSE(signal_process(0x3fffffff, 1, [](const ProcessIdentity&) { return true; }, SIGKILL));
+  EXPECT_FALSE(signal_process(0, 1, [](const ProcessIdentity&) { return true; }, SIGKILL));
+  EXPECT_FALSE(signal_process(-1, 1, [](const ProcessIdentity&) { return true; }, SIGKILL));
 }
 
 TEST(WaitForExit, ReturnsPromptlyAtExit) {

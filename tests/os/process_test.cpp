@@ -1,9 +1,14 @@
 #include "os/process.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
+#include <set>
+#include <sstream>
+
+#include "os/unique_fd.hpp"
 
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -56,16 +61,75 @@ TEST(RunProcess, EnvironmentOverrides) {
   EXPECT_EQ(run_process(spec, 10s).out, "a b;c\n");
 }
 
-TEST(RunProcess, StderrCanGoToAFile) {
+std::string content_of(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// An fd of ours on `file`, opened for appending.
+UniqueFd append_to(const std::filesystem::path& file) {
+  return UniqueFd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+}
+
+TEST(RunProcess, StderrCanGoToAnFdOfOurs) {
   vmctl::test::TempDir dir;
+  UniqueFd log = append_to(dir / "log");
+  ASSERT_GE(log.get(), 0);
   ProcessSpec spec;
   spec.argv = {"sh", "-c", "echo one >&2"};
-  spec.stderr_file = dir / "log";
+  spec.child_fds = {{2, log.get()}};
+  EXPECT_EQ(run_process(spec, 10s).err, "");
   run_process(spec, 10s);
-  run_process(spec, 10s);
-  std::ifstream in(dir / "log");
-  std::string content((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_EQ(content, "one\none\n");
+  EXPECT_EQ(content_of(dir / "log"), "one\none\n");
+  EXPECT_NE(::fcntl(log.get(), F_GETFD), -1) << "our fd must stay open";
+}
+
+TEST(RunProcess, TheChildGetsFdsAtTheNumbersAsked) {
+  vmctl::test::TempDir dir;
+  UniqueFd a = append_to(dir / "a");
+  UniqueFd b = append_to(dir / "b");
+  // Our fds at the numbers the child is to get, crosswise, and close-on-exec:
+  // a naive dup2 would hand the child one file twice, or none.
+  // (sh takes fd numbers up to 9.)
+  UniqueFd at_8(::fcntl(a.get(), F_DUPFD_CLOEXEC, 8));
+  ASSERT_EQ(at_8.get(), 8);
+  UniqueFd at_9(::fcntl(b.get(), F_DUPFD_CLOEXEC, 9));
+  ASSERT_EQ(at_9.get(), 9);
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "echo to-8 >&8; echo to-9 >&9; echo to-7 >&7"};
+  spec.child_fds = {{8, at_9.get()}, {9, at_8.get()}, {7, at_8.get()}};
+  ProcessOutput r = run_process(spec, 10s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(content_of(dir / "a"), "to-9\nto-7\n");
+  EXPECT_EQ(content_of(dir / "b"), "to-8\n");
+}
+
+TEST(RunProcess, OurFdIsGivenOnlyAtTheNumberAsked) {
+  vmctl::test::TempDir dir;
+  UniqueFd opened = append_to(dir / "a");
+  // Far above the fds ls opens itself.
+  UniqueFd a(::fcntl(opened.get(), F_DUPFD_CLOEXEC, 200));
+  ASSERT_GE(a.get(), 200);
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "ls /proc/self/fd"};
+  spec.child_fds = {{5, a.get()}};
+  ProcessOutput r = run_process(spec, 10s);
+  std::set<std::string> fds;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) fds.insert(line);
+  EXPECT_TRUE(fds.contains("5")) << r.out;
+  EXPECT_FALSE(fds.contains(std::to_string(a.get()))) << "the staged copies and our fd are close-on-exec";
+}
+
+TEST(RunProcess, StdinAndStdoutCannotBeReplaced) {
+  vmctl::test::TempDir dir;
+  UniqueFd a = append_to(dir / "a");
+  ProcessSpec spec;
+  spec.argv = {"true"};
+  spec.child_fds = {{1, a.get()}};
+  EXPECT_THROW(run_process(spec, 10s), Error);
+  spec.child_fds = {{3, -1}};
+  EXPECT_THROW(run_process(spec, 10s), Error);
 }
 
 TEST(RunProcess, MissingProgramIsAnError) {

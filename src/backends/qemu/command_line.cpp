@@ -67,10 +67,11 @@ void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {
 void add_devices(Args& args, const QemuVm& h) {
   add(args, {"-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
              // The serial console: a socket to attach to, and everything it
-             // prints appended to console.log, so no output is ever lost.
+             // prints appended to console.log, so no output is ever lost;
+             // the log is the fd vmctl opened (launch.cpp).
+             "-add-fd", fmt::format("fd={},set={}", kConsoleLogFd, kConsoleLogFdSet),
              "-chardev", "socket,id=serial0,path=" + path_value(h.console_socket, "console socket") +
-                             ",server=on,wait=off,logfile=" + path_value(h.console_log, "console log") +
-                             ",logappend=on",
+                             fmt::format(",server=on,wait=off,logfile=/dev/fdset/{},logappend=on", kConsoleLogFdSet),
              "-serial", "chardev:serial0",
              // A display so VNC shows something. VNC listens on a unix socket
              // in the VM's private socket dir: QEMU's VNC without a password

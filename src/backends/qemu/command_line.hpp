@@ -15,6 +15,12 @@
 
 namespace vm_manager::qemu {
 
+// vmctl opens the console log itself and hands it to QEMU at this fd number,
+// in this fdset (-add-fd), which the serial chardev logs to as
+// /dev/fdset/<set>: QEMU never opens the log's path.
+inline constexpr int kConsoleLogFd = 3;
+inline constexpr int kConsoleLogFdSet = 1;
+
 struct LaunchPlan {
   Accel accel = Accel::tcg;            // kvm or tcg
   std::uint16_t ssh_host_port = 0;     // user networking: 0 lets the host pick

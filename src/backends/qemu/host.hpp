@@ -33,8 +33,9 @@ class Host {
   virtual std::optional<std::uint64_t> process_start_time(pid_t pid) = 0;
   // Alive, not a zombie, and started at `start_time`.
   virtual bool process_running(pid_t pid, std::uint64_t start_time) = 0;
-  // Signals only the process that started at `start_time`.
-  virtual bool signal(pid_t pid, std::uint64_t start_time, int signal) = 0;
+  // Signals only the process that started at `start_time` and that
+  // `is_expected` accepts (what it runs: a VM's QEMU, see qemu_process.hpp).
+  virtual bool signal(pid_t pid, std::uint64_t start_time, const os::IdentityCheck& is_expected, int signal) = 0;
   // True once it has exited (or turned zombie) within `timeout`.
   virtual bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout) = 0;
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "backends/qemu/command_line.hpp"
+#include "backends/qemu/log_file.hpp"
 #include "backends/qemu/options.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
@@ -70,11 +71,6 @@ class SshPortCandidates {
   bool gave_any_ = false;
 };
 
-std::string read_from(const fs::path& file, std::uintmax_t offset) {
-  auto text = os::read_file(file).value_or("");
-  return offset < text.size() ? text.substr(offset) : std::string();
-}
-
 std::string last_lines(const std::string& text, std::size_t max_chars = 600) {
   std::string trimmed = text;
   while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.pop_back();
@@ -119,6 +115,9 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   if (!accel.warning.empty()) config_.log.warn("{}", accel.warning);
 
   fs::path work_dir(handle.work_dir);
+  // Opened before anything is set up that a refusal would have to undo.
+  os::UniqueFd console_log = open_log(layout::console_log(work_dir));
+  os::UniqueFd qemu_log = open_log(layout::qemu_log(work_dir));
   LaunchPlan plan;
   plan.accel = accel.accel;
   plan.pidfile = layout::pidfile(work_dir);
@@ -131,10 +130,6 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     create_tap(plan.tap, tap->bridge, *host_);
   }
 
-  fs::path qemu_log = layout::qemu_log(work_dir);
-  // QEMU creates the console log by the umask (0644) and keeps the mode of
-  // one that exists; the guest's console can show secrets.
-  if (!h.console_log.empty()) os::create_private_file(h.console_log);
   const bool forwards_ssh = std::holds_alternative<UserNetwork>(h.network);
   SshPortCandidates ports(h.ssh_port.value_or(config_.ssh_port_first), config_);
   std::optional<std::uint16_t> port = forwards_ssh ? ports.next() : std::uint16_t{0};
@@ -142,14 +137,16 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     for (;;) {
       plan.ssh_host_port = *port;
       remove_runtime_files(h, plan.pidfile);
-      auto log_offset = fs::exists(qemu_log) ? fs::file_size(qemu_log) : 0;
+      off_t log_offset = log_size(qemu_log.get());
       os::ProcessSpec spec;
       spec.argv = qemu_command_line(h, plan, config_);
-      spec.stderr_file = qemu_log;
+      // QEMU's stderr (its errors until -daemonize detaches) and the console
+      // log: files we opened, never paths for QEMU to open.
+      spec.child_fds = {{2, qemu_log.get()}, {kConsoleLogFd, console_log.get()}};
       config_.log.debug("starting {}", os::describe(spec.argv));
       os::ProcessOutput out = host_->run(spec, config_.launch_timeout);
       if (out.ok()) break;
-      std::string complaint = read_from(qemu_log, log_offset);
+      std::string complaint = read_log_from(qemu_log.get(), log_offset);
       if (complaint.find(kHostForwardFailure) != std::string::npos && forwards_ssh) {
         std::uint16_t taken = *port;
         if ((port = ports.next())) {
@@ -160,15 +157,15 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       std::string why = out.timed_out ? "it did not finish starting in time" : last_lines(complaint);
       throw Error(errc::vm_start_failed, fmt::format("QEMU failed to start VM '{}': {}", h.name, why),
                   plan.accel == Accel::kvm ? "KVM may not work here: use TCG (software emulation) instead"
-                                           : "see " + qemu_log.string());
+                                           : "see " + layout::qemu_log(work_dir).string());
     }
     h.pid = read_pidfile(plan.pidfile);
     h.pid_start_time = host_->process_start_time(static_cast<pid_t>(*h.pid));
     if (!h.pid_start_time) {
       throw Error(errc::vm_start_failed,
                   fmt::format("QEMU exited right after starting VM '{}': {}", h.name,
-                              last_lines(read_from(qemu_log, 0))),
-                  "see " + qemu_log.string());
+                              last_lines(read_log_from(qemu_log.get(), 0))),
+                  "see " + layout::qemu_log(work_dir).string());
     }
 
     // QEMU runs the guest from here on: it was not told to wait (-S), and
@@ -187,7 +184,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     return h.handle();
   } catch (...) {
     if (h.pid && h.pid_start_time) {
-      host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, SIGKILL);
+      host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, its_qemu(h), SIGKILL);
       host_->wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, config_.kill_grace);
     }
     remove_runtime_files(h, plan.pidfile);

@@ -30,8 +30,8 @@ class PosixHost final : public Host {
     return os::is_running_process(pid, start_time);
   }
 
-  bool signal(pid_t pid, std::uint64_t start_time, int signal) override {
-    return os::signal_process(pid, start_time, signal);
+  bool signal(pid_t pid, std::uint64_t start_time, const os::IdentityCheck& is_expected, int signal) override {
+    return os::signal_process(pid, start_time, is_expected, signal);
   }
 
   bool wait_for_exit(pid_t pid, std::uint64_t start_time, std::chrono::milliseconds timeout) override {

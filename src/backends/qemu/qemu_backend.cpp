@@ -100,10 +100,6 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   return h.handle();
 }
 
-bool QemuBackend::process_alive(const QemuVm& vm) {
-  return vm.pid && vm.pid_start_time && host_->process_running(static_cast<pid_t>(*vm.pid), *vm.pid_start_time);
-}
-
 VmState QemuBackend::state(const VmHandle& handle) {
   std::optional<QmpClient> qmp;
   return state_over_qmp(handle, qmp);

@@ -42,7 +42,10 @@ class QemuBackend final : public Hypervisor {
   nlohmann::json describe(const VmHandle& handle) override;
 
  private:
+  // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
   bool process_alive(const QemuVm& vm);
+  // What a signal to this VM's QEMU checks the process for.
+  os::IdentityCheck its_qemu(const QemuVm& vm) const;
   // Removes the VM's private socket folder, when its sockets are not in its
   // work dir.
   void remove_socket_dir(const QemuVm& vm);

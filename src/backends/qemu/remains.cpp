@@ -4,11 +4,11 @@
 #include <signal.h>
 
 #include <charconv>
-#include <string_view>
 
 #include <fmt/format.h>
 
 #include "backends/qemu/qemu_backend.hpp"
+#include "backends/qemu/qemu_process.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
@@ -23,19 +23,6 @@ std::optional<pid_t> pid_from_file(const fs::path& pidfile) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
   if (ec != std::errc() || pid <= 0) return std::nullopt;
   return pid;
-}
-
-// A qemu-system binary whose arguments name this VM, as ours always do
-// ("-name guest=NAME,debug-threads=on").
-bool is_qemu_of(const os::ProcessIdentity& identity, std::string_view name) {
-  if (!fs::path(identity.executable).filename().string().starts_with("qemu-system")) return false;
-  std::string guest = fmt::format("guest={}", name);
-  for (std::size_t i = 0; i + 1 < identity.argv.size(); ++i) {
-    if (identity.argv[i] != "-name") continue;
-    const std::string& value = identity.argv[i + 1];
-    if (value == guest || value.starts_with(guest + ",")) return true;
-  }
-  return false;
 }
 
 // What the salvaged record says of QEMU; nothing when even that is unreadable
@@ -61,11 +48,12 @@ void QemuBackend::destroy_remains(const VmHandle& handle) {
   if (!started) return;  // gone (a zombie counts as gone)
   bool reused = remains.pid == *pid && remains.pid_start_time && *remains.pid_start_time != *started;
   std::optional<os::ProcessIdentity> identity = host_->process_identity(*pid);
-  if (reused || !identity || !is_qemu_of(*identity, remains.name)) {
+  const fs::path pidfile = layout::pidfile(remains.work_dir);
+  if (reused || !identity || !runs_qemu_of(*identity, remains.name, pidfile, config_.qemu_binary)) {
     config_.log.warn("VM '{}': pid {} in its pidfile is not its QEMU; left alone", remains.name, *pid);
     return;
   }
-  if (host_->signal(*pid, *started, SIGKILL) && !host_->wait_for_exit(*pid, *started, config_.kill_grace)) {
+  if (host_->signal(*pid, *started, its_qemu(remains), SIGKILL) && !host_->wait_for_exit(*pid, *started, config_.kill_grace)) {
     throw Error(errc::vm_stop_failed,
                 fmt::format("QEMU (pid {}) of VM '{}' did not exit after SIGKILL", *pid, remains.name),
                 "the process may be stuck in the kernel; try again once it has exited");

@@ -64,11 +64,17 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
         gone = host_->wait_for_exit(pid, started, left_until(deadline));
       }
     }
-    // Signals go through a pidfd verified against the start time, so a pid
-    // reused by an unrelated process is never signalled.
-    if (!gone && host_->signal(pid, started, SIGTERM)) gone = host_->wait_for_exit(pid, started, config_.term_grace);
-    if (!gone && host_->signal(pid, started, SIGKILL)) gone = host_->wait_for_exit(pid, started, config_.kill_grace);
-    if (!gone && host_->process_running(pid, started)) {
+    // Signals go through a pidfd verified against the start time and what
+    // the process runs, so neither a reused pid nor a forged record gets an
+    // unrelated process signalled.
+    const os::IdentityCheck qemu = its_qemu(vm);
+    if (!gone && host_->signal(pid, started, qemu, SIGTERM)) {
+      gone = host_->wait_for_exit(pid, started, config_.term_grace);
+    }
+    if (!gone && host_->signal(pid, started, qemu, SIGKILL)) {
+      gone = host_->wait_for_exit(pid, started, config_.kill_grace);
+    }
+    if (!gone && process_alive(vm)) {
       throw Error(errc::vm_stop_failed,
                   fmt::format("QEMU (pid {}) of VM '{}' survived SIGKILL", pid, handle.name),
                   "it may be stuck in the kernel (state D); check 'ps -o stat -p " + std::to_string(pid) + "'");

@@ -18,6 +18,7 @@ inline constexpr const char* kVncSocket = "vnc.sock";
 
 inline std::filesystem::path pidfile(const std::filesystem::path& work_dir) { return work_dir / kPidFile; }
 inline std::filesystem::path qemu_log(const std::filesystem::path& work_dir) { return work_dir / kQemuLog; }
+inline std::filesystem::path console_log(const std::filesystem::path& work_dir) { return work_dir / kConsoleLog; }
 // VNC's socket sits beside the QMP socket, wherever socket_dir_for() put
 // that, so records written before VNC moved off TCP find it too.
 inline std::filesystem::path vnc_socket(const std::filesystem::path& qmp_socket) {

@@ -96,10 +96,15 @@ bool is_running_process(pid_t pid, std::uint64_t start_time) {
   return stat && stat->start_time == start_time && stat->state != 'Z' && stat->state != 'X';
 }
 
-bool signal_process(pid_t pid, std::uint64_t start_time, int signal) {
-  int fd = open_verified_pidfd(pid, start_time);
+bool signal_process(pid_t pid, std::uint64_t start_time, const IdentityCheck& is_expected, int signal) {
+  int fd = pidfd_open(pid > 0 ? pid : -1);
   if (fd < 0) return false;
-  bool sent = pidfd_send_signal(fd, signal) == 0;
+  // The pidfd is opened first: then a start time read last that still
+  // matches proves the identity read before it was of the same process.
+  std::optional<ProcessIdentity> identity = read_process_identity(pid);
+  bool expected = identity && is_expected(*identity);
+  std::optional<ProcStat> stat = read_proc_stat(pid);
+  bool sent = expected && stat && stat->start_time == start_time && pidfd_send_signal(fd, signal) == 0;
   ::close(fd);
   return sent;
 }

@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "os/unique_fd.hpp"
 #include "vm_manager/error.hpp"
 
 extern char** environ;
@@ -67,7 +69,30 @@ struct Pipe {
   }
 };
 
+// Copies of the fds in `child_fds`, numbered above every fd the child is to
+// get: dup2 from them can neither overwrite a source still to be copied
+// (child 3 ← our 4 and child 4 ← our 3) nor be a no-op that keeps
+// close-on-exec (child 3 ← our 3). Closed once the child has been spawned.
+std::vector<UniqueFd> staged_copies(const std::map<int, int>& child_fds) {
+  std::vector<UniqueFd> copies;
+  int above = child_fds.empty() ? 0 : child_fds.rbegin()->first + 1;
+  for (const auto& [child, ours] : child_fds) {
+    if (child < 2) {
+      throw Error(errc::process_spawn_failed, fmt::format("cannot give a child fd {}: stdin and stdout are ours", child),
+                  "this is a bug in vmctl; please report it");
+    }
+    int copy = ::fcntl(ours, F_DUPFD_CLOEXEC, std::max(above, 3));
+    if (copy < 0) {
+      throw Error(errc::process_spawn_failed, fmt::format("cannot pass fd {} to a child: {}", ours, std::strerror(errno)),
+                  "the system may be out of file descriptors");
+    }
+    copies.emplace_back(copy);
+  }
+  return copies;
+}
+
 pid_t spawn(const ProcessSpec& spec, Pipe& in, Pipe& out, Pipe& err) {
+  std::vector<UniqueFd> copies = staged_copies(spec.child_fds);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (spec.stdin_data) {
@@ -76,11 +101,9 @@ pid_t spawn(const ProcessSpec& spec, Pipe& in, Pipe& out, Pipe& err) {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   }
   posix_spawn_file_actions_adddup2(&actions, out.write, 1);
-  if (spec.stderr_file) {
-    posix_spawn_file_actions_addopen(&actions, 2, spec.stderr_file->c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  } else {
-    posix_spawn_file_actions_adddup2(&actions, err.write, 2);
-  }
+  if (!spec.child_fds.contains(2)) posix_spawn_file_actions_adddup2(&actions, err.write, 2);
+  auto copy = copies.begin();
+  for (const auto& entry : spec.child_fds) posix_spawn_file_actions_adddup2(&actions, (copy++)->get(), entry.first);
   // A fresh process group, so a terminal's Ctrl-C reaches vmctl, which then
   // decides what to stop, rather than every helper at once.
   posix_spawnattr_t attr;

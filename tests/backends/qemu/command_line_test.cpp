@@ -265,8 +265,12 @@ TEST(QemuCommandLine, SerialConsoleIsASocketLoggedToConsoleLog) {
   EXPECT_EQ(option(chardev, "path"), "/data/vms/web/console.sock");
   EXPECT_EQ(option(chardev, "server"), "on");
   EXPECT_EQ(option(chardev, "wait"), "off");
-  EXPECT_EQ(option(chardev, "logfile"), "/data/vms/web/console.log");
+  // The log is an fd vmctl opened, never a path QEMU opens.
+  EXPECT_EQ(option(chardev, "logfile"), "/dev/fdset/" + std::to_string(kConsoleLogFdSet));
   EXPECT_EQ(option(chardev, "logappend"), "on");
+  EXPECT_EQ(value_of(args, "-add-fd"),
+            "fd=" + std::to_string(kConsoleLogFd) + ",set=" + std::to_string(kConsoleLogFdSet));
+  for (const auto& arg : args) EXPECT_EQ(arg.find("console.log"), std::string::npos) << arg;
   EXPECT_EQ(value_of(args, "-serial"), "chardev:" + option(chardev, "id"));
   EXPECT_EQ(value_of(args, "-serial"), "chardev:serial0");
 }
@@ -396,7 +400,6 @@ TEST(QemuCommandLine, CommasInPathsAreDoubledInEveryOptionList) {
   EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/disk,,1.qcow2,"));
   EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/seed,,1.iso,"));
   EXPECT_TRUE(raw_contains("path=/run,,x/console,,1.sock,"));
-  EXPECT_TRUE(raw_contains("logfile=/data,,x/vms/web/console,,1.log,"));
   EXPECT_TRUE(raw_contains("unix:/run,,x/qmp,,1.sock,"));
   EXPECT_TRUE(raw_contains("file=/fw,,x/OVMF_CODE.fd"));
   EXPECT_TRUE(raw_contains("file=/data,,x/vms/web/OVMF_VARS,,1.fd"));
@@ -411,7 +414,8 @@ TEST(QemuCommandLine, CommasInPathsAreDoubledInEveryOptionList) {
   drive_for(args, "/data,x/vms/web/OVMF_VARS,1.fd");
   std::string chardev = value_of(args, "-chardev");
   EXPECT_EQ(option(chardev, "path"), "/run,x/console,1.sock");
-  EXPECT_EQ(option(chardev, "logfile"), "/data,x/vms/web/console,1.log");
+  // The console log is an fd (-add-fd), whatever its path.
+  EXPECT_EQ(option(chardev, "logfile"), "/dev/fdset/" + std::to_string(kConsoleLogFdSet));
   EXPECT_EQ(option(chardev, "logappend"), "on");
   EXPECT_EQ(parse_options(chardev).size(), 7u) << chardev;
   std::string qmp = value_of(args, "-qmp");
@@ -477,7 +481,6 @@ INSTANTIATE_TEST_SUITE_P(
         ControlCharCase{"seed", [](QemuVm& h, LaunchPlan&) { h.seed_iso_path = "/data/vms/web/seed\t.iso"; }},
         ControlCharCase{"console socket",
                         [](QemuVm& h, LaunchPlan&) { h.console_socket = "/run/x/console\x01.sock"; }},
-        ControlCharCase{"console log", [](QemuVm& h, LaunchPlan&) { h.console_log = "/data/console\r.log"; }},
         ControlCharCase{"qmp socket", [](QemuVm& h, LaunchPlan&) { h.qmp_socket = "/run/x/qmp\x7f.sock"; }},
         ControlCharCase{"firmware code",
                         [](QemuVm&, LaunchPlan& p) { p.firmware->code = "/fw/OVMF\x1b_CODE.fd"; }},

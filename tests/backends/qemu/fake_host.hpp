@@ -45,7 +45,7 @@ class FakeHost final : public vm_manager::qemu::Host {
 
   struct RunCall {
     std::vector<std::string> argv;
-    std::optional<std::filesystem::path> stderr_file;
+    std::map<int, int> child_fds;
     std::map<std::string, std::string> env_overrides;
     std::chrono::milliseconds timeout{0};
   };
@@ -53,7 +53,7 @@ class FakeHost final : public vm_manager::qemu::Host {
     pid_t pid = 0;
     std::uint64_t start_time = 0;
     int signal = 0;
-    bool delivered = false;  // false: no such process with that start time
+    bool delivered = false;  // false: no such process with that start time and identity
   };
   struct WaitCall {
     pid_t pid = 0;
@@ -126,10 +126,18 @@ class FakeHost final : public vm_manager::qemu::Host {
     return it != processes_.end() && alive_locked(it->second);
   }
 
-  // What process_identity() reports for `pid` (nothing by default).
+  // What process_identity() reports for `pid` (nothing by default), and
+  // what signal() checks: a process without an identity is never signalled.
   void set_identity(pid_t pid, vm_manager::os::ProcessIdentity identity) {
     std::lock_guard lock(mutex_);
     identities_[pid] = std::move(identity);
+  }
+
+  // What vmctl's QEMU for the VM `name` in `work_dir` runs, as /proc shows it.
+  static vm_manager::os::ProcessIdentity qemu_identity(const std::string& name, const std::filesystem::path& work_dir) {
+    return {"/usr/bin/qemu-system-x86_64",
+            {"qemu-system-x86_64", "-name", "guest=" + name + ",debug-threads=on", "-pidfile",
+             (work_dir / "qemu.pid").string(), "-daemonize"}};
   }
 
   void set_kvm(vm_manager::qemu::KvmProbe probe) {
@@ -185,7 +193,7 @@ class FakeHost final : public vm_manager::qemu::Host {
     Responder responder;
     {
       std::lock_guard lock(mutex_);
-      runs_.push_back({spec.argv, spec.stderr_file, spec.env_overrides, timeout});
+      runs_.push_back({spec.argv, spec.child_fds, spec.env_overrides, timeout});
       events_.push_back("run " + vm_manager::os::describe(spec.argv));
       std::size_t best = 0;
       for (const auto& script : scripts_) {
@@ -217,9 +225,13 @@ class FakeHost final : public vm_manager::qemu::Host {
     return ours_locked(pid, start_time) != nullptr;
   }
 
-  bool signal(pid_t pid, std::uint64_t start_time, int signal) override {
+  bool signal(pid_t pid, std::uint64_t start_time, const vm_manager::os::IdentityCheck& is_expected,
+              int signal) override {
     std::lock_guard lock(mutex_);
     Process* p = ours_locked(pid, start_time);
+    // Like the real host: only a process whose identity passes the check.
+    auto identity = identities_.find(pid);
+    if (identity == identities_.end() || !is_expected(identity->second)) p = nullptr;
     signal_calls_.push_back({pid, start_time, signal, p != nullptr});
     events_.push_back("signal " + std::to_string(pid) + " " + std::to_string(signal) +
                       (p != nullptr ? " delivered" : " refused"));

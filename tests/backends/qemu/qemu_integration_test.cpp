@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "backends/qemu/decoy.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
@@ -184,6 +185,55 @@ TEST_F(QemuBackendTest, AnUnrelatedProcessOnTheRecordedPidIsNeverSignalled) {
   EXPECT_NE(stat->state, 'Z') << "the bystander was signalled";
   ::kill(bystander, SIGKILL);
   ::waitpid(bystander, nullptr, 0);
+}
+
+// A record forged to name a real process with its real start time: pid and
+// start time match, yet it is no QEMU of this VM, so it is never signalled.
+TEST_F(QemuBackendTest, AForgedRecordNamingARunningProgramNeverGetsItSignalled) {
+  VmHandle h = prepare(tiny_guest_spec("forged"));
+  vmctl::test::Child sleeper([] {
+    ::execlp("sleep", "sleep", "1000", static_cast<char*>(nullptr));
+    return 97;
+  });
+  std::optional<os::ProcStat> stat;
+  // Until the child has exec'd sleep (before that it is a copy of the test).
+  for (int i = 0; i < 500; ++i) {
+    auto identity = os::read_process_identity(sleeper.pid());
+    if (identity && std::filesystem::path(identity->executable).filename() == "sleep") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  stat = os::read_proc_stat(sleeper.pid());
+  ASSERT_TRUE(stat);
+  QemuVm forged(h);
+  forged.pid = sleeper.pid();
+  forged.pid_start_time = stat->start_time;
+  EXPECT_EQ(backend_.state(forged.handle()), VmState::stopped);
+  VmHandle after = backend_.stop(forged.handle(), 1s);
+  EXPECT_EQ(backend_.state(after), VmState::stopped);
+  backend_.destroy(after);
+  EXPECT_TRUE(os::is_running_process(sleeper.pid(), stat->start_time)) << "sleep was signalled";
+  EXPECT_EQ(std::filesystem::path(os::read_process_identity(sleeper.pid())->executable).filename(), "sleep");
+}
+
+// console.log and qemu.log swapped for symlinks to a file outside the data
+// dir: the start is refused before QEMU runs, and the file is untouched.
+TEST_F(QemuBackendTest, SymlinkedLogsRefuseTheStartAndTheirTargetIsUntouched) {
+  vmctl::test::TempDir elsewhere;
+  for (const char* log : {"console.log", "qemu.log"}) {
+    VmHandle h = prepare(tiny_guest_spec(std::string("link-") + (log[0] == 'c' ? "console" : "qemu")));
+    vmctl::test::Decoy decoy(elsewhere / log);
+    std::filesystem::path path = std::filesystem::path(h.work_dir) / log;
+    std::filesystem::remove(path);
+    std::filesystem::create_symlink(decoy.path(), path);
+    try {
+      started(h);
+      ADD_FAILURE() << "started with " << log << " a symlink";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::vm_unsafe_log) << e.message();
+    }
+    EXPECT_EQ(backend_.state(h), VmState::prepared);
+    EXPECT_TRUE(decoy.untouched()) << log;
+  }
 }
 
 TEST_F(QemuBackendTest, ConcurrentStartsGetDistinctPortsAndDisplays) {

@@ -22,10 +22,6 @@ using vmctl::test::TempDir;
 constexpr pid_t kPid = 4242;
 constexpr std::uint64_t kStart = 777;
 
-os::ProcessIdentity qemu_of(const std::string& name) {
-  return {"/usr/bin/qemu-system-x86_64",
-          {"qemu-system-x86_64", "-name", "guest=" + name + ",debug-threads=on", "-daemonize"}};
-}
 
 class QemuRemainsTest : public ::testing::Test {
  protected:
@@ -50,7 +46,7 @@ class QemuRemainsTest : public ::testing::Test {
 
 TEST_F(QemuRemainsTest, ItsOwnQemuIsKilled) {
   host_->add_process(kPid, kStart);
-  host_->set_identity(kPid, qemu_of("web"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", remains_.work_dir));
   backend_.destroy_remains(remains_);
   ASSERT_EQ(host_->signal_calls().size(), 1u);
   EXPECT_EQ(host_->signal_calls()[0].signal, SIGKILL);
@@ -68,7 +64,15 @@ TEST_F(QemuRemainsTest, AnotherProgramAtThatPidIsLeftAlone) {
 
 TEST_F(QemuRemainsTest, TheQemuOfAnotherVmIsLeftAlone) {
   host_->add_process(kPid, kStart);
-  host_->set_identity(kPid, qemu_of("web2"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web2", remains_.work_dir));
+  backend_.destroy_remains(remains_);
+  EXPECT_TRUE(host_->signal_calls().empty());
+  EXPECT_TRUE(host_->alive(kPid));
+}
+
+TEST_F(QemuRemainsTest, TheQemuOfASameNamedVmInAnotherDataDirIsLeftAlone) {
+  host_->add_process(kPid, kStart);
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", "/srv/other-data/vms/web"));
   backend_.destroy_remains(remains_);
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_TRUE(host_->alive(kPid));
@@ -76,7 +80,7 @@ TEST_F(QemuRemainsTest, TheQemuOfAnotherVmIsLeftAlone) {
 
 TEST_F(QemuRemainsTest, AKnownStartTimeThatDiffersMeansAReusedPid) {
   host_->add_process(kPid, kStart + 1000);
-  host_->set_identity(kPid, qemu_of("web"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", remains_.work_dir));
   // What VmStore::salvage hands over: the backend_state as the file had it.
   remains_.backend_state = BackendState{1, {{"pid", kPid}, {"pid_start_time", kStart}}};
   backend_.destroy_remains(remains_);
@@ -88,7 +92,7 @@ TEST_F(QemuRemainsTest, AKnownStartTimeThatDiffersMeansAReusedPid) {
 // process, checked as always, decides.
 TEST_F(QemuRemainsTest, AnUnreadableStateStillKillsItsOwnQemu) {
   host_->add_process(kPid, kStart);
-  host_->set_identity(kPid, qemu_of("web"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", remains_.work_dir));
   remains_.backend_state = BackendState{1, {{"pid", "not a pid"}, {"pid_start_time", nlohmann::json::array()}}};
   backend_.destroy_remains(remains_);
   ASSERT_EQ(host_->signal_calls().size(), 1u);
@@ -99,7 +103,7 @@ TEST_F(QemuRemainsTest, NoPidfileOrNoProcessIsNothingToDo) {
   backend_.destroy_remains(remains_);  // the pidfile names no live process
   fs::remove(fs::path(remains_.work_dir) / "qemu.pid");
   host_->add_process(kPid, kStart);
-  host_->set_identity(kPid, qemu_of("web"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", remains_.work_dir));
   backend_.destroy_remains(remains_);
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_TRUE(host_->alive(kPid));
@@ -107,7 +111,7 @@ TEST_F(QemuRemainsTest, NoPidfileOrNoProcessIsNothingToDo) {
 
 TEST_F(QemuRemainsTest, AQemuThatSurvivesSigkillFailsTheDestroy) {
   host_->add_process(kPid, kStart, FakeHost::survives_everything());
-  host_->set_identity(kPid, qemu_of("web"));
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", remains_.work_dir));
   try {
     backend_.destroy_remains(remains_);
     FAIL() << "a QEMU that still runs was reported gone";

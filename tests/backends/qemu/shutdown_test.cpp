@@ -171,6 +171,7 @@ class QemuStopTest : public ::testing::Test {
     handle_.pid = kPid;
     handle_.pid_start_time = kStart;
     std::ofstream(work_dir / "qemu.pid") << kPid << "\n";
+    host_->set_identity(kPid, FakeHost::qemu_identity("web", work_dir));  // whichever process gets kPid
     std::ofstream(handle_.console_log) << "boot messages\n";
     std::ofstream(handle_.overlay_path) << "disk";
   }
@@ -250,6 +251,38 @@ TEST_F(QemuStopTest, AReusedPidIsNeverSignalled) {
   EXPECT_EQ(backend_.state(h), VmState::stopped);
   EXPECT_FALSE(fs::exists(fs::symlink_status(handle_.qmp_socket)));
   EXPECT_LT(elapsed_, kSlack);
+}
+
+// A record forged to name a live process with its real start time: pid and
+// start time match, but the process is not this VM's QEMU.
+TEST_F(QemuStopTest, AForgedRecordNamingAnotherProgramNeverGetsItSignalled) {
+  host_->add_process(kPid, kStart, FakeHost::ordinary());
+  host_->set_identity(kPid, {"/usr/bin/sleep", {"sleep", "-name", "guest=web", "1000"}});
+  EXPECT_EQ(backend_.state(handle_.handle()), VmState::stopped);
+  VmHandle h = stop(50ms);
+  backend_.destroy(h);
+  EXPECT_TRUE(host_->signal_calls().empty());
+  EXPECT_TRUE(host_->alive(kPid)) << "a process that is not the VM's QEMU was harmed";
+}
+
+TEST_F(QemuStopTest, AForgedRecordNamingAnotherVmsQemuNeverGetsItSignalled) {
+  host_->add_process(kPid, kStart, FakeHost::ordinary());
+  host_->set_identity(kPid, FakeHost::qemu_identity("web2", work_dir()));
+  EXPECT_EQ(backend_.state(handle_.handle()), VmState::stopped);
+  stop(0ms);
+  EXPECT_TRUE(host_->signal_calls().empty());
+  EXPECT_TRUE(host_->alive(kPid));
+}
+
+// The same name in another data dir (root running vmctl on a dir someone
+// else can write, whose record names root's own VM's QEMU).
+TEST_F(QemuStopTest, AForgedRecordNamingASameNamedVmsQemuElsewhereNeverGetsItSignalled) {
+  host_->add_process(kPid, kStart, FakeHost::ordinary());
+  host_->set_identity(kPid, FakeHost::qemu_identity("web", "/srv/other-data/vms/web"));
+  EXPECT_EQ(backend_.state(handle_.handle()), VmState::stopped);
+  stop(0ms);
+  EXPECT_TRUE(host_->signal_calls().empty());
+  EXPECT_TRUE(host_->alive(kPid));
 }
 
 TEST_F(QemuStopTest, TimeoutZeroSkipsTheAcpiRequestAndItsWait) {
