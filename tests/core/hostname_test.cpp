@@ -26,7 +26,9 @@ void PrintTo(const HostnameCase& c, std::ostream* os) { *os << c.label << " (" <
 std::string repeat(char c, std::size_t n) { return std::string(n, c); }
 
 // Four labels joined by dots, the last one `last` characters long.
-std::string four_labels(std::size_t last) { return repeat('a', 63) + "." + repeat('b', 63) + "." + repeat('c', 63) + "." + repeat('d', last); }
+std::string four_labels(std::size_t last) {
+  return repeat('a', 63) + "." + repeat('b', 63) + "." + repeat('c', 63) + "." + repeat('d', last);
+}
 
 class ValidHostname : public ::testing::TestWithParam<HostnameCase> {};
 

@@ -93,7 +93,8 @@ TEST_F(InputLimitsTest, InvalidHostnameIsRefused) {
   expect_error(create_with({"--hostname", "-web"}), "vm_manager::spec::invalid",
                "invalid hostname '-web': the label '-web' begins or ends with '-'");
   expect_error(create_with({"--hostname", std::string(64, 'a')}), "vm_manager::spec::invalid",
-               "invalid hostname '" + std::string(64, 'a') + "': the label 'aaaaaaaaaaaaaaaa…' is 64 characters long (at most 63)");
+               "invalid hostname '" + std::string(64, 'a') +
+                   "': the label 'aaaaaaaaaaaaaaaa…' is 64 characters long (at most 63)");
   ok({"create", "--name", "web", "--backend", "noop", "--hostname", "Web-1.example.com"});
 }
 
