@@ -76,6 +76,16 @@ inline constexpr std::string_view propolis_no_instance = "vm_manager::propolis::
 inline constexpr std::string_view propolis_too_large = "vm_manager::propolis::too_large";
 inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::timeout";
 inline constexpr std::string_view net_unavailable = "vm_manager::net::unavailable";
+// A file the user names (user-data, a key, a VMFile) that cannot be taken in:
+// missing, not a regular file (a FIFO, a device, a folder), larger than its
+// limit, or unreadable.
+inline constexpr std::string_view input_not_found = "vm_manager::input::not_found";
+inline constexpr std::string_view input_not_regular = "vm_manager::input::not_regular";
+inline constexpr std::string_view input_too_large = "vm_manager::input::too_large";
+inline constexpr std::string_view input_unreadable = "vm_manager::input::unreadable";
+// A raw disk image with nothing recognisable in it (no partition table,
+// filesystem or boot sector), or smaller than one sector.
+inline constexpr std::string_view image_unrecognised_raw = "vm_manager::image::unrecognised_raw";
 // A library that is loaded when first used cannot be loaded (not installed).
 inline constexpr std::string_view ssh_unavailable = "vm_manager::ssh::unavailable";
 inline constexpr std::string_view seed_unavailable = "vm_manager::cloudinit::unavailable";

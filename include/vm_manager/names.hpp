@@ -16,4 +16,15 @@ VM_MANAGER_API bool is_valid_vm_name(std::string_view name);
 // Raises vm::invalid_name (saying what is wrong) unless is_valid_vm_name(name).
 VM_MANAGER_API void validate_vm_name(std::string_view name);
 
+inline constexpr std::size_t kMaxHostnameLength = 253;
+inline constexpr std::size_t kMaxHostnameLabelLength = 63;
+
+// RFC 1123 host names, which the guest writes to /etc/hostname: labels of
+// 1–63 letters, digits and '-' (neither first nor last in a label), joined
+// by dots, 253 characters in all; letters of either case.
+VM_MANAGER_API bool is_valid_hostname(std::string_view name);
+
+// Raises spec::invalid (saying what is wrong) unless is_valid_hostname(name).
+VM_MANAGER_API void validate_hostname(std::string_view name);
+
 }  // namespace vm_manager

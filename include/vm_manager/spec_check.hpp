@@ -3,6 +3,9 @@
 
 #include "vm_manager/export.hpp"
 
+#include <cstddef>
+#include <string_view>
+
 #include "vm_manager/types.hpp"
 
 namespace vm_manager {
@@ -11,8 +14,19 @@ inline constexpr std::uint32_t kMaxVcpus = 512;
 inline constexpr std::uint64_t kMinMemoryMb = 16;
 inline constexpr std::uint64_t kMaxMemoryMb = 16ull * 1024 * 1024;  // 16 TiB
 inline constexpr std::uint64_t kMaxDiskGb = 64ull * 1024;            // 64 TiB
+// The user's own cloud-init user-data. It travels in the NoCloud seed ISO
+// (and, for propolis, base64 inside one API request), and is kept in the
+// VM's record, which every command reads: a few MiB is what fits all three.
+inline constexpr std::size_t kMaxUserDataBytes = 4 * 1024 * 1024;
 
-// Raises vm::invalid_name or spec::invalid naming the offending field.
+// Raises cloudinit::invalid_user_data for user-data larger than
+// kMaxUserDataBytes, or text user-data holding a NUL byte (gzip, which
+// starts 1f 8b, is judged when the seed is made).
+VM_MANAGER_API void validate_user_data(std::string_view user_data);
+
+// Raises vm::invalid_name or spec::invalid naming the offending field (an
+// invalid cloud-init hostname among them: names.hpp), and what
+// validate_user_data raises.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

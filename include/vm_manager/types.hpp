@@ -82,6 +82,13 @@ struct VmSpec {
   std::optional<SshConfig> ssh;
   bool uefi = false;
   Accel accel = Accel::automatic;
+  // A raw disk image (a file qemu-img finds no format in) must show a
+  // partition table, a filesystem or a boot sector, and be at least one
+  // sector long: an empty or text file named by mistake is refused
+  // (image::unrecognised_raw). true uses such an image anyway, with a
+  // warning to the log sink (a blank disk for a directly booted kernel).
+  // Kept in the record only when true.
+  bool allow_unrecognised_raw_image = false;
   // Direct kernel boot.
   std::optional<std::string> kernel;
   std::optional<std::string> initrd;

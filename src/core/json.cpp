@@ -149,6 +149,7 @@ void to_json(json& j, const VmSpec& spec) {
            {"initrd", optional_json(spec.initrd)},
            {"cmdline", optional_json(spec.cmdline)},
            {"backend_options", spec.backend_options}};
+  if (spec.allow_unrecognised_raw_image) j["allow_unrecognised_raw_image"] = true;
 }
 
 void from_json(const json& j, VmSpec& spec) {
@@ -168,6 +169,7 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "kernel", spec.kernel);
   read(j, "initrd", spec.initrd);
   read(j, "cmdline", spec.cmdline);
+  read(j, "allow_unrecognised_raw_image", spec.allow_unrecognised_raw_image);
   if (auto it = j.find("backend_options"); it != j.end() && !it->is_null()) {
     require_object(*it, "backend_options");
     it->get_to(spec.backend_options);

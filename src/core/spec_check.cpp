@@ -38,7 +38,29 @@ void validate_network(const NetworkConfig& network) {
   }
 }
 
+void validate_cloud_init(const CloudInitConfig& cloud_init) {
+  if (!cloud_init.hostname.empty()) validate_hostname(cloud_init.hostname);
+  validate_user_data(cloud_init.user_data);
+}
+
+bool is_gzip(std::string_view data) {
+  return data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b;
+}
+
 }  // namespace
+
+void validate_user_data(std::string_view user_data) {
+  if (user_data.size() > kMaxUserDataBytes) {
+    throw Error(errc::cloudinit_invalid_user_data,
+                fmt::format("the user-data is {} bytes, more than the {} MiB a seed takes", user_data.size(),
+                            kMaxUserDataBytes / (1024 * 1024)),
+                "make it smaller, e.g. let it fetch large files from the network instead of carrying them");
+  }
+  if (const auto nul = user_data.find('\0'); nul != std::string_view::npos && !is_gzip(user_data)) {
+    throw Error(errc::cloudinit_invalid_user_data, fmt::format("the user-data holds a NUL byte at offset {}", nul),
+                "user-data is text (#cloud-config YAML or a #! script): save it as plain UTF-8 text");
+  }
+}
 
 void validate_spec(const VmSpec& spec) {
   validate_vm_name(spec.name);
@@ -56,6 +78,7 @@ void validate_spec(const VmSpec& spec) {
             fmt::format("give the disk size in gigabytes, from 1 to {}, e.g. 20", kMaxDiskGb));
   }
   validate_network(spec.network);
+  if (spec.cloud_init) validate_cloud_init(*spec.cloud_init);
 }
 
 }  // namespace vm_manager

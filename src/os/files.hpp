@@ -30,6 +30,15 @@ void create_private_file(const std::filesystem::path& path);
 // The whole file, or nullopt when it does not exist. Raises store::io.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 
+// The whole of a file the user names, read without trusting it: opened
+// with O_NONBLOCK (a FIFO cannot block the open), refused unless fstat shows
+// a regular file (no FIFO, device such as /dev/zero, socket or folder is
+// read), refused when larger than `max_bytes` before anything is read, and
+// the read itself stops after max_bytes + 1 (a file that grows meanwhile).
+// `what` names the file in messages ("cloud-init user-data"). Raises
+// input::not_found, input::not_regular, input::too_large, input::unreadable.
+std::string read_regular_file(const std::filesystem::path& path, std::size_t max_bytes, std::string_view what);
+
 // Creates a folder with the given mode; false when it already existed.
 // Raises store::io for any other failure.
 bool make_dir(const std::filesystem::path& path, mode_t mode = 0700);

@@ -14,6 +14,9 @@
 namespace vm_manager::ssh {
 namespace fs = std::filesystem;
 namespace {
+
+// An RSA-16384 public key line is under 3 KiB; anything much larger is not a key file.
+constexpr std::size_t kMaxPublicKeyFileBytes = 64 * 1024;
 using util::trim;
 
 [[noreturn]] void keygen_failed(std::string_view what) {
@@ -130,14 +133,13 @@ PublicKey parse_public_key(std::string_view text) {
 }
 
 PublicKey read_public_key_file(const fs::path& path) {
-  std::optional<std::string> content;
+  std::string content;
   try {
-    content = os::read_file(path);
+    content = os::read_regular_file(path, kMaxPublicKeyFileBytes, "SSH public key file");
   } catch (const Error& e) {
-    bad_key(fmt::format("cannot read SSH public key {}: {}", path.string(), e.message()));
+    bad_key(e.message());
   }
-  if (!content) bad_key(fmt::format("SSH public key file {} does not exist", path.string()));
-  std::string_view rest = *content;
+  std::string_view rest = content;
   while (!rest.empty()) {
     const auto end = rest.find('\n');
     std::string_view line = trim(rest.substr(0, end));

@@ -43,7 +43,8 @@ KeyPair generate_key_files(const std::filesystem::path& private_path, std::strin
 PublicKey parse_public_key(std::string_view text);
 
 // Reads a public key file: the first non-empty, non-'#' line. Raises
-// ssh::bad_key (also when the file is missing or unreadable).
+// ssh::bad_key (also when the file is missing, unreadable, not a regular
+// file or over 64 KiB: it is read with os::read_regular_file).
 PublicKey read_public_key_file(const std::filesystem::path& path);
 
 // "SHA256:<unpadded base64>", as `ssh-keygen -l -E sha256` prints it.

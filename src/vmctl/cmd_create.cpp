@@ -1,11 +1,11 @@
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
+#include "os/files.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
+#include "vm_manager/spec_check.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/wait_ready.hpp"
 
@@ -30,6 +30,7 @@ struct CreateFlags {
   std::string initrd;
   std::optional<std::string> append;
   bool start = false;
+  bool force = false;  // a raw image with nothing recognisable in it
   WaitFlags wait;
   // Images from a cache (URL, OCI reference or path).
   std::string image_url;
@@ -66,12 +67,9 @@ NetworkConfig network_from(const CreateFlags& o) {
   return UserNetwork{};
 }
 
-std::string read_user_file(const std::string& path, std::string_view what) {
-  std::ifstream in(*existing_path(path, what), std::ios::binary);
-  if (!in.is_open()) {
-    throw Error(errc::spec_invalid, fmt::format("cannot read {} {}", what, path), "check the file's permissions");
-  }
-  return {std::istreambuf_iterator<char>(in), {}};
+// Bounded: a FIFO, a device or a huge file is refused before it is read.
+std::string read_user_data(const std::string& path) {
+  return os::read_regular_file(fs::absolute(path), kMaxUserDataBytes, "cloud-init user-data");
 }
 
 // The private key beside a public key file "KEY.pub", when the user gave
@@ -100,7 +98,7 @@ SshConfig ssh_from(const CreateFlags& o) {
 std::optional<CloudInitConfig> cloud_init_from(const CreateFlags& o) {
   if (o.cloud_init.empty() && o.hostname.empty()) return std::nullopt;
   CloudInitConfig ci;
-  if (!o.cloud_init.empty()) ci.user_data = read_user_file(o.cloud_init, "cloud-init user-data");
+  if (!o.cloud_init.empty()) ci.user_data = read_user_data(o.cloud_init);
   ci.hostname = o.hostname;
   return ci;
 }
@@ -132,6 +130,7 @@ VmSpec spec_from(const CreateFlags& o) {
   }
   spec.accel = parse_accel(o.accel).value_or(Accel::automatic);
   spec.uefi = o.uefi;
+  spec.allow_unrecognised_raw_image = o.force;
   spec.vcpus = o.vcpus;
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
@@ -164,6 +163,7 @@ void run_create(Context& ctx, const CreateFlags& o) {
                 "choose another name, or remove it first with 'vmctl destroy " + o.name + "'");
   }
   VmSpec spec = spec_from(o);
+  validate_spec(spec);  // a bad --hostname or user-data, before a possibly long image download
   VmRecord record = create_and_start(ctx, spec, o);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
@@ -209,6 +209,8 @@ void add_create_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--hostname", o->hostname, "Guest hostname (default: the VM's name)");
   cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
   cmd->add_flag("--start", o->start, "Start the VM once created");
+  cmd->add_flag("--force", o->force,
+                "Use a raw image with no partition table, filesystem or boot sector (or under 512 bytes)");
   add_wait_options(*cmd, o->wait);
   cmd->callback([&ctx, o] { run_create(ctx, *o); });
 }

@@ -21,6 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // Nodes that belong inside `vm "…" { }` but were written at the top.
+// A VMFile is a few KiB of text; the cap keeps a FIFO, a device or a huge
+// file named by mistake from hanging or exhausting the reader.
+constexpr std::size_t kMaxVmFileBytes = 1024 * 1024;
 constexpr std::string_view kInsideVm = "vm \"…\" { … }";
 constexpr std::array<ElsewhereHint, 16> kVmNodes = {
     ElsewhereHint{"image", kInsideVm},        ElsewhereHint{"image-url", kInsideVm},
@@ -110,12 +113,15 @@ VmFile load(const fs::path& path, const LoadOptions& options) {
     throw Error(errc::vmfile_not_found, fmt::format("{} is a folder, not a VMFile", path.string()),
                 fmt::format("pass the file itself, e.g. {}", default_path(path).string()));
   }
-  std::optional<std::string> text = os::read_file(path);
-  if (!text) {
+  std::string text;
+  try {
+    text = os::read_regular_file(path, kMaxVmFileBytes, "VMFile");
+  } catch (const Error& e) {
+    if (e.code() != errc::input_not_found) throw;
     throw Error(errc::vmfile_not_found, fmt::format("no VMFile at {}", path.string()),
                 "create VMFile.kdl (see docs/vmfile.md) or name another file");
   }
-  return parse(*text, path, options);
+  return parse(text, path, options);
 }
 
 fs::path default_path(const fs::path& folder) { return folder / "VMFile.kdl"; }

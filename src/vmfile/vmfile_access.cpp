@@ -10,6 +10,8 @@
 #include "ssh/keys.hpp"
 #include "util/printable.hpp"
 #include "vm_manager/error.hpp"
+#include "vm_manager/names.hpp"
+#include "vm_manager/spec_check.hpp"
 #include "vmfile/vmfile_readers.hpp"
 
 namespace vm_manager::vmfile {
@@ -23,37 +25,15 @@ constexpr std::array<ElsewhereHint, 3> kCloudInitNodes = {ElsewhereHint{"hostnam
                                                           ElsewhereHint{"ssh-key", "cloud-init { … }"},
                                                           ElsewhereHint{"user-data", "cloud-init { … }"}};
 
-bool is_hostname_label(std::string_view label) {
-  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-  for (char c : label) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// RFC 1123: dot-separated labels of letters, digits and inner hyphens. The
-// guest's cloud-init writes it to /etc/hostname, where anything else breaks.
-bool is_hostname(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t dot = name.find('.', start);
-    if (!is_hostname_label(name.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
 void read_hostname(const kdl::Node& node, ReadContext& ctx, CloudInitConfig& cloud_init) {
   std::optional<std::string> hostname = string_leaf(node, "hostname \"web\"", ctx.problems);
   if (!hostname) return;
-  if (!is_hostname(*hostname)) {
-    ctx.problems.add(value_position(node), fmt::format("invalid hostname '{}'", util::printable(*hostname)),
-                     "use labels of A-Z, a-z, 0-9 and inner '-', separated by dots");
-    return;
+  try {
+    validate_hostname(*hostname);
+    cloud_init.hostname = *hostname;
+  } catch (const Error& error) {
+    ctx.problems.add(value_position(node), error.message(), error.help());
   }
-  cloud_init.hostname = *hostname;
 }
 
 void read_ssh_key(const kdl::Node& node, ReadContext& ctx, AccessDraft& access) {
@@ -75,15 +55,11 @@ void read_user_data(const kdl::Node& node, ReadContext& ctx, CloudInitConfig& cl
   std::optional<fs::path> path = ctx.paths.existing_file(*raw, value_position(node), "user-data file", ctx.problems);
   if (!path) return;
   try {
-    std::optional<std::string> bytes = os::read_file(*path);
-    if (bytes) {
-      cloud_init.user_data = std::move(*bytes);
-      return;
-    }
-    ctx.problems.add(value_position(node),
-                     fmt::format("user-data file {} does not exist", util::printable(path->string())), "");
+    std::string bytes = os::read_regular_file(*path, kMaxUserDataBytes, "user-data file");
+    validate_user_data(bytes);
+    cloud_init.user_data = std::move(bytes);
   } catch (const Error& error) {
-    ctx.problems.add(value_position(node), error.message(), "check the file's permissions");
+    ctx.problems.add(value_position(node), error.message(), error.help());
   }
 }
 

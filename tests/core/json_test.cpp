@@ -189,6 +189,17 @@ TEST(Json, InvalidBase64UserDataRaises) {
   EXPECT_THROW(j.get<CloudInitConfig>(), json::exception);
 }
 
+// The raw-image override is written only when set, so records of VMs that
+// did not ask for it keep their shape.
+TEST(Json, AllowUnrecognisedRawImageIsKeptOnlyWhenSet) {
+  EXPECT_FALSE(json(VmSpec{}).contains("allow_unrecognised_raw_image"));
+  VmSpec spec = full_spec(UserNetwork{});
+  spec.allow_unrecognised_raw_image = true;
+  json j = spec;
+  EXPECT_EQ(j.at("allow_unrecognised_raw_image"), true);
+  EXPECT_EQ(through_text(spec), spec);
+}
+
 // The on-disk names are a format: other versions of vmctl read them.
 TEST(Json, StableFieldNames) {
   json h = full_handle(TapNetwork{"br0"});

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <filesystem>
@@ -526,13 +527,29 @@ TEST_F(VmFile, CloudInitSshKeyMustBeAPublicKey) {
 }
 
 TEST_F(VmFile, CloudInitUserDataIsTheFilesBytes) {
-  std::string bytes("#cloud-config\npackages: [nginx]\n\0\x1f\x8b binary too", 47);
+  // Binary (gzip, with NULs) is passed on as it is; text must hold no NUL.
+  std::string bytes("\x1f\x8b\x08\0#cloud-config\npackages: [nginx]\n\0 binary too", 47);
   touch("cloud-config.yaml", bytes);
   vmfile::VmDefinition vm = vm_with("    cloud-init {\n        user-data \"cloud-config.yaml\"\n    }");
   ASSERT_TRUE(vm.spec.cloud_init);
   EXPECT_EQ(vm.spec.cloud_init->user_data, bytes);
+  touch("nul.yaml", std::string("#cloud-config\npackages: [nginx]\n\0", 33));
+  expect_one(problems_with("    cloud-init {\n        user-data \"nul.yaml\"\n    }"), 4, 19,
+             "the user-data holds a NUL byte at offset 32");
   expect_one(problems_with("    cloud-init {\n        user-data \"nope.yaml\"\n    }"), 4, 19,
              "user-data file " + (project() / "nope.yaml").string() + " does not exist");
+}
+
+// user-data is read with the bounded reader: a FIFO comes back at once as
+// a problem at its node (a hang would time the test out), a huge file too.
+TEST_F(VmFile, CloudInitUserDataMustBeASmallRegularFile) {
+  ASSERT_EQ(::mkfifo((project() / "fifo.yaml").c_str(), 0600), 0);
+  expect_one(problems_with("    cloud-init {\n        user-data \"fifo.yaml\"\n    }"), 4, 19,
+             "user-data file " + (project() / "fifo.yaml").string() + " is a FIFO");
+  touch("huge.yaml", "");
+  fs::resize_file(project() / "huge.yaml", 1ull << 40);
+  expect_one(problems_with("    cloud-init {\n        user-data \"huge.yaml\"\n    }"), 4, 19,
+             "user-data file " + (project() / "huge.yaml").string() + " is larger than 4 MiB");
 }
 
 TEST_F(VmFile, CloudInitChildrenAreSingleAndKnown) {

@@ -49,9 +49,10 @@ ImageInfo inspect_image(const fs::path& image, const QemuConfig& config, Host& h
 }
 
 void create_overlay(const fs::path& base, const fs::path& overlay, std::optional<std::uint64_t> disk_gb,
-                    const QemuConfig& config, Host& host) {
+                    const QemuConfig& config, Host& host, UnrecognisedRaw unrecognised_raw) {
   fs::path absolute_base = fs::absolute(base).lexically_normal();
   ImageInfo info = inspect_image(absolute_base, config, host);
+  if (info.format == "raw") check_raw_image(absolute_base, unrecognised_raw, config.log);
   if (disk_gb && *disk_gb * kGiB < info.virtual_size) {
     throw Error(errc::spec_invalid,
                 fmt::format("a disk of {} GB is smaller than the image ({:.1f} GB)", *disk_gb,

@@ -89,7 +89,8 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
     h.ssh_host = "127.0.0.1";
     h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
   }
-  create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_);
+  create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_,
+                 spec.allow_unrecognised_raw_image ? UnrecognisedRaw::allow : UnrecognisedRaw::refuse);
   cloudinit::write_vm_seed(checked, work_dir, h.shared());
   if (firmware) {
     fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));

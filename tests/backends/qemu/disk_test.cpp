@@ -60,6 +60,13 @@ class OverlayTest : public ::testing::Test {
     return {};
   }
 
+  // Writes the 0x55AA boot signature at offset 510, as an MBR has it.
+  static void mark_boot_sector(const fs::path& image) {
+    std::fstream f(image, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(510);
+    f.write("\x55\xaa", 2);
+  }
+
   static std::string read(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     std::ostringstream s;
@@ -117,6 +124,7 @@ TEST_F(OverlayTest, DotDotInTheBasePathIsNormalised) {
 
 TEST_F(OverlayTest, RawBaseWorksWithRawBackingFormat) {
   fs::path base = make_image("images/base.img", "raw", "64M");
+  mark_boot_sector(base);  // a blank raw image is refused (RawImageTest)
   fs::path overlay = dir_ / "disk.qcow2";
   create_overlay(base, overlay, std::nullopt, config_, host_);
   auto j = info(overlay);
@@ -269,7 +277,12 @@ class ScriptedQemuImgTest : public ::testing::Test {
   ScriptedQemuImgTest() {
     config_.qemu_img = "/fake/qemu-img";
     base_ = dir_ / "base.qcow2";
-    std::ofstream(base_) << "not read by the fake";
+    // Not read by the fake qemu-img; a sector with a boot signature, so
+    // that it passes as a raw image too.
+    std::string sector(512, '\0');
+    sector[510] = '\x55';
+    sector[511] = '\xaa';
+    std::ofstream(base_, std::ios::binary) << sector;
   }
   TempDir dir_;
   QemuConfig config_;
