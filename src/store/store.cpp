@@ -1,5 +1,6 @@
 #include "vm_manager/store.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
 #include "vm_manager/names.hpp"
+#include "vm_manager/spec_check.hpp"
 
 namespace vm_manager {
 namespace fs = std::filesystem;
@@ -32,15 +34,11 @@ constexpr int kRecordFormat = 2;
 // This boot's version of vm.json (store.hpp).
 constexpr const char* kRunFile = "run.json";
 
-// run.json's text when this boot wrote it; nullopt when there is none, or
-// when it is from before the host's last boot (its pid names nothing now).
-std::optional<std::string> this_boots(const fs::path& run_file) {
-  std::error_code ec;
-  auto written = fs::last_write_time(run_file, ec);
-  if (ec) return std::nullopt;
-  if (std::chrono::file_clock::to_sys(written) < os::boot_time()) return std::nullopt;
-  return os::read_file(run_file);
-}
+// Records are read bounded, as anything on disk may have been swapped for a
+// FIFO, /dev/zero or a huge file. The bound follows from the user-data cap:
+// JSON escaping makes each byte of user-data at most six ("\u0001").
+constexpr std::size_t kMaxRecordBytes = 6 * kMaxUserDataBytes + 1024 * 1024;
+
 
 std::string now_rfc3339() {
   std::time_t now = std::time(nullptr);
@@ -141,6 +139,31 @@ VmRecord record_from_text(const std::string& text, const fs::path& path) {
   }
 }
 
+// The record file's text; nullopt when there is none. What is not a regular
+// file of a sane size is corrupt.
+std::optional<std::string> read_record(const fs::path& path) {
+  try {
+    return os::read_regular_file(path, kMaxRecordBytes, "VM record");
+  } catch (const Error& e) {
+    if (e.code() == errc::input_not_found) return std::nullopt;
+    if (e.code() == errc::input_not_regular || e.code() == errc::input_too_large) corrupt(path, e.message());
+    throw Error(errc::store_io, e.message(), "check the permissions of the data dir");
+  }
+}
+
+// run.json's text when this boot wrote it; nullopt when there is none, or
+// when it is from before the host's last boot (its pid names nothing now).
+std::optional<std::string> this_boots(const fs::path& run_file) {
+  // lstat: the age of what is at the path, even a symlink (which the read
+  // then refuses), never of what it points at.
+  struct stat st {};
+  if (::lstat(run_file.c_str(), &st) != 0) return std::nullopt;
+  const auto written = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  if (written < os::boot_time()) return std::nullopt;
+  return read_record(run_file);
+}
+
 // A record is data, never a path to trust: it must name the VM of its folder,
 // that folder as its work dir, and an id fit to be part of a path. Whatever
 // else the VM's files are, its backend derives from these (and checks).
@@ -222,7 +245,7 @@ fs::path VmStore::run_file(std::string_view name) const { return data_dir_.vm_di
 
 VmRecord VmStore::load(std::string_view name) const {
   fs::path path = data_dir_.vm_file(name);
-  auto text = os::read_file(path);
+  auto text = read_record(path);
   if (!text) {
     throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
                 "check the name against the VMs that exist, or create the VM");
@@ -252,7 +275,7 @@ VmHandle VmStore::salvage(std::string_view name) const {
   try {
     // This boot's record names the process that may still run.
     j = handle_in(this_boots(run_file(name)));
-    if (j.is_null()) j = handle_in(os::read_file(data_dir_.vm_file(name)));
+    if (j.is_null()) j = handle_in(read_record(data_dir_.vm_file(name)));
   } catch (const Error&) {
     return remains;
   }

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <fstream>
+#include <functional>
 
 #include "os/files.hpp"
 #include "support/error_from.hpp"
@@ -81,6 +85,38 @@ TEST_F(RecordIdentity, RemovingAVmWhoseRecordNamesAnotherLeavesThatOne) {
   store.remove(store.lock("web"));
   EXPECT_FALSE(fs::exists(data.vm_dir("web")));
   EXPECT_EQ(store.load("other"), other);
+}
+
+// A FIFO in place of vm.json or run.json must not hang any command, nor
+// /dev/zero or a huge file exhaust memory: each is a corrupt record, found at
+// once, and list() still shows the VM.
+TEST_F(RecordIdentity, SpecialAndHugeFilesAreCorruptAndNeverHang) {
+  create("web");
+  const std::string original = *os::read_file(data.vm_file("web"));
+  for (const fs::path& file : {data.vm_file("web"), data.vm_dir("web") / "run.json"}) {
+    const std::vector<std::pair<std::string, std::function<void()>>> swaps{
+        {"fifo", [&] { ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0); }},
+        {"/dev/zero", [&] { fs::create_symlink("/dev/zero", file); }},
+        {"a folder", [&] { fs::create_directory(file); }},
+        {"a sparse 1 GiB file", [&] {
+           std::ofstream(file) << "{";
+           fs::resize_file(file, std::uintmax_t{1} << 30);
+         }},
+    };
+    for (const auto& [what, swap] : swaps) {
+      SCOPED_TRACE(file.filename().string() + " as " + what);
+      std::ofstream(data.vm_file("web"), std::ios::trunc) << original;
+      fs::remove_all(file);
+      swap();
+      auto begin = std::chrono::steady_clock::now();
+      EXPECT_EQ(error_from([&] { store.load("web"); }).code(), errc::store_corrupt);
+      auto entries = store.list();
+      EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(2));
+      ASSERT_EQ(entries.size(), 1u);
+      EXPECT_FALSE(entries[0].record.has_value());
+      fs::remove_all(file);
+    }
+  }
 }
 
 }  // namespace
