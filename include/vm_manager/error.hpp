@@ -30,6 +30,12 @@ inline constexpr std::string_view store_io = "vm_manager::store::io";
 inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
 inline constexpr std::string_view store_unsupported_format = "vm_manager::store::unsupported_format";
 inline constexpr std::string_view data_dir_invalid = "vm_manager::data_dir::invalid";
+// The data dir (its root, vms/ or locks/) is not the caller's, is writable by
+// others, or is a symlink where a folder must be.
+inline constexpr std::string_view data_dir_not_private = "vm_manager::data_dir::not_private";
+// A VM's lock file is a symlink, not a regular file, not the caller's, or
+// hard-linked elsewhere; nothing was written to it.
+inline constexpr std::string_view store_unsafe_lock = "vm_manager::store::unsafe_lock";
 inline constexpr std::string_view process_spawn_failed = "vm_manager::process::spawn_failed";
 inline constexpr std::string_view qmp_connect_failed = "vm_manager::qmp::connect_failed";
 inline constexpr std::string_view qmp_timeout = "vm_manager::qmp::timeout";

@@ -1,6 +1,7 @@
 // A backend that runs nothing but keeps an honest lifecycle, for tests and
-// for trying vmctl out. Its state lives in <work dir>/noop-state, so every
-// process sees the same VM; destroy removes the work dir.
+// for trying vmctl out. Its state lives in <data dir>/vms/<name>/noop-state
+// (a path made from the name, never read from the record), so every process
+// sees the same VM; destroy removes that folder.
 #pragma once
 
 #include "vm_manager/export.hpp"

@@ -83,10 +83,19 @@ class VM_MANAGER_API VmStore {
 
   const DataDir& data_dir() const { return data_dir_; }
 
-  // Takes the VM's exclusive lock, waiting at most options.timeout.
-  // Raises vm::invalid_name, vm::locked, store::io.
+  // Takes the VM's exclusive lock, waiting at most options.timeout, making
+  // the data dir and the lock file when missing: for creating the VM.
+  // Raises vm::invalid_name, vm::locked, store::unsafe_lock, store::io and
+  // the data dir's errors (data_dir.hpp).
   VmLock lock(std::string_view name) const;
 
+  // The same for a VM that exists (its folder in vms/ is there): raises
+  // vm::not_found, without making a lock file, for one that does not, or
+  // that was destroyed while this waited.
+  VmLock lock_existing(std::string_view name) const;
+
+  // Like every reader below, raises data_dir::not_private for a data dir
+  // that is not private (DataDir::check_private).
   bool exists(std::string_view name) const;
 
   // The record as it stands: run.json when this boot wrote one, else

@@ -28,7 +28,7 @@ VmManager::VmManager(ManagerConfig config)
 
 template <typename Act>
 VmRecord VmManager::change(std::string_view name, Act act) {
-  VmLock lock = store_.lock(name);
+  VmLock lock = store_.lock_existing(name);  // makes no lock file for a VM that does not exist
   VmRecord record = load(name);
   VmHandle changed = act(record);
   // An unchanged handle (suspend, resume, starting a running VM) needs no
@@ -144,14 +144,11 @@ BringUp VmManager::bring_up(std::string_view name, VmRecord* record) {
 }
 
 Destroyed VmManager::destroy(std::string_view name) {
-  VmLock lock = store_.lock(name);
+  VmLock lock = store_.lock_existing(name);  // raises vm::not_found for no folder in vms/
   if (!store_.exists(name)) {
     // A create that crashed leaves a folder without vm.json.
-    if (std::filesystem::exists(store_.data_dir().vm_dir(name))) {
-      store_.remove(std::move(lock));
-      return Destroyed::remains;
-    }
-    store_.load(name);  // raises vm::not_found
+    store_.remove(std::move(lock));
+    return Destroyed::remains;
   }
   std::optional<VmRecord> record;
   try {

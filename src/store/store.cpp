@@ -198,6 +198,41 @@ bool salvage_field(const json& j, const char* key, std::optional<T>& out) {
   return true;
 }
 
+[[noreturn]] void not_found(std::string_view name) {
+  throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
+              "check the name against the VMs that exist, or create the VM");
+}
+
+// The VM's lock, or Outcome::missing when its lock file is missing and
+// `if_missing` says not to make it. Raises vm::locked on timeout.
+os::LockResult take_lock(const DataDir& data_dir, const LockOptions& options, std::string_view name,
+                         os::IfMissing if_missing) {
+  fs::path path = data_dir.lock_file(name);  // validates the name first
+  long holder = 0;
+  os::LockResult result = os::lock_exclusive(
+      path, options.timeout,
+      [&](long pid) {
+        holder = pid;
+        if (options.on_wait) options.on_wait(name, pid);
+      },
+      if_missing);
+  if (result.outcome == os::LockResult::Outcome::timed_out) {
+    std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
+    throw Error(errc::vm_locked,
+                fmt::format("VM '{}' is busy: another vmctl command{} still holds its lock after {} s", name,
+                            by, options.timeout.count() / 1000.0),
+                "wait for that command to finish, or allow a longer lock timeout");
+  }
+  return result;
+}
+
+// The VM's folder is what makes it exist, also when its record is
+// unreadable or a create crashed before writing it.
+bool vm_dir_present(const DataDir& data_dir, std::string_view name) {
+  struct stat st {};
+  return ::lstat(data_dir.vm_dir(name).c_str(), &st) == 0;
+}
+
 }  // namespace
 
 VmLock::VmLock(std::string name, int fd) : name_(std::move(name)), fd_(fd) {}
@@ -222,34 +257,43 @@ VmStore::VmStore(DataDir data_dir, LockOptions options)
     : data_dir_(std::move(data_dir)), options_(std::move(options)) {}
 
 VmLock VmStore::lock(std::string_view name) const {
-  fs::path path = data_dir_.lock_file(name);  // validates the name first
+  validate_vm_name(name);
   data_dir_.ensure_exists();
-  long holder = 0;
-  auto fd = os::lock_exclusive(path, options_.timeout, [&](long pid) {
-    holder = pid;
-    if (options_.on_wait) options_.on_wait(name, pid);
-  });
-  if (!fd) {
-    std::string by = holder > 0 ? fmt::format(" (pid {})", holder) : "";
-    throw Error(errc::vm_locked,
-                fmt::format("VM '{}' is busy: another vmctl command{} still holds its lock after {} s", name,
-                            by, options_.timeout.count() / 1000.0),
-                "wait for that command to finish, or allow a longer lock timeout");
-  }
-  return VmLock(std::string(name), *fd);
+  return VmLock(std::string(name), take_lock(data_dir_, options_, name, os::IfMissing::create).fd);
 }
 
-bool VmStore::exists(std::string_view name) const { return fs::exists(data_dir_.vm_file(name)); }
+VmLock VmStore::lock_existing(std::string_view name) const {
+  validate_vm_name(name);
+  data_dir_.check_private();
+  os::LockResult taken = take_lock(data_dir_, options_, name, os::IfMissing::fail);
+  if (taken.outcome == os::LockResult::Outcome::missing) {
+    if (!vm_dir_present(data_dir_, name)) not_found(name);
+    // A VM whose lock file was removed by hand gets a new one.
+    data_dir_.ensure_exists();
+    taken = take_lock(data_dir_, options_, name, os::IfMissing::create);
+  }
+  VmLock lock(std::string(name), taken.fd);
+  if (!vm_dir_present(data_dir_, name)) {
+    // Destroyed while we waited, or a lock file older releases left for a
+    // name that never became a VM: forget it the way remove() does.
+    ::unlink(data_dir_.lock_file(name).c_str());
+    not_found(name);
+  }
+  return lock;
+}
+
+bool VmStore::exists(std::string_view name) const {
+  data_dir_.check_private();
+  return fs::exists(data_dir_.vm_file(name));
+}
 
 fs::path VmStore::run_file(std::string_view name) const { return data_dir_.vm_dir(name) / kRunFile; }
 
 VmRecord VmStore::load(std::string_view name) const {
+  data_dir_.check_private();
   fs::path path = data_dir_.vm_file(name);
   auto text = read_record(path);
-  if (!text) {
-    throw Error(errc::vm_not_found, fmt::format("no VM named '{}'", name),
-                "check the name against the VMs that exist, or create the VM");
-  }
+  if (!text) not_found(name);
   // Read even when run.json stands in for it: a vm.json that would not
   // survive the next reboot is better found now.
   VmRecord durable = record_from_text(*text, path);
@@ -359,6 +403,7 @@ void VmStore::remove(VmLock&& lock) const {
 }
 
 std::vector<StoreEntry> VmStore::list() const {
+  data_dir_.check_private();
   std::vector<StoreEntry> entries;
   std::error_code ec;
   fs::directory_iterator it(data_dir_.vms_dir(), ec);

@@ -18,7 +18,10 @@ const Environment& Context::environment() {
 }
 
 const DataDir& Context::data_dir() {
-  if (!data_dir_) data_dir_ = DataDir::resolve(options.data_dir, environment());
+  if (!data_dir_) {
+    data_dir_ = DataDir::resolve(options.data_dir, environment(),
+                                 options.allow_foreign_owner ? ForeignOwner::allow : ForeignOwner::refuse);
+  }
   return *data_dir_;
 }
 

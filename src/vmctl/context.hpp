@@ -20,6 +20,8 @@ enum class PullOutput { shown, hidden };
 
 struct GlobalOptions {
   std::optional<std::filesystem::path> data_dir;
+  // Use a data dir owned by another user (root on a user's dir; docs/cli.md).
+  bool allow_foreign_owner = false;
   int verbosity = 0;
   bool quiet = false;
 };

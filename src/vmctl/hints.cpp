@@ -42,6 +42,8 @@ constexpr std::array kHints{
     Hint{errc::store_corrupt, "", "", "'vmctl destroy {name}' removes it"},
     Hint{errc::store_io, "", "outside", "pass the right --data-dir"},
     Hint{errc::data_dir_invalid, "", "", "pass --data-dir DIR or set VMCTL_DATA_DIR"},
+    Hint{errc::data_dir_not_private, "", "foreign owner",
+         "pass --allow-foreign-owner if you trust that user (docs/cli.md says what it risks)"},
     Hint{errc::backend_not_available, "", "", "choose another --backend"},
     Hint{errc::backend_unsupported, "", "address of VM", "'vmctl console {name}' shows the guest"},
     // spec::invalid covers every refused create option: the message says which.

@@ -161,6 +161,8 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string("vmctl ") + VM_MANAGER_VERSION);
   app.add_option("--data-dir", ctx.options.data_dir, "Where VMs are kept (default: $VMCTL_DATA_DIR, "
                                                      "$XDG_DATA_HOME/vmctl or ~/.local/share/vmctl)");
+  app.add_flag("--allow-foreign-owner", ctx.options.allow_foreign_owner,
+               "Use a data dir owned by another user (as root: that user can then steer what root does there)");
   app.add_flag("-v,--verbose", ctx.options.verbosity, "More detail; repeat for more");
   app.add_flag("-q,--quiet", ctx.options.quiet, "Only errors");
   app.require_subcommand(1);

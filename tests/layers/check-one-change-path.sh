@@ -6,7 +6,7 @@
 # store()., store->).
 set -uo pipefail
 src=${1:?usage: check-one-change-path.sh SRC_DIR}
-hits=$(grep -rnE '\bstore\w*(\(\))?(\.|->)(lock|save|create)\(' "$src" --include='*.cpp' --include='*.hpp' \
+hits=$(grep -rnE '\bstore\w*(\(\))?(\.|->)(lock\w*|save|create)\(' "$src" --include='*.cpp' --include='*.hpp' \
        | grep -vE "^$src/(manager|store)/")
 if [[ -n $hits ]]; then
   echo "a VM is changed outside VmManager; go through it (src/manager/manager.cpp) instead:"

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "backends/noop/state_file.hpp"
 #include "core/handle_from_spec.hpp"
-#include "os/files.hpp"
 #include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
@@ -11,14 +11,6 @@
 namespace vm_manager {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr const char* kStateFile = "noop-state";
-
-fs::path state_file(const VmHandle& handle) { return fs::path(handle.work_dir) / kStateFile; }
-
-void write_state(const VmHandle& handle, VmState state) {
-  os::write_file_atomic(state_file(handle), std::string(to_string(state)) + "\n");
-}
 
 std::string join_states(std::initializer_list<VmState> states) {
   std::string out;
@@ -48,17 +40,17 @@ VmHandle NoopBackend::prepare(const VmSpec& spec) {
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   VmHandle handle = handle_from_spec(spec, kId, work_dir);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
-  write_state(handle, VmState::prepared);
+  noop::write_state(data_dir_, spec.name, VmState::prepared);
   undo.commit();
   return handle;
 }
 
+// The record's work_dir is never used: the VM's folder is the data dir's
+// vms/<name> (state_file.hpp). An empty one is a handle of no VM.
 VmState NoopBackend::state(const VmHandle& handle) {
-  if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) return VmState::destroyed;
-  auto text = os::read_file(state_file(handle));
-  if (!text) return VmState::failed;  // a work dir without our record
-  if (!text->empty() && text->back() == '\n') text->pop_back();
-  return parse_vm_state(*text).value_or(VmState::failed);
+  if (handle.work_dir.empty() || !noop::has_work_dir(data_dir_, handle.name)) return VmState::destroyed;
+  // A work dir without our state in it is a VM gone wrong.
+  return noop::read_state(data_dir_, handle.name).value_or(VmState::failed);
 }
 
 VmHandle NoopBackend::transition(const VmHandle& handle, std::initializer_list<VmState> from, VmState to,
@@ -66,7 +58,7 @@ VmHandle NoopBackend::transition(const VmHandle& handle, std::initializer_list<V
   VmState current = state(handle);
   for (VmState allowed : from) {
     if (current == allowed) {
-      write_state(handle, to);
+      noop::write_state(data_dir_, handle.name, to);
       return handle;
     }
   }
@@ -97,7 +89,7 @@ VmHandle NoopBackend::resume(const VmHandle& handle) {
 
 void NoopBackend::destroy(VmHandle handle) {
   if (handle.work_dir.empty()) return;
-  data_dir_.remove_inside(handle.work_dir);
+  data_dir_.remove_inside(data_dir_.vm_dir(handle.name));
 }
 
 std::string NoopBackend::guest_ip(const VmHandle& handle) {

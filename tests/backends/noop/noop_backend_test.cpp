@@ -1,9 +1,12 @@
 // NoopBackend: an honest lifecycle without a VM behind it.
 #include "vm_manager/noop_backend.hpp"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <string>
 
@@ -231,16 +234,73 @@ TEST_F(Noop, DestroyFromEveryState) {
   }
 }
 
-TEST_F(Noop, DestroyRefusesAWorkDirOutsideTheDataDir) {
+// The record's work_dir is never trusted: destroy removes vms/<name> only.
+TEST_F(Noop, DestroyIgnoresAWorkDirOutsideTheDataDir) {
   fs::create_directories(temp / "outside");
   std::ofstream(temp / "outside" / "canary") << "x";
+  for (std::string outside : {(temp / "outside").string(), (data.vms_dir() / ".." / ".." / "outside").string()}) {
+    VmHandle h = prepared();
+    h.work_dir = outside;
+    noop.destroy(h);
+    EXPECT_FALSE(fs::exists(data.vm_dir("web")));
+    EXPECT_TRUE(fs::exists(temp / "outside" / "canary"));
+  }
+}
+
+// Nor is it where the state goes.
+TEST_F(Noop, StateIsKeptInTheVmsOwnFolderWhateverTheRecordSays) {
+  fs::create_directories(temp / "outside");
   VmHandle h = prepared();
   h.work_dir = (temp / "outside").string();
-  expect_error(errc::store_io, [&] { noop.destroy(h); });
-  EXPECT_TRUE(fs::exists(temp / "outside" / "canary"));
-  h.work_dir = (data.vms_dir() / ".." / ".." / "outside").string();
-  expect_error(errc::store_io, [&] { noop.destroy(h); });
-  EXPECT_TRUE(fs::exists(temp / "outside" / "canary"));
+  h = noop.start(h);
+  EXPECT_EQ(noop.state(h), VmState::running);
+  EXPECT_TRUE(fs::is_empty(temp / "outside"));
+  EXPECT_TRUE(fs::exists(data.vm_dir("web") / "noop-state"));
+}
+
+// A symlink planted as the state file is replaced, never written through; one
+// planted as the VM's folder is refused.
+TEST_F(Noop, StateFileSymlinksAreNotFollowed) {
+  const fs::path decoy = temp / "decoy";
+  std::ofstream(decoy) << "decoy\n";
+  fs::permissions(decoy, fs::perms(0644));
+  struct stat before {};
+  ASSERT_EQ(::stat(decoy.c_str(), &before), 0);
+  auto expect_decoy_untouched = [&] {
+    struct stat after {};
+    ASSERT_EQ(::stat(decoy.c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino);
+    EXPECT_EQ(after.st_mode, before.st_mode);
+    std::ifstream in(decoy);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "decoy\n");
+  };
+
+  VmHandle h = prepared();
+  fs::remove(data.vm_dir("web") / "noop-state");
+  fs::create_symlink(decoy, data.vm_dir("web") / "noop-state");
+  EXPECT_EQ(noop.state(h), VmState::failed);  // not read through the link
+  h = noop.stop(h, 1s);
+  EXPECT_FALSE(fs::is_symlink(data.vm_dir("web") / "noop-state"));
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  expect_decoy_untouched();
+
+  fs::create_directories(temp / "elsewhere");
+  fs::remove_all(data.vm_dir("web"));
+  fs::create_directory_symlink(temp / "elsewhere", data.vm_dir("web"));
+  expect_error(errc::store_io, [&] { noop.start(h); });
+  EXPECT_TRUE(fs::is_empty(temp / "elsewhere"));
+  expect_decoy_untouched();
+}
+
+TEST_F(Noop, StateFileIsPrivateWhateverTheUmask) {
+  mode_t old = ::umask(0);
+  VmHandle h = running();
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat((data.vm_dir("web") / "noop-state").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::stat(data.vm_dir("web").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(Noop, HandleWithoutWorkDir) {
