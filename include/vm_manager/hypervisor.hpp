@@ -34,7 +34,9 @@ class VM_MANAGER_API Hypervisor {
   virtual std::string image_reference(const VmSpec& spec);
 
   // Boots a prepared or stopped VM. On return it is `running`. Raises
-  // vm::invalid_state when it is running, suspended or destroyed.
+  // vm::invalid_state when it is running, suspended or destroyed. When it
+  // gave the VM's VNC a new password (VncMode::tcp), the returned handle
+  // carries it in vnc_password, the only place it is ever handed out.
   //
   // What start, stop, suspend and resume change in the handle must be facts
   // that hold only until the host restarts (a pid, a socket, a port bound):

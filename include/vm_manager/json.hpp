@@ -1,6 +1,7 @@
 // JSON for the public types. Reading ignores unknown fields and fills missing
 // ones with defaults, so a handle written by an older vmctl still loads;
-// writing then reading gives back an equal value.
+// writing then reading gives back an equal value, except that a handle's
+// vnc_password is never written.
 #pragma once
 
 #include "vm_manager/export.hpp"
@@ -15,6 +16,8 @@ VM_MANAGER_API void to_json(nlohmann::json& j, VmState state);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VmState& state);
 VM_MANAGER_API void to_json(nlohmann::json& j, Accel accel);
 VM_MANAGER_API void from_json(const nlohmann::json& j, Accel& accel);
+VM_MANAGER_API void to_json(nlohmann::json& j, VncMode mode);
+VM_MANAGER_API void from_json(const nlohmann::json& j, VncMode& mode);
 
 VM_MANAGER_API void to_json(nlohmann::json& j, const NetworkConfig& network);
 VM_MANAGER_API void from_json(const nlohmann::json& j, NetworkConfig& network);

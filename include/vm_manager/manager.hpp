@@ -200,6 +200,11 @@ class VM_MANAGER_API VmManager {
                   const std::function<void(const VmRecord&)>& on_created = {});
 
   // Boots a prepared or stopped VM; a running one is left as it is.
+  //
+  // A VM whose spec asks for VncMode::tcp gets a new VNC password at each
+  // boot: the record that start, create (with start), restart and bring_up
+  // return then has it in handle.vnc_password, for the caller to show. It
+  // is kept nowhere else (not in vm.json), so it cannot be asked for later.
   VmRecord start(std::string_view name, bool* was_running = nullptr);
   // The same, then waits until the guest is ready (wait_ready, outside the
   // VM's lock, so others can use the VM meanwhile).

@@ -22,12 +22,20 @@ enum class VmState { preparing, prepared, running, suspended, stopped, failed, d
 // auto: KVM when it works, else TCG with a warning.
 enum class Accel { automatic, kvm, tcg };
 
+// Where a VM's graphical console (VNC) listens. unix_socket ("unix"): a
+// socket in the VM's private folder, which only its owner can open. tcp
+// ("tcp"): a port on 127.0.0.1 that every local user can reach, so it asks
+// for a password, a new one at each start (VmHandle::vnc_password).
+enum class VncMode { unix_socket, tcp };
+
 // Lowercase names used in JSON and on the command line ("running", "auto").
 VM_MANAGER_API std::string_view to_string(VmState state);
 VM_MANAGER_API std::string_view to_string(Accel accel);
+VM_MANAGER_API std::string_view to_string(VncMode mode);
 // Parsers return nullopt for an unknown name, so callers can give their own error.
 VM_MANAGER_API std::optional<VmState> parse_vm_state(std::string_view text);
 VM_MANAGER_API std::optional<Accel> parse_accel(std::string_view text);
+VM_MANAGER_API std::optional<VncMode> parse_vnc_mode(std::string_view text);
 
 // Backends are named by string ids ("qemu"), which only the backend registry
 // lists (backend_registry.hpp): nothing below it knows which exist. An id is
@@ -89,6 +97,9 @@ struct VmSpec {
   // warning to the log sink (a blank disk for a directly booted kernel).
   // Kept in the record only when true.
   bool allow_unrecognised_raw_image = false;
+
+  // A record written before this field existed reads as unix_socket.
+  VncMode vnc = VncMode::unix_socket;
   // Direct kernel boot.
   std::optional<std::string> kernel;
   std::optional<std::string> initrd;
@@ -108,6 +119,14 @@ struct BackendState {
   int version = 0;  // 0: nothing recorded yet
   nlohmann::json data = nlohmann::json::object();
   bool operator==(const BackendState&) const = default;
+};
+
+// Where a VM's password-protected VNC listens ("127.0.0.1:5901") and its
+// password (at most 8 characters: VNC authentication uses no more).
+struct VncPassword {
+  std::string address;
+  std::string password;
+  bool operator==(const VncPassword&) const = default;
 };
 
 // Everything needed to find and control a prepared VM again, from any
@@ -144,6 +163,12 @@ struct VmHandle {
   std::string console_log;
 
   BackendState backend_state;
+
+  // Set only in the handle a start returns, when the backend gave the VM's
+  // VNC a new password (VncMode::tcp): for the caller to show once. It is
+  // never persisted (to_json leaves it out, so a loaded handle has none):
+  // the password exists in memory here and in QEMU, nowhere on disk.
+  std::optional<VncPassword> vnc_password;
 
   bool operator==(const VmHandle&) const = default;
 };

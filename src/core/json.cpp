@@ -71,6 +71,8 @@ void to_json(json& j, VmState state) { j = to_string(state); }
 void from_json(const json& j, VmState& state) { enum_from_json(j, state, parse_vm_state, "state"); }
 void to_json(json& j, Accel accel) { j = to_string(accel); }
 void from_json(const json& j, Accel& accel) { enum_from_json(j, accel, parse_accel, "accel"); }
+void to_json(json& j, VncMode mode) { j = to_string(mode); }
+void from_json(const json& j, VncMode& mode) { enum_from_json(j, mode, parse_vnc_mode, "VNC mode"); }
 
 void to_json(json& j, const NetworkConfig& network) {
   j = json{{"mode", network_mode(network)}};
@@ -145,6 +147,7 @@ void to_json(json& j, const VmSpec& spec) {
            {"ssh", optional_json(spec.ssh)},
            {"uefi", spec.uefi},
            {"accel", spec.accel},
+           {"vnc", spec.vnc},
            {"kernel", optional_json(spec.kernel)},
            {"initrd", optional_json(spec.initrd)},
            {"cmdline", optional_json(spec.cmdline)},
@@ -166,6 +169,7 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "ssh", spec.ssh);
   read(j, "uefi", spec.uefi);
   read(j, "accel", spec.accel);
+  read(j, "vnc", spec.vnc);
   read(j, "kernel", spec.kernel);
   read(j, "initrd", spec.initrd);
   read(j, "cmdline", spec.cmdline);
@@ -188,6 +192,7 @@ void from_json(const json& j, BackendState& state) {
   }
 }
 
+// vnc_password is never written: it is shown once, not kept.
 void to_json(json& j, const VmHandle& h) {
   j = json{{"id", h.id},
            {"name", h.name},

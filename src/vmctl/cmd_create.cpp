@@ -7,6 +7,7 @@
 #include "vm_manager/names.hpp"
 #include "vm_manager/spec_check.hpp"
 #include "vmctl/commands.hpp"
+#include "vmctl/vm_view.hpp"
 #include "vmctl/wait_ready.hpp"
 
 namespace vmctl {
@@ -25,6 +26,7 @@ struct CreateFlags {
   std::string bridge;
   std::string vnic;
   std::string accel = "auto";
+  std::string vnc = "unix";
   bool uefi = false;
   std::string kernel;
   std::string initrd;
@@ -131,6 +133,7 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.accel = parse_accel(o.accel).value_or(Accel::automatic);
   spec.uefi = o.uefi;
   spec.allow_unrecognised_raw_image = o.force;
+  spec.vnc = parse_vnc_mode(o.vnc).value_or(VncMode::unix_socket);
   spec.vcpus = o.vcpus;
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
@@ -149,7 +152,10 @@ VmRecord create_and_start(Context& ctx, const VmSpec& spec, const CreateFlags& o
     ctx.say(fmt::format("Created VM '{}' ({} backend)", spec.name, created.handle.backend));
   };
   VmRecord record = ctx.manager().create(spec, options);
-  if (o.start) ctx.say(fmt::format("Started VM '{}'", spec.name));
+  if (o.start) {
+    ctx.say(fmt::format("Started VM '{}'", spec.name));
+    show_vnc_password(record.handle);
+  }
   return record;
 }
 
@@ -195,6 +201,9 @@ void add_create_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--accel", o->accel, "Accelerator: auto uses KVM when it works, else TCG")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  cmd->add_option("--vnc", o->vnc, "VNC console: unix (a socket only you can open) or tcp (127.0.0.1, password)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"unix", "tcp"}));
   cmd->add_flag("--uefi", o->uefi, "Boot with UEFI firmware (OVMF) instead of BIOS");
   cmd->add_option("--kernel", o->kernel, "Boot this kernel directly");
   cmd->add_option("--initrd", o->initrd, "Initial ramdisk for --kernel");

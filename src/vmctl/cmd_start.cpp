@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "vmctl/commands.hpp"
+#include "vmctl/vm_view.hpp"
 #include "vmctl/wait_ready.hpp"
 
 namespace vmctl {
@@ -17,6 +18,7 @@ void add_start_command(CLI::App& app, Context& ctx) {
     VmRecord record = ctx.manager().start(*name, &was_running);
     ctx.say(was_running ? fmt::format("VM '{}' is already running", *name)
                         : fmt::format("Started VM '{}'", *name));
+    show_vnc_password(record.handle);
     // Outside the VM's lock: others may use the VM while it boots.
     if (wait->wait) wait_until_ready(ctx, record.handle, *wait);
   });

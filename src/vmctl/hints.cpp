@@ -34,7 +34,7 @@ constexpr std::array kHints{
     Hint{errc::vm_invalid_state, "start", "suspended", "resume it with 'vmctl resume {name}'"},
     Hint{errc::vm_invalid_state, "suspend resume", "it is prepared", kStart},
     Hint{errc::vm_invalid_state, "suspend resume", "it is stopped", kStart},
-    Hint{errc::vm_invalid_state, "ssh ssh-config cp console log", "", kStart},
+    Hint{errc::vm_invalid_state, "ssh ssh-config cp console log vnc", "", kStart},
     Hint{errc::vm_invalid_state, "provision", "", "bring it up with 'vmctl up --name {name}'"},
     Hint{errc::vm_invalid_state, "", "", kStatus},
     Hint{errc::vm_start_failed, "", "KVM may not work", "create the VM with --accel tcg, or set VMCTL_ACCEL=tcg"},

@@ -123,7 +123,7 @@ constexpr Command kCommands[] = {
     {"ssh-config", add_ssh_config_command}, {"cp", add_cp_command},
     {"validate", add_validate_command},   {"up", add_up_command},
     {"down", add_down_command},           {"reload", add_reload_command},
-    {"provision", add_provision_command},
+    {"provision", add_provision_command}, {"vnc", add_vnc_command},
 };
 
 bool asks_for_help(int argc, char** argv) {

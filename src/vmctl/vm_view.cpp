@@ -1,6 +1,7 @@
 #include "vmctl/vm_view.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -99,6 +100,13 @@ std::string render_table(const std::vector<std::string>& header,
   std::string out = line(header);
   for (const auto& row : rows) out += line(row);
   return out;
+}
+
+void show_vnc_password(const vm_manager::VmHandle& started) {
+  if (!started.vnc_password) return;
+  std::string line = fmt::format("VNC {}, password {} (shown once)\n", started.vnc_password->address,
+                                 started.vnc_password->password);
+  std::fputs(line.c_str(), stdout);
 }
 
 }  // namespace vmctl

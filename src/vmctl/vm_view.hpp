@@ -20,6 +20,10 @@ VmView view_of(const vm_manager::VmStatus& status);
 
 std::vector<std::string> table_header();
 
+// Prints "VNC 127.0.0.1:5901, password … (shown once)" on stdout when a
+// start set a VNC password, even under --quiet: it cannot be had again.
+void show_vnc_password(const vm_manager::VmHandle& started);
+
 // Aligned columns, two spaces apart, no trailing blanks.
 std::string render_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);

@@ -81,6 +81,15 @@ void run_provisioners(const ApplyContext& ctx, const VmDefinition& vm, const VmH
   ctx.manager->provision(handle.name, vm.provisioners, options);
 }
 
+// A password a start set is said once, here: it is kept nowhere.
+void say_started(const ApplyContext& ctx, const VmHandle& handle) {
+  say(ctx, handle.name, "started");
+  if (handle.vnc_password) {
+    say(ctx, handle.name, fmt::format("VNC {}, password {} (shown once)", handle.vnc_password->address,
+                                      handle.vnc_password->password));
+  }
+}
+
 VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
   VmSpec spec = vm.spec;
   CreateOptions options;
@@ -97,7 +106,7 @@ VmOutcome create_new(const ApplyContext& ctx, const VmDefinition& vm) {
     say(ctx, spec.name, fmt::format("created ({} backend)", created.handle.backend));
   };
   VmRecord record = ctx.manager->create(spec, options);
-  say(ctx, spec.name, "started");
+  say_started(ctx, record.handle);
   wait_ready(ctx, record.handle);
   if (ctx.provision) run_provisioners(ctx, vm, record.handle);
   return succeeded(spec.name, ctx.provision && !vm.provisioners.empty() ? "created, provisioned" : "created");
@@ -113,7 +122,7 @@ VmOutcome bring_up_existing(const ApplyContext& ctx, const std::string& name) {
       say(ctx, name, "resumed");
       return succeeded(name, "resumed");
     case BringUp::started:
-      say(ctx, name, "started");
+      say_started(ctx, record.handle);
       wait_ready(ctx, record.handle);
       return succeeded(name, "started");
   }
@@ -136,6 +145,9 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
   }
   if (created_from.disk_gb != wanted.disk_gb) {
     drift.push_back(fmt::format("disk {} -> {}", disk_text(created_from.disk_gb), disk_text(wanted.disk_gb)));
+  }
+  if (created_from.vnc != wanted.vnc) {
+    drift.push_back(fmt::format("vnc {} -> {}", to_string(created_from.vnc), to_string(wanted.vnc)));
   }
   if (created_from.network != wanted.network) {
     drift.push_back(fmt::format("network {} -> {}", network_text(created_from.network), network_text(wanted.network)));

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 // file named by mistake from hanging or exhausting the reader.
 constexpr std::size_t kMaxVmFileBytes = 1024 * 1024;
 constexpr std::string_view kInsideVm = "vm \"…\" { … }";
-constexpr std::array<ElsewhereHint, 16> kVmNodes = {
+constexpr std::array<ElsewhereHint, 17> kVmNodes = {
     ElsewhereHint{"image", kInsideVm},        ElsewhereHint{"image-url", kInsideVm},
     ElsewhereHint{"image-sha256", kInsideVm}, ElsewhereHint{"vcpus", kInsideVm},
     ElsewhereHint{"memory", kInsideVm},       ElsewhereHint{"disk", kInsideVm},
@@ -34,6 +34,7 @@ constexpr std::array<ElsewhereHint, 16> kVmNodes = {
     ElsewhereHint{"uefi", kInsideVm},         ElsewhereHint{"accel", kInsideVm},
     ElsewhereHint{"kernel", kInsideVm},       ElsewhereHint{"initrd", kInsideVm},
     ElsewhereHint{"cmdline", kInsideVm},      ElsewhereHint{"backend", kInsideVm},
+    ElsewhereHint{"vnc", kInsideVm},
 };
 
 std::string summary(const fs::path& file, const std::vector<Problem>& problems) {

@@ -29,6 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 3> kAccels = {"auto", "kvm", "tcg"};
+constexpr std::array<std::string_view, 2> kVncModes = {"unix", "tcp"};
 
 // Nodes of inner blocks written at the vm level by mistake.
 constexpr std::array<ElsewhereHint, 10> kInnerNodes = {
@@ -174,6 +175,11 @@ std::vector<ChildRule> boot_rules(ReadContext& ctx, VmDraft& draft) {
        [&spec = draft.def.spec, &ctx = ctx](const kdl::Node& n) {
          read_choice(
              n, kAccels, "accel \"kvm\"", [](std::string_view t) { return parse_accel(t); }, ctx, spec.accel);
+       }},
+      {"vnc",
+       [&spec = draft.def.spec, &ctx = ctx](const kdl::Node& n) {
+         read_choice(
+             n, kVncModes, "vnc \"tcp\"", [](std::string_view t) { return parse_vnc_mode(t); }, ctx, spec.vnc);
        }},
       {"backend",
        [&spec = draft.def.spec, &ctx = ctx](const kdl::Node& n) {

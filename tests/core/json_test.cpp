@@ -44,6 +44,7 @@ VmSpec full_spec(NetworkConfig network) {
   spec.ssh = SshConfig{"admin", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk admin@host", "/home/admin/.ssh/id_ed25519"};
   spec.uefi = true;
   spec.accel = Accel::kvm;
+  spec.vnc = VncMode::tcp;
   spec.kernel = "/boot/vmlinuz";
   spec.initrd = "/boot/initrd.img";
   spec.cmdline = "console=ttyS0 root=/dev/vda1 quiet";
@@ -217,6 +218,8 @@ TEST(Json, StableFieldNames) {
   EXPECT_EQ(s.at("backend"), "qemu");
   EXPECT_EQ(json(VmSpec{}).at("backend"), nullptr);
   EXPECT_EQ(json(VmSpec{}).at("accel"), "auto");
+  EXPECT_EQ(json(VmSpec{}).at("vnc"), "unix");
+  EXPECT_EQ(s.at("vnc"), "tcp");
   EXPECT_EQ(s.at("backend_options"), json({{"other", "x"}, {"propolis_api", "10.0.5.20/24"}}));
   EXPECT_EQ(json(VmSpec{}).at("backend_options"), json::object());
 }
@@ -283,6 +286,18 @@ TEST(Json, OlderSpecLoadsWithDefaults) {
   ASSERT_TRUE(spec.ssh.has_value());
   EXPECT_EQ(spec.ssh->user, "vm");  // the default user survives a partial object
   EXPECT_EQ(spec.ssh->public_key, "ssh-ed25519 AAAA");
+  EXPECT_EQ(spec.vnc, VncMode::unix_socket) << "a record from before TCP VNC keeps VNC on its socket";
+}
+
+// A password a start set is for its caller only: it never reaches vm.json.
+TEST(Json, AHandlesVncPasswordIsNeverWritten) {
+  VmHandle h = full_handle(UserNetwork{});
+  VmHandle with_password = h;
+  with_password.vnc_password = VncPassword{"127.0.0.1:5901", "Xy3kP9qa"};
+  json written = with_password;
+  EXPECT_EQ(written, json(h));
+  EXPECT_EQ(written.dump().find("Xy3kP9qa"), std::string::npos);
+  EXPECT_EQ(through_text(with_password).vnc_password, std::nullopt);
 }
 
 TEST(Json, ReadingResetsTheTarget) {
@@ -376,6 +391,8 @@ TEST(Json, UnknownEnumNamesRaise) {
   EXPECT_THROW(json("hvf").get<Accel>(), json::exception);
   EXPECT_THROW(json("automatic").get<Accel>(), json::exception);  // the JSON name is "auto"
   EXPECT_THROW(json({{"mode", "bridge"}}).get<NetworkConfig>(), json::exception);
+  EXPECT_THROW(json("vnc").get<VncMode>(), json::exception);
+  EXPECT_THROW(json("unix_socket").get<VncMode>(), json::exception);  // the JSON name is "unix"
 
   json h = full_handle(UserNetwork{});
   for (const char* not_an_id : {"Xen", "qemu ", "1qemu", "q-emu", "../qemu"}) {
@@ -465,6 +482,15 @@ TEST(TypesNames, Accel) {
   EXPECT_EQ(parse_accel("automatic"), std::nullopt);
   EXPECT_EQ(parse_accel("KVM"), std::nullopt);
   EXPECT_EQ(parse_accel(""), std::nullopt);
+}
+
+TEST(TypesNames, VncMode) {
+  EXPECT_EQ(to_string(VncMode::unix_socket), "unix");
+  EXPECT_EQ(to_string(VncMode::tcp), "tcp");
+  EXPECT_EQ(parse_vnc_mode("unix"), VncMode::unix_socket);
+  EXPECT_EQ(parse_vnc_mode("tcp"), VncMode::tcp);
+  EXPECT_EQ(parse_vnc_mode("TCP"), std::nullopt);
+  EXPECT_EQ(parse_vnc_mode(""), std::nullopt);
 }
 
 TEST(TypesNames, NetworkMode) {

@@ -157,6 +157,9 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
   EXPECT_TRUE(vmfile::drift_between(a, b).empty()) << "the same file spelled differently is no drift";
   b.kernel = "/boot/vmlinuz";  // not a defining field: reload is not needed for it
   EXPECT_TRUE(vmfile::drift_between(a, b).empty());
+  b = a;
+  b.vnc = VncMode::tcp;  // fixed when the VM is made: a reload applies it
+  EXPECT_EQ(vmfile::drift_between(a, b), (std::vector<std::string>{"vnc unix -> tcp"}));
 }
 
 TEST_F(ApplyTest, DownDestroyRemovesTheVm) {

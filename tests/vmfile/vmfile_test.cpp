@@ -146,6 +146,7 @@ TEST_F(VmFile, MinimalVmGetsTheDefaults) {
   EXPECT_EQ(vm.spec.backend, std::nullopt);
   EXPECT_FALSE(vm.spec.uefi);
   EXPECT_EQ(vm.spec.accel, Accel::automatic);
+  EXPECT_EQ(vm.spec.vnc, VncMode::unix_socket);
   EXPECT_EQ(vm.spec.kernel, std::nullopt);
   EXPECT_TRUE(vm.provisioners.empty());
 }
@@ -648,6 +649,12 @@ TEST_F(VmFile, UefiAccelAndBackend) {
   EXPECT_EQ(vm_with("    accel \"auto\"\n    backend \"noop\"").spec.backend, std::string("noop"));
   EXPECT_EQ(vm_with("    accel \"tcg\"").spec.accel, Accel::tcg);
   EXPECT_FALSE(vm_with("    uefi #false").spec.uefi);
+}
+
+TEST_F(VmFile, VncIsUnixOrTcp) {
+  EXPECT_EQ(vm_with("    vnc \"tcp\"").spec.vnc, VncMode::tcp);
+  EXPECT_EQ(vm_with("    vnc \"unix\"").spec.vnc, VncMode::unix_socket);
+  expect_one(problems_with("    vnc \"tpc\""), 3, 9, "unknown vnc \"tpc\"", "did you mean `tcp`?");
 }
 
 TEST_F(VmFile, UefiTakesABoolean) {

@@ -64,6 +64,16 @@ void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   }
 }
 
+// Whoever can connect to QEMU's VNC without a password watches and types.
+// By default it listens on a unix socket in the VM's private socket dir. A
+// TCP port on loopback is open to every local user, so it asks for a
+// password, which start sets over QMP before anyone can know it (until
+// then none is accepted).
+std::string vnc_option(const QemuVm& h) {
+  if (h.vnc_mode == VncMode::tcp) return "127.0.0.1:0,to=99,password=on";
+  return "unix:" + path_value(layout::vnc_socket(h.qmp_socket).string(), "VNC socket");
+}
+
 void add_devices(Args& args, const QemuVm& h) {
   add(args, {"-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-pci,rng=rng0",
              // The serial console: a socket to attach to, and everything it
@@ -73,12 +83,8 @@ void add_devices(Args& args, const QemuVm& h) {
              "-chardev", "socket,id=serial0,path=" + path_value(h.console_socket, "console socket") +
                              fmt::format(",server=on,wait=off,logfile=/dev/fdset/{},logappend=on", kConsoleLogFdSet),
              "-serial", "chardev:serial0",
-             // A display so VNC shows something. VNC listens on a unix socket
-             // in the VM's private socket dir: QEMU's VNC without a password
-             // lets anyone who can connect watch and type, and a TCP port on
-             // loopback is open to every local user.
-             "-device", "VGA", "-display", "none", "-vnc",
-             "unix:" + path_value(layout::vnc_socket(h.qmp_socket).string(), "VNC socket")});
+             // A display so VNC shows something.
+             "-device", "VGA", "-display", "none", "-vnc", vnc_option(h)});
 }
 
 void add_control(Args& args, const QemuVm& h, const LaunchPlan& plan) {

@@ -100,6 +100,29 @@ void remove_runtime_files(const QemuVm& h, const fs::path& pidfile) {
   }
 }
 
+// Gives a TCP VNC a new password and records where it listens (and, when
+// `asks_port`, the SSH port QEMU picked), in one round trip. Until the
+// password is set QEMU accepts none; if setting it fails, start fails and
+// QEMU is killed, so a TCP VNC without a password is never left listening.
+VncPassword protect_tcp_vnc(QmpClient& qmp, QemuVm& h, bool asks_port) {
+  VncPassword vnc{"", random_vnc_password()};
+  std::vector<QmpClient::Command> commands{{"change-vnc-password", {{"password", vnc.password}}},
+                                           {"query-vnc"}};
+  if (asks_port) commands.push_back({"human-monitor-command", {{"command-line", "info usernet"}}});
+  std::vector<nlohmann::json> replies = qmp.execute_all(commands);
+  const nlohmann::json& listening = QmpClient::vnc_from_reply(replies[1]);
+  auto host = listening.value("host", std::string());
+  auto service = listening.value("service", std::string());
+  if (host.empty() || service.empty()) {
+    throw Error(errc::vm_start_failed, fmt::format("QEMU did not say where VM '{}' listens for VNC", h.name),
+                "see qemu.log in the VM's folder");
+  }
+  vnc.address = host + ":" + service;
+  h.vnc = vnc.address;
+  if (asks_port) h.ssh_port = ssh_port_from_usernet(QmpClient::text_from_hmp_reply(replies[2]));
+  return vnc;
+}
+
 }  // namespace
 
 VmHandle QemuBackend::start(const VmHandle& handle) {
@@ -172,16 +195,21 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
     // -daemonize returned only once its set-up was done, its sockets
     // listening. The handshake proves QMP answers; anything more waits for a
     // main loop the booting guest keeps busy, so start asks nothing else
-    // unless QEMU picked the SSH port itself.
+    // unless QEMU picked the SSH port itself or VNC listens on TCP, and
+    // then sends those commands at once.
     QmpClient qmp = QmpClient::connect(h.qmp_socket, config_.qmp_timeout);
-    h.vnc = "unix:" + layout::vnc_socket(h.qmp_socket).string();
-    if (std::holds_alternative<UserNetwork>(h.network)) {
-      h.ssh_port = plan.ssh_host_port;
-      if (plan.ssh_host_port == 0) {
-        h.ssh_port = ssh_port_from_usernet(qmp.human_monitor_command("info usernet"));
-      }
+    if (std::holds_alternative<UserNetwork>(h.network)) h.ssh_port = plan.ssh_host_port;
+    const bool asks_port = std::holds_alternative<UserNetwork>(h.network) && plan.ssh_host_port == 0;
+    std::optional<VncPassword> vnc_password;
+    if (h.vnc_mode == VncMode::tcp) {
+      vnc_password = protect_tcp_vnc(qmp, h, asks_port);
+    } else {
+      h.vnc = "unix:" + layout::vnc_socket(h.qmp_socket).string();
+      if (asks_port) h.ssh_port = ssh_port_from_usernet(qmp.human_monitor_command("info usernet"));
     }
-    return h.handle();
+    VmHandle started = h.handle();
+    started.vnc_password = std::move(vnc_password);
+    return started;
   } catch (...) {
     if (h.pid && h.pid_start_time) {
       host_->signal(static_cast<pid_t>(*h.pid), *h.pid_start_time, its_qemu(h), SIGKILL);

@@ -65,6 +65,24 @@ std::string random_local_mac() {
   return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
+std::string random_vnc_password() {
+  constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  // 62 * 4 = 248: bytes from 248 up are drawn again, so every character is
+  // equally likely.
+  constexpr unsigned kLimit = 62 * 4;
+  std::string password;
+  while (password.size() < 8) {
+    std::array<unsigned char, 16> b{};
+    if (::getrandom(b.data(), b.size(), 0) != static_cast<ssize_t>(b.size())) {
+      throw Error(errc::vm_start_failed, "cannot draw random bytes for a VNC password", "try again");
+    }
+    for (unsigned char c : b) {
+      if (c < kLimit && password.size() < 8) password += kAlphabet[c % kAlphabet.size()];
+    }
+  }
+  return password;
+}
+
 VmState state_from_qmp_status(std::string_view status) {
   if (status == "running") return VmState::running;
   // Paused in one way or another, but resumable.

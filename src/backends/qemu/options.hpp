@@ -29,6 +29,10 @@ std::optional<std::uint16_t> ssh_port_from_usernet(std::string_view info_usernet
 // with the two low bits of the first octet set to 1 and 0).
 std::string random_local_mac();
 
+// A new VNC password: 8 characters (all VNC authentication uses) of
+// [A-Za-z0-9], drawn from the kernel's CSPRNG (getrandom), about 47 bits.
+std::string random_vnc_password();
+
 // What QMP's query-status says, as a VmState. Exhaustive over QEMU's
 // RunState; an unknown status is `failed`, never `running`.
 VmState state_from_qmp_status(std::string_view status);

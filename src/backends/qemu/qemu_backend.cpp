@@ -79,6 +79,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   h.kernel = checked.kernel;
   h.initrd = checked.initrd;
   h.cmdline = checked.cmdline;
+  h.vnc_mode = checked.vnc;
   fs::path sockets = socket_dir_for(work_dir, h.id, config_.runtime_dir);
   h.overlay_path = (work_dir / layout::kOverlay).string();
   h.console_log = (work_dir / layout::kConsoleLog).string();

@@ -34,6 +34,7 @@ void read_state(const json& d, QemuState& s) {
   take(d, "qmp_socket", s.qmp_socket);
   take(d, "console_socket", s.console_socket);
   take(d, "vnc", s.vnc);
+  take(d, "vnc_mode", s.vnc_mode);
   take(d, "mac", s.mac);
   take(d, "uefi", s.uefi);
   take(d, "accel", s.accel);
@@ -50,6 +51,7 @@ json state_json(const QemuState& s) {
               {"qmp_socket", s.qmp_socket},
               {"console_socket", s.console_socket},
               {"vnc", s.vnc},
+              {"vnc_mode", s.vnc_mode},
               {"mac", s.mac},
               {"uefi", s.uefi},
               {"accel", s.accel},

@@ -25,7 +25,11 @@ struct QemuState {
   std::optional<std::uint64_t> pid_start_time;
   std::string qmp_socket;
   std::string console_socket;
-  std::string vnc;  // where VNC listens once started: "unix:/…/vnc.sock"
+  // Where VNC listens once started: "unix:/…/vnc.sock", or with
+  // vnc_mode tcp "127.0.0.1:5901".
+  std::string vnc;
+  // As the spec asked; a state written before it existed reads as unix.
+  VncMode vnc_mode = VncMode::unix_socket;
   std::string mac;
   bool uefi = false;
   Accel accel = Accel::automatic;  // as asked: "auto" is decided at each start

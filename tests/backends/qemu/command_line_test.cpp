@@ -284,6 +284,23 @@ TEST(QemuCommandLine, VncOnAUnixSocketBesideQmpWithADisplayDevice) {
   EXPECT_EQ(value_of(args, "-display"), "none");
 }
 
+TEST(QemuCommandLine, VncOnTcpListensOnLoopbackOnlyAndAsksForAPassword) {
+  QemuVm h = handle();
+  h.vnc_mode = VncMode::tcp;
+  Args args = command_line(h);
+  std::string vnc = value_of(args, "-vnc");
+  EXPECT_EQ(option(vnc, ""), "127.0.0.1:0");
+  EXPECT_EQ(option(vnc, "to"), "99");
+  EXPECT_EQ(option(vnc, "password"), "on");
+  for (const auto& arg : args) EXPECT_EQ(arg.find("vnc.sock"), std::string::npos) << "no VNC socket as well";
+  EXPECT_EQ(devices(args, "VGA").size(), 1u);
+}
+
+TEST(QemuCommandLine, VncOnAUnixSocketHasNoPassword) {
+  Args args = command_line(handle());
+  EXPECT_FALSE(has_option(value_of(args, "-vnc"), "password"));
+}
+
 TEST(QemuCommandLine, VirtioRngFromUrandom) {
   Args args = command_line(handle());
   std::string rng;

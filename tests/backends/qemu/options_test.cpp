@@ -209,6 +209,28 @@ TEST(RandomLocalMac, DiffersBetweenCalls) {
   EXPECT_EQ(macs.size(), 200u);
 }
 
+// --- random_vnc_password --------------------------------------------------
+
+TEST(RandomVncPassword, IsEightLettersOrDigits) {
+  const std::regex format("^[A-Za-z0-9]{8}$");
+  for (int i = 0; i < 200; ++i) {
+    std::string password = random_vnc_password();
+    ASSERT_TRUE(std::regex_match(password, format)) << password;
+  }
+}
+
+TEST(RandomVncPassword, DiffersBetweenCallsAndUsesTheWholeAlphabet) {
+  std::set<std::string> passwords;
+  std::set<char> seen;
+  for (int i = 0; i < 500; ++i) {
+    std::string password = random_vnc_password();
+    passwords.insert(password);
+    seen.insert(password.begin(), password.end());
+  }
+  EXPECT_EQ(passwords.size(), 500u);
+  EXPECT_EQ(seen.size(), 62u) << "4000 draws of 62 characters miss one with odds below 1e-25";
+}
+
 // --- state_from_qmp_status ----------------------------------------------
 
 TEST(StateFromQmpStatus, RunningIsRunning) { EXPECT_EQ(state_from_qmp_status("running"), VmState::running); }

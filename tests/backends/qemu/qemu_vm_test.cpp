@@ -32,6 +32,7 @@ QemuVm full_vm() {
   vm.kernel = "/k";
   vm.initrd = "/i";
   vm.cmdline = "console=ttyS0";
+  vm.vnc_mode = VncMode::tcp;
   return vm;
 }
 
@@ -59,6 +60,7 @@ TEST(QemuVm, StateRoundTripsThroughTheHandleAndItsJson) {
   EXPECT_TRUE(back.uefi);
   EXPECT_EQ(back.accel, Accel::tcg);
   EXPECT_EQ(back.cmdline, "console=ttyS0");
+  EXPECT_EQ(back.vnc_mode, VncMode::tcp);
   EXPECT_EQ(back.handle(), handle);
 }
 
@@ -73,6 +75,7 @@ TEST(QemuVm, ReadsTheFieldsAsFormat1NamedThem) {
   EXPECT_EQ(vm.accel, Accel::automatic);
   EXPECT_EQ(vm.mac, "ae:1f:42:aa:b7:8f");
   EXPECT_FALSE(vm.kernel.has_value());
+  EXPECT_EQ(vm.vnc_mode, VncMode::unix_socket) << "written before VNC could listen on TCP";
   // Another backend's leftovers are not written back.
   EXPECT_FALSE(vm.handle().backend_state.data.contains("zone_name"));
 }
@@ -86,7 +89,7 @@ TEST(QemuVm, NothingRecordedReadsAsDefaults) {
 
 TEST(QemuVm, AStateOfWrongTypesOrANewerVersionIsRefused) {
   for (json data : {json({{"pid", "123"}}), json({{"uefi", "yes"}}), json({{"accel", "whpx"}}),
-                    json({{"kernel", 7}}), json({{"vnc", 5901}}), json({{"pid_start_time", json::object()}})}) {
+                    json({{"kernel", 7}}), json({{"vnc", 5901}}), json({{"vnc_mode", "udp"}}), json({{"pid_start_time", json::object()}})}) {
     VmHandle handle;
     handle.backend_state = BackendState{1, data};
     EXPECT_EQ(code_of(handle), errc::store_corrupt) << data.dump();

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,12 @@ class FakeQmp {
     return commands_;
   }
 
+  // Answers `command` with a QMP error from now on.
+  void fail(std::string command) {
+    std::lock_guard lock(mutex_);
+    failing_ = std::move(command);
+  }
+
  private:
   // Waits up to 5 s (or until the test ends) for `fd` to be readable.
   bool readable(int fd) {
@@ -131,6 +138,11 @@ class FakeQmp {
           std::lock_guard lock(mutex_);
           commands_.push_back(command);
         }
+        if (failing(command)) {
+          send(fd, {{"error", {{"class", "GenericError"}, {"desc", "Could not set password"}}},
+                    {"id", request.value("id", json())}});
+          continue;
+        }
         json value = json::object();
         if (command == "query-status") {
           value = {{"status", status_}, {"running", status_ == "running"}, {"singlestep", false}};
@@ -144,12 +156,18 @@ class FakeQmp {
     ::close(fd);
   }
 
+  bool failing(const std::string& command) {
+    std::lock_guard lock(mutex_);
+    return !failing_.empty() && command == failing_;
+  }
+
   int listen_fd_;
   std::string status_;
   std::function<void()> on_powerdown_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::vector<std::string> commands_;
+  std::string failing_;
   std::thread thread_;
 };
 
@@ -460,6 +478,33 @@ TEST_F(QemuStopTest, NoTapLeftMeansNothingToDelete) {
   host_->on_run({"ip", "link", "show", "dev"}, FakeHost::exit_code(1, "", "Device \"vmt3f2a9c1e\" does not exist.\n"));
   stop(0ms);
   EXPECT_THAT(host_->run_argvs(), ElementsAre(std::vector<std::string>{"ip", "link", "show", "dev", "vmt3f2a9c1e"}));
+}
+
+// A TCP VNC is never left listening without a password: when QEMU does
+// not take the one start sets, start fails and QEMU is killed.
+TEST_F(QemuStopTest, AStartWhoseVncPasswordIsRefusedKillsQemu) {
+  constexpr pid_t kNewPid = 4343;
+  std::optional<FakeQmp> qmp;
+  handle_.vnc_mode = VncMode::tcp;
+  handle_.accel = Accel::tcg;
+  host_->on_run({QemuConfig{}.qemu_binary}, [&](const os::ProcessSpec&) {
+    // As QEMU does once it daemonizes: the pidfile, a live process and
+    // QMP listening (start removed the old socket just before).
+    std::ofstream(work_dir() / "qemu.pid", std::ios::trunc) << kNewPid << "\n";
+    host_->add_process(kNewPid, kStart + 1, FakeHost::exits_on(SIGKILL));
+    qmp.emplace(handle_.qmp_socket, "running", nullptr);
+    qmp->fail("change-vnc-password");
+    return FakeHost::success();
+  });
+  try {
+    backend_.start(handle_.handle());
+    FAIL() << "start should fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::qmp_command_failed) << e.message();
+  }
+  EXPECT_THAT(host_->signals(), Contains(SIGKILL));
+  ASSERT_TRUE(qmp.has_value());
+  EXPECT_THAT(qmp->commands(), Contains("change-vnc-password"));
 }
 
 }  // namespace
