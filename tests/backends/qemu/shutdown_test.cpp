@@ -492,6 +492,7 @@ TEST_F(QemuStopTest, AStartWhoseVncPasswordIsRefusedKillsQemu) {
     // QMP listening (start removed the old socket just before).
     std::ofstream(work_dir() / "qemu.pid", std::ios::trunc) << kNewPid << "\n";
     host_->add_process(kNewPid, kStart + 1, FakeHost::exits_on(SIGKILL));
+    host_->set_identity(kNewPid, FakeHost::qemu_identity("web", work_dir()));
     qmp.emplace(handle_.qmp_socket, "running", nullptr);
     qmp->fail("change-vnc-password");
     return FakeHost::success();
