@@ -15,6 +15,7 @@
 #include "backends/qemu/options.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "os/files.hpp"
@@ -93,11 +94,7 @@ std::int64_t read_pidfile(const fs::path& pidfile) {
 }
 
 void remove_runtime_files(const QemuVm& h, const fs::path& pidfile) {
-  for (const fs::path& file :
-       {fs::path(h.qmp_socket), fs::path(h.console_socket), layout::vnc_socket(h.qmp_socket), pidfile}) {
-    std::error_code ec;
-    fs::remove(file, ec);
-  }
+  remove_runtime_leftovers(h.qmp_socket, h.console_socket, pidfile);
 }
 
 // Gives a TCP VNC a new password and records where it listens (and, when

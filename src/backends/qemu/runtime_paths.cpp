@@ -57,4 +57,13 @@ std::vector<fs::path> possible_socket_dirs(const fs::path& work_dir, const std::
   return {work_dir, shared_base(runtime_dir) / short_id(vm_id), shared_base(std::nullopt) / short_id(vm_id)};
 }
 
+void remove_runtime_leftovers(const fs::path& qmp_socket, const fs::path& console_socket, const fs::path& pidfile) {
+  auto unlink_if = [](const fs::path& file, mode_t type) {
+    struct stat st {};
+    if (!file.empty() && ::lstat(file.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type) ::unlink(file.c_str());
+  };
+  for (const fs::path& socket : {qmp_socket, console_socket, layout::vnc_socket(qmp_socket)}) unlink_if(socket, S_IFSOCK);
+  unlink_if(pidfile, S_IFREG);
+}
+
 }  // namespace vm_manager::qemu

@@ -23,6 +23,13 @@ std::vector<std::filesystem::path> possible_socket_dirs(const std::filesystem::p
                                                         const std::string& vm_id,
                                                         const std::optional<std::filesystem::path>& runtime_dir);
 
+// Unlinks what a killed QEMU leaves behind (QEMU removes its sockets only on
+// a clean exit): the sockets given, the VNC socket beside the QMP one, and the
+// pidfile, each only when lstat shows a socket or a regular file as expected,
+// so a record or a swap can never turn this into deleting something else.
+void remove_runtime_leftovers(const std::filesystem::path& qmp_socket, const std::filesystem::path& console_socket,
+                              const std::filesystem::path& pidfile);
+
 // Whether `dir` is a folder (not a symlink) of this user that nobody else may
 // enter: the only kind of socket folder destroy removes.
 bool is_private_dir(const std::filesystem::path& dir);

@@ -6,6 +6,7 @@
 
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "vm_manager/error.hpp"
@@ -37,12 +38,7 @@ bool press_power_button(const QemuVm& h, milliseconds qmp_timeout, const Logger&
 }
 
 void remove_leftovers(const QemuVm& h) {
-  // QEMU removes its sockets on a clean exit, not when killed.
-  for (const fs::path& file : {fs::path(h.qmp_socket), fs::path(h.console_socket),
-                               layout::pidfile(h.work_dir)}) {
-    std::error_code ec;
-    fs::remove(file, ec);
-  }
+  remove_runtime_leftovers(h.qmp_socket, h.console_socket, layout::pidfile(h.work_dir));
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 // QemuBackend::check_stored_paths: a record's paths are data. Each one that
 // names a place other than the backend's own for the VM makes the record
 // corrupt, and destroy removes no socket folder it cannot prove is the VM's.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +16,7 @@
 #include "backends/qemu/fake_host.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qemu_vm.hpp"
+#include "backends/qemu/runtime_paths.hpp"
 #include "support/error_from.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -100,6 +105,39 @@ TEST_F(StoredPathsTest, DestroyRemainsLeavesADecoySocketFolderAlone) {
   fs::create_directories(work_dir());
   backend_.destroy_remains(vm.handle());
   EXPECT_TRUE(fs::exists(decoy / "precious"));
+}
+
+// What a killed QEMU leaves is unlinked only when it is what QEMU leaves:
+// a socket where a socket was, a regular pidfile. Anything else stays.
+TEST_F(StoredPathsTest, LeftoversAreRemovedOnlyWhenOfTheirKind) {
+  fs::create_directories(work_dir());
+  auto listen_at = [](const fs::path& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << path;
+    ::close(fd);
+  };
+  const fs::path qmp = work_dir() / "qmp.sock";
+  const fs::path console = work_dir() / "console.sock";
+  const fs::path pidfile = work_dir() / "qemu.pid";
+  listen_at(qmp);
+  listen_at(work_dir() / "vnc.sock");
+  std::ofstream(console) << "a regular file where a socket belongs";
+  TempDir elsewhere;
+  std::ofstream(elsewhere / "decoy") << "keep";
+  fs::create_symlink(elsewhere / "decoy", pidfile);
+  remove_runtime_leftovers(qmp, console, pidfile);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(qmp)));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(work_dir() / "vnc.sock")));
+  EXPECT_TRUE(fs::exists(console));
+  EXPECT_TRUE(fs::is_symlink(pidfile));
+  EXPECT_TRUE(fs::exists(elsewhere / "decoy"));
+  fs::remove(pidfile);
+  std::ofstream(pidfile) << "4242\n";
+  remove_runtime_leftovers(qmp, console, pidfile);
+  EXPECT_FALSE(fs::exists(pidfile));
 }
 
 }  // namespace
