@@ -180,6 +180,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
                                            : "see " + layout::qemu_log(work_dir).string());
     }
     h.pid = read_pidfile(plan.pidfile);
+    make_runtime_files_private(h.qmp_socket, h.console_socket, plan.pidfile);
     h.pid_start_time = host_->process_start_time(static_cast<pid_t>(*h.pid));
     if (!h.pid_start_time) {
       throw Error(errc::vm_start_failed,

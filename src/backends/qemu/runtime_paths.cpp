@@ -57,13 +57,32 @@ std::vector<fs::path> possible_socket_dirs(const fs::path& work_dir, const std::
   return {work_dir, shared_base(runtime_dir) / short_id(vm_id), shared_base(std::nullopt) / short_id(vm_id)};
 }
 
-void remove_runtime_leftovers(const fs::path& qmp_socket, const fs::path& console_socket, const fs::path& pidfile) {
-  auto unlink_if = [](const fs::path& file, mode_t type) {
+namespace {
+
+// Calls act(path) for each runtime file that lstat shows to be of its kind:
+// the sockets given plus the VNC one, and the pidfile.
+template <typename Act>
+void for_each_runtime_file(const fs::path& qmp_socket, const fs::path& console_socket, const fs::path& pidfile,
+                           Act act) {
+  auto act_if = [&act](const fs::path& file, mode_t type) {
     struct stat st {};
-    if (!file.empty() && ::lstat(file.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type) ::unlink(file.c_str());
+    if (!file.empty() && ::lstat(file.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type) act(file);
   };
-  for (const fs::path& socket : {qmp_socket, console_socket, layout::vnc_socket(qmp_socket)}) unlink_if(socket, S_IFSOCK);
-  unlink_if(pidfile, S_IFREG);
+  for (const fs::path& socket : {qmp_socket, console_socket, layout::vnc_socket(qmp_socket)}) act_if(socket, S_IFSOCK);
+  act_if(pidfile, S_IFREG);
+}
+
+}  // namespace
+
+void remove_runtime_leftovers(const fs::path& qmp_socket, const fs::path& console_socket, const fs::path& pidfile) {
+  for_each_runtime_file(qmp_socket, console_socket, pidfile, [](const fs::path& file) { ::unlink(file.c_str()); });
+}
+
+void make_runtime_files_private(const fs::path& qmp_socket, const fs::path& console_socket,
+                                const fs::path& pidfile) {
+  // The folder is private, so nobody can swap a file between lstat and chmod.
+  for_each_runtime_file(qmp_socket, console_socket, pidfile,
+                        [](const fs::path& file) { ::chmod(file.c_str(), 0600); });
 }
 
 }  // namespace vm_manager::qemu

@@ -30,6 +30,11 @@ std::vector<std::filesystem::path> possible_socket_dirs(const std::filesystem::p
 void remove_runtime_leftovers(const std::filesystem::path& qmp_socket, const std::filesystem::path& console_socket,
                               const std::filesystem::path& pidfile);
 
+// Makes what QEMU created by its umask (its sockets and pidfile) 0600 like
+// every other file of the VM; each only when lstat shows the expected kind.
+void make_runtime_files_private(const std::filesystem::path& qmp_socket, const std::filesystem::path& console_socket,
+                                const std::filesystem::path& pidfile);
+
 // Whether `dir` is a folder (not a symlink) of this user that nobody else may
 // enter: the only kind of socket folder destroy removes.
 bool is_private_dir(const std::filesystem::path& dir);
