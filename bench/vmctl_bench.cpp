@@ -174,8 +174,15 @@ double floor_start(const Setup& s, const vm_manager::qemu::QemuVm& vm, vm_manage
   vm_manager::qemu::QemuConfig config;
   auto argv = vm_manager::qemu::qemu_command_line(h, plan, config);
 
+  // As vmctl does: QEMU gets the console log as a descriptor (-add-fd).
+  vm_manager::os::UniqueFd console_log(
+      ::open(h.console_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  vm_manager::os::ProcessSpec spec;
+  spec.argv = argv;
+  spec.child_fds = {{vm_manager::qemu::kConsoleLogFd, console_log.get()}};
+
   auto begin = Clock::now();
-  auto out = run_process(argv, 60s);
+  auto out = run_process(spec, 60s);
   if (!out.ok()) throw std::runtime_error("QEMU failed: " + out.err);
   auto qmp = vm_manager::qemu::QmpClient::connect(h.qmp_socket, timeout);
   double took = Ms(Clock::now() - begin).count();
