@@ -149,6 +149,19 @@ TEST_F(PropolisCliTest, AVmOfRecordFormat1IsStoppedAndDestroyed) {
   EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
 }
 
+// Propolis has no VNC listener: asking for one on TCP is refused, not
+// silently ignored, before anything is made.
+TEST_F(PropolisCliTest, TcpVncIsRefusedBeforeAnythingIsMade) {
+  auto args = create_args("web");
+  args.insert(args.end(), {"--vnc", "tcp"});
+  ProcessResult r = run(args);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::spec::invalid]: the propolis backend has no VNC listener"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("  help: "), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(data_ / "vms" / "web"));
+}
+
 TEST_F(PropolisCliTest, AToolFailingPartWayLeavesNothingBehind) {
   env_["VMCTL_FAKE_TOOLS_FAIL"] = "zoneadm:install";
   ProcessResult r = run(create_args("broken"));

@@ -7,22 +7,13 @@
 
 #include <gmock/gmock.h>
 
+#include "support/file_search.hpp"
 #include "vmctl/qemu_cli_fixture.hpp"
 
 namespace vmctl::test {
 namespace {
 
 using ::testing::HasSubstr;
-
-bool some_file_contains(const std::filesystem::path& dir, const std::string& text) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string content{std::istreambuf_iterator<char>(in), {}};
-    if (content.find(text) != std::string::npos) return true;
-  }
-  return false;
-}
 
 TEST_F(QemuCliTest, VncShowsTheUnixSocketAndHowToReachIt) {
   auto args = create_args("vncsock");

@@ -92,6 +92,10 @@ void refuse_unsupported(const VmSpec& spec) {
     invalid_spec("the propolis backend boots from the disk with its UEFI firmware, not a kernel",
                  "leave out the kernel, initrd and kernel command line");
   }
+  if (spec.vnc == VncMode::tcp) {
+    invalid_spec("the propolis backend has no VNC listener to put on TCP",
+                 "leave out the VNC mode, or use the qemu backend");
+  }
   if (!spec.backend_options.contains(kApiOption)) {
     invalid_spec("the propolis backend needs the address of the VM's propolis-server",
                  "give the zone's API address (IP/PREFIX)");

@@ -25,11 +25,14 @@
 
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/tiny_guest.hpp"
+#include "support/file_search.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/json.hpp"
 
 namespace vm_manager::qemu {
 namespace {
+
+using vmctl::test::some_file_contains;
 
 using namespace std::chrono_literals;
 using vmctl::test::tiny_guest_spec;
@@ -127,16 +130,6 @@ std::uint32_t authenticate(const std::string& address, const std::string& passwo
   EXPECT_EQ(challenge.size(), 16u);
   rfb.write(vnc_auth_response(challenge, password));
   return rfb.read_u32();
-}
-
-bool some_file_contains(const std::filesystem::path& dir, const std::string& text) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string content{std::istreambuf_iterator<char>(in), {}};
-    if (content.find(text) != std::string::npos) return true;
-  }
-  return false;
 }
 
 class VncTcpTest : public ::testing::Test {
