@@ -71,7 +71,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ -n "$TREE" ] && [ -n "$OUTPUT" ] || die "usage: make-boot-disk.sh [options] TREE OUTPUT"
+if [ -z "$TREE" ] || [ -z "$OUTPUT" ]; then die "usage: make-boot-disk.sh [options] TREE OUTPUT"; fi
 [ -e "$TREE/boot/vmlinuz" ] || die "$TREE/boot/vmlinuz is missing"
 [ -e "$TREE/boot/initrd.img" ] || die "$TREE/boot/initrd.img is missing"
 
@@ -112,7 +112,7 @@ put_le() {  # put_le FILE OFFSET BYTES VALUE: VALUE as a BYTES-byte little-endia
     for ((i = 0; i < bytes; i++)); do
         hex+=$(printf '\\x%02x' $(((value >> (8 * i)) & 0xff)))
     done
-    printf "$hex" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+    printf '%b' "$hex" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
 }
 
 # ------------------------------------------------------------ GRUB
@@ -138,13 +138,13 @@ initrd /boot/initrd.img
 boot
 echo 'GRUB: cannot boot /boot/vmlinuz'
 EOF
-GRUB_MODULES="part_gpt part_msdos ext2 fat search search_fs_uuid search_label normal configfile linux echo test serial terminal"
+GRUB_MODULES=(part_gpt part_msdos ext2 fat search search_fs_uuid search_label normal configfile linux echo test serial terminal)
 # biosdisk: GRUB's BIOS disk driver; the EFI build reads disks through UEFI.
 grub-mkimage -O i386-pc -d "$GRUB_PC_DIR" -c "$WORK/early.cfg" -p /boot/grub -o "$WORK/core.img" \
-    biosdisk $GRUB_MODULES
+    biosdisk "${GRUB_MODULES[@]}"
 # efi_gop: Linux gets the firmware's frame buffer (else GRUB says "no suitable video mode").
 grub-mkimage -O x86_64-efi -d "$GRUB_EFI_DIR" -c "$WORK/early.cfg" -p /boot/grub -o "$WORK/BOOTX64.EFI" \
-    efi_gop $GRUB_MODULES
+    efi_gop "${GRUB_MODULES[@]}"
 CORE_BYTES=$(stat -c %s "$WORK/core.img")
 [ "$CORE_BYTES" -le $((MIB_SECTORS * SECTOR)) ] || die "core.img ($CORE_BYTES bytes) does not fit the BIOS boot partition"
 
