@@ -1,9 +1,12 @@
 // End to end with a real Debian 12 cloud guest (tests/guest/build-debian-guest.sh):
-// an image pulled over HTTP with its checksum, cloud-init with generated
+// an image pulled over HTTP with its checksum, booting from its own GPT disk
+// (GRUB, no --kernel) under BIOS and under UEFI, cloud-init with generated
 // keys and the user's own user-data, `--start --wait`, `vmctl ssh`, `cp`,
-// provisioning, and a guest whose host key does not match being refused.
+// provisioning, a guest whose host key does not match being refused, and
+// `--disk` growing the root filesystem (growpart + resizefs) as seen by df.
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "image/sha256.hpp"
 #include "os/files.hpp"
@@ -45,13 +48,17 @@ class DebianE2eTest : public QemuCliTest {
     return run_vmctl(data_.str(), args, options);
   }
 
-  std::string remote(const std::string& command) {
-    ProcessResult r = run({"ssh", "web", "--", command});
+  std::string remote(const std::string& command, const std::string& vm = "web") {
+    ProcessResult r = run({"ssh", vm, "--", command});
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     return r.out;
   }
 
-  vmm::VmHandle handle() { return vmm::VmStore(vmm::DataDir(data_.path())).load("web").handle; }
+  vmm::VmHandle handle(const std::string& vm = "web") { return vmm::VmStore(vmm::DataDir(data_.path())).load(vm).handle; }
+
+  std::string console(const std::string& vm) {
+    return vmm::os::read_file(data_ / "vms" / vm / "console.log").value_or("");
+  }
 
   vmm::RouterHypervisor hypervisor() { return vmm::RouterHypervisor(vmm::BackendContext{vmm::DataDir(data_.path()), std::nullopt, std::nullopt, {}}); }
 
@@ -69,16 +76,17 @@ TEST_F(DebianE2eTest, FromAnImageUrlToAProvisionedVmYouCanSshInto) {
                               "  - [sh, -c, 'echo ran > /var/tmp/runcmd']\n";
   std::string sha = vmm::image::sha256_file(kGuest / "disk.qcow2");
 
-  // The newcomer's command from the issue.
+  // The newcomer's command from the issue. The image boots itself, as a
+  // cloud image does: SeaBIOS, GRUB from the disk, root found by UUID.
   ProcessResult created =
-      run({"create", "--name", "web", "--image-url", server.url("debian.qcow2"), "--sha256", sha,
-           "--kernel", (kGuest / "vmlinuz").string(), "--initrd", (kGuest / "initrd.img").string(),
-           "--append", "root=/dev/vda rw console=ttyS0", "--memory", "1024", "--vcpus", "2",
-           "--cloud-init", user_data.string(), "--start", "--wait", "--wait-timeout", "900"},
+      run({"create", "--name", "web", "--image-url", server.url("debian.qcow2"), "--sha256", sha, "--memory", "1024",
+           "--vcpus", "2", "--cloud-init", user_data.string(), "--start", "--wait", "--wait-timeout", "900"},
           960s);
-  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n"
-                                  << vmm::os::read_file(data_ / "vms/web/console.log").value_or("");
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n" << console("web");
   EXPECT_NE(created.out.find("VM 'web' is ready"), std::string::npos) << created.out;
+  EXPECT_NE(console("web").find("GRUB: booting /boot/vmlinuz"), std::string::npos) << console("web");
+  EXPECT_EQ(remote("test -d /sys/firmware/efi && echo uefi || echo bios"), "bios\n");
+  EXPECT_NE(remote("cat /proc/cmdline").find("root=UUID="), std::string::npos);
 
   EXPECT_EQ(remote("hostname"), "web\n");
   EXPECT_EQ(remote("cat /var/tmp/from-user-data"), "honoured\n") << "the user's user-data applies too";
@@ -143,6 +151,33 @@ TEST_F(DebianE2eTest, FromAnImageUrlToAProvisionedVmYouCanSshInto) {
   }
   ProcessResult copy = run({"cp", "web:/etc/hostname", (data_ / "hostname").string()});
   EXPECT_NE(copy.err.find("error[vm_manager::ssh::host_key_mismatch]"), std::string::npos) << copy.err;
+}
+
+// UEFI (OVMF) boots the same disk through GRUB on its ESP, and a disk
+// created larger than the image is the root filesystem's: cloud-init's
+// growpart grows the last partition into it and resizefs the ext4 on it.
+TEST_F(DebianE2eTest, UnderUefiTheRootFilesystemGrowsToTheDisk) {
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  ProcessResult image = run_process({"qemu-img", "info", "--output=json", (kGuest / "disk.qcow2").string()});
+  ASSERT_EQ(image.exit_code, 0) << image.err;
+  EXPECT_LT(nlohmann::json::parse(image.out).at("virtual-size").get<double>(), 2.5 * kGiB) << "a 2 GiB image";
+
+  ProcessResult created = run({"create", "--name", "big", "--image", (kGuest / "disk.qcow2").string(), "--uefi",
+                               "--disk", "8", "--memory", "1024", "--vcpus", "2", "--start", "--wait",
+                               "--wait-timeout", "900"},
+                              960s);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n" << console("big");
+  EXPECT_NE(console("big").find("GRUB: booting /boot/vmlinuz"), std::string::npos) << console("big");
+  EXPECT_EQ(remote("test -d /sys/firmware/efi && echo uefi || echo bios", "big"), "uefi\n");
+
+  std::string df = remote("df -B1 --output=size,source / | tail -n 1", "big");
+  std::istringstream fields(df);
+  double size = 0;
+  std::string source;
+  fields >> size >> source;
+  EXPECT_GT(size, 7.5 * kGiB) << "df -B1 /: " << df;
+  EXPECT_LT(size, 8.0 * kGiB) << "df -B1 /: " << df;
+  EXPECT_EQ(source, "/dev/vda3") << "the root is the last partition of the first disk";
 }
 
 }  // namespace

@@ -10,30 +10,34 @@
 #     CACHE_DIR/vmlinuz      Debian cloud kernel (linux-image-<ver>-cloud-amd64)
 #     CACHE_DIR/initrd.img   its initramfs-tools initrd (virtio_pci, virtio_blk,
 #                            virtio_scsi, sd_mod; ext4 is built into the kernel)
-#     CACHE_DIR/disk.qcow2   the root filesystem: ext4 (label "root") on the whole
-#                            2 GiB disk, no partition table. Treat it as a
-#                            read-only base image (use an overlay or a copy per VM).
+#     CACHE_DIR/disk.qcow2   a 2 GiB GPT disk that boots itself like a cloud image
+#                            (tests/guest/make-boot-disk.sh): GRUB for BIOS and
+#                            UEFI, ext4 root (label "root") as the last partition,
+#                            grown by cloud-init's growpart + resizefs to the disk.
+#                            Treat it as a read-only base image (use an overlay or
+#                            a copy per VM).
 #     CACHE_DIR/manifest.txt kernel command line, kernel version, package versions
-#   Kernel command line:   root=/dev/vda rw console=ttyS0
-#   (the root disk must be the first virtio-blk disk; the NoCloud seed is any
+#   Kernel command line (GRUB's):  root=UUID=<root fs uuid> rw console=ttyS0
+#   (also for booting vmlinuz + initrd.img directly; the NoCloud seed is any
 #   block device labelled "cidata", e.g. a second, read-only virtio-blk disk)
 #   Re-running is cheap: when the outputs exist and the SHA-256 of this script
-#   matches CACHE_DIR/.stamp, it exits at once (--force or DEBIAN_GUEST_FORCE=1
+#   and of make-boot-disk.sh matches CACHE_DIR/.stamp, it exits at once (--force or DEBIAN_GUEST_FORCE=1
 #   rebuilds; newer Debian packages are only picked up then). Concurrent runs on
 #   one CACHE_DIR serialise on CACHE_DIR/.lock. Downloaded .debs are kept in
 #   CACHE_DIR/debs. The apt mirror is the host's Debian one (from
 #   /etc/apt/sources.list*), overridable with DEBIAN_GUEST_MIRROR=URL.
 #
 # Host packages this script needs (for `make deps`):
-HOST_PACKAGES="debootstrap e2fsprogs qemu-utils util-linux coreutils findutils"
+HOST_PACKAGES="debootstrap e2fsprogs qemu-utils util-linux coreutils findutils fdisk dosfstools mtools grub-pc-bin grub-efi-amd64-bin"
 #
 # Guest packages (debootstrap --variant=minbase --include=..., no Recommends):
-GUEST_PACKAGES="systemd-sysv udev dbus kmod iproute2 netbase e2fsprogs linux-image-cloud-amd64 initramfs-tools cloud-init python3-cffi-backend openssh-server sudo"
+GUEST_PACKAGES="systemd-sysv udev dbus kmod iproute2 netbase e2fsprogs linux-image-cloud-amd64 initramfs-tools cloud-init python3-cffi-backend openssh-server sudo cloud-guest-utils"
 #   python3-cffi-backend must be named explicitly or cloud-init's dependencies
 #   (python3-cryptography via python3-oauthlib/jwt) fail to configure. dbus is
 #   there for systemd-logind (ACPI power button -> clean shutdown) and
 #   hostnamectl/timedatectl; iproute2 + systemd-networkd for cloud-init's
-#   networkd renderer (DHCP on the first NIC by default).
+#   networkd renderer (DHCP on the first NIC by default). cloud-guest-utils is
+#   growpart, which cloud-init runs to grow the root partition to the disk.
 #
 # Runtime (testing) packages, not needed to build: qemu-system-x86,
 # openssh-client, xorriso (or genisoimage) for the cidata seed ISO.
@@ -41,7 +45,7 @@ GUEST_PACKAGES="systemd-sysv udev dbus kmod iproute2 netbase e2fsprogs linux-ima
 set -euo pipefail
 PATH=$PATH:/usr/sbin:/sbin
 
-KERNEL_CMDLINE="root=/dev/vda rw console=ttyS0"
+KERNEL_ARGS="rw console=ttyS0"   # after root=UUID=..., which make-boot-disk.sh adds
 DISK_SIZE_MIB=2048
 SUITE=bookworm
 
@@ -50,6 +54,7 @@ info() { echo "build-debian-guest: $*" >&2; }
 
 SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
 GUEST_SRC_DIR=$(dirname "$SCRIPT_PATH")
+BOOT_DISK_BUILDER="$GUEST_SRC_DIR/make-boot-disk.sh"
 REPO_DIR=$(readlink -f "$GUEST_SRC_DIR/../..")
 
 FORCE=${DEBIAN_GUEST_FORCE:-0}
@@ -67,7 +72,7 @@ done
 CACHE_DIR=${CACHE_DIR:-$REPO_DIR/build/guest-cache-debian}
 
 OUTPUTS="vmlinuz initrd.img disk.qcow2 manifest.txt"
-HASH=$(sha256sum "$SCRIPT_PATH" | cut -d' ' -f1)
+HASH=$(cat "$SCRIPT_PATH" "$BOOT_DISK_BUILDER" | sha256sum | cut -d' ' -f1)
 
 outputs_fresh() {
     local f
@@ -101,11 +106,14 @@ APT_OPTS=(-o DPkg::Lock::Timeout=600 -q)
 ensure_host_tools() {
     local missing=() pair cmd pkg
     for pair in debootstrap:debootstrap mke2fs:e2fsprogs qemu-img:qemu-utils flock:util-linux \
-                chroot:coreutils sha256sum:coreutils find:findutils; do
+                chroot:coreutils sha256sum:coreutils find:findutils \
+                sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    [ -f /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
+    [ -f /usr/lib/grub/x86_64-efi/linux.mod ] || missing+=(grub-efi-amd64-bin)
     [ ${#missing[@]} -eq 0 ] && return 0
     info "installing host packages: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "${missing[@]}" >&2 \
@@ -212,9 +220,13 @@ grep -q '/ext4.ko' "$ROOT/lib/modules/$KVER/modules.builtin" \
     || die "kernel $KVER has no ext4"
 
 # ---------------------------------------------------------------- guest configuration
-cat >"$ROOT/etc/fstab" <<'EOF'
+# The root filesystem is found by its UUID, as on cloud images: device names
+# depend on the bus the disk is on.
+ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
+KERNEL_CMDLINE="root=UUID=$ROOT_UUID $KERNEL_ARGS"
+cat >"$ROOT/etc/fstab" <<EOF
 # <file system> <mount point> <type> <options> <dump> <pass>
-/dev/vda        /             ext4   rw,errors=remount-ro 0 0
+UUID=$ROOT_UUID /             ext4   rw,errors=remount-ro 0 1
 EOF
 echo debian >"$ROOT/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
@@ -254,15 +266,18 @@ system_info:
 manage_etc_hosts: localhost
 # rsa host keys are slow to make under TCG; injected ssh_keys are used as they are
 ssh_genkeytypes: [ ed25519, ecdsa ]
-# no partition table: nothing to grow; resizefs still grows ext4 to a larger disk
+# the root partition is the disk's last: growpart grows it to a larger disk,
+# then resizefs grows ext4 into it
 growpart:
-  mode: off
+  mode: auto
+  devices: [ "/" ]
 package_update: false
 package_upgrade: false
 cloud_init_modules:
  - seed_random
  - bootcmd
  - write-files
+ - growpart
  - resizefs
  - disk_setup
  - mounts
@@ -352,7 +367,7 @@ mods = ["cloudinit.cmd.main", "cloudinit.config.modules", "cloudinit.config.sche
         "cloudinit.net.activators", "cloudinit.cmd.status", "cloudinit.handlers.cloud_config",
         "cloudinit.handlers.shell_script", "cloudinit.handlers.jinja_template"]
 mods += ["cloudinit.config.cc_" + m for m in (
-    "seed_random bootcmd write_files resizefs disk_setup mounts set_hostname update_hostname "
+    "seed_random bootcmd write_files growpart resizefs disk_setup mounts set_hostname update_hostname "
     "update_etc_hosts users_groups ssh set_passwords timezone runcmd write_files_deferred "
     "scripts_vendor scripts_per_once scripts_per_boot scripts_per_instance scripts_user "
     "ssh_authkey_fingerprints keys_to_console final_message power_state_change").split()]
@@ -392,7 +407,7 @@ ln -sf ../vmctl-prefetch.service "$SYSD/sysinit.target.wants/vmctl-prefetch.serv
     echo "# Debian 12 end-to-end test guest (tests/guest/build-debian-guest.sh)"
     echo "kernel_cmdline=$KERNEL_CMDLINE"
     echo "kernel_version=$KVER"
-    echo "root=/dev/vda (ext4, label root, ${DISK_SIZE_MIB} MiB, no partition table)"
+    echo "root=UUID=$ROOT_UUID (ext4, label root, partition 3 of a ${DISK_SIZE_MIB} MiB GPT disk)"
     echo "mirror=$MIRROR"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "# packages"
@@ -419,12 +434,13 @@ rm -f "$ROOT/var/lib/dbus/machine-id" "$ROOT/var/lib/systemd/random-seed"
 find "$ROOT/dev" -mindepth 1 -delete
 
 # ---------------------------------------------------------------- disk image
-info "mke2fs + qemu-img convert"
-truncate -s "${DISK_SIZE_MIB}M" "$WORK/disk.raw"
-mke2fs -q -F -t ext4 -L root -E root_owner=0:0 -d "$ROOT" "$WORK/disk.raw" \
-    || die "mke2fs failed"
-qemu-img convert -f raw -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
-rm -f "$WORK/disk.raw"
+# GRUB boots /boot/vmlinuz and /boot/initrd.img (relative links, as Debian's
+# kernel-img.conf link_in_boot makes them).
+ln -sfn "vmlinuz-$KVER" "$ROOT/boot/vmlinuz"
+ln -sfn "initrd.img-$KVER" "$ROOT/boot/initrd.img"
+info "make-boot-disk.sh (GPT, GRUB for BIOS and UEFI, ext4 root)"
+"$BOOT_DISK_BUILDER" --size "${DISK_SIZE_MIB}M" --label root --uuid "$ROOT_UUID" --append "$KERNEL_ARGS" \
+    "$ROOT" "$WORK/disk.qcow2" || die "make-boot-disk.sh failed"
 
 for f in $OUTPUTS; do
     mv -f "$WORK/$f" "$CACHE_DIR/$f"

@@ -13,14 +13,17 @@
 #     CACHE_DIR/disk.qcow2   small blank qcow2 (for a virtio-blk root disk; the
 #                            guest never mounts it). Treat it as a read-only base
 #                            image (use an overlay or a copy per VM).
+#     CACHE_DIR/disk-boot.qcow2  64 MiB GPT disk that boots itself under BIOS
+#                            or UEFI: GRUB, then vmlinuz + initrd.img from its
+#                            ext4 root (tests/guest/make-boot-disk.sh)
 #     CACHE_DIR/manifest.txt kernel version and the .deb files used
 #   Re-running is cheap: when the outputs exist and the content hash of this
-#   script and of tests/guest/init is unchanged, it exits at once (--force or
+#   script, of tests/guest/init and of make-boot-disk.sh is unchanged, it exits at once (--force or
 #   TINY_GUEST_FORCE=1 rebuilds; a newer Debian kernel is only picked up then).
 #   Concurrent runs on one CACHE_DIR serialise on CACHE_DIR/.lock.
 #
 # Host packages this script needs (for `make deps`):
-HOST_PACKAGES="apt dpkg tar coreutils findutils util-linux gzip cpio kmod qemu-utils"
+HOST_PACKAGES="apt dpkg tar coreutils findutils util-linux gzip cpio kmod qemu-utils fdisk dosfstools mtools e2fsprogs grub-pc-bin grub-efi-amd64-bin"
 #   Missing ones (typically cpio, kmod, qemu-utils) are apt-get installed when
 #   running as root. Nothing else is installed on the host: the guest's packages below
 #   are fetched with `apt-get download` into CACHE_DIR/debs and unpacked with
@@ -46,6 +49,7 @@ info() { echo "build-tiny-guest: $*" >&2; }
 
 SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
 GUEST_SRC_DIR=$(dirname "$SCRIPT_PATH")
+BOOT_DISK_BUILDER="$GUEST_SRC_DIR/make-boot-disk.sh"
 INIT_SRC="$GUEST_SRC_DIR/init"
 REPO_DIR=$(readlink -f "$GUEST_SRC_DIR/../..")
 
@@ -66,10 +70,10 @@ CACHE_DIR=${CACHE_DIR:-$REPO_DIR/build/guest-cache}
 
 mkdir -p "$CACHE_DIR"
 CACHE_DIR=$(readlink -f "$CACHE_DIR")
-OUTPUTS="vmlinuz initrd.img disk.qcow2"
+OUTPUTS="vmlinuz initrd.img disk.qcow2 disk-boot.qcow2"
 
 input_hash() {
-    cat "$SCRIPT_PATH" "$INIT_SRC" | sha256sum | cut -d' ' -f1
+    cat "$SCRIPT_PATH" "$INIT_SRC" "$BOOT_DISK_BUILDER" | sha256sum | cut -d' ' -f1
 }
 
 outputs_fresh() {
@@ -109,11 +113,14 @@ fi
 ensure_host_tools() {
     local missing=() pair cmd pkg
     for pair in cpio:cpio qemu-img:qemu-utils dpkg-deb:dpkg apt-get:apt gzip:gzip \
-                flock:util-linux sha256sum:coreutils find:findutils depmod:kmod; do
+                flock:util-linux sha256sum:coreutils find:findutils depmod:kmod \
+                sfdisk:fdisk mkfs.vfat:dosfstools mcopy:mtools mkfs.ext4:e2fsprogs; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
     done
+    [ -f /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
+    [ -f /usr/lib/grub/x86_64-efi/linux.mod ] || missing+=(grub-efi-amd64-bin)
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$IS_ROOT" = 1 ] || die "missing host packages: ${missing[*]} (run as root or install them)"
     info "installing host packages: ${missing[*]}"
@@ -547,9 +554,16 @@ find "$INITRD" -exec touch -h -d @0 {} +
 install -m 0644 "$KSTAGE/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 64M
 
+# The same guest booting from its own disk: GRUB loads the kernel and
+# initramfs from an ext4 root; /init runs from the initramfs as before.
+mkdir -p "$WORK/boot-tree/boot"
+cp "$WORK/vmlinuz" "$WORK/boot-tree/boot/vmlinuz"
+cp "$WORK/initrd.img" "$WORK/boot-tree/boot/initrd.img"
+"$BOOT_DISK_BUILDER" --size 64M --append "console=ttyS0 panic=-1" "$WORK/boot-tree" "$WORK/disk-boot.qcow2"
+
 for f in $OUTPUTS manifest.txt; do
     mv -f "$WORK/$f" "$CACHE_DIR/$f"
 done
 echo "$HASH" >"$CACHE_DIR/.stamp"
 
-info "built in $(( $(date +%s) - START_TIME ))s: $CACHE_DIR/{vmlinuz,initrd.img,disk.qcow2} (kernel $KVER, initrd $(( $(stat -c %s "$CACHE_DIR/initrd.img") / 1024 )) KiB)"
+info "built in $(( $(date +%s) - START_TIME ))s: $CACHE_DIR/{vmlinuz,initrd.img,disk.qcow2,disk-boot.qcow2} (kernel $KVER, initrd $(( $(stat -c %s "$CACHE_DIR/initrd.img") / 1024 )) KiB)"

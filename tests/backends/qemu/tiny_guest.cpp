@@ -13,8 +13,8 @@ namespace vmctl::test {
 
 TinyGuest TinyGuest::locate() {
   std::filesystem::path cache = VMCTL_GUEST_CACHE;
-  TinyGuest guest{cache / "vmlinuz", cache / "initrd.img", cache / "disk.qcow2"};
-  for (const auto& file : {guest.kernel, guest.initrd, guest.disk}) {
+  TinyGuest guest{cache / "vmlinuz", cache / "initrd.img", cache / "disk.qcow2", cache / "disk-boot.qcow2"};
+  for (const auto& file : {guest.kernel, guest.initrd, guest.disk, guest.boot_disk}) {
     EXPECT_TRUE(std::filesystem::exists(file))
         << file << " is missing: the tiny_guest ctest fixture builds it (tests/guest/build-tiny-guest.sh)";
   }

@@ -16,6 +16,9 @@ struct TinyGuest {
   std::filesystem::path kernel;
   std::filesystem::path initrd;
   std::filesystem::path disk;
+  // The same guest on a GPT disk that boots itself: GRUB for BIOS and UEFI,
+  // then the kernel and initramfs from its root (tests/guest/make-boot-disk.sh).
+  std::filesystem::path boot_disk;
 
   static TinyGuest locate();  // fails the test when the guest is missing
 };
