@@ -213,23 +213,23 @@ TEST_F(LogViewTest, LastLinesOfALargeFileAreFoundFast) {
   }
   Clock::time_point start = Clock::now();
   EXPECT_EQ(shown(5), numbered_lines(0, 5));
-  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_LT(Clock::now() - start, 60s) << "only a hang takes this long; the test below proves reading from the end";
 }
 
-// A log far too big to read whole in the time allowed: only reading from the
-// end passes. Sparse, so it costs no disk.
+// A log far too big to read whole in the time allowed (1 TiB: minutes even
+// from holes): only reading from the end passes. Sparse, so it costs no disk.
 TEST_F(LogViewTest, LastLinesOfAHugeSparseFileReadOnlyTheEnd) {
   {
     int fd = ::open(log().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
-    bool sparse = ::ftruncate(fd, off_t(16) << 30) == 0;  // 16 GiB of holes
+    bool sparse = ::ftruncate(fd, off_t(1) << 40) == 0;  // 1 TiB of holes
     ::close(fd);
-    if (!sparse) GTEST_SKIP() << "the file system cannot hold a sparse 16 GiB file";
+    if (!sparse) GTEST_SKIP() << "the file system cannot hold a sparse 1 TiB file";
   }
   append(numbered_lines(0, 5));
   Clock::time_point start = Clock::now();
   EXPECT_EQ(shown(3), numbered_lines(2, 5));
-  EXPECT_LT(Clock::now() - start, 1s);
+  EXPECT_LT(Clock::now() - start, 30s);
 }
 
 TEST_F(LogViewTest, MissingFileIsNoLog) {

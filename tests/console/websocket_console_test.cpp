@@ -211,14 +211,14 @@ TEST(WebSocketConsoleErrors, RefusedConnectionFailsAtOnce) {
   std::string url = "ws://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/instance/serial";
   Clock::time_point start = Clock::now();
   try {
-    WebSocketClient::connect(url, kHeaders, 5s);
+    WebSocketClient::connect(url, kHeaders, 120s);
     FAIL() << "connected to nothing";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::console_websocket_failed);
     EXPECT_NE(e.message().find(url), std::string::npos) << e.message();
     EXPECT_FALSE(e.help().empty());
   }
-  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_LT(Clock::now() - start, 60s) << "a refusal ends the call, not the timeout";
 }
 
 TEST(WebSocketConsoleErrors, SilentServerTimesOut) {
