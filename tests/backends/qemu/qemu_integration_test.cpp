@@ -196,8 +196,9 @@ TEST_F(QemuBackendTest, AForgedRecordNamingARunningProgramNeverGetsItSignalled) 
     return 97;
   });
   std::optional<os::ProcStat> stat;
-  // Until the child has exec'd sleep (before that it is a copy of the test).
-  for (int i = 0; i < 500; ++i) {
+  // Until the child has exec'd sleep (before that it is a copy of the test);
+  // 6000 × 10 ms is only a hang.
+  for (int i = 0; i < 6000; ++i) {
     auto identity = os::read_process_identity(sleeper.pid());
     if (identity && std::filesystem::path(identity->executable).filename() == "sleep") break;
     std::this_thread::sleep_for(10ms);
