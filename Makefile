@@ -17,16 +17,14 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, then the unit tests again under ASan/UBSan and in a build
-# without the qemu backend, then a program built against an installed copy
-# of the library.
+# Every test, then the unit tests and the asan subset of the integration
+# tests again under ASan/UBSan, then a build without the qemu backend, the
+# fuzz targets, and a program built against an installed copy of the
+# library. scripts/check.sh runs the steps in order, stops at the first that
+# fails, and prints the time of each and the total (also on failure).
+CHECK_STEPS = build test test-asan test-without-qemu fuzz check-embed
 check: deps
-	$(MAKE) build
-	$(MAKE) test
-	$(MAKE) test-asan
-	$(MAKE) test-without-qemu
-	$(MAKE) fuzz
-	$(MAKE) check-embed
+	MAKE="$(MAKE)" scripts/check.sh $(CHECK_STEPS)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -34,10 +32,12 @@ test: build
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVMCTL_SANITIZE=ON $(CMAKE_ARGS)
 
+# The unit tests, and the few integration tests labelled asan
+# (tests/asan_subset.cmake) that launch QEMU, make TAPs and SSH into guests.
 test-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit -j $(JOBS)
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L 'unit|asan' -j $(JOBS)
 
 # Backends are chosen at build time; a build without qemu must build and pass
 # its own tests (noop, propolis against its fakes, the layering checks).

@@ -25,6 +25,10 @@
 //   ssh readiness  on a booting guest, how long after its sshd first
 //          answers (seen by a 2 ms prober) ssh::wait_for_banner notices, and
 //          how long until `vmctl start --wait` returns (login included).
+// Then the library's waits, which the tests only bound against hangs:
+//   timeouts  how late after its deadline a QMP call gives up on a silent
+//          QEMU (a socketpair whose other end never greets), and how soon a
+//          command waiting for a VM's lock gets it after its holder let go.
 //
 // Medians over repeated runs; the tiny test guest under TCG.
 #include <fcntl.h>
@@ -45,6 +49,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <future>
 #include <sstream>
 #include <string>
@@ -60,6 +65,7 @@
 #include "os/process.hpp"
 #include "os/unique_fd.hpp"
 #include "ssh/session.hpp"
+#include "vm_manager/error.hpp"
 #include "vm_manager/json.hpp"
 #include "vm_manager/store.hpp"
 
@@ -451,6 +457,50 @@ void bench_list(const Setup& s) {
   print_row("vmctl list --json, 50 VMs", median(took), "-", "-", "<= 25 ms", median(took) <= 25);
 }
 
+// How late a QMP call's timeout fires, and how soon a lock waiter follows a
+// release: both waits poll or sleep, and a loaded machine stretches them, so
+// the tests only bound them against hangs and the numbers live here.
+void bench_timeouts(const Setup& s) {
+  constexpr auto kQmpTimeout = 100ms;
+  std::vector<double> late;
+  for (int i = 0; i < s.runs; ++i) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
+    vm_manager::os::UniqueFd silent(fds[1]);
+    const auto begin = Clock::now();
+    try {
+      vm_manager::qemu::QmpClient::over_fd(fds[0], kQmpTimeout);
+      throw std::runtime_error("a silent QMP peer was accepted");
+    } catch (const vm_manager::Error&) {
+    }
+    late.push_back(Ms(Clock::now() - begin - kQmpTimeout).count());
+  }
+  print_row("QMP timeout, after its deadline", median(late), "-", "-", "<= 20 ms", median(late) <= 20);
+
+  const fs::path data = s.data / "lock-bench";
+  std::vector<double> followed;
+  for (int i = 0; i < s.runs; ++i) {
+    vm_manager::VmStore holder_store{vm_manager::DataDir(data)};
+    std::optional<vm_manager::VmLock> held(holder_store.lock("bench"));
+    std::promise<void> waiting;
+    vm_manager::LockOptions options;
+    options.on_wait = [&waiting](std::string_view, long) { waiting.set_value(); };
+    Clock::time_point acquired{};
+    std::thread waiter([&] {
+      vm_manager::VmStore store{vm_manager::DataDir(data), options};
+      vm_manager::VmLock lock = store.lock("bench");
+      acquired = Clock::now();
+    });
+    waiting.get_future().wait();
+    std::this_thread::sleep_for(200ms);  // well into the waiter's polling, at its longest pause
+    const auto released = Clock::now();
+    held.reset();
+    waiter.join();
+    followed.push_back(Ms(acquired - released).count());
+  }
+  print_row("lock waiter, after the release", median(followed), "-", "-", "<= 50 ms", median(followed) <= 50);
+}
+
 // The reference for "when did the guest's sshd answer": one connection to
 // the forwarded port at a time, replaced as soon as it is refused or reset
 // (the guest's answer while nothing listens) or after 50 ms of silence (QEMU
@@ -546,7 +596,7 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, void (*)(const Setup&)>> groups{
       {"version", bench_version},        {"qmp", bench_qmp_commands}, {"startup", print_startup_breakdown},
       {"ssh", bench_ssh_readiness},      {"start", bench_start},      {"stop", bench_stop},
-      {"list", bench_list}};
+      {"list", bench_list},              {"timeouts", bench_timeouts}};
   try {
     for (const auto& [group, run] : groups) {
       if (wanted(group)) run(s);

@@ -149,7 +149,7 @@ TEST_F(WebSocketConsoleTest, LiveOutputOnlyWithoutAReplayQuery) {
 TEST_F(WebSocketConsoleTest, ServerCloseEndsCleanlyWithItsReason) {
   auto ws = WebSocketClient::connect(fake_.url(), kHeaders, 5s);
   EXPECT_EQ(fake_.fake("/__fake/serial/close", {{"code", 1011}, {"reason", "console is going away"}}).status, 200);
-  Clock::time_point deadline = Clock::now() + 5s;
+  Clock::time_point deadline = Clock::now() + 60s;
   while (!ws.closed() && Clock::now() < deadline) EXPECT_EQ(ws.read(100ms), std::nullopt);
   ASSERT_TRUE(ws.closed());
   ASSERT_TRUE(ws.close_reason().has_value());
@@ -164,7 +164,7 @@ TEST_F(WebSocketConsoleTest, ServerCloseEndsCleanlyWithItsReason) {
 TEST_F(WebSocketConsoleTest, StoppingTheVmClosesWith1001) {
   auto ws = WebSocketClient::connect(fake_.url(), kHeaders, 5s);
   fake_.client().request_state("Stop");
-  Clock::time_point deadline = Clock::now() + 5s;
+  Clock::time_point deadline = Clock::now() + 60s;
   while (!ws.closed() && Clock::now() < deadline) ws.read(100ms);
   ASSERT_TRUE(ws.close_reason().has_value());
   EXPECT_EQ(ws.close_reason()->code, 1001);
@@ -175,7 +175,7 @@ TEST_F(WebSocketConsoleTest, PingsAreAnswered) {
   auto ws = WebSocketClient::connect(fake_.url(), kHeaders, 5s);
   fake_.fake("/__fake/serial/ping", {{"payload", "are you there"}});
   int pongs = 0;
-  Clock::time_point deadline = Clock::now() + 5s;
+  Clock::time_point deadline = Clock::now() + 60s;
   while (pongs == 0 && Clock::now() < deadline) {
     ws.read(50ms);
     pongs = nlohmann::json::parse(http_request(fake_.port(), "GET", "/__fake/state").body).at("pongs");
@@ -211,14 +211,14 @@ TEST(WebSocketConsoleErrors, RefusedConnectionFailsAtOnce) {
   std::string url = "ws://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/instance/serial";
   Clock::time_point start = Clock::now();
   try {
-    WebSocketClient::connect(url, kHeaders, 5s);
+    WebSocketClient::connect(url, kHeaders, 120s);
     FAIL() << "connected to nothing";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::console_websocket_failed);
     EXPECT_NE(e.message().find(url), std::string::npos) << e.message();
     EXPECT_FALSE(e.help().empty());
   }
-  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_LT(Clock::now() - start, 60s) << "a refusal ends the call, not the timeout";
 }
 
 TEST(WebSocketConsoleErrors, SilentServerTimesOut) {
@@ -242,7 +242,7 @@ TEST(WebSocketConsoleErrors, SilentServerTimesOut) {
   }
   auto took = Clock::now() - start;
   EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 60s) << "only a hang takes this long";
 }
 
 TEST(WebSocketConsoleErrors, OnlyWsUrlsAreSupported) {

@@ -253,7 +253,7 @@ TEST(HttpClientTimeoutTest, ASilentServerTimesOut) {
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.failure, TransferFailure::timed_out) << r.error;
   EXPECT_GE(took, 250ms);
-  EXPECT_LT(took, 5s);
+  EXPECT_LT(took, 60s) << "only a hang takes this long";
 }
 
 TEST(HttpClientTimeoutTest, AStalledTransferEndsAtTheLowSpeedLimit) {

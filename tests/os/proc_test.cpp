@@ -51,7 +51,10 @@ TEST(ProcStat, ZombieCountsAsGone) {
   ASSERT_TRUE(stat);
   ::kill(child.pid, SIGKILL);
   // Not reaped yet: a zombie, which must not count as running.
-  for (int i = 0; i < 200 && read_proc_stat(child.pid)->state != 'Z'; ++i) std::this_thread::sleep_for(5ms);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;  // only a hang takes this long
+  while (read_proc_stat(child.pid)->state != 'Z' && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
   EXPECT_EQ(read_proc_stat(child.pid)->state, 'Z');
   EXPECT_FALSE(is_running_process(child.pid, stat->start_time));
 }
@@ -64,7 +67,7 @@ TEST(SignalProcess, OnlySignalsTheProcessThatStartedThen) {
   EXPECT_FALSE(signal_process(child.pid, stat->start_time + 1, anything, SIGKILL));
   EXPECT_TRUE(is_running_process(child.pid, stat->start_time)) << "the wrong start time must not be signalled";
   EXPECT_TRUE(signal_process(child.pid, stat->start_time, anything, SIGTERM));
-  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 5s));
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 60s));
 }
 
 TEST(SignalProcess, OnlySignalsAProcessThatRunsWhatIsExpected) {
@@ -84,7 +87,7 @@ TEST(SignalProcess, OnlySignalsAProcessThatRunsWhatIsExpected) {
   EXPECT_FALSE(seen->argv.empty());
   auto it = [&](const ProcessIdentity& identity) { return identity.executable == seen->executable; };
   EXPECT_TRUE(signal_process(child.pid, stat->start_time, it, SIGKILL));
-  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 5s));
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 60s));
 }
 
 TEST(SignalProcess, AMissingProcessIsNotSignalled) {
@@ -93,7 +96,7 @@ TEST(SignalProcess, AMissingProcessIsNotSignalled) {
   EXPECT_FALSE(signal_process(-1, 1, [](const ProcessIdentity&) { return true; }, SIGKILL));
 }
 
-TEST(WaitForExit, ReturnsPromptlyAtExit) {
+TEST(WaitForExit, ReturnsAtExitBeforeTheReaper) {
   Sleeper child;
   auto stat = read_proc_stat(child.pid);
   ASSERT_TRUE(stat);
@@ -101,11 +104,11 @@ TEST(WaitForExit, ReturnsPromptlyAtExit) {
     std::this_thread::sleep_for(100ms);
     ::kill(child.pid, SIGKILL);
   });
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 10s));
-  auto waited = std::chrono::steady_clock::now() - start;
+  // Nobody reaps the child before the Sleeper's end: only a wait that counts
+  // the zombie as an exit returns true.
+  EXPECT_TRUE(wait_for_exit(child.pid, stat->start_time, 60s))
+      << "the exit of a zombie-to-be must be seen, not only after the reaper";
   killer.join();
-  EXPECT_LT(waited, 2s) << "the exit of a zombie-to-be must be seen at once, not after the reaper";
 }
 
 TEST(WaitForExit, TimesOutWhileRunning) {

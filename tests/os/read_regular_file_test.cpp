@@ -70,7 +70,7 @@ TEST(ReadRegularFile, HugeSparseFileIsRefusedBeforeReading) {
   std::filesystem::resize_file(dir / "sparse", 1ull << 40);
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(error_from([&] { read_regular_file(dir / "sparse", kLimit, "file"); }).code(), errc::input_too_large);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s) << "reading 1 TiB would take far longer";
 }
 
 // A FIFO with no writer would block open() and read() forever; the reader

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -70,16 +72,20 @@ vm_manager::Error expect_error(std::string_view code, Body body) {
   return vm_manager::Error("none", "none");
 }
 
+// How a FakeServer answers once it starts answering.
+struct Answering {
+  bool greet_held = false;          // greet the connections it already holds
+  bool greet_new = true;            // greet new connections (else hang up on them)
+  bool stall_after_banner = false;  // say nothing after the banner (else hang up)
+};
+
 // A TCP listener on 127.0.0.1 that accepts and keeps connections silent,
 // like QEMU's user networking before the guest's sshd runs, until
-// start_answering(): then it greets with a banner — on the connections it
-// already holds when `greet_held`, else only on new ones. It hangs up after
-// the banner unless `stall_after_banner`: then it says nothing more, like a
-// guest that hangs during the key exchange.
+// start_answering(): then it greets with a banner as `answering` says. A
+// stall after the banner is like a guest that hangs during the key exchange.
 class FakeServer {
  public:
-  explicit FakeServer(bool greet_held, bool stall_after_banner = false)
-      : greet_held_(greet_held), stall_after_banner_(stall_after_banner) {
+  explicit FakeServer(Answering answering) : answering_how_(answering) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -101,26 +107,38 @@ class FakeServer {
 
   std::uint16_t port() const { return port_; }
   int accepted() const { return accepted_; }
+  // Waits until `count` connections were accepted; false after `limit` (a hang).
+  bool wait_for_accepted(int count, std::chrono::seconds limit = 60s) {
+    std::unique_lock lock(mutex_);
+    return accepted_changed_.wait_for(lock, limit, [&] { return accepted_ >= count; });
+  }
   void start_answering() {
-    answering_since_ = Clock::now();
+    accepted_before_answering_ = accepted_.load();
     answering_ = true;
   }
-  Clock::time_point answering_since() const { return answering_since_; }
+  int accepted_before_answering() const { return accepted_before_answering_; }
 
  private:
   void loop() {
     while (!stop_) {
       pollfd fd{listener_, POLLIN, 0};
       ::poll(&fd, 1, 2);
-      if (answering_ && greet_held_) {
+      if (answering_ && answering_how_.greet_held) {
         for (int held : held_) greet(held);
         held_.clear();
       }
       const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) continue;
-      ++accepted_;
-      if (answering_) {
+      const bool answering = answering_;  // before counting: a waiter may start answering on the count
+      {
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+      }
+      accepted_changed_.notify_all();
+      if (answering && answering_how_.greet_new) {
         greet(client);
+      } else if (answering) {
+        ::close(client);
       } else {
         held_.push_back(client);
       }
@@ -129,21 +147,22 @@ class FakeServer {
   void greet(int fd) {
     const char banner[] = "SSH-2.0-FakeServer\r\n";
     (void)::send(fd, banner, sizeof banner - 1, MSG_NOSIGNAL);
-    if (stall_after_banner_) {
+    if (answering_how_.stall_after_banner) {
       stalled_.push_back(fd);
     } else {
       ::close(fd);
     }
   }
 
-  bool greet_held_;
-  bool stall_after_banner_;
+  Answering answering_how_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> answering_{false};
+  std::mutex mutex_;
+  std::condition_variable accepted_changed_;
   std::atomic<int> accepted_{0};
-  Clock::time_point answering_since_{};
+  std::atomic<int> accepted_before_answering_{0};
   std::vector<int> held_;
   std::vector<int> stalled_;
   std::thread thread_;
@@ -207,17 +226,22 @@ TEST_F(SessionTest, SendsStdinThenEof) {
   EXPECT_EQ(session.exec("exit 5", nullptr, nullptr, random_bytes(1024 * 1024)), 5);
 }
 
+// The command would run for minutes: an error well before that is the
+// timeout's (how soon after 200 ms is timing, not asserted).
 TEST_F(SessionTest, ExecTimesOut) {
   auto session = connect();
   const auto begin = Clock::now();
-  expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 2", 200ms); });
-  EXPECT_LT(Clock::now() - begin, 1500ms);
+  expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 300", 200ms); });
+  EXPECT_GE(Clock::now() - begin, 200ms);
+  EXPECT_LT(Clock::now() - begin, 60s);
   EXPECT_EQ(session.exec_capture("echo still usable").out, "still usable\n");
 }
 
 // A hung guest behind QEMU's user networking keeps its TCP connection open
 // (QEMU answers for it): frozen sshd processes play that here. Keepalives
-// notice keepalive_interval * (count_max + 1) after the last packet heard.
+// notice keepalive_interval * (count_max + 1) after the last packet heard;
+// the command would run for minutes, so any error well before that is
+// theirs (how soon after 800 ms is timing, not asserted).
 TEST_F(SessionTest, AServerThatStopsAnsweringIsNoticedByKeepalives) {
   ssh::ConnectOptions options;
   options.timeout = 20s;
@@ -229,18 +253,18 @@ TEST_F(SessionTest, AServerThatStopsAnsweringIsNoticedByKeepalives) {
 
   std::vector<pid_t> frozen;
   std::jthread freezer([&] {
-    std::this_thread::sleep_for(300ms);
+    std::this_thread::sleep_for(300ms);  // any moment will do: the freeze may come before or during the command
     frozen = sshd.connection_processes();
     for (pid_t pid : frozen) ::kill(pid, SIGSTOP);
   });
   const auto begin = Clock::now();
-  auto error = expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 30"); });
+  auto error = expect_error(vm_manager::errc::ssh_exec_failed, [&] { session.exec_capture("sleep 300"); });
   const auto took = Clock::now() - begin;
   freezer.join();
   for (pid_t pid : frozen) ::kill(pid, SIGKILL);  // the frozen sshd processes and their sleep
   ASSERT_FALSE(frozen.empty());
   EXPECT_GE(took, 4 * 200ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 120s);
   EXPECT_THAT(error.message(), HasSubstr("stopped answering"));
 }
 
@@ -250,9 +274,10 @@ TEST_F(SessionTest, RefusesAnotherHostKeyWithoutRetrying) {
   target.host_key = other;
   ssh::ConnectOptions options;
   options.timeout = 20s;
+  options.timeout = 120s;
   const auto begin = Clock::now();
   auto error = expect_error(vm_manager::errc::ssh_host_key_mismatch, [&] { ssh::Session::connect(target, options); });
-  EXPECT_LT(Clock::now() - begin, 5s);
+  EXPECT_LT(Clock::now() - begin, 60s) << "retried until the deadline";
   EXPECT_THAT(error.message(), HasSubstr(ssh::fingerprint_sha256(other)));
   EXPECT_THAT(error.message(), HasSubstr(ssh::fingerprint_sha256(sshd.host_key())));
 }
@@ -284,25 +309,27 @@ TEST(SessionTimeout, NothingListeningTimesOutAtTheDeadline) {
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
   const auto took = Clock::now() - begin;
   EXPECT_GE(took, 700ms);
-  EXPECT_LT(took, 2s);
+  EXPECT_LT(took, 30s) << "our timeout, not the default (60 s)";
   EXPECT_THAT(error.message(), HasSubstr(std::to_string(target.port)));
   EXPECT_THAT(error.message(), HasSubstr("refused"));
 }
 
 TEST(WaitForBanner, SilentListenerTimesOutAndKeepsProbing) {
-  FakeServer server(true);
+  FakeServer server({.greet_held = true});
   const auto begin = Clock::now();
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] {
-    ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 1s, 100ms);
+    ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 2s, 100ms);
   });
-  EXPECT_LT(Clock::now() - begin, 2s);
+  EXPECT_GE(Clock::now() - begin, 2s);
+  EXPECT_LT(Clock::now() - begin, 60s) << "only a hang takes this long";
   EXPECT_THAT(error.message(), HasSubstr("no SSH banner"));
-  // One probe per interval, not a single connection waited on.
-  EXPECT_GE(server.accepted(), 6);
+  // Several probes (about one per interval), not a single connection waited
+  // on; the server may accept the last of them only now.
+  EXPECT_TRUE(server.wait_for_accepted(3)) << server.accepted();
 }
 
 TEST(SessionTimeout, SilentListenerIsNotMistakenForSshd) {
-  FakeServer server(true);
+  FakeServer server({.greet_held = true});
   vmctl::test::TempDir dir;
   ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
   vm_manager::ssh::generate_key_files(target.identity_file);
@@ -310,14 +337,14 @@ TEST(SessionTimeout, SilentListenerIsNotMistakenForSshd) {
   options.timeout = 600ms;
   const auto begin = Clock::now();
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
-  EXPECT_LT(Clock::now() - begin, 2s);
+  EXPECT_LT(Clock::now() - begin, 30s) << "our timeout, not the default (60 s)";
   EXPECT_THAT(error.message(), HasSubstr("no SSH banner"));
 }
 
 // The banner arrives, then nothing: each libssh step is bounded by
 // step_timeout, and connect() gives up at its deadline.
 TEST(SessionTimeout, ServerStallingAfterItsBannerTimesOut) {
-  FakeServer server(false, true);
+  FakeServer server({.stall_after_banner = true});
   server.start_answering();
   vmctl::test::TempDir dir;
   ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
@@ -329,45 +356,46 @@ TEST(SessionTimeout, ServerStallingAfterItsBannerTimesOut) {
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] { ssh::Session::connect(target, options); });
   const auto took = Clock::now() - begin;
   EXPECT_GE(took, 1200ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 30s) << "our timeout, not the default (60 s)";
   EXPECT_THAT(error.message(), HasSubstr("cannot log in"));
   EXPECT_GE(server.accepted(), 2);  // stalls are retried until the deadline
 }
 
 TEST(WaitForBanner, ListenerThatClosesIsNotReady) {
   // A listener that accepts and hangs up at once (QEMU with no guest sshd).
-  FakeServer server(false);
+  FakeServer server({});
   auto error = expect_error(vm_manager::errc::ssh_timeout, [&] {
     ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 500ms, 50ms);
   });
   EXPECT_THAT(error.message(), HasSubstr("127.0.0.1"));
 }
 
-// The server answers only connections made after it started answering, so
-// wait_for_banner must notice through a fresh probe.
-TEST(WaitForBanner, NoticesANewlyAnsweringServerQuickly) {
-  FakeServer server(false);
+// The server answers only connections made after it started answering (it
+// starts once it holds two silent probes), so wait_for_banner must notice
+// through a fresh probe. How soon it notices is timing: make bench measures
+// it on a booting guest ("ssh readiness noticed, after sshd").
+TEST(WaitForBanner, NoticesANewlyAnsweringServerThroughAFreshProbe) {
+  FakeServer server({});
   std::jthread later([&] {
-    std::this_thread::sleep_for(400ms);
-    server.start_answering();
+    if (server.wait_for_accepted(2)) server.start_answering();
   });
-  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 10s, 100ms);
-  const auto noticed = Clock::now();
+  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 60s, 100ms);
   later.join();
-  EXPECT_LT(noticed - server.answering_since(), 150ms);
-  EXPECT_GE(server.accepted(), 3);
+  EXPECT_GE(server.accepted_before_answering(), 2);
+  EXPECT_GT(server.accepted(), server.accepted_before_answering()) << "the banner came on a probe made later";
 }
 
-TEST(WaitForBanner, NoticesABannerOnAHeldConnectionAtOnce) {
-  FakeServer server(true);
+// Once answering, the server greets only the connections it already held and
+// hangs up on new ones: wait_for_banner returns only if it reads the banner
+// on a probe it kept open.
+TEST(WaitForBanner, NoticesABannerOnAHeldConnection) {
+  FakeServer server({.greet_held = true, .greet_new = false});
   std::jthread later([&] {
-    std::this_thread::sleep_for(350ms);
-    server.start_answering();
+    if (server.wait_for_accepted(1)) server.start_answering();
   });
-  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 10s, 100ms);
-  const auto noticed = Clock::now();
+  ssh::wait_for_banner("127.0.0.1", server.port(), Clock::now() + 60s, 100ms);
   later.join();
-  EXPECT_LT(noticed - server.answering_since(), 150ms);
+  EXPECT_GE(server.accepted_before_answering(), 1);
 }
 
 TEST(SessionRetry, ConnectWaitsForAnSshdThatStartsLater) {

@@ -77,6 +77,8 @@ RunningProcess::RunningProcess(RunningProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       out_fd_(std::exchange(other.out_fd_, -1)),
       err_fd_(std::exchange(other.err_fd_, -1)),
+      out_(std::move(other.out_)),
+      err_(std::move(other.err_)),
       deadline_(other.deadline_) {}
 
 RunningProcess::~RunningProcess() {
@@ -88,34 +90,52 @@ RunningProcess::~RunningProcess() {
   if (err_fd_ >= 0) ::close(err_fd_);
 }
 
+bool RunningProcess::read_some(int wait_ms) {
+  int* fds[2] = {&out_fd_, &err_fd_};
+  std::string* sinks[2] = {&out_, &err_};
+  pollfd polled[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  if (out_fd_ < 0 && err_fd_ < 0) return false;
+  int n = ::poll(polled, 2, wait_ms);
+  if (n < 0 && errno != EINTR) return false;
+  for (int i = 0; i < 2; ++i) {
+    if (polled[i].fd < 0 || (polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    char buffer[8192];
+    ssize_t got = ::read(polled[i].fd, buffer, sizeof buffer);
+    if (got > 0) {
+      sinks[i]->append(buffer, static_cast<std::size_t>(got));
+    } else if (got == 0 || errno != EINTR) {
+      ::close(polled[i].fd);
+      *fds[i] = -1;
+    }
+  }
+  return out_fd_ >= 0 || err_fd_ >= 0;
+}
+
+bool RunningProcess::wait_for_output(Stream stream, const std::string& text, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  const std::string& seen = output(stream);
+  const int& fd = stream == Stream::out ? out_fd_ : err_fd_;
+  while (seen.find(text) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || fd < 0) return false;
+    read_some(static_cast<int>(std::min<long>(left.count(), 1000)));
+  }
+  return true;
+}
+
 ProcessResult RunningProcess::finish() {
-  ProcessResult result;
-  std::string* sinks[2] = {&result.out, &result.err};
-  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-  int open_fds = 2;
   bool killed = false;
-  while (open_fds > 0) {
+  while (out_fd_ >= 0 || err_fd_ >= 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
     if (left.count() <= 0 && !killed) {
       ::kill(pid_, SIGKILL);  // the test's bound; its pipes close once it dies
       killed = true;
     }
-    int n = ::poll(fds, 2, killed ? 1000 : static_cast<int>(std::min<long>(left.count(), 1000)));
-    if (n < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      char buffer[8192];
-      ssize_t got = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (got > 0) {
-        sinks[i]->append(buffer, static_cast<std::size_t>(got));
-      } else if (got == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
+    if (!read_some(killed ? 1000 : static_cast<int>(std::min<long>(left.count(), 1000)))) break;
   }
-  out_fd_ = err_fd_ = -1;
+  ProcessResult result;
+  result.out = std::move(out_);
+  result.err = std::move(err_);
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }

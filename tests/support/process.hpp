@@ -42,10 +42,24 @@ class RunningProcess {
   pid_t pid() const { return pid_; }
   ProcessResult finish();
 
+  enum class Stream { out, err };
+  // Reads the child's output until `stream` holds `text`: the event a test
+  // waits for ("it printed that it waits", "it showed the new line"). What
+  // was read stays part of finish()'s result. False when the child closed
+  // the stream first or `limit` passed (a hang).
+  bool wait_for_output(Stream stream, const std::string& text,
+                       std::chrono::milliseconds limit = std::chrono::seconds(60));
+  const std::string& output(Stream stream) const { return stream == Stream::out ? out_ : err_; }
+
  private:
+  // Reads whatever arrives within `wait_ms` (once); false when both streams are closed.
+  bool read_some(int wait_ms);
+
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
+  std::string out_;
+  std::string err_;
   std::chrono::steady_clock::time_point deadline_;
 };
 

@@ -44,7 +44,7 @@ termios Pty::settings() const {
 bool Pty::is_raw() const { return (settings().c_lflag & (ICANON | ECHO | ISIG)) == 0; }
 
 bool wait_for_raw(const Pty& pty) {
-  Clock::time_point deadline = Clock::now() + 5s;
+  Clock::time_point deadline = Clock::now() + 60s;
   while (!pty.is_raw() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
   return pty.is_raw();
 }

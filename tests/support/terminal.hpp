@@ -30,7 +30,7 @@ struct Pty {
   Fd slave;
 };
 
-// Waits (up to 5 s) for the pty to be put in raw mode.
+// Waits for the pty to be put in raw mode (false after a minute: a hang).
 bool wait_for_raw(const Pty& pty);
 void expect_same_settings(const termios& a, const termios& b);
 

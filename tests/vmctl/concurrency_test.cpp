@@ -1,7 +1,6 @@
 // Many vmctl processes at once leave a consistent, parseable store.
 #include <filesystem>
 #include <set>
-#include <thread>
 
 #include "vm_manager/store.hpp"
 #include "vmctl/cli_fixture.hpp"
@@ -62,14 +61,15 @@ TEST_F(VmctlTest, ACommandWaitsForTheLockAndSaysSo) {
   vm_manager::VmStore store{vm_manager::DataDir(data_.path())};
   auto lock = std::make_unique<vm_manager::VmLock>(store.lock("web"));
   RunningProcess waiter(vmctl_argv(data_.str(), {"start", "web"}));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The waiter says it waits once it found the lock taken: from then on it
+  // must not run until the lock is released.
+  const std::string says_it_waits = "waiting for another vmctl command (pid " + std::to_string(::getpid()) + ")";
+  ASSERT_TRUE(waiter.wait_for_output(RunningProcess::Stream::err, says_it_waits))
+      << waiter.output(RunningProcess::Stream::err);
   EXPECT_EQ(state_of("web"), "prepared") << "start must not run while another command holds the lock";
   lock.reset();
   ProcessResult r = waiter.finish();
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("waiting for another vmctl command (pid " + std::to_string(::getpid()) + ")"),
-            std::string::npos)
-      << r.err;
   EXPECT_EQ(state_of("web"), "running");
 }
 

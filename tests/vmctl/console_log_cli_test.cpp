@@ -3,7 +3,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "vmctl/cli_fixture.hpp"
 
@@ -94,10 +93,13 @@ TEST_F(ConsoleLogCliTest, LogFollowShowsNewOutputAndEndsWhenTheVmIsDestroyed) {
   fs::path log = work_dir("web") / "console.log";
   write_file(log, "first\n");
   set_console_log("web", log);
-  RunningProcess follow(vmctl_argv(data_.str(), {"log", "web", "-f"}), ProcessOptions{{}, 20s});
-  std::this_thread::sleep_for(300ms);
+  RunningProcess follow(vmctl_argv(data_.str(), {"log", "web", "-f"}), ProcessOptions{{}, 120s});
+  // Each step waits for the follower to show what is there so far: "second"
+  // is appended once it follows, and the VM destroyed once it showed it.
+  using Stream = RunningProcess::Stream;
+  ASSERT_TRUE(follow.wait_for_output(Stream::out, "first\n")) << follow.output(Stream::err);
   std::ofstream(log, std::ios::app) << "second\n";
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(follow.wait_for_output(Stream::out, "first\nsecond\n")) << follow.output(Stream::err);
   ok({"destroy", "web"});
   ProcessResult r = follow.finish();
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -51,7 +51,7 @@ TEST_F(InputLimitsTest, UserDataFifoIsRefusedAtOnce) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const auto started = std::chrono::steady_clock::now();
   ProcessResult r = create_with({"--cloud-init", fifo.string()});
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 60s) << "a FIFO without writer would block forever";
   expect_error(r, "vm_manager::input::not_regular", "cloud-init user-data " + fifo.string() + " is a FIFO");
   EXPECT_THAT(r.err, HasSubstr("  help: give the path of a regular file\n"));
 }

@@ -2,6 +2,7 @@
 // under TCG.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
+#include "support/terminal.hpp"
 #include "vmctl/qemu_cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -144,16 +146,41 @@ TEST_F(QemuCliTest, CreateNeedsAnImage) {
   EXPECT_TRUE(list().empty());
 }
 
+// A user at a terminal: the line typed goes to the guest, whose answer
+// comes back (the tiny guest answers each console line with a marker), and
+// Ctrl-] detaches, leaving the VM running and the terminal as it was.
 TEST_F(QemuCliTest, ConsoleAttachesAndDetaches) {
   auto args = create_args("talk");
   args.push_back("--start");
   ok(args);
   ASSERT_TRUE(wait_for_text(data_ / "vms" / "talk" / "console.log", "TINY-GUEST: ready", 120s));
-  // Piped input: the guest's shell is not on the console, but the bytes must
-  // go through and the command must end once input ends.
-  ProcessResult r = run_vmctl(data_.str(), {"console", "talk"});
+
+  Pty pty;
+  const termios before = pty.settings();
+  ProcessOptions on_terminal;
+  on_terminal.stdin_path = ::ttyname(pty.slave.get());
+  on_terminal.timeout = 300s;
+  RunningProcess console(vmctl_argv(data_.str(), {"console", "talk"}), on_terminal);
+  using Stream = RunningProcess::Stream;
+  ASSERT_TRUE(console.wait_for_output(Stream::err, "press Ctrl-] to detach")) << console.output(Stream::err);
+  ASSERT_TRUE(wait_for_raw(pty)) << "console never took the terminal";
+
+  write_all(pty.master.get(), "hello-console-4711\r");
+  EXPECT_TRUE(console.wait_for_output(Stream::out, "TINY-GUEST: console read hello-console-4711"))
+      << console.output(Stream::out);
+
+  write_all(pty.master.get(), "\x1d");  // Ctrl-]
+  ProcessResult r = console.finish();
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("Ctrl-]"), std::string::npos) << r.err;
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_NE(r.err.find("Detached from 'talk'."), std::string::npos) << r.err;
+  expect_same_settings(before, pty.settings());
+  EXPECT_EQ(state_of("talk"), "running") << "detaching leaves the VM running";
+
+  // Piped input: the command ends once the input does.
+  ProcessResult piped = run_vmctl(data_.str(), {"console", "talk"});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_NE(piped.err.find("Ctrl-]"), std::string::npos) << piped.err;
 }
 
 }  // namespace

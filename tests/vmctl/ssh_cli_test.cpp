@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "os/files.hpp"
@@ -144,6 +145,50 @@ TEST_F(SshCliTest, TheUsersOwnKeyAndUserName) {
   EXPECT_EQ(status("own").at("ssh_user"), "alice");
 }
 
+// The tiny guest's stand-in for cloud-init authorizes keys only where
+// cloud-init reads them (the top-level ssh_authorized_keys and the login
+// user's entry): a key elsewhere in the user's own user-data grants no login,
+// while the rightly placed key of the same user-data does.
+TEST_F(SshCliTest, AKeyInTheWrongPlaceGrantsNoLogin) {
+  const fs::path right = data_ / "right";
+  const fs::path wrong = data_ / "wrong";
+  vm_manager::ssh::generate_key_files(right, "right@test");
+  vm_manager::ssh::generate_key_files(wrong, "wrong@test");
+  const std::string right_key = vm_manager::ssh::read_public_key_file(right.string() + ".pub").line();
+  const std::string wrong_key = vm_manager::ssh::read_public_key_file(wrong.string() + ".pub").line();
+  const fs::path user_data = data_ / "user-data";
+  std::ofstream(user_data) << "#cloud-config\n"
+                           << "ssh_authorized_keys:\n  - " << right_key << "\n"
+                           << "ssh_authorised_keys:\n  - " << wrong_key << "\n"
+                           << "users:\n  - default\n  - name: mallory\n    ssh_authorized_keys: [\"" << wrong_key
+                           << "\"]\n"
+                           << "write_files:\n  - path: /tmp/note\n    content: \"" << wrong_key << "\"\n"
+                           << "runcmd:\n  - echo '" << wrong_key << "'\n";
+  create_ready("keys", {"--cloud-init", user_data.string()});
+  EXPECT_NE(ok({"log", "keys"}).find("TINY-GUEST: user vm keys 2"), std::string::npos)
+      << "vmctl's key and the rightly placed one";
+
+  // Plain OpenSSH with one key only: the VM's own identity left out.
+  std::string config;
+  std::istringstream lines(ok({"ssh-config", "keys"}));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("IdentityFile") == std::string::npos) config += line + "\n";
+  }
+  const fs::path config_file = data_ / "ssh_config";
+  std::ofstream(config_file) << config;
+  auto login_with = [&](const fs::path& key) {
+    return run_process({"ssh", "-F", config_file.string(), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i",
+                        key.string(), "keys", "echo", "in"});
+  };
+  ProcessResult in = login_with(right);
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(in.out, "in\n");
+  ProcessResult refused = login_with(wrong);
+  EXPECT_EQ(refused.exit_code, 255) << refused.out << refused.err;
+  EXPECT_EQ(refused.out, "");
+  EXPECT_NE(refused.err.find("Permission denied"), std::string::npos) << refused.err;
+}
+
 // The guest's cloud-init (its stand-in, told by the kernel command line)
 // reports an error, then never finishes: --wait says which, and when.
 TEST_F(SshCliTest, WaitReportsAFailedOrUnfinishedCloudInit) {
@@ -171,7 +216,7 @@ TEST_F(SshCliTest, WaitReportsAFailedOrUnfinishedCloudInit) {
   }
   const auto begin = std::chrono::steady_clock::now();
   ProcessResult hang = slow({"start", "ci-hang", "--wait", "--wait-timeout", "3"});
-  EXPECT_LT(std::chrono::steady_clock::now() - begin, 20s);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 120s) << "only a hang takes this long";
   EXPECT_EQ(hang.exit_code, 1);
   EXPECT_NE(hang.err.find("error[vm_manager::ssh::timeout]: cloud-init in VM 'ci-hang' did not finish within 3 s"),
             std::string::npos)

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -43,9 +44,10 @@ using vmctl::test::TempDir;
 constexpr pid_t kPid = 4242;
 constexpr std::uint64_t kStart = 777;
 constexpr auto kGrace = 50ms;
-// How long stop may take beyond the waits it is expected to make (ASan, a
-// busy machine).
-constexpr auto kSlack = 1500ms;
+// How long stop may take beyond the waits it is expected to make: only a
+// hang takes this long. What stop waited for is read from the FakeHost's
+// recorded waits (ended by the exit, or by their timeout), not from the clock.
+constexpr auto kSlack = 30s;
 
 std::chrono::milliseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
@@ -203,6 +205,13 @@ class QemuStopTest : public ::testing::Test {
   }
 
   fs::path work_dir() const { return handle_.work_dir; }
+
+  // True when stop made waits and each ended with the process's exit: it
+  // never waited out a timeout after the guest was gone.
+  bool every_wait_ended_by_the_exit() const {
+    auto waits = host_->waits();
+    return !waits.empty() && std::ranges::all_of(waits, [](const FakeHost::WaitCall& w) { return w.exited; });
+  }
 
   // stop(), timed.
   VmHandle stop(std::chrono::milliseconds timeout) {
@@ -400,7 +409,7 @@ TEST_F(QemuStopTest, AGuestThatPowersOffOnAcpiGetsNoSignal) {
   EXPECT_TRUE(host_->signal_calls().empty());
   EXPECT_THAT(qmp.commands(), ElementsAre("qmp_capabilities", "query-status", "system_powerdown"));
   EXPECT_FALSE(host_->alive(kPid));
-  EXPECT_LT(elapsed_, kSlack) << "stop waited past the guest's exit";
+  EXPECT_TRUE(every_wait_ended_by_the_exit()) << "stop waited past the guest's exit";
 }
 
 TEST_F(QemuStopTest, APausedGuestIsResumedToSeeThePowerButton) {
@@ -409,7 +418,7 @@ TEST_F(QemuStopTest, APausedGuestIsResumedToSeeThePowerButton) {
   stop(10s);
   EXPECT_THAT(qmp.commands(), ElementsAre("qmp_capabilities", "query-status", "cont", "system_powerdown"));
   EXPECT_TRUE(host_->signal_calls().empty());
-  EXPECT_LT(elapsed_, kSlack);
+  EXPECT_TRUE(every_wait_ended_by_the_exit()) << "stop waited past the guest's exit";
 }
 
 TEST_F(QemuStopTest, AGuestIgnoringAcpiIsTerminatedAfterTheTimeout) {
@@ -436,7 +445,7 @@ TEST_F(QemuStopTest, AGuestAlreadyShuttingDownGetsNoSignal) {
   stop(10s);
   EXPECT_TRUE(host_->signals().empty());
   EXPECT_FALSE(host_->alive(kPid));
-  EXPECT_LT(elapsed_, kSlack) << "stop waited past the guest's exit";
+  EXPECT_TRUE(every_wait_ended_by_the_exit()) << "stop waited past the guest's exit";
 }
 
 // When the power-button request fails (QMP socket gone or refusing), there
@@ -446,7 +455,10 @@ TEST_F(QemuStopTest, AFailedAcpiRequestEscalatesAtOnce) {
   make_stale_socket(handle_.qmp_socket);  // connection refused
   stop(3s);
   EXPECT_THAT(host_->signals(), ElementsAre(SIGTERM));
-  EXPECT_LT(elapsed_, kSlack);
+  // No wait for an ACPI shutdown: the first Host call that waits comes after SIGTERM.
+  auto events = host_->events();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front().rfind("signal", 0), 0u) << events.front();
 }
 
 TEST_F(QemuStopTest, ATapVmDeletesItsTapOnceQemuIsGone) {
