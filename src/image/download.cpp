@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/logger.hpp"
+#include "image/ca_file.hpp"
 #include "net/http_client.hpp"
 #include "os/files.hpp"
 #include "util/strings.hpp"
@@ -113,6 +114,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   net::HttpRequest request;
   request.url = url;
   request.headers = options.headers;
+  request.ca_file = options.ca_file;
   request.max_redirects = options.max_redirects;
   request.timeouts.connect = options.connect_timeout;
   request.timeouts.low_speed_bytes = options.low_speed_limit;
@@ -142,7 +144,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
       return {Outcome::retry, r.error};
     default:
       throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, r.error),
-                              "check the URL and the network");
+                              net::is_tls(r.failure) ? tls_hint(r.failure) : "check the URL and the network");
   }
 }
 

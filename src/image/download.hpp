@@ -22,6 +22,9 @@ struct DownloadOptions {
   // Extra request headers ("Name: value"), e.g. a registry's Authorization.
   // Never printed; libcurl drops Authorization on redirects to other hosts.
   std::vector<std::string> headers;
+  // A PEM file of the CAs https servers are checked against, instead of the
+  // system's store; empty: the system's (image/ca_file.hpp).
+  std::string ca_file;
   // Hears the bytes as they arrive (what: the URL; done and total count what
   // an earlier attempt left in the file too), then once with finished, also
   // when the download fails. The same thread, as often as libcurl reports.
