@@ -68,7 +68,9 @@ TlsDiagnosis diagnose_tls(CURLcode rc, long verify_result, std::string_view curl
   if (rc == CURLE_SSL_CACERT_BADFILE) {
     return said(TransferFailure::tls_failed, "cannot load the CA certificates to check {0} with");
   }
-  if (rc != CURLE_PEER_FAILED_VERIFICATION) return said(TransferFailure::tls_failed, "the TLS handshake with {0} failed");
+  if (rc != CURLE_PEER_FAILED_VERIFICATION) {
+    return said(TransferFailure::tls_failed, "the TLS handshake with {0} failed");
+  }
   if (verify_result == kHostnameMismatch || verify_result == kIpAddressMismatch || names_a_host_mismatch(curl_error)) {
     return said(TransferFailure::tls_wrong_host, "the TLS certificate of {0} is made out for another host name");
   }
@@ -76,7 +78,8 @@ TlsDiagnosis diagnose_tls(CURLcode rc, long verify_result, std::string_view curl
     case kCertHasExpired:
       return said(TransferFailure::tls_expired, "the TLS certificate of {0} has expired");
     case kCertNotYetValid:
-      return said(TransferFailure::tls_expired, "the TLS certificate of {0} is not valid yet (check this machine's clock)");
+      return said(TransferFailure::tls_expired,
+                  "the TLS certificate of {0} is not valid yet (check this machine's clock)");
     case kUnableToGetIssuerCert:
     case kDepthZeroSelfSigned:
     case kSelfSignedInChain:
