@@ -14,7 +14,7 @@
         {"manifest": digest, "layer": digest}}}
   proxy --upstream URL --port-file F --log F --mode MODE [--user U --password P] [--tag T]
         [--bind 127.0.0.x] [--token-field token|access_token|both] [--token-uses N]
-        [--redirect-blobs 127.0.0.x [--cdn-cert PEM --cdn-key PEM]]
+        [--redirect-blobs 127.0.0.x [--cdn-cert PEM --cdn-key PEM]] [--cut]
         an HTTP server in front of the registry. MODE:
           bearer       /v2/ needs a bearer token from /token (which checks
                        service and scope, and Basic credentials when --user);
@@ -24,7 +24,8 @@
           basic        /v2/ needs Basic credentials --user/--password
           plain        no authentication
           corrupt      blob bodies have one byte flipped
-          cut          the first blob download stops halfway (the client resumes)
+          cut          the first blob download stops halfway (the client resumes);
+                       --cut does the same in another mode
           wrong-manifest  manifests asked for by digest are answered with tag T's
         --redirect-blobs answers (authorized) blob GETs with a 307 to a second
         server on that address standing in for a CDN, which serves the blob from
@@ -229,7 +230,7 @@ def proxy(args):
                 body = bytes([body[0] ^ 0xFF]) + body[1:]
             skip = ("content-length", "transfer-encoding", "connection")
             headers = {k: v for k, v in resp.getheaders() if k.lower() not in skip}
-            if args.mode == "cut" and "/blobs/" in path and resp.status == 200 and not cut_done:
+            if (args.mode == "cut" or args.cut) and "/blobs/" in path and resp.status == 200 and not cut_done:
                 cut_done.append(path)
                 return self.reply_cut(headers, body)
             self.reply(resp.status, body, headers)
@@ -328,6 +329,7 @@ def main():
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--token-field", default="token", choices=["token", "access_token", "both"])
     p.add_argument("--token-uses", type=int, default=0)
+    p.add_argument("--cut", action="store_true")
     p.add_argument("--redirect-blobs")
     p.add_argument("--cdn-cert")
     p.add_argument("--cdn-key")

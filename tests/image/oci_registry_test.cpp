@@ -463,6 +463,20 @@ TEST_F(OciRegistryTest, ATokenThatExpiresBeforeTheBlobIsRenewedByTheDownload) {
   EXPECT_EQ(count(log, "GET /v2/vm/base/blobs/" + registry->base.layer + " auth=yes range=-\n"), 2u) << log;
 }
 
+TEST_F(OciRegistryTest, ATokenThatExpiresDuringTheBlobDownloadIsRenewedAndTheDownloadResumes) {
+  // Tokens good for one request: the blob's first GET meets a 401, its second
+  // (with a fresh token) is cut halfway, and the resume meets a 401 again; it
+  // goes on with a third token from where it stopped.
+  start_proxy({"--mode", "bearer", "--token-uses", "1", "--cut"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  const std::string blob = "GET /v2/vm/base/blobs/" + registry->base.layer + " auth=yes range=";
+  const std::string resumed = blob + "bytes=" + std::to_string(registry->qcow2.size() / 2) + "-\n";
+  EXPECT_EQ(count(log, "GET /token?"), 3u) << log;  // the manifest's, then two for the blob
+  EXPECT_EQ(count(log, blob + "-\n"), 2u) << log;
+  EXPECT_EQ(count(log, resumed), 2u) << log;
+}
+
 TEST_F(OciRegistryTest, ATokenRefusedAgainAfterRenewalIsAnAuthError) {
   // Tokens good for no request at all: renewing does not help, and the pull stops.
   start_proxy({"--mode", "bearer", "--token-uses", "-1"});
