@@ -36,7 +36,7 @@ struct HttpRequest {
   std::string url;  // http:// or https:// only, also for redirects
   // "Name: value" lines. "Name:" removes a header libcurl would add (e.g.
   // "Expect:"). Never logged. libcurl drops Authorization on redirects to
-  // another host.
+  // another host, port or scheme (tests/image/oci_registry_test.cpp checks).
   std::vector<std::string> headers;
   std::optional<std::string> body;  // sent whatever the method (a GET may carry one)
   Timeouts timeouts;
