@@ -46,7 +46,9 @@ struct ImageCacheConfig {
   // HOME/.cache/vmctl/images, looked up in `environment` (never in the
   // process's own environment).
   std::optional<std::filesystem::path> root;
-  // For the default root and the registries' credentials.
+  // For the default root, the registries' credentials and
+  // VMCTL_REGISTRY_INSECURE, and VMCTL_CA_FILE: a PEM file of the CAs https
+  // servers are checked against instead of the system's store.
   Environment environment;
   // The cache's log: info lines say what a pull does ("Downloading …",
   // "Decompressing …", "Waiting for another pull of …"); warnings and errors

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/logger.hpp"
+#include "image/ca_file.hpp"
 #include "net/http_client.hpp"
 #include "os/files.hpp"
 #include "util/strings.hpp"
@@ -94,14 +95,15 @@ std::string http_error(long status) { return fmt::format("The requested URL retu
                           "check the URL");
 }
 
-enum class Outcome { done, retry, restart };
+enum class Outcome { done, retry, restart, unauthorized };
 
 struct Result {
   Outcome outcome;
-  std::string error;
+  std::string error;  // for unauthorized: the WWW-Authenticate value
 };
 
-Result attempt(const std::string& url, const fs::path& partial, const DownloadOptions& options, Reporter& reporter) {
+Result attempt(const std::string& url, const fs::path& partial, const DownloadOptions& options,
+               const std::vector<std::string>& headers, Reporter& reporter) {
   Transfer t;
   t.path = partial;
   t.offset = partial_size(partial);
@@ -112,7 +114,8 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
 
   net::HttpRequest request;
   request.url = url;
-  request.headers = options.headers;
+  request.headers = headers;
+  request.ca_file = options.ca_file;
   request.max_redirects = options.max_redirects;
   request.timeouts.connect = options.connect_timeout;
   request.timeouts.low_speed_bytes = options.low_speed_limit;
@@ -126,6 +129,11 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   // 416: what we have does not fit the file (it changed, or is complete and
   // larger); start over once. Any other answer but 2xx is final.
   if (r.status == 416 && t.offset > 0) return {Outcome::restart, http_error(r.status)};
+  // Whatever libcurl made of it: a 401 to a Range request is also its range error.
+  if (r.status == 401) {
+    auto challenge = r.headers.find("www-authenticate");
+    return {Outcome::unauthorized, challenge == r.headers.end() ? std::string() : challenge->second};
+  }
   if (r.status >= 400) http_failure(url, r.status);
   switch (r.failure) {
     case net::TransferFailure::none:
@@ -142,7 +150,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
       return {Outcome::retry, r.error};
     default:
       throw vm_manager::Error(errc::image_download_failed, fmt::format("cannot download {}: {}", url, r.error),
-                              "check the URL and the network");
+                              net::is_tls(r.failure) ? tls_hint(r.failure) : "check the URL and the network");
   }
 }
 
@@ -151,9 +159,22 @@ std::uint64_t download_with_retries(const std::string& url, const fs::path& part
                                     Reporter& reporter) {
   std::string last_error;
   bool restarted = false;
+  std::vector<std::string> headers = options.headers;
+  int reauthentications = 0;
   for (int i = 0; i < options.attempts; ++i) {
-    Result r = attempt(url, partial, options, reporter);
+    Result r = attempt(url, partial, options, headers, reporter);
     if (r.outcome == Outcome::done) return partial_size(partial);
+    if (r.outcome == Outcome::unauthorized) {
+      std::optional<std::vector<std::string>> fresh;
+      if (options.reauthenticate && reauthentications < 2) {
+        ++reauthentications;
+        fresh = options.reauthenticate(r.error);
+      }
+      if (!fresh) http_failure(url, 401);
+      headers = std::move(*fresh);
+      --i;  // the download goes on where it stopped, without using up an attempt
+      continue;
+    }
     last_error = r.error;
     if (r.outcome == Outcome::restart) {
       if (restarted) break;  // the server refused ranges twice in a row

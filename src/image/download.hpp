@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,13 @@ struct DownloadOptions {
   // Extra request headers ("Name: value"), e.g. a registry's Authorization.
   // Never printed; libcurl drops Authorization on redirects to other hosts.
   std::vector<std::string> headers;
+  // A PEM file of the CAs https servers are checked against, instead of the
+  // system's store; empty: the system's (image/ca_file.hpp).
+  std::string ca_file;
+  // Asked when the server answers 401 (with its WWW-Authenticate value, maybe empty): returns the
+  // request headers to use from then on (e.g. a fresh bearer token), and the download goes on where it
+  // stopped; std::nullopt, or no function, makes the 401 final. Asked at most twice per download.
+  std::function<std::optional<std::vector<std::string>>(const std::string& www_authenticate)> reauthenticate;
   // Hears the bytes as they arrive (what: the URL; done and total count what
   // an earlier attempt left in the file too), then once with finished, also
   // when the download fails. The same thread, as often as libcurl reports.

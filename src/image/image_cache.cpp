@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "image/ca_file.hpp"
 #include "image/decompress.hpp"
 #include "image/oci_reference.hpp"
 #include "image/oci_registry.hpp"
@@ -262,7 +263,9 @@ fs::path ImageCache::import_local(const fs::path& file, const std::string& key, 
 
 void ImageCache::download_source(const std::string& source, const fs::path& partial, CachedImage& entry) const {
   if (!is_oci_source(source)) {
-    download(source, partial, options_.download);
+    DownloadOptions options = options_.download;
+    options.ca_file = ca_file_from_environment(options_.environment, options.ca_file);
+    download(source, partial, options);
     return;
   }
   RegistryClient registry(parse_oci_reference(source), RegistryOptions::from_environment(options_.environment, options_.download));

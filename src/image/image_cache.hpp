@@ -55,8 +55,9 @@ struct CachedImage {
 
 struct ImageCacheOptions {
   std::optional<std::filesystem::path> root;  // default_root(environment) when unset
-  // VMCTL_IMAGE_CACHE, XDG_CACHE_HOME and HOME for the default root, and the
-  // registry credentials (RegistryOptions::from_environment).
+  // VMCTL_IMAGE_CACHE, XDG_CACHE_HOME and HOME for the default root, the
+  // registry settings (RegistryOptions::from_environment) and VMCTL_CA_FILE,
+  // which overrides download.ca_file (image/ca_file.hpp).
   Environment environment;
   std::string qemu_img = "qemu-img";
   std::chrono::milliseconds lock_timeout = std::chrono::hours(1);

@@ -1,5 +1,6 @@
 #include "image/oci_registry.hpp"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -12,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "image/ca_file.hpp"
 #include "image/sha256.hpp"
 #include "net/http_client.hpp"
 #include "util/base64.hpp"
@@ -42,16 +44,22 @@ net::HttpResponse http_get(const std::string& url, std::vector<std::string> head
   request.timeouts.low_speed_bytes = options.low_speed_limit;
   request.timeouts.low_speed_time = options.low_speed_time;
   request.max_body = kMaxDocument;
+  request.ca_file = options.ca_file;
   net::HttpResponse r = net::perform(request);
   if (r.failure == net::TransferFailure::too_large) {
     throw Error(errc::image_registry_failed, fmt::format("{} sent more than {} bytes", url, kMaxDocument),
                 "this is not a registry serving manifests; check the reference");
   }
   if (!r.ok()) {
-    throw Error(errc::image_registry_failed, fmt::format("cannot reach {}: {}", url, r.error),
-                url.starts_with("https://")
-                    ? "check the registry address and the network; a plain-HTTP registry needs VMCTL_REGISTRY_INSECURE=1"
-                    : "check the registry address and the network");
+    const bool https = url.starts_with("https://");
+    std::string hint = "check the registry address and the network";
+    if (https && (r.failure == net::TransferFailure::tls_failed || !net::is_tls(r.failure))) {
+      hint = fmt::format("{}; a plain-HTTP registry needs VMCTL_REGISTRY_INSECURE=1, one with a private CA {}", hint,
+                         kCaFileVariable);
+    } else if (net::is_tls(r.failure)) {
+      hint = tls_hint(r.failure);
+    }
+    throw Error(errc::image_registry_failed, fmt::format("cannot reach {}: {}", url, r.error), hint);
   }
   return r;
 }
@@ -124,22 +132,33 @@ bool is_index(const std::string& media_type, const nlohmann::json& doc) {
   return media_type.empty() && doc.contains("manifests") && !doc.contains("layers");
 }
 
-// The linux/amd64 entry of an index, or its only entry.
-const nlohmann::json& pick_platform(const nlohmann::json& index, const std::string& what) {
+OciPlatform platform_of(const nlohmann::json& entry) {
+  const auto platform = entry.value("platform", nlohmann::json::object());
+  return {platform.value("os", std::string()), platform.value("architecture", std::string()),
+          platform.value("variant", std::string())};
+}
+
+// A variant is compared only when both name one (arm64 entries often omit v8).
+bool fits(const OciPlatform& entry, const OciPlatform& wanted) {
+  return entry.os == wanted.os && entry.architecture == wanted.architecture &&
+         (entry.variant.empty() || wanted.variant.empty() || entry.variant == wanted.variant);
+}
+
+// The entry of an index for `wanted`, or its only entry when that one names
+// no platform.
+const nlohmann::json& pick_platform(const nlohmann::json& index, const OciPlatform& wanted, const std::string& what) {
   const auto& manifests = index.at("manifests");
   std::vector<std::string> platforms;
   for (const auto& entry : manifests) {
-    const auto platform = entry.value("platform", nlohmann::json::object());
-    std::string os = platform.value("os", std::string("?"));
-    std::string arch = platform.value("architecture", std::string("?"));
-    if (os == "linux" && arch == "amd64") return entry;
-    platforms.push_back(os + "/" + arch);
+    const OciPlatform platform = platform_of(entry);
+    if (fits(platform, wanted)) return entry;
+    platforms.push_back(platform.os.empty() && platform.architecture.empty() ? "(no platform)" : platform.to_string());
   }
-  if (manifests.size() == 1) return manifests.at(0);
+  if (manifests.size() == 1 && !manifests.at(0).contains("platform")) return manifests.at(0);
   throw Error(errc::image_not_found,
-              fmt::format("the image index of {} has no linux/amd64 manifest (it has: {})", what,
+              fmt::format("the image index of {} has no {} manifest (it has: {})", what, wanted.to_string(),
                           platforms.empty() ? std::string("none") : fmt::format("{}", fmt::join(platforms, ", "))),
-              "push a linux/amd64 disk image, or name one platform's manifest by its digest");
+              fmt::format("push a {} disk image, or name one platform's manifest by its digest", wanted.to_string()));
 }
 
 OciLayer pick_layer(const nlohmann::json& manifest, const std::string& what) {
@@ -173,9 +192,37 @@ OciLayer pick_layer(const nlohmann::json& manifest, const std::string& what) {
 
 struct RegistryClient::Response : net::HttpResponse {};
 
+OciPlatform oci_platform_of_machine(std::string_view machine) {
+  static const std::map<std::string_view, OciPlatform> kKnown = {
+      {"x86_64", {"linux", "amd64", ""}},    {"amd64", {"linux", "amd64", ""}},
+      {"aarch64", {"linux", "arm64", ""}},   {"arm64", {"linux", "arm64", ""}},
+      {"armv7l", {"linux", "arm", "v7"}},    {"armv6l", {"linux", "arm", "v6"}},
+      {"i386", {"linux", "386", ""}},        {"i486", {"linux", "386", ""}},
+      {"i586", {"linux", "386", ""}},        {"i686", {"linux", "386", ""}},
+      {"ppc64le", {"linux", "ppc64le", ""}}, {"ppc64", {"linux", "ppc64", ""}},
+      {"s390x", {"linux", "s390x", ""}},     {"riscv64", {"linux", "riscv64", ""}},
+      {"loongarch64", {"linux", "loong64", ""}}, {"mips64", {"linux", "mips64", ""}},
+  };
+  auto known = kKnown.find(machine);
+  return known != kKnown.end() ? known->second : OciPlatform{"linux", std::string(machine), ""};
+}
+
+OciPlatform OciPlatform::host() {
+  struct utsname name {};
+  if (::uname(&name) != 0) return {"linux", "amd64", ""};  // uname cannot fail on Linux
+  return oci_platform_of_machine(name.machine);
+}
+
+std::string OciPlatform::to_string() const {
+  std::string text = fmt::format("{}/{}", os.empty() ? "?" : os, architecture.empty() ? "?" : architecture);
+  if (!variant.empty()) text += "/" + variant;
+  return text;
+}
+
 RegistryOptions RegistryOptions::from_environment(const Environment& env, DownloadOptions download) {
   RegistryOptions options;
   options.download = std::move(download);
+  options.download.ca_file = ca_file_from_environment(env, options.download.ca_file);
   if (auto user = env.get("VMCTL_REGISTRY_USERNAME")) {
     options.credentials = RegistryCredentials{*user, env.get("VMCTL_REGISTRY_PASSWORD").value_or("")};
   }
@@ -199,9 +246,12 @@ RegistryClient::Response RegistryClient::get(const std::string& url, const std::
     return Response{http_get(url, headers, options_.download)};
   };
   Response r = attempt();
-  if (r.status == 401 && authorization_.empty()) {
+  if (r.status == 401) {
+    // First contact, or a bearer token that expired since: asked again once.
+    // Credentials that were already sent and refused are not sent again.
+    const std::string before = authorization_;
     authenticate(r.headers["www-authenticate"]);
-    r = attempt();
+    if (authorization_ != before) r = attempt();
   }
   if (r.status == 401 || r.status == 403) {
     throw Error(errc::image_registry_auth,
@@ -244,8 +294,14 @@ void RegistryClient::fetch_token(const std::string& header) {
   }
   std::string token;
   try {
-    auto doc = nlohmann::json::parse(r.body);
-    token = doc.value("token", doc.value("access_token", std::string()));
+    // Docker's token services send "token", OAuth 2 ones "access_token", some both (the same).
+    const auto doc = nlohmann::json::parse(r.body);
+    for (const char* field : {"token", "access_token"}) {
+      if (doc.contains(field) && doc[field].is_string() && !doc[field].get<std::string>().empty()) {
+        token = doc[field].get<std::string>();
+        break;
+      }
+    }
   } catch (const nlohmann::json::exception&) {
   }
   if (r.status != 200 || token.empty()) {
@@ -289,7 +345,7 @@ OciLayer RegistryClient::resolve() {
     auto doc = nlohmann::json::parse(body);
     media_type = doc.value("mediaType", media_type);
     if (is_index(media_type, doc)) {
-      std::string child = lower(pick_platform(doc, what).at("digest").get<std::string>());
+      std::string child = lower(pick_platform(doc, options_.platform, what).at("digest").get<std::string>());
       body = fetch_manifest(child, child, media_type);
       doc = nlohmann::json::parse(body);
     }
@@ -320,6 +376,17 @@ void RegistryClient::download_layer(const OciLayer& layer, const fs::path& parti
 
   DownloadOptions options = options_.download;
   if (!authorization_.empty()) options.headers.push_back(authorization_);
+  // A token that expired since the manifest was fetched (or during a long
+  // download) is renewed, and the download resumes where it stopped.
+  options.reauthenticate = [this](const std::string& challenge) -> std::optional<std::vector<std::string>> {
+    const std::string before = authorization_;
+    if (challenge.empty()) return std::nullopt;
+    authenticate(challenge);
+    if (authorization_ == before) return std::nullopt;
+    std::vector<std::string> headers = options_.download.headers;
+    headers.push_back(authorization_);
+    return headers;
+  };
   download(fmt::format("{}/v2/{}/blobs/{}", base_url(), ref_.repository, layer.digest), partial, options);
 
   std::string actual = "sha256:" + sha256_file(partial);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "image/download.hpp"
 #include "image/oci_reference.hpp"
@@ -23,12 +24,33 @@ struct RegistryCredentials {
   std::string password;  // only ever sent, never printed
 };
 
+// An image index entry's platform, in OCI's words ("linux", "arm64", "v7").
+struct OciPlatform {
+  std::string os;
+  std::string architecture;
+  std::string variant;  // empty: any
+
+  // linux and this machine's architecture (uname's machine in OCI's names).
+  static OciPlatform host();
+  std::string to_string() const;  // "linux/arm64", "linux/arm/v7"
+  bool operator==(const OciPlatform&) const = default;
+};
+
+// uname's machine in OCI's (Go's) names: x86_64 -> amd64, aarch64 -> arm64,
+// armv7l -> arm (variant v7), i686 -> 386…; an unknown one as it is.
+OciPlatform oci_platform_of_machine(std::string_view machine);
+
 struct RegistryOptions {
   DownloadOptions download;
   std::optional<RegistryCredentials> credentials;
-  bool insecure = false;  // plain http even for a registry that is not local
+  // Plain http even for a registry that is not local. Nothing else: https
+  // URLs (a blob's redirect to a CDN) are still checked against the CAs.
+  bool insecure = false;
+  // The manifest an image index resolves to.
+  OciPlatform platform = OciPlatform::host();
 
-  // VMCTL_REGISTRY_USERNAME / VMCTL_REGISTRY_PASSWORD and VMCTL_REGISTRY_INSECURE=1.
+  // VMCTL_REGISTRY_USERNAME / VMCTL_REGISTRY_PASSWORD, VMCTL_REGISTRY_INSECURE=1
+  // and VMCTL_CA_FILE (image/ca_file.hpp; raises as ca_file_from_environment).
   static RegistryOptions from_environment(const Environment& env, DownloadOptions download);
 };
 
@@ -47,8 +69,10 @@ class RegistryClient {
   // [::1] (as docker does) or when insecure, https otherwise.
   std::string base_url() const;
 
-  // Fetches the manifest (through an index when there is one: the
-  // linux/amd64 entry, or the only one) and picks the disk image layer.
+  // Fetches the manifest (through an index when there is one: the entry of
+  // options.platform, or the only entry when it names no platform) and picks
+  // the disk image layer. A bearer token that expires meanwhile (401) is
+  // renewed once per request, here and in download_layer().
   // Raises image::not_found, registry_failed, registry_auth, bad_image,
   // checksum_mismatch (a manifest that does not match the reference's digest).
   OciLayer resolve();

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "net/libcurl.hpp"
+#include "net/tls_failure.hpp"
 #include "util/strings.hpp"
 #include "vm_manager/version.hpp"
 
@@ -132,6 +133,18 @@ HttpResponse failed(std::string error) {
 // The method libcurl would send without CURLOPT_CUSTOMREQUEST.
 std::string_view implied_method(const HttpRequest& request) { return request.body ? "POST" : "GET"; }
 
+// A TLS failure's words say which of its kinds it is, and where.
+void explain_tls(const LibCurl& api, CURL* h, CURLcode rc, HttpResponse& response) {
+  long verify_result = 0;
+  api.easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify_result);
+  const char* url = nullptr;  // the one that failed, after redirects
+  api.easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
+  TlsDiagnosis tls = diagnose_tls(rc, verify_result, response.error, url != nullptr ? url : "");
+  if (tls.failure == TransferFailure::none) return;
+  response.failure = tls.failure;
+  response.error = std::move(tls.message);
+}
+
 }  // namespace
 
 std::string_view user_agent() { return "vmctl/" VM_MANAGER_VERSION; }
@@ -183,6 +196,7 @@ HttpResponse perform(const HttpRequest& request) {
     set(h, CURLOPT_LOW_SPEED_LIMIT, request.timeouts.low_speed_bytes);
     set(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.timeouts.low_speed_time.count()));
   }
+  if (!request.ca_file.empty()) set(h, CURLOPT_CAINFO, request.ca_file.c_str());
   if (request.resume_from > 0) set(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(request.resume_from));
   set(h, CURLOPT_WRITEFUNCTION, &on_body);
   set(h, CURLOPT_WRITEDATA, &x);
@@ -199,6 +213,7 @@ HttpResponse perform(const HttpRequest& request) {
   api.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   response.failure = failure_of(rc, x);
   if (rc != CURLE_OK) response.error = error[0] != '\0' ? error : api.easy_strerror(rc);
+  if (rc != CURLE_OK) explain_tls(api, h, rc, response);
   return response;
 }
 

@@ -36,7 +36,7 @@ struct HttpRequest {
   std::string url;  // http:// or https:// only, also for redirects
   // "Name: value" lines. "Name:" removes a header libcurl would add (e.g.
   // "Expect:"). Never logged. libcurl drops Authorization on redirects to
-  // another host.
+  // another host, port or scheme (tests/image/oci_registry_test.cpp checks).
   std::vector<std::string> headers;
   std::optional<std::string> body;  // sent whatever the method (a GET may carry one)
   Timeouts timeouts;
@@ -50,6 +50,9 @@ struct HttpRequest {
   ProgressCallback progress;
   // A body kept in memory longer than this fails with too_large.
   std::size_t max_body = std::numeric_limits<std::size_t>::max();
+  // A PEM file of CA certificates that https servers' certificates are checked
+  // against INSTEAD of the system's store (CURLOPT_CAINFO); empty: the system's.
+  std::string ca_file;
 };
 
 // Why no (complete) answer came.
@@ -62,8 +65,20 @@ enum class TransferFailure {
   range_ignored,   // resume_from was asked, the server sent the whole body
   aborted,         // the sink returned false
   too_large,       // the body went over max_body
-  other,           // anything else: TLS, protocol, too many redirects…
+  // The server's TLS certificate was refused; HttpResponse::error then says
+  // why in plain words and names the host and port.
+  tls_untrusted,   // not signed by a CA of the store (or of ca_file)
+  tls_expired,     // expired, or not valid yet
+  tls_wrong_host,  // made out for another host name
+  tls_failed,      // any other TLS failure: the handshake, an unusable ca_file…
+  other,           // anything else: protocol, too many redirects…
 };
+
+// Whether `failure` is one of the tls_* ones.
+inline bool is_tls(TransferFailure failure) {
+  return failure == TransferFailure::tls_untrusted || failure == TransferFailure::tls_expired ||
+         failure == TransferFailure::tls_wrong_host || failure == TransferFailure::tls_failed;
+}
 
 struct HttpResponse {
   TransferFailure failure = TransferFailure::none;

@@ -1,20 +1,36 @@
 #!/usr/bin/env python3
 """Helpers for the OCI registry tests (127.0.0.1 only, standard library only).
 
-  wait  --url URL [--timeout S]        until GET URL answers 200 (exit 1 if never)
-  push  --registry URL --repo R --tag T --layer FILE --media-type MT [--index]
+  wait  --url URL [--timeout S] [--cafile PEM]   until GET URL answers 200 (exit 1 if never)
+  push  --registry URL --repo R --tag T --layer FILE --media-type MT [--cafile PEM]
+        [--index [--platforms P,P… --layer-platform P]]
         pushes FILE as the only layer of an OCI image manifest (config: the
         empty descriptor) tagged T; with --index, the tag names an image index
-        holding that manifest (linux/amd64) and an arm64 decoy. Prints JSON:
-        {"manifest": digest, "index": digest or null, "layer": digest}
+        with one manifest per platform of --platforms (default
+        linux/arm64,linux/amd64, in that order): FILE is the layer of
+        --layer-platform's (default linux/amd64), each other one's layer is
+        "disk image for <platform>". Prints JSON: {"manifest": digest,
+        "index": digest or null, "layer": digest, "platforms": {P:
+        {"manifest": digest, "layer": digest}}}
   proxy --upstream URL --port-file F --log F --mode MODE [--user U --password P] [--tag T]
+        [--bind 127.0.0.x] [--token-field token|access_token|both] [--token-uses N]
+        [--redirect-blobs 127.0.0.x [--cdn-cert PEM --cdn-key PEM]] [--cut]
         an HTTP server in front of the registry. MODE:
           bearer       /v2/ needs a bearer token from /token (which checks
-                       service and scope, and Basic credentials when --user)
+                       service and scope, and Basic credentials when --user);
+                       the token is sent in --token-field, and each token
+                       issued is good for --token-uses requests (0: any number),
+                       then answered 401 with a fresh challenge, as an expired one
           basic        /v2/ needs Basic credentials --user/--password
+          plain        no authentication
           corrupt      blob bodies have one byte flipped
-          cut          the first blob download stops halfway (the client resumes)
+          cut          the first blob download stops halfway (the client resumes);
+                       --cut does the same in another mode
           wrong-manifest  manifests asked for by digest are answered with tag T's
+        --redirect-blobs answers (authorized) blob GETs with a 307 to a second
+        server on that address standing in for a CDN, which serves the blob from
+        the registry (over TLS with --cdn-cert/--cdn-key) and logs its requests
+        to the same --log as "CDN GET PATH auth=yes|no".
 """
 import argparse
 import base64
@@ -24,7 +40,9 @@ import http.server
 import json
 import os
 import re
+import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -38,9 +56,12 @@ def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+CONTEXT = None  # an ssl.SSLContext trusting --cafile, for a registry behind TLS
+
+
 def request(method, url, data=None, headers=None):
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=30) as resp:
+    with urllib.request.urlopen(req, timeout=30, context=CONTEXT) as resp:
         return resp.status, dict(resp.headers), resp.read()
 
 
@@ -75,29 +96,27 @@ def push(args):
     with open(args.layer, "rb") as f:
         layer = f.read()
     oci_manifest = "application/vnd.oci.image.manifest.v1+json"
-    manifest = image_manifest(args.registry, args.repo, layer, args.media_type)
-    out = {"manifest": None, "index": None, "layer": sha(layer)}
+    out = {"manifest": None, "index": None, "layer": sha(layer), "platforms": {}}
     if not args.index:
+        manifest = image_manifest(args.registry, args.repo, layer, args.media_type)
         out["manifest"], _ = push_manifest(args.registry, args.repo, args.tag, manifest, oci_manifest)
-    else:
+        print(json.dumps(out))
+        return
+    entries = []
+    for platform in args.platforms.split(","):
+        data = layer if platform == args.layer_platform else f"disk image for {platform}".encode()
+        manifest = image_manifest(args.registry, args.repo, data, args.media_type)
         body = json.dumps(manifest).encode()
         digest, size = push_manifest(args.registry, args.repo, sha(body), manifest, oci_manifest)
-        decoy = image_manifest(args.registry, args.repo, b"not the amd64 image", args.media_type)
-        decoy_digest, decoy_size = push_manifest(args.registry, args.repo, sha(json.dumps(decoy).encode()),
-                                                 decoy, oci_manifest)
-        index = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [
-                {"mediaType": oci_manifest, "digest": decoy_digest, "size": decoy_size,
-                 "platform": {"os": "linux", "architecture": "arm64"}},
-                {"mediaType": oci_manifest, "digest": digest, "size": size,
-                 "platform": {"os": "linux", "architecture": "amd64"}},
-            ],
-        }
-        out["manifest"] = digest
-        out["index"], _ = push_manifest(args.registry, args.repo, args.tag, index,
-                                        "application/vnd.oci.image.index.v1+json")
+        os_name, arch = platform.split("/")[:2]
+        entries.append({"mediaType": oci_manifest, "digest": digest, "size": size,
+                        "platform": {"os": os_name, "architecture": arch}})
+        out["platforms"][platform] = {"manifest": digest, "layer": sha(data)}
+        if platform == args.layer_platform:
+            out["manifest"] = digest
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    out["index"], _ = push_manifest(args.registry, args.repo, args.tag, index,
+                                    "application/vnd.oci.image.index.v1+json")
     print(json.dumps(out))
 
 
@@ -117,6 +136,9 @@ def proxy(args):
     upstream = urllib.parse.urlsplit(args.upstream)
     expected_basic = None
     cut_done = []
+    lock = threading.Lock()
+    tokens = {}  # token issued -> requests it was good for so far
+    cdn = start_cdn(args) if args.redirect_blobs else None
     if args.user is not None:
         expected_basic = "Basic " + base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
 
@@ -136,7 +158,7 @@ def proxy(args):
                 self.wfile.write(body)
 
         def log(self, line):
-            with open(args.log, "a") as f:
+            with lock, open(args.log, "a") as f:
                 f.write(line + "\n")
 
         def do_HEAD(self):
@@ -152,15 +174,26 @@ def proxy(args):
             path = self.path
             if args.mode == "wrong-manifest" and "/manifests/sha256:" in path:
                 path = path.split("/manifests/")[0] + "/manifests/" + args.tag
+            if cdn and "/blobs/" in path and self.command == "GET":
+                location = f"{cdn}/cdn{path}?signature=s1gn3d"
+                return self.reply(307, b"", {"Location": location})
             self.forward(path)
+
+        def token_good(self, auth):
+            token = auth[len("Bearer "):] if auth and auth.startswith("Bearer ") else None
+            with lock:
+                if token not in tokens or (args.token_uses and tokens[token] >= args.token_uses):
+                    return False
+                tokens[token] += 1
+                return True
 
         def authorized(self):
             auth = self.headers.get("Authorization")
-            port = self.server.server_address[1]
-            if args.mode == "bearer" and auth != "Bearer " + TOKEN:
+            host, port = self.server.server_address[:2]
+            if args.mode == "bearer" and not self.token_good(auth):
                 m = re.match(r"/v2/(.+)/(manifests|blobs)/", self.path)
                 repo = m.group(1) if m else ""
-                challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="{SERVICE}",'
+                challenge = (f'Bearer realm="http://{host}:{port}/token",service="{SERVICE}",'
                              f'scope="repository:{repo}:pull"')
                 self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
                            {"WWW-Authenticate": challenge, "Content-Type": "application/json"})
@@ -178,7 +211,13 @@ def proxy(args):
                 return self.reply(400, b'{"errors":[{"code":"DENIED","message":"bad service or scope"}]}')
             if expected_basic is not None and self.headers.get("Authorization") != expected_basic:
                 return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
-            self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"})
+            with lock:
+                token = f"{TOKEN}-{len(tokens) + 1}"
+                tokens[token] = 0
+            fields = ["token", "access_token"] if args.token_field == "both" else [args.token_field]
+            body = {field: token for field in fields}
+            body["expires_in"] = 300
+            self.reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
         def forward(self, path):
             conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
@@ -191,7 +230,7 @@ def proxy(args):
                 body = bytes([body[0] ^ 0xFF]) + body[1:]
             skip = ("content-length", "transfer-encoding", "connection")
             headers = {k: v for k, v in resp.getheaders() if k.lower() not in skip}
-            if args.mode == "cut" and "/blobs/" in path and resp.status == 200 and not cut_done:
+            if (args.mode == "cut" or args.cut) and "/blobs/" in path and resp.status == 200 and not cut_done:
                 cut_done.append(path)
                 return self.reply_cut(headers, body)
             self.reply(resp.status, body, headers)
@@ -207,12 +246,59 @@ def proxy(args):
             self.close_connection = True
             self.connection.shutdown(2)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer((args.bind, 0), Handler)
     server.daemon_threads = True
     with open(args.port_file + ".tmp", "w") as f:
         f.write(f"{server.server_address[1]}\n")
     os.rename(args.port_file + ".tmp", args.port_file)
     server.serve_forever()
+
+
+def start_cdn(args):
+    """The CDN of --redirect-blobs, in a thread; returns its base URL."""
+    upstream = urllib.parse.urlsplit(args.upstream)
+
+    class Cdn(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            pass
+
+        def do_GET(self):
+            with open(args.log, "a") as f:
+                f.write(f"CDN {self.command} {self.path} auth={'yes' if self.headers.get('Authorization') else 'no'}\n")
+            path = urllib.parse.urlsplit(self.path).path
+            if not path.startswith("/cdn/v2/"):
+                return self.send_error(404)
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("range", "if-range")}
+            conn.request("GET", path[len("/cdn"):], headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            conn.close()
+            self.send_response(resp.status)
+            for name, value in resp.getheaders():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass  # a client refusing the certificate is what some tests are about
+
+    server = Server((args.redirect_blobs, 0), Cdn)
+    scheme = "http"
+    if args.cdn_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cdn_cert, args.cdn_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"{scheme}://{args.redirect_blobs}:{server.server_address[1]}"
 
 
 def main():
@@ -221,6 +307,7 @@ def main():
     p = sub.add_parser("wait")
     p.add_argument("--url", required=True)
     p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--cafile")
     p = sub.add_parser("push")
     p.add_argument("--registry", required=True)
     p.add_argument("--repo", required=True)
@@ -228,15 +315,31 @@ def main():
     p.add_argument("--layer", required=True)
     p.add_argument("--media-type", required=True)
     p.add_argument("--index", action="store_true")
+    p.add_argument("--platforms", default="linux/arm64,linux/amd64")
+    p.add_argument("--layer-platform", default="linux/amd64")
+    p.add_argument("--cafile")
     p = sub.add_parser("proxy")
     p.add_argument("--upstream", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
-    p.add_argument("--mode", required=True, choices=["bearer", "basic", "corrupt", "cut", "wrong-manifest"])
+    p.add_argument("--mode", required=True, choices=["bearer", "basic", "plain", "corrupt", "cut", "wrong-manifest"])
     p.add_argument("--user")
     p.add_argument("--password")
     p.add_argument("--tag")
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--token-field", default="token", choices=["token", "access_token", "both"])
+    p.add_argument("--token-uses", type=int, default=0)
+    p.add_argument("--cut", action="store_true")
+    p.add_argument("--redirect-blobs")
+    p.add_argument("--cdn-cert")
+    p.add_argument("--cdn-key")
     args = parser.parse_args()
+    for address in (getattr(args, "bind", None), getattr(args, "redirect_blobs", None)):
+        if address and not address.startswith("127."):
+            sys.exit("oci_helper.py listens on loopback addresses only")
+    global CONTEXT
+    if getattr(args, "cafile", None):
+        CONTEXT = ssl.create_default_context(cafile=args.cafile)
     if args.command == "wait":
         return wait(args)
     if args.command == "push":

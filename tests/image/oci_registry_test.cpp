@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,7 +92,17 @@ bool answers(const std::string& url) {
 
 struct Pushed {
   std::string manifest, index, layer;
+  std::map<std::string, Pushed> platforms;  // of an index: "linux/arm64" -> its manifest and layer
 };
+
+// The platforms of the suite's image index: amd64 not first, and the host's
+// whatever it is (its entry carries the real disk image).
+std::string index_platforms() {
+  std::string list = "linux/arm64,linux/amd64,linux/s390x";
+  const std::string host = OciPlatform::host().to_string();
+  if (list.find(host) == std::string::npos) list += "," + host;
+  return list;
+}
 
 // The real registry and what the suite pushed into it, shared by all tests.
 struct Registry {
@@ -124,15 +135,24 @@ struct Registry {
                              const std::string& media_type, bool index = false) {
     std::vector<std::string> argv{"python3", kHelper, "push", "--registry", url(), "--repo", repo, "--tag", tag,
                                   "--layer", layer.string(), "--media-type", media_type};
-    if (index) argv.push_back("--index");
+    if (index) {
+      argv.insert(argv.end(), {"--index", "--platforms", index_platforms(), "--layer-platform",
+                               OciPlatform::host().to_string()});
+    }
     auto r = vmctl::test::run_process(argv);
     if (r.exit_code != 0) {
       error = "push of " + repo + ":" + tag + " failed: " + r.err;
       return std::nullopt;
     }
     auto j = nlohmann::json::parse(r.out);
-    return Pushed{j.at("manifest").get<std::string>(), j.value("index", nlohmann::json()).is_null() ? "" : j.at("index").get<std::string>(),
-                  j.at("layer").get<std::string>()};
+    Pushed pushed{j.at("manifest").get<std::string>(),
+                  j.value("index", nlohmann::json()).is_null() ? "" : j.at("index").get<std::string>(),
+                  j.at("layer").get<std::string>(),
+                  {}};
+    for (const auto& [platform, p] : j.at("platforms").items()) {
+      pushed.platforms[platform] = Pushed{p.at("manifest").get<std::string>(), "", p.at("layer").get<std::string>(), {}};
+    }
+    return pushed;
   }
 
   bool populate() {
@@ -273,12 +293,47 @@ TEST_F(OciRegistryTest, AnInterruptedBlobDownloadIsResumed) {
   EXPECT_THAT(log, HasSubstr(blob + " auth=no range=bytes=" + std::to_string(registry->qcow2.size() / 2) + "-\n"));
 }
 
-TEST_F(OciRegistryTest, AnIndexResolvesToItsLinuxAmd64Manifest) {
+TEST_F(OciRegistryTest, AnIndexResolvesToTheHostsPlatform) {
   auto c = cache();
   const std::string src = direct("vm/multi:v1");
   EXPECT_EQ(read_bytes(c.pull(src)), registry->qcow2);
   EXPECT_EQ(c.inspect(src).manifest_digest, registry->multi.index);
   EXPECT_EQ(c.inspect(src).blob_digest, registry->multi.layer);
+  EXPECT_EQ(registry->multi.layer, registry->multi.platforms.at(OciPlatform::host().to_string()).layer);
+}
+
+TEST_F(OciRegistryTest, AnIndexResolvesToThePlatformAskedFor) {
+  for (const std::string arch : {"arm64", "amd64", "s390x"}) {
+    RegistryOptions options;
+    options.platform = OciPlatform{"linux", arch, ""};
+    RegistryClient client(parse_oci_reference(direct("vm/multi:v1")), options);
+    const OciLayer layer = client.resolve();
+    EXPECT_EQ(layer.digest, registry->multi.platforms.at("linux/" + arch).layer) << arch;
+    EXPECT_EQ(layer.manifest_digest, registry->multi.index) << arch;
+  }
+}
+
+TEST_F(OciRegistryTest, AnIndexWithoutThePlatformIsNotFoundAndSaysWhatItHas) {
+  RegistryOptions options;
+  options.platform = OciPlatform{"linux", "riscv64", ""};
+  RegistryClient client(parse_oci_reference(direct("vm/multi:v1")), options);
+  auto e = error_of([&] { client.resolve(); });
+  EXPECT_EQ(e.code(), errc::image_not_found);
+  EXPECT_THAT(e.message(), HasSubstr("no linux/riscv64 manifest"));
+  EXPECT_THAT(e.message(), HasSubstr("linux/arm64, linux/amd64, linux/s390x"));
+  EXPECT_THAT(e.help(), HasSubstr("linux/riscv64"));
+}
+
+TEST(OciPlatformTest, TheHostsMachineInOciNames) {
+  EXPECT_EQ(oci_platform_of_machine("x86_64"), (OciPlatform{"linux", "amd64", ""}));
+  EXPECT_EQ(oci_platform_of_machine("aarch64"), (OciPlatform{"linux", "arm64", ""}));
+  EXPECT_EQ(oci_platform_of_machine("armv7l"), (OciPlatform{"linux", "arm", "v7"}));
+  EXPECT_EQ(oci_platform_of_machine("i686"), (OciPlatform{"linux", "386", ""}));
+  EXPECT_EQ(oci_platform_of_machine("s390x"), (OciPlatform{"linux", "s390x", ""}));
+  EXPECT_EQ(oci_platform_of_machine("ppc64le"), (OciPlatform{"linux", "ppc64le", ""}));
+  EXPECT_EQ((OciPlatform{"linux", "arm", "v7"}.to_string()), "linux/arm/v7");
+  EXPECT_EQ(RegistryOptions{}.platform, OciPlatform::host());
+  EXPECT_EQ(OciPlatform::host().os, "linux");
 }
 
 TEST_F(OciRegistryTest, AMissingTagOrRepositoryIsNotFound) {
@@ -342,6 +397,92 @@ TEST_F(OciRegistryTest, BasicAuthWithCredentialsFromTheEnvironment) {
   EXPECT_EQ(error_of([&] { cache().pull(proxied("vm/base:v1")); }).code(), errc::image_registry_auth);
   env_.set("VMCTL_REGISTRY_PASSWORD", "hunter2");
   EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// What the CDN of --redirect-blobs logged for the blob.
+std::string cdn_request(const std::string& log, const std::string& digest) {
+  const std::size_t at = log.find("CDN GET /cdn/v2/vm/base/blobs/" + digest);
+  return at == std::string::npos ? std::string() : log.substr(at, log.find('\n', at) - at);
+}
+
+TEST_F(OciRegistryTest, ABlobRedirectedToAnotherHostIsFollowedWithoutTheAuthorization) {
+  start_proxy({"--mode", "bearer", "--redirect-blobs", "127.0.0.2"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  EXPECT_THAT(log, HasSubstr("GET /v2/vm/base/blobs/" + registry->base.layer + " auth=yes"));
+  const std::string cdn = cdn_request(log, registry->base.layer);
+  ASSERT_FALSE(cdn.empty()) << log;  // the redirect was followed
+  EXPECT_THAT(cdn, HasSubstr("?signature=s1gn3d auth=no"));
+}
+
+TEST_F(OciRegistryTest, ABlobRedirectedToAnotherPortOfTheSameHostLosesTheAuthorizationToo) {
+  start_proxy({"--mode", "bearer", "--redirect-blobs", "127.0.0.1"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string cdn = cdn_request(read_bytes(proxy_log_), registry->base.layer);
+  ASSERT_FALSE(cdn.empty());
+  EXPECT_THAT(cdn, HasSubstr(" auth=no"));
+}
+
+TEST_F(OciRegistryTest, TokenServicesAnsweringAccessTokenOrBothFieldsWork) {
+  for (const std::string field : {"access_token", "both", "token"}) {
+    start_proxy({"--mode", "bearer", "--token-field", field});
+    auto c = cache();
+    EXPECT_EQ(read_bytes(c.pull(proxied("vm/base:v1"))), registry->qcow2) << field;
+    EXPECT_THAT(read_bytes(proxy_log_), HasSubstr("/blobs/" + registry->base.layer + " auth=yes")) << field;
+    c.remove(proxied("vm/base:v1"));
+    stop(proxy_);
+    fs::remove(tmp_ / "proxy.port");
+    fs::remove(proxy_log_);
+  }
+}
+
+// Each token is good for one request: the blob GET after the manifest, and
+// the second manifest of an index, meet an expired token.
+TEST_F(OciRegistryTest, ATokenThatExpiresMidPullIsRenewed) {
+  start_proxy({"--mode", "bearer", "--token-uses", "1"});
+  auto c = cache();
+  EXPECT_EQ(read_bytes(c.pull(proxied("vm/multi:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  EXPECT_EQ(count(log, "GET /token?"), 3u) << log;  // for the index, its manifest, the blob
+  EXPECT_THAT(log, HasSubstr("/blobs/" + registry->multi.layer + " auth=yes range=-"));
+}
+
+TEST_F(OciRegistryTest, ATokenThatExpiresBeforeTheBlobIsRenewedByTheDownload) {
+  // The manifest uses up the first token: the blob GET is answered 401, the
+  // download asks for a second token and goes on.
+  start_proxy({"--mode", "bearer", "--token-uses", "1"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  EXPECT_EQ(count(log, "GET /token?"), 2u) << log;
+  EXPECT_EQ(count(log, "GET /v2/vm/base/blobs/" + registry->base.layer + " auth=yes range=-\n"), 2u) << log;
+}
+
+TEST_F(OciRegistryTest, ATokenThatExpiresDuringTheBlobDownloadIsRenewedAndTheDownloadResumes) {
+  // Tokens good for one request: the blob's first GET meets a 401, its second
+  // (with a fresh token) is cut halfway, and the resume meets a 401 again; it
+  // goes on with a third token from where it stopped.
+  start_proxy({"--mode", "bearer", "--token-uses", "1", "--cut"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  const std::string blob = "GET /v2/vm/base/blobs/" + registry->base.layer + " auth=yes range=";
+  const std::string resumed = blob + "bytes=" + std::to_string(registry->qcow2.size() / 2) + "-\n";
+  EXPECT_EQ(count(log, "GET /token?"), 3u) << log;  // the manifest's, then two for the blob
+  EXPECT_EQ(count(log, blob + "-\n"), 2u) << log;
+  EXPECT_EQ(count(log, resumed), 2u) << log;
+}
+
+TEST_F(OciRegistryTest, ATokenRefusedAgainAfterRenewalIsAnAuthError) {
+  // Tokens good for no request at all: renewing does not help, and the pull stops.
+  start_proxy({"--mode", "bearer", "--token-uses", "-1"});
+  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_auth);
+  expect_nothing_cached();
 }
 
 TEST_F(OciRegistryTest, AnUnreachableRegistryIsARegistryFailure) {
