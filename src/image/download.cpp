@@ -1,5 +1,4 @@
 #include "image/download.hpp"
-#include "os/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,9 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <map>
 #include <optional>
 #include <thread>
 
@@ -18,7 +15,9 @@
 #include "core/logger.hpp"
 #include "net/http_client.hpp"
 #include "net/retry.hpp"
+#include "image/resume.hpp"
 #include "os/files.hpp"
+#include "os/unique_fd.hpp"
 #include "util/strings.hpp"
 #include "vm_manager/error.hpp"
 
@@ -64,84 +63,6 @@ class Reporter {
   Progress last_;
 };
 
-// The validator of what `partial` holds lives beside it, so that a later
-// pull resumes only the same file. It is read back as untrusted input: it
-// goes into a request header.
-constexpr std::size_t kMaxValidator = 512;
-
-fs::path validator_path(const fs::path& partial) { return fs::path(partial).concat(".validator"); }
-
-// A value we may send back in a header: printable ASCII, no CR or LF.
-bool sendable(std::string_view value) {
-  return !value.empty() && value.size() <= kMaxValidator &&
-         std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
-}
-
-std::optional<std::string> read_validator(const fs::path& partial) {
-  std::string text;
-  try {
-    text = os::read_regular_file(validator_path(partial), kMaxValidator + 1, "download validator");
-  } catch (const vm_manager::Error&) {
-    return std::nullopt;  // missing, not a regular file, too large: nothing known
-  }
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  if (!sendable(text)) return std::nullopt;
-  return text;
-}
-
-void forget_validator(const fs::path& partial) {
-  if (::unlink(validator_path(partial).c_str()) != 0 && errno != ENOENT) io_error("remove", validator_path(partial), errno);
-}
-
-void remember_validator(const fs::path& partial, const std::optional<std::string>& validator) {
-  if (!validator) return forget_validator(partial);
-  os::write_file_atomic(validator_path(partial), *validator + "\n", 0644);
-}
-
-const std::string* header(const std::map<std::string, std::string>& headers, const std::string& name) {
-  auto it = headers.find(name);
-  return it == headers.end() ? nullptr : &it->second;
-}
-
-// What identifies this version of the file for If-Range: its ETag when
-// strong (a weak one may not be used), else its Last-Modified.
-std::optional<std::string> validator_of(const std::map<std::string, std::string>& headers) {
-  const std::string* etag = header(headers, "etag");
-  if (etag && !etag->starts_with("W/") && sendable(*etag)) return *etag;
-  const std::string* modified = header(headers, "last-modified");
-  if (modified && sendable(*modified)) return *modified;
-  return std::nullopt;
-}
-
-struct ContentRange {
-  std::uint64_t first = 0;
-  std::optional<std::uint64_t> size;  // of the whole file, unless "*"
-};
-
-// "bytes 1000-4999/5000" (RFC 9110 §14.4); nullopt for anything else.
-std::optional<ContentRange> parse_content_range(std::string_view value) {
-  if (!value.starts_with("bytes ")) return std::nullopt;
-  value.remove_prefix(6);
-  const std::size_t dash = value.find('-');
-  const std::size_t slash = value.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) return std::nullopt;
-  auto number = [](std::string_view text) -> std::optional<std::uint64_t> {
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return n;
-  };
-  ContentRange range;
-  auto first = number(value.substr(0, dash));
-  if (!first || !number(value.substr(dash + 1, slash - dash - 1))) return std::nullopt;
-  range.first = *first;
-  if (value.substr(slash + 1) != "*") {
-    range.size = number(value.substr(slash + 1));
-    if (!range.size) return std::nullopt;
-  }
-  return range;
-}
-
 struct Transfer {
   int fd = -1;
   fs::path path;
@@ -165,19 +86,16 @@ bool write_piece(Transfer& t, std::string_view piece) {
 // A 206 must be the rest of the file we have the start of: from our offset,
 // of the version our validator names (a server that honours Range but
 // ignores If-Range would otherwise splice two versions).
-bool accept_partial_answer(Transfer& t, const std::map<std::string, std::string>& headers) {
-  const std::string* range_header = header(headers, "content-range");
+bool accept_partial_answer(Transfer& t, const Headers& headers) {
+  const std::string* range_header = find_header(headers, "content-range");
   const auto range = range_header ? parse_content_range(*range_header) : std::nullopt;
-  if (!t.if_range || !range || range->first != t.offset) return false;
-  const bool by_etag = t.if_range->starts_with('"');
-  const std::string* theirs = header(headers, by_etag ? "etag" : "last-modified");
-  if (theirs && *theirs != *t.if_range) return false;
+  if (!t.if_range || !range || range->first != t.offset || !same_version(headers, *t.if_range)) return false;
   t.file_size = range->size;
   return true;
 }
 
 // Called once the headers of a 2xx answer are in, before its body.
-bool accept_answer(Transfer& t, long status, const std::map<std::string, std::string>& headers) {
+bool accept_answer(Transfer& t, long status, const Headers& headers) {
   if (status == 206) {
     t.wrong_range = !accept_partial_answer(t, headers);
     return !t.wrong_range;
@@ -190,11 +108,7 @@ bool accept_answer(Transfer& t, long status, const std::map<std::string, std::st
   }
   t.offset = 0;
   remember_validator(t.path, validator_of(headers));
-  if (const std::string* length = header(headers, "content-length")) {
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
-    if (ec == std::errc() && end == length->data() + length->size()) t.file_size = n;
-  }
+  if (const std::string* length = find_header(headers, "content-length")) t.file_size = parse_content_length(*length);
   return true;
 }
 
@@ -250,8 +164,6 @@ Result transient(std::string error) {
   return r;
 }
 
-const std::string* response_header(const net::HttpResponse& r, const std::string& name) { return header(r.headers, name); }
-
 // What an HTTP error status means for the download.
 std::optional<Result> judge_status(const std::string& url, const net::HttpResponse& r, const Transfer& t) {
   if (r.status < 400) return std::nullopt;
@@ -259,12 +171,12 @@ std::optional<Result> judge_status(const std::string& url, const net::HttpRespon
   // and larger): start over.
   if (r.status == 416 && t.if_range) return Result{Outcome::restart, http_error(r.status), "HTTP 416", {}, {}};
   if (r.status == 401) {
-    const std::string* challenge = response_header(r, "www-authenticate");
+    const std::string* challenge = find_header(r.headers, "www-authenticate");
     return Result{Outcome::reauth, http_error(r.status), "HTTP 401", {}, challenge ? *challenge : std::string()};
   }
   if (net::is_transient_status(r.status)) {
     Result result{Outcome::retry, http_error(r.status), fmt::format("HTTP {}", r.status), {}, {}};
-    const std::string* wait = response_header(r, "retry-after");
+    const std::string* wait = find_header(r.headers, "retry-after");
     if (wait && (r.status == 429 || r.status == 503)) result.retry_after = *wait;
     return result;
   }
@@ -297,7 +209,7 @@ Result attempt(const std::string& url, const fs::path& partial, const DownloadOp
   request.timeouts.connect = options.connect_timeout;
   request.timeouts.low_speed_bytes = options.low_speed_limit;
   request.timeouts.low_speed_time = options.low_speed_time;
-  request.on_answer = [&t](long status, const std::map<std::string, std::string>& answer) {
+  request.on_answer = [&t](long status, const Headers& answer) {
     return accept_answer(t, status, answer);
   };
   request.sink = [&t](std::string_view piece) { return write_piece(t, piece); };

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "image/resume.hpp"
 #include "image/sha256.hpp"
 #include "support/http_server.hpp"
 #include "support/temp_dir.hpp"
@@ -347,6 +348,54 @@ TEST_F(DownloadTest, A401IsFinalWithoutFreshCredentials) {
   EXPECT_THAT(error_of([&] { download(url("expiring/disk.img"), partial_, o); }).message(), HasSubstr("401"));
   EXPECT_EQ(asked, 2);
   EXPECT_EQ(requests().size(), 5u);
+}
+
+TEST(Resume, ContentRangeIsReadStrictly) {
+  auto r = parse_content_range("bytes 1000-4999/5000");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->first, 1000u);
+  EXPECT_EQ(r->size, 5000u);
+  r = parse_content_range("bytes 0-9/*");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->size, std::nullopt);
+  for (const char* bad : {"", "bytes */5000", "bytes 10-5/50", "bytes 0-9/9", "bytes -9/10", "bytes 0-9/",
+                          "items 0-9/10", "bytes 0-9/10x", "bytes 0-9", "bytes 18446744073709551616-1/2"}) {
+    EXPECT_EQ(parse_content_range(bad).has_value(), false) << bad;
+  }
+  EXPECT_EQ(parse_content_length("1234"), 1234u);
+  EXPECT_EQ(parse_content_length("12 34"), std::nullopt);
+  EXPECT_EQ(parse_content_length(""), std::nullopt);
+}
+
+TEST(Resume, TheValidatorIsTheStrongETagElseTheDate) {
+  const std::string date = "Sat, 05 Dec 2026 05:00:00 GMT";
+  EXPECT_EQ(validator_of({{"etag", "\"abc\""}, {"last-modified", date}}), "\"abc\"");
+  EXPECT_EQ(validator_of({{"etag", "W/\"abc\""}, {"last-modified", date}}), date);
+  EXPECT_EQ(validator_of({{"last-modified", date}}), date);
+  EXPECT_EQ(validator_of({{"etag", "W/\"abc\""}}), std::nullopt);
+  EXPECT_EQ(validator_of({{"etag", "\"a\rb\""}}), std::nullopt);  // never sent back into a header
+  EXPECT_EQ(validator_of({}), std::nullopt);
+
+  EXPECT_TRUE(same_version({{"etag", "\"abc\""}}, "\"abc\""));
+  EXPECT_FALSE(same_version({{"etag", "\"new\""}}, "\"abc\""));
+  EXPECT_TRUE(same_version({}, "\"abc\""));  // says nothing: taken at its word
+  EXPECT_TRUE(same_version({{"last-modified", date}}, date));
+  EXPECT_FALSE(same_version({{"last-modified", "Sun, 06 Dec 2026 05:00:00 GMT"}}, date));
+}
+
+TEST(Resume, TheValidatorFileIsKeptAndReadBackWithCare) {
+  TempDir tmp;
+  const fs::path partial = tmp / "download.partial";
+  EXPECT_EQ(read_validator(partial), std::nullopt);
+  remember_validator(partial, std::string("\"v1\""));
+  EXPECT_EQ(read_bytes(fs::path(partial).concat(".validator")), "\"v1\"\n");
+  EXPECT_EQ(read_validator(partial), "\"v1\"");
+  remember_validator(partial, std::nullopt);
+  EXPECT_FALSE(fs::exists(fs::path(partial).concat(".validator")));
+  forget_validator(partial);  // already gone: fine
+
+  fs::create_directory(fs::path(partial).concat(".validator"));  // not a regular file
+  EXPECT_EQ(read_validator(partial), std::nullopt);
 }
 
 }  // namespace
