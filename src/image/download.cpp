@@ -159,10 +159,7 @@ struct Result {
   std::string www_authenticate;            // of a 401
 };
 
-Result transient(std::string error) {
-  Result r{Outcome::retry, error, error, std::nullopt, {}};
-  return r;
-}
+Result transient(const std::string& error) { return {Outcome::retry, error, error, std::nullopt, {}}; }
 
 // What an HTTP error status means for the download.
 std::optional<Result> judge_status(const std::string& url, const net::HttpResponse& r, const Transfer& t) {

@@ -33,6 +33,7 @@ struct Exchange {
   const HttpRequest& request;
   HttpResponse& response;
   long status = 0;  // of the status line last seen: where the body goes
+  bool headers_done = false;  // of that answer (trailers may follow its body)
   bool aborted = false;
   bool too_large = false;
   std::exception_ptr thrown;  // by the sink or the progress callback, raised after perform()
@@ -77,7 +78,10 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   if (line.starts_with("HTTP/")) {
     x.response.headers.clear();
     x.status = status_of(line);
-  } else if (trim(line).empty()) {  // the end of this answer's headers
+    x.headers_done = false;
+  } else if (trim(line).empty()) {
+    if (x.headers_done) return size * count;  // the end of trailers, not of headers
+    x.headers_done = true;
     if (x.request.on_answer && x.status >= 200 && x.status < 300 &&
         !guarded(x, [&] { return x.request.on_answer(x.status, x.response.headers); })) {
       x.aborted = true;

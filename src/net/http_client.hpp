@@ -61,7 +61,7 @@ enum class TransferFailure {
   cannot_resolve,  // the host name does not resolve
   timed_out,       // a timeout of the request's Timeouts passed
   interrupted,     // the connection broke or closed before the answer was complete
-  aborted,         // the sink returned false
+  aborted,         // the sink or the answer check returned false
   too_large,       // the body went over max_body
   other,           // anything else: TLS, protocol, too many redirects…
 };

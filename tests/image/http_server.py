@@ -27,6 +27,7 @@ Serves files from --root. The path may start with mode segments, in any order:
   /weaketag/<rest>  a weak ETag (W/"…") and Last-Modified
   /novalidator/<rest>  neither ETag nor Last-Modified
   /ignoreifrange/<rest>  honours Range but ignores If-Range (as some caches do)
+  /trailers/<rest>  a chunked body followed by a trailer field
 Files are served with a strong ETag (the quoted SHA-256 of the content) and
 Last-Modified (the file's mtime), and honour Range with If-Range: an If-Range
 that does not match the current version gets 200 with the whole file.
@@ -50,7 +51,7 @@ import threading
 import time
 
 MODES = ("redirect", "cut", "norange", "slow", "trickle", "echo", "change", "stall", "reset", "once503",
-         "once429", "always503", "expiring", "noetag", "weaketag", "novalidator", "ignoreifrange")
+         "once429", "always503", "expiring", "noetag", "weaketag", "novalidator", "ignoreifrange", "trailers")
 # Kept in the Location of a redirect.
 FORWARDED = [m for m in MODES if m not in ("redirect", "echo")]
 
@@ -165,7 +166,11 @@ def main():
             body = data[start:end + 1]
             self.send_response(status)
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
+            if "trailers" in modes:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Trailer", "X-Checksum")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             if etag:
                 self.send_header("ETag", etag)
             if last_modified:
@@ -176,6 +181,13 @@ def main():
                 self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if not send_body:
+                return
+            if "trailers" in modes:
+                for i in range(0, len(body), 4096):
+                    piece = body[i:i + 4096]
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\nX-Checksum: " + hashlib.sha256(body).hexdigest().encode() + b"\r\n\r\n")
+                self.wfile.flush()
                 return
             if "cut" in modes or "change" in modes:
                 with lock:
