@@ -71,6 +71,7 @@ struct Transfer {
   std::optional<std::string> if_range;       // the validator sent with a Range request
   std::optional<std::uint64_t> file_size;    // the whole file's, as the answer announced it
   bool wrong_range = false;                  // a 206 that is not what was asked for
+  bool accepted = false;                     // a 2xx whose body goes into the file
   Reporter* reporter = nullptr;
 };
 
@@ -98,7 +99,8 @@ bool accept_partial_answer(Transfer& t, const Headers& headers) {
 bool accept_answer(Transfer& t, long status, const Headers& headers) {
   if (status == 206) {
     t.wrong_range = !accept_partial_answer(t, headers);
-    return !t.wrong_range;
+    t.accepted = !t.wrong_range;
+    return t.accepted;
   }
   // The whole file (it changed, or the server ignores ranges): it goes to
   // byte 0 in this very answer, with the validator of this version.
@@ -109,11 +111,14 @@ bool accept_answer(Transfer& t, long status, const Headers& headers) {
   t.offset = 0;
   remember_validator(t.path, validator_of(headers));
   if (const std::string* length = find_header(headers, "content-length")) t.file_size = parse_content_length(*length);
+  t.accepted = true;
   return true;
 }
 
-// libcurl counts this answer's bytes; the caller hears of the whole file.
+// libcurl counts this answer's bytes; the caller hears of the whole file,
+// never of an error page's bytes.
 void on_progress(Transfer& t, std::uint64_t received, std::uint64_t expected) {
+  if (!t.accepted) return;
   std::optional<std::uint64_t> total;
   if (expected > 0) total = t.offset + expected;
   t.reporter->bytes(t.offset + received, total);

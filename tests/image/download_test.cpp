@@ -267,8 +267,10 @@ TEST_F(DownloadTest, A503IsRetriedAndTheAttemptIsReported) {
   EXPECT_EQ(requests().size(), 2u) << describe(requests());
   // base 10 ms, jitter 0.5: 7.5 ms, rounded.
   const std::string note = "retrying in 8 ms: HTTP 503";
+  // The 503's error page is no byte of the file.
   EXPECT_THAT(reports_, Contains(AllOf(Field(&Progress::note, note), Field(&Progress::attempt, 2),
-                                       Field(&Progress::attempts, 5), Field(&Progress::finished, false))));
+                                       Field(&Progress::attempts, 5), Field(&Progress::finished, false),
+                                       Field(&Progress::done, 0u), Field(&Progress::total, std::nullopt))));
   EXPECT_EQ(reports_.back().attempt, 2);
   EXPECT_TRUE(reports_.back().finished);
   EXPECT_TRUE(reports_.back().note.empty());
