@@ -17,6 +17,13 @@ struct Progress {
   // The last report for `what`, sent also when it failed (the error then
   // follows): a download that got every byte ends with done == *total.
   bool finished = false;
+  // Which try this is, from 1, of at most `attempts` (downloads retry
+  // transient failures; both stay 1 for what is tried once).
+  int attempt = 1;
+  int attempts = 1;
+  // A short line on what is going on besides the bytes, e.g. "retrying in
+  // 2 s: HTTP 503", sent once before a wait; empty otherwise.
+  std::string note{};
 };
 
 // Called on the thread doing the work, as often as it likes; it must be cheap

@@ -1,5 +1,6 @@
 // HTTP(S) downloads (net/) into a .partial file that a later attempt resumes
-// with a Range request.
+// with a Range request, only while the server's validator (ETag or
+// Last-Modified, kept in "<partial>.validator") says the file is the same one.
 #pragma once
 
 #include <chrono>
@@ -20,7 +21,15 @@ struct DownloadOptions {
   std::chrono::seconds connect_timeout{30};
   long low_speed_limit = 1024;           // bytes/s …
   std::chrono::seconds low_speed_time{60};  // … for this long aborts the transfer
-  int attempts = 3;                      // transient failures are resumed this often
+  // Transient failures (connection refused, reset or stalled, 5xx, 429) are
+  // tried again, resuming, up to `attempts` tries in all, after a jittered
+  // exponential backoff from retry_base_delay up to retry_max_delay, or
+  // after the server's Retry-After (429, 503) up to retry_after_max.
+  int attempts = 5;
+  std::chrono::milliseconds retry_base_delay{1000};
+  std::chrono::milliseconds retry_max_delay{30'000};
+  std::chrono::milliseconds retry_after_max{60'000};
+  std::function<double()> jitter;  // [0, 1) per delay; empty: random (tests fix it)
   // Extra request headers ("Name: value"), e.g. a registry's Authorization.
   // Never printed; libcurl drops Authorization on redirects to other hosts.
   std::vector<std::string> headers;
@@ -35,14 +44,19 @@ struct DownloadOptions {
   // an earlier attempt left in the file too), then once with finished, also
   // when the download fails. The same thread, as often as libcurl reports.
   ProgressCallback progress;
-  // Hears "Downloading URL" and "Downloaded URL (size)" at info level.
+  // Hears "Downloading URL", "Retrying URL in 2 s: HTTP 503 (attempt 2 of
+  // 5)" and "Downloaded URL (size)" at info level.
   LogSink log;
 };
 
 // Downloads `url` into `partial`, appending to what an earlier attempt left
-// there (Range request) and starting over when the server ignores the range.
-// HTTP errors are errors (nothing of a 404 page stays in `partial`). Returns
-// the number of bytes in `partial`. Raises Error(image::download_failed).
+// there when its validator is known ("Range: bytes=N-" with "If-Range"), and
+// starting over from byte 0, in the same request, when the server sends the
+// whole file instead (it changed, or ignores ranges). With no validator
+// known, what is in `partial` is never resumed. HTTP errors are errors
+// (nothing of a 404 page stays in `partial`). Returns the number of bytes in
+// `partial`, complete; "<partial>.validator" is gone then. Raises
+// Error(image::download_failed), Error(store::io) for the partial file.
 std::uint64_t download(const std::string& url, const std::filesystem::path& partial, const DownloadOptions& options);
 
 }  // namespace vm_manager::image

@@ -7,6 +7,7 @@
 //         <root>/<key>/meta.json   source, sha256, format, size, fetched_at
 //                                  (and manifest_digest, blob_digest for OCI)
 //         <root>/<key>/download.partial  an unfinished download (resumed)
+//         <root>/<key>/download.partial.validator  its ETag or Last-Modified
 //         <root>/<key>.lock        held while pulling or removing the entry
 // where <key> is the SHA-256 of the source string (never a VM name), or for
 // a compressed local file the SHA-256 of "local\n<absolute path>\n<size>\n

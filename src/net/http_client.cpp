@@ -34,6 +34,7 @@ struct Exchange {
   const HttpRequest& request;
   HttpResponse& response;
   long status = 0;  // of the status line last seen: where the body goes
+  bool headers_done = false;  // of that answer (trailers may follow its body)
   bool aborted = false;
   bool too_large = false;
   std::exception_ptr thrown;  // by the sink or the progress callback, raised after perform()
@@ -78,6 +79,15 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   if (line.starts_with("HTTP/")) {
     x.response.headers.clear();
     x.status = status_of(line);
+    x.headers_done = false;
+  } else if (trim(line).empty()) {
+    if (x.headers_done) return size * count;  // the end of trailers, not of headers
+    x.headers_done = true;
+    if (x.request.on_answer && x.status >= 200 && x.status < 300 &&
+        !guarded(x, [&] { return x.request.on_answer(x.status, x.response.headers); })) {
+      x.aborted = true;
+      return 0;  // CURLE_WRITE_ERROR
+    }
   } else if (const std::size_t colon = line.find(':'); colon != std::string_view::npos) {
     x.response.headers[lower(trim(line.substr(0, colon)))] = std::string(trim(line.substr(colon + 1)));
   }
@@ -105,7 +115,6 @@ TransferFailure failure_of(CURLcode rc, const Exchange& x) {
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING: return TransferFailure::interrupted;
-    case CURLE_RANGE_ERROR: return TransferFailure::range_ignored;
     case CURLE_WRITE_ERROR:
       if (x.too_large) return TransferFailure::too_large;
       return x.aborted ? TransferFailure::aborted : TransferFailure::other;
@@ -197,7 +206,6 @@ HttpResponse perform(const HttpRequest& request) {
     set(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.timeouts.low_speed_time.count()));
   }
   if (!request.ca_file.empty()) set(h, CURLOPT_CAINFO, request.ca_file.c_str());
-  if (request.resume_from > 0) set(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(request.resume_from));
   set(h, CURLOPT_WRITEFUNCTION, &on_body);
   set(h, CURLOPT_WRITEDATA, &x);
   set(h, CURLOPT_HEADERFUNCTION, &on_header);

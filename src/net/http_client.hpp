@@ -30,6 +30,10 @@ using BodySink = std::function<bool(std::string_view piece)>;
 // Gets the bytes of the body received so far and its announced size (0 while
 // unknown), from time to time during the transfer.
 using ProgressCallback = std::function<void(std::uint64_t received, std::uint64_t expected)>;
+// Gets the status and headers (lower-case names) of a 2xx answer once they
+// are complete, before any of its body reaches the sink; returning false
+// aborts the transfer (TransferFailure::aborted).
+using AnswerCheck = std::function<bool(long status, const std::map<std::string, std::string>& headers)>;
 
 struct HttpRequest {
   std::string method = "GET";
@@ -41,12 +45,10 @@ struct HttpRequest {
   std::optional<std::string> body;  // sent whatever the method (a GET may carry one)
   Timeouts timeouts;
   long max_redirects = 0;  // redirects followed; 0: a redirect is the answer
-  // Asks for the body from this byte on (Range); a server that answers with
-  // the whole body instead fails the request with range_ignored.
-  std::uint64_t resume_from = 0;
   // Where a 2xx body goes instead of HttpResponse::body. Other answers' bodies
   // (error pages, error documents) always go to HttpResponse::body.
   BodySink sink;
+  AnswerCheck on_answer;  // e.g. to tell a 206 from a 200 before the body comes
   ProgressCallback progress;
   // A body kept in memory longer than this fails with too_large.
   std::size_t max_body = std::numeric_limits<std::size_t>::max();
@@ -62,8 +64,7 @@ enum class TransferFailure {
   cannot_resolve,  // the host name does not resolve
   timed_out,       // a timeout of the request's Timeouts passed
   interrupted,     // the connection broke or closed before the answer was complete
-  range_ignored,   // resume_from was asked, the server sent the whole body
-  aborted,         // the sink returned false
+  aborted,         // the sink or the answer check returned false
   too_large,       // the body went over max_body
   // The server's TLS certificate was refused; HttpResponse::error then says
   // why in plain words and names the host and port.

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/sha256.hpp"
+#include "os/file_lock.hpp"
 #include "util/strings.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
@@ -45,6 +46,9 @@ void write_bytes(const fs::path& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << data;
 }
+
+// The strong ETag tests/image/http_server.py gives a file.
+std::string etag_of(const std::string& content) { return "\"" + sha256_hex(content) + "\""; }
 
 void run(const std::vector<std::string>& argv) {
   auto result = vmctl::test::run_process(argv);
@@ -101,6 +105,8 @@ class ImageCacheTest : public ::testing::Test {
     return std::count_if(lines.begin(), lines.end(),
                          [&](const std::string& l) { return l.starts_with("GET /" + path + " "); });
   }
+
+  void create_dirs_for_lock() const { fs::create_directories(root_); }
 
   // Nothing in the cache but lock files.
   void expect_nothing_cached() const {
@@ -199,6 +205,7 @@ TEST_F(ImageCacheTest, AResumedDownloadCountsWhatWasThere) {
   const fs::path dir = root_ / ImageCache::key_for(url("disk.qcow2"));
   fs::create_directories(dir);
   write_bytes(dir / "download.partial", qcow2_bytes_.substr(0, 3072));
+  write_bytes(dir / "download.partial.validator", etag_of(qcow2_bytes_) + "\n");
   ImageCacheOptions options;
   options.root = root_;
   Heard heard;
@@ -275,23 +282,72 @@ TEST_F(ImageCacheTest, ResumesACutOffDownloadWithARangeRequest) {
 }
 
 TEST_F(ImageCacheTest, ResumesALeftoverPartialFile) {
-  // What a killed pull leaves behind: the first bytes in download.partial.
+  // What a killed pull leaves behind: the first bytes in download.partial,
+  // and the validator of the file they came from.
   const fs::path dir = root_ / ImageCache::key_for(url("disk.qcow2"));
   fs::create_directories(dir);
   write_bytes(dir / "download.partial", qcow2_bytes_.substr(0, 3000));
+  write_bytes(dir / "download.partial.validator", etag_of(qcow2_bytes_) + "\n");
   fs::path path = cache().pull(url("disk.qcow2"));
   EXPECT_EQ(read_bytes(path), qcow2_bytes_);
   EXPECT_EQ(requests(), std::vector<std::string>{"GET /disk.qcow2 bytes=3000-"});
+  EXPECT_FALSE(fs::exists(dir / "download.partial.validator"));
 }
 
-TEST_F(ImageCacheTest, StartsOverWhenTheServerIgnoresRange) {
+TEST_F(ImageCacheTest, ALeftoverPartialFileOfUnknownOriginStartsOver) {
+  // No validator: the bytes may be of another version of the file.
+  const fs::path dir = root_ / ImageCache::key_for(url("disk.qcow2"));
+  fs::create_directories(dir);
+  write_bytes(dir / "download.partial", std::string(3000, 'x'));
+  fs::path path = cache().pull(url("disk.qcow2"));
+  EXPECT_EQ(read_bytes(path), qcow2_bytes_);
+  EXPECT_EQ(requests(), std::vector<std::string>{"GET /disk.qcow2 -"});
+}
+
+TEST_F(ImageCacheTest, StartsOverInTheSameRequestWhenTheServerIgnoresRange) {
   auto c = cache();
   fs::path path = c.pull(url("cut/norange/disk.qcow2"));
   EXPECT_EQ(read_bytes(path), qcow2_bytes_);
   auto lines = requests();
-  ASSERT_GE(lines.size(), 3u) << ::testing::PrintToString(lines);
+  // The 200 that answered the range is the whole file, written from byte 0: no third request.
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
   EXPECT_EQ(lines[1], "GET /cut/norange/disk.qcow2 bytes=" + std::to_string(kCutAfter) + "-");
-  EXPECT_EQ(lines.back(), "GET /cut/norange/disk.qcow2 -");
+}
+
+TEST_F(ImageCacheTest, AFileChangedMidDownloadIsCachedWholeNeverSpliced) {
+  std::string changed = qcow2_bytes_;
+  changed.replace(0, 2 * kCutAfter, std::string(2 * kCutAfter, '\x5a'));  // another file from the first byte
+  changed += std::string(777, '\x17');
+  write_bytes(served_ / "disk.qcow2.new", changed);
+  auto c = cache();
+  EXPECT_EQ(read_bytes(c.pull(url("change/disk.qcow2"))), changed);
+  EXPECT_EQ(c.inspect(url("change/disk.qcow2")).sha256, sha256_hex(changed));
+  EXPECT_EQ(requests(), (std::vector<std::string>{"GET /change/disk.qcow2 -",
+                                                  "GET /change/disk.qcow2 bytes=" + std::to_string(kCutAfter) + "-"}));
+}
+
+TEST_F(ImageCacheTest, APullWaitingForTheLockTimesOut) {
+  // Another holder of the entry's lock (another open file description, as
+  // another process would have): the pull waits, then gives up clearly.
+  create_dirs_for_lock();
+  const fs::path lock = root_ / (ImageCache::key_for(url("disk.qcow2")) + ".lock");
+  auto held = os::lock_exclusive(lock, 5s, [](long) {});
+  ASSERT_TRUE(held.has_value());
+  ImageCacheOptions options;
+  options.root = root_;
+  options.lock_timeout = 200ms;
+  Heard heard;
+  heard.listen(options);
+  auto e = error_of([&] { ImageCache(options).pull(url("disk.qcow2")); });
+  ::close(*held);
+  EXPECT_EQ(e.code(), errc::image_locked);
+  EXPECT_THAT(e.message(), HasSubstr("timed out waiting for the lock on " + url("disk.qcow2")));
+  EXPECT_FALSE(e.help().empty());
+  EXPECT_THAT(heard.info_lines(), ::testing::Contains(::testing::StartsWith("Waiting for another pull of " +
+                                                                            url("disk.qcow2"))));
+  EXPECT_TRUE(requests().empty());
+  // Once the holder is gone, the same pull goes through.
+  EXPECT_EQ(read_bytes(ImageCache(options).pull(url("disk.qcow2"))), qcow2_bytes_);
 }
 
 TEST_F(ImageCacheTest, ChecksumMismatchFailsAndCachesNothing) {

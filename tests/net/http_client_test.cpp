@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -220,19 +221,57 @@ TEST_F(HttpClientTest, ABodyOverTheLimitFails) {
   EXPECT_LE(r.body.size(), 1000u);
 }
 
-TEST_F(HttpClientTest, ResumesWithARangeRequest) {
+TEST_F(HttpClientTest, TheAnswerCheckSeesA206BeforeItsBody) {
   HttpRequest request = get("file.bin");
-  request.resume_from = 5000;
+  request.headers = {"Range: bytes=5000-"};
+  std::vector<std::string> events;
+  std::string body;
+  request.on_answer = [&](long status, const std::map<std::string, std::string>& headers) {
+    events.push_back("answer " + std::to_string(status) + " " + headers.at("content-range"));
+    return true;
+  };
+  request.sink = [&](std::string_view piece) {
+    if (body.empty()) events.push_back("body");
+    body += piece;
+    return true;
+  };
   HttpResponse r = perform(request);
+  EXPECT_TRUE(r.success()) << r.error;
   EXPECT_EQ(r.status, 206);
-  EXPECT_EQ(r.body, bytes_.substr(5000));
+  EXPECT_EQ(body, bytes_.substr(5000));
+  EXPECT_THAT(events, ElementsAre("answer 206 bytes 5000-" + std::to_string(bytes_.size() - 1) + "/" +
+                                      std::to_string(bytes_.size()),
+                                  "body"));
   EXPECT_THAT(server_->log(), HasSubstr("GET /file.bin bytes=5000-\n"));
 }
 
-TEST_F(HttpClientTest, AServerThatIgnoresTheRangeFails) {
+TEST_F(HttpClientTest, AnAnswerCheckThatRefusesAbortsBeforeTheBody) {
   HttpRequest request = get("norange/file.bin");
-  request.resume_from = 5000;
-  EXPECT_EQ(perform(request).failure, TransferFailure::range_ignored);
+  request.headers = {"Range: bytes=5000-"};
+  long seen = 0;
+  std::string body;
+  request.on_answer = [&](long status, const std::map<std::string, std::string>&) {
+    seen = status;
+    return false;
+  };
+  request.sink = [&](std::string_view piece) {
+    body += piece;
+    return true;
+  };
+  HttpResponse r = perform(request);
+  EXPECT_EQ(seen, 200);  // the server ignored the range
+  EXPECT_EQ(r.failure, TransferFailure::aborted);
+  EXPECT_EQ(body, "");
+}
+
+TEST_F(HttpClientTest, TheAnswerCheckHearsOnly2xxAnswers) {
+  HttpRequest request = get("redirect/missing.bin");
+  request.max_redirects = 3;
+  bool asked = false;
+  request.on_answer = [&](long, const std::map<std::string, std::string>&) { return asked = true; };
+  HttpResponse r = perform(request);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_FALSE(asked);
 }
 
 TEST_F(HttpClientTest, ARefusedConnectionCannotConnect) {

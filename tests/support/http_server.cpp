@@ -7,6 +7,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #ifndef VMCTL_SOURCE_DIR
 #error "VMCTL_SOURCE_DIR must name the source tree"
 #endif
@@ -33,7 +35,8 @@ TestHttpServer::TestHttpServer(const fs::path& root, int cut_after)
   process_.emplace(std::vector<std::string>{"python3", VMCTL_SOURCE_DIR "/tests/image/http_server.py", "--root",
                                             root.string(), "--log", (state_dir_ / "requests.log").string(),
                                             "--port-file", port_file.string(), "--cut-after",
-                                            std::to_string(cut_after)},
+                                            std::to_string(cut_after), "--detail-log",
+                                            (state_dir_ / "requests.jsonl").string()},
                    ProcessOptions{{}, 3600s});
   for (int i = 0; i < 400 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
   if (!fs::exists(port_file)) {
@@ -54,5 +57,28 @@ std::string TestHttpServer::url(const std::string& path) const {
 }
 
 std::string TestHttpServer::log() const { return slurp(state_dir_ / "requests.log"); }
+
+}  // namespace vmctl::test
+
+namespace vmctl::test {
+namespace {
+
+std::optional<std::string> optional_string(const nlohmann::json& j, const char* name) {
+  if (!j.contains(name) || j.at(name).is_null()) return std::nullopt;
+  return j.at(name).get<std::string>();
+}
+
+}  // namespace
+
+std::vector<SeenRequest> TestHttpServer::requests() const {
+  std::vector<SeenRequest> seen;
+  std::istringstream in(slurp(state_dir_ / "requests.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    seen.push_back(SeenRequest{j.at("method"), j.at("path"), optional_string(j, "range"), optional_string(j, "if_range"),
+                               optional_string(j, "authorization"), j.at("time")});
+  }
+  return seen;
+}
 
 }  // namespace vmctl::test

@@ -5,10 +5,21 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
 namespace vmctl::test {
+
+// One request as the server saw it (its detail log).
+struct SeenRequest {
+  std::string method;
+  std::string path;
+  std::optional<std::string> range;
+  std::optional<std::string> if_range;
+  std::optional<std::string> authorization;
+  double time = 0;  // the server's monotonic clock, seconds
+};
 
 class TestHttpServer {
  public:
@@ -24,6 +35,8 @@ class TestHttpServer {
   std::string url(const std::string& path) const;
   // The request log: one "METHOD PATH RANGE" line per request.
   std::string log() const;
+  // The same requests in detail, in order.
+  std::vector<SeenRequest> requests() const;
 
  private:
   std::filesystem::path state_dir_;

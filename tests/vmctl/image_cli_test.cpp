@@ -311,5 +311,36 @@ TEST_F(ImageCliTest, PullDrawsAProgressBarOnATerminal) {
   EXPECT_EQ(quiet, "");
 }
 
+TEST_F(ImageCliTest, ARetryIsShownAndThePullSucceeds) {
+  const std::string src = url("once503/disk.qcow2");
+  ProcessResult r = image({"pull", src});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("Pulled " + src + ": "));
+  auto lines = lines_of(r.err);
+  ASSERT_EQ(lines.size(), 3u) << r.err;
+  EXPECT_EQ(lines[0], "Downloading " + src);
+  EXPECT_THAT(lines[1], StartsWith("Retrying " + src + " in "));
+  EXPECT_THAT(lines[1], HasSubstr(": HTTP 503 (attempt 2 of 5)"));
+  EXPECT_THAT(lines[2], StartsWith("Downloaded " + src + " ("));
+
+  // On a terminal the bar that was cut short says why, and the next one counts the attempt.
+  fs::copy_file(disk_, served_ / "again.qcow2");  // the server fails each file's first request only
+  const std::string again = url("once503/again.qcow2");
+  auto [code, shown] = run_on_terminal(vmctl_argv(data_.string(), {"image", "pull", again}),
+                                       {{"VMCTL_IMAGE_CACHE", cache_.string()}});
+  EXPECT_EQ(code, 0) << shown;
+  EXPECT_THAT(shown, HasSubstr("\r0.0 B  retrying in ")) << shown;  // no byte yet: not the error page's
+  EXPECT_THAT(shown, HasSubstr(": HTTP 503\nRetrying " + again + " in ")) << shown;
+  EXPECT_THAT(shown, HasSubstr("100% ")) << shown;
+  EXPECT_THAT(shown, HasSubstr("(attempt 2/5)")) << shown;
+}
+
+TEST_F(ImageCliTest, A404FailsAtOnce) {
+  ProcessResult r = image({"pull", url("missing.qcow2")});
+  expect_error(r, "vm_manager::image::download_failed");
+  EXPECT_THAT(r.err, HasSubstr("returned error: 404"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("Retrying")));
+}
+
 }  // namespace
 }  // namespace vmctl::test

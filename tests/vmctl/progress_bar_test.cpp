@@ -77,5 +77,36 @@ TEST(ProgressBar, AFailedDownloadOnlyEndsTheLine) {
   EXPECT_EQ(out.text(), "\r[#######                       ]  25% 512.0 B / 2.0 KiB\n");
 }
 
+Progress retry_report(std::uint64_t done, std::optional<std::uint64_t> total, int attempt, std::string note) {
+  Progress p = report(done, total);
+  p.attempt = attempt;
+  p.attempts = 5;
+  p.note = std::move(note);
+  return p;
+}
+
+TEST(ProgressBar, ARetryEndsTheBarWithItsNoteAndTheNextTryShowsItsAttempt) {
+  Captured out;
+  ProgressBar bar(out.file());
+  bar.update(report(512, 2048));
+  bar.update(retry_report(512, 2048, 2, "retrying in 2 s: HTTP 503"));  // drawn, however soon
+  bar.update(retry_report(1024, 2048, 2, ""));  // a new bar at once
+  bar.update(retry_report(2048, 2048, 2, ""));  // too soon: skipped
+  Progress last = retry_report(2048, 2048, 2, "");
+  last.finished = true;
+  bar.update(last);
+  EXPECT_EQ(out.text(), "\r[#######                       ]  25% 512.0 B / 2.0 KiB"
+                        "\r[#######                       ]  25% 512.0 B / 2.0 KiB  retrying in 2 s: HTTP 503\n"
+                        "\r[###############               ]  50% 1.0 KiB / 2.0 KiB  (attempt 2/5)"
+                        "\r[##############################] 100% 2.0 KiB / 2.0 KiB  (attempt 2/5)\n");
+}
+
+TEST(ProgressBar, ARetryBeforeAnyByteShowsItsNote) {
+  Captured out;
+  ProgressBar bar(out.file());
+  bar.update(retry_report(0, std::nullopt, 2, "retrying in 1 s: HTTP 429"));
+  EXPECT_EQ(out.text(), "\r0.0 B  retrying in 1 s: HTTP 429\n");
+}
+
 }  // namespace
 }  // namespace vmctl
