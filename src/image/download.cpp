@@ -243,16 +243,6 @@ void start_over(const fs::path& partial) {
   forget_validator(partial);
 }
 
-net::RetryPolicy retry_policy(const DownloadOptions& options) {
-  net::RetryPolicy policy;
-  policy.attempts = std::max(options.attempts, 1);
-  policy.base_delay = options.retry_base_delay;
-  policy.max_delay = options.retry_max_delay;
-  policy.max_retry_after = options.retry_after_max;
-  policy.jitter = options.jitter;
-  return policy;
-}
-
 // The attempts, resumed, restarted or re-authenticated as their outcomes
 // say; the size once done.
 std::uint64_t download_with_retries(const std::string& url, const fs::path& partial, const DownloadOptions& options,
@@ -297,6 +287,16 @@ std::uint64_t download_with_retries(const std::string& url, const fs::path& part
 }
 
 }  // namespace
+
+net::RetryPolicy retry_policy(const DownloadOptions& options) {
+  net::RetryPolicy policy;
+  policy.attempts = std::max(options.attempts, 1);
+  policy.base_delay = options.retry_base_delay;
+  policy.max_delay = options.retry_max_delay;
+  policy.max_retry_after = options.retry_after_max;
+  policy.jitter = options.jitter;
+  return policy;
+}
 
 std::uint64_t download(const std::string& url, const fs::path& partial, const DownloadOptions& options) {
   const Logger log(options.log);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "net/retry.hpp"
 #include "vm_manager/log.hpp"
 #include "vm_manager/progress.hpp"
 
@@ -58,5 +59,9 @@ struct DownloadOptions {
 // `partial`, complete; "<partial>.validator" is gone then. Raises
 // Error(image::download_failed), Error(store::io) for the partial file.
 std::uint64_t download(const std::string& url, const std::filesystem::path& partial, const DownloadOptions& options);
+
+// The retry settings of `options`, for other requests that retry as
+// downloads do (a registry's manifests and tokens).
+net::RetryPolicy retry_policy(const DownloadOptions& options);
 
 }  // namespace vm_manager::image

@@ -7,12 +7,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/logger.hpp"
 #include "image/ca_file.hpp"
 #include "image/sha256.hpp"
 #include "net/http_client.hpp"
@@ -34,6 +37,31 @@ constexpr std::string_view kManifestTypes =
 constexpr std::string_view kCredentialsHint =
     "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it";
 
+// What a failed answer was, for the retry note: "HTTP 503", or libcurl's words.
+std::string reason_of(const net::HttpResponse& r) {
+  return r.ok() ? fmt::format("HTTP {}", r.status) : r.error;
+}
+
+// Sends `request` until it gets an answer that is not a transient failure
+// (a 5xx, a 429, a reset or a stall), as downloads do, and returns the last.
+net::HttpResponse perform_with_retries(const net::HttpRequest& request, const DownloadOptions& options) {
+  const net::RetryPolicy policy = retry_policy(options);
+  const Logger log(options.log);
+  for (int tries = 1;; ++tries) {
+    net::HttpResponse r = net::perform(request);
+    const bool transient = r.ok() ? net::is_transient_status(r.status) : net::is_transient(r.failure);
+    if (!transient || tries >= policy.attempts) return r;
+    std::optional<std::string> retry_after;
+    if (auto wait = r.headers.find("retry-after"); wait != r.headers.end() && (r.status == 429 || r.status == 503)) {
+      retry_after = wait->second;
+    }
+    const auto delay = net::retry_delay(policy, tries, retry_after, std::chrono::system_clock::now());
+    log.info("Retrying {} in {}: {} (attempt {} of {})", request.url, net::describe_delay(delay), reason_of(r),
+             tries + 1, policy.attempts);
+    std::this_thread::sleep_for(delay);
+  }
+}
+
 // A GET of a small document; transport failures raise registry_failed.
 net::HttpResponse http_get(const std::string& url, std::vector<std::string> headers, const DownloadOptions& options) {
   net::HttpRequest request;
@@ -45,7 +73,7 @@ net::HttpResponse http_get(const std::string& url, std::vector<std::string> head
   request.timeouts.low_speed_time = options.low_speed_time;
   request.max_body = kMaxDocument;
   request.ca_file = options.ca_file;
-  net::HttpResponse r = net::perform(request);
+  net::HttpResponse r = perform_with_retries(request, options);
   if (r.failure == net::TransferFailure::too_large) {
     throw Error(errc::image_registry_failed, fmt::format("{} sent more than {} bytes", url, kMaxDocument),
                 "this is not a registry serving manifests; check the reference");

@@ -27,6 +27,8 @@
           cut          the first blob download stops halfway (the client resumes);
                        --cut does the same in another mode
           wrong-manifest  manifests asked for by digest are answered with tag T's
+        --flaky answers the first GET of every path (token, manifests, blobs)
+        with a 503 and Retry-After: 0
         --redirect-blobs answers (authorized) blob GETs with a 307 to a second
         server on that address standing in for a CDN, which serves the blob from
         the registry (over TLS with --cdn-cert/--cdn-key) and logs its requests
@@ -136,6 +138,7 @@ def proxy(args):
     upstream = urllib.parse.urlsplit(args.upstream)
     expected_basic = None
     cut_done = []
+    failed_once = set()  # --flaky: the paths that were answered 503 once
     lock = threading.Lock()
     tokens = {}  # token issued -> requests it was good for so far
     cdn = start_cdn(args) if args.redirect_blobs else None
@@ -167,6 +170,9 @@ def proxy(args):
         def do_GET(self):
             self.log(f"{self.command} {self.path} auth={'yes' if self.headers.get('Authorization') else 'no'} "
                      f"range={self.headers.get('Range') or '-'}")
+            if args.flaky and self.fails_first_time():
+                return self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}',
+                                  {"Retry-After": "0", "Content-Type": "application/json"})
             if self.path.startswith("/token"):
                 return self.token()
             if not self.authorized():
@@ -178,6 +184,12 @@ def proxy(args):
                 location = f"{cdn}/cdn{path}?signature=s1gn3d"
                 return self.reply(307, b"", {"Location": location})
             self.forward(path)
+
+        def fails_first_time(self):
+            with lock:
+                first = self.path not in failed_once
+                failed_once.add(self.path)
+                return first
 
         def token_good(self, auth):
             token = auth[len("Bearer "):] if auth and auth.startswith("Bearer ") else None
@@ -330,6 +342,7 @@ def main():
     p.add_argument("--token-field", default="token", choices=["token", "access_token", "both"])
     p.add_argument("--token-uses", type=int, default=0)
     p.add_argument("--cut", action="store_true")
+    p.add_argument("--flaky", action="store_true")
     p.add_argument("--redirect-blobs")
     p.add_argument("--cdn-cert")
     p.add_argument("--cdn-key")

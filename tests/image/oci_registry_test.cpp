@@ -196,12 +196,13 @@ class OciRegistryTest : public ::testing::Test {
   }
   void TearDown() override { stop(proxy_); }
 
-  ImageCache cache() const {
+  ImageCache cache(int attempts = DownloadOptions{}.attempts) const {
     ImageCacheOptions options;
     options.root = root_;
     options.lock_timeout = 30s;
     options.download.connect_timeout = 5s;
     options.download.low_speed_time = 10s;
+    options.download.attempts = attempts;
     options.environment = env_;  // the registry credentials, as vmctl hands them in
     return ImageCache(options);
   }
@@ -440,6 +441,26 @@ TEST_F(OciRegistryTest, TokenServicesAnsweringAccessTokenOrBothFieldsWork) {
     fs::remove(tmp_ / "proxy.port");
     fs::remove(proxy_log_);
   }
+}
+
+// As at a busy registry: the first GET of each path (the manifest, the
+// token, the blob) is answered 503. Each is tried again and the pull goes on.
+TEST_F(OciRegistryTest, TransientRegistryFailuresAreRetried) {
+  start_proxy({"--mode", "bearer", "--flaky"});
+  EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
+  const std::string log = read_bytes(proxy_log_);
+  EXPECT_EQ(count(log, "GET /token?"), 2u) << log;                           // 503, then the token
+  EXPECT_EQ(count(log, "GET /v2/vm/base/manifests/v1 "), 3u) << log;         // 503, 401, then the manifest
+  EXPECT_EQ(count(log, "GET /v2/vm/base/blobs/" + registry->base.layer + " "), 2u) << log;  // 503, then the blob
+}
+
+TEST_F(OciRegistryTest, WithoutRetriesA503IsARegistryFailure) {
+  start_proxy({"--mode", "bearer", "--flaky"});
+  auto c = cache(1);
+  const auto e = error_of([&] { c.pull(proxied("vm/base:v1")); });
+  EXPECT_EQ(e.code(), errc::image_registry_failed);
+  EXPECT_THAT(e.what(), HasSubstr("try again (UNAVAILABLE)"));
+  expect_nothing_cached();
 }
 
 // Each token is good for one request: the blob GET after the manifest, and
