@@ -14,6 +14,8 @@
 
 #include "image/resume.hpp"
 #include "image/sha256.hpp"
+#include "support/error_from.hpp"
+#include "support/bytes.hpp"
 #include "support/http_server.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -29,18 +31,11 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using vmctl::test::SeenRequest;
 using vmctl::test::TempDir;
+using vmctl::test::read_bytes;
+using vmctl::test::write_bytes;
+using vmctl::test::error_from;
 
 constexpr int kCutAfter = 1000;
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const fs::path& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
 
 // Varied bytes, different for each seed: a splice of two shows.
 std::string sample(std::size_t size, int seed) {
@@ -51,17 +46,6 @@ std::string sample(std::size_t size, int seed) {
 
 // The strong ETag the server gives a file.
 std::string etag_of(const std::string& content) { return "\"" + sha256_hex(content) + "\""; }
-
-template <typename F>
-vm_manager::Error error_of(F body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return vm_manager::Error("none", "none");
-}
 
 std::string describe(const std::vector<SeenRequest>& requests) {
   std::string out;
@@ -290,7 +274,7 @@ TEST_F(DownloadTest, A429WaitsForItsRetryAfter) {
 }
 
 TEST_F(DownloadTest, A404FailsAtOnceWithOneRequest) {
-  auto e = error_of([&] { download(url("missing.img"), partial_, options()); });
+  auto e = error_from([&] { download(url("missing.img"), partial_, options()); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_EQ(e.message(), "cannot download " + url("missing.img") + ": The requested URL returned error: 404");
   EXPECT_EQ(requests().size(), 1u);
@@ -301,7 +285,7 @@ TEST_F(DownloadTest, A404FailsAtOnceWithOneRequest) {
 TEST_F(DownloadTest, TheAttemptsAreLimited) {
   DownloadOptions o = options();
   o.attempts = 3;
-  auto e = error_of([&] { download(url("always503/disk.img"), partial_, o); });
+  auto e = error_from([&] { download(url("always503/disk.img"), partial_, o); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("503"));
   EXPECT_EQ(requests().size(), 3u);
@@ -333,7 +317,7 @@ TEST_F(DownloadTest, A401AsksForFreshCredentialsAndGoesOnWhereItStopped) {
 }
 
 TEST_F(DownloadTest, A401IsFinalWithoutFreshCredentials) {
-  auto e = error_of([&] { download(url("expiring/disk.img"), partial_, options()); });
+  auto e = error_from([&] { download(url("expiring/disk.img"), partial_, options()); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("401"));
   EXPECT_EQ(requests().size(), 1u);
@@ -344,7 +328,7 @@ TEST_F(DownloadTest, A401IsFinalWithoutFreshCredentials) {
     ++asked;
     return std::nullopt;
   };
-  EXPECT_THAT(error_of([&] { download(url("expiring/disk.img"), partial_, o); }).message(), HasSubstr("401"));
+  EXPECT_THAT(error_from([&] { download(url("expiring/disk.img"), partial_, o); }).message(), HasSubstr("401"));
   EXPECT_EQ(asked, 1);
   EXPECT_EQ(requests().size(), 2u);
 
@@ -354,7 +338,7 @@ TEST_F(DownloadTest, A401IsFinalWithoutFreshCredentials) {
     ++asked;
     return std::vector<std::string>{"Authorization: Bearer wrong"};
   };
-  EXPECT_THAT(error_of([&] { download(url("expiring/disk.img"), partial_, o); }).message(), HasSubstr("401"));
+  EXPECT_THAT(error_from([&] { download(url("expiring/disk.img"), partial_, o); }).message(), HasSubstr("401"));
   EXPECT_EQ(asked, 2);
   EXPECT_EQ(requests().size(), 5u);
 }

@@ -22,6 +22,8 @@
 #include "image/sha256.hpp"
 #include "os/file_lock.hpp"
 #include "util/strings.hpp"
+#include "support/error_from.hpp"
+#include "support/bytes.hpp"
 #include "support/http_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -34,18 +36,11 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using vmctl::test::TempDir;
+using vmctl::test::read_bytes;
+using vmctl::test::write_bytes;
+using vmctl::test::error_from;
 
 constexpr int kCutAfter = 1000;
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const fs::path& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
 
 // The strong ETag tests/image/http_server.py gives a file.
 std::string etag_of(const std::string& content) { return "\"" + sha256_hex(content) + "\""; }
@@ -53,18 +48,6 @@ std::string etag_of(const std::string& content) { return "\"" + sha256_hex(conte
 void run(const std::vector<std::string>& argv) {
   auto result = vmctl::test::run_process(argv);
   ASSERT_EQ(result.exit_code, 0) << argv[0] << ": " << result.err;
-}
-
-// Runs `body` and returns the Error it raised; fails the test when none was.
-template <typename F>
-vm_manager::Error error_of(F body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return vm_manager::Error("none", "none");
 }
 
 class ImageCacheTest : public ::testing::Test {
@@ -224,7 +207,7 @@ TEST_F(ImageCacheTest, AFailedDownloadStillEndsFinished) {
   options.root = root_;
   Heard heard;
   heard.listen(options);
-  auto e = error_of([&] { ImageCache(options).pull(url("missing.img")); });
+  auto e = error_from([&] { ImageCache(options).pull(url("missing.img")); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   ASSERT_FALSE(heard.reports.empty());
   EXPECT_TRUE(heard.reports.back().finished);
@@ -244,7 +227,7 @@ TEST_F(ImageCacheTest, DecompressingALocalFileIsLogged) {
 
 TEST_F(ImageCacheTest, AnHttpErrorFailsAndCachesNothing) {
   auto c = cache();
-  auto e = error_of([&] { c.pull(url("missing.img")); });
+  auto e = error_from([&] { c.pull(url("missing.img")); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("404"));
   expect_nothing_cached();
@@ -257,7 +240,7 @@ TEST_F(ImageCacheTest, RefusedConnectionFails) {
   options.download.attempts = 1;
   ImageCache c(options);
   // Port 1 on loopback: nothing listens there.
-  auto e = error_of([&] { c.pull("http://127.0.0.1:1/disk.qcow2"); });
+  auto e = error_from([&] { c.pull("http://127.0.0.1:1/disk.qcow2"); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   expect_nothing_cached();
 }
@@ -338,7 +321,7 @@ TEST_F(ImageCacheTest, APullWaitingForTheLockTimesOut) {
   options.lock_timeout = 200ms;
   Heard heard;
   heard.listen(options);
-  auto e = error_of([&] { ImageCache(options).pull(url("disk.qcow2")); });
+  auto e = error_from([&] { ImageCache(options).pull(url("disk.qcow2")); });
   ::close(*held);
   EXPECT_EQ(e.code(), errc::image_locked);
   EXPECT_THAT(e.message(), HasSubstr("timed out waiting for the lock on " + url("disk.qcow2")));
@@ -353,7 +336,7 @@ TEST_F(ImageCacheTest, APullWaitingForTheLockTimesOut) {
 TEST_F(ImageCacheTest, ChecksumMismatchFailsAndCachesNothing) {
   auto c = cache();
   const std::string wrong(64, 'a');
-  auto e = error_of([&] { c.pull(url("disk.qcow2"), wrong); });
+  auto e = error_from([&] { c.pull(url("disk.qcow2"), wrong); });
   EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
   EXPECT_THAT(e.message(), HasSubstr(wrong));
   EXPECT_THAT(e.message(), HasSubstr(sha256_hex(qcow2_bytes_)));
@@ -365,7 +348,7 @@ TEST_F(ImageCacheTest, ChecksumMismatchFailsAndCachesNothing) {
   fs::path path = c.pull(url("disk.qcow2"), right);
   EXPECT_EQ(read_bytes(path), qcow2_bytes_);
   // A cached entry is checked too.
-  EXPECT_EQ(error_of([&] { c.pull(url("disk.qcow2"), wrong); }).code(), errc::image_checksum_mismatch);
+  EXPECT_EQ(error_from([&] { c.pull(url("disk.qcow2"), wrong); }).code(), errc::image_checksum_mismatch);
   EXPECT_EQ(c.pull(url("disk.qcow2"), right), path);
   EXPECT_EQ(gets_of("disk.qcow2"), 2);
 }
@@ -373,7 +356,7 @@ TEST_F(ImageCacheTest, ChecksumMismatchFailsAndCachesNothing) {
 TEST_F(ImageCacheTest, MalformedChecksumIsRefusedBeforeDownloading) {
   auto c = cache();
   for (const std::string& bad : std::vector<std::string>{"abc", std::string(63, 'a'), std::string(64, 'g'), std::string(65, 'a')}) {
-    EXPECT_EQ(error_of([&] { c.pull(url("disk.qcow2"), bad); }).code(), errc::image_bad_checksum) << bad;
+    EXPECT_EQ(error_from([&] { c.pull(url("disk.qcow2"), bad); }).code(), errc::image_bad_checksum) << bad;
   }
   EXPECT_TRUE(requests().empty());
 }
@@ -424,7 +407,7 @@ TEST_F(ImageCacheTest, CorruptCompressedDownloadFails) {
   std::string zstd_magic_then_garbage = std::string("\x28\xb5\x2f\xfd", 4) + std::string(5000, 'z');
   write_bytes(served_ / "broken.zst", zstd_magic_then_garbage);
   auto c = cache();
-  EXPECT_EQ(error_of([&] { c.pull(url("broken.zst")); }).code(), errc::image_decompress_failed);
+  EXPECT_EQ(error_from([&] { c.pull(url("broken.zst")); }).code(), errc::image_decompress_failed);
   expect_nothing_cached();
 }
 
@@ -502,14 +485,14 @@ TEST_F(ImageCacheTest, InspectAndRemoveBySourceOrKey) {
 
   c.remove(url("disk.qcow2"));
   EXPECT_FALSE(fs::exists(a.parent_path()));
-  EXPECT_EQ(error_of([&] { c.inspect(url("disk.qcow2")); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.inspect(url("disk.qcow2")); }).code(), errc::image_not_found);
   ASSERT_EQ(c.list().size(), 1u);
 
   c.remove(key_b);
   EXPECT_FALSE(fs::exists(b.parent_path()));
   EXPECT_TRUE(c.list().empty());
-  EXPECT_EQ(error_of([&] { c.remove(key_b); }).code(), errc::image_not_found);
-  EXPECT_EQ(error_of([&] { c.remove(url("never-pulled")); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.remove(key_b); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.remove(url("never-pulled")); }).code(), errc::image_not_found);
 
   // Pulled again after removal: downloaded again.
   // Pulled again after removal: downloaded again (the redirect fetched it once too).
@@ -521,11 +504,11 @@ TEST_F(ImageCacheTest, LocalPathsAreUsedInPlace) {
   auto c = cache();
   EXPECT_EQ(c.pull(qcow2_.string()), qcow2_);
   EXPECT_EQ(c.pull(qcow2_.string(), sha256_hex(qcow2_bytes_)), qcow2_);
-  EXPECT_EQ(error_of([&] { c.pull(qcow2_.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
-  EXPECT_EQ(error_of([&] { c.pull((tmp_ / "nope.img").string()); }).code(), errc::image_not_found);
-  EXPECT_EQ(error_of([&] { c.pull(served_.string()); }).code(), errc::image_not_found);
-  EXPECT_EQ(error_of([&] { c.pull("ftp://127.0.0.1/disk.qcow2"); }).code(), errc::image_bad_source);
-  EXPECT_EQ(error_of([&] { c.pull(""); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_from([&] { c.pull(qcow2_.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
+  EXPECT_EQ(error_from([&] { c.pull((tmp_ / "nope.img").string()); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.pull(served_.string()); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.pull("ftp://127.0.0.1/disk.qcow2"); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_from([&] { c.pull(""); }).code(), errc::image_bad_source);
   EXPECT_FALSE(fs::exists(root_));  // nothing copied, nothing created
 }
 
@@ -584,7 +567,7 @@ TEST_F(ImageCacheTest, LocalCompressedFilesAreDecompressedIntoTheCache) {
     EXPECT_EQ(relative.out, "");  // -q
     EXPECT_EQ(fs::last_write_time(path), written);
     EXPECT_EQ(c.pull(file.string(), sha256_hex(compressed)), path);
-    EXPECT_EQ(error_of([&] { c.pull(file.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
+    EXPECT_EQ(error_from([&] { c.pull(file.string(), std::string(64, '0')); }).code(), errc::image_checksum_mismatch);
     images.push_back(path);
   }
   EXPECT_EQ(c.list().size(), images.size());
@@ -620,7 +603,7 @@ TEST_F(ImageCacheTest, CorruptLocalCompressedFileFailsAndCachesNothing) {
   const fs::path file = tmp_ / "broken.xz";
   write_bytes(file, std::string("\xfd" "7zXZ\x00", 6) + std::string(5000, 'z'));
   auto c = cache();
-  auto e = error_of([&] { c.pull(file.string()); });
+  auto e = error_from([&] { c.pull(file.string()); });
   EXPECT_EQ(e.code(), errc::image_decompress_failed);
   EXPECT_THAT(e.message(), HasSubstr(file.string()));
   expect_nothing_cached();
@@ -635,7 +618,7 @@ TEST_F(ImageCacheTest, KeysCanBeGivenByAUniquePrefix) {
   std::string upper = key.substr(0, 8);
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
   EXPECT_EQ(c.inspect(upper).path, a);
-  EXPECT_EQ(error_of([&] { c.inspect(key.substr(0, 3)); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { c.inspect(key.substr(0, 3)); }).code(), errc::image_not_found);
 
   // Two entries sharing a prefix (made by hand: keys are SHA-256 digests).
   for (const std::string& fake : {"abcd1" + std::string(59, '0'), "abcd2" + std::string(59, '0')}) {
@@ -645,10 +628,10 @@ TEST_F(ImageCacheTest, KeysCanBeGivenByAUniquePrefix) {
                 nlohmann::json{{"source", "src-" + fake.substr(4, 1)}, {"sha256", fake}, {"format", "raw"}, {"size", 1}}
                     .dump());
   }
-  auto e = error_of([&] { c.inspect("abcd"); });
+  auto e = error_from([&] { c.inspect("abcd"); });
   EXPECT_EQ(e.code(), errc::image_ambiguous);
   EXPECT_THAT(e.message(), HasSubstr("abcd10000000 (src-1), abcd20000000 (src-2)"));
-  EXPECT_EQ(error_of([&] { c.remove("ABCD"); }).code(), errc::image_ambiguous);
+  EXPECT_EQ(error_from([&] { c.remove("ABCD"); }).code(), errc::image_ambiguous);
   EXPECT_EQ(c.inspect("abcd2").source, "src-2");
   c.remove("abcd2");
   EXPECT_EQ(c.inspect("abcd").source, "src-1");
@@ -664,8 +647,8 @@ TEST(ImageCacheRootTest, DefaultRootFollowsXdgCacheHome) {
   env.set("VMCTL_IMAGE_CACHE", "/own/cache");
   EXPECT_EQ(ImageCache::default_root(env), fs::path("/own/cache"));
   env.set("VMCTL_IMAGE_CACHE", "relative/cache");
-  EXPECT_EQ(error_of([&] { ImageCache::default_root(env); }).code(), errc::image_bad_source);
-  EXPECT_EQ(error_of([] { ImageCache::default_root(Environment{}); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_from([&] { ImageCache::default_root(env); }).code(), errc::image_bad_source);
+  EXPECT_EQ(error_from([] { ImageCache::default_root(Environment{}); }).code(), errc::image_bad_source);
 }
 
 TEST(ImageCacheKeyTest, KeyIsTheSha256OfTheSource) {

@@ -25,6 +25,9 @@
 #include "image/oci_reference.hpp"
 #include "image/oci_registry.hpp"
 #include "image/sha256.hpp"
+#include "support/error_from.hpp"
+#include "support/free_port.hpp"
+#include "support/bytes.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -39,45 +42,12 @@ using ::testing::Not;
 using vmctl::test::ProcessOptions;
 using vmctl::test::RunningProcess;
 using vmctl::test::TempDir;
+using vmctl::test::read_bytes;
+using vmctl::test::write_bytes;
+using vmctl::test::free_port;
+using vmctl::test::error_from;
 
 const std::string kHelper = VMCTL_SOURCE_DIR "/tests/image/oci_helper.py";
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const fs::path& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
-
-template <typename F>
-vm_manager::Error error_of(F body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return vm_manager::Error("none", "none");
-}
-
-// A port nobody listens on right now (the registry binds it a moment later;
-// a lost race is retried by the caller).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 void stop(std::optional<RunningProcess>& process) {
   if (!process) return;
@@ -259,7 +229,7 @@ TEST_F(OciRegistryTest, PullsByDigestAndChecksTheUsersSha256Too) {
   auto c = cache();
   const std::string src = direct("vm/base@" + registry->base.manifest);
   const std::string layer_hex = registry->base.layer.substr(7);
-  EXPECT_EQ(error_of([&] { c.pull(src, std::string(64, 'a')); }).code(), errc::image_checksum_mismatch);
+  EXPECT_EQ(error_from([&] { c.pull(src, std::string(64, 'a')); }).code(), errc::image_checksum_mismatch);
   expect_nothing_cached();
   fs::path path = c.pull(src, layer_hex);
   EXPECT_EQ(read_bytes(path), registry->qcow2);
@@ -269,7 +239,7 @@ TEST_F(OciRegistryTest, PullsByDigestAndChecksTheUsersSha256Too) {
 TEST_F(OciRegistryTest, AManifestThatDoesNotMatchTheDigestIsRefused) {
   // The proxy answers every by-digest manifest request with tag "decoy"'s manifest.
   start_proxy({"--mode", "wrong-manifest", "--tag", "decoy"});
-  auto e = error_of([&] { cache().pull(proxied("vm/base@" + registry->base.manifest)); });
+  auto e = error_from([&] { cache().pull(proxied("vm/base@" + registry->base.manifest)); });
   EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
   EXPECT_THAT(e.message(), HasSubstr("manifest digest mismatch"));
   EXPECT_THAT(e.message(), HasSubstr(registry->decoy.manifest));
@@ -278,7 +248,7 @@ TEST_F(OciRegistryTest, AManifestThatDoesNotMatchTheDigestIsRefused) {
 
 TEST_F(OciRegistryTest, ACorruptBlobIsDetectedAndDeleted) {
   start_proxy({"--mode", "corrupt"});
-  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  auto e = error_from([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_checksum_mismatch);
   EXPECT_THAT(e.message(), HasSubstr("blob digest mismatch"));
   EXPECT_THAT(e.message(), HasSubstr(registry->base.layer));
@@ -318,7 +288,7 @@ TEST_F(OciRegistryTest, AnIndexWithoutThePlatformIsNotFoundAndSaysWhatItHas) {
   RegistryOptions options;
   options.platform = OciPlatform{"linux", "riscv64", ""};
   RegistryClient client(parse_oci_reference(direct("vm/multi:v1")), options);
-  auto e = error_of([&] { client.resolve(); });
+  auto e = error_from([&] { client.resolve(); });
   EXPECT_EQ(e.code(), errc::image_not_found);
   EXPECT_THAT(e.message(), HasSubstr("no linux/riscv64 manifest"));
   EXPECT_THAT(e.message(), HasSubstr("linux/arm64, linux/amd64, linux/s390x"));
@@ -338,16 +308,16 @@ TEST(OciPlatformTest, TheHostsMachineInOciNames) {
 }
 
 TEST_F(OciRegistryTest, AMissingTagOrRepositoryIsNotFound) {
-  auto e = error_of([&] { cache().pull(direct("vm/base:nope")); });
+  auto e = error_from([&] { cache().pull(direct("vm/base:nope")); });
   EXPECT_EQ(e.code(), errc::image_not_found);
   EXPECT_THAT(e.message(), HasSubstr("vm/base:nope"));
   EXPECT_FALSE(e.help().empty());
-  EXPECT_EQ(error_of([&] { cache().pull(direct("vm/nothing/here:v1")); }).code(), errc::image_not_found);
+  EXPECT_EQ(error_from([&] { cache().pull(direct("vm/nothing/here:v1")); }).code(), errc::image_not_found);
   expect_nothing_cached();
 }
 
 TEST_F(OciRegistryTest, AManifestWithoutADiskLayerIsRefused) {
-  auto e = error_of([&] { cache().pull(direct("vm/notdisk:v1")); });
+  auto e = error_from([&] { cache().pull(direct("vm/notdisk:v1")); });
   EXPECT_EQ(e.code(), errc::image_bad_image);
   EXPECT_THAT(e.message(), HasSubstr("application/vnd.oci.image.layer.v1.tar+gzip"));
   EXPECT_THAT(e.help(), HasSubstr(std::string(kQcow2LayerType)));
@@ -375,12 +345,12 @@ TEST_F(OciRegistryTest, AnonymousBearerTokensAreFetched) {
 
 TEST_F(OciRegistryTest, BearerTokensWithCredentialsFromTheEnvironment) {
   start_proxy({"--mode", "bearer", "--user", "alice", "--password", "s3cret-pw"});
-  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  auto e = error_from([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_USERNAME"));
   env_.set("VMCTL_REGISTRY_USERNAME", "alice");
   env_.set("VMCTL_REGISTRY_PASSWORD", "wrong-pw");
-  e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  e = error_from([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.message() + e.help(), Not(HasSubstr("wrong-pw")));
   expect_nothing_cached();
@@ -390,12 +360,12 @@ TEST_F(OciRegistryTest, BearerTokensWithCredentialsFromTheEnvironment) {
 
 TEST_F(OciRegistryTest, BasicAuthWithCredentialsFromTheEnvironment) {
   start_proxy({"--mode", "basic", "--user", "bob", "--password", "hunter2"});
-  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  auto e = error_from([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   EXPECT_THAT(e.help(), HasSubstr("VMCTL_REGISTRY_PASSWORD"));
   env_.set("VMCTL_REGISTRY_USERNAME", "bob");
   env_.set("VMCTL_REGISTRY_PASSWORD", "nope");
-  EXPECT_EQ(error_of([&] { cache().pull(proxied("vm/base:v1")); }).code(), errc::image_registry_auth);
+  EXPECT_EQ(error_from([&] { cache().pull(proxied("vm/base:v1")); }).code(), errc::image_registry_auth);
   env_.set("VMCTL_REGISTRY_PASSWORD", "hunter2");
   EXPECT_EQ(read_bytes(cache().pull(proxied("vm/base:v1"))), registry->qcow2);
 }
@@ -457,7 +427,7 @@ TEST_F(OciRegistryTest, TransientRegistryFailuresAreRetried) {
 TEST_F(OciRegistryTest, WithoutRetriesA503IsARegistryFailure) {
   start_proxy({"--mode", "bearer", "--flaky"});
   auto c = cache(1);
-  const auto e = error_of([&] { c.pull(proxied("vm/base:v1")); });
+  const auto e = error_from([&] { c.pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_failed);
   EXPECT_THAT(e.what(), HasSubstr("try again (UNAVAILABLE)"));
   expect_nothing_cached();
@@ -501,14 +471,14 @@ TEST_F(OciRegistryTest, ATokenThatExpiresDuringTheBlobDownloadIsRenewedAndTheDow
 TEST_F(OciRegistryTest, ATokenRefusedAgainAfterRenewalIsAnAuthError) {
   // Tokens good for no request at all: renewing does not help, and the pull stops.
   start_proxy({"--mode", "bearer", "--token-uses", "-1"});
-  auto e = error_of([&] { cache().pull(proxied("vm/base:v1")); });
+  auto e = error_from([&] { cache().pull(proxied("vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_auth);
   expect_nothing_cached();
 }
 
 TEST_F(OciRegistryTest, AnUnreachableRegistryIsARegistryFailure) {
   int port = free_port();
-  auto e = error_of([&] { cache().pull(source("127.0.0.1:" + std::to_string(port), "vm/base:v1")); });
+  auto e = error_from([&] { cache().pull(source("127.0.0.1:" + std::to_string(port), "vm/base:v1")); });
   EXPECT_EQ(e.code(), errc::image_registry_failed);
   expect_nothing_cached();
 }
@@ -535,7 +505,7 @@ TEST(OciReferenceTest, MalformedReferencesAreBadSources) {
         "oci://registry/repo:", "oci://registry/repo:-v1", "oci://registry/a//b:v1", "oci://registry:99999/repo:v1",
         "oci://registry:/repo:v1", "oci://reg_istry/repo:v1", "oci://registry/repo@sha256:abc",
         "oci://registry/repo@md5:" + std::string(32, 'a'), "oci:///repo:v1", "oci://registry/repo:v1 x"}) {
-    auto e = error_of([&] { parse_oci_reference(text); });
+    auto e = error_from([&] { parse_oci_reference(text); });
     EXPECT_EQ(e.code(), errc::image_bad_source) << text;
     EXPECT_THAT(e.help(), HasSubstr("oci://REGISTRY/REPOSITORY")) << text;
   }

@@ -22,6 +22,9 @@
 
 #include "image/image_cache.hpp"
 #include "image/oci_registry.hpp"
+#include "support/error_from.hpp"
+#include "support/free_port.hpp"
+#include "support/bytes.hpp"
 #include "support/https_server.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -38,43 +41,14 @@ using ::testing::Not;
 using vmctl::test::ProcessOptions;
 using vmctl::test::RunningProcess;
 using vmctl::test::TempDir;
+using vmctl::test::read_bytes;
+using vmctl::test::free_port;
+using vmctl::test::error_from;
 using vmctl::test::TestCa;
 using vmctl::test::TestHttpsServer;
 using vmctl::test::Validity;
 
 const std::string kHelper = VMCTL_SOURCE_DIR "/tests/image/oci_helper.py";
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-template <typename F>
-vm_manager::Error error_of(F body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no vm_manager::Error was raised";
-  return vm_manager::Error("none", "none");
-}
-
-// A port nobody listens on right now on `address` (a lost race is retried).
-int free_port(const std::string& address) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 void stop(std::optional<RunningProcess>& process) {
   if (!process) return;
@@ -197,7 +171,7 @@ TEST_F(TlsPullTest, AnHttpsImageIsPulledWithTheCaFile) {
 
 TEST_F(TlsPullTest, WithoutTheCaFileTheServerIsUntrusted) {
   TestHttpsServer server(served_, ca_.issue("good", {"127.0.0.1"}));
-  auto e = error_of([&] { cache().pull(server.url("disk.qcow2")); });
+  auto e = error_from([&] { cache().pull(server.url("disk.qcow2")); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("127.0.0.1:" + std::to_string(server.port())));
   EXPECT_THAT(e.message(), HasSubstr("not signed by a certificate authority this machine trusts"));
@@ -209,7 +183,7 @@ TEST_F(TlsPullTest, WithoutTheCaFileTheServerIsUntrusted) {
 TEST_F(TlsPullTest, AnExpiredCertificateIsRefusedEvenWithTheCaFile) {
   TestHttpsServer server(served_, ca_.issue("expired", {"127.0.0.1"}, Validity::expired));
   trust_the_test_ca();
-  auto e = error_of([&] { cache().pull(server.url("disk.qcow2")); });
+  auto e = error_from([&] { cache().pull(server.url("disk.qcow2")); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("127.0.0.1:" + std::to_string(server.port())));
   EXPECT_THAT(e.message(), HasSubstr("has expired"));
@@ -220,7 +194,7 @@ TEST_F(TlsPullTest, AnExpiredCertificateIsRefusedEvenWithTheCaFile) {
 TEST_F(TlsPullTest, ACertificateForAnotherHostIsRefused) {
   TestHttpsServer server(served_, ca_.issue("for-127-0-0-1", {"127.0.0.1"}), "127.0.0.2");
   trust_the_test_ca();
-  auto e = error_of([&] { cache().pull(server.url("disk.qcow2")); });
+  auto e = error_from([&] { cache().pull(server.url("disk.qcow2")); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("127.0.0.2:" + std::to_string(server.port())));
   EXPECT_THAT(e.message(), HasSubstr("made out for another host name"));
@@ -231,7 +205,7 @@ TEST_F(TlsPullTest, AMissingOrEmptyCaFileIsAnErrorNamingTheVariableAndThePath) {
   TestHttpsServer server(served_, ca_.issue("good", {"127.0.0.1"}));
   const fs::path missing = tmp_ / "no-such-ca.pem";
   env_.set("VMCTL_CA_FILE", missing.string());
-  auto e = error_of([&] { cache().pull(server.url("disk.qcow2")); });
+  auto e = error_from([&] { cache().pull(server.url("disk.qcow2")); });
   EXPECT_EQ(e.code(), errc::input_not_found);
   EXPECT_THAT(e.message(), HasSubstr("VMCTL_CA_FILE"));
   EXPECT_THAT(e.message(), HasSubstr(missing.string()));
@@ -239,7 +213,7 @@ TEST_F(TlsPullTest, AMissingOrEmptyCaFileIsAnErrorNamingTheVariableAndThePath) {
   const fs::path empty = tmp_ / "empty.pem";
   std::ofstream(empty) << "not a certificate\n";
   env_.set("VMCTL_CA_FILE", empty.string());
-  e = error_of([&] { cache().pull(server.url("disk.qcow2")); });
+  e = error_from([&] { cache().pull(server.url("disk.qcow2")); });
   EXPECT_EQ(e.code(), errc::input_unreadable);
   EXPECT_THAT(e.message(), HasSubstr(empty.string()));
   EXPECT_THAT(e.message(), HasSubstr("no PEM certificate"));
@@ -268,7 +242,7 @@ TEST_F(TlsPullTest, ARegistryBehindTlsIsPulledOverHttpsWithTheCaFile) {
   const auto cert = ca_.issue("registry", {"127.0.0.2"});
   start_registry("127.0.0.2", &cert);
   const std::string src = "oci://" + registry_.host() + "/vm/base:v1";
-  auto e = error_of([&] { cache().pull(src); });
+  auto e = error_from([&] { cache().pull(src); });
   EXPECT_EQ(e.code(), errc::image_registry_failed);
   EXPECT_THAT(e.message(), HasSubstr("https://" + registry_.host()));
   EXPECT_THAT(e.message(), HasSubstr("not signed by a certificate authority this machine trusts"));
@@ -285,7 +259,7 @@ TEST_F(TlsPullTest, InsecureAllowsPlainHttpToARegistryThatIsNotLocal) {
   start_proxy("127.0.0.2", {"--mode", "plain"});
   const std::string src = "oci://" + proxy_host_ + "/vm/base:v1";
   // Not local: https is tried, and a plain-HTTP server fails the handshake.
-  auto e = error_of([&] { cache().pull(src); });
+  auto e = error_from([&] { cache().pull(src); });
   EXPECT_EQ(e.code(), errc::image_registry_failed);
   EXPECT_THAT(e.message(), HasSubstr("https://" + proxy_host_));
   EXPECT_THAT(e.message(), HasSubstr("TLS handshake with " + proxy_host_ + " failed"));
@@ -304,7 +278,7 @@ TEST_F(TlsPullTest, InsecureDoesNotTurnOffCertificateChecks) {
                             "--cdn-key", cdn.key.string()});
   env_.set("VMCTL_REGISTRY_INSECURE", "1");
   const std::string src = "oci://" + proxy_host_ + "/vm/base:v1";
-  auto e = error_of([&] { cache().pull(src); });
+  auto e = error_from([&] { cache().pull(src); });
   EXPECT_EQ(e.code(), errc::image_download_failed);
   EXPECT_THAT(e.message(), HasSubstr("not signed by a certificate authority this machine trusts"));
   EXPECT_THAT(e.message(), HasSubstr("127.0.0.2:"));
