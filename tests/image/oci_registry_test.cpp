@@ -26,7 +26,7 @@
 #include "image/oci_registry.hpp"
 #include "image/sha256.hpp"
 #include "support/error_from.hpp"
-#include "support/free_port.hpp"
+#include "support/ports.hpp"
 #include "support/bytes.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -187,9 +187,9 @@ class OciRegistryTest : public ::testing::Test {
                                   port_file.string(), "--log", proxy_log_.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proxy_.emplace(argv, ProcessOptions{{}, 120s});
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
-    ASSERT_TRUE(fs::exists(port_file)) << "the proxy did not start";
-    proxy_port_ = std::stoi(read_bytes(port_file));
+    const auto port = vmctl::test::wait_for_port_file(port_file);
+    ASSERT_TRUE(port) << "the proxy did not start";
+    proxy_port_ = *port;
   }
 
   void expect_nothing_cached() const {

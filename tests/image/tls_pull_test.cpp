@@ -23,7 +23,7 @@
 #include "image/image_cache.hpp"
 #include "image/oci_registry.hpp"
 #include "support/error_from.hpp"
-#include "support/free_port.hpp"
+#include "support/ports.hpp"
 #include "support/bytes.hpp"
 #include "support/https_server.hpp"
 #include "support/process.hpp"
@@ -146,9 +146,9 @@ class TlsPullTest : public ::testing::Test {
                                   port_file.string(), "--log", (tmp_ / "proxy.log").string(), "--bind", address};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proxy_.emplace(argv, ProcessOptions{{}, 120s});
-    for (int i = 0; i < 1200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
-    ASSERT_TRUE(fs::exists(port_file)) << "the proxy did not start";
-    proxy_host_ = address + ":" + std::to_string(std::stoi(read_bytes(port_file)));
+    const auto port = vmctl::test::wait_for_port_file(port_file);
+    ASSERT_TRUE(port) << "the proxy did not start";
+    proxy_host_ = address + ":" + std::to_string(*port);
   }
 
   TempDir tmp_;

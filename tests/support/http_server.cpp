@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include "support/bytes.hpp"
+#include "support/ports.hpp"
 
 #ifndef VMCTL_SOURCE_DIR
 #error "VMCTL_SOURCE_DIR must name the source tree"
@@ -16,17 +17,6 @@
 namespace vmctl::test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 TestHttpServer::TestHttpServer(const fs::path& root, int cut_after)
     : state_dir_(fs::path(root).concat(".http")) {
@@ -38,12 +28,12 @@ TestHttpServer::TestHttpServer(const fs::path& root, int cut_after)
                                             std::to_string(cut_after), "--detail-log",
                                             (state_dir_ / "requests.jsonl").string()},
                    ProcessOptions{{}, 3600s});
-  for (int i = 0; i < 400 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
-  if (!fs::exists(port_file)) {
+  const auto port = wait_for_port_file(port_file);
+  if (!port) {
     ADD_FAILURE() << "the test HTTP server did not start";
     return;
   }
-  port_ = std::stoi(slurp(port_file));
+  port_ = *port;
 }
 
 TestHttpServer::~TestHttpServer() {
@@ -56,7 +46,7 @@ std::string TestHttpServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
 }
 
-std::string TestHttpServer::log() const { return slurp(state_dir_ / "requests.log"); }
+std::string TestHttpServer::log() const { return read_bytes(state_dir_ / "requests.log"); }
 
 }  // namespace vmctl::test
 
@@ -72,7 +62,7 @@ std::optional<std::string> optional_string(const nlohmann::json& j, const char* 
 
 std::vector<SeenRequest> TestHttpServer::requests() const {
   std::vector<SeenRequest> seen;
-  std::istringstream in(slurp(state_dir_ / "requests.jsonl"));
+  std::istringstream in(read_bytes(state_dir_ / "requests.jsonl"));
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
     seen.push_back(SeenRequest{j.at("method"), j.at("path"), optional_string(j, "range"), optional_string(j, "if_range"),

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
-#include <thread>
+#include "support/bytes.hpp"
+#include "support/ports.hpp"
 
 #ifndef VMCTL_SOURCE_DIR
 #error "VMCTL_SOURCE_DIR must name the source tree"
@@ -14,17 +13,6 @@
 namespace vmctl::test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
 
 TestHttpsServer::TestHttpsServer(const fs::path& root, const ServerCertificate& certificate,
                                  const std::string& address)
@@ -37,13 +25,12 @@ TestHttpsServer::TestHttpsServer(const fs::path& root, const ServerCertificate& 
                                             certificate.key.string(), "--bind", address, "--port-file",
                                             port_file.string(), "--log", (state_dir_ / "requests.log").string()},
                    ProcessOptions{{}, 3600s});
-  // Bounded only to catch a server that died: it normally writes it at once.
-  for (int i = 0; i < 1200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(25ms);
-  if (!fs::exists(port_file)) {
+  const auto port = wait_for_port_file(port_file);
+  if (!port) {
     ADD_FAILURE() << "the test HTTPS server did not start";
     return;
   }
-  port_ = std::stoi(slurp(port_file));
+  port_ = *port;
 }
 
 TestHttpsServer::~TestHttpsServer() {
@@ -56,6 +43,6 @@ std::string TestHttpsServer::url(const std::string& path) const {
   return "https://" + address_ + ":" + std::to_string(port_) + "/" + path;
 }
 
-std::string TestHttpsServer::log() const { return slurp(state_dir_ / "requests.log"); }
+std::string TestHttpsServer::log() const { return read_bytes(state_dir_ / "requests.log"); }
 
 }  // namespace vmctl::test
