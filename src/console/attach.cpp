@@ -31,11 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// After piped input ends, the console's reply to the last line may still be
-// on its way: wait until it has been quiet this long, but no longer in total
-// than kEofMaxWait (a chatty VM must not keep us forever).
-constexpr milliseconds kEofQuietPeriod{200};
-constexpr milliseconds kEofMaxWait{2000};
 // On detach, how long typed bytes may take to reach the console.
 constexpr milliseconds kDetachFlushTimeout{500};
 constexpr std::size_t kChunk = 4096;
@@ -196,8 +191,8 @@ int poll_timeout(Clock::time_point deadline) {
 
 class Relay {
  public:
-  Relay(ConsoleStream& stream, int in_fd, int out_fd, bool interactive)
-      : stream_(stream), in_fd_(in_fd), out_fd_(out_fd), interactive_(interactive) {}
+  Relay(ConsoleStream& stream, int in_fd, int out_fd, bool interactive, const AttachOptions& options)
+      : stream_(stream), in_fd_(in_fd), out_fd_(out_fd), interactive_(interactive), options_(options) {}
 
   AttachEnd run() {
     while (true) {
@@ -226,10 +221,10 @@ class Relay {
   bool wants_input() const { return !input_done_ && to_console_.size() < kChunk; }
 
   // After EOF: once everything typed is sent and the console has been quiet
-  // for a moment, or at the latest kEofMaxWait after EOF.
+  // for a moment, or at the latest eof_max_wait after EOF.
   Clock::time_point grace_deadline() const {
-    Clock::time_point latest = input_end_ + kEofMaxWait;
-    return to_console_.empty() ? std::min(last_activity_ + kEofQuietPeriod, latest) : latest;
+    Clock::time_point latest = input_end_ + options_.eof_max_wait;
+    return to_console_.empty() ? std::min(last_activity_ + options_.eof_quiet_period, latest) : latest;
   }
 
   // Copies what the console sent to out_fd; false once the console is gone.
@@ -303,6 +298,7 @@ class Relay {
   int in_fd_;
   int out_fd_;
   bool interactive_;
+  const AttachOptions& options_;
   std::string to_console_;
   bool input_done_ = false;
   Clock::time_point input_end_{};
@@ -379,7 +375,7 @@ AttachEnd attach_stream(ConsoleStream& stream, int in_fd, int out_fd, const Atta
   AttachEnd end;
   {
     RawTerminal terminal(in_fd);
-    end = Relay(stream, in_fd, out_fd, terminal.active()).run();
+    end = Relay(stream, in_fd, out_fd, terminal.active(), options).run();
   }
   if (end == AttachEnd::console_closed && options.on_console_closed) options.on_console_closed(stream.close_reason());
   return end;

@@ -31,6 +31,12 @@ struct AttachOptions {
   std::function<void(const std::string& reason)> on_console_closed;
   // Connecting to a websocket console gives up after this long.
   std::chrono::milliseconds connect_timeout{10'000};
+  // After piped input ends, the console's reply to the last line may still
+  // be on its way: the attach ends once the console has been quiet for
+  // eof_quiet_period, and at the latest eof_max_wait after the end of input
+  // (a chatty VM must not keep it forever).
+  std::chrono::milliseconds eof_quiet_period{200};
+  std::chrono::milliseconds eof_max_wait{2000};
 };
 
 // A connected console as the relay sees it: bytes both ways and an fd to
