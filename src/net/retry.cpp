@@ -40,8 +40,10 @@ bool digits(std::string_view text, int& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters, fixed places).
-std::optional<std::chrono::system_clock::time_point> http_date(std::string_view v) {
+// IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters, fixed places),
+// in seconds since the epoch: a time_point could not hold the year 9999 a
+// server may send.
+std::optional<std::time_t> http_date(std::string_view v) {
   if (v.size() != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' || v[19] != ':' ||
       v[22] != ':' || v[25] != ' ' || v.substr(26) != "GMT") {
     return std::nullopt;
@@ -59,7 +61,7 @@ std::optional<std::chrono::system_clock::time_point> http_date(std::string_view 
   }
   const std::time_t t = ::timegm(&tm);
   if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
+  return t;
 }
 
 double random_jitter() {
@@ -93,8 +95,9 @@ std::optional<milliseconds> parse_retry_after(std::string_view value, std::chron
   if (auto delta = delta_seconds(value)) return delta;
   auto when = http_date(value);
   if (!when) return std::nullopt;
-  if (*when <= now) return milliseconds(0);
-  return std::min(std::chrono::duration_cast<milliseconds>(*when - now), milliseconds(seconds(kMaxSeconds)));
+  const std::time_t now_s = std::chrono::system_clock::to_time_t(now);
+  if (*when <= now_s) return milliseconds(0);
+  return milliseconds(seconds(std::min<long long>(*when - now_s, kMaxSeconds)));
 }
 
 milliseconds retry_delay(const RetryPolicy& policy, int retry, const std::optional<std::string>& retry_after,

@@ -75,6 +75,9 @@ TEST(Retry, RetryAfterAsAnHttpDate) {
   EXPECT_EQ(parse_retry_after("Sat, 05 Foo 2026 05:00:30 GMT", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("Sat, 5 Dec 2026 05:00:30 GMT", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("Sat, 05 Dec 2026 25:00:30 GMT", now), std::nullopt);
+  // Beyond what a clock's nanoseconds hold (found by fuzz/http_answer_fuzz):
+  // capped like a huge delta, never overflowing.
+  EXPECT_EQ(parse_retry_after("Sat, 06 Nov 9149 08:49:37 GMT", now), parse_retry_after("999999999999", now));
 }
 
 TEST(Retry, TheDelayIsTheServersWhenGivenCappedElseTheBackoff) {

@@ -4,32 +4,16 @@
 // crash, an abort or an escaping exception.
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+#include "support/fuzz_corpus.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
-
-std::vector<std::string> corpus() {
-  std::vector<std::string> seeds;
-  for (const auto& entry : fs::directory_iterator(fs::path(VMCTL_SOURCE_DIR) / "fuzz/corpus/store")) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return seeds;
-}
-
-void run(const std::string& input) {
-  LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
-}
+std::vector<std::string> corpus() { return vmctl::test::fuzz_corpus("store"); }
+void run(const std::string& input) { vmctl::test::run_fuzz_harness(input); }
 
 TEST(StoreFuzzReplay, TheSeedCorpusPasses) {
   auto seeds = corpus();
