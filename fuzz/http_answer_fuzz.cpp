@@ -1,8 +1,9 @@
 // libFuzzer target for what a download reads from a server's answer
-// (src/image/resume.cpp, src/net/retry.cpp): Content-Range, Content-Length,
-// ETag and Last-Modified, and Retry-After all come from a peer that may be
-// hostile or broken, and decide where bytes go in the .partial file and how
-// long vmctl sleeps.
+// (src/image/resume.cpp, src/net/retry.cpp, src/image/auth_challenge.cpp):
+// Content-Range, Content-Length, ETag and Last-Modified, Retry-After and a
+// registry's WWW-Authenticate all come from a peer that may be hostile or
+// broken, and decide where bytes go in the .partial file, how long vmctl
+// sleeps and where it asks for a token.
 //
 // Input: header lines ("name: value", LF-separated, names lower-cased as
 // net/ gives them). Every parser must return a value or nullopt, never
@@ -11,12 +12,14 @@
 // Retry-After within the policy's cap.
 //
 // Also compiled into image_cache_test (g++), which replays the corpus.
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "image/auth_challenge.hpp"
 #include "image/resume.hpp"
 #include "net/retry.hpp"
 #include "util/strings.hpp"
@@ -62,6 +65,17 @@ void check_retry_after(const std::string& value) {
   }
 }
 
+void check_challenge(const std::string& value) {
+  const auto challenge = vm_manager::image::parse_auth_challenge(value);
+  if (challenge.scheme != vm_manager::util::lower(challenge.scheme)) std::abort();
+  for (const auto& [name, param] : challenge.params) {
+    if (name != vm_manager::util::lower(name)) std::abort();
+    for (unsigned char c : vm_manager::image::url_encode(param)) {
+      if (!std::isalnum(c) && c != '%' && c != '-' && c != '_' && c != '.' && c != '~') std::abort();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -70,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_range(value);
     (void)vm_manager::image::parse_content_length(value);
     check_retry_after(value);
+    check_challenge(value);
   }
   check_validator(headers);
   return 0;

@@ -3,7 +3,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/logger.hpp"
+#include "image/auth_challenge.hpp"
 #include "image/ca_file.hpp"
 #include "image/sha256.hpp"
 #include "net/http_client.hpp"
@@ -101,52 +101,6 @@ std::string registry_message(const net::HttpResponse& r) {
   } catch (const nlohmann::json::exception&) {
     return fmt::format("HTTP {}", r.status);
   }
-}
-
-struct Challenge {
-  std::string scheme;  // lower case: "bearer", "basic"
-  std::map<std::string, std::string> params;
-};
-
-// WWW-Authenticate: Bearer realm="…",service="…",scope="repository:a:pull,push"
-Challenge parse_challenge(std::string_view text) {
-  Challenge c;
-  std::size_t space = text.find(' ');
-  c.scheme = lower(std::string(text.substr(0, space)));
-  std::size_t i = space == std::string_view::npos ? text.size() : space + 1;
-  while (i < text.size()) {
-    while (i < text.size() && (text[i] == ',' || text[i] == ' ')) ++i;
-    std::size_t eq = text.find('=', i);
-    if (eq == std::string_view::npos) break;
-    std::string key = lower(trim(text.substr(i, eq - i)));
-    std::string value;
-    i = eq + 1;
-    if (i < text.size() && text[i] == '"') {
-      for (++i; i < text.size() && text[i] != '"'; ++i) {
-        if (text[i] == '\\' && i + 1 < text.size()) ++i;
-        value += text[i];
-      }
-      ++i;
-    } else {
-      std::size_t end = text.find(',', i);
-      value = trim(text.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
-      i = end == std::string_view::npos ? text.size() : end;
-    }
-    c.params[key] = value;
-  }
-  return c;
-}
-
-std::string url_encode(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
 }
 
 std::string basic_header(const RegistryCredentials& credentials) {
@@ -290,7 +244,7 @@ RegistryClient::Response RegistryClient::get(const std::string& url, const std::
 }
 
 void RegistryClient::authenticate(const std::string& header) {
-  Challenge challenge = parse_challenge(header);
+  AuthChallenge challenge = parse_auth_challenge(header);
   if (challenge.scheme == "bearer") return fetch_token(header);
   if (challenge.scheme == "basic" && options_.credentials) {
     authorization_ = basic_header(*options_.credentials);
@@ -303,7 +257,7 @@ void RegistryClient::authenticate(const std::string& header) {
 }
 
 void RegistryClient::fetch_token(const std::string& header) {
-  Challenge challenge = parse_challenge(header);
+  AuthChallenge challenge = parse_auth_challenge(header);
   std::string realm = challenge.params["realm"];
   if (!realm.starts_with("http://") && !realm.starts_with("https://")) {
     throw Error(errc::image_registry_failed, fmt::format("{} sent a bearer challenge without a usable realm", ref_.registry));
