@@ -34,9 +34,17 @@ $(ASAN_BUILD)/build.ninja:
 
 # The unit tests, and the few integration tests labelled asan
 # (tests/asan_subset.cmake) that launch QEMU, make TAPs and SSH into guests.
+# intercept_tls_get_addr=0: up to GCC 13, the sanitizer runtime's
+# __tls_get_addr interceptor takes a dynamic TLS block that happens to start
+# 16 bytes into a page for one with a pre-2.25 glibc header and reads the two
+# words before it; LeakSanitizer's tracer then segfaults at exit now and then
+# ("Tracer caught signal 11", after the test passed; seen here in
+# SshKeys.ReadsKeysWrittenBySshKeygen, which dlopens libssh and libcrypto).
+# Leaks are still found: glibc's dynamic TLS blocks are heap blocks that the
+# threads' DTVs reach.
 test-asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -L 'unit|asan' -j $(JOBS)
 
 # Backends are chosen at build time; a build without qemu must build and pass
