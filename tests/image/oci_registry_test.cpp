@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,13 +48,6 @@ using vmctl::test::error_from;
 
 const std::string kHelper = VMCTL_SOURCE_DIR "/tests/image/oci_helper.py";
 
-void stop(std::optional<RunningProcess>& process) {
-  if (!process) return;
-  ::kill(process->pid(), SIGKILL);
-  process->finish();
-  process.reset();
-}
-
 bool answers(const std::string& url) {
   return vmctl::test::run_process({"python3", kHelper, "wait", "--url", url, "--timeout", "10"}).exit_code == 0;
 }
@@ -95,7 +87,7 @@ struct Registry {
       process.emplace(std::vector<std::string>{"/usr/bin/docker-registry", "serve", config.string()},
                       ProcessOptions{{}, 600s});
       if (answers(url() + "/v2/")) return true;
-      stop(process);  // most likely the port was taken meanwhile
+      process.reset();  // most likely the port was taken meanwhile
     }
     error = "docker-registry did not start (make deps installs it)";
     return false;
@@ -156,7 +148,7 @@ class OciRegistryTest : public ::testing::Test {
     if (registry->start()) registry->populate();
   }
   static void TearDownTestSuite() {
-    stop(registry->process);
+    registry->process.reset();
     delete registry;
     registry = nullptr;
   }
@@ -164,7 +156,7 @@ class OciRegistryTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(registry->error.empty()) << registry->error;
   }
-  void TearDown() override { stop(proxy_); }
+  void TearDown() override { proxy_.reset(); }
 
   ImageCache cache(int attempts = DownloadOptions{}.attempts) const {
     ImageCacheOptions options;
@@ -407,7 +399,7 @@ TEST_F(OciRegistryTest, TokenServicesAnsweringAccessTokenOrBothFieldsWork) {
     EXPECT_EQ(read_bytes(c.pull(proxied("vm/base:v1"))), registry->qcow2) << field;
     EXPECT_THAT(read_bytes(proxy_log_), HasSubstr("/blobs/" + registry->base.layer + " auth=yes")) << field;
     c.remove(proxied("vm/base:v1"));
-    stop(proxy_);
+    proxy_.reset();
     fs::remove(tmp_ / "proxy.port");
     fs::remove(proxy_log_);
   }

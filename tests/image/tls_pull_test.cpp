@@ -7,7 +7,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,13 +49,6 @@ using vmctl::test::Validity;
 
 const std::string kHelper = VMCTL_SOURCE_DIR "/tests/image/oci_helper.py";
 
-void stop(std::optional<RunningProcess>& process) {
-  if (!process) return;
-  ::kill(process->pid(), SIGKILL);
-  process->finish();
-  process.reset();
-}
-
 // Debian's docker-registry on `address`, over TLS when given a certificate,
 // with one image pushed: vm/base:v1, whose layer is `disk`.
 struct Registry {
@@ -86,7 +78,7 @@ struct Registry {
                       ProcessOptions{{}, 600s});
       std::vector<std::string> wait{"python3", kHelper, "wait", "--url", url() + "/v2/", "--timeout", "10"};
       wait.insert(wait.end(), trust.begin(), trust.end());
-      if (vmctl::test::run_process(wait).exit_code != 0) stop(process);  // most likely the port was taken
+      if (vmctl::test::run_process(wait).exit_code != 0) process.reset();  // most likely the port was taken
     }
     if (!process) {
       error = "docker-registry did not start on " + address + " (make deps installs it)";
@@ -111,8 +103,8 @@ class TlsPullTest : public ::testing::Test {
     ASSERT_EQ(made.exit_code, 0) << made.err;
   }
   void TearDown() override {
-    stop(registry_.process);
-    stop(proxy_);
+    registry_.process.reset();
+    proxy_.reset();
   }
 
   ImageCache cache() const {

@@ -1,7 +1,6 @@
 #include "support/http_server.hpp"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <sstream>
 
@@ -36,11 +35,8 @@ TestHttpServer::TestHttpServer(const fs::path& root, int cut_after)
   port_ = *port;
 }
 
-TestHttpServer::~TestHttpServer() {
-  if (!process_) return;
-  ::kill(process_->pid(), SIGKILL);
-  process_->finish();
-}
+// RunningProcess's own destructor kills the server by its PID and reaps it.
+TestHttpServer::~TestHttpServer() = default;
 
 std::string TestHttpServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;

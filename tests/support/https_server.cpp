@@ -1,7 +1,6 @@
 #include "support/https_server.hpp"
 
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include "support/bytes.hpp"
 #include "support/ports.hpp"
@@ -33,11 +32,8 @@ TestHttpsServer::TestHttpsServer(const fs::path& root, const ServerCertificate& 
   port_ = *port;
 }
 
-TestHttpsServer::~TestHttpsServer() {
-  if (!process_) return;
-  ::kill(process_->pid(), SIGKILL);
-  process_->finish();
-}
+// RunningProcess's own destructor kills the server by its PID and reaps it.
+TestHttpsServer::~TestHttpsServer() = default;
 
 std::string TestHttpsServer::url(const std::string& path) const {
   return "https://" + address_ + ":" + std::to_string(port_) + "/" + path;
