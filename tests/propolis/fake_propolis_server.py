@@ -144,7 +144,8 @@ responses.jsonl: {"seq": 1, "status": 201, "body": <JSON or null>} when the
   answer is sent (101 for a websocket upgrade).
 
 Fault injection and inspection (no api-version needed; never recorded):
-    GET  /__fake/state                 internal state (VM, queue, delays, faults)
+    GET  /__fake/state                 internal state (VM, queue, delays, faults;
+                                       vm.published: every [gen, state] published)
     POST /__fake/fail   {"method": "PUT", "path": "/instance/state", "status": 500,
                          "error_code": "X", "message": "Y", "count": 1}
          the next COUNT matching requests get that dropshot-shaped error
@@ -815,6 +816,7 @@ class Vm:
         self.phase = "init"  # init | active | rundown | complete
         self.state = "Creating"
         self.gen = 1
+        self.published = [[1, "Creating"]]  # every (gen, state) published, for tests
         self.publisher_open = True
         self.cond = threading.Condition(server.lock)
         self.queue_state = "not_started"  # not_started start_pending running stopped failed
@@ -833,6 +835,7 @@ class Vm:
     def publish(self, state):
         self.gen += 1
         self.state = state
+        self.published.append([self.gen, state])
         LOG.info("instance state %s gen %d", state, self.gen)
         self.cond.notify_all()
 
@@ -1330,6 +1333,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             vm = Vm(srv, body["properties"], spec, body)
             if spec is None:
                 vm.state = "Migrating"
+                vm.published = [[1, "Migrating"]]
             srv.vm = vm
         if srv.delays["create"] > 0:
             srv.stopping.wait(srv.delays["create"])
@@ -1543,7 +1547,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if cmd == ("GET", "/__fake/state"):
                 result = {
                     "vm": None if vm is None else {
-                        "phase": vm.phase, "state": vm.state, "gen": vm.gen,
+                        "phase": vm.phase, "state": vm.state, "gen": vm.gen, "published": vm.published,
                         "queue_state": vm.queue_state, "awaiting_stop": vm.awaiting_stop,
                         "awaiting_reboot": vm.awaiting_reboot, "properties": vm.properties,
                         "serial_clients": len(vm.serial_clients),
@@ -1775,9 +1779,11 @@ def parse_run_argv(argv):
     if not argv:  # an enum Parser: arg_required_else_help
         raise ClapExit(TOP_HELP, 2)
     first = argv[0]
+    if first == "help" and argv[1:2] == ["run"]:
+        raise ClapExit(RUN_HELP, 0)
     if first in ("-h", "--help", "help"):
-        raise ClapExit(TOP_HELP if first != "help" or len(argv) == 1 or argv[1] != "run" else RUN_HELP, 0)
-    if first in ("-V", "--version"):
+        raise ClapExit(TOP_HELP, 0)
+    if first in ("-V", "--version"):  # bin/propolis-server/Cargo.toml's version
         raise ClapExit(f"{BIN} 0.1.0\n", 0)
     if first.startswith("-"):
         raise clap_error(f"unexpected argument '{first.split('=')[0]}' found", f"{BIN} <COMMAND>")
@@ -1797,8 +1803,7 @@ def parse_run_argv(argv):
             n = len(out["positionals"])
             if n >= len(positional_names):
                 raise clap_error(f"unexpected argument '{arg}' found")
-            name = positional_names[n].strip("<>[]")
-            shown = positional_names[n] if n < 2 else f"[{name}]"
+            shown = positional_names[n]
             if n == 0 and arg == "":
                 raise clap_error(f"a value is required for '{shown}' but none was supplied", False)
             if n > 0 and parse_socket_addr(arg) is None:
