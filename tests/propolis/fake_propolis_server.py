@@ -2078,22 +2078,24 @@ def run_bare_name(name, args, path_of=lambda p: p):
         search = ILLUMOS_ROOT_PATH if os.geteuid() == 0 or os.getuid() == 0 else ILLUMOS_USER_PATH
     entries = [""] if "/" in name else search.split(":")
     last, eacces = errno.ENOENT, False
-    for entry in entries:
-        fname = f"{entry}/{name}" if entry else name
-        if fname.startswith("-"):
-            fname = "./" + fname
-        try:
-            return subprocess.run([name, *args], executable=path_of(fname), stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
-        except OSError as e:
-            if e.errno == errno.ENOEXEC:
-                return subprocess.run(["sh", path_of(fname), *args], executable="/bin/sh",
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, timeout=60)
-            if e.errno in (errno.ENOMEM, errno.E2BIG, errno.EFAULT):
-                raise
-            eacces = eacces or e.errno == errno.EACCES
-            last = e.errno
+    # Stdio::null opens /dev/null before the program is looked for: its
+    # failure is not a missing program.
+    with open(path_of("/dev/null"), "r+b") as null:
+        for entry in entries:
+            fname = f"{entry}/{name}" if entry else name
+            if fname.startswith("-"):
+                fname = "./" + fname
+            try:
+                return subprocess.run([name, *args], executable=path_of(fname), stdin=null,
+                                      stdout=subprocess.PIPE, stderr=null, timeout=60)
+            except OSError as e:
+                if e.errno == errno.ENOEXEC:
+                    return subprocess.run(["sh", path_of(fname), *args], executable="/bin/sh", stdin=null,
+                                          stdout=subprocess.PIPE, stderr=null, timeout=60)
+                if e.errno in (errno.ENOMEM, errno.E2BIG, errno.EFAULT):
+                    raise
+                eacces = eacces or e.errno == errno.EACCES
+                last = e.errno
     raise OSError(errno.EACCES if eacces else last, os.strerror(errno.EACCES if eacces else last))
 
 

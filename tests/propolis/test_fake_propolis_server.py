@@ -752,7 +752,7 @@ class RunModeCase(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="fake-propolis-run-")
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.root = os.path.join(self.dir, "root")
-        for dev in ("dtrace/helper", "vmmctl", "viona", "dld"):
+        for dev in ("dtrace/helper", "vmmctl", "viona", "dld", "null"):
             write(self.sim("/dev/" + dev), mode=0o666)
         write(self.sim(self.BOOTROM), "\0" * 8192)
         write(self.sim("/var/tmp/disk.raw"), "\0" * 4096)
@@ -1102,6 +1102,17 @@ class RunZoneTest(RunModeCase):
             self.assert_instance_failed(c, self.ensure_nic(c, vnic))
         with open(log) as f:
             self.assertEqual(f.read().splitlines(), calls)
+
+    def test_dladm_script_without_interpreter_line_and_unexecutable_dladm(self):
+        # execvp.c: ENOEXEC runs the file with /bin/sh; EACCES skips it.
+        self.make_zone()
+        write(self.sim("/sbin/dladm"), "echo 2:8:20:aa:bb:cc\n", 0o755)
+        c = self.listening(self.run_ok(path="/sbin"))
+        self.assertEqual(self.ensure_nic(c)[0], 201)
+        os.chmod(self.sim("/sbin/dladm"), 0o644)
+        os.remove(self.port_file)
+        c = self.listening(self.run_ok(path="/sbin"))
+        self.assert_instance_failed(c, self.ensure_nic(c))
 
     def test_dladm_with_a_bad_mac_fails_the_instance(self):
         self.make_zone()
