@@ -1952,7 +1952,7 @@ class RunSim:
         """A Rust panic.  propolis' release profile is panic = "abort"
         (Cargo.toml [profile.release]): the message, then SIGABRT.  With
         --panic unwind (a dev build) a main-thread panic exits 101."""
-        sys.stderr.write(f"\nthread '{thread}' panicked at {location}:\n{message}\n"
+        sys.stderr.write(f"thread '{thread}' panicked at {location}:\n{message}\n"
                          "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n")
         sys.stderr.flush()
         self.event("panic", message=message)
