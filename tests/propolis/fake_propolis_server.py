@@ -1,15 +1,102 @@
 #!/usr/bin/env python3
 """A fake propolis-server (API 5.0.0) for testing vmctl's Propolis backend on Linux.
 
-It listens on 127.0.0.1 only, speaks the HTTP API described by
+It listens on loopback only, speaks the HTTP API described by
 propolis-server-openapi.json (next to this file), records every request, and
 simulates one VM: its lifecycle states and generation numbers, the state
 monitor long-poll, the serial console (RFC 6455 websocket, written here by
 hand) with a fake guest behind it, and the serial history buffer.  Python 3.11
 standard library only.
 
-Usage
------
+It runs in two modes:
+* standalone (the HTTP client and websocket console unit tests, through
+  tests/support/fake_propolis.cpp): the command line under "Usage" below.
+* as propolis-server (`run` mode, for the zone simulator): see "As
+  propolis-server" below.
+
+As propolis-server
+------------------
+Installing it: `tests/propolis/install-fake-propolis.sh DIR` lays out a
+propolis dir (what the zone mounts at /opt/oxide/propolis-server):
+DIR/bin/propolis-server (a /bin/sh launcher that execs /usr/bin/python3 on
+DIR/lib/fake-propolis/fake_propolis_server.py, copied there with the OpenAPI
+document, passing --as-propolis-server and then its own argv) and
+DIR/firmware/OVMF_CODE.fd (a page-aligned dummy bootrom).  From C++,
+vmctl::test::install_fake_propolis(DIR) runs that script.
+
+Its argv is propolis-server's (bin/propolis-server/src/main.rs, clap 4.5):
+    propolis-server run <BOOTROM> <IP:PORT> [VNC_IP:PORT] [--bootrom-version V]
+                        [--metric-addr disable|dns|IP:PORT] [--log-level L]
+Options as `--x v` or `--x=v`, `--` ends them; unknown or repeated options,
+bad addresses (IPv6 must be `[addr]:port`) and bad levels (slog's
+Level::from_str: a prefix of CRITICAL ERROR WARN INFO DEBUG TRACE or of CRIT
+ERRO WARN INFO DEBG TRCE; not "off") are refused as clap does: a message on
+stderr ending "For more information, try '--help'.", exit 2.
+`fake_propolis_server.py run ...` is the same without the launcher.
+
+The fake's own knobs (any flag of the standalone list below except --port and
+--log-level, plus the ones here) come only from the environment variable
+FAKE_PROPOLIS_OPTIONS (shlex-split) and, in a zone, from the one line of
+/.zone-sim/tools-state/propolis-options (after the environment's):
+    --listen-delay S      wait S seconds before listening (1.0)
+    --sim-root DIR        where the zone's "/" is (default "/": in the zone's
+                          chroot); FAKE_PROPOLIS_OPTIONS only.  Self-tests use
+                          it to build a /dev and /.zone-sim without chroot.
+    --panic abort|unwind  how a panic ends the server: abort (SIGABRT, as the
+                          release profile's panic = "abort" does; the default)
+                          or unwind (a dev build: a start-up panic exits 101)
+    --port-file FILE      the bound port is written there once listening
+    --ipv6-nexus-delay S  each ensure on an IPv6 listen address first waits S
+                          seconds (0), standing in for the Nexus DNS lookup
+                          server.rs find_local_nexus_client does (not measured)
+
+Start-up, in main.rs's order (each step cited where it is implemented):
+ 1. /dev/dtrace/helper opened read-write (usdt register_probes().unwrap(),
+    before argv is read): else the Rust panic text
+    "called `Result::unwrap()` on an `Err` value: IO(Os { code: 2, ... })"
+    and SIGABRT (or exit 101 with --panic unwind).
+ 2. argv (above).
+ 3. --metric-addr dns needs a non-localhost IPv6 listen address, else
+    "Error: Metric registration can only use DNS ...", exit 1.
+ 4. /dev/vmmctl, then /dev/viona: else "Error: API version checks" with the
+    cause chain, exit 1.
+ 5. the listen delay; the VNC address, if given, is bound first.
+ 6. bind: in a zone the address must be in state.json
+    zones[<zone>]["addresses"] with "up": true (the fake ifconfig's record),
+    else "Error: Failed to start server: failed to bind to IP:PORT", exit 1
+    (the real server drops the io::Error there; the fake adds a line of its
+    own naming "Cannot assign requested address").  Only loopback addresses
+    are ever bound.
+The bootrom is not looked at during start-up: the real server opens it at the
+first ensure, where a missing bootrom is a panic (initializer.rs
+initialize_rom), so the fake prints that panic and aborts in the middle of
+the ensure (the client sees its connection closed).  A bootrom whose length is
+not a multiple of 4096 fails the instance (500).
+
+At ensure, in ensure.rs initialize_vm_objects' order: more than 32 vCPUs
+(VM_MAXCPU) or 0 fail the instance ("failed to set max cpus": 500 Internal,
+state Failed -- ensure is synchronous in propolis master, vm/mod.rs ensure
+waits for the initializer's answer); the bootrom; com1; each NIC: /dev/dld
+opened, the link must be one of zone.json "links" and a VNIC of state.json
+"vnics" (libdladm's own view), then `dladm show-vnic -p -o macaddress <vnic>`
+(and `dladm show-linkprop -c -o value -p mtu <vnic>`, failure ignored) found
+by bare name as illumos execvp finds it: PATH, or when PATH is unset
+"/usr/sbin:/usr/ccs/bin:/usr/bin" for root; a missing or looping (ELOOP)
+dladm, a non-zero exit or an unreadable MAC fail the instance
+("failed to create viona device \"<nic>\"" in the log); then the disks.
+
+Outside a zone (no /.zone-sim/zone.json under the sim root) the zone checks
+(addresses, links) are skipped.  In a zone the records (requests.jsonl,
+responses.jsonl, events.jsonl) go to
+/.zone-sim/tools-state/propolis-server/<zonename>/, appended across boots;
+elsewhere to --state-dir if given.  events.jsonl has one line per start,
+listen, exit and panic: {"time", "pid", "event", ...}.  Logs are bunyan JSON
+lines on stdout, filtered by --log-level; errors go to stderr.  No signal
+handler: SIGTERM ends it as it ends the real server.  Every start is a fresh
+server: GET /instance answers 424 NoInstance until an ensure.
+
+Usage (standalone)
+------------------
     fake_propolis_server.py --port 0 --port-file DIR/port --state-dir DIR [options]
 
     --port N              port on 127.0.0.1 (0 picks a free one)
@@ -22,8 +109,10 @@ Usage
     --stop-delay S        Stop: Stopping -> Stopped takes this long (0.1)
     --reboot-delay S      Reboot: Rebooting -> Running takes this long (0.1)
     --rundown-delay S     Stopped/Failed -> final state (Destroyed/Failed) (0.05)
-    --publish-starting    also publish "Starting" before "Running" (older
-                          propolis did; the current state driver does not)
+    --no-publish-starting  go from Creating straight to Running on Run, as
+                          older servers did (propolis master publishes
+                          Starting first; --publish-starting, that default
+                          now, is still accepted)
     --monitor-timeout S   a state-monitor long-poll answers the current state
                           after S seconds (0 = wait forever, as the real server)
     --serial-buffer-size N  bytes kept at the start and at the end of the serial
@@ -55,7 +144,8 @@ responses.jsonl: {"seq": 1, "status": 201, "body": <JSON or null>} when the
   answer is sent (101 for a websocket upgrade).
 
 Fault injection and inspection (no api-version needed; never recorded):
-    GET  /__fake/state                 internal state (VM, queue, delays, faults)
+    GET  /__fake/state                 internal state (VM, queue, delays, faults;
+                                       vm.published: every [gen, state] published)
     POST /__fake/fail   {"method": "PUT", "path": "/instance/state", "status": 500,
                          "error_code": "X", "message": "Y", "count": 1}
          the next COUNT matching requests get that dropshot-shaped error
@@ -120,9 +210,10 @@ Confirmed from source (oxidecomputer/propolis unless noted):
   A backend used by two devices is "not found" for the second (the first
   consumed it).  Components are visited in key order (uuid keys first).
   Initialization failures (VmError::InitializationFailed) -> 500 Internal and
-  the instance ends Failed.
+  the instance ends Failed; among them more than 32 (VM_MAXCPU) or 0 vCPUs
+  (build_instance "failed to set max cpus"), in both modes.
 * Instance states (vm/state_driver.rs, vm/request_queue.rs): a new VM
-  publishes Creating gen 1; Run -> Running (+1); Reboot -> Rebooting,
+  publishes Creating gen 1; Run -> Starting (+1), Running (+1); Reboot -> Rebooting,
   Running; Stop -> Stopping, Stopped, and when rundown completes Destroyed;
   a failed start -> Failed (final state Failed).  Queue dispositions: Run
   while a stop is pending -> 403 "Instance is preparing to stop"; Run again
@@ -180,15 +271,20 @@ import argparse
 import base64
 import binascii
 import collections
+import errno
 import hashlib
 import http.server
+import ipaddress
 import json
 import logging
 import os
 import re
+import resource
+import shlex
 import signal
 import socket
 import socketserver
+import subprocess
 import sys
 import threading
 import time
@@ -542,13 +638,39 @@ def check_pci_paths(value, path=""):
             check_pci_paths(v, f"{path}[{i}]")
 
 
-def init_problems(spec, check_paths):
-    """Problems the real server would only hit while creating VM objects."""
+# bhyve-api/sys/src/lib.rs VM_MAXCPU, used as lib/propolis/src/vcpu.rs MAXCPU
+# by every build but `omicron-build` (254, for Helios' expanded limit).
+VM_MAXCPU = 32
+
+
+def init_problems(spec, check_paths, sim=None):
+    """Problems the real server would only hit while creating VM objects, in
+    the order ensure.rs initialize_vm_objects meets them: build_instance (the
+    vCPU limit), the bootrom, com1, the NICs, then the disks.  `sim` (a RunSim,
+    `run` mode only) adds the checks that need the zone: bootrom and NICs."""
+    cpus = spec["board"]["cpus"]
+    if cpus == 0 or cpus > VM_MAXCPU:
+        # vmm/machine.rs Builder::max_cpus: "maxcpu out of range", under
+        # initializer.rs build_instance's context "failed to set max cpus";
+        # ensure.rs fails the instance and the client gets a 500.
+        return "failed to set max cpus"
+    if sim is not None:
+        problem = sim.bootrom_problem()
+        if problem:
+            return problem
     comps = spec["components"]
     if not any(c["type"] == "serial_port" and c["component"]["num"] == "com1" for c in comps.values()):
         return "no com1 serial port in the instance spec"
+    if sim is not None:
+        for key, c in sorted(comps.items(), key=lambda kv: spec_key_order(kv[0])):
+            if c["type"] == "virtio_nic":
+                backend = comps[c["component"]["backend_id"]]["component"]
+                problem = sim.viona_problem(key, backend["vnic_name"])
+                if problem:
+                    return problem
     for key, c in comps.items():
-        if c["type"] == "file_storage_backend" and check_paths and not os.path.exists(c["component"]["path"]):
+        if c["type"] == "file_storage_backend" and check_paths and \
+                not os.path.exists(sim.path(c["component"]["path"]) if sim else c["component"]["path"]):
             return f"failed to open {c['component']['path']}: No such file or directory (os error 2)"
         if c["type"] == "blob_storage_backend":
             try:
@@ -694,6 +816,7 @@ class Vm:
         self.phase = "init"  # init | active | rundown | complete
         self.state = "Creating"
         self.gen = 1
+        self.published = [[1, "Creating"]]  # every (gen, state) published, for tests
         self.publisher_open = True
         self.cond = threading.Condition(server.lock)
         self.queue_state = "not_started"  # not_started start_pending running stopped failed
@@ -712,6 +835,7 @@ class Vm:
     def publish(self, state):
         self.gen += 1
         self.state = state
+        self.published.append([self.gen, state])
         LOG.info("instance state %s gen %d", state, self.gen)
         self.cond.notify_all()
 
@@ -784,7 +908,9 @@ class Vm:
                     break
                 event = self.guest_events.popleft() if self.guest_events else self.events.popleft()
             if event == "Run":
-                if srv.args.publish_starting:
+                # state_driver.rs start_vm publishes Starting on an explicit
+                # Run; --no-publish-starting imitates older servers.
+                if not srv.args.no_publish_starting:
                     with srv.lock:
                         self.publish("Starting")
                 self._sleep(srv.delays["start"])
@@ -929,7 +1055,12 @@ class FakeServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             self.rules.append({"kind": "hang", "method": p[0], "path": p[1],
                                "seconds": float(p[2]) if len(p) > 2 and p[2] else None,
                                "count": int(p[3]) if len(p) > 3 else 1})
-        super().__init__(("127.0.0.1", args.port), Handler)
+        # Standalone: 127.0.0.1 and --port.  `run`: the address of its argv.
+        listen = getattr(args, "listen", None) or ("127.0.0.1", args.port)
+        if ":" in listen[0]:
+            self.address_family = socket.AF_INET6
+        self.sim = getattr(args, "sim", None)  # RunSim in `run` mode, else None
+        super().__init__(listen, Handler)
 
     def record(self, name, obj):
         if not self.args.state_dir:
@@ -1180,6 +1311,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._json_body(raw, "InstanceEnsureRequest")
         srv = self.server
         init = body["init"]
+        if srv.sim is not None:
+            # server.rs instance_ensure calls find_local_nexus_client first: an
+            # IPv4 listen address only logs a warning; an IPv6 one looks Nexus
+            # up in Oxide's internal DNS on every ensure.  How long that takes
+            # off-rack was not measured: --ipv6-nexus-delay stands in for it.
+            if srv.address_family == socket.AF_INET6:
+                srv.stopping.wait(srv.args.ipv6_nexus_delay)
+                LOG.warning("Failed to resolve Nexus endpoint")
+            else:
+                LOG.warning("Unable to determine Nexus endpoint for IPv4 addresses")
         # The spec is converted before the VM state machine is asked (server.rs).
         spec = init["value"]["spec"] if init["method"] == "Spec" else None
         if spec is not None:
@@ -1192,12 +1333,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             vm = Vm(srv, body["properties"], spec, body)
             if spec is None:
                 vm.state = "Migrating"
+                vm.published = [[1, "Migrating"]]
             srv.vm = vm
         if srv.delays["create"] > 0:
             srv.stopping.wait(srv.delays["create"])
+        # Outside the lock: in `run` mode this runs dladm, and the real server
+        # answers GET /instance (Creating) while it initializes.
+        problem = init_problems(spec, not srv.args.no_check_paths, srv.sim) if spec else \
+            "live migration is not emulated by the fake propolis-server"
         with srv.lock:
-            problem = init_problems(spec, not srv.args.no_check_paths) if spec else \
-                "live migration is not emulated by the fake propolis-server"
             if not problem and srv.faults.get("fail_init") is not None:
                 problem = srv.faults.pop("fail_init") or "injected initialization failure"
             if problem:
@@ -1403,7 +1547,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if cmd == ("GET", "/__fake/state"):
                 result = {
                     "vm": None if vm is None else {
-                        "phase": vm.phase, "state": vm.state, "gen": vm.gen,
+                        "phase": vm.phase, "state": vm.state, "gen": vm.gen, "published": vm.published,
                         "queue_state": vm.queue_state, "awaiting_stop": vm.awaiting_stop,
                         "awaiting_reboot": vm.awaiting_reboot, "properties": vm.properties,
                         "serial_clients": len(vm.serial_clients),
@@ -1488,11 +1632,587 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._send_json(200, result)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
+# --------------------------------------------------------------------------
+# `run` mode: propolis-server's own command line and start-up
+#
+# Sources: oxidecomputer/propolis 372a57444262a662863e5da6f5a78c694cb6bfa8
+# (bin/propolis-server/src/main.rs, lib/propolis, crates/*), oxidecomputer/usdt
+# 70d47085f7d82f16791d415cf1b2baf921a6e117, oxidecomputer/dropshot
+# fb0fd916c4da45d81541355adb5642df9c890b7d, slog 2.7 src/lib.rs, clap 4.5 (the
+# version in propolis' Cargo.lock), illumos-gate libc execvp.c and libdladm.c.
+# Checked against those sources only, never on an illumos host.
+
+AS_PROPOLIS = "--as-propolis-server"
+BIN = "propolis-server"
+RUN_USAGE = f"{BIN} run [OPTIONS] <BOOTROM_PATH> <PROPOLIS_IP:PORT> [VNC_IP:PORT]"
+CLAP_MORE = "For more information, try '--help'."
+RUN_OPTIONS = {"bootrom-version": "BOOTROM_VERSION", "metric-addr": "METRIC_ADDR", "log-level": "LOG_LEVEL"}
+RUN_HELP = f"""Runs the Propolis server
+
+Usage: {RUN_USAGE}
+
+Arguments:
+  <BOOTROM_PATH>
+  <PROPOLIS_IP:PORT>
+  [VNC_IP:PORT]       IP:Port for raw TCP access to VNC console
+
+Options:
+      --bootrom-version <BOOTROM_VERSION>
+      --metric-addr <METRIC_ADDR>  Method for registering as an Oximeter metric producer [default: disable]
+      --log-level <LOG_LEVEL>      Logging level for the server [default: INFO]
+  -h, --help                       Print help
+"""
+TOP_HELP = f"""An HTTP server providing access to Propolis
+
+Usage: {BIN} <COMMAND>
+
+Commands:
+  run   Runs the Propolis server
+  help  Print this message or the help of the given subcommand(s)
+
+Options:
+  -h, --help     Print help
+  -V, --version  Print version
+"""
+
+# errno as illumos numbers and words it (sys/errno.h, strerror), and the
+# std::io::ErrorKind Rust gives it: what propolis-server prints.
+ILLUMOS_ERRNO = {
+    errno.ENOENT: (2, "NotFound", "No such file or directory"),
+    errno.ENOEXEC: (8, "Uncategorized", "Exec format error"),
+    errno.EACCES: (13, "PermissionDenied", "Permission denied"),
+    errno.ENOTDIR: (20, "NotADirectory", "Not a directory"),
+    errno.EISDIR: (21, "IsADirectory", "Is a directory"),
+    errno.EROFS: (30, "ReadOnlyFilesystem", "Read-only file system"),
+    errno.ELOOP: (90, "FilesystemLoop",
+                  "Number of symbolic links encountered during path name traversal exceeds MAXSYMLINKS"),
+    errno.EADDRINUSE: (125, "AddrInUse", "Address already in use"),
+    errno.EADDRNOTAVAIL: (126, "AddrNotAvailable", "Cannot assign requested address"),
+}
+
+
+def rust_io_error(err, debug=False):
+    """std::io::Error for an errno: Display, or Debug when `debug`."""
+    code, kind, text = ILLUMOS_ERRNO.get(err, (err, "Uncategorized", os.strerror(err)))
+    if debug:
+        return f"Os {{ code: {code}, kind: {kind}, message: {json.dumps(text)} }}"
+    return f"{text} (os error {code})"
+
+
+def rust_path_debug(path):
+    return json.dumps(path)
+
+
+class ClapExit(Exception):
+    """clap's way out: help (stdout, 0) or a usage error (stderr, 2)."""
+
+    def __init__(self, text, status=2):
+        super().__init__(text)
+        self.text = text
+        self.status = status
+
+
+def clap_error(message, usage=True, tip=None):
+    text = f"error: {message}\n\n"
+    if tip:
+        text += f"  tip: {tip}\n\n"
+    if usage:
+        text += f"Usage: {usage if isinstance(usage, str) else RUN_USAGE}\n\n"
+    return ClapExit(text + CLAP_MORE + "\n")
+
+
+_V4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+
+
+def parse_socket_addr(text):
+    """Rust's SocketAddr::from_str: `a.b.c.d:port` or `[v6]:port` (an
+    optional numeric `%scope` inside the brackets); no host names, no bare
+    IPv6.  Returns (ip, port) or None."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)(?:%[0-9]+)?\]:([0-9]+)", text)
+    if m:
+        try:
+            ip = str(ipaddress.IPv6Address(m.group(1)))
+        except ValueError:
+            return None
+    else:
+        m = re.fullmatch(r"([0-9.]+):([0-9]+)", text)
+        if not m or not _V4.fullmatch(m.group(1)) or any(int(o) > 255 for o in m.group(1).split(".")):
+            return None
+        ip = m.group(1)
+    port = int(m.group(2))
+    return (ip, port) if port <= 65535 else None
+
+
+SLOG_NAMES = ["OFF", "CRITICAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+SLOG_SHORT = ["OFF", "CRIT", "ERRO", "WARN", "INFO", "DEBG", "TRCE"]
+
+
+def parse_log_level(text):
+    """slog's Level::from_str: a non-empty, ASCII-case-insensitive prefix of a
+    level's long name, else of its short name; "off" is no Level.  Returns
+    1 (Critical) … 6 (Trace), or None."""
+    if not text:
+        return None
+    for names in (SLOG_NAMES, SLOG_SHORT):
+        for index, name in enumerate(names):
+            hay = name[:min(len(text.encode()), len(name))]
+            if hay.lower() == text.lower() and text.isascii():
+                return index or None
+    return None
+
+
+def parse_metric_addr(text):
+    """main.rs MetricRegistration::from_str."""
+    if text.lower() == "disable":
+        return "disable"
+    if text.lower() == "dns":
+        return "dns"
+    if parse_socket_addr(text) is None:
+        raise ValueError("Metric registration must be 'disable', 'dns', or an explicit socket address "
+                         "written as `IP:port`")
+    return text
+
+
+def parse_run_argv(argv):
+    """propolis-server's argv as main.rs's clap derive (clap 4.5) reads it.
+    Returns a dict; raises ClapExit for help and for usage errors."""
+    if not argv:  # an enum Parser: arg_required_else_help
+        raise ClapExit(TOP_HELP, 2)
+    first = argv[0]
+    if first == "help" and argv[1:2] == ["run"]:
+        raise ClapExit(RUN_HELP, 0)
+    if first in ("-h", "--help", "help"):
+        raise ClapExit(TOP_HELP, 0)
+    if first in ("-V", "--version"):  # bin/propolis-server/Cargo.toml's version
+        raise ClapExit(f"{BIN} 0.1.0\n", 0)
+    if first.startswith("-"):
+        raise clap_error(f"unexpected argument '{first.split('=')[0]}' found", f"{BIN} <COMMAND>")
+    if first != "run":
+        raise clap_error(f"unrecognized subcommand '{first}'", f"{BIN} <COMMAND>")
+    out = {"bootrom-version": None, "metric-addr": "disable", "log-level": 4, "positionals": []}
+    seen = set()
+    positional_names = ["<BOOTROM_PATH>", "<PROPOLIS_IP:PORT>", "[VNC_IP:PORT]"]
+    i, only_positionals = 1, False
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if not only_positionals and arg == "--":
+            only_positionals = True
+            continue
+        if only_positionals or arg == "-" or not arg.startswith("-"):
+            n = len(out["positionals"])
+            if n >= len(positional_names):
+                raise clap_error(f"unexpected argument '{arg}' found")
+            shown = positional_names[n]
+            if n == 0 and arg == "":
+                raise clap_error(f"a value is required for '{shown}' but none was supplied", False)
+            if n > 0 and parse_socket_addr(arg) is None:
+                raise clap_error(f"invalid value '{arg}' for '{shown}': invalid socket address syntax", False)
+            out["positionals"].append(arg if n == 0 else parse_socket_addr(arg))
+            continue
+        if arg in ("-h", "--help"):
+            raise ClapExit(RUN_HELP, 0)
+        if not arg.startswith("--"):
+            raise clap_error(f"unexpected argument '{arg[:2]}' found",
+                             tip=f"to pass '{arg[:2]}' as a value, use '-- {arg[:2]}'")
+        name, eq, value = arg[2:].partition("=")
+        if name not in RUN_OPTIONS:
+            raise clap_error(f"unexpected argument '--{name}' found",
+                             tip=f"to pass '--{name}' as a value, use '-- --{name}'")
+        shown = f"--{name} <{RUN_OPTIONS[name]}>"
+        if name in seen:
+            raise clap_error(f"the argument '{shown}' cannot be used multiple times")
+        if not eq:
+            if i >= len(argv) or (argv[i].startswith("-") and argv[i] != "-"):
+                raise clap_error(f"a value is required for '{shown}' but none was supplied", False)
+            value = argv[i]
+            i += 1
+        seen.add(name)
+        if name == "log-level":
+            level = parse_log_level(value)
+            if level is None:
+                raise clap_error(f"invalid value '{value}' for '{shown}': Invalid log level", False)
+            out[name] = level
+        elif name == "metric-addr":
+            try:
+                out[name] = parse_metric_addr(value)
+            except ValueError as e:
+                raise clap_error(f"invalid value '{value}' for '{shown}': {e}", False)
+        else:
+            out[name] = value
+    if len(out["positionals"]) < 2:
+        missing = "".join(f"  {n}\n" for n in positional_names[len(out["positionals"]):2])
+        raise clap_error(f"the following required arguments were not provided:\n{missing.rstrip()}",
+                         f"{BIN} run <BOOTROM_PATH> <PROPOLIS_IP:PORT> [VNC_IP:PORT]")
+    return out
+
+
+class BunyanHandler(logging.Handler):
+    """propolis-server logs bunyan JSON lines to stdout when it is not a
+    terminal (main.rs build_logger); init sends them to the console log."""
+
+    LEVELS = {logging.CRITICAL: 60, logging.ERROR: 50, logging.WARNING: 40, logging.INFO: 30, logging.DEBUG: 20}
+
+    def __init__(self, hostname):
+        super().__init__()
+        self.hostname = hostname
+
+    def emit(self, record):
+        line = {"msg": record.getMessage(), "v": 0, "name": BIN,
+                "level": self.LEVELS.get(record.levelno, 10), "hostname": self.hostname, "pid": os.getpid(),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
+                f".{int(record.msecs * 1000):06d}Z"}
+        try:
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+
+
+# slog Level (1 Critical … 6 Trace) -> the logging level that passes it.
+SLOG_TO_LOGGING = {1: logging.CRITICAL, 2: logging.ERROR, 3: logging.WARNING, 4: logging.INFO,
+                   5: logging.DEBUG, 6: 1}
+
+ILLUMOS_ROOT_PATH = "/usr/sbin:/usr/ccs/bin:/usr/bin"
+ILLUMOS_USER_PATH = "/usr/ccs/bin:/usr/bin:"
+
+
+class RunSim:
+    """What `run` mode reads of the simulated zone: files under `root` ("/"
+    in the zone's chroot; a test's directory through --sim-root), the zone's
+    identity (/.zone-sim/zone.json) and the fake tools' state
+    (/.zone-sim/tools-state/state.json).  Outside a zone (no zone.json) there
+    are no zone checks: only files under `root`."""
+
+    def __init__(self, root, panic_mode):
+        self.root = root
+        self.panic_mode = panic_mode
+        self.bootrom = None
+        self.events = None  # where events.jsonl goes, once known
+        try:
+            with open(self.path("/.zone-sim/zone.json"), encoding="utf-8") as f:
+                self.zone = json.load(f)
+        except FileNotFoundError:
+            self.zone = None
+        self.tools_state = self.path("/.zone-sim/tools-state")
+
+    def path(self, p):
+        """A path as the zone names it -> the path here."""
+        if not os.path.isabs(p) or self.root == "/":
+            return p
+        return os.path.join(self.root, p.lstrip("/"))
+
+    def zonename(self):
+        return self.zone["zonename"] if self.zone else None
+
+    def options_line(self):
+        """/.zone-sim/tools-state/propolis-options: the knobs in a zone."""
+        if not self.zone:
+            return []
+        try:
+            with open(os.path.join(self.tools_state, "propolis-options"), encoding="utf-8") as f:
+                return shlex.split(f.read())
+        except FileNotFoundError:
+            return []
+
+    def records_dir(self):
+        return os.path.join(self.tools_state, "propolis-server", self.zonename()) if self.zone else None
+
+    def event(self, event, **detail):
+        if not self.events:
+            return
+        try:
+            with open(self.events, "a", encoding="utf-8") as f:
+                f.write(json.dumps(dict(time=time.time(), pid=os.getpid(), event=event, **detail),
+                                   sort_keys=True) + "\n")
+        except OSError:
+            pass
+
+    def tools(self):
+        try:
+            with open(os.path.join(self.tools_state, "state.json"), encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def address_up(self, ip):
+        """The zone has `ip` configured and up (fake ifconfig's record)."""
+        want = ipaddress.ip_address(ip)
+        zone = self.tools().get("zones", {}).get(self.zonename(), {})
+        for a in zone.get("addresses", []):
+            try:
+                if a.get("up") and ipaddress.ip_address(a["address"]) == want:
+                    return True
+            except (KeyError, ValueError):
+                continue
+        return False
+
+    # -- start-up --
+    def panic(self, location, message, thread="main"):
+        """A Rust panic.  propolis' release profile is panic = "abort"
+        (Cargo.toml [profile.release]): the message, then SIGABRT.  With
+        --panic unwind (a dev build) a main-thread panic exits 101."""
+        sys.stderr.write(f"thread '{thread}' panicked at {location}:\n{message}\n"
+                         "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n")
+        sys.stderr.flush()
+        self.event("panic", message=message)
+        if self.panic_mode == "unwind" and thread == "main":
+            os._exit(101)
+        # No core file: the real server would leave one; the simulator must not
+        # fill the zone's root.  A limit of 1 byte stops file and pipe dumps.
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (min(1, hard) if hard != resource.RLIM_INFINITY else 1, hard))
+        os.abort()  # Python leaves SIGABRT at its default action
+
+    def register_probes(self):
+        """main.rs: `register_probes().unwrap()`, before argv is parsed.
+        usdt-impl/src/no-linker.rs ioctl_section opens /dev/dtrace/helper
+        read-write (the ioctl that follows is not simulated)."""
+        try:
+            os.close(os.open(self.path("/dev/dtrace/helper"), os.O_RDWR))
+        except OSError as e:
+            self.panic("bin/propolis-server/src/main.rs:282:23",
+                       "called `Result::unwrap()` on an `Err` value: IO(" + rust_io_error(e.errno, True) + ")")
+
+    def check_devices(self):
+        """main.rs run_server: api_version::check() (lib/propolis/src/
+        api_version.rs): /dev/vmmctl (bhyve-api VmmCtlFd::open: write,
+        O_EXCL), then /dev/viona (viona-api VionaFd::open: read-write).
+        Returns the error text main() would print, or None."""
+        for component, dev, flags in (("vmm", "/dev/vmmctl", os.O_WRONLY | os.O_EXCL),
+                                      ("viona", "/dev/viona", os.O_RDWR)):
+            try:
+                os.close(os.open(self.path(dev), flags))
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    LOG.error("Failed to open %s", dev)
+                return (f"API version checks\n\nCaused by:\n    0: checking version of {component}\n"
+                        f"    1: IO Error\n    2: {rust_io_error(e.errno)}")
+        return None
+
+    def bind_problem(self, ip):
+        """Why bind() on `ip` fails in this zone, or None."""
+        if not ipaddress.ip_address(ip).is_loopback:
+            # Not illumos: the simulator only listens on loopback (127.0.0.x, ::1).
+            return errno.EADDRNOTAVAIL, f"the simulator only binds loopback addresses, not {ip}"
+        if self.zone and not self.address_up(ip):
+            return errno.EADDRNOTAVAIL, (f"{ip} is not configured and up in zone {self.zonename()} "
+                                         "(state.json addresses)")
+        return None
+
+    # -- at ensure (ensure.rs initialize_vm_objects) --
+    def bootrom_problem(self):
+        """initializer.rs initialize_rom: a bootrom that cannot be opened is a
+        panic (`unwrap_or_else(|e| panic!("Cannot open bootrom: {e}"))`) in
+        the VM-creation thread, so with panic = "abort" the whole server dies
+        at the first ensure; propolis-server does not look at the bootrom at
+        start-up (main.rs only stores its path).  A length that is not a
+        multiple of the page size fails the instance."""
+        path = self.bootrom
+        try:
+            fd = os.open(self.path(path), os.O_RDONLY)
+        except OSError as e:
+            self.panic("bin/propolis-server/src/lib/initializer.rs:258:33",
+                       f"Cannot open bootrom: failed to open bootrom {rust_path_debug(path)}",
+                       thread="tokio-rt-api")
+        try:
+            length = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if length % 4096:
+            return f"bootrom {rust_path_debug(path)} length {length:x} not aligned to 1000"
+        return None
+
+    def viona_problem(self, device, vnic):
+        """initializer.rs initialize_network_devices -> viona.rs
+        PciVirtioViona::new -> crates/dladm: dladm_open (opens /dev/dld,
+        libdladm.c), dladm_name2info (the zone sees only its own links), then
+        for a VNIC `dladm show-vnic -p -o macaddress <vnic>` and
+        `dladm show-linkprop -c -o value -p mtu <vnic>` (its failure ignored).
+        Any failure fails the instance with the initializer's context."""
+        failed = f"failed to create viona device {rust_path_debug(device)}"
+        try:
+            os.close(os.open(self.path("/dev/dld"), os.O_RDWR))
+        except OSError as e:
+            LOG.error("%s: dladm_open: %s", failed, "DLADM_STATUS_NOTFOUND" if e.errno == errno.ENOENT
+                      else "DLADM_STATUS_FAILED")
+            return failed
+        if self.zone is not None:
+            if vnic not in self.zone.get("links", []):
+                LOG.error("%s: DLADM_STATUS_NOTFOUND", failed)
+                return failed
+            if vnic not in self.tools().get("vnics", {}):
+                LOG.error("%s: %s is not vnic/misc class, but DATALINK_CLASS_PHYS", failed, vnic)
+                return failed
+        try:
+            out = run_bare_name("dladm", ["show-vnic", "-p", "-o", "macaddress", vnic], self.path)
+        except OSError as e:
+            LOG.error("%s: %s", failed, rust_io_error(e.errno))
+            return failed
+        if out.returncode != 0:
+            LOG.error("%s: failed dladm", failed)
+            return failed
+        fields = [f for f in (out.stdout.decode(errors="replace").splitlines() or [""])[0].split(":")
+                  if re.fullmatch(r"\+?[0-9A-Fa-f]+", f) and int(f, 16) <= 255]
+        if len(fields) != 6:
+            LOG.error("%s: cannot query mac addr", failed)
+            return failed
+        try:
+            run_bare_name("dladm", ["show-linkprop", "-c", "-o", "value", "-p", "mtu", vnic], self.path)
+        except OSError:
+            pass
+        return None
+
+
+def run_bare_name(name, args, path_of=lambda p: p):
+    """Runs `name` found as illumos libc's execvp finds it (execvp.c): each
+    PATH entry in turn (an empty entry: the name as it is), or when PATH is
+    unset the default for root "/usr/sbin:/usr/ccs/bin:/usr/bin" (for others
+    "/usr/ccs/bin:/usr/bin:").  An entry whose exec fails (ENOENT, ELOOP, …)
+    is skipped; EACCES is remembered; ENOEXEC runs the file with /bin/sh.
+    crates/dladm runs dladm this way (Command::new("dladm"), stdin and stderr
+    null, stdout piped).  The search is done here, not by Python, so it
+    follows illumos and not glibc.  `path_of` maps the zone's paths to ours."""
+    search = os.environ.get("PATH")
+    if search is None:
+        search = ILLUMOS_ROOT_PATH if os.geteuid() == 0 or os.getuid() == 0 else ILLUMOS_USER_PATH
+    entries = [""] if "/" in name else search.split(":")
+    last, eacces = errno.ENOENT, False
+    # Stdio::null opens /dev/null before the program is looked for: its
+    # failure is not a missing program.
+    with open(path_of("/dev/null"), "r+b") as null:
+        for entry in entries:
+            fname = f"{entry}/{name}" if entry else name
+            if fname.startswith("-"):
+                fname = "./" + fname
+            try:
+                return subprocess.run([name, *args], executable=path_of(fname), stdin=null,
+                                      stdout=subprocess.PIPE, stderr=null, timeout=60)
+            except OSError as e:
+                if e.errno == errno.ENOEXEC:
+                    return subprocess.run(["sh", path_of(fname), *args], executable="/bin/sh", stdin=null,
+                                          stdout=subprocess.PIPE, stderr=null, timeout=60)
+                if e.errno in (errno.ENOMEM, errno.E2BIG, errno.EFAULT):
+                    raise
+                eacces = eacces or e.errno == errno.EACCES
+                last = e.errno
+    raise OSError(errno.EACCES if eacces else last, os.strerror(errno.EACCES if eacces else last))
+
+
+def fatal(sim, text):
+    """main() returning Err: anyhow prints `Error: {:?}`, the exit status is 1."""
+    sys.stderr.write(f"Error: {text}\n")
+    sys.stderr.flush()
+    sim.event("exit", status=1, error=text)
+    return 1
+
+
+def run_knobs():
+    """The fake's own flags in `run` mode: FAKE_PROPOLIS_OPTIONS, then (in a
+    zone) /.zone-sim/tools-state/propolis-options; never propolis' argv."""
+    env = shlex.split(os.environ.get("FAKE_PROPOLIS_OPTIONS", ""))
+    parser = knob_parser(True)
+    first = parser.parse_args(env)
+    sim = RunSim(first.sim_root, first.panic)
+    extra = sim.options_line()
+    if any(a == "--sim-root" or a.startswith("--sim-root=") for a in extra):
+        parser.error("--sim-root is only read from FAKE_PROPOLIS_OPTIONS")
+    args = parser.parse_args(env + extra)
+    sim.panic_mode = args.panic
+    return args, sim
+
+
+def run_main(argv):
+    """propolis-server's start-up, in main.rs order."""
+    args, sim = run_knobs()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the real server installs no handler
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    records = sim.records_dir() or args.state_dir
+    if records:
+        os.makedirs(records, exist_ok=True)
+        args.state_dir = records
+        sim.events = os.path.join(records, "events.jsonl")
+    sim.event("start", argv=argv, zone=sim.zonename())
+    sim.register_probes()
+    try:
+        run = parse_run_argv(argv)
+    except ClapExit as e:
+        (sys.stdout if e.status == 0 else sys.stderr).write(e.text)
+        sim.event("exit", status=e.status, error=e.text if e.status else None)
+        return e.status
+    LOG.handlers[:] = [BunyanHandler(sim.zonename() or socket.gethostname())]
+    LOG.setLevel(SLOG_TO_LOGGING[run["log-level"]])
+    LOG.propagate = False
+    bootrom, (ip, port) = run["positionals"][:2]
+    vnc = run["positionals"][2] if len(run["positionals"]) > 2 else None
+    sim.bootrom = bootrom
+    # main.rs build_metric_configuration
+    if run["metric-addr"] == "dns" and (":" not in ip or ipaddress.ip_address(ip) == ipaddress.ip_address("::1")):
+        return fatal(sim, "Metric registration can only use DNS if the Propolis server is provided a "
+                          "non-localhost IPv6 address")
+    if run["metric-addr"] == "disable":
+        LOG.info("metric registration is disabled, no metric data will be produced by this server")
+    problem = sim.check_devices()
+    if problem:
+        return fatal(sim, problem)
+    # The time the real server spends before it listens (reservoir, runtime,
+    # VNC); long enough that a client's first ensure meets a refused connection.
+    time.sleep(max(0.0, args.listen_delay))
+    vnc_sock = None
+    if vnc is not None:  # vnc.rs TcpSock::new binds before the API server
+        why = sim.bind_problem(vnc[0])
+        try:
+            if why:
+                LOG.warning("fake propolis-server: %s", why[1])
+                raise OSError(why[0], why[1])
+            vnc_sock = socket.create_server(vnc, family=socket.AF_INET6 if ":" in vnc[0] else socket.AF_INET)
+        except OSError as e:
+            return fatal(sim, rust_io_error(e.errno))
+    LOG.info("Starting server...")
+    args.listen = (ip, port)
+    args.sim = sim
+    validator = load_api(args)
+    why = sim.bind_problem(ip)
+    try:
+        if why:
+            raise OSError(why[0], why[1])
+        server = FakeServer(args, validator)
+    except OSError as e:
+        shown = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+        # dropshot's BuildError::BindError keeps the io::Error as its source
+        # and main.rs prints only the outer text, so the real server never
+        # says why.  The simulator does, on a line marked as its own.
+        sys.stderr.write(f"fake propolis-server (simulator): bind {shown}: {rust_io_error(e.errno)}"
+                         f"{': ' + why[1] if why else ''}\n")
+        return fatal(sim, f"Failed to start server: failed to bind to {shown}")
+    bound = server.server_address
+    LOG.info("listening on %s", f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}")
+    sim.event("listening", address=bound[0], port=bound[1])
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(f"{bound[1]}\n")
+        os.replace(tmp, args.port_file)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.stopping.set()
+        server.server_close()
+        if vnc_sock:
+            vnc_sock.close()
+    return 0
+
+
+def knob_parser(run_mode):
+    """The fake's own flags: its command line standalone, FAKE_PROPOLIS_OPTIONS
+    (or the zone's propolis-options file) in `run` mode."""
+    p = argparse.ArgumentParser(prog="fake_propolis_server.py" if not run_mode else "FAKE_PROPOLIS_OPTIONS",
+                                description=__doc__.split("\n\n", 1)[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--port", type=int, default=0)
+    if not run_mode:
+        p.add_argument("--port", type=int, default=0)
+        p.add_argument("--log-level", default="warning")
     p.add_argument("--port-file")
     p.add_argument("--state-dir")
     p.add_argument("--api-version", default="5.0.0")
@@ -1502,25 +2222,50 @@ def main(argv=None):
     p.add_argument("--stop-delay", type=float, default=0.1)
     p.add_argument("--reboot-delay", type=float, default=0.1)
     p.add_argument("--rundown-delay", type=float, default=0.05)
-    p.add_argument("--publish-starting", action="store_true")
+    p.add_argument("--publish-starting", action="store_true", help="the default now (kept for old command lines)")
+    p.add_argument("--no-publish-starting", action="store_true")
     p.add_argument("--monitor-timeout", type=float, default=0.0)
     p.add_argument("--serial-buffer-size", type=int, default=1024 * 1024)
     p.add_argument("--guest-name")
     p.add_argument("--no-check-paths", action="store_true")
     p.add_argument("--fail", action="append", metavar="METHOD:PATH:STATUS[:COUNT]")
     p.add_argument("--hang", action="append", metavar="METHOD:PATH[:SECONDS[:COUNT]]")
-    p.add_argument("--log-level", default="warning")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="fake-propolis %(levelname)s %(message)s")
+    if run_mode:
+        p.add_argument("--listen-delay", type=float, default=1.0)
+        p.add_argument("--sim-root", default="/")
+        p.add_argument("--panic", choices=("abort", "unwind"), default="abort")
+        p.add_argument("--ipv6-nexus-delay", type=float, default=0.0)
+    return p
+
+
+def load_api(args):
     with open(args.openapi, encoding="utf-8") as f:
         document = json.load(f)
     if document.get("info", {}).get("version") != args.api_version:
         LOG.warning("API document is version %s, serving %s", document.get("info", {}).get("version"),
                     args.api_version)
+    return Validator(document)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # bin/propolis-server (install-fake-propolis.sh) passes AS_PROPOLIS first:
+    # everything after it is propolis-server's own argv, parsed as clap would.
+    if argv[:1] == [AS_PROPOLIS]:
+        return run_main(argv[1:])
+    if argv[:1] == ["run"]:
+        return run_main(argv)
+    return standalone_main(argv)
+
+
+def standalone_main(argv):
+    args = knob_parser(False).parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="fake-propolis %(levelname)s %(message)s")
+    validator = load_api(args)
     if args.state_dir:
         os.makedirs(args.state_dir, exist_ok=True)
-    server = FakeServer(args, Validator(document))
+    server = FakeServer(args, validator)
     port = server.server_address[1]
 
     def on_signal(signum, frame):

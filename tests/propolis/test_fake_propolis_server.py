@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -79,11 +80,12 @@ def ensure_body(disk_path, instance_id=UUID1, name="vm-one"):
 
 
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, host="127.0.0.1"):
         self.port = port
+        self.host = host
 
     def request(self, method, path, body=None, version=VERSION, headers=None, raw=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         h = dict(headers or {})
         if version is not None:
             h["api-version"] = version
@@ -179,6 +181,10 @@ class WsClient:
 
 class ServerCase(unittest.TestCase):
     extra_args = []
+
+    def history(self):
+        """Every (gen, state) the VM published, from the fake's own record."""
+        return self.c.request("GET", "/__fake/state", version=None)[1]["vm"]["published"]
 
     def start_server(self, *args):
         d = tempfile.mkdtemp(prefix="fake-propolis-test-")
@@ -401,22 +407,25 @@ class LifecycleTest(ServerCase):
         status, obj, _ = self.monitor(0)
         self.assertEqual(obj, {"gen": 1, "state": "Creating",
                                "migration": {"migration_in": None, "migration_out": None}})
-        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
         t0 = time.monotonic()
-        status, obj, _ = self.monitor(2)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        status, obj, _ = self.monitor(3)
         self.assertGreaterEqual(time.monotonic() - t0, 0.2, "the long poll should have waited")
-        self.assertEqual((obj["gen"], obj["state"]), (2, "Running"))
+        self.assertEqual((obj["gen"], obj["state"]), (3, "Running"))
+        # propolis master (state_driver.rs start_vm): Starting on an explicit
+        # Run, Running once the VM has started.
+        self.assertEqual(self.history(), [[1, "Creating"], [2, "Starting"], [3, "Running"]])
         self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)  # ignored
         self.assertEqual(self.c.request("PUT", "/instance/state", "Reboot")[0], 204)
-        self.assertEqual(self.states_until("Running", 3), [(3, "Rebooting"), (4, "Running")])
+        self.assertEqual(self.states_until("Running", 4), [(4, "Rebooting"), (5, "Running")])
         self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)
         self.assertEqual(self.c.request("PUT", "/instance/state", "Stop")[0], 204)  # idempotent
-        self.assertEqual(self.states_until("Destroyed", 5),
-                         [(5, "Stopping"), (6, "Stopped"), (7, "Destroyed")])
+        self.assertEqual(self.states_until("Destroyed", 6),
+                         [(6, "Stopping"), (7, "Stopped"), (8, "Destroyed")])
         self.assert_error(self.c.request("PUT", "/instance/state", "Run"), 424,
                           "Server not initialized (no instance)", "NoInstance")
-        self.assert_error(self.monitor(8), 410, "will never reach generation 8", "NoInstance")
-        self.assertEqual(self.monitor(7)[1]["state"], "Destroyed")
+        self.assert_error(self.monitor(9), 410, "will never reach generation 9", "NoInstance")
+        self.assertEqual(self.monitor(8)[1]["state"], "Destroyed")
         self.assertEqual(self.c.request("GET", "/instance")[1]["instance"]["state"], "Destroyed")
         self.assert_error(self.c.request("GET", "/instance/serial/history?most_recent=10"), 424)
         # A new VM can be created once the old one is gone: generations restart.
@@ -454,7 +463,7 @@ class LifecycleTest(ServerCase):
         result = {}
 
         def poll():
-            result["r"] = self.monitor(2)
+            result["r"] = self.monitor(3)  # 2 is Starting, published at once
             result["t"] = time.monotonic()
 
         t = threading.Thread(target=poll)
@@ -477,13 +486,26 @@ class LifecycleTest(ServerCase):
                           "No crucible backend for id boot-disk")
 
 
-class PublishStartingTest(ServerCase):
+class NoPublishStartingTest(ServerCase):
+    """--no-publish-starting: older servers went from Creating to Running."""
+    extra_args = ["--no-publish-starting", "--start-delay", "0.1"]
+
+    def test_starting_is_not_published(self):
+        self.assertEqual(self.ensure()[0], 201)
+        self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.wait_state("Running")
+        self.assertEqual(self.history(), [[1, "Creating"], [2, "Running"]])
+
+
+class CompatPublishStartingTest(ServerCase):
+    """--publish-starting, once needed for Starting, is still accepted."""
     extra_args = ["--publish-starting", "--start-delay", "0.1"]
 
     def test_starting_is_published(self):
         self.assertEqual(self.ensure()[0], 201)
         self.assertEqual(self.c.request("PUT", "/instance/state", "Run")[0], 204)
-        self.assertEqual(self.states_until("Running", 2), [(2, "Starting"), (3, "Running")])
+        self.wait_state("Running")
+        self.assertEqual(self.history(), [[1, "Creating"], [2, "Starting"], [3, "Running"]])
 
 
 class WebSocketAcceptTest(unittest.TestCase):
@@ -681,6 +703,465 @@ class FaultInjectionTest(ServerCase):
             fn()
         except (OSError, http.client.HTTPException):
             pass
+
+
+class OlderServerTest(ServerCase):
+    """--api-version 4.0.0: a propolis-server older than the 5.0.0 vmctl
+    speaks answers as dropshot's ClientSpecifiesVersionInHeader does."""
+    extra_args = ["--api-version", "4.0.0"]
+
+    def test_newer_client_version_refused(self):
+        self.assert_error(self.c.request("GET", "/instance"), 400,
+                          "server does not support this API version: 5.0.0")
+        self.assert_error(self.ensure(), 400, "server does not support this API version: 5.0.0")
+        self.assert_error(self.c.request("GET", "/instance", version=None), 400,
+                          'missing expected header "api-version"')
+
+
+class VcpuLimitTest(ServerCase):
+    """VM_MAXCPU (32): build_instance fails "failed to set max cpus", ensure
+    answers 500 and the instance is Failed."""
+
+    def with_cpus(self, n, instance_id=UUID1):
+        body = ensure_body(self.disk, instance_id)
+        body["init"]["value"]["spec"]["board"]["cpus"] = n
+        return body
+
+    def test_more_than_32_vcpus_fail_the_instance(self):
+        self.assert_error(self.ensure(self.with_cpus(33)), 500, "Internal Server Error", "Internal")
+        obj = self.c.request("GET", "/instance")[1]
+        self.assertEqual(obj["instance"]["state"], "Failed")
+        self.assertEqual(self.ensure(self.with_cpus(32, UUID2))[0], 201)
+
+
+def write(path, text="", mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class RunModeCase(unittest.TestCase):
+    """The fake as propolis-server: its real argv, knobs from
+    FAKE_PROPOLIS_OPTIONS, a simulated zone under --sim-root (no chroot)."""
+
+    ZONE = "vmctl-web"
+    BOOTROM = "/opt/oxide/propolis-server/firmware/OVMF_CODE.fd"
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fake-propolis-run-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.root = os.path.join(self.dir, "root")
+        for dev in ("dtrace/helper", "vmmctl", "viona", "dld", "null"):
+            write(self.sim("/dev/" + dev), mode=0o666)
+        write(self.sim(self.BOOTROM), "\0" * 8192)
+        write(self.sim("/var/tmp/disk.raw"), "\0" * 4096)
+        self.port_file = os.path.join(self.dir, "port")
+        self.knobs = ["--sim-root", self.root, "--listen-delay", "0", "--port-file", self.port_file,
+                      "--start-delay", "0.05", "--stop-delay", "0.05"]
+
+    def sim(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def make_zone(self, addresses=(("127.0.0.1", True),), links=("vmctl_web_0",), vnics=("vmctl_web_0",)):
+        write(self.sim("/.zone-sim/zone.json"), json.dumps({
+            "zonename": self.ZONE, "zoneid": 3, "brand": "nebula-vm", "ip_type": "exclusive",
+            "privileges": ["proc_exec", "sys_ip_config"], "links": list(links)}))
+        self.set_addresses(addresses, vnics)
+
+    def set_addresses(self, addresses, vnics=("vmctl_web_0",)):
+        state = {"zones": {self.ZONE: {"addresses": [
+            {"link": "vmctl_web_api0", "family": "inet6" if ":" in a else "inet", "address": a,
+             "prefix": 8, "up": up} for a, up in addresses]}},
+            "vnics": {v: {"over": "net0", "mac": "2:8:20:aa:bb:cc"} for v in vnics}}
+        write(self.sim("/.zone-sim/tools-state/state.json"), json.dumps(state))
+
+    def records(self, name):
+        path = self.sim(f"/.zone-sim/tools-state/propolis-server/{self.ZONE}/{name}")
+        with open(path) as f:
+            return [json.loads(line) for line in f]
+
+    def start(self, *argv, knobs=(), env=None, path=None):
+        e = dict(os.environ, FAKE_PROPOLIS_OPTIONS=shlex.join([*self.knobs, *knobs]))
+        e.update(env or {})
+        if path is None:
+            e.pop("PATH", None)
+        else:
+            e["PATH"] = path
+        # As bin/propolis-server (install-fake-propolis.sh) runs it.
+        proc = subprocess.Popen([sys.executable, SERVER, "--as-propolis-server", *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=e, cwd=self.dir)
+        self.addCleanup(self.kill, proc)
+        return proc
+
+    @staticmethod
+    def kill(proc):
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.communicate(timeout=30)
+        except ValueError:  # already collected
+            pass
+
+    def dladm(self, path, status=0, mac="2:8:20:aa:bb:cc"):
+        """A dladm that logs its argv and knows every VNIC but vmctl_bad*."""
+        log = os.path.join(self.dir, "dladm.log")
+        write(self.sim(path), f"""#!/bin/sh
+echo "$*" >> {shlex.quote(log)}
+case "$1 $5" in "show-vnic vmctl_bad"*) exit 1;; "show-vnic "*) echo {mac};; esac
+exit {status}
+""", 0o755)
+        return log
+
+    def finish(self, proc):
+        """Waits for a server that must exit; (status, stdout, stderr)."""
+        out, err = proc.communicate(timeout=30)
+        return proc.returncode, out.decode(), err.decode()
+
+    def listening(self, proc):
+        """Waits for the port file; a Client for it."""
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.port_file):
+            if proc.poll() is not None:
+                self.fail("the server exited: " + proc.communicate()[1].decode())
+            if time.monotonic() > deadline:
+                self.fail("the server did not listen")
+            time.sleep(0.02)
+        with open(self.port_file) as f:
+            return Client(int(f.read()))
+
+    def run_ok(self, *extra, **kw):
+        return self.start("run", self.BOOTROM, "127.0.0.1:0", *extra, **kw)
+
+
+class RunArgvTest(RunModeCase):
+    """propolis-server's argv, as main.rs's clap derive reads it.  A command
+    line that parses gets as far as the device checks (no /dev/vmmctl here)."""
+
+    def setUp(self):
+        super().setUp()
+        os.remove(self.sim("/dev/vmmctl"))
+
+    def outcome(self, *argv):
+        status, out, err = self.finish(self.start(*argv))
+        return status, out + err
+
+    def assert_parses(self, *argv):
+        status, text = self.outcome(*argv)
+        self.assertEqual(status, 1, text)
+        self.assertIn("checking version of vmm", text)
+
+    def assert_usage_error(self, want, *argv):
+        status, text = self.outcome(*argv)
+        self.assertEqual(status, 2, text)
+        self.assertIn(want, text)
+        self.assertIn("For more information, try '--help'.", text)
+
+    def test_accepted_forms(self):
+        B = self.BOOTROM
+        self.assert_parses("run", B, "127.0.0.1:12400")
+        self.assert_parses("run", B, "127.0.0.1:12400", "127.0.0.1:5900")
+        self.assert_parses("run", B, "[::1]:12400")
+        self.assert_parses("run", B, "[fd00::5]:12400", "--metric-addr", "dns")
+        self.assert_parses("run", "--log-level=debug", B, "127.0.0.1:12400", "--bootrom-version", "v1")
+        self.assert_parses("run", B, "127.0.0.1:12400", "--metric-addr=127.0.0.1:9000", "--log-level", "WARN")
+        self.assert_parses("run", "--", B, "127.0.0.1:12400")
+        for level in ("i", "inf", "INFO", "warn", "debg", "CRIT", "erro", "trace", "t"):
+            self.assert_parses("run", B, "127.0.0.1:12400", "--log-level", level)
+
+    def test_refused_forms(self):
+        B = self.BOOTROM
+        status, text = self.outcome()
+        self.assertEqual(status, 2, text)
+        self.assertIn(f"Usage: propolis-server <COMMAND>", text)
+        self.assert_usage_error("unrecognized subcommand 'serve'", "serve", B, "127.0.0.1:1")
+        self.assert_usage_error("the following required arguments were not provided:\n  <BOOTROM_PATH>\n"
+                                "  <PROPOLIS_IP:PORT>", "run")
+        self.assert_usage_error("the following required arguments were not provided:\n  <PROPOLIS_IP:PORT>",
+                                "run", B)
+        self.assert_usage_error("unexpected argument '--port' found", "run", B, "127.0.0.1:1", "--port", "1")
+        self.assert_usage_error("unexpected argument '--sim-root' found", "run", B, "127.0.0.1:1",
+                                "--sim-root=/tmp")
+        self.assert_usage_error("unexpected argument '-v' found", "run", B, "127.0.0.1:1", "-v")
+        self.assert_usage_error("unexpected argument 'extra' found", "run", B, "127.0.0.1:1", "127.0.0.1:2",
+                                "extra")
+        for addr in ("::1:12400", "fd00::5:12400", "localhost:12400", "127.0.0.1", "127.0.0.01:1",
+                     "127.0.0.256:1", "127.0.0.1:65536", "[::1]", "[zz::1]:1"):
+            self.assert_usage_error(f"invalid value '{addr}' for '<PROPOLIS_IP:PORT>': invalid socket "
+                                    "address syntax", "run", B, addr)
+        for level in ("off", "infor", " info", "info ", "verbose", ""):
+            self.assert_usage_error(f"invalid value '{level}' for '--log-level <LOG_LEVEL>': Invalid log level",
+                                    "run", B, "127.0.0.1:1", f"--log-level={level}")
+        self.assert_usage_error("a value is required for '--log-level <LOG_LEVEL>' but none was supplied",
+                                "run", B, "127.0.0.1:1", "--log-level")
+        self.assert_usage_error("the argument '--log-level <LOG_LEVEL>' cannot be used multiple times",
+                                "run", B, "127.0.0.1:1", "--log-level", "info", "--log-level", "debug")
+        self.assert_usage_error("invalid value 'nexus' for '--metric-addr <METRIC_ADDR>': Metric registration "
+                                "must be 'disable', 'dns', or an explicit socket address", "run", B,
+                                "127.0.0.1:1", "--metric-addr", "nexus")
+
+    def test_help(self):
+        status, out, _ = self.finish(self.start("run", "--help"))
+        self.assertEqual(status, 0)
+        self.assertIn("Usage: propolis-server run [OPTIONS] <BOOTROM_PATH> <PROPOLIS_IP:PORT> [VNC_IP:PORT]", out)
+
+    def test_metric_dns_needs_a_non_localhost_ipv6_address(self):
+        # main.rs build_metric_configuration, after argv and before the devices.
+        for addr in ("127.0.0.1:12400", "[::1]:12400"):
+            status, text = self.outcome("run", self.BOOTROM, addr, "--metric-addr", "dns")
+            self.assertEqual(status, 1, text)
+            self.assertIn("Error: Metric registration can only use DNS if the Propolis server is provided a "
+                          "non-localhost IPv6 address", text)
+
+
+class RunStartupTest(RunModeCase):
+    """Start-up in main.rs's order: USDT probes, argv, devices, then listen."""
+
+    def setUp(self):
+        super().setUp()
+        self.dladm("/usr/bin/dladm")  # on every illumos default PATH
+
+    def test_missing_dtrace_helper_panics(self):
+        os.remove(self.sim("/dev/dtrace/helper"))
+        for argv in ((), ("run", self.BOOTROM, "127.0.0.1:0"), ("--help",)):  # before argv is read
+            status, out, err = self.finish(self.start(*argv))
+            self.assertEqual(status, -signal.SIGABRT, err)  # release profile: panic = "abort"
+            self.assertIn("thread 'main' panicked at bin/propolis-server/src/main.rs:282:23:\n"
+                          "called `Result::unwrap()` on an `Err` value: IO(Os { code: 2, kind: NotFound, "
+                          'message: "No such file or directory" })', err)
+        status, _, err = self.finish(self.start("run", knobs=["--panic", "unwind"]))
+        self.assertEqual(status, 101, err)
+
+    def test_missing_devices(self):
+        for dev, component in (("vmmctl", "vmm"), ("viona", "viona")):
+            os.remove(self.sim("/dev/" + dev))
+            status, out, err = self.finish(self.run_ok())
+            self.assertEqual(status, 1, err)
+            self.assertIn(f"Error: API version checks\n\nCaused by:\n    0: checking version of {component}\n"
+                          "    1: IO Error\n    2: No such file or directory (os error 2)", err)
+            self.assertIn(f'"msg": "Failed to open /dev/{dev}"', out)  # bunyan, on stdout
+            write(self.sim("/dev/" + dev), mode=0o666)
+
+    def test_listens_after_the_listen_delay(self):
+        self.knobs[self.knobs.index("--listen-delay") + 1] = "1.5"
+        t0 = time.monotonic()
+        c = self.listening(self.run_ok())
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5)
+        self.assertEqual(c.request("GET", "/instance")[0], 424)
+
+    def test_missing_bootrom_aborts_at_the_first_ensure(self):
+        # propolis-server does not open the bootrom until ensure, where
+        # initialize_rom panics (and panic = "abort" ends the server).
+        os.remove(self.sim(self.BOOTROM))
+        proc = self.run_ok()
+        c = self.listening(proc)
+        self.assertEqual(c.request("GET", "/instance")[0], 424)
+        with self.assertRaises((ConnectionError, http.client.HTTPException, OSError)):
+            c.request("PUT", "/instance", ensure_body("/var/tmp/disk.raw"))
+        status, _, err = self.finish(proc)
+        self.assertEqual(status, -signal.SIGABRT, err)
+        self.assertIn("thread 'tokio-rt-api' panicked at bin/propolis-server/src/lib/initializer.rs:258:33:\n"
+                      f'Cannot open bootrom: failed to open bootrom "{self.BOOTROM}"', err)
+
+    def test_unaligned_bootrom_fails_the_instance(self):
+        write(self.sim(self.BOOTROM), "x" * 100)
+        c = self.listening(self.run_ok())
+        st, obj, _ = c.request("PUT", "/instance", ensure_body("/var/tmp/disk.raw"))
+        self.assertEqual(st, 500, obj)
+        self.assertEqual(c.request("GET", "/instance")[1]["instance"]["state"], "Failed")
+
+    def test_fresh_state_at_every_start(self):
+        c = self.listening(self.run_ok())
+        self.assert_no_instance(c)
+        self.assertEqual(c.request("PUT", "/instance", ensure_body("/var/tmp/disk.raw"))[0], 201)
+        self.assertEqual(c.request("PUT", "/instance/state", "Run")[0], 204)
+        self.assertEqual(c.request("PUT", "/instance/state", "Stop")[0], 204)
+        deadline = time.monotonic() + 30
+        while c.request("GET", "/instance")[1]["instance"]["state"] != "Destroyed":
+            self.assertLess(time.monotonic(), deadline, "the VM did not stop")
+            time.sleep(0.05)
+        # A stopped VM is still described (200) until a new ensure.
+        self.assertEqual(c.request("GET", "/instance")[0], 200)
+        os.remove(self.port_file)
+        proc = self.run_ok()
+        self.assert_no_instance(self.listening(proc))
+        proc.terminate()  # no handler, as the real server: SIGTERM ends it
+        self.assertEqual(proc.wait(30), -signal.SIGTERM)
+
+    def test_ipv6_listen_address_looks_for_nexus_at_every_ensure(self):
+        proc = self.start("run", self.BOOTROM, "[::1]:0", knobs=["--ipv6-nexus-delay", "1.0"])
+        port = self.listening(proc).port
+        c = Client(port, "::1")
+        self.assert_no_instance(c)
+        t0 = time.monotonic()
+        self.assertEqual(c.request("PUT", "/instance", ensure_body("/var/tmp/disk.raw"))[0], 201)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        proc.kill()
+        _, out, _ = self.finish(proc)
+        self.assertIn('"msg": "Failed to resolve Nexus endpoint"', out)
+        os.remove(self.port_file)
+        proc = self.run_ok()
+        self.assertEqual(self.listening(proc).request("PUT", "/instance", ensure_body("/var/tmp/disk.raw"))[0], 201)
+        proc.kill()
+        _, out, _ = self.finish(proc)
+        self.assertIn('"msg": "Unable to determine Nexus endpoint for IPv4 addresses"', out)
+
+    def assert_no_instance(self, c):
+        st, obj, _ = c.request("GET", "/instance")
+        self.assertEqual((st, obj["error_code"], obj["message"]),
+                         (424, "NoInstance", "Server not initialized (no instance)"))
+
+
+class RunZoneTest(RunModeCase):
+    """In a zone: the listen address must be up (fake ifconfig's state),
+    knobs and records live in /.zone-sim/tools-state, NICs go through the
+    zone's dladm."""
+
+    def ensure_nic(self, c, vnic="vmctl_web_0"):
+        body = ensure_body("/var/tmp/disk.raw")
+        body["init"]["value"]["spec"]["components"]["net0-backend"]["component"]["vnic_name"] = vnic
+        return c.request("PUT", "/instance", body)
+
+    def test_listen_address_must_be_up_in_the_zone(self):
+        self.make_zone(addresses=[("127.0.0.1", False)])
+        status, out, err = self.finish(self.run_ok())
+        self.assertEqual(status, 1, err)
+        self.assertIn("Error: Failed to start server: failed to bind to 127.0.0.1:0", err)
+        self.assertIn("Cannot assign requested address", err)
+        self.set_addresses([("127.0.0.1", True)])
+        c = self.listening(self.run_ok())
+        self.assertEqual(c.request("GET", "/instance")[0], 424)
+        events = [e["event"] for e in self.records("events.jsonl")]
+        self.assertEqual(events, ["start", "exit", "start", "listening"])
+        self.assertEqual(self.records("requests.jsonl")[0]["path"], "/instance")
+
+    def test_vnc_address_must_be_up_too(self):
+        self.make_zone(addresses=[("127.0.0.1", True)])
+        status, _, err = self.finish(self.run_ok("127.0.0.2:0"))
+        self.assertEqual(status, 1, err)
+        self.assertIn("Error: Cannot assign requested address (os error 126)", err)
+
+    def test_options_file_in_the_zone(self):
+        self.make_zone()
+        write(self.sim("/.zone-sim/tools-state/propolis-options"), "--api-version 4.0.0\n")
+        c = self.listening(self.run_ok())
+        st, obj, _ = c.request("GET", "/instance")
+        self.assertEqual((st, obj["message"]), (400, "server does not support this API version: 5.0.0"))
+        write(self.sim("/.zone-sim/tools-state/propolis-options"), f"--sim-root {self.dir}\n")
+        status, _, err = self.finish(self.run_ok())
+        self.assertEqual(status, 2, err)
+        self.assertIn("--sim-root is only read from FAKE_PROPOLIS_OPTIONS", err)
+
+    def test_dladm_by_bare_name_on_illumos_default_path(self):
+        self.make_zone()
+        log = self.dladm("/usr/sbin/dladm")
+        c = self.listening(self.run_ok())
+        expected = os.geteuid() == 0  # root's default PATH has /usr/sbin; a user's has not
+        st, obj, _ = self.ensure_nic(c)
+        self.assertEqual(st, 201 if expected else 500, obj)
+        if expected:
+            with open(log) as f:
+                self.assertEqual(f.read().splitlines(), ["show-vnic -p -o macaddress vmctl_web_0",
+                                                         "show-linkprop -c -o value -p mtu vmctl_web_0"])
+
+    def test_dladm_loop_fails_the_instance(self):
+        # The nebula-vm zone before issue 14: /sbin -> usr/sbin, and
+        # /usr/sbin/dladm -> ../../sbin/dladm (SUNWcs.mf): ELOOP.
+        self.make_zone()
+        os.makedirs(self.sim("/usr/sbin"))
+        os.symlink("usr/sbin", self.sim("/sbin"))
+        os.symlink("../../sbin/dladm", self.sim("/usr/sbin/dladm"))
+        proc = self.run_ok()
+        c = self.listening(proc)
+        self.assert_instance_failed(c, self.ensure_nic(c))
+        proc.kill()
+        _, out, _ = self.finish(proc)
+        self.assertIn('failed to create viona device \\"net0\\"', out)
+
+    def test_dladm_failure_or_absence_fails_the_instance(self):
+        self.make_zone()
+        self.dladm("/sbin/dladm", status=1)
+        c = self.listening(self.run_ok(path="/sbin:/usr/bin"))
+        self.assert_instance_failed(c, self.ensure_nic(c))
+        os.remove(self.port_file)
+        c = self.listening(self.run_ok(path="/nowhere"))
+        self.assert_instance_failed(c, self.ensure_nic(c))
+
+    def test_dladm_on_path_and_links_of_the_zone(self):
+        self.make_zone(links=("vmctl_web_0", "net9"), vnics=("vmctl_web_0",))
+        log = self.dladm("/sbin/dladm")
+        c = self.listening(self.run_ok(path="/nowhere::/sbin"))
+        self.assertEqual(self.ensure_nic(c)[0], 201)
+        with open(log) as f:
+            calls = f.read().splitlines()
+        # A link the zone does not have, or that is no VNIC: libdladm refuses
+        # it before dladm runs.
+        for vnic in ("vmctl_other_0", "net9"):
+            os.remove(self.port_file)
+            c = self.listening(self.run_ok(path="/sbin"))
+            self.assert_instance_failed(c, self.ensure_nic(c, vnic))
+        with open(log) as f:
+            self.assertEqual(f.read().splitlines(), calls)
+
+    def test_dladm_script_without_interpreter_line_and_unexecutable_dladm(self):
+        # execvp.c: ENOEXEC runs the file with /bin/sh; EACCES skips it.
+        self.make_zone()
+        write(self.sim("/sbin/dladm"), "echo 2:8:20:aa:bb:cc\n", 0o755)
+        c = self.listening(self.run_ok(path="/sbin"))
+        self.assertEqual(self.ensure_nic(c)[0], 201)
+        os.chmod(self.sim("/sbin/dladm"), 0o644)
+        os.remove(self.port_file)
+        c = self.listening(self.run_ok(path="/sbin"))
+        self.assert_instance_failed(c, self.ensure_nic(c))
+
+    def test_dladm_with_a_bad_mac_fails_the_instance(self):
+        self.make_zone()
+        self.dladm("/sbin/dladm", mac="2:8:20:aa:bb")
+        c = self.listening(self.run_ok(path="/sbin"))
+        self.assert_instance_failed(c, self.ensure_nic(c))
+
+    def assert_instance_failed(self, c, result):
+        st, obj, _ = result
+        self.assertEqual((st, obj["error_code"]), (500, "Internal"), obj)
+        self.assertEqual(c.request("GET", "/instance")[1]["instance"]["state"], "Failed")
+
+
+class InstallerTest(unittest.TestCase):
+    """install-fake-propolis.sh DIR: DIR/bin/propolis-server and the
+    firmware, as a test's propolis dir holds them."""
+
+    def test_installed_server_runs_as_propolis_server(self):
+        d = tempfile.mkdtemp(prefix="fake-propolis-install-")
+        self.addCleanup(shutil.rmtree, d, True)
+        subprocess.run([os.path.join(HERE, "install-fake-propolis.sh"), d], check=True, timeout=60)
+        fw = os.path.join(d, "firmware", "OVMF_CODE.fd")
+        self.assertEqual(os.path.getsize(fw) % 4096, 0)
+        server = os.path.join(d, "bin", "propolis-server")
+        self.assertTrue(os.access(server, os.X_OK))
+        root = d  # the zone would see the propolis dir elsewhere; here it is the sim root
+        for dev in ("dtrace/helper", "vmmctl", "viona", "dld"):
+            write(os.path.join(root, "dev", dev), mode=0o666)
+        fw = "/firmware/OVMF_CODE.fd"
+        env = dict(os.environ, FAKE_PROPOLIS_OPTIONS=shlex.join(["--sim-root", root, "--listen-delay", "0",
+                                                                 "--port-file", os.path.join(d, "port")]))
+        no_args = subprocess.run([server], env=env, capture_output=True, timeout=60)
+        self.assertEqual(no_args.returncode, 2, no_args.stderr)
+        self.assertIn(b"Usage: propolis-server <COMMAND>", no_args.stderr)
+        proc = subprocess.Popen([server, "run", fw, "127.0.0.1:0"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        self.addCleanup(RunModeCase.kill, proc)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(d, "port")):
+            self.assertIsNone(proc.poll(), proc.stderr.read() if proc.poll() is not None else "")
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        with open(os.path.join(d, "port")) as f:
+            c = Client(int(f.read()))
+        self.assertEqual(c.request("GET", "/instance")[0], 424)
+        body = ensure_body(fw)
+        del body["init"]["value"]["spec"]["components"]["net0"]
+        del body["init"]["value"]["spec"]["components"]["net0-backend"]
+        self.assertEqual(c.request("PUT", "/instance", body)[0], 201)
 
 
 class FakeToolsTest(unittest.TestCase):

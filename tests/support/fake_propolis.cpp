@@ -80,6 +80,11 @@ nlohmann::json FakePropolisServer::control(const std::string& path, const nlohma
   return answer.body.empty() ? nlohmann::json() : nlohmann::json::parse(answer.body);
 }
 
+void install_fake_propolis(const fs::path& dir) {
+  ProcessResult r = run_process({VMCTL_SOURCE_DIR "/tests/propolis/install-fake-propolis.sh", dir.string()});
+  if (r.exit_code != 0) throw std::runtime_error("install-fake-propolis.sh failed: " + r.err);
+}
+
 HttpAnswer http_request(int port, const std::string& method, const std::string& target, const std::string& body,
                         const std::vector<std::string>& headers) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -39,6 +39,13 @@ class FakePropolisServer {
   int port_ = 0;
 };
 
+// Lays out `dir` as a propolis dir for the zone simulator, as
+// tests/propolis/install-fake-propolis.sh does: bin/propolis-server runs the
+// fake with propolis-server's own argv (its knobs come from
+// FAKE_PROPOLIS_OPTIONS or the zone's tools-state/propolis-options), and
+// firmware/OVMF_CODE.fd is a page-aligned dummy bootrom. Throws on failure.
+void install_fake_propolis(const std::filesystem::path& dir);
+
 struct HttpAnswer {
   int status = 0;
   std::string body;
