@@ -588,6 +588,25 @@ TEST_F(TapNetworkTest, AStaticAddressIsTakenFromNetworkConfigAndVmctlSshReachesI
   EXPECT_EQ(ip_from_neighbours(read_text("/proc/net/arp"), mac), kStaticAddress);
 }
 
+// A tap without a bridge gets the configured default one and keeps its static
+// address; the seed's network-config names the MAC prepare gave the NIC.
+TEST_F(TapNetworkTest, TheDefaultBridgeKeepsTheStaticAddressAndTheSeedNamesTheMac) {
+  vmctl::test::TempDir data;
+  QemuConfig with_default = config();
+  with_default.default_bridge = kBridge;
+  QemuBackend backend(DataDir(data.path()), with_default);
+  const StaticAddress fixed{std::string(kStaticAddress) + "/24", "192.168.77.1", {}};
+  VmSpec spec = tiny_guest_spec("dflt");
+  spec.network = TapNetwork{"", fixed};
+  VmHandle h = backend.prepare(spec);
+  EXPECT_EQ(h.network, NetworkConfig(TapNetwork{kBridge, fixed}));
+  EXPECT_EQ(h.ssh_host, kStaticAddress);
+  EXPECT_FALSE(h.ssh_port);
+  const std::string seed = read_text(h.seed_iso_path);
+  EXPECT_NE(seed.find("macaddress: \"" + QemuVm(h).mac + "\""), std::string::npos) << QemuVm(h).mac;
+  backend.destroy(h);
+}
+
 TEST_F(TapNetworkTest, AQemuThatFailsToStartLeavesNoTap) {
   VmSpec spec = tiny_guest_spec("badmem");
   spec.memory_mb = 16ull * 1024 * 1024;  // 16 TiB: QEMU refuses, after the tap was made
