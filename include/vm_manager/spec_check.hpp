@@ -18,15 +18,24 @@ inline constexpr std::uint64_t kMaxDiskGb = 64ull * 1024;            // 64 TiB
 // (and, for propolis, base64 inside one API request), and is kept in the
 // VM's record, which every command reads: a few MiB is what fits all three.
 inline constexpr std::size_t kMaxUserDataBytes = 4 * 1024 * 1024;
+// A static address's name servers: glibc's resolver reads no more than
+// three (MAXNS in <resolv.h>).
+inline constexpr std::size_t kMaxNameServers = 3;
 
 // Raises cloudinit::invalid_user_data for user-data larger than
 // kMaxUserDataBytes, or text user-data holding a NUL byte (gzip, which
 // starts 1f 8b, is judged when the seed is made).
 VM_MANAGER_API void validate_user_data(std::string_view user_data);
 
+// Raises spec::invalid unless `fixed` is as validate_spec wants it (below).
+VM_MANAGER_API void validate_static_address(const StaticAddress& fixed);
+
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
-// validate_user_data raises.
+// validate_user_data raises. A network's static address must be an IPv4 or
+// IPv6 "ADDRESS/PREFIX" (prefix 1-32 or 1-128); its gateway a plain address
+// of the same version; its name servers (at most kMaxNameServers) plain
+// addresses.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

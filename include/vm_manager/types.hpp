@@ -43,16 +43,28 @@ VM_MANAGER_API std::optional<VncMode> parse_vnc_mode(std::string_view text);
 // the backend's folder and its register_<id>_backend function).
 VM_MANAGER_API bool is_backend_id(std::string_view text);
 
+// A fixed guest address on a TAP or VNIC network. The guest sets it itself,
+// from the network-config of its cloud-init seed, instead of asking DHCP;
+// vmctl then reaches the guest there (VmHandle::ssh_host).
+struct StaticAddress {
+  std::string address;           // "IP/PREFIX", IPv4 or IPv6: "192.168.10.5/24", "fd00::5/64"
+  std::string gateway;           // the default route's next hop, a plain IP; empty: no default route
+  std::vector<std::string> dns;  // name servers, plain IPs
+  bool operator==(const StaticAddress&) const = default;
+};
+
 // Networking: SLIRP user networking, a TAP joined to a bridge, an illumos VNIC, or none.
 struct UserNetwork {
   bool operator==(const UserNetwork&) const = default;
 };
 struct TapNetwork {
   std::string bridge;
+  std::optional<StaticAddress> static_address = std::nullopt;  // unset: the guest asks DHCP
   bool operator==(const TapNetwork&) const = default;
 };
 struct VnicNetwork {
   std::string name;
+  std::optional<StaticAddress> static_address = std::nullopt;  // unset: the guest asks DHCP
   bool operator==(const VnicNetwork&) const = default;
 };
 struct NoNetwork {
@@ -62,6 +74,14 @@ using NetworkConfig = std::variant<UserNetwork, TapNetwork, VnicNetwork, NoNetwo
 
 // "user", "tap", "vnic" or "none".
 VM_MANAGER_API std::string_view network_mode(const NetworkConfig& network);
+
+// The static address of a TAP or VNIC network; nullptr when it has none
+// (user and none networking never have one).
+VM_MANAGER_API const StaticAddress* static_address(const NetworkConfig& network);
+
+// The IP of "IP/PREFIX" (everything before the last '/'; all of it when
+// there is none), e.g. for ssh_host.
+VM_MANAGER_API std::string address_ip(std::string_view address);
 
 struct CloudInitConfig {
   std::string user_data;  // raw bytes; may be binary (e.g. gzip)

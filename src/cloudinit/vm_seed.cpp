@@ -1,6 +1,7 @@
 #include "cloudinit/vm_seed.hpp"
 
 #include "cloudinit/mime.hpp"
+#include "cloudinit/network_config.hpp"
 #include "cloudinit/user_data.hpp"
 #include "ssh/keys.hpp"
 
@@ -50,14 +51,17 @@ std::string user_data_for(const VmSpec& spec, VmSeed& seed, const fs::path& work
 
 std::string host_key_alias(std::string_view vm_name) { return "vmctl-" + std::string(vm_name); }
 
-std::optional<VmSeed> make_vm_seed(const VmSpec& spec, const fs::path& work_dir, std::string_view instance_id) {
-  if (!spec.cloud_init && !spec.ssh) return std::nullopt;
+std::optional<VmSeed> make_vm_seed(const VmSpec& spec, const fs::path& work_dir, std::string_view instance_id,
+                                   std::string_view nic_mac) {
+  const StaticAddress* fixed = static_address(spec.network);
+  if (!spec.cloud_init && !spec.ssh && fixed == nullptr) return std::nullopt;
   VmSeed seed;
   seed.files.user_data = user_data_for(spec, seed, work_dir);
   const CloudInitConfig empty;
   const CloudInitConfig& ci = spec.cloud_init ? *spec.cloud_init : empty;
   seed.files.meta_data = make_meta_data(ci.instance_id.empty() ? instance_id : std::string_view(ci.instance_id),
                                         ci.hostname.empty() ? std::string_view(spec.name) : ci.hostname);
+  if (fixed != nullptr) seed.files.network_config = make_network_config(*fixed, nic_mac);
   return seed;
 }
 
@@ -68,8 +72,8 @@ void record_ssh_identity(const VmSeed& seed, VmHandle& handle) {
   handle.ssh_host_key_alias = seed.ssh_host_key_alias;
 }
 
-void write_vm_seed(const VmSpec& spec, const fs::path& work_dir, VmHandle& handle) {
-  std::optional<VmSeed> seed = make_vm_seed(spec, work_dir, handle.id);
+void write_vm_seed(const VmSpec& spec, const fs::path& work_dir, VmHandle& handle, std::string_view nic_mac) {
+  std::optional<VmSeed> seed = make_vm_seed(spec, work_dir, handle.id, nic_mac);
   if (!seed) return;
   handle.seed_iso_path = (work_dir / "seed.iso").string();
   write_seed_iso(handle.seed_iso_path, seed->files);

@@ -74,11 +74,31 @@ void from_json(const json& j, Accel& accel) { enum_from_json(j, accel, parse_acc
 void to_json(json& j, VncMode mode) { j = to_string(mode); }
 void from_json(const json& j, VncMode& mode) { enum_from_json(j, mode, parse_vnc_mode, "VNC mode"); }
 
+// A network's static address is kept only when there is one, so records
+// written before it existed (and those without one) read alike.
 void to_json(json& j, const NetworkConfig& network) {
   j = json{{"mode", network_mode(network)}};
   if (auto* tap = std::get_if<TapNetwork>(&network)) j["bridge"] = tap->bridge;
   if (auto* vnic = std::get_if<VnicNetwork>(&network)) j["vnic"] = vnic->name;
+  if (const StaticAddress* fixed = static_address(network)) {
+    j["static"] = json{{"address", fixed->address}, {"gateway", fixed->gateway}, {"dns", fixed->dns}};
+  }
 }
+
+namespace {
+
+std::optional<StaticAddress> read_static_address(const json& network) {
+  auto it = network.find("static");
+  if (it == network.end() || it->is_null()) return std::nullopt;
+  require_object(*it, "network.static");
+  StaticAddress fixed;
+  read(*it, "address", fixed.address);
+  read(*it, "gateway", fixed.gateway);
+  read(*it, "dns", fixed.dns);
+  return fixed;
+}
+
+}  // namespace
 
 void from_json(const json& j, NetworkConfig& network) {
   require_object(j, "network");
@@ -89,10 +109,12 @@ void from_json(const json& j, NetworkConfig& network) {
   } else if (mode == "tap") {
     TapNetwork tap;
     read(j, "bridge", tap.bridge);
+    tap.static_address = read_static_address(j);
     network = tap;
   } else if (mode == "vnic") {
     VnicNetwork vnic;
     read(j, "vnic", vnic.name);
+    vnic.static_address = read_static_address(j);
     network = vnic;
   } else if (mode == "none") {
     network = NoNetwork{};

@@ -1,5 +1,9 @@
 #include "vm_manager/spec_check.hpp"
 
+#include <arpa/inet.h>
+
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "util/printable.hpp"
@@ -25,7 +29,65 @@ bool is_plain_identifier(std::string_view text) {
   return true;
 }
 
+// The address family of a plain IPv4 or IPv6 address (no prefix, no
+// brackets, no zone), or 0. inet_pton takes only the full dotted-quad and
+// RFC 4291 forms, so "10.1", "1.2.3.4.5" and "fe80::1%eth0" are refused.
+int ip_family(const std::string& text) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return AF_INET;
+  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) return AF_INET6;
+  return 0;
+}
+
+int check_plain_ip(const std::string& text, std::string_view what) {
+  const int family = ip_family(text);
+  if (family == 0) {
+    invalid(fmt::format("the {} '{}' is not an IPv4 or IPv6 address", what, util::printable(text)),
+            fmt::format("give the {} as a plain address, e.g. 192.168.10.1 or fd00::1, without a prefix", what));
+  }
+  return family;
+}
+
+int check_address_with_prefix(const std::string& text) {
+  const auto slash = text.rfind('/');
+  const std::string ip = slash == std::string::npos ? text : text.substr(0, slash);
+  const int family = ip_family(ip);
+  unsigned bits = 0;
+  const char* first = text.data() + (slash == std::string::npos ? text.size() : slash + 1);
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, bits);
+  const bool prefix_ok = slash != std::string::npos && first != last && ec == std::errc() && end == last &&
+                         (*first != '0' || last - first == 1);
+  const unsigned max_bits = family == AF_INET6 ? 128 : 32;
+  if (family == 0 || !prefix_ok || bits < 1 || bits > max_bits) {
+    invalid(fmt::format("the static address '{}' is not ADDRESS/PREFIX", util::printable(text)),
+            family == 0 ? "give an IPv4 or IPv6 address and its prefix length, e.g. 192.168.10.5/24 or fd00::5/64"
+                        : fmt::format("give the prefix length after the address, from 1 to {}, e.g. {}/{}",
+                                      max_bits, ip, family == AF_INET6 ? 64 : 24));
+  }
+  return family;
+}
+
+}  // namespace
+
+void validate_static_address(const StaticAddress& fixed) {
+  const int family = check_address_with_prefix(fixed.address);
+  if (!fixed.gateway.empty() && check_plain_ip(fixed.gateway, "gateway") != family) {
+    invalid(fmt::format("the gateway {} and the address {} are not of the same IP version",
+                        util::printable(fixed.gateway), util::printable(fixed.address)),
+            "give a gateway on the address's own network");
+  }
+  for (const std::string& server : fixed.dns) check_plain_ip(server, "name server");
+  if (fixed.dns.size() > kMaxNameServers) {
+    invalid(fmt::format("{} name servers given, more than the {} a guest uses", fixed.dns.size(), kMaxNameServers),
+            fmt::format("give at most {} name servers", kMaxNameServers));
+  }
+}
+
+namespace {
+
 void validate_network(const NetworkConfig& network) {
+  if (const StaticAddress* fixed = static_address(network)) validate_static_address(*fixed);
   if (auto* tap = std::get_if<TapNetwork>(&network); tap && !tap->bridge.empty() &&
                                                       !is_plain_identifier(tap->bridge)) {
     invalid(fmt::format("invalid bridge name '{}'", util::printable(tap->bridge)),

@@ -74,4 +74,14 @@ std::string_view network_mode(const NetworkConfig& network) {
   return std::visit(Mode{}, network);
 }
 
+const StaticAddress* static_address(const NetworkConfig& network) {
+  if (auto* tap = std::get_if<TapNetwork>(&network); tap && tap->static_address) return &*tap->static_address;
+  if (auto* vnic = std::get_if<VnicNetwork>(&network); vnic && vnic->static_address) return &*vnic->static_address;
+  return nullptr;
+}
+
+std::string address_ip(std::string_view address) {
+  return std::string(address.substr(0, address.rfind('/')));
+}
+
 }  // namespace vm_manager

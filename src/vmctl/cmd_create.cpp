@@ -25,6 +25,9 @@ struct CreateFlags {
   std::string network = "user";
   std::string bridge;
   std::string vnic;
+  std::string ip;  // a static guest address, ADDR/PREFIX
+  std::string gateway;
+  std::vector<std::string> dns;
   std::string accel = "auto";
   std::string vnc = "unix";
   bool uefi = false;
@@ -56,6 +59,28 @@ std::optional<std::string> existing_path(const std::string& path, std::string_vi
   return absolute.string();
 }
 
+// --ip and its companions; validate_spec checks the addresses themselves.
+std::optional<StaticAddress> static_address_from(const CreateFlags& o) {
+  if (o.ip.empty()) {
+    if (!o.gateway.empty() || !o.dns.empty()) {
+      throw Error(errc::spec_invalid, "--gateway and --dns need --ip: they are part of a static guest address",
+                  "add --ip ADDR/PREFIX, or drop --gateway and --dns (DHCP gives them)");
+    }
+    return std::nullopt;
+  }
+  if (o.network == "user") {
+    throw Error(errc::spec_invalid,
+                "--ip needs --network tap or vnic: with user networking QEMU gives the guest its own private "
+                "address, which vmctl reaches through a forwarded port",
+                "add --network tap (or vnic), or drop --ip");
+  }
+  if (o.network == "none") {
+    throw Error(errc::spec_invalid, "--ip needs --network tap or vnic: a VM with --network none has no NIC",
+                "add --network tap (or vnic), or drop --ip");
+  }
+  return StaticAddress{o.ip, o.gateway, o.dns};
+}
+
 NetworkConfig network_from(const CreateFlags& o) {
   if (!o.bridge.empty() && o.network != "tap") {
     throw Error(errc::spec_invalid, "--bridge only applies to --network tap", "add --network tap, or drop --bridge");
@@ -63,8 +88,9 @@ NetworkConfig network_from(const CreateFlags& o) {
   if (!o.vnic.empty() && o.network != "vnic") {
     throw Error(errc::spec_invalid, "--vnic only applies to --network vnic", "add --network vnic, or drop --vnic");
   }
-  if (o.network == "tap") return TapNetwork{o.bridge};
-  if (o.network == "vnic") return VnicNetwork{o.vnic};
+  std::optional<StaticAddress> fixed = static_address_from(o);
+  if (o.network == "tap") return TapNetwork{o.bridge, fixed};
+  if (o.network == "vnic") return VnicNetwork{o.vnic, fixed};
   if (o.network == "none") return NoNetwork{};
   return UserNetwork{};
 }
@@ -198,6 +224,12 @@ void add_create_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"user", "tap", "vnic", "none"}));
   cmd->add_option("--bridge", o->bridge, "Bridge for --network tap");
   cmd->add_option("--vnic", o->vnic, "VNIC for --network vnic");
+  cmd->add_option("--ip", o->ip,
+                  "Static guest address ADDR/PREFIX for --network tap or vnic (IPv4 or IPv6), set through "
+                  "cloud-init's network-config instead of DHCP; vmctl reaches the guest there");
+  cmd->add_option("--gateway", o->gateway, "Default gateway for --ip (a plain IP)");
+  cmd->add_option("--dns", o->dns, "Name server for --ip (a plain IP; repeat for more, up to 3)")
+      ->allow_extra_args(false);
   cmd->add_option("--accel", o->accel, "Accelerator: auto uses KVM when it works, else TCG")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));

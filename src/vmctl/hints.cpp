@@ -45,7 +45,9 @@ constexpr std::array kHints{
     Hint{errc::data_dir_not_private, "", "foreign owner",
          "pass --allow-foreign-owner if you trust that user (docs/cli.md says what it risks)"},
     Hint{errc::backend_not_available, "", "", "choose another --backend"},
-    Hint{errc::backend_unsupported, "", "address of VM", "'vmctl console {name}' shows the guest"},
+    Hint{errc::backend_unsupported, "", "address of VM",
+         "'vmctl destroy {name}', then create it with --ip ADDR/PREFIX (with --gateway and --dns); "
+         "'vmctl console {name}' shows the guest meanwhile"},
     // spec::invalid covers every refused create option: the message says which.
     Hint{errc::spec_invalid, "", "TAP networking needs a bridge", "pass --bridge BRIDGE with --network tap"},
     Hint{errc::spec_invalid, "", "bridge '", "pass another --bridge"},
@@ -53,6 +55,9 @@ constexpr std::array kHints{
     Hint{errc::spec_invalid, "", "has no VNIC networking", "pass --network user or --network tap"},
     Hint{errc::spec_invalid, "", "needs a disk image", "pass --image PATH"},
     Hint{errc::spec_invalid, "", "does not exist or is not a file", "pass --image with the path of a disk image"},
+    Hint{errc::spec_invalid, "", "static address", "pass --ip ADDR/PREFIX, e.g. --ip 192.168.10.5/24"},
+    Hint{errc::spec_invalid, "", "the gateway", "pass --gateway with a plain IP of the --ip address's version"},
+    Hint{errc::spec_invalid, "", "name server", "pass each --dns as a plain IP, at most 3"},
     Hint{errc::spec_invalid, "", "vcpus must be", "pass --vcpus N"},
     Hint{errc::spec_invalid, "", "memory must be", "pass --memory in megabytes, e.g. --memory 2048"},
     Hint{errc::spec_invalid, "", "disk must be", "pass --disk in gigabytes, e.g. --disk 20"},

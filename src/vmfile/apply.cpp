@@ -44,8 +44,10 @@ VmOutcome guarded(const ApplyContext& ctx, const std::string& name, Body body) {
 }
 
 std::string network_text(const NetworkConfig& network) {
-  if (auto* tap = std::get_if<TapNetwork>(&network)) return "tap bridge=" + tap->bridge;
-  if (auto* vnic = std::get_if<VnicNetwork>(&network)) return "vnic " + vnic->name;
+  const StaticAddress* fixed = static_address(network);
+  const std::string ip = fixed ? " ip=" + fixed->address : std::string();
+  if (auto* tap = std::get_if<TapNetwork>(&network)) return "tap bridge=" + tap->bridge + ip;
+  if (auto* vnic = std::get_if<VnicNetwork>(&network)) return "vnic " + vnic->name + ip;
   return std::string(network_mode(network));
 }
 

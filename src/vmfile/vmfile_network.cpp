@@ -1,5 +1,7 @@
 // `network "<mode>"`: user, tap (with a bridge, br0 unless given), vnic
-// (with a VNIC name) or none.
+// (with a VNIC name) or none. tap and vnic may give the guest a static
+// address: `ip "ADDR/PREFIX"`, `gateway "IP"` and `dns "IP"` (repeatable)
+// children.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +10,8 @@
 
 #include "util/printable.hpp"
 #include "util/did_you_mean.hpp"
+#include "vm_manager/error.hpp"
+#include "vm_manager/spec_check.hpp"
 #include "vmfile/vmfile_readers.hpp"
 
 namespace vm_manager::vmfile {
@@ -34,7 +38,79 @@ bool is_interface_name(std::string_view name) {
 std::string setting_hint(std::string_view setting) {
   if (setting == "bridge") return "bridge is a setting of network \"tap\"";
   if (setting == "name") return "name is a setting of network \"vnic\"";
+  if (setting == "ip" || setting == "gateway" || setting == "dns") {
+    return "a static address is for network \"tap\" or \"vnic\": user networking gives the guest QEMU's "
+           "own private address, and none has no NIC";
+  }
   return "this network mode takes no settings";
+}
+
+// The `ip`, `gateway` and `dns` children, each with where it was given.
+struct StaticDraft {
+  std::optional<std::string> ip;
+  kdl::Position ip_at;
+  std::optional<std::string> gateway;
+  kdl::Position gateway_at;
+  std::vector<std::pair<std::string, kdl::Position>> dns;
+  bool bad = false;  // a child whose value was unusable (already reported)
+};
+
+std::array<ChildRule, 3> static_rules(StaticDraft& draft, Problems& problems) {
+  auto leaf = [&draft, &problems](const kdl::Node& child, std::string_view example) {
+    std::optional<std::string> value = string_leaf(child, example, problems);
+    if (!value) draft.bad = true;
+    return value;
+  };
+  return {ChildRule{"ip",
+                    [&draft, leaf](const kdl::Node& child) {
+                      draft.ip_at = value_position(child);
+                      draft.ip = leaf(child, "ip \"192.168.10.5/24\"");
+                    }},
+          ChildRule{"gateway",
+                    [&draft, leaf](const kdl::Node& child) {
+                      draft.gateway_at = value_position(child);
+                      draft.gateway = leaf(child, "gateway \"192.168.10.1\"");
+                    }},
+          ChildRule{"dns",
+                    [&draft, leaf](const kdl::Node& child) {
+                      if (auto server = leaf(child, "dns \"192.168.10.1\"")) {
+                        draft.dns.emplace_back(*server, value_position(child));
+                      }
+                    },
+                    true}};
+}
+
+// Each part checked on its own, so a problem points at the node that holds it.
+bool check_static_part(const StaticAddress& part, kdl::Position at, Problems& problems) {
+  try {
+    validate_static_address(part);
+    return true;
+  } catch (const Error& error) {
+    problems.add(at, error.message(), error.help());
+    return false;
+  }
+}
+
+std::optional<StaticAddress> finish_static(const StaticDraft& draft, Problems& problems) {
+  if (!draft.ip) {
+    if (!draft.bad && (draft.gateway || !draft.dns.empty())) {
+      problems.add(draft.gateway ? draft.gateway_at : draft.dns.front().second,
+                   "gateway and dns are part of a static address, which needs `ip`",
+                   "add ip \"ADDR/PREFIX\" to the network block, or drop gateway and dns (DHCP gives them)");
+    }
+    return std::nullopt;
+  }
+  StaticAddress fixed{*draft.ip, draft.gateway.value_or(""), {}};
+  bool ok = !draft.bad && check_static_part(StaticAddress{fixed.address, "", {}}, draft.ip_at, problems);
+  if (ok && !fixed.gateway.empty()) ok = check_static_part(fixed, draft.gateway_at, problems);
+  for (const auto& [server, at] : draft.dns) {
+    fixed.dns.push_back(server);
+    if (ok) ok = check_static_part(StaticAddress{fixed.address, "", {server}}, at, problems);
+  }
+  if (ok && fixed.dns.size() > kMaxNameServers) {
+    ok = check_static_part(fixed, draft.dns[kMaxNameServers].second, problems);
+  }
+  return ok ? std::optional<StaticAddress>(fixed) : std::nullopt;
 }
 
 // user and none take nothing but the mode.
@@ -49,8 +125,10 @@ void reject_settings(const kdl::Node& node, std::string_view mode, Problems& pro
   }
 }
 
-// The bridge of tap or the name of vnic: `key="…"` or a `key "…"` child.
-std::optional<std::string> interface_setting(const kdl::Node& node, std::string_view key, ReadContext& ctx) {
+// The bridge of tap or the name of vnic: `key="…"` or a `key "…"` child;
+// the static address's children go to `fixed`.
+std::optional<std::string> interface_setting(const kdl::Node& node, std::string_view key, ReadContext& ctx,
+                                             StaticDraft& fixed) {
   const std::array<std::string_view, 1> allowed = {key};
   check_properties(node, allowed, ctx.problems);
   std::optional<std::string> from_property;
@@ -58,11 +136,14 @@ std::optional<std::string> interface_setting(const kdl::Node& node, std::string_
 
   std::optional<std::string> from_child;
   std::optional<kdl::Position> child_at;
-  const std::array<ChildRule, 1> rules = {ChildRule{key, [&](const kdl::Node& child) {
+  const std::array<ChildRule, 3> address_rules = static_rules(fixed, ctx.problems);
+  const std::array<ChildRule, 4> rules = {ChildRule{key,
+                                                    [&](const kdl::Node& child) {
                                                       child_at = child.position;
                                                       from_child = string_leaf(child, fmt::format("{} \"…\"", key),
                                                                                ctx.problems);
-                                                    }}};
+                                                    }},
+                                          address_rules[0], address_rules[1], address_rules[2]};
   read_children(node.children, "network", rules, {}, ctx.problems);
 
   if (node.property(key) != nullptr && child_at) {
@@ -91,13 +172,17 @@ kdl::Position setting_position(const kdl::Node& node, std::string_view key) {
 }
 
 std::optional<NetworkConfig> read_tap(const kdl::Node& node, ReadContext& ctx) {
-  std::optional<std::string> bridge = interface_setting(node, "bridge", ctx);
+  StaticDraft draft;
+  std::optional<std::string> bridge = interface_setting(node, "bridge", ctx, draft);
+  std::optional<StaticAddress> fixed = finish_static(draft, ctx.problems);
   if (!check_interface_name(bridge, "bridge", setting_position(node, "bridge"), ctx.problems)) return std::nullopt;
-  return TapNetwork{bridge.value_or(std::string(kDefaultBridge))};
+  return TapNetwork{bridge.value_or(std::string(kDefaultBridge)), fixed};
 }
 
 std::optional<NetworkConfig> read_vnic(const kdl::Node& node, ReadContext& ctx) {
-  std::optional<std::string> name = interface_setting(node, "name", ctx);
+  StaticDraft draft;
+  std::optional<std::string> name = interface_setting(node, "name", ctx, draft);
+  std::optional<StaticAddress> fixed = finish_static(draft, ctx.problems);
   const bool given =
       node.property("name") != nullptr || std::any_of(node.children.begin(), node.children.end(),
                                                       [](const kdl::Node& child) { return child.name == "name"; });
@@ -108,7 +193,7 @@ std::optional<NetworkConfig> read_vnic(const kdl::Node& node, ReadContext& ctx) 
   }
   if (!check_interface_name(name, "VNIC", setting_position(node, "name"), ctx.problems)) return std::nullopt;
   if (!name) return std::nullopt;
-  return VnicNetwork{*name};
+  return VnicNetwork{*name, fixed};
 }
 
 }  // namespace

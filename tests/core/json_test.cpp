@@ -135,6 +135,12 @@ INSTANTIATE_TEST_SUITE_P(Networks, JsonRoundTrip,
                          ::testing::Values(NetworkCase{"user", UserNetwork{}},
                                            NetworkCase{"tap", TapNetwork{"br-lan0"}},
                                            NetworkCase{"vnic", VnicNetwork{"vnic0"}},
+                                           NetworkCase{"tap_static",
+                                                       TapNetwork{"br0", StaticAddress{"192.168.77.200/24",
+                                                                                       "192.168.77.1",
+                                                                                       {"192.168.77.1", "fd00::53"}}}},
+                                           NetworkCase{"vnic_static",
+                                                       VnicNetwork{"vnic0", StaticAddress{"fd00::5/64", "", {}}}},
                                            NetworkCase{"none", NoNetwork{}}),
                          [](const auto& row) { return std::string(row.param.label); });
 
@@ -222,6 +228,27 @@ TEST(Json, StableFieldNames) {
   EXPECT_EQ(s.at("vnc"), "tcp");
   EXPECT_EQ(s.at("backend_options"), json({{"other", "x"}, {"propolis_api", "10.0.5.20/24"}}));
   EXPECT_EQ(json(VmSpec{}).at("backend_options"), json::object());
+}
+
+// A static address is written only when there is one, so a record written
+// before it existed reads as a network without one, and one without it is
+// written as before.
+TEST(Json, StaticAddressIsKeptOnlyWhenSet) {
+  EXPECT_EQ(json(NetworkConfig{TapNetwork{"br0"}}), json({{"mode", "tap"}, {"bridge", "br0"}}));
+  const NetworkConfig fixed = VnicNetwork{"vnic0", StaticAddress{"10.0.0.5/24", "10.0.0.1", {"10.0.0.53"}}};
+  const json expected = {{"mode", "vnic"},
+                         {"vnic", "vnic0"},
+                         {"static", {{"address", "10.0.0.5/24"}, {"gateway", "10.0.0.1"}, {"dns", {"10.0.0.53"}}}}};
+  EXPECT_EQ(json(fixed), expected);
+  EXPECT_EQ(json({{"mode", "tap"}, {"bridge", "br0"}}).get<NetworkConfig>(), NetworkConfig{TapNetwork{"br0"}});
+  EXPECT_EQ(json({{"mode", "tap"}, {"bridge", "br0"}, {"static", nullptr}}).get<NetworkConfig>(),
+            NetworkConfig{TapNetwork{"br0"}});
+  const NetworkConfig address_only = VnicNetwork{"v0", StaticAddress{"10.0.0.5/24", "", {}}};
+  EXPECT_EQ(json({{"mode", "vnic"}, {"vnic", "v0"}, {"static", {{"address", "10.0.0.5/24"}}}}).get<NetworkConfig>(),
+            address_only);
+  for (json bad : {json("10.0.0.5/24"), json::array(), json({{"address", 5}}), json({{"dns", "10.0.0.53"}})}) {
+    EXPECT_THROW((json{{"mode", "tap"}, {"static", bad}}.get<NetworkConfig>()), json::exception) << bad.dump();
+  }
 }
 
 // backend_state must be an object holding an object; backend_options an

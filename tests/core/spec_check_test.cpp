@@ -110,6 +110,60 @@ TEST(SpecCheck, Disk) {
   EXPECT_NO_THROW(validate_spec(spec));
 }
 
+VmSpec with_address(StaticAddress fixed, bool vnic = false) {
+  VmSpec spec = valid_spec();
+  if (vnic) {
+    spec.network = VnicNetwork{"vnic0", std::move(fixed)};
+  } else {
+    spec.network = TapNetwork{"br0", std::move(fixed)};
+  }
+  return spec;
+}
+
+TEST(SpecCheck, StaticAddressesOfEitherVersionAreAccepted) {
+  for (bool vnic : {false, true}) {
+    EXPECT_NO_THROW(validate_spec(with_address({"192.168.10.5/24", "192.168.10.1", {"192.168.10.1", "9.9.9.9"}}, vnic)));
+    EXPECT_NO_THROW(validate_spec(with_address({"10.0.0.1/32", "", {}}, vnic)));
+    EXPECT_NO_THROW(validate_spec(with_address({"10.0.0.1/1", "", {"fd00::53"}}, vnic)));
+    EXPECT_NO_THROW(validate_spec(with_address({"fd00::5/64", "fd00::1", {"fd00::53", "10.0.0.53", "::1"}}, vnic)));
+    EXPECT_NO_THROW(validate_spec(with_address({"2001:db8::1/128", "", {}}, vnic)));
+  }
+}
+
+class BadStaticAddress : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BadStaticAddress, IsRejected) {
+  expect_rejected(with_address({GetParam(), "", {}}), errc::spec_invalid, "static address", /*one_line=*/false);
+  expect_rejected(with_address({GetParam(), "", {}}, true), errc::spec_invalid, "static address", false);
+}
+
+INSTANTIATE_TEST_SUITE_P(Addresses, BadStaticAddress,
+                         ::testing::Values("", "192.168.10.5", "192.168.10.5/", "192.168.10.5/0", "192.168.10.5/33",
+                                           "192.168.10.5/024", "192.168.10.5/+24", "192.168.10.5/24/24",
+                                           "192.168.10.5/ 24", "192.168.10/24", "192.168.10.256/24", "fd00::5",
+                                           "fd00::5/129", "fd00::5/0", "[fd00::5]/64", "fe80::1%eth0/64",
+                                           "host.example/24", "/24", "192.168.10.5/24\n",
+                                           std::string("10.0.0.1/8\0", 11)));
+
+TEST(SpecCheck, GatewayAndNameServersArePlainAddresses) {
+  for (std::string bad : {"192.168.10.1/24", "gw", "192.168.10", "[fd00::1]", "192.168.10.1 "}) {
+    expect_rejected(with_address({"192.168.10.5/24", bad, {}}), errc::spec_invalid, "gateway");
+    expect_rejected(with_address({"192.168.10.5/24", "", {bad}}), errc::spec_invalid, "name server");
+  }
+  expect_rejected(with_address({"192.168.10.5/24", "", {"1.1.1.1", ""}}), errc::spec_invalid, "name server");
+}
+
+TEST(SpecCheck, TheGatewayIsOfTheAddresssVersion) {
+  expect_rejected(with_address({"192.168.10.5/24", "fd00::1", {}}), errc::spec_invalid, "gateway");
+  expect_rejected(with_address({"fd00::5/64", "192.168.10.1", {}}), errc::spec_invalid, "gateway");
+}
+
+TEST(SpecCheck, AtMostThreeNameServers) {
+  EXPECT_NO_THROW(validate_spec(with_address({"10.0.0.5/24", "", {"10.0.0.1", "10.0.0.2", "10.0.0.3"}})));
+  expect_rejected(with_address({"10.0.0.5/24", "", {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}}),
+                  errc::spec_invalid, "name servers");
+}
+
 class BadBridge : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BadBridge, IsRejected) {

@@ -136,6 +136,56 @@ TEST_F(VmctlTest, OptionsThatDoNotApplyAreRefused) {
                "vm_manager::spec::invalid");
 }
 
+// --ip and its companions: each misuse is refused with why, before anything is made.
+TEST_F(VmctlTest, StaticAddressFlagsAreChecked) {
+  const std::vector<std::string> create = {"create", "--name", "web", "--backend", "noop"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = create;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return vmctl(args);
+  };
+  ProcessResult user = with({"--ip", "10.0.0.5/24"});
+  expect_error(user, "vm_manager::spec::invalid");
+  EXPECT_THAT(user.err, HasSubstr("--ip needs --network tap or vnic: with user networking QEMU gives the guest"));
+  EXPECT_THAT(user.err, HasSubstr("  help: add --network tap (or vnic), or drop --ip\n"));
+  EXPECT_EQ(try_line(user), "(no try line)") << user.err;
+  ProcessResult none = with({"--network", "none", "--ip", "10.0.0.5/24"});
+  expect_error(none, "vm_manager::spec::invalid");
+  EXPECT_THAT(none.err, HasSubstr("a VM with --network none has no NIC"));
+  for (const auto& extra : std::vector<std::vector<std::string>>{{"--network", "tap", "--gateway", "10.0.0.1"},
+                                                                 {"--network", "vnic", "--dns", "10.0.0.1"}}) {
+    ProcessResult alone = with(extra);
+    expect_error(alone, "vm_manager::spec::invalid");
+    EXPECT_THAT(alone.err, HasSubstr("--gateway and --dns need --ip")) << alone.err;
+  }
+  // What the library's validate_spec refuses gets the flag as its try line.
+  ProcessResult no_prefix = with({"--network", "tap", "--bridge", "br0", "--ip", "10.0.0.5"});
+  expect_error(no_prefix, "vm_manager::spec::invalid");
+  EXPECT_THAT(no_prefix.err, HasSubstr("the static address '10.0.0.5' is not ADDRESS/PREFIX"));
+  EXPECT_THAT(try_line(no_prefix), HasSubstr("--ip ADDR/PREFIX")) << no_prefix.err;
+  ProcessResult mixed = with({"--network", "tap", "--ip", "10.0.0.5/24", "--gateway", "fd00::1"});
+  expect_error(mixed, "vm_manager::spec::invalid");
+  EXPECT_THAT(mixed.err, HasSubstr("not of the same IP version"));
+  EXPECT_THAT(try_line(mixed), HasSubstr("--gateway")) << mixed.err;
+  ProcessResult bad_dns = with({"--network", "tap", "--ip", "10.0.0.5/24", "--dns", "ns1.example"});
+  expect_error(bad_dns, "vm_manager::spec::invalid");
+  EXPECT_THAT(try_line(bad_dns), HasSubstr("--dns")) << bad_dns.err;
+  ProcessResult many = with({"--network", "tap", "--ip", "10.0.0.5/24", "--dns", "10.0.0.1", "--dns", "10.0.0.2",
+                             "--dns", "10.0.0.3", "--dns", "10.0.0.4"});
+  expect_error(many, "vm_manager::spec::invalid");
+  EXPECT_THAT(many.err, HasSubstr("4 name servers given"));
+  EXPECT_TRUE(list().empty()) << "a refused create leaves no VM behind";
+
+  // All of it together is kept in the VM's record.
+  ok({"create", "--name", "web", "--backend", "noop", "--network", "tap", "--bridge", "br0", "--ip", "fd00::5/64",
+      "--gateway", "fd00::1", "--dns", "fd00::53", "--dns", "10.0.0.53"});
+  std::ifstream record(data_ / "vms" / "web" / "vm.json");
+  const nlohmann::json vm = nlohmann::json::parse(record);
+  EXPECT_EQ(vm.at("spec").at("network").at("static"),
+            nlohmann::json({{"address", "fd00::5/64"}, {"gateway", "fd00::1"}, {"dns", {"fd00::53", "10.0.0.53"}}}))
+      << vm.dump(2);
+}
+
 TEST_F(VmctlTest, UsageErrorsExitWithTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {},

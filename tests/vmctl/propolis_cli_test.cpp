@@ -126,6 +126,33 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
 }
 
+// A VNIC guest's address: the static one it is given (its seed's
+// network-config matches the virtio NIC by driver, the VNIC's MAC being
+// dladm's choice), and without one a guest_ip error that says to use --ip.
+TEST_F(PropolisCliTest, AStaticAddressIsTheSshHostAndWithoutOneSshSaysToGiveOne) {
+  std::vector<std::string> fixed = create_args("web");
+  fixed.insert(fixed.end(), {"--ip", "192.0.2.10/24", "--gateway", "192.0.2.1", "--dns", "192.0.2.53"});
+  ProcessResult created = run(fixed);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  ProcessResult status = run({"status", "web", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(status.out).at("ssh_host"), "192.0.2.10") << status.out;
+  const std::string seed = slurp(data_ / "vms" / "web" / "seed.iso");
+  EXPECT_NE(seed.find("driver: \"virtio_net\""), std::string::npos);
+  EXPECT_NE(seed.find("\"192.0.2.10/24\""), std::string::npos);
+  EXPECT_NE(seed.find("via: \"192.0.2.1\""), std::string::npos);
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+
+  std::vector<std::string> dhcp = create_args("sad");
+  dhcp.push_back("--start");
+  ASSERT_EQ(run(dhcp).exit_code, 0);
+  ProcessResult ssh = run({"ssh", "sad", "--", "true"});
+  EXPECT_EQ(ssh.exit_code, 1) << ssh.out << ssh.err;
+  EXPECT_EQ(ssh.err.rfind("error[vm_manager::backend::unsupported]: the address of VM 'sad' is not known", 0), 0u)
+      << ssh.err;
+  EXPECT_NE(ssh.err.find("create it with --ip ADDR/PREFIX"), std::string::npos) << ssh.err;
+  ASSERT_EQ(run({"destroy", "sad"}).exit_code, 0);
+}
+
 // A running VM whose vm.json is the previous release's
 // (tests/store/fixtures/format-1/propolis.vm.json): its zone and instance
 // come from a create of today, its record from the fixture.

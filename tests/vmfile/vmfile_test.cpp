@@ -486,6 +486,49 @@ TEST_F(VmFile, InterfaceNamesAreChecked) {
   expect_one(problems_with("    network \"tap\" bridge=1"), 3, 26, "`bridge` takes a string, not an integer");
 }
 
+TEST_F(VmFile, TapAndVnicTakeAStaticAddress) {
+  EXPECT_EQ(vm_with("    network \"tap\" {\n        ip \"192.168.77.200/24\"\n        gateway \"192.168.77.1\"\n"
+                    "        dns \"192.168.77.1\"\n        dns \"fd00::53\"\n    }")
+                .spec.network,
+            NetworkConfig(TapNetwork{"br0", StaticAddress{"192.168.77.200/24", "192.168.77.1",
+                                                          {"192.168.77.1", "fd00::53"}}}));
+  EXPECT_EQ(vm_with("    network \"vnic\" name=\"vnic0\" {\n        ip \"fd00::5/64\"\n    }").spec.network,
+            NetworkConfig(VnicNetwork{"vnic0", StaticAddress{"fd00::5/64", "", {}}}));
+  EXPECT_EQ(vm_with("    network \"tap\" {\n        bridge \"br1\"\n        ip \"10.0.0.5/8\"\n    }").spec.network,
+            NetworkConfig(TapNetwork{"br1", StaticAddress{"10.0.0.5/8", "", {}}}));
+}
+
+TEST_F(VmFile, AStaticAddressIsCheckedWhereItIsGiven) {
+  expect_one(problems_with("    network \"tap\" {\n        ip \"192.168.77.200\"\n    }"), 4, 12,
+             "the static address '192.168.77.200' is not ADDRESS/PREFIX", "prefix length");
+  expect_one(problems_with("    network \"tap\" {\n        ip \"10.0.0.5/8\"\n        gateway \"10.0.0.1/8\"\n    }"),
+             5, 17, "the gateway '10.0.0.1/8' is not an IPv4 or IPv6 address");
+  expect_one(problems_with("    network \"tap\" {\n        ip \"10.0.0.5/8\"\n        gateway \"fd00::1\"\n    }"), 5,
+             17, "not of the same IP version");
+  expect_one(problems_with("    network \"vnic\" name=\"v0\" {\n        ip \"10.0.0.5/8\"\n        dns \"ns1\"\n    }"),
+             5, 13, "the name server 'ns1' is not an IPv4 or IPv6 address");
+  expect_one(problems_with("    network \"tap\" {\n        ip \"10.0.0.5/8\"\n        dns \"10.0.0.1\"\n"
+                           "        dns \"10.0.0.2\"\n        dns \"10.0.0.3\"\n        dns \"10.0.0.4\"\n    }"),
+             8, 13, "4 name servers given");
+  expect_one(problems_with("    network \"tap\" {\n        ip 24\n    }"), 4, 12, "`ip` takes a string");
+  expect_one(problems_with("    network \"tap\" {\n        ip \"10.0.0.5/8\"\n        ip \"10.0.0.6/8\"\n    }"), 5, 9,
+             "`ip`");
+}
+
+TEST_F(VmFile, GatewayAndDnsNeedAnIp) {
+  expect_one(problems_with("    network \"tap\" {\n        gateway \"10.0.0.1\"\n    }"), 4, 17,
+             "gateway and dns are part of a static address, which needs `ip`", "ip \"ADDR/PREFIX\"");
+  expect_one(problems_with("    network \"vnic\" name=\"v0\" {\n        dns \"10.0.0.1\"\n    }"), 4, 13,
+             "which needs `ip`");
+}
+
+TEST_F(VmFile, UserAndNoneNetworkingTakeNoStaticAddress) {
+  expect_one(problems_with("    network \"user\" {\n        ip \"10.0.0.5/8\"\n    }"), 4, 9,
+             "network \"user\" takes no `ip`", "QEMU's own private address");
+  expect_one(problems_with("    network \"none\" {\n        dns \"10.0.0.1\"\n    }"), 4, 9,
+             "network \"none\" takes no `dns`", "none has no NIC");
+}
+
 // ---- cloud-init and ssh --------------------------------------------------------------------
 
 TEST_F(VmFile, CloudInitHostname) {

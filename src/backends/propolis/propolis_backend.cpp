@@ -151,6 +151,8 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   state.propolis_address = api_endpoint(layout);
   state.overlay_path = (fs::path(config_.zvol_dir) / layout.dataset).string();
   state.write_to(h);
+  // The guest takes its static address from the seed's network-config.
+  if (const StaticAddress* fixed = static_address(spec.network)) h.ssh_host = address_ip(fixed->address);
   cloudinit::write_vm_seed(spec, work_dir, h);
   os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
   tools_.create(layout);  // undoes itself when it fails part-way
@@ -297,8 +299,10 @@ VmState PropolisBackend::state(const VmHandle& handle) {
 std::string PropolisBackend::guest_ip(const VmHandle& handle) {
   if (!handle.ssh_host.empty()) return handle.ssh_host;
   throw Error(errc::backend_unsupported,
-              fmt::format("the address of VM '{}' is not known: its VNIC gets one from your network's DHCP", handle.name),
-              "look it up on your DHCP server or inside the VM, on its console");
+              fmt::format("the address of VM '{}' is not known: its VNIC asks your network's DHCP server for one, "
+                          "and vmctl cannot see that server's leases",
+                          handle.name),
+              "create the VM with a static address on its VNIC network, which it then takes from its cloud-init seed");
 }
 
 // The console is there whenever the VM runs; callers check the state.

@@ -49,7 +49,9 @@ NetworkConfig network_for_qemu(const NetworkConfig& network, const QemuConfig& c
     if (!config.default_bridge) {
       invalid_spec("TAP networking needs a bridge", "give the VM a bridge for TAP networking");
     }
-    return TapNetwork{*config.default_bridge};
+    TapNetwork with_bridge = *tap;
+    with_bridge.bridge = *config.default_bridge;
+    return with_bridge;
   }
   return network;
 }
@@ -90,9 +92,11 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
     h.ssh_host = "127.0.0.1";
     h.ssh_port = preferred_ssh_port(h.name, config_.ssh_port_first, config_.ssh_port_last);
   }
+  // The guest takes this address from the seed's network-config; port 22.
+  if (const StaticAddress* fixed = static_address(h.network)) h.ssh_host = address_ip(fixed->address);
   create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_,
                  spec.allow_unrecognised_raw_image ? UnrecognisedRaw::allow : UnrecognisedRaw::refuse);
-  cloudinit::write_vm_seed(checked, work_dir, h.shared());
+  cloudinit::write_vm_seed(checked, work_dir, h.shared(), h.mac);
   if (firmware) {
     fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
     fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
@@ -201,6 +205,7 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
                 "start it first");
   }
   if (std::holds_alternative<UserNetwork>(handle.network)) return handle.ssh_host;
+  if (static_address(handle.network) != nullptr) return handle.ssh_host;  // set by the seed, not DHCP
   if (!std::holds_alternative<TapNetwork>(handle.network)) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no network", handle.name),
                 "destroy the VM and create it again with user or TAP networking");

@@ -3,7 +3,10 @@
 // guest booted by QemuBackend with TapNetwork{"br0"}. Checks that the tap
 // joins the bridge, that the guest gets a lease, that guest_ip finds each
 // guest by its MAC (in the lease file and the neighbour table), that traffic
-// flows both ways, and that stop/destroy delete the tap.
+// flows both ways, and that stop/destroy delete the tap. And a static
+// address (vmctl create --ip, outside the DHCP range): the guest takes it
+// from its seed's network-config, asks dnsmasq for nothing, and `vmctl ssh`,
+// run as a user runs it, reaches it there.
 //
 // Network safety: before anything is created the main thread moves into
 // the namespace "vmctl-tap-<pid>" (a gtest Environment, so before any test)
@@ -42,6 +45,7 @@
 #include "backends/qemu/tap.hpp"
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 
@@ -67,6 +71,8 @@ constexpr const char* kBridgeAddress = "192.168.77.1/24";
 // The DHCP range; every address this test sends to is in it.
 constexpr std::uint32_t kFirstLease = 0xC0A84D32;  // 192.168.77.50
 constexpr std::uint32_t kLastLease = 0xC0A84D63;   // 192.168.77.99
+// The static address test's: in the bridge's subnet, outside the DHCP range.
+constexpr const char* kStaticAddress = "192.168.77.200";
 
 std::string read_text(const fs::path& file) {
   std::ifstream in(file);
@@ -85,6 +91,9 @@ bool in_lease_range(const std::string& address) {
   std::uint32_t host = ntohl(a.s_addr);
   return host >= kFirstLease && host <= kLastLease;
 }
+
+// Where this test may send packets: the leases and the static address.
+bool test_address(const std::string& address) { return in_lease_range(address) || address == kStaticAddress; }
 
 // ---------------------------------------------------------------- the namespace
 
@@ -256,7 +265,7 @@ std::string wait_for_guest_address(const fs::path& console_log, std::size_t nth,
 
 // One ICMP echo from the namespace to a guest in the lease range.
 bool pings(const std::string& address) {
-  if (!in_lease_range(address)) {
+  if (!test_address(address)) {
     ADD_FAILURE() << "refusing to ping " << address << ": not in the test's DHCP range";
     return false;
   }
@@ -268,7 +277,7 @@ bool pings(const std::string& address) {
 
 // The first line a TCP server at address:port sends (dropbear's banner).
 std::string first_line_from(const std::string& address, std::uint16_t port, std::chrono::seconds timeout) {
-  if (!in_lease_range(address)) {
+  if (!test_address(address)) {
     ADD_FAILURE() << "refusing to connect to " << address << ": not in the test's DHCP range";
     return "";
   }
@@ -508,6 +517,94 @@ TEST_F(TapNetworkTest, StartAfterStopMakesTheTapAgain) {
   EXPECT_EQ(second, first) << "dnsmasq gives a MAC its address back";
   EXPECT_EQ(backend_.guest_ip(h), second);
   EXPECT_TRUE(pings(second));
+}
+
+// vmctl itself, started from this thread and so inside the namespace, with
+// a data dir of its own; destroys what it created when the test ends.
+class VmctlInNamespace {
+ public:
+  ~VmctlInNamespace() {
+    for (const auto& name : created_) {
+      if (!fs::exists(work_dir(name))) continue;  // its create failed and left nothing
+      auto r = run({"destroy", name});
+      EXPECT_EQ(r.exit_code, 0) << "vmctl destroy " << name << ": " << r.out << r.err;
+    }
+  }
+  vmctl::test::ProcessResult run(const std::vector<std::string>& args) {
+    if (!environment->ready()) {
+      ADD_FAILURE() << "not inside the test network namespace; refusing to run vmctl";
+      return {};
+    }
+    vmctl::test::ProcessOptions options;
+    options.env = {{"VMCTL_ACCEL", "tcg"}};
+    options.timeout = 300s;
+    return vmctl::test::run_vmctl(data_.str(), args, options);
+  }
+  void created(const std::string& name) { created_.push_back(name); }
+  fs::path work_dir(const std::string& name) const { return data_.path() / "vms" / name; }
+
+ private:
+  vmctl::test::TempDir data_;
+  std::vector<std::string> created_;
+};
+
+TEST_F(TapNetworkTest, AStaticAddressIsTakenFromNetworkConfigAndVmctlSshReachesIt) {
+  vmctl::test::TinyGuest guest = vmctl::test::TinyGuest::locate();
+  VmctlInNamespace cli;
+  const std::string address = std::string(kStaticAddress) + "/24";
+  cli.created("fixed");
+  auto created = cli.run({"create", "--name", "fixed", "--image", guest.disk.string(), "--kernel",
+                          guest.kernel.string(), "--initrd", guest.initrd.string(), "--append",
+                          "console=ttyS0 panic=-1", "--memory", "160", "--network", "tap", "--bridge", kBridge, "--ip",
+                          address, "--gateway", "192.168.77.1", "--dns", "192.168.77.1", "--start", "--wait",
+                          "--wait-timeout", "240"});
+  const fs::path console_log = cli.work_dir("fixed") / "console.log";
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n" << tail(read_text(console_log))
+                                  << "\ndnsmasq:\n" << tail(environment->dnsmasq_log());
+  EXPECT_NE(created.out.find("is ready"), std::string::npos) << created.out;
+
+  // The guest took the address from network-config, not from DHCP.
+  const std::string console = read_text(console_log);
+  EXPECT_NE(console.find("TINY-GUEST: network static " + address), std::string::npos) << tail(console);
+  EXPECT_NE(console.find(std::string("TINY-GUEST: network up ") + kStaticAddress), std::string::npos) << tail(console);
+  auto status = json::parse(cli.run({"status", "fixed", "--json"}).out);
+  EXPECT_EQ(status.at("ssh_host"), kStaticAddress) << status.dump();
+  EXPECT_EQ(status.at("ssh_port"), nullptr) << status.dump();
+  auto record = json::parse(read_text(cli.work_dir("fixed") / "vm.json"));
+  const std::string mac = record.at("handle").at("backend_state").at("data").at("mac");
+  EXPECT_FALSE(ip_from_leases(read_text(environment->leases()), mac))
+      << "the guest asked dnsmasq for an address:\n" << read_text(environment->leases());
+
+  // vmctl ssh reaches it there, and the guest has what network-config said.
+  auto seen = cli.run({"ssh", "fixed", "--", "sh", "-c",
+                       "'PATH=/sbin:/bin:/usr/sbin:/usr/bin; hostname; ip -4 -o addr show; ip route; "
+                       "cat /etc/resolv.conf'"});
+  EXPECT_EQ(seen.exit_code, 0) << seen.out << seen.err;
+  EXPECT_THAT(seen.out, ::testing::StartsWith("fixed\n"));
+  EXPECT_THAT(seen.out, ::testing::ContainsRegex("eth0 +inet 192\\.168\\.77\\.200/24")) << seen.out;
+  EXPECT_THAT(seen.out, ::testing::HasSubstr("default via 192.168.77.1 dev eth0")) << seen.out;
+  EXPECT_THAT(seen.out, ::testing::HasSubstr("nameserver 192.168.77.1")) << seen.out;
+  EXPECT_TRUE(pings(kStaticAddress));
+  EXPECT_EQ(ip_from_neighbours(read_text("/proc/net/arp"), mac), kStaticAddress);
+}
+
+// A tap without a bridge gets the configured default one and keeps its static
+// address; the seed's network-config names the MAC prepare gave the NIC.
+TEST_F(TapNetworkTest, TheDefaultBridgeKeepsTheStaticAddressAndTheSeedNamesTheMac) {
+  vmctl::test::TempDir data;
+  QemuConfig with_default = config();
+  with_default.default_bridge = kBridge;
+  QemuBackend backend(DataDir(data.path()), with_default);
+  const StaticAddress fixed{std::string(kStaticAddress) + "/24", "192.168.77.1", {}};
+  VmSpec spec = tiny_guest_spec("dflt");
+  spec.network = TapNetwork{"", fixed};
+  VmHandle h = backend.prepare(spec);
+  EXPECT_EQ(h.network, NetworkConfig(TapNetwork{kBridge, fixed}));
+  EXPECT_EQ(h.ssh_host, kStaticAddress);
+  EXPECT_FALSE(h.ssh_port);
+  const std::string seed = read_text(h.seed_iso_path);
+  EXPECT_NE(seed.find("macaddress: \"" + QemuVm(h).mac + "\""), std::string::npos) << QemuVm(h).mac;
+  backend.destroy(h);
 }
 
 TEST_F(TapNetworkTest, AQemuThatFailsToStartLeavesNoTap) {
