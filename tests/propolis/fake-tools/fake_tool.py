@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Shared implementation of the fake illumos tools zfs, zonecfg, zoneadm, dladm.
+"""Shared implementation of the fake illumos tools zfs, zonecfg, zoneadm, dladm
+and ifconfig (zonecfg, zoneadm and ifconfig in fake_zonecfg.py,
+fake_zoneadm.py and fake_ifconfig.py; the zone simulator in zone_sim.py).
 
 Each tool script in this folder runs `fake_tool.main("<tool>")`.  See README.md
 here for the argv forms emulated, the state kept and the failure injection.
@@ -7,7 +9,9 @@ here for the argv forms emulated, the state kept and the failure injection.
 Environment:
   VMCTL_FAKE_TOOLS_LOG    file; every call appends its argv as a JSON array
   VMCTL_FAKE_TOOLS_STATE  directory; state.json (datasets, zones, links) and
-                          counters for failure injection live there
+                          counters for failure injection live there (inside
+                          a simulated zone: /.zone-sim/tools-state)
+  VMCTL_FAKE_BRAND_DIR    where zoneadm finds the brands (default: brand/)
   VMCTL_FAKE_TOOLS_FAIL   "tool:subcommand[:N]" (comma separated for several):
                           the N-th matching call (1-based) fails; without N, or
                           N = "*", every matching call fails
