@@ -120,7 +120,7 @@ def boot(st, zname, z, sub):
     error = None
     try:
         pid = zone_sim.boot(state_dir, snapshot, zname, z, privileges)
-    except zone_sim.SimError as e:
+    except (zone_sim.SimError, OSError) as e:
         error = str(e)
     st.relock()
     z = st["zones"][zname]
