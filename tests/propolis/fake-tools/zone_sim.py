@@ -339,8 +339,19 @@ def boot(state_dir, st, zname, z, privileges):
     if not verdict.startswith("OK"):
         proc.wait()
         raise SimError(verdict.partition("\n")[2].strip() or
-                       f"zsched exited with status {proc.returncode}; see {plan['console']}")
+                       f"zsched exited with status {proc.returncode}: {console_tail(plan['console'])}")
     return proc.pid
+
+
+def console_tail(path):
+    """The console's last line: where unshare or zsched said why they died
+    (e.g. no CAP_SYS_ADMIN for a mount namespace)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f.read().splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1] if lines else f"see {path}"
 
 
 def mount_ns(pid):
