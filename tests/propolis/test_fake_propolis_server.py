@@ -1168,6 +1168,10 @@ class FakeToolsTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fake-tools-test-")
         self.addCleanup(shutil.rmtree, self.dir, True)
+        # A booted zone runs the brand's init in the zone simulator: its
+        # processes are killed by pid whatever the test did.
+        self.addCleanup(subprocess.run, [sys.executable, os.path.join(TOOLS, "zone_sim.py"), "kill-all",
+                                         os.path.join(self.dir, "state")], timeout=90)
         self.env = dict(os.environ, VMCTL_FAKE_TOOLS_STATE=os.path.join(self.dir, "state"),
                         VMCTL_FAKE_TOOLS_LOG=os.path.join(self.dir, "log"),
                         PATH=TOOLS + os.pathsep + os.environ.get("PATH", ""))
@@ -1270,6 +1274,11 @@ commit
         self.ok("dladm", "create-vnic", "-t", "-l", "net0", "vm1a0")
         rc, _, err = self.run_tool("dladm", "create-vnic", "-l", "net0", "vm1a0")
         self.assertEqual((rc, err), (1, "dladm: vnic creation failed: object already exists\n"))
+        # The zone's init execs propolis-server: the simulator's stand-in.
+        opt = os.path.join(self.dir, "zones/vm1/root/opt/oxide/propolis-server")
+        os.makedirs(os.path.join(opt, "bin"))
+        shutil.copy(os.path.join(HERE, "sim-testdata/propolis-server"), os.path.join(opt, "bin"))
+        open(os.path.join(opt, "OVMF_CODE.fd"), "w").close()
         self.ok("zoneadm", "-z", "vm1", "boot")
         out = self.ok("zoneadm", "list", "-p")
         lines = out.splitlines()
@@ -1358,8 +1367,8 @@ class BrandHooksTest(FakeToolsTest):
         self.assertEqual(os.readlink(os.path.join(root, "bin")), "usr/bin")
         p = self.hook("boot", "vm1", zp)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("propolis-server /opt/oxide/propolis-server/bin/propolis-server is not executable",
-                      p.stderr)
+        self.assertIn("propolis-server /opt/oxide/propolis-server/bin/propolis-server is not an executable "
+                      "file in the zone", p.stderr)
         binary = os.path.join(root, "opt/oxide/propolis-server/bin/propolis-server")
         os.makedirs(os.path.dirname(binary))
         with open(binary, "w") as f:

@@ -33,7 +33,18 @@ class PropolisCliTest : public VmctlTest {
             {"VMCTL_PROPOLIS_LINK", "net0"},
             {"VMCTL_PROPOLIS_START_TIMEOUT", "20"},
             // propolis-server opens the VM's zvol; here a file stands in for it.
-            {"VMCTL_PROPOLIS_ZVOL_DIR", (data_ / "zvol").string()}};
+            {"VMCTL_PROPOLIS_ZVOL_DIR", (data_ / "zvol").string()},
+            // The fake zoneadm runs the brand's hooks and boots each zone in
+            // the zone simulator: the zones live under the test's folder, and
+            // the propolis folder each zone mounts holds the simulator's
+            // stand-in server (the requests go to the fake on 127.0.0.1).
+            {"VMCTL_PROPOLIS_ZONES_ROOT", (data_ / "zones").string()},
+            {"VMCTL_PROPOLIS_DIR", (data_ / "propolis").string()}};
+    fs::create_directories(data_ / "propolis" / "bin");
+    fs::create_directories(data_ / "propolis" / "firmware");
+    fs::copy_file(VMCTL_SOURCE_DIR "/tests/propolis/sim-testdata/propolis-server",
+                  data_ / "propolis" / "bin" / "propolis-server");
+    std::ofstream(data_ / "propolis" / "firmware" / "OVMF_CODE.fd") << "rom";
     for (const char* vm : {"web", "sad", "slow"}) {
       fs::create_directories(data_ / "zvol" / "rpool" / "vms");
       std::ofstream(data_ / "zvol" / "rpool" / "vms" / vm) << std::string(4096, '\0');
@@ -43,7 +54,12 @@ class PropolisCliTest : public VmctlTest {
     start_fake({});
   }
 
-  void TearDown() override { stop_fake(); }
+  // Every zone's processes die with the test, by pid.
+  void TearDown() override {
+    stop_fake();
+    run_process({"python3", kTools + "/zone_sim.py", "kill-all", (data_ / "tools-state").string()},
+                ProcessOptions{env_, 60s});
+  }
 
   void start_fake(const std::vector<std::string>& extra) {
     fs::path dir = data_ / ("fake" + std::to_string(++fakes_));

@@ -31,6 +31,9 @@ using vmctl::test::TempDir;
 using Argv = std::vector<std::string>;
 
 const fs::path kFakeTools = fs::path(VMCTL_SOURCE_DIR) / "tests/propolis/fake-tools";
+// Only the zone simulator's own stand-in, not the fake server: booting a zone
+// runs the brand's init, which execs it (tests/propolis/sim-testdata/).
+const fs::path kStandInServer = fs::path(VMCTL_SOURCE_DIR) / "tests/propolis/sim-testdata/propolis-server";
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);
@@ -82,6 +85,13 @@ class ZoneToolsTest : public ::testing::Test {
     fs::remove(log_path());
   }
 
+  // A booted zone's processes die with the test, by pid, whatever happened.
+  void TearDown() override {
+    os::ProcessSpec spec;
+    spec.argv = {"python3", (kFakeTools / "zone_sim.py").string(), "kill-all", (tmp_ / "state").string()};
+    os::run_process(spec, 60s);
+  }
+
   fs::path log_path() const { return tmp_ / "calls.log"; }
 
   static ZoneOptions options() {
@@ -97,6 +107,19 @@ class ZoneToolsTest : public ::testing::Test {
     ZoneOptions o = options();
     o.zones_root = (tmp_ / "zones").string();
     return make_zone_layout("web", "rpool", "debian", o);
+  }
+
+  // A layout whose zone can boot in the simulator: the propolis folder the
+  // zone mounts holds the stand-in server and a bootrom.
+  ZoneLayout booting_layout() const {
+    fs::path dir = tmp_ / "propolis";
+    fs::create_directories(dir / "bin");
+    fs::create_directories(dir / "firmware");
+    fs::copy_file(kStandInServer, dir / "bin/propolis-server", fs::copy_options::overwrite_existing);
+    std::ofstream(dir / "firmware/OVMF_CODE.fd") << "rom";
+    ZoneLayout l = layout();
+    l.propolis_dir = dir.string();
+    return l;
   }
 
   // The logged argv lines; a zonecfg command file's path becomes "FILE".
@@ -221,7 +244,7 @@ TEST_F(ZoneToolsTest, BrandBootHookAcceptsTheConfiguration) {
 }
 
 TEST_F(ZoneToolsTest, BootAndHaltRunZoneadm) {
-  ZoneLayout l = layout();
+  ZoneLayout l = booting_layout();
   tools_.create(l);
   fs::remove(log_path());
   tools_.boot(l);
@@ -244,7 +267,7 @@ TEST_F(ZoneToolsTest, BootFailureNamesTheCommand) {
 }
 
 TEST_F(ZoneToolsTest, DestroyTearsDownARunningVmAndIsIdempotent) {
-  ZoneLayout l = layout();
+  ZoneLayout l = booting_layout();
   tools_.create(l);
   tools_.boot(l);
   fs::remove(log_path());

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Shared implementation of the fake illumos tools zfs, zonecfg, zoneadm, dladm.
+"""Shared implementation of the fake illumos tools zfs, zonecfg, zoneadm, dladm
+and ifconfig (zonecfg, zoneadm and ifconfig in fake_zonecfg.py,
+fake_zoneadm.py and fake_ifconfig.py; the zone simulator in zone_sim.py).
 
 Each tool script in this folder runs `fake_tool.main("<tool>")`.  See README.md
 here for the argv forms emulated, the state kept and the failure injection.
@@ -7,7 +9,9 @@ here for the argv forms emulated, the state kept and the failure injection.
 Environment:
   VMCTL_FAKE_TOOLS_LOG    file; every call appends its argv as a JSON array
   VMCTL_FAKE_TOOLS_STATE  directory; state.json (datasets, zones, links) and
-                          counters for failure injection live there
+                          counters for failure injection live there (inside
+                          a simulated zone: /.zone-sim/tools-state)
+  VMCTL_FAKE_BRAND_DIR    where zoneadm finds the brands (default: brand/)
   VMCTL_FAKE_TOOLS_FAIL   "tool:subcommand[:N]" (comma separated for several):
                           the N-th matching call (1-based) fails; without N, or
                           N = "*", every matching call fails
@@ -18,9 +22,7 @@ Environment:
 import fcntl
 import json
 import os
-import shlex
 import sys
-import uuid
 
 DEFAULT_STATE = {"datasets": {}, "zones": {}, "vnics": {}, "etherstubs": [], "next_zoneid": 1,
                  "next_mac": 1, "counters": {}}
@@ -35,14 +37,36 @@ class ToolError(Exception):
 
 # ---------------------------------------------------------------- state
 
+ZONE_JSON = "/.zone-sim/zone.json"
+ZONE_TOOLS_STATE = "/.zone-sim/tools-state"
+
+
+def in_zone():
+    """True inside a simulated zone (see zone_sim.py), where the tools act
+    with the zone's view and find the state at /.zone-sim/tools-state."""
+    return not os.environ.get("VMCTL_FAKE_TOOLS_STATE") and os.path.exists(ZONE_JSON)
+
+
+def state_dir():
+    if in_zone():
+        return ZONE_TOOLS_STATE
+    d = os.environ.get("VMCTL_FAKE_TOOLS_STATE")
+    if not d:
+        raise ToolError("fake tool: VMCTL_FAKE_TOOLS_STATE is not set", 2)
+    return d
+
+
 class State:
     def __init__(self):
-        d = os.environ.get("VMCTL_FAKE_TOOLS_STATE")
-        if not d:
-            raise ToolError("fake tool: VMCTL_FAKE_TOOLS_STATE is not set", 2)
-        os.makedirs(d, exist_ok=True)
-        self.path = os.path.join(d, "state.json")
-        self.lockf = open(os.path.join(d, "state.lock"), "a+")
+        self.dir = state_dir()
+        os.makedirs(self.dir, exist_ok=True)
+        self.path = os.path.join(self.dir, "state.json")
+        self.lockf = open(os.path.join(self.dir, "state.lock"), "a+")
+        self.save_on_error = False  # a hook ran: what it changed stays
+        self.relock()
+
+    def relock(self):
+        """Takes the lock and (re)reads the state."""
         fcntl.flock(self.lockf, fcntl.LOCK_EX)
         try:
             with open(self.path, encoding="utf-8") as f:
@@ -51,6 +75,13 @@ class State:
             self.data = json.loads(json.dumps(DEFAULT_STATE))
         for k, v in DEFAULT_STATE.items():
             self.data.setdefault(k, json.loads(json.dumps(v)))
+
+    def unlock(self):
+        """Saves and lets other tools in while a brand hook runs (the boot
+        hook calls zonecfg; the zone's ifconfig writes the state)."""
+        self.save()
+        fcntl.flock(self.lockf, fcntl.LOCK_UN)
+        self.save_on_error = True
 
     def save(self):
         tmp = self.path + ".tmp"
@@ -386,280 +417,22 @@ def zfs_main(st, args):
     raise ToolError(f"unrecognized command '{sub}'\nusage: zfs command args ...", 2)
 
 
-# ---------------------------------------------------------------- zonecfg
-
-def zonecfg_run_commands(st, zname, commands, where):
-    zones = st["zones"]
-    zone = zones.get(zname)
-    pending = None if zone is None else json.loads(json.dumps(zone))
-    res = None
-    for lineno, line in commands:
-        try:
-            words = shlex.split(line, comments=True)
-        except ValueError as e:
-            raise ToolError(f"{where(lineno)}{e}")
-        if not words:
-            continue
-        cmd = words[0]
-        if cmd == "create":
-            if zone is not None:
-                raise ToolError(f"{where(lineno)}Zone {zname} already exists; "
-                                f"delete it first or use 'zonecfg -z {zname}' to modify it.")
-            pending = {"brand": "ipkg", "zonepath": None, "ip-type": "shared", "autoboot": "false",
-                       "state": "configured", "zoneid": None, "net": [], "device": [], "attr": [],
-                       "fs": [], "uuid": None}
-        elif pending is None:
-            raise ToolError(f"{zname}: No such zone configured\n"
-                            "Use 'create' to begin configuring a new zone.")
-        elif cmd == "set":
-            if len(words) < 2 or "=" not in " ".join(words[1:]):
-                raise ToolError(f"{where(lineno)}syntax error at '{line}'")
-            key, value = " ".join(words[1:]).split("=", 1)
-            key, value = key.strip(), value.strip()
-            if res is not None:
-                res[1][key] = value
-            elif key in ("brand", "zonepath", "ip-type", "autoboot", "limitpriv", "hostid",
-                         "bootargs", "scheduling-class", "pool", "fs-allowed"):
-                if key == "ip-type" and value not in ("shared", "exclusive"):
-                    raise ToolError(f"{where(lineno)}{value}: invalid ip-type")
-                if key == "brand" and zone is not None and zone["state"] != "configured":
-                    raise ToolError(f"{where(lineno)}Cannot change brand: zone {zname} is not "
-                                    f"in the configured state.")
-                pending[key] = value
-            else:
-                raise ToolError(f"{where(lineno)}{key}: unknown property")
-        elif cmd == "add":
-            if res is not None and cmd == "add" and len(words) == 3 and words[1] == "options":
-                res[1].setdefault("options", []).append(words[2])
-                continue
-            if len(words) != 2 or words[1] not in ("net", "device", "attr", "fs", "capped-memory",
-                                                      "dedicated-cpu", "rctl", "dataset"):
-                raise ToolError(f"{where(lineno)}syntax error at '{line}'")
-            res = (words[1], {})
-        elif cmd == "end":
-            if res is None:
-                raise ToolError(f"{where(lineno)}end: not in resource scope")
-            kind, props = res
-            need = {"net": ["physical"], "device": ["match"], "attr": ["name", "type", "value"],
-                    "fs": ["dir", "special", "type"]}.get(kind, [])
-            missing = [p for p in need if p not in props]
-            if missing:
-                raise ToolError(f"{where(lineno)}{missing[0]} not specified")
-            pending.setdefault(kind, []).append(props)
-            res = None
-        elif cmd == "remove":
-            if len(words) < 2:
-                raise ToolError(f"{where(lineno)}syntax error at '{line}'")
-            kind = words[1]
-            if len(words) == 2 or words[2] == "-F":
-                pending[kind] = []
-            else:
-                conds = dict(w.split("=", 1) for w in words[2:] if "=" in w)
-                before = len(pending.get(kind, []))
-                pending[kind] = [r for r in pending.get(kind, [])
-                                 if not all(r.get(k) == v for k, v in conds.items())]
-                if len(pending[kind]) == before:
-                    raise ToolError(f"{where(lineno)}No such {kind} resource.")
-        elif cmd in ("commit", "exit", "verify"):
-            if res is not None:
-                raise ToolError(f"{where(lineno)}resource incomplete; use 'end' or 'cancel'")
-            if cmd == "exit":
-                break
-        elif cmd == "cancel":
-            res = None
-        else:
-            raise ToolError(f"{where(lineno)}{cmd}: unknown command")
-    if res is not None:
-        raise ToolError(f"{where(len(commands))}resource incomplete")
-    if pending is None:
-        return
-    if not pending.get("zonepath"):
-        raise ToolError(f"{zname}: zonepath cannot be empty.\nzonepath not specified")
-    if pending["ip-type"] == "shared" and any("allowed-address" not in n and "address" not in n
-                                                for n in pending["net"]):
-        pass
-    zones[zname] = pending
-
-
-def zonecfg_export(zname, z):
-    out = ["create -b", f"set brand={z['brand']}", f"set zonepath={z['zonepath']}",
-           f"set autoboot={z['autoboot']}", f"set ip-type={z['ip-type']}"]
-    for kind in ("fs", "net", "device", "attr"):
-        for r in z.get(kind, []):
-            out.append(f"add {kind}")
-            for k, v in r.items():
-                if k == "options":
-                    for o in v:
-                        out.append(f"add options {o}")
-                else:
-                    out.append(f"set {k}={v}")
-            out.append("end")
-    return "\n".join(out) + "\n"
-
-
-def zonecfg_info(zname, z, what):
-    if what:
-        kind = what[0]
-        conds = dict(w.split("=", 1) for w in what[1:] if "=" in w)
-        if kind in ("zonepath", "brand", "autoboot", "ip-type"):
-            return f"{kind}: {z[kind] if kind in z else ''}\n"
-        out = []
-        for r in z.get(kind, []):
-            if all(r.get(k) == v for k, v in conds.items()):
-                out.append(f"{kind}:")
-                out += [f"\t{k}: {v}" for k, v in r.items()]
-        return "\n".join(out) + ("\n" if out else "")
-    out = [f"zonename: {zname}", f"zonepath: {z['zonepath']}", f"brand: {z['brand']}",
-           f"autoboot: {z['autoboot']}", "bootargs: ", "pool: ", "limitpriv: ",
-           "scheduling-class: ", f"ip-type: {z['ip-type']}", "hostid: ", "fs-allowed: "]
-    for kind in ("fs", "net", "device", "attr"):
-        for r in z.get(kind, []):
-            out.append(f"{kind}:")
-            out += [f"\t{k}: {v}" for k, v in r.items()]
-    return "\n".join(out) + "\n"
-
-
-def zonecfg_main(st, args):
-    opts, ops = getopt(args, "z:f:")
-    zname = next((v for f, v in opts if f == "z"), None)
-    cmdfile = next((v for f, v in opts if f == "f"), None)
-    if zname is None:
-        raise ToolError("usage:\tzonecfg -z <zone> (interactive)\n\tzonecfg -z <zone> <command>\n"
-                        "\tzonecfg -z <zone> -f <command-file>", 253)
-    zones = st["zones"]
-    if cmdfile:
-        try:
-            with open(cmdfile, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise ToolError(f"zonecfg: could not open file {cmdfile}: {e.strerror}")
-        zonecfg_run_commands(st, zname, list(enumerate(lines, 1)),
-                             lambda n: f"On line {n} of {cmdfile}:\n")
-        return ""
-    if not ops:
-        raise ToolError("zonecfg: interactive mode is not emulated; use -f FILE or a command", 2)
-    words = " ".join(ops)
-    first = ops[0]
-    if first in ("info", "export", "delete") and zname not in zones:
-        raise ToolError(f"{zname}: No such zone configured")
-    if first == "info":
-        return zonecfg_info(zname, zones[zname], ops[1:])
-    if first == "export":
-        return zonecfg_export(zname, zones[zname])
-    if first == "delete":
-        if "-F" not in ops[1:]:
-            raise ToolError("zonecfg: delete requires -F when not interactive", 2)
-        if zones[zname]["state"] not in ("configured", "incomplete"):
-            raise ToolError(f"Zone {zname} is in the {zones[zname]['state']} state; "
-                            f"it must be uninstalled before it can be deleted.")
-        del zones[zname]
-        return ""
-    commands = [(1, c.strip()) for c in words.split(";")]
-    zonecfg_run_commands(st, zname, commands, lambda n: "")
-    return ""
-
-
-# ---------------------------------------------------------------- zoneadm
-
-def zone_line(name, z):
-    zid = "0" if name == "global" else (str(z["zoneid"]) if z.get("zoneid") is not None else "-")
-    return ":".join([zid, name, z["state"], z["zonepath"] or "", z.get("uuid") or "", z["brand"],
-                     z["ip-type"]])
-
-
-def zoneadm_main(st, args):
-    opts, ops = getopt(args, "z:u:R:")
-    zname = next((v for f, v in opts if f == "z"), None)
-    zones = st["zones"]
-    if not ops:
-        raise ToolError("usage: zoneadm [-z <zone>] <subcommand> [args...]", 253)
-    sub, rest = ops[0], ops[1:]
-    glob = {"state": "running", "zonepath": "/", "brand": "ipkg", "ip-type": "shared", "uuid": ""}
-    if sub == "list":
-        lopts, _ = getopt(rest, "cipv")
-        flags = {f for f, _ in lopts}
-        if zname is not None:
-            if zname == "global":
-                items = [("global", glob)]
-            elif zname not in zones:
-                raise ToolError(f"zoneadm: {zname}: No such zone configured")
-            else:
-                items = [(zname, zones[zname])]
-        else:
-            items = [("global", glob)]
-            for n in sorted(zones, key=lambda n: (zones[n].get("zoneid") is None, zones[n].get("zoneid") or 0, n)):
-                s = zones[n]["state"]
-                if s == "running" or "c" in flags or ("i" in flags and s in ("installed", "ready")):
-                    items.append((n, zones[n]))
-        if "p" in flags:
-            return "".join(zone_line(n, z) + "\n" for n, z in items)
-        if "v" in flags:
-            rows = [[zone_line(n, z).split(":")[0], n, z["state"], z["zonepath"] or "", z["brand"],
-                     z["ip-type"]] for n, z in items]
-            return table(rows, ["ID", "NAME", "STATUS", "PATH", "BRAND", "IP"], False)
-        return "".join(n + "\n" for n, _ in items)
-    if zname is None:
-        raise ToolError(f"zoneadm: no zone specified", 253)
-    if zname not in zones:
-        raise ToolError(f"zoneadm: {zname}: No such zone configured")
-    z = zones[zname]
-    state = z["state"]
-
-    def invalid():
-        return ToolError(f"zoneadm: zone '{zname}': {sub} operation is invalid for {state} zones.")
-
-    if sub == "install":
-        if state != "configured":
-            raise invalid()
-        if not z.get("zonepath"):
-            raise ToolError(f"zoneadm: zone '{zname}': zonepath is not set")
-        root = z["zonepath"]
-        z["state"] = "installed"
-        z["uuid"] = z.get("uuid") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"zone:{zname}:{root}"))
-        return ""
-    if sub in ("boot", "ready"):
-        if state == "configured" or state == "incomplete":
-            raise ToolError(f"zoneadm: zone '{zname}': must be installed before {sub}.")
-        if state == "running":
-            raise ToolError(f"zoneadm: zone '{zname}': zone is already booted")
-        for n in z.get("net", []):
-            phys = n.get("physical")
-            if phys and phys not in st["vnics"] and z["ip-type"] == "exclusive":
-                raise ToolError(f"zoneadm: zone '{zname}': failed to add network device: "
-                                f"could not find link {phys}\n"
-                                f"zoneadm: zone '{zname}': call to zoneadmd failed")
-        z["zoneid"] = st["next_zoneid"]
-        st.data["next_zoneid"] += 1
-        z["state"] = "running" if sub == "boot" else "ready"
-        return ""
-    if sub in ("halt", "shutdown"):
-        if state not in ("running", "ready"):
-            raise invalid()
-        z["state"] = "installed"
-        z["zoneid"] = None
-        return ""
-    if sub == "reboot":
-        if state != "running":
-            raise invalid()
-        z["zoneid"] = st["next_zoneid"]
-        st.data["next_zoneid"] += 1
-        return ""
-    if sub == "uninstall":
-        uopts, _ = getopt(rest, "Fh")
-        if state not in ("installed", "incomplete"):
-            raise invalid()
-        if ("F", None) not in uopts:
-            sys.stdout.write(f"Are you sure you want to uninstall zone {zname} (y/[n])? ")
-            sys.stdout.flush()
-            answer = sys.stdin.readline().strip().lower()
-            if answer not in ("y", "yes"):
-                return ""
-        z["state"] = "configured"
-        z["uuid"] = None
-        return ""
-    if sub == "verify":
-        return ""
-    raise ToolError(f"zoneadm: {sub} is not a valid subcommand", 253)
+def sync_zvols(st):
+    """Each volume has a sparse backing file of its volsize in the state
+    directory, which a zone's /dev/zvol/rdsk/<dataset> device is bound to."""
+    top = os.path.join(st.dir, "zvol", "rdsk")
+    volumes = {n: e.get("volsize", 0) for n, e in st["datasets"].items() if e["type"] == "volume"}
+    for name, size in volumes.items():
+        path = os.path.join(top, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as f:
+            if os.path.getsize(path) != size:
+                f.truncate(size)
+    for dirpath, _, files in os.walk(top):
+        for fname in files:
+            rel = os.path.relpath(os.path.join(dirpath, fname), top)
+            if rel not in volumes:
+                os.unlink(os.path.join(dirpath, fname))
 
 
 # ---------------------------------------------------------------- dladm
@@ -689,6 +462,13 @@ def dladm_main(st, args):
         raise ToolError("usage: dladm <subcommand> <args> ...", 2)
     sub, rest = args[0], args[1:]
     vnics = st["vnics"]
+    if in_zone():
+        # An exclusive-IP zone sees only its own links, and changes none.
+        if sub not in ("show-vnic", "show-link"):
+            raise ToolError(f"dladm: {sub} is not simulated inside a zone")
+        with open(ZONE_JSON, encoding="utf-8") as f:
+            mine = json.load(f)["links"]
+        vnics = {n: v for n, v in vnics.items() if n in mine}
     if sub == "create-vnic":
         opts, ops = getopt(rest, "tl:m:v:p:R:")
         if len(ops) != 1:
@@ -779,8 +559,9 @@ def dladm_main(st, args):
         opts, ops = getopt(rest, "pPo:s")
         flags = {f for f, _ in opts}
         fields = (next((v for f, v in opts if f == "o"), None) or "link,class,mtu,state,bridge,over").lower().split(",")
-        links = [(l, "phys", "") for l in physical_links()] + [(e, "etherstub", "") for e in st["etherstubs"]] + \
-                [(n, "vnic", v["over"]) for n, v in sorted(vnics.items())]
+        links = [] if in_zone() else \
+            [(l, "phys", "") for l in physical_links()] + [(e, "etherstub", "") for e in st["etherstubs"]]
+        links += [(n, "vnic", v["over"]) for n, v in sorted(vnics.items())]
         if ops:
             known = {l[0]: l for l in links}
             for n in ops:
@@ -800,7 +581,9 @@ def dladm_main(st, args):
 
 # ---------------------------------------------------------------- entry
 
-TOOLS = {"zfs": zfs_main, "zonecfg": zonecfg_main, "zoneadm": zoneadm_main, "dladm": dladm_main}
+TOOLS = {"zfs": lambda st, a: zfs_main(st, a), "zonecfg": lambda st, a: fake_zonecfg.main(st, a),
+         "zoneadm": lambda st, a: fake_zoneadm.main(st, a), "dladm": lambda st, a: dladm_main(st, a),
+         "ifconfig": lambda st, a: fake_ifconfig.main(st, a)}
 
 
 def subcommand(tool, args):
@@ -818,6 +601,7 @@ def subcommand(tool, args):
 def main(tool):
     argv = [tool] + sys.argv[1:]
     log_argv(argv)
+    st = None
     try:
         st = State()
         try:
@@ -828,10 +612,14 @@ def main(tool):
             st.save()
             raise ToolError(injected_message(tool, sub, sys.argv[1:]))
         out = TOOLS[tool](st, sys.argv[1:])
+        if tool == "zfs":
+            sync_zvols(st)
         st.save()
         sys.stdout.write(out)
         return 0
     except ToolError as e:
+        if st is not None and st.save_on_error:
+            st.save()
         if e.message:
             sys.stderr.write(e.message.rstrip("\n") + "\n")
         return e.status
@@ -856,3 +644,8 @@ def injected_message(tool, sub, args):
         return f"dladm: {what} {'creation' if verb == 'create' else 'deletion' if verb == 'delete' else verb}" \
                f" failed: insufficient hardware resources"
     return f"{tool}: injected failure"
+
+
+import fake_ifconfig  # noqa: E402  (they use this module's helpers)
+import fake_zoneadm  # noqa: E402
+import fake_zonecfg  # noqa: E402
