@@ -63,7 +63,8 @@ ZoneLayout make_zone_layout(std::string_view vm_name, std::string_view pool, std
                             const ZoneOptions& options);
 
 // Raises Error(spec_invalid) unless every name and value in the layout is one
-// the illumos tools accept and zonecfg can be given unquoted.
+// the illumos tools accept: zonecfg takes it in double quotes (no '"' and no
+// newline), and paths hold no whitespace or shell metacharacters.
 void validate_zone_layout(const ZoneLayout& layout);
 
 // The name checks, for callers that take names from users.
