@@ -16,11 +16,11 @@
 namespace vm_manager::propolis {
 namespace {
 
-std::string quoted(std::string_view value) { return fmt::format("\"{}\"", value); }
+std::string in_quotes(std::string_view value) { return fmt::format("\"{}\"", value); }
 
 // "\tset <property>=\"<value>\"\n"
 std::string set(std::string_view property, std::string_view value) {
-  return fmt::format("\tset {}={}\n", property, quoted(value));
+  return fmt::format("\tset {}={}\n", property, in_quotes(value));
 }
 
 void add_attr(std::string& out, std::string_view name, std::string_view value) {
@@ -40,18 +40,18 @@ std::string zonecfg_command_file(const ZoneLayout& l) {
   std::string out;
   // -b: a blank configuration, not one copied from the default template.
   out += "create -b\n";
-  out += fmt::format("set brand={}\n", quoted("nebula-vm"));
-  out += fmt::format("set zonepath={}\n", quoted(l.zonepath));
-  out += fmt::format("set ip-type={}\n", quoted("exclusive"));
+  out += fmt::format("set brand={}\n", in_quotes("nebula-vm"));
+  out += fmt::format("set zonepath={}\n", in_quotes(l.zonepath));
+  out += fmt::format("set ip-type={}\n", in_quotes("exclusive"));
   // vmctl boots the zone itself; the host must not on its own.
-  out += fmt::format("set autoboot={}\n", quoted("false"));
+  out += fmt::format("set autoboot={}\n", in_quotes("false"));
   for (const auto& vnic : l.guest_vnics) out += "add net\n" + set("physical", vnic) + "end\n";
   out += "add net\n" + set("physical", l.api_vnic) + set("allowed-address", l.api_address) + "end\n";
   // The raw device: propolis-server opens the volume as a block device.
   out += "add device\n" + set("match", "/dev/zvol/rdsk/" + l.dataset) + "end\n";
   if (!l.propolis_dir.empty()) {
     out += "add fs\n" + set("dir", kPropolisZoneDir) + set("special", l.propolis_dir) + set("type", "lofs") +
-           fmt::format("\tadd options {}\n", quoted("ro")) + "end\n";
+           fmt::format("\tadd options {}\n", in_quotes("ro")) + "end\n";
   }
   add_attr(out, "bootrom", l.bootrom);
   add_attr(out, "api-address", api_listen_address(l));
