@@ -219,6 +219,23 @@ TEST_F(PropolisCliTest, AServerErrorFailsStartAndHaltsTheZone) {
   EXPECT_EQ(run({"destroy", "sad"}).exit_code, 0);
 }
 
+TEST_F(PropolisCliTest, AnOlderPropolisServerFailsStartWithAVersionMismatch) {
+  stop_fake();
+  start_fake({"--api-version", "4.0.0"});
+  ASSERT_EQ(run(create_args("sad")).exit_code, 0);
+  ProcessResult r = run({"start", "sad"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::version_mismatch]: propolis-server at 127.0.0.1:"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("does not take API version 5.0.0, which vmctl speaks"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("server does not support this API version: 5.0.0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("  help: run a propolis-server that speaks API version 5.0.0"), std::string::npos) << r.err;
+  EXPECT_NE(tool({"zoneadm", "-z", "vmctl-sad", "list", "-p"}).out.find(":installed:"), std::string::npos)
+      << "the zone booted for the failed start was halted again";
+  EXPECT_EQ(run({"destroy", "sad"}).exit_code, 0);
+}
+
 TEST_F(PropolisCliTest, AnInstanceThatNeverRunsTimesOut) {
   stop_fake();
   start_fake({"--start-delay", "60"});

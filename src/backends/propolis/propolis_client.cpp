@@ -1,6 +1,7 @@
 #include "backends/propolis/propolis_client.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -57,6 +58,26 @@ std::string server_said(const std::string& body) {
   if (j.contains("request_id") && j["request_id"].is_string())
     text += " (request id " + j["request_id"].get<std::string>() + ")";
   return one_line(text);
+}
+
+// The "message" of a dropshot error body, if it has one.
+std::optional<std::string> server_message(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("message") || !j["message"].is_string()) return std::nullopt;
+  return j["message"].get<std::string>();
+}
+
+// dropshot's version check (oxidecomputer/dropshot dropshot/src/versioning.rs at fb0fd916,
+// ClientSpecifiesVersionInHeader, which propolis-server's main.rs uses with
+// the header "api-version") answers 400 "server does not support this API
+// version: <the version asked for>" when the client's version is newer than
+// the server's, and 400 `missing expected header "api-version"` without one.
+// Neither names the server's own version, and no answer carries it.
+bool is_version_refusal(long status, const std::string& body) {
+  if (status != 400) return false;
+  std::optional<std::string> message = server_message(body);
+  return message && (message->starts_with("server does not support this API version") ||
+                     *message == "missing expected header \"api-version\"");
 }
 
 std::string_view status_code(long status) {
@@ -129,6 +150,14 @@ std::string PropolisClient::call(std::string_view method, const std::string& tar
                                  milliseconds timeout) const {
   Response r = perform(method, target, body, timeout);
   if (r.status >= 200 && r.status < 300) return std::move(r.body);
+  if (is_version_refusal(r.status, r.body))
+    throw Error(errc::propolis_version_mismatch,
+                fmt::format("propolis-server at {} does not take API version {}, which vmctl speaks: it answered "
+                            "{} {} with {} {}: {}",
+                            address_, kApiVersion, method, target, r.status, reason(r.status), server_said(r.body)),
+                fmt::format("run a propolis-server that speaks API version {} (or a later one, which accepts it); "
+                            "this server does not say which version it speaks",
+                            kApiVersion));
   throw Error(status_code(r.status),
               fmt::format("propolis-server at {} refused {} {}: {} {}: {}", address_, method, target, r.status,
                           reason(r.status), server_said(r.body)),

@@ -227,6 +227,43 @@ TEST_F(PropolisClientTest, ServerErrorCarriesItsMessage) {
   client_->request_state("Run");  // the fault was for one request only
 }
 
+// A propolis-server older than API 5.0.0 refuses every request with 400
+// "server does not support this API version: 5.0.0" (dropshot's version
+// check); vmctl names the version it speaks and what the server said.
+TEST(PropolisClientVersion, AnOlderServerIsAVersionMismatch) {
+  vmctl::test::TempDir dir;
+  vmctl::test::FakePropolisServer old(dir / "fake", {"--api-version", "4.0.0"});
+  PropolisClient client(old.address(), 5s);
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client.get_instance(); });
+  EXPECT_EQ(e.message(), "propolis-server at " + old.address() +
+                             " does not take API version 5.0.0, which vmctl speaks: it answered GET /instance with "
+                             "400 Bad Request: server does not support this API version: 5.0.0" +
+                             e.message().substr(e.message().find(" (request id")));
+  EXPECT_NE(e.help().find("API version 5.0.0"), std::string::npos) << e.help();
+  EXPECT_NE(e.help().find("does not say which version"), std::string::npos) << e.help();
+  // Every call, the ensure and the state change included.
+  InstanceParams p;
+  p.id = "5a1e5c0d-6b1f-4c47-9e0f-1d2c3b4a5f60";
+  p.memory_mb = 1024;
+  p.disk_path = (dir / "zvol").string();
+  expect_error(errc::propolis_version_mismatch, [&] { client.ensure(make_ensure_request(p)); });
+  expect_error(errc::propolis_version_mismatch, [&] { client.request_state("Run"); });
+  EXPECT_EQ(old.stop().exit_code, 0);
+}
+
+TEST_F(PropolisClientTest, AServerThatSeesNoVersionHeaderIsAVersionMismatch) {
+  fake_post("/__fake/fail", {{"path", "/instance"}, {"status", 400}, {"message", "missing expected header \"api-version\""}});
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client_->get_instance(); });
+  EXPECT_NE(e.message().find("400 Bad Request: missing expected header \"api-version\""), std::string::npos)
+      << e.message();
+  // Other 400s are not about the version.
+  fake_post("/__fake/fail", {{"path", "/instance"}, {"status", 400}, {"message", "missing expected header \"x\""}});
+  expect_error(errc::propolis_request_failed, [&] { client_->get_instance(); });
+  fake_post("/__fake/fail",
+            {{"path", "/instance"}, {"status", 500}, {"message", "server does not support this API version: 5.0.0"}});
+  expect_error(errc::propolis_request_failed, [&] { client_->get_instance(); });
+}
+
 TEST_F(PropolisClientTest, TooLargeIsRefusedBeforeSending) {
   InstanceParams p = params();
   p.seed_iso = std::string(800 * 1024, 'x');  // base64 makes it over 1 MiB
