@@ -191,11 +191,23 @@ TEST_F(ZoneToolsTest, ZonecfgCommandFileIsWhatTheBrandWants) {
 TEST_F(ZoneToolsTest, ZonecfgUsesBracketsForIpv6ApiAddresses) {
   ZoneOptions o = options();
   o.api_address = "fd00::5/64";
-  std::string file = zonecfg_command_file(make_zone_layout("web", "rpool", "debian", o));
-  EXPECT_THAT(file, HasSubstr("\tset allowed-address=\"fd00::5/64\"\n"));
+  o.propolis_dir.clear();  // no lofs mount
+  ZoneLayout l = make_zone_layout("web", "rpool", "debian", o);
   // Quoted: unquoted, zonecfg would read "[" as the start of a list.
-  EXPECT_THAT(file, HasSubstr("add attr\n\tset name=\"api-address\"\n\tset type=\"string\"\n"
-                              "\tset value=\"[fd00::5]:12400\"\nend\n"));
+  EXPECT_EQ(zonecfg_command_file(l),
+            "create -b\n"
+            "set brand=\"nebula-vm\"\n"
+            "set zonepath=\"/zones/vmctl-web\"\n"
+            "set ip-type=\"exclusive\"\n"
+            "set autoboot=\"false\"\n"
+            "add net\n\tset physical=\"vmctl_web_0\"\nend\n"
+            "add net\n\tset physical=\"vmctl_web_api0\"\n\tset allowed-address=\"fd00::5/64\"\nend\n"
+            "add device\n\tset match=\"/dev/zvol/rdsk/rpool/vms/web\"\nend\n"
+            "add attr\n\tset name=\"bootrom\"\n\tset type=\"string\"\n"
+            "\tset value=\"/opt/oxide/propolis-server/firmware/OVMF_CODE.fd\"\nend\n"
+            "add attr\n\tset name=\"api-address\"\n\tset type=\"string\"\n\tset value=\"[fd00::5]:12400\"\nend\n"
+            "add attr\n\tset name=\"api-vnic\"\n\tset type=\"string\"\n\tset value=\"vmctl_web_api0\"\nend\n"
+            "commit\n");
 }
 
 // zonecfg's quoted values have no escapes: a '"' or a newline in any value
