@@ -93,13 +93,13 @@ class PropolisCliTest : public VmctlTest {
   // runs (the tools' log does not grow) and leaving nothing in the data dir.
   void expect_refused_before_any_tool(const std::vector<std::string>& args, const std::string& vm,
                                       const std::string& text) {
-    std::string tools_before = slurp(data_ / "tools.log");
+    std::string tools_before = slurp(env_["VMCTL_FAKE_TOOLS_LOG"]);
     ProcessResult r = run(args);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("error[vm_manager::spec::invalid]: " + text), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("  help: "), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("--propolis-api"), std::string::npos) << "a hint for another problem: " << r.err;
-    EXPECT_EQ(slurp(data_ / "tools.log"), tools_before) << "a tool ran";
+    EXPECT_EQ(slurp(env_["VMCTL_FAKE_TOOLS_LOG"]), tools_before) << "a tool ran";
     EXPECT_FALSE(fs::exists(data_ / "vms" / vm));
   }
 
@@ -265,26 +265,32 @@ TEST_F(PropolisCliTest, MemoryBeyondPropolisAddressSpaceIsRefusedBeforeAnyToolRu
 }
 
 TEST_F(PropolisCliTest, AMissingServerOrBootromIsRefusedBeforeAnyToolRuns) {
-  fs::path host_rom = data_ / "propolis" / "firmware" / "OVMF_CODE.fd";
-  fs::remove(host_rom);
+  // A propolis folder of this test's own, mounted at /opt/oxide/propolis-server in the zones.
+  const fs::path dir = data_ / "own-propolis";
+  fs::create_directories(dir / "bin");
+  fs::create_directories(dir / "firmware");
+  std::ofstream(dir / "bin" / "propolis-server") << "#!/bin/sh\n";
+  fs::permissions(dir / "bin" / "propolis-server", fs::perms::owner_all);
+  env_["VMCTL_PROPOLIS_DIR"] = dir.string();
+
   expect_refused_before_any_tool(create_args("web"), "web",
                                  "bootrom /opt/oxide/propolis-server/firmware/OVMF_CODE.fd would be missing in the "
-                                 "zone: " + host_rom.string() + " is not a file on this host");
+                                 "zone: " + (dir / "firmware" / "OVMF_CODE.fd").string() + " is not a file on this host");
   // The bootrom is a setting: a path in the zone.
-  std::ofstream(data_ / "propolis" / "firmware" / "OVMF_VARS.fd") << "rom";
+  std::ofstream(dir / "firmware" / "OVMF_VARS.fd") << "rom";
   env_["VMCTL_PROPOLIS_BOOTROM"] = "/opt/oxide/propolis-server/firmware/OVMF_VARS.fd";
   ProcessResult created = run(create_args("web"));
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  std::string zonecfg = slurp(data_ / "vms" / "web" / "zone.json");
-  EXPECT_NE(zonecfg.find("\"bootrom\": \"/opt/oxide/propolis-server/firmware/OVMF_VARS.fd\""), std::string::npos)
-      << zonecfg;
+  std::string layout = slurp(data_ / "vms" / "web" / "zone.json");
+  EXPECT_NE(layout.find("\"bootrom\": \"/opt/oxide/propolis-server/firmware/OVMF_VARS.fd\""), std::string::npos)
+      << layout;
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
 
-  fs::path host_server = data_ / "propolis" / "bin" / "propolis-server";
-  fs::permissions(host_server, fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir / "bin" / "propolis-server", fs::perms::owner_read | fs::perms::owner_write);
   expect_refused_before_any_tool(create_args("web"), "web",
                                  "propolis-server /opt/oxide/propolis-server/bin/propolis-server would be missing in "
-                                 "the zone: " + host_server.string() + " is not an executable file on this host");
+                                 "the zone: " + (dir / "bin" / "propolis-server").string() +
+                                     " is not an executable file on this host");
 }
 
 // On an IPv6 API address propolis-server looks for Nexus in internal DNS at
@@ -303,8 +309,8 @@ TEST_F(PropolisCliTest, AnIpv6ApiAddressIsConfiguredWithAWarning) {
   EXPECT_NE(at, std::string::npos) << v6.err;
   EXPECT_EQ(v6.err.find(warning, at + 1), std::string::npos) << "once: " << v6.err;
   EXPECT_NE(v6.err.find("an IPv4 API address avoids that delay"), std::string::npos) << v6.err;
-  std::string zones = slurp(data_ / "tools-state" / "state.json");
-  EXPECT_NE(zones.find("\"[fd00::5]:" + env_["VMCTL_PROPOLIS_PORT"] + "\""), std::string::npos) << zones;
+  std::string zones = slurp(fs::path(env_["VMCTL_FAKE_TOOLS_STATE"]) / "state.json");
+  EXPECT_NE(zones.find("\"[fd00::5]:"), std::string::npos) << zones;
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
 }
 
