@@ -81,6 +81,10 @@ inline constexpr std::string_view propolis_conflict = "vm_manager::propolis::con
 inline constexpr std::string_view propolis_no_instance = "vm_manager::propolis::no_instance";
 inline constexpr std::string_view propolis_too_large = "vm_manager::propolis::too_large";
 inline constexpr std::string_view propolis_timeout = "vm_manager::propolis::timeout";
+// propolis-server refused the API version vmctl speaks (newer than the
+// server's) or did not see it; the message names both what vmctl sent and
+// what the server said.
+inline constexpr std::string_view propolis_version_mismatch = "vm_manager::propolis::version_mismatch";
 inline constexpr std::string_view net_unavailable = "vm_manager::net::unavailable";
 // A file the user names (user-data, a key, a VMFile) that cannot be taken in:
 // missing, not a regular file (a FIFO, a device, a folder), larger than its

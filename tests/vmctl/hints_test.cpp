@@ -41,6 +41,17 @@ TEST(Hints, OneCodeGetsTheHintOfItsSituation) {
   EXPECT_THAT(hint(kvm, "start"), HasSubstr("--accel tcg"));
 }
 
+TEST(Hints, OnlyAMissingPropolisAddressNamesPropolisApi) {
+  Error address(errc::spec_invalid, "the propolis backend needs the address of the VM's propolis-server",
+                "give the zone's API address (IP/PREFIX)");
+  EXPECT_EQ(hint(address), "pass --propolis-api IP/PREFIX");
+  Error missing(errc::spec_invalid,
+                "propolis-server /opt/oxide/propolis-server/bin/propolis-server would be missing in the zone: "
+                "/x/bin/propolis-server is not an executable file on this host",
+                "install propolis-server as bin/propolis-server in /x");
+  EXPECT_EQ(hint_for(missing, ErrorContext{"create"}), std::nullopt);
+}
+
 TEST(Hints, ErrorsThatAlreadyNameVmctlSyntaxGetNone) {
   Error own(errc::spec_invalid, "--bridge only applies to --network tap", "add --network tap, or drop --bridge");
   EXPECT_EQ(hint_for(own, ErrorContext{"create"}), std::nullopt);

@@ -1,7 +1,9 @@
 // vmctl with the propolis backend on Linux: the fake illumos tools first in
 // PATH and a fake propolis-server on 127.0.0.1 (tests/propolis/), driven
 // through create, start, status, stop and destroy, and the failure paths.
+#include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
 #include <fstream>
 #include <sstream>
 
@@ -81,9 +83,32 @@ class PropolisCliTest : public VmctlTest {
     return nlohmann::json::parse(r.out).at("state");
   }
 
+  // create_args with `flag`'s value replaced.
+  std::vector<std::string> create_args_with(const std::string& name, const std::string& flag, const std::string& value) {
+    std::vector<std::string> args = create_args(name);
+    auto at = std::find(args.begin(), args.end(), flag);
+    if (at == args.end() || at + 1 == args.end()) throw std::logic_error("create_args has no " + flag);
+    *(at + 1) = value;
+    return args;
+  }
+
   std::vector<std::string> create_args(const std::string& name) {
     return {"create", "--backend", "propolis", "--name", name, "--image", "debian@base", "--network", "vnic",
             "--propolis-api", "127.0.0.1/8", "--vcpus", "2", "--memory", "2048"};
+  }
+
+  // `vmctl create` fails with spec::invalid saying `text`, before any tool
+  // runs (the tools' log does not grow) and leaving nothing in the data dir.
+  void expect_refused_before_any_tool(const std::vector<std::string>& args, const std::string& vm,
+                                      const std::string& text) {
+    std::string tools_before = slurp(env_["VMCTL_FAKE_TOOLS_LOG"]);
+    ProcessResult r = run(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("error[vm_manager::spec::invalid]: " + text), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("  help: "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("--propolis-api"), std::string::npos) << "a hint for another problem: " << r.err;
+    EXPECT_EQ(slurp(env_["VMCTL_FAKE_TOOLS_LOG"]), tools_before) << "a tool ran";
+    EXPECT_FALSE(fs::exists(data_ / "vms" / vm));
   }
 
   std::map<std::string, std::string> env_;
@@ -229,6 +254,23 @@ TEST_F(PropolisCliTest, AServerErrorFailsStartAndHaltsTheZone) {
   EXPECT_EQ(run({"destroy", "sad"}).exit_code, 0);
 }
 
+TEST_F(PropolisCliTest, AnOlderPropolisServerFailsStartWithAVersionMismatch) {
+  stop_fake();
+  start_fake({"--api-version", "4.0.0"});
+  ASSERT_EQ(run(create_args("sad")).exit_code, 0);
+  ProcessResult r = run({"start", "sad"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::version_mismatch]: propolis-server at 127.0.0.1:"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("does not take API version 5.0.0, which vmctl speaks"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("server does not support this API version: 5.0.0"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("  help: run a propolis-server that speaks API version 5.0.0"), std::string::npos) << r.err;
+  EXPECT_NE(tool({"zoneadm", "-z", "vmctl-sad", "list", "-p"}).out.find(":installed:"), std::string::npos)
+      << "the zone booted for the failed start was halted again";
+  EXPECT_EQ(run({"destroy", "sad"}).exit_code, 0);
+}
+
 TEST_F(PropolisCliTest, AnInstanceThatNeverRunsTimesOut) {
   stop_fake();
   start_fake({"--start-delay", "60"});
@@ -238,6 +280,73 @@ TEST_F(PropolisCliTest, AnInstanceThatNeverRunsTimesOut) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("error[vm_manager::propolis::timeout]"), std::string::npos) << r.err;
   EXPECT_EQ(run({"destroy", "slow"}).exit_code, 0);
+}
+
+// propolis-server allows 32 vCPUs (bhyve's VM_MAXCPU) and would only say so
+// with a 500 at start; vmctl refuses at create.
+TEST_F(PropolisCliTest, MoreVcpusThanPropolisAllowsAreRefusedBeforeAnyToolRuns) {
+  auto args = create_args_with("big", "--vcpus", "33");
+  expect_refused_before_any_tool(args, "big", "vcpus must be between 1 and 32 for a Propolis VM, not 33");
+  // A server built for Helios takes up to 254, if configured so.
+  env_["VMCTL_PROPOLIS_MAX_VCPUS"] = "254";
+  ProcessResult r = run(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(run({"destroy", "big"}).exit_code, 0);
+}
+
+TEST_F(PropolisCliTest, MemoryBeyondPropolisAddressSpaceIsRefusedBeforeAnyToolRuns) {
+  auto args = create_args_with("big", "--memory", "16776192");  // 16 TiB - 1 GiB: no room left for dev64
+  expect_refused_before_any_tool(args, "big", "memory must be between 1 and 16776191 MB");
+}
+
+TEST_F(PropolisCliTest, AMissingServerOrBootromIsRefusedBeforeAnyToolRuns) {
+  // A propolis folder of this test's own, mounted at /opt/oxide/propolis-server in the zones.
+  const fs::path dir = data_ / "own-propolis";
+  fs::create_directories(dir / "bin");
+  fs::create_directories(dir / "firmware");
+  std::ofstream(dir / "bin" / "propolis-server") << "#!/bin/sh\n";
+  fs::permissions(dir / "bin" / "propolis-server", fs::perms::owner_all);
+  env_["VMCTL_PROPOLIS_DIR"] = dir.string();
+
+  expect_refused_before_any_tool(create_args("web"), "web",
+                                 "bootrom /opt/oxide/propolis-server/firmware/OVMF_CODE.fd would be missing in the "
+                                 "zone: " + (dir / "firmware" / "OVMF_CODE.fd").string() + " is not a file on this host");
+  // The bootrom is a setting: a path in the zone.
+  std::ofstream(dir / "firmware" / "OVMF_VARS.fd") << "rom";
+  env_["VMCTL_PROPOLIS_BOOTROM"] = "/opt/oxide/propolis-server/firmware/OVMF_VARS.fd";
+  ProcessResult created = run(create_args("web"));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string layout = slurp(data_ / "vms" / "web" / "zone.json");
+  EXPECT_NE(layout.find("\"bootrom\": \"/opt/oxide/propolis-server/firmware/OVMF_VARS.fd\""), std::string::npos)
+      << layout;
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+
+  fs::permissions(dir / "bin" / "propolis-server", fs::perms::owner_read | fs::perms::owner_write);
+  expect_refused_before_any_tool(create_args("web"), "web",
+                                 "propolis-server /opt/oxide/propolis-server/bin/propolis-server would be missing in "
+                                 "the zone: " + (dir / "bin" / "propolis-server").string() +
+                                     " is not an executable file on this host");
+}
+
+// On an IPv6 API address propolis-server looks for Nexus in internal DNS at
+// every ensure: create says so, once; on IPv4 it says nothing. The zone gets
+// the address in brackets, quoted for zonecfg.
+TEST_F(PropolisCliTest, AnIpv6ApiAddressIsConfiguredWithAWarning) {
+  ProcessResult v4 = run(create_args("web"));
+  ASSERT_EQ(v4.exit_code, 0) << v4.err;
+  EXPECT_EQ(v4.err.find("IPv6"), std::string::npos) << v4.err;
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+
+  ProcessResult v6 = run(create_args_with("web", "--propolis-api", "fd00::5/64"));
+  ASSERT_EQ(v6.exit_code, 0) << v6.err;
+  const std::string warning = "warning: VM 'web': propolis-server on the IPv6 address [fd00::5]:";
+  auto at = v6.err.find(warning);
+  EXPECT_NE(at, std::string::npos) << v6.err;
+  EXPECT_EQ(v6.err.find(warning, at + 1), std::string::npos) << "once: " << v6.err;
+  EXPECT_NE(v6.err.find("an IPv4 API address avoids that delay"), std::string::npos) << v6.err;
+  std::string zones = slurp(fs::path(env_["VMCTL_FAKE_TOOLS_STATE"]) / "state.json");
+  EXPECT_NE(zones.find("\"[fd00::5]:"), std::string::npos) << zones;
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
 }
 
 TEST_F(PropolisCliTest, OnLinuxWithoutEmulationPropolisIsUnavailable) {

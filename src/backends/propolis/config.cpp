@@ -29,6 +29,11 @@ PropolisConfig PropolisConfig::from_environment(const Environment& env, const st
   if (auto root = env.get("VMCTL_PROPOLIS_ZONES_ROOT")) config.zones_root = *root;
   if (auto dir = env.get("VMCTL_PROPOLIS_DIR")) config.propolis_dir = *dir;
   if (auto dir = env.get("VMCTL_PROPOLIS_ZVOL_DIR")) config.zvol_dir = *dir;
+  if (auto rom = env.get("VMCTL_PROPOLIS_BOOTROM")) config.bootrom = *rom;
+  if (auto cpus = env.get("VMCTL_PROPOLIS_MAX_VCPUS")) {
+    config.max_vcpus = static_cast<std::uint32_t>(
+        number_from_env("VMCTL_PROPOLIS_MAX_VCPUS", *cpus, 1, kOmicronBuildMaxVcpus));
+  }
   if (auto port = env.get("VMCTL_PROPOLIS_PORT")) {
     config.api_port = static_cast<std::uint16_t>(number_from_env("VMCTL_PROPOLIS_PORT", *port, 1, 65535));
   }

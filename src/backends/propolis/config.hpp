@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "backends/propolis/instance_spec.hpp"
+#include "backends/propolis/zone_tools.hpp"
 #include "core/logger.hpp"
 #include "vm_manager/environment.hpp"
 
@@ -19,6 +21,12 @@ struct PropolisConfig {
   std::string propolis_dir = "/opt/oxide/propolis-server";  // VMCTL_PROPOLIS_DIR, mounted into each zone
   std::uint16_t api_port = 12400;     // VMCTL_PROPOLIS_PORT: where each zone's propolis-server listens
   std::string zvol_dir = "/dev/zvol/rdsk";  // VMCTL_PROPOLIS_ZVOL_DIR: where volumes appear as devices
+  // VMCTL_PROPOLIS_BOOTROM: the firmware, a path as the zone sees it (under
+  // /opt/oxide/propolis-server it is <propolis_dir>/… on the host).
+  std::string bootrom{kDefaultBootrom};
+  // VMCTL_PROPOLIS_MAX_VCPUS: 32 (bhyve's VM_MAXCPU), up to 254 for a
+  // propolis-server built for Helios (instance_spec.hpp).
+  std::uint32_t max_vcpus = kDefaultMaxVcpus;
   std::chrono::milliseconds tool_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds start_timeout{std::chrono::seconds(120)};  // VMCTL_PROPOLIS_START_TIMEOUT (s)

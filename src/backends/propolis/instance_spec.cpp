@@ -1,5 +1,6 @@
 #include "backends/propolis/instance_spec.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include <fmt/format.h>
@@ -33,10 +34,7 @@ void check(const InstanceParams& p) {
   if (!std::regex_match(p.id, uuid))
     invalid(fmt::format("Propolis instance id '{}' is not a UUID", util::printable(p.id)),
             "this is a bug in vmctl: instance ids are generated UUIDs");
-  // Board.cpus is a uint8 in the API.
-  if (p.vcpus < 1 || p.vcpus > 255)
-    invalid(fmt::format("{} vCPUs cannot be given to a Propolis VM", p.vcpus), "use 1 to 255 vCPUs");
-  if (p.memory_mb == 0) invalid("a Propolis VM needs memory", "give the VM at least 1 MB of memory");
+  check_board(p.vcpus, p.memory_mb, p.max_vcpus);
   if (p.disk_path.empty()) invalid("the Propolis VM has no boot disk path", "this is a bug in vmctl");
   if (p.vnics.size() > kMaxNics)
     invalid(fmt::format("{} NICs asked for; the Propolis backend supports at most {}", p.vnics.size(), kMaxNics),
@@ -111,6 +109,23 @@ json properties(const InstanceParams& p) {
 }
 
 }  // namespace
+
+void check_board(std::uint32_t vcpus, std::uint64_t memory_mb, std::uint32_t max_vcpus) {
+  // Board.cpus is a uint8 in the API; the server's own limit is lower still.
+  max_vcpus = std::min(max_vcpus, kOmicronBuildMaxVcpus);
+  if (vcpus < 1 || vcpus > max_vcpus)
+    invalid(fmt::format("vcpus must be between 1 and {} for a Propolis VM, not {}", max_vcpus, vcpus),
+            max_vcpus < kOmicronBuildMaxVcpus
+                ? fmt::format("propolis-server allows at most {} vCPUs (bhyve's VM_MAXCPU); give fewer, or raise "
+                              "VMCTL_PROPOLIS_MAX_VCPUS (up to {}) if the server is built for a Helios kernel "
+                              "with more",
+                              max_vcpus, kOmicronBuildMaxVcpus)
+                : fmt::format("give at most {} vCPUs", max_vcpus));
+  if (memory_mb < 1 || memory_mb > kMaxMemoryMb)
+    invalid(fmt::format("memory must be between 1 and {} MB for a Propolis VM, not {}", kMaxMemoryMb, memory_mb),
+            "propolis-server lays guest memory out below 16 TiB of address space, less 1 GiB for devices; give "
+            "less memory");
+}
 
 nlohmann::json make_ensure_request(const InstanceParams& params) {
   check(params);

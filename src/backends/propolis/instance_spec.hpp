@@ -17,11 +17,34 @@ namespace vm_manager::propolis {
 // default_request_body_max_bytes); the seed blob counts against it.
 inline constexpr std::size_t kMaxRequestBytes = std::size_t{1} << 20;
 
+// The most vCPUs propolis-server gives a VM: VM_MAXCPU
+// (oxidecomputer/propolis crates/bhyve-api/sys/src/lib.rs, 372a5744), which
+// lib/propolis/src/vcpu.rs makes MAXCPU, checked by vmm/machine.rs
+// Builder::max_cpus at ensure. A propolis built with the "omicron-build"
+// feature, for Helios (stlouis) kernels, allows 254 instead; vmctl cannot
+// ask the server which it is, so the limit is a setting.
+inline constexpr std::uint32_t kDefaultMaxVcpus = 32;
+inline constexpr std::uint32_t kOmicronBuildMaxVcpus = 254;
+
+// The most memory propolis-server can lay out: it maps the first 3 GiB at 0,
+// the rest from 4 GiB up, then a "dev64" MMIO region of at least one byte
+// up to MAX_PHYSMEM = 16 TiB (bin/propolis-server/src/lib/initializer.rs
+// build_instance, lib/propolis/src/vmm/machine.rs; util/aspace.rs refuses a
+// zero-length region). So memory < 16 TiB - 1 GiB. No lower bound beyond 0
+// (a zero-length "lowmem" region is refused the same way).
+inline constexpr std::uint64_t kMaxMemoryMb = 16ull * 1024 * 1024 - 1024 - 1;
+
+// Raises errc::spec_invalid unless propolis-server can build a VM of this
+// size: 1..max_vcpus vCPUs (max_vcpus at most kOmicronBuildMaxVcpus) and
+// 1..kMaxMemoryMb MiB.
+void check_board(std::uint32_t vcpus, std::uint64_t memory_mb, std::uint32_t max_vcpus);
+
 struct InstanceParams {
   std::string id;  // a UUID
   std::string name;
   std::string description;
   std::uint32_t vcpus = 1;
+  std::uint32_t max_vcpus = kDefaultMaxVcpus;  // what the server allows (check_board)
   std::uint64_t memory_mb = 0;
   std::string disk_path;  // the zvol device, /dev/zvol/rdsk/<pool>/vms/<name>
   bool disk_read_only = false;
@@ -39,8 +62,8 @@ inline constexpr const char* kSerialKey = "com1";
 inline constexpr std::size_t kMaxNics = 8;
 
 // A complete InstanceEnsureRequest. Raises errc::spec_invalid for values the
-// API cannot carry (vcpus outside 1..255, too many NICs, an id that is not a
-// UUID, an empty disk path).
+// server cannot take (a board check_board refuses, too many NICs, an id that
+// is not a UUID, an empty disk path).
 nlohmann::json make_ensure_request(const InstanceParams& params);
 
 }  // namespace vm_manager::propolis

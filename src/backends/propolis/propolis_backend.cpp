@@ -110,6 +110,7 @@ ZoneLayout layout_for(const VmSpec& spec, const PropolisConfig& config) {
   options.physical_link = physical_link_for(spec, config);
   options.api_address = spec.backend_options.at(kApiOption);
   options.api_port = config.api_port;
+  options.bootrom = config.bootrom;
   options.propolis_dir = config.propolis_dir;
   options.zones_root = config.zones_root;
   return make_zone_layout(spec.name, config.zfs_pool, image, options);
@@ -120,6 +121,18 @@ std::string api_endpoint(const ZoneLayout& layout) {
   std::string ip = layout.api_address.substr(0, layout.api_address.find('/'));
   if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
   return fmt::format("{}:{}", ip, layout.api_port);
+}
+
+// propolis-server on an IPv6 address looks for Nexus in Oxide's internal DNS
+// on every instance ensure (oxidecomputer/propolis
+// bin/propolis-server/src/lib/server.rs, find_local_nexus_client, 372a5744);
+// on IPv4 it gives up at once. Outside an Oxide rack the lookup only fails,
+// after however long the resolver takes.
+void warn_if_ipv6(const ZoneLayout& layout, const Logger& log) {
+  if (layout.api_address.find(':') == std::string::npos) return;
+  log.warn("VM '{}': propolis-server on the IPv6 address {} looks up Oxide's Nexus in internal DNS at every start; "
+           "an IPv4 API address avoids that delay",
+           layout.vm_name, api_endpoint(layout));
 }
 
 VmState state_of_instance(const std::string& state) {
@@ -141,6 +154,9 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
   refuse_unsupported(spec);
   ZoneLayout layout = layout_for(spec, config_);  // every name checked before anything runs
+  check_board(spec.vcpus, spec.memory_mb, config_.max_vcpus);
+  check_propolis_files(layout);
+  warn_if_ipv6(layout, config_.log);
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
@@ -183,6 +199,7 @@ void PropolisBackend::create_instance(const VmHandle& handle) {
   params.name = handle.name;
   params.description = "vmctl VM " + handle.name;
   params.vcpus = handle.vcpus;
+  params.max_vcpus = config_.max_vcpus;
   params.memory_mb = handle.memory_mb;
   params.disk_path = PropolisState::of(handle).overlay_path;
   params.vnics = layout_of(handle).guest_vnics;

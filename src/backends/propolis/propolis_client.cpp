@@ -1,6 +1,8 @@
 #include "backends/propolis/propolis_client.hpp"
 
 #include <algorithm>
+#include <array>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -59,6 +61,36 @@ std::string server_said(const std::string& body) {
   return one_line(text);
 }
 
+// The "message" of a dropshot error body, if it has one.
+std::optional<std::string> server_message(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("message") || !j["message"].is_string()) return std::nullopt;
+  return j["message"].get<std::string>();
+}
+
+// dropshot's version check (oxidecomputer/dropshot dropshot/src/versioning.rs
+// at fb0fd916, ClientSpecifiesVersionInHeader, which propolis-server's
+// main.rs uses with the header "api-version") answers 400 "server does not
+// support this API version: <the version asked for>" when the client's
+// version is newer than the server's, and 400 `missing expected header
+// "api-version"` without one. Neither names the server's own version.
+enum class VersionAnswer { accepted, too_new, header_missing };
+
+VersionAnswer version_answer(long status, const std::string& body) {
+  if (status != 400) return VersionAnswer::accepted;
+  std::optional<std::string> message = server_message(body);
+  if (message && message->starts_with("server does not support this API version")) return VersionAnswer::too_new;
+  if (message && *message == "missing expected header \"api-version\"") return VersionAnswer::header_missing;
+  return VersionAnswer::accepted;
+}
+
+// The versions propolis-server's API had before 5.0.0, newest first
+// (oxidecomputer/propolis crates/propolis-server-api/src/lib.rs
+// api_versions!, 372a5744). Every one of them has GET /instance.
+constexpr std::array<std::string_view, 4> kOlderApiVersions = {"4.0.0", "3.0.0", "2.0.0", "1.0.0"};
+// A probe is a courtesy to the error message: it never waits long.
+constexpr milliseconds kProbeTimeout{5000};
+
 std::string_view status_code(long status) {
   if (status == 409) return errc::propolis_conflict;
   if (status == 424 || status == 410) return errc::propolis_no_instance;
@@ -88,8 +120,8 @@ json parse_answer(const std::string& body, std::string_view what, const std::str
               "check that the address belongs to a propolis-server speaking API version 5.0.0");
 }
 
-std::vector<std::string> request_headers(bool with_body) {
-  std::vector<std::string> lines = {fmt::format("api-version: {}", kApiVersion), "Accept: application/json"};
+std::vector<std::string> request_headers(bool with_body, std::string_view api_version) {
+  std::vector<std::string> lines = {fmt::format("api-version: {}", api_version), "Accept: application/json"};
   // "Expect:" stops curl from waiting for a 100 Continue dropshot never sends.
   if (with_body) lines.insert(lines.end(), {"Content-Type: application/json", "Expect:"});
   return lines;
@@ -101,12 +133,13 @@ PropolisClient::PropolisClient(std::string address, milliseconds request_timeout
     : address_(std::move(address)), request_timeout_(request_timeout) {}
 
 PropolisClient::Response PropolisClient::perform(std::string_view method, const std::string& target,
-                                                 const std::string* body, milliseconds timeout) const {
+                                                 const std::string* body, milliseconds timeout,
+                                                 std::string_view api_version) const {
   timeout = std::max(timeout, kMinimumTimeout);
   net::HttpRequest request;
   request.method = std::string(method);
   request.url = "http://" + address_ + target;
-  request.headers = request_headers(body != nullptr);
+  request.headers = request_headers(body != nullptr, api_version);
   // Whatever the method: the state monitor is a GET with a JSON body.
   if (body) request.body = *body;
   request.timeouts.total = timeout;
@@ -129,10 +162,40 @@ std::string PropolisClient::call(std::string_view method, const std::string& tar
                                  milliseconds timeout) const {
   Response r = perform(method, target, body, timeout);
   if (r.status >= 200 && r.status < 300) return std::move(r.body);
+  if (VersionAnswer answer = version_answer(r.status, r.body); answer != VersionAnswer::accepted) {
+    std::string takes =
+        answer == VersionAnswer::too_new ? versions_it_takes() : "it did not say which version it takes";
+    throw Error(errc::propolis_version_mismatch,
+                fmt::format("propolis-server at {} does not take API version {}, which vmctl speaks ({}): it "
+                            "answered {} {} with {} {}: {}",
+                            address_, kApiVersion, takes, method, target, r.status, reason(r.status),
+                            server_said(r.body)),
+                fmt::format("run a propolis-server that speaks API version {} (a later one accepts it too)",
+                            kApiVersion));
+  }
   throw Error(status_code(r.status),
               fmt::format("propolis-server at {} refused {} {}: {} {}: {}", address_, method, target, r.status,
                           reason(r.status), server_said(r.body)),
               status_help(r.status, address_));
+}
+
+// dropshot accepts any version up to the server's own, so the first older
+// version GET /instance is not refused for is the newest the server takes.
+// At most four requests; a failure ends the search with nothing learned.
+std::string PropolisClient::versions_it_takes() const {
+  const std::string unknown = "asking with older versions did not tell which it takes";
+  for (std::string_view version : kOlderApiVersions) {
+    Response r;
+    try {
+      r = perform("GET", "/instance", nullptr, std::min(request_timeout_, kProbeTimeout), version);
+    } catch (const Error&) {
+      return unknown;
+    }
+    VersionAnswer answer = version_answer(r.status, r.body);
+    if (answer == VersionAnswer::accepted) return fmt::format("the newest it takes is {}", version);
+    if (answer == VersionAnswer::header_missing) return unknown;
+  }
+  return fmt::format("it takes none of {} to {} either", kOlderApiVersions.back(), kApiVersion);
 }
 
 void PropolisClient::ensure(const nlohmann::json& request) {

@@ -1,7 +1,9 @@
 // A client for the propolis-server HTTP API (version 5.0.0) over net/.
 // Every request names the API version; every non-2xx answer becomes a
 // vm_manager::Error whose code says what kind of failure it was and whose
-// message says what the server said.
+// message says what the server said. A server that refuses 5.0.0 is
+// propolis_version_mismatch, naming the newest older version it takes,
+// found by asking again with each (GET /instance, at most four requests).
 #pragma once
 
 #include <chrono>
@@ -70,7 +72,10 @@ class PropolisClient {
     std::string body;
   };
   Response perform(std::string_view method, const std::string& target, const std::string* body,
-                   std::chrono::milliseconds timeout) const;
+                   std::chrono::milliseconds timeout, std::string_view api_version = kApiVersion) const;
+  // Which API version before kApiVersion the server takes, in words ("the
+  // newest it takes is 4.0.0"), found by asking with each.
+  std::string versions_it_takes() const;
   // perform() and raise for any non-2xx status; returns the body.
   std::string call(std::string_view method, const std::string& target, const std::string* body,
                    std::chrono::milliseconds timeout) const;

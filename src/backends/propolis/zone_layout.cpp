@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <initializer_list>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -56,12 +58,29 @@ std::string vnic_stem(std::string_view vm_name) {
   return readable ? stem : fmt::format("vmctl{:08x}", fnv1a(vm_name));
 }
 
-// Values go into the zonecfg command file unquoted, so they are kept to
-// characters zonecfg's lexer takes as one word.
+// zonecfg_command_file quotes every value, which zonecfg's lexer takes as
+// one word whatever it holds but '"' and newline (checked on their own, see
+// check_quotable). Paths are kept narrower than that for the tools after
+// zonecfg: zoneadmd runs the brand's hooks through popen(3C) with %R
+// replaced by the zonepath (illumos-gate usr/src/cmd/zoneadmd/zoneadmd.c
+// do_subproc, stored version 186ab8d9), so a zonepath must mean the same to
+// the shell; and `zonecfg info`, through which the boot hook reads the
+// bootrom, wraps a value holding a space in quotes. So: no whitespace and no
+// shell metacharacters, in any path.
 bool is_plain_path(std::string_view path) {
   if (path.empty() || path.front() != '/') return false;
-  return std::all_of(path.begin(), path.end(),
-                     [](char c) { return is_alnum(c) || c == '/' || c == '_' || c == '.' || c == '-' || c == '+'; });
+  return std::all_of(path.begin(), path.end(), [](char c) {
+    return is_alnum(c) || c == '/' || c == '_' || c == '.' || c == '-' || c == '+' || c == ':' || c == '@' ||
+           c == ',' || c == '=';
+  });
+}
+
+// zonecfg_lex.l's quoted TOKEN is `\"[^\"\n]*[\"\n]`: no escapes, so a value
+// holding '"' or a newline cannot be written at all.
+void check_quotable(std::string_view what, std::string_view value) {
+  if (value.find_first_of("\"\n") != std::string_view::npos)
+    invalid(fmt::format("{} '{}' cannot be given to zonecfg: its values cannot hold '\"' or a newline", what,
+                        printable(value)));
 }
 
 // "<ip>/<prefix>" with an IPv4 or IPv6 address; returns the address family
@@ -94,7 +113,7 @@ void check_link(std::string_view what, std::string_view link) {
 
 void check_path(std::string_view what, std::string_view path) {
   if (!is_plain_path(path))
-    invalid(fmt::format("{} '{}' must be an absolute path of letters, digits and '/_.-+'", what, printable(path)));
+    invalid(fmt::format("{} '{}' must be an absolute path of letters, digits and '/_.-+:@,='", what, printable(path)));
 }
 
 }  // namespace
@@ -143,6 +162,13 @@ std::string guest_vnic_name(std::string_view vm_name, std::size_t index) {
 std::string api_vnic_name(std::string_view vm_name) { return vnic_stem(vm_name) + "_api0"; }
 
 void validate_zone_layout(const ZoneLayout& l) {
+  // Everything zonecfg_command_file writes, whatever the finer checks below say.
+  for (const auto& [what, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"zone name", l.zone_name}, {"zonepath", l.zonepath}, {"dataset", l.dataset}, {"API VNIC", l.api_vnic},
+           {"API address", l.api_address}, {"bootrom", l.bootrom}, {"propolis-server folder", l.propolis_dir}}) {
+    check_quotable(what, value);
+  }
+  for (const auto& vnic : l.guest_vnics) check_quotable("VNIC", vnic);
   if (!is_valid_zone_name(l.zone_name))
     invalid(fmt::format("zone name '{}' is not valid (at most {} letters, digits, '_', '.', '-', beginning "
                         "with a letter or digit); use a VM name of at most {} characters",

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,8 @@ struct ZoneLayout {
 
 // Where the brand expects propolis-server and its firmware inside the zone.
 inline constexpr std::string_view kPropolisZoneDir = "/opt/oxide/propolis-server";
+// The brand's default: propolis-server's own build of OVMF, beside it.
+inline constexpr std::string_view kDefaultBootrom = "/opt/oxide/propolis-server/firmware/OVMF_CODE.fd";
 
 // The choices make_zone_layout does not derive from the VM's name.
 struct ZoneOptions {
@@ -50,7 +53,7 @@ struct ZoneOptions {
   std::size_t guest_nics = 1;  // 1..kMaxGuestNics
   std::string api_address;     // "<ip>/<prefix>", IPv4 or IPv6
   std::uint16_t api_port = 12400;
-  std::string bootrom = "/opt/oxide/propolis-server/firmware/OVMF_CODE.fd";
+  std::string bootrom{kDefaultBootrom};
   std::string propolis_dir = "/opt/oxide/propolis-server";
   std::string zones_root = "/zones";
 };
@@ -63,8 +66,20 @@ ZoneLayout make_zone_layout(std::string_view vm_name, std::string_view pool, std
                             const ZoneOptions& options);
 
 // Raises Error(spec_invalid) unless every name and value in the layout is one
-// the illumos tools accept and zonecfg can be given unquoted.
+// the illumos tools accept: zonecfg takes it in double quotes (no '"' and no
+// newline), and paths hold no whitespace or shell metacharacters.
 void validate_zone_layout(const ZoneLayout& layout);
+
+// Where a path inside the zone lies on the host: <propolis_dir>/<rest> for a
+// path under kPropolisZoneDir when propolis_dir is set (the zone's lofs
+// mount); nullopt otherwise (it is in the zone root, made at install).
+std::optional<std::filesystem::path> host_path_in_zone(const ZoneLayout& layout, std::string_view zone_path);
+
+// Raises Error(spec_invalid), naming the path in the zone and on the host,
+// when kPropolisZoneDir/bin/propolis-server (executable) or the bootrom
+// would be missing in the zone, as far as host_path_in_zone can tell from
+// the host. The brand's boot hook checks both again inside the zone.
+void check_propolis_files(const ZoneLayout& layout);
 
 // The name checks, for callers that take names from users.
 bool is_valid_zfs_component(std::string_view component);

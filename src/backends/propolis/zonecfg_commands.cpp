@@ -2,6 +2,13 @@
 // ones brand/nebula-vm/boot reads: bootrom, api-address (IP:PORT, IPv6 as
 // [addr]:port) and api-vnic, whose net resource's allowed-address must carry
 // the same IP.
+//
+// Every value is written in double quotes. zonecfg's lexer
+// (illumos-gate usr/src/cmd/zonecfg/zonecfg_lex.l, stored version 0209230b)
+// reads an unquoted '[' as the start of a list, so `set value=[fd00::5]:12400`
+// is a syntax error, and it splits unquoted words at ' ', ';', '=', '(' and
+// ')'. Quoted, a value is one TOKEN up to the next '"' or newline: there is
+// no escape, so validate_zone_layout refuses values holding either.
 #include <fmt/format.h>
 
 #include "backends/propolis/zone_tools.hpp"
@@ -9,8 +16,15 @@
 namespace vm_manager::propolis {
 namespace {
 
+std::string in_quotes(std::string_view value) { return fmt::format("\"{}\"", value); }
+
+// "\tset <property>=\"<value>\"\n"
+std::string set(std::string_view property, std::string_view value) {
+  return fmt::format("\tset {}={}\n", property, in_quotes(value));
+}
+
 void add_attr(std::string& out, std::string_view name, std::string_view value) {
-  out += fmt::format("add attr\n\tset name={}\n\tset type=string\n\tset value={}\nend\n", name, value);
+  out += "add attr\n" + set("name", name) + set("type", "string") + set("value", value) + "end\n";
 }
 
 // "<ip>/<prefix>" → "<ip>:<port>", or "[<ip>]:<port>" for IPv6 as the brand wants.
@@ -26,18 +40,18 @@ std::string zonecfg_command_file(const ZoneLayout& l) {
   std::string out;
   // -b: a blank configuration, not one copied from the default template.
   out += "create -b\n";
-  out += "set brand=nebula-vm\n";
-  out += fmt::format("set zonepath={}\n", l.zonepath);
-  out += "set ip-type=exclusive\n";
+  out += fmt::format("set brand={}\n", in_quotes("nebula-vm"));
+  out += fmt::format("set zonepath={}\n", in_quotes(l.zonepath));
+  out += fmt::format("set ip-type={}\n", in_quotes("exclusive"));
   // vmctl boots the zone itself; the host must not on its own.
-  out += "set autoboot=false\n";
-  for (const auto& vnic : l.guest_vnics) out += fmt::format("add net\n\tset physical={}\nend\n", vnic);
-  out += fmt::format("add net\n\tset physical={}\n\tset allowed-address={}\nend\n", l.api_vnic, l.api_address);
+  out += fmt::format("set autoboot={}\n", in_quotes("false"));
+  for (const auto& vnic : l.guest_vnics) out += "add net\n" + set("physical", vnic) + "end\n";
+  out += "add net\n" + set("physical", l.api_vnic) + set("allowed-address", l.api_address) + "end\n";
   // The raw device: propolis-server opens the volume as a block device.
-  out += fmt::format("add device\n\tset match=/dev/zvol/rdsk/{}\nend\n", l.dataset);
+  out += "add device\n" + set("match", "/dev/zvol/rdsk/" + l.dataset) + "end\n";
   if (!l.propolis_dir.empty()) {
-    out += fmt::format("add fs\n\tset dir={}\n\tset special={}\n\tset type=lofs\n\tadd options ro\nend\n",
-                       kPropolisZoneDir, l.propolis_dir);
+    out += "add fs\n" + set("dir", kPropolisZoneDir) + set("special", l.propolis_dir) + set("type", "lofs") +
+           fmt::format("\tadd options {}\n", in_quotes("ro")) + "end\n";
   }
   add_attr(out, "bootrom", l.bootrom);
   add_attr(out, "api-address", api_listen_address(l));

@@ -232,6 +232,89 @@ TEST_F(PropolisClientTest, ServerErrorCarriesItsMessage) {
   client_->request_state("Run");  // the fault was for one request only
 }
 
+// The api-version header of each request the fake recorded, in order.
+std::vector<std::string> versions_sent(const vmctl::test::FakePropolisServer& server) {
+  std::vector<std::string> out;
+  for (const json& r : server.requests()) out.push_back(r.at("headers").value("api-version", "(none)"));
+  return out;
+}
+
+// A propolis-server older than API 5.0.0 refuses every request with 400
+// "server does not support this API version: 5.0.0" (dropshot's version
+// check), which does not say the server's own version; vmctl asks again
+// with each older version, newest first, and names the first one taken.
+TEST(PropolisClientVersion, AnOlderServerIsAVersionMismatchNamingWhatItTakes) {
+  vmctl::test::TempDir dir;
+  vmctl::test::FakePropolisServer old(dir / "fake", {"--api-version", "4.0.0"});
+  PropolisClient client(old.address(), 5s);
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client.get_instance(); });
+  const std::string expected = "propolis-server at " + old.address() +
+                               " does not take API version 5.0.0, which vmctl speaks (the newest it takes is "
+                               "4.0.0): it answered GET /instance with 400 Bad Request: server does not support "
+                               "this API version: 5.0.0 (request id ";
+  EXPECT_EQ(e.message().substr(0, expected.size()), expected) << e.message();
+  EXPECT_NE(e.help().find("run a propolis-server that speaks API version 5.0.0"), std::string::npos) << e.help();
+  EXPECT_EQ(versions_sent(old), (std::vector<std::string>{"5.0.0", "4.0.0"}));
+  // Every call, the ensure and the state change included.
+  InstanceParams p;
+  p.id = "5a1e5c0d-6b1f-4c47-9e0f-1d2c3b4a5f60";
+  p.memory_mb = 1024;
+  p.disk_path = (dir / "zvol").string();
+  expect_error(errc::propolis_version_mismatch, [&] { client.ensure(make_ensure_request(p)); });
+  expect_error(errc::propolis_version_mismatch, [&] { client.request_state("Run"); });
+  EXPECT_EQ(old.stop().exit_code, 0);
+}
+
+TEST(PropolisClientVersion, TheSearchStopsAtTheServersVersion) {
+  vmctl::test::TempDir dir;
+  vmctl::test::FakePropolisServer older(dir / "fake", {"--api-version", "2.0.0"});
+  PropolisClient client(older.address(), 5s);
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client.serial_history(10); });
+  EXPECT_NE(e.message().find("(the newest it takes is 2.0.0): it answered GET /instance/serial/history"),
+            std::string::npos)
+      << e.message();
+  EXPECT_EQ(versions_sent(older), (std::vector<std::string>{"5.0.0", "4.0.0", "3.0.0", "2.0.0"}));
+  EXPECT_EQ(older.stop().exit_code, 0);
+}
+
+TEST(PropolisClientVersion, AServerOlderThanEveryVersionIsSaidSoAfterFourQuestions) {
+  vmctl::test::TempDir dir;
+  vmctl::test::FakePropolisServer ancient(dir / "fake", {"--api-version", "0.9.0"});
+  PropolisClient client(ancient.address(), 5s);
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client.get_instance(); });
+  EXPECT_NE(e.message().find("(it takes none of 1.0.0 to 5.0.0 either)"), std::string::npos) << e.message();
+  EXPECT_EQ(versions_sent(ancient), (std::vector<std::string>{"5.0.0", "4.0.0", "3.0.0", "2.0.0", "1.0.0"}));
+  EXPECT_EQ(ancient.stop().exit_code, 0);
+}
+
+TEST(PropolisClientVersion, AQuestionThatFailsEndsTheSearchWithNothingClaimed) {
+  vmctl::test::TempDir dir;
+  vmctl::test::FakePropolisServer old(dir / "fake", {"--api-version", "4.0.0"});
+  old.control("/__fake/drop", {{"method", "GET"}, {"path", "/instance"}});  // the first question goes unanswered
+  PropolisClient client(old.address(), 5s);
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client.serial_history(10); });
+  EXPECT_NE(e.message().find("(asking with older versions did not tell which it takes)"), std::string::npos)
+      << e.message();
+  EXPECT_EQ(versions_sent(old), (std::vector<std::string>{"5.0.0", "4.0.0"}));
+  EXPECT_EQ(old.stop().exit_code, 0);
+}
+
+TEST_F(PropolisClientTest, AServerThatSeesNoVersionHeaderIsAVersionMismatch) {
+  fake_post("/__fake/fail", {{"path", "/instance"}, {"status", 400}, {"message", "missing expected header \"api-version\""}});
+  Error e = expect_error(errc::propolis_version_mismatch, [&] { client_->get_instance(); });
+  EXPECT_NE(e.message().find("(it did not say which version it takes): it answered GET /instance with 400 Bad "
+                             "Request: missing expected header \"api-version\""),
+            std::string::npos)
+      << e.message();
+  EXPECT_EQ(requests().size(), 1u) << "no other versions tried: the server saw none";
+  // Other 400s are not about the version.
+  fake_post("/__fake/fail", {{"path", "/instance"}, {"status", 400}, {"message", "missing expected header \"x\""}});
+  expect_error(errc::propolis_request_failed, [&] { client_->get_instance(); });
+  fake_post("/__fake/fail",
+            {{"path", "/instance"}, {"status", 500}, {"message", "server does not support this API version: 5.0.0"}});
+  expect_error(errc::propolis_request_failed, [&] { client_->get_instance(); });
+}
+
 TEST_F(PropolisClientTest, TooLargeIsRefusedBeforeSending) {
   InstanceParams p = params();
   p.seed_iso = std::string(800 * 1024, 'x');  // base64 makes it over 1 MiB

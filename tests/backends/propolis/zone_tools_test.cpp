@@ -186,20 +186,22 @@ TEST_F(ZoneToolsTest, CreateWithoutDiskSizeKeepsTheImageSize) {
 TEST_F(ZoneToolsTest, ZonecfgCommandFileIsWhatTheBrandWants) {
   ZoneLayout l = layout();
   tools_.create(l);
+  // Every value in double quotes (zonecfg_lex.l: unquoted, '[' opens a list).
   std::string expected = "create -b\n"
-                         "set brand=nebula-vm\n"
-                         "set zonepath=" + l.zonepath + "\n"
-                         "set ip-type=exclusive\n"
-                         "set autoboot=false\n"
-                         "add net\n\tset physical=vmctl_web_0\nend\n"
-                         "add net\n\tset physical=vmctl_web_api0\n\tset allowed-address=192.168.50.10/24\nend\n"
-                         "add device\n\tset match=/dev/zvol/rdsk/rpool/vms/web\nend\n"
-                         "add fs\n\tset dir=/opt/oxide/propolis-server\n\tset special=/opt/oxide/propolis-server\n"
-                         "\tset type=lofs\n\tadd options ro\nend\n"
-                         "add attr\n\tset name=bootrom\n\tset type=string\n"
-                         "\tset value=/opt/oxide/propolis-server/firmware/OVMF_CODE.fd\nend\n"
-                         "add attr\n\tset name=api-address\n\tset type=string\n\tset value=192.168.50.10:12400\nend\n"
-                         "add attr\n\tset name=api-vnic\n\tset type=string\n\tset value=vmctl_web_api0\nend\n"
+                         "set brand=\"nebula-vm\"\n"
+                         "set zonepath=\"" + l.zonepath + "\"\n"
+                         "set ip-type=\"exclusive\"\n"
+                         "set autoboot=\"false\"\n"
+                         "add net\n\tset physical=\"vmctl_web_0\"\nend\n"
+                         "add net\n\tset physical=\"vmctl_web_api0\"\n\tset allowed-address=\"192.168.50.10/24\"\nend\n"
+                         "add device\n\tset match=\"/dev/zvol/rdsk/rpool/vms/web\"\nend\n"
+                         "add fs\n\tset dir=\"/opt/oxide/propolis-server\"\n\tset special=\"/opt/oxide/propolis-server\"\n"
+                         "\tset type=\"lofs\"\n\tadd options \"ro\"\nend\n"
+                         "add attr\n\tset name=\"bootrom\"\n\tset type=\"string\"\n"
+                         "\tset value=\"/opt/oxide/propolis-server/firmware/OVMF_CODE.fd\"\nend\n"
+                         "add attr\n\tset name=\"api-address\"\n\tset type=\"string\"\n"
+                         "\tset value=\"192.168.50.10:12400\"\nend\n"
+                         "add attr\n\tset name=\"api-vnic\"\n\tset type=\"string\"\n\tset value=\"vmctl_web_api0\"\nend\n"
                          "commit\n";
   EXPECT_EQ(zonecfg_command_file(l), expected);
   ASSERT_EQ(runner_.zonecfg_files.size(), 1u);
@@ -211,10 +213,79 @@ TEST_F(ZoneToolsTest, ZonecfgCommandFileIsWhatTheBrandWants) {
 
 TEST_F(ZoneToolsTest, ZonecfgUsesBracketsForIpv6ApiAddresses) {
   ZoneOptions o = options();
-  o.api_address = "fd00::10/64";
-  std::string file = zonecfg_command_file(make_zone_layout("web", "rpool", "debian", o));
-  EXPECT_THAT(file, HasSubstr("set allowed-address=fd00::10/64\n"));
-  EXPECT_THAT(file, HasSubstr("set value=[fd00::10]:12400\n"));
+  o.api_address = "fd00::5/64";
+  o.propolis_dir.clear();  // no lofs mount
+  ZoneLayout l = make_zone_layout("web", "rpool", "debian", o);
+  // Quoted: unquoted, zonecfg would read "[" as the start of a list.
+  EXPECT_EQ(zonecfg_command_file(l),
+            "create -b\n"
+            "set brand=\"nebula-vm\"\n"
+            "set zonepath=\"/zones/vmctl-web\"\n"
+            "set ip-type=\"exclusive\"\n"
+            "set autoboot=\"false\"\n"
+            "add net\n\tset physical=\"vmctl_web_0\"\nend\n"
+            "add net\n\tset physical=\"vmctl_web_api0\"\n\tset allowed-address=\"fd00::5/64\"\nend\n"
+            "add device\n\tset match=\"/dev/zvol/rdsk/rpool/vms/web\"\nend\n"
+            "add attr\n\tset name=\"bootrom\"\n\tset type=\"string\"\n"
+            "\tset value=\"/opt/oxide/propolis-server/firmware/OVMF_CODE.fd\"\nend\n"
+            "add attr\n\tset name=\"api-address\"\n\tset type=\"string\"\n\tset value=\"[fd00::5]:12400\"\nend\n"
+            "add attr\n\tset name=\"api-vnic\"\n\tset type=\"string\"\n\tset value=\"vmctl_web_api0\"\nend\n"
+            "commit\n");
+}
+
+// zonecfg's quoted values have no escapes: a '"' or a newline in any value
+// is refused before any tool runs, whichever field holds it.
+TEST_F(ZoneToolsTest, ValuesZonecfgCannotQuoteRunNothing) {
+  auto expect_unquotable = [&](ZoneLayout l, std::string_view what) {
+    try {
+      tools_.create(l);
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::spec_invalid) << what;
+      EXPECT_THAT(e.message(), HasSubstr(std::string(what) + " '"));
+      EXPECT_THAT(e.message(), HasSubstr("cannot be given to zonecfg")) << e.message();
+      EXPECT_FALSE(e.help().empty());
+    }
+  };
+  ZoneLayout l = layout();
+  l.bootrom = "/opt/rom\"fd";
+  expect_unquotable(l, "bootrom");
+  l = layout();
+  l.bootrom = "/opt/rom\nadd fs";
+  expect_unquotable(l, "bootrom");
+  l = layout();
+  l.propolis_dir = "/opt/\"p";
+  expect_unquotable(l, "propolis-server folder");
+  l = layout();
+  l.zonepath += "\"";
+  expect_unquotable(l, "zonepath");
+  l = layout();
+  l.api_address = "10.0.0.1/8\"";
+  expect_unquotable(l, "API address");
+  EXPECT_FALSE(fs::exists(log_path()));
+}
+
+TEST(ZoneLayoutPaths, PathsKeepToWhatZoneadmdsShellAndTheBootHookTake) {
+  ZoneOptions o;
+  o.snapshot = "base";
+  o.physical_link = "net0";
+  o.api_address = "10.0.0.5/8";
+  auto bootrom_ok = [&](std::string rom) {
+    o.bootrom = std::move(rom);
+    try {
+      make_zone_layout("web", "rpool", "debian", o);
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::spec_invalid);
+      return false;
+    }
+  };
+  EXPECT_TRUE(bootrom_ok("/opt/oxide/propolis-server/firmware/OVMF_CODE.fd"));
+  EXPECT_TRUE(bootrom_ok("/opt/fw/ovmf-2024.05+1:a@b,c=d.fd"));
+  for (const char* bad : {"rom.fd", "/a b", "/a\tb", "/a;b", "/a'b", "/a$b", "/a`b", "/a(b)", "/a[b]", "/a*b",
+                          "/a|b", "/a&b", "/a>b", "/a\\b", "/a#b", "/a%b", "/a~b", ""}) {
+    EXPECT_FALSE(bootrom_ok(bad)) << bad;
+  }
 }
 
 // The brand's boot hook reads the configuration through (fake) zonecfg and
