@@ -6,8 +6,8 @@
 namespace vm_manager::util {
 
 // `text` for a one-line message: control and non-ASCII bytes as \xNN, cut
-// after 80 bytes, so user input can neither break the line nor drive the
-// terminal.
-std::string printable(std::string_view text);
+// after `max_bytes` (80: a name or value quoted in a message), so user input
+// can neither break the line nor drive the terminal.
+std::string printable(std::string_view text, std::size_t max_bytes = 80);
 
 }  // namespace vm_manager::util

@@ -1,13 +1,23 @@
-// vmctl with the propolis backend on Linux: the fake illumos tools first in
-// PATH and a fake propolis-server on 127.0.0.1 (tests/propolis/), driven
-// through create, start, status, stop and destroy, and the failure paths.
+// vmctl with the propolis backend on Linux, against the zone simulator
+// (tests/propolis/fake-tools/README.md): the fake illumos tools first in
+// PATH, and every `zoneadm boot` really boots the zone — the nebula-vm
+// brand's own boot hook and init, in a private mount namespace — whose init
+// starts the fake propolis-server (tests/propolis/fake_propolis_server.py)
+// with propolis-server's own argv, on the zone's API address, a 127.0.0.x
+// address the brand's init configured with the zone's ifconfig. Driven
+// through create, start, status, stop, start again and destroy, and the
+// failure paths.
+#include <unistd.h>
+
 #include <algorithm>
+
 #include <cstdlib>
-#include <stdexcept>
 #include <fstream>
+#include <stdexcept>
 #include <sstream>
 
 #include "support/fake_propolis.hpp"
+#include "support/ports.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -28,59 +38,51 @@ std::string slurp(const fs::path& path) {
 class PropolisCliTest : public VmctlTest {
  protected:
   void SetUp() override {
+    // A loopback address of its own per test process, so that zones of tests
+    // running side by side never share an address.
+    api_ip_ = "127.0.0." + std::to_string(2 + ::getpid() % 250);
     env_ = {{"PATH", kTools + ":" + std::getenv("PATH")},
             {"VMCTL_PROPOLIS_EMULATE", "1"},
-            {"VMCTL_FAKE_TOOLS_STATE", (data_ / "tools-state").string()},
+            {"VMCTL_FAKE_TOOLS_STATE", state_dir().string()},
             {"VMCTL_FAKE_TOOLS_LOG", (data_ / "tools.log").string()},
             {"VMCTL_PROPOLIS_LINK", "net0"},
-            {"VMCTL_PROPOLIS_START_TIMEOUT", "20"},
-            // propolis-server opens the VM's zvol; here a file stands in for it.
-            {"VMCTL_PROPOLIS_ZVOL_DIR", (data_ / "zvol").string()},
-            // The fake zoneadm runs the brand's hooks and boots each zone in
-            // the zone simulator: the zones live under the test's folder, and
-            // the propolis folder each zone mounts holds the simulator's
-            // stand-in server (the requests go to the fake on 127.0.0.1).
+            {"VMCTL_PROPOLIS_START_TIMEOUT", "60"},
+            {"VMCTL_PROPOLIS_PORT", std::to_string(free_port(api_ip_))},
+            // Zonepaths under the test's folder, not the host's /zones; the
+            // folder each zone mounts at /opt/oxide/propolis-server holds the
+            // fake server as bin/propolis-server and a firmware file.
             {"VMCTL_PROPOLIS_ZONES_ROOT", (data_ / "zones").string()},
             {"VMCTL_PROPOLIS_DIR", (data_ / "propolis").string()}};
-    fs::create_directories(data_ / "propolis" / "bin");
-    fs::create_directories(data_ / "propolis" / "firmware");
-    fs::copy_file(VMCTL_SOURCE_DIR "/tests/propolis/sim-testdata/propolis-server",
-                  data_ / "propolis" / "bin" / "propolis-server");
-    std::ofstream(data_ / "propolis" / "firmware" / "OVMF_CODE.fd") << "rom";
-    for (const char* vm : {"web", "sad", "slow"}) {
-      fs::create_directories(data_ / "zvol" / "rpool" / "vms");
-      std::ofstream(data_ / "zvol" / "rpool" / "vms" / vm) << std::string(4096, '\0');
-    }
+    install_fake_propolis(data_ / "propolis");
     ASSERT_EQ(tool({"zfs", "create", "-p", "-V", "10G", "rpool/images/debian"}).exit_code, 0);
     ASSERT_EQ(tool({"zfs", "snapshot", "rpool/images/debian@base"}).exit_code, 0);
-    start_fake({});
   }
 
   // Every zone's processes die with the test, by pid.
   void TearDown() override {
-    stop_fake();
-    run_process({"python3", kTools + "/zone_sim.py", "kill-all", (data_ / "tools-state").string()},
-                ProcessOptions{env_, 60s});
+    run_process({"python3", kTools + "/zone_sim.py", "kill-all", state_dir().string()}, ProcessOptions{env_, 60s});
   }
 
-  void start_fake(const std::vector<std::string>& extra) {
-    fs::path dir = data_ / ("fake" + std::to_string(++fakes_));
-    fake_.emplace(dir, extra);
-    env_["VMCTL_PROPOLIS_PORT"] = std::to_string(fake_->port());
-    requests_ = dir / "requests.jsonl";
-  }
-
-  void stop_fake() { fake_.reset(); }
+  fs::path state_dir() const { return data_ / "tools-state"; }
+  // The fake server's records of one zone, appended across its boots.
+  fs::path server_records(const std::string& vm) const { return state_dir() / "propolis-server" / ("vmctl-" + vm); }
+  // The fake server's own test knobs, read by every server a zone starts.
+  void server_options(const std::string& flags) { std::ofstream(state_dir() / "propolis-options") << flags << "\n"; }
 
   ProcessResult tool(const std::vector<std::string>& argv) {
     std::vector<std::string> full = {kTools + "/" + argv[0]};
     full.insert(full.end(), argv.begin() + 1, argv.end());
-    return run_process(full, ProcessOptions{env_, 30s});
+    return run_process(full, ProcessOptions{env_, 60s});
   }
-  ProcessResult run(const std::vector<std::string>& args) { return run_vmctl(data_.str(), args, ProcessOptions{env_, 120s}); }
+  ProcessResult run(const std::vector<std::string>& args) { return run_vmctl(data_.str(), args, ProcessOptions{env_, 180s}); }
   std::string state(const std::string& name) {
     ProcessResult r = run({"status", name, "--json"});
     return nlohmann::json::parse(r.out).at("state");
+  }
+  std::string zone_state(const std::string& vm) {
+    std::string line = tool({"zoneadm", "-z", "vmctl-" + vm, "list", "-p"}).out;
+    auto first = line.find(':', line.find(':') + 1);
+    return line.substr(first + 1, line.find(':', first + 1) - first - 1);
   }
 
   // create_args with `flag`'s value replaced.
@@ -92,9 +94,9 @@ class PropolisCliTest : public VmctlTest {
     return args;
   }
 
-  std::vector<std::string> create_args(const std::string& name) {
+  std::vector<std::string> create_args(const std::string& name, const std::string& api = "") {
     return {"create", "--backend", "propolis", "--name", name, "--image", "debian@base", "--network", "vnic",
-            "--propolis-api", "127.0.0.1/8", "--vcpus", "2", "--memory", "2048"};
+            "--propolis-api", api.empty() ? api_ip_ + "/8" : api, "--vcpus", "2", "--memory", "2048"};
   }
 
   // `vmctl create` fails with spec::invalid saying `text`, before any tool
@@ -112,9 +114,7 @@ class PropolisCliTest : public VmctlTest {
   }
 
   std::map<std::string, std::string> env_;
-  std::optional<FakePropolisServer> fake_;
-  fs::path requests_;
-  int fakes_ = 0;
+  std::string api_ip_;
 };
 
 TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
@@ -131,7 +131,7 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   EXPECT_EQ(state("web"), "running");
   // The ensure request the backend sent validated against the OpenAPI
   // document (the fake refuses anything else); it carries the seed.
-  std::string requests = slurp(requests_);
+  std::string requests = slurp(server_records("web") / "requests.jsonl");
   EXPECT_NE(requests.find("\"api-version\": \"5.0.0\""), std::string::npos) << requests;
   EXPECT_NE(requests.find("blob_storage_backend"), std::string::npos);
   EXPECT_NE(requests.find("\"cpus\": 2"), std::string::npos);
@@ -162,6 +162,19 @@ TEST_F(PropolisCliTest, CreateStartStatusStopDestroy) {
   ProcessResult no_log = run({"log", "web"});
   EXPECT_EQ(no_log.exit_code, 1);
   EXPECT_NE(no_log.err.find("is not running"), std::string::npos) << no_log.err;
+  EXPECT_EQ(zone_state("web"), "installed") << "stop halts the zone";
+
+  // Start again: the zone boots anew, and with it a fresh propolis-server
+  // that holds no instance until vmctl ensures one.
+  ProcessResult again = run({"start", "web"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(state("web"), "running");
+  std::string events = slurp(server_records("web") / "events.jsonl");
+  std::size_t listened = 0;
+  for (auto at = events.find("\"listening\""); at != std::string::npos; at = events.find("\"listening\"", at + 1)) ++listened;
+  EXPECT_EQ(listened, 2u) << "one server per zone boot: " << events;
+  EXPECT_NE(run({"log", "web", "--console"}).out.find("login: "), std::string::npos);
+  ASSERT_EQ(run({"stop", "web"}).exit_code, 0);
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
   EXPECT_EQ(tool({"zfs", "list", "-H", "-o", "name", "rpool/vms/web"}).exit_code, 1) << "the clone is gone";
   EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
@@ -202,7 +215,9 @@ TEST_F(PropolisCliTest, AVmOfRecordFormat1IsStoppedAndDestroyed) {
   ASSERT_EQ(run({"start", "web"}).exit_code, 0);
   std::string record = slurp(VMCTL_SOURCE_DIR "/tests/store/fixtures/format-1/propolis.vm.json");
   for (const auto& [marker, value] : std::vector<std::pair<std::string, std::string>>{
-           {"@DATA_DIR@", data_.str()}, {"@PROPOLIS_PORT@", std::to_string(fake_->port())}}) {
+           {"@DATA_DIR@", data_.str()},
+           {"127.0.0.1:@PROPOLIS_PORT@", api_ip_ + ":" + env_["VMCTL_PROPOLIS_PORT"]},
+           {"127.0.0.1/8", api_ip_ + "/8"}}) {
     for (auto at = record.find(marker); at != std::string::npos; at = record.find(marker, at)) {
       record.replace(at, marker.size(), value);
     }
@@ -243,8 +258,7 @@ TEST_F(PropolisCliTest, AToolFailingPartWayLeavesNothingBehind) {
 }
 
 TEST_F(PropolisCliTest, AServerErrorFailsStartAndHaltsTheZone) {
-  stop_fake();
-  start_fake({"--fail", "PUT:/instance:500"});
+  server_options("--fail PUT:/instance:500");
   ASSERT_EQ(run(create_args("sad")).exit_code, 0);
   ProcessResult r = run({"start", "sad"});
   EXPECT_EQ(r.exit_code, 1);
@@ -255,12 +269,11 @@ TEST_F(PropolisCliTest, AServerErrorFailsStartAndHaltsTheZone) {
 }
 
 TEST_F(PropolisCliTest, AnOlderPropolisServerFailsStartWithAVersionMismatch) {
-  stop_fake();
-  start_fake({"--api-version", "4.0.0"});
+  server_options("--api-version 4.0.0");
   ASSERT_EQ(run(create_args("sad")).exit_code, 0);
   ProcessResult r = run({"start", "sad"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("error[vm_manager::propolis::version_mismatch]: propolis-server at 127.0.0.1:"),
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::version_mismatch]: propolis-server at " + api_ip_ + ":"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("does not take API version 5.0.0, which vmctl speaks"), std::string::npos) << r.err;
@@ -272,8 +285,7 @@ TEST_F(PropolisCliTest, AnOlderPropolisServerFailsStartWithAVersionMismatch) {
 }
 
 TEST_F(PropolisCliTest, AnInstanceThatNeverRunsTimesOut) {
-  stop_fake();
-  start_fake({"--start-delay", "60"});
+  server_options("--start-delay 60");
   ASSERT_EQ(run(create_args("slow")).exit_code, 0);
   env_["VMCTL_PROPOLIS_START_TIMEOUT"] = "2";
   ProcessResult r = run({"start", "slow"});
@@ -346,6 +358,56 @@ TEST_F(PropolisCliTest, AnIpv6ApiAddressIsConfiguredWithAWarning) {
   EXPECT_NE(v6.err.find("an IPv4 API address avoids that delay"), std::string::npos) << v6.err;
   std::string zones = slurp(fs::path(env_["VMCTL_FAKE_TOOLS_STATE"]) / "state.json");
   EXPECT_NE(zones.find("\"[fd00::5]:"), std::string::npos) << zones;
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+}
+
+// A zone halted under a running VM (by hand, or by the host going down)
+// takes propolis-server and the guest with it: vmctl sees the VM stopped, and
+// starts it again in a freshly booted zone.
+TEST_F(PropolisCliTest, AZoneHaltedUnderARunningVmIsStoppedAndStartsAgain) {
+  ASSERT_EQ(run(create_args("web")).exit_code, 0);
+  ASSERT_EQ(run({"start", "web"}).exit_code, 0);
+  ASSERT_EQ(state("web"), "running");
+  ProcessResult halted = tool({"zoneadm", "-z", "vmctl-web", "halt"});
+  ASSERT_EQ(halted.exit_code, 0) << halted.err;
+  EXPECT_EQ(state("web"), "stopped");
+  ProcessResult again = run({"start", "web"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(state("web"), "running");
+  EXPECT_NE(run({"log", "web", "--console"}).out.find("login: "), std::string::npos);
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+  EXPECT_EQ(tool({"zoneadm", "-z", "vmctl-web", "list", "-p"}).exit_code, 1) << "the zone is gone";
+}
+
+// An IPv6 API address goes through zonecfg quoted ("[::1]:PORT"; unquoted,
+// zonecfg's lexer reads '[' as a list), the brand's init configures it, and
+// propolis-server listens on it. A warning says why IPv4 is better.
+TEST_F(PropolisCliTest, AnIpv6ApiAddressBootsAndRuns) {
+  ProcessResult created = run(create_args("web", "::1/128"));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string tools = slurp(data_ / "tools.log");
+  ProcessResult started = run({"start", "web"});
+  ASSERT_EQ(started.exit_code, 0) << started.err << slurp(state_dir() / "zones" / "vmctl-web" / "console.log");
+  EXPECT_EQ(state("web"), "running");
+  ProcessResult info = tool({"zonecfg", "-z", "vmctl-web", "info", "attr", "name=api-address"});
+  EXPECT_NE(info.out.find("value: [::1]:" + env_["VMCTL_PROPOLIS_PORT"]), std::string::npos) << info.out;
+  ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+}
+
+// propolis-server gone from the propolis folder after create (the folder
+// is mounted into the zone at boot): the brand's boot hook looks for it as
+// the zone will see it, and refuses to boot; start fails with its one line,
+// quoted, and the zone is left installed.
+TEST_F(PropolisCliTest, AServerMissingInTheZoneFailsTheBootClearly) {
+  ASSERT_EQ(run(create_args("web")).exit_code, 0);
+  fs::remove(data_ / "propolis" / "bin" / "propolis-server");
+  ProcessResult r = run({"start", "web"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error[vm_manager::propolis::tool_failed]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("propolis-server /opt/oxide/propolis-server/bin/propolis-server is not an executable file in the zone"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(zone_state("web"), "installed");
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
 }
 

@@ -23,6 +23,10 @@ namespace fs = std::filesystem;
 constexpr std::string_view kHelp =
     "Check the host's datasets, VNICs and zones with 'zfs list', 'dladm show-vnic' and 'zoneadm list -cv'.";
 
+// What a failed tool said is quoted up to this length: a brand hook's reason
+// comes after zoneadm's prefixes, and must not be cut off.
+constexpr std::size_t kMaxQuotedOutput = 400;
+
 // The tools' stderr on one line: lines joined with "; ", trailing blanks dropped.
 std::string one_line(std::string_view text) {
   std::string out;
@@ -102,7 +106,7 @@ std::string describe_failure(const std::vector<std::string>& argv, const os::Pro
   std::string status = out.signal != 0 ? fmt::format("killed by signal {}", out.signal)
                                        : fmt::format("failed (exit status {})", out.exit_code);
   return err.empty() ? fmt::format("{} {}", command, status)
-                     : fmt::format("{} {}: \"{}\"", command, status, util::printable(err));
+                     : fmt::format("{} {}: \"{}\"", command, status, util::printable(err, kMaxQuotedOutput));
 }
 
 ZoneTools::ZoneTools(CommandRunner& runner, std::chrono::milliseconds timeout, Logger log)
