@@ -38,7 +38,7 @@ json layout_json(const ZoneLayout& l) {
               {"dataset", l.dataset},       {"disk_gb", l.disk_gb ? json(*l.disk_gb) : json(nullptr)},
               {"physical_link", l.physical_link}, {"guest_vnics", l.guest_vnics}, {"api_vnic", l.api_vnic},
               {"api_address", l.api_address}, {"api_port", l.api_port},        {"bootrom", l.bootrom},
-              {"propolis_dir", l.propolis_dir}};
+              {"propolis_dir", l.propolis_dir}, {"guest_macs", l.guest_macs}};
 }
 
 ZoneLayout layout_from_json(const json& j) {
@@ -58,6 +58,7 @@ ZoneLayout layout_from_json(const json& j) {
   l.api_port = j.at("api_port");
   l.bootrom = j.at("bootrom");
   l.propolis_dir = j.at("propolis_dir");
+  if (j.contains("guest_macs")) l.guest_macs = j.at("guest_macs").get<std::vector<std::string>>();
   return l;
 }
 
@@ -161,6 +162,7 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
   VmHandle h = handle_from_spec(spec, kBackendId, work_dir);
+  for (std::size_t i = 0; i < layout.guest_vnics.size(); ++i) layout.guest_macs.push_back(guest_mac(h.id, i));
   PropolisState state;
   state.image_path = spec.image_path;
   state.zone_name = layout.zone_name;
@@ -169,7 +171,7 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   state.write_to(h);
   // The guest takes its static address from the seed's network-config.
   if (const StaticAddress* fixed = static_address(spec.network)) h.ssh_host = address_ip(fixed->address);
-  cloudinit::write_vm_seed(spec, work_dir, h);
+  cloudinit::write_vm_seed(spec, work_dir, h, layout.guest_macs.front());
   os::write_file_atomic(work_dir / kLayoutFile, layout_json(layout).dump(2) + "\n");
   tools_.create(layout);  // undoes itself when it fails part-way
   undo.commit();

@@ -47,6 +47,26 @@ std::uint32_t fnv1a(std::string_view text) {
   return h;
 }
 
+std::uint64_t fnv1a64(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// "02:xx:xx:xx:xx:xx" with lower-case hex digits, as guest_mac makes them.
+bool is_mac(std::string_view mac) {
+  if (mac.size() != 17) return false;
+  for (std::size_t i = 0; i < mac.size(); ++i) {
+    char c = mac[i];
+    bool ok = i % 3 == 2 ? c == ':' : (is_digit(c) || (c >= 'a' && c <= 'f'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // The VNIC names' stem. The longest suffix is "_api0" (5), so the readable
 // stem is used only when it leaves room for it; upper case is avoided as
 // the dladm documentation advises.
@@ -161,6 +181,12 @@ std::string guest_vnic_name(std::string_view vm_name, std::size_t index) {
 
 std::string api_vnic_name(std::string_view vm_name) { return vnic_stem(vm_name) + "_api0"; }
 
+std::string guest_mac(std::string_view vm_id, std::size_t index) {
+  std::uint64_t h = fnv1a64(fmt::format("{}/{}", vm_id, index));
+  auto byte = [h](int i) { return static_cast<unsigned>((h >> (8 * i)) & 0xff); };
+  return fmt::format("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", byte(0), byte(1), byte(2), byte(3), byte(4));
+}
+
 void validate_zone_layout(const ZoneLayout& l) {
   // Everything zonecfg_command_file writes, whatever the finer checks below say.
   for (const auto& [what, value] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
@@ -185,6 +211,10 @@ void validate_zone_layout(const ZoneLayout& l) {
   if (l.guest_vnics.empty() || l.guest_vnics.size() > kMaxGuestNics)
     invalid(fmt::format("a VM has 1 to {} guest NICs, not {}", kMaxGuestNics, l.guest_vnics.size()));
   for (const auto& vnic : l.guest_vnics) check_link("VNIC", vnic);
+  if (!l.guest_macs.empty() && l.guest_macs.size() != l.guest_vnics.size())
+    invalid(fmt::format("{} guest MACs for {} guest NICs", l.guest_macs.size(), l.guest_vnics.size()));
+  for (const auto& mac : l.guest_macs)
+    if (!is_mac(mac)) invalid(fmt::format("guest MAC '{}' is not of the form 02:xx:xx:xx:xx:xx", printable(mac)));
   check_link("API VNIC", l.api_vnic);
   if (address_family(l.api_address) == 0)
     invalid(fmt::format("API address '{}' is not <ip>/<prefix>", printable(l.api_address)));

@@ -130,10 +130,13 @@ void ZoneTools::create(const ZoneLayout& l) {
     run_checked({"zfs", "clone", "-p", fmt::format("{}/images/{}@{}", l.pool, l.image, l.snapshot), l.dataset});
     undo.emplace_back([this, &l] { destroy_dataset(l.dataset); });
     if (l.disk_gb) run_checked({"zfs", "set", fmt::format("volsize={}G", *l.disk_gb), l.dataset});
-    std::vector<std::string> vnics = l.guest_vnics;
-    vnics.push_back(l.api_vnic);
-    for (const auto& vnic : vnics) {
-      run_checked({"dladm", "create-vnic", "-l", l.physical_link, vnic});
+    for (std::size_t i = 0; i <= l.guest_vnics.size(); ++i) {
+      bool api = i == l.guest_vnics.size();
+      const std::string& vnic = api ? l.api_vnic : l.guest_vnics[i];
+      std::vector<std::string> argv = {"dladm", "create-vnic", "-l", l.physical_link};
+      if (!api && !l.guest_macs.empty()) argv.insert(argv.end(), {"-m", l.guest_macs[i]});
+      argv.push_back(vnic);
+      run_checked(argv);
       undo.emplace_back([this, vnic] { delete_vnic(vnic); });
     }
     configure_zone(l);

@@ -33,6 +33,10 @@ struct ZoneLayout {
   std::optional<std::uint64_t> disk_gb;  // grow the clone to this; unset: the image's size
   std::string physical_link;             // the VNICs are created over it
   std::vector<std::string> guest_vnics;  // the guest's NICs, in order
+  // Each guest VNIC's MAC ("02:xx:xx:xx:xx:xx"), given to dladm so that the
+  // guest's network-config can name its NIC; empty for zones made before
+  // vmctl chose them (dladm chose).
+  std::vector<std::string> guest_macs;
   std::string api_vnic;                  // carries propolis-server's API address
   std::string api_address;               // "<ip>/<prefix>": the API VNIC's allowed-address
   std::uint16_t api_port = 0;            // propolis-server listens on <ip>:<port>
@@ -92,6 +96,11 @@ bool is_valid_link_name(std::string_view link);
 // hash of the name>" as the stem, so any VM name gets valid, stable names.
 std::string guest_vnic_name(std::string_view vm_name, std::size_t index);
 std::string api_vnic_name(std::string_view vm_name);
+
+// The MAC of a VM's guest NIC `index`: locally administered and unicast,
+// derived from the VM's id (a random UUID), so it is the same every time and
+// differs between VMs. viona shows the guest its VNIC's MAC.
+std::string guest_mac(std::string_view vm_id, std::size_t index);
 
 // The command file `zonecfg -z <zone> -f FILE` is given (brand/nebula-vm/README.md).
 std::string zonecfg_command_file(const ZoneLayout& layout);

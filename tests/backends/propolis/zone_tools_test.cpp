@@ -183,6 +183,34 @@ TEST_F(ZoneToolsTest, CreateWithoutDiskSizeKeepsTheImageSize) {
   EXPECT_THAT(calls(), ElementsAre(kClone, kVnic0, kVnicApi, kZonecfg, kInstall));
 }
 
+// The guest VNICs get the MACs vmctl chose (so the seed can name the NIC);
+// the API VNIC, which the guest never sees, keeps dladm's choice.
+TEST_F(ZoneToolsTest, GuestVnicsGetTheMacsVmctlChose) {
+  ZoneLayout l = layout();
+  l.guest_macs = {guest_mac("f113f180-f055-4194-987c-2a84876ba1fc", 0)};
+  tools_.create(l);
+  const Argv with_mac{"dladm", "create-vnic", "-l", "net0", "-m", l.guest_macs[0], "vmctl_web_0"};
+  EXPECT_THAT(calls(), ElementsAre(kClone, kVolsize, with_mac, kVnicApi, kZonecfg, kInstall));
+}
+
+TEST(ZoneToolsNames, GuestMacsAreLocalUnicastStableAndDifferPerVmAndNic) {
+  const std::string id = "f113f180-f055-4194-987c-2a84876ba1fc";
+  std::string mac = guest_mac(id, 0);
+  EXPECT_THAT(mac, testing::MatchesRegex("02(:[0-9a-f][0-9a-f]){5}"));
+  EXPECT_EQ(guest_mac(id, 0), mac);
+  EXPECT_NE(guest_mac(id, 1), mac);
+  EXPECT_NE(guest_mac("6d0e2a52-6e0b-4a57-9a43-0b1f3c1c2d9e", 0), mac);
+}
+
+TEST_F(ZoneToolsTest, GuestMacsThatDoNotFitAreRefusedBeforeAnyToolRuns) {
+  ZoneLayout l = layout();
+  l.guest_macs = {"02:00:00:00:00:0G"};
+  EXPECT_THROW(tools_.create(l), vm_manager::Error);
+  l.guest_macs = {guest_mac("x", 0), guest_mac("x", 1)};  // two MACs for one NIC
+  EXPECT_THROW(tools_.create(l), vm_manager::Error);
+  EXPECT_TRUE(calls().empty());
+}
+
 TEST_F(ZoneToolsTest, ZonecfgCommandFileIsWhatTheBrandWants) {
   ZoneLayout l = layout();
   tools_.create(l);
