@@ -27,6 +27,10 @@ BRAND = os.environ.get("VMCTL_TEST_BRAND_DIR") or os.path.join(HERE, "..", "..",
 ZONE = "vmctl-web"
 DEADLINE = 60.0  # catches hangs only
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
+sys.path.insert(0, TOOLS)
+from zone_sim import alive, mount_ns  # noqa: E402  (the simulator's own view of a zone's processes)
+
 
 def wait_for(what, check, detail=lambda: ""):
     deadline = time.monotonic() + DEADLINE
@@ -37,14 +41,6 @@ def wait_for(what, check, detail=lambda: ""):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what} {detail()}")
         time.sleep(0.1)
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 class ZoneSimTest(unittest.TestCase):
@@ -176,7 +172,7 @@ class ZoneSimTest(unittest.TestCase):
         self.assertIn("inet 127.0.0.5 netmask ff000000", ifconfig.stdout, ifconfig.stderr)
         pids = {z["init_pid"], int(server_pid)}
         pids |= {int(p) for p in os.listdir("/proc") if p.isdigit() and
-                 self.mount_ns(int(p)) == z["mount_ns"]}
+                 mount_ns(int(p)) == z["mount_ns"]}
         self.assertTrue(all(alive(p) for p in pids))
         self.tool("zoneadm", "-z", ZONE, "halt")
         self.assertEqual([p for p in pids if alive(p)], [], "zone processes outlived the halt")
@@ -184,13 +180,6 @@ class ZoneSimTest(unittest.TestCase):
         self.assertEqual((z["state"], z["plumbed"], z["addresses"]), ("installed", [], []))
         self.assertFalse(os.path.exists(os.path.join(self.root(), "etc/nebula-vm.conf")),
                          "the halt hook ran")
-
-    @staticmethod
-    def mount_ns(pid):
-        try:
-            return os.readlink(f"/proc/{pid}/ns/mnt")
-        except OSError:
-            return None
 
     def test_an_ipv6_api_address_is_configured_too(self):
         self.configure(api="fd00::5/64", listen="[fd00::5]:12400")

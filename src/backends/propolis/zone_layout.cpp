@@ -37,24 +37,18 @@ bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
 }
 
 // FNV-1a: small, stable across platforms and releases, which is all the VNIC
-// names need (they must be the same every time vmctl looks at the VM).
-std::uint32_t fnv1a(std::string_view text) {
-  std::uint32_t h = 2166136261u;
+// names and MACs need (they must be the same every time vmctl looks at the VM).
+template <typename Hash, Hash kOffsetBasis, Hash kPrime>
+Hash fnv1a(std::string_view text) {
+  Hash h = kOffsetBasis;
   for (unsigned char c : text) {
     h ^= c;
-    h *= 16777619u;
+    h *= kPrime;
   }
   return h;
 }
-
-std::uint64_t fnv1a64(std::string_view text) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+constexpr auto fnv1a32 = fnv1a<std::uint32_t, 2166136261u, 16777619u>;
+constexpr auto fnv1a64 = fnv1a<std::uint64_t, 14695981039346656037ull, 1099511628211ull>;
 
 // "02:xx:xx:xx:xx:xx" with lower-case hex digits, as guest_mac makes them.
 bool is_mac(std::string_view mac) {
@@ -75,7 +69,7 @@ std::string vnic_stem(std::string_view vm_name) {
   bool readable = !vm_name.empty() && stem.size() + 5 <= kMaxLinkName &&
                   std::all_of(vm_name.begin(), vm_name.end(), [](char c) { return is_lower_or_digit(c) || c == '_'; });
   // A hashed stem has no '_' after "vmctl", so it never equals a readable one.
-  return readable ? stem : fmt::format("vmctl{:08x}", fnv1a(vm_name));
+  return readable ? stem : fmt::format("vmctl{:08x}", fnv1a32(vm_name));
 }
 
 // zonecfg_command_file quotes every value, which zonecfg's lexer takes as
