@@ -1,8 +1,8 @@
 """The zone sandbox behind the fake zoneadm: what zoneadmd and the kernel do
 for a branded zone, done with a private mount namespace and chroot on Linux.
 
-Contract: /work/i14-contract.md (the simulator contract of vmctl issue 14);
-README.md in this folder says how a test sets it up.
+README.md in this folder says what a simulated zone holds and how a test
+sets it up.
 
 - The brand's files are read from `$VMCTL_FAKE_BRAND_DIR/<brand>/` (default:
   the repository's brand/ folder) and its hooks run with the argv config.xml
