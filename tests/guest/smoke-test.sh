@@ -102,12 +102,17 @@ fi
 qemu-img create -q -f qcow2 -b "$CACHE/disk.qcow2" -F qcow2 "$T/root.qcow2"
 
 # ---------------------------------------------------------------- boot
-PORT=""
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
-done
-[ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+# A port nobody listens on; another socket may still hold it (an outgoing
+# connection's local port), so QEMU's hostfwd bind can fail: boot() then
+# tries another port.
+pick_port() {
+    PORT=""
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        p=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+    done
+    [ -n "$PORT" ] || { echo "no free port" >&2; exit 1; }
+}
 
 APPEND="console=ttyS0 panic=-1"
 [ "$IGNORE_ACPI" = 1 ] && APPEND="$APPEND tiny.ignore_acpi=1"
@@ -117,30 +122,46 @@ if [ "$SEED_SCSI" = 1 ]; then
 else
     SEED_ARGS=(-drive "file=$T/seed.iso,format=raw,if=none,id=seed,readonly=on" -device virtio-blk-pci,drive=seed)
 fi
-QEMU=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
-      -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" -append "$APPEND"
-      -drive "file=$T/root.qcow2,format=qcow2,if=none,id=root" -device virtio-blk-pci,drive=root
-      "${SEED_ARGS[@]}"
-      -device virtio-rng-pci
-      -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:22" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56
-      -chardev "socket,id=ser0,path=$T/ser0.sock,server=on,wait=off,logfile=$T/console.log" -serial chardev:ser0
-      -qmp "unix:$T/qmp.sock,server=on,wait=off")
-echo "+ ${QEMU[*]}"
-START=$(date +%s%N)
-"${QEMU[@]}" >"$T/qemu.out" 2>&1 &
-QEMU_PID=$!
+# Starts QEMU and waits for the marker, QEMU's exit, or 5 minutes (only a
+# hang takes that long: the guest boots in seconds, but TCG on a loaded
+# machine is slow). Sets READY, BOOT_MS and QEMU_PID.
+boot() {
+    QEMU=(qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m 256 -nodefaults -display none -no-reboot
+          -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" -append "$APPEND"
+          -drive "file=$T/root.qcow2,format=qcow2,if=none,id=root" -device virtio-blk-pci,drive=root
+          "${SEED_ARGS[@]}"
+          -device virtio-rng-pci
+          -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:22" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56
+          -chardev "socket,id=ser0,path=$T/ser0.sock,server=on,wait=off,logfile=$T/console.log" -serial chardev:ser0
+          -qmp "unix:$T/qmp.sock,server=on,wait=off")
+    echo "+ ${QEMU[*]}"
+    : >"$T/qemu.out"
+    rm -f "$T/console.log"
+    START=$(date +%s%N)
+    "${QEMU[@]}" >"$T/qemu.out" 2>&1 &
+    QEMU_PID=$!
+    READY=0
+    DEADLINE=$(( $(date +%s) + 300 ))
+    while [ "$(date +%s)" -lt "$DEADLINE" ]; do
+        if grep -q 'TINY-GUEST: ready' "$T/console.log" 2>/dev/null; then READY=1; break; fi
+        kill -0 "$QEMU_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    BOOT_MS=$(( ($(date +%s%N) - START) / 1000000 ))
+}
 
-# Waits for the marker, QEMU's exit, or 5 minutes (only a hang takes that
-# long: the guest boots in seconds, but TCG on a loaded machine is slow).
-READY=0
-DEADLINE=$(( $(date +%s) + 300 ))
-while [ "$(date +%s)" -lt "$DEADLINE" ]; do
-    if grep -q 'TINY-GUEST: ready' "$T/console.log" 2>/dev/null; then READY=1; break; fi
-    kill -0 "$QEMU_PID" 2>/dev/null || break
-    sleep 0.1
+for attempt in 1 2 3; do
+    pick_port
+    boot
+    [ "$READY" = 1 ] && break
+    kill -0 "$QEMU_PID" 2>/dev/null && break
+    grep -q 'host forwarding rule' "$T/qemu.out" || break
+    echo "port $PORT was taken after all (attempt $attempt): $(cat "$T/qemu.out")"
 done
-BOOT_MS=$(( ($(date +%s%N) - START) / 1000000 ))
 if [ "$READY" = 1 ]; then ok "boot to ready in ${BOOT_MS} ms"; else bad "no 'TINY-GUEST: ready' (after ${BOOT_MS} ms)"; fi
+if ! kill -0 "$QEMU_PID" 2>/dev/null && [ -s "$T/qemu.out" ]; then
+    echo "QEMU exited: $(cat "$T/qemu.out")"
+fi
 grep 'TINY-GUEST:' "$T/console.log" || true
 
 SSH_OPTS=(-i "$T/key" -o "UserKnownHostsFile=$T/known_hosts" -o StrictHostKeyChecking=accept-new
