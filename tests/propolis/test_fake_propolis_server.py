@@ -1346,7 +1346,6 @@ commit
         self.assertEqual(self.ok("zoneadm", "-z", "z1", "list", "-p").split(":")[2], "configured")
 
 
-@unittest.skipUnless(os.path.isdir(BRAND), "brand/nebula-vm not found")
 class BrandHooksTest(FakeToolsTest):
     """Runs the brand's hooks on Linux with the fake zonecfg."""
 
