@@ -75,6 +75,12 @@ class PropolisCliTest : public VmctlTest {
     return run_process(full, ProcessOptions{env_, 60s});
   }
   ProcessResult run(const std::vector<std::string>& args) { return run_vmctl(data_.str(), args, ProcessOptions{env_, 180s}); }
+  // A command that must succeed; on failure its stderr and the zone's
+  // console say why.
+  void expect_ok(const ProcessResult& r) {
+    ASSERT_EQ(r.exit_code, 0) << r.err << "\nconsole of vmctl-web:\n"
+                              << slurp(state_dir() / "zones" / "vmctl-web" / "console.log");
+  }
   std::string state(const std::string& name) {
     ProcessResult r = run({"status", name, "--json"});
     return nlohmann::json::parse(r.out).at("state");
@@ -223,8 +229,8 @@ TEST_F(PropolisCliTest, AStaticAddressIsTheSshHostAndWithoutOneSshSaysToGiveOne)
 // (tests/store/fixtures/format-1/propolis.vm.json): its zone and instance
 // come from a create of today, its record from the fixture.
 TEST_F(PropolisCliTest, AVmOfRecordFormat1IsStoppedAndDestroyed) {
-  ASSERT_EQ(run(create_args("web")).exit_code, 0);
-  ASSERT_EQ(run({"start", "web"}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(create_args("web"))));
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));
   std::string record = slurp(VMCTL_SOURCE_DIR "/tests/store/fixtures/format-1/propolis.vm.json");
   for (const auto& [marker, value] : std::vector<std::pair<std::string, std::string>>{
            {"@DATA_DIR@", data_.str()},
@@ -381,8 +387,8 @@ TEST_F(PropolisCliTest, AnIpv6ApiAddressIsConfiguredWithAWarning) {
 // takes propolis-server and the guest with it: vmctl sees the VM stopped, and
 // starts it again in a freshly booted zone.
 TEST_F(PropolisCliTest, AZoneHaltedUnderARunningVmIsStoppedAndStartsAgain) {
-  ASSERT_EQ(run(create_args("web")).exit_code, 0);
-  ASSERT_EQ(run({"start", "web"}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(create_args("web"))));
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));
   ASSERT_EQ(state("web"), "running");
   ProcessResult halted = tool({"zoneadm", "-z", "vmctl-web", "halt"});
   ASSERT_EQ(halted.exit_code, 0) << halted.err;
@@ -415,7 +421,7 @@ TEST_F(PropolisCliTest, AnIpv6ApiAddressBootsAndRuns) {
 // the zone will see it, and refuses to boot; start fails with its one line,
 // quoted, and the zone is left installed.
 TEST_F(PropolisCliTest, AServerMissingInTheZoneFailsTheBootClearly) {
-  ASSERT_EQ(run(create_args("web")).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(create_args("web"))));
   fs::remove(data_ / "propolis" / "bin" / "propolis-server");
   ProcessResult r = run({"start", "web"});
   EXPECT_EQ(r.exit_code, 1);

@@ -127,18 +127,18 @@ def boot(st, zname, z, sub):
     if error is not None:
         code, out = run_hook(st, z, zname, "halt")
         z = st["zones"][zname]
-        z.update(state="installed", zoneid=None, init_pid=None, mount_ns=None)
+        z.update(state="installed", zoneid=None, init_pid=None, init_start=None, mount_ns=None)
         clear_ip(z)
         raise fail(zname, error + ("\n" + out if code != 0 and out else ""))
-    z.update(state="running", init_pid=pid, mount_ns=zone_sim.mount_ns(pid))
+    z.update(state="running", init_pid=pid, init_start=zone_sim.start_time(pid), mount_ns=zone_sim.mount_ns(pid))
     return ""
 
 
 def halt(st, zname, z):
-    pid, ns = z.get("init_pid"), z.get("mount_ns")
+    pid, ns, start = z.get("init_pid"), z.get("mount_ns"), z.get("init_start")
     st.unlock()
     try:
-        zone_sim.kill_zone(pid, ns)
+        zone_sim.kill_zone(pid, ns, start)
     except zone_sim.SimError as e:
         st.relock()
         raise fail(zname, str(e))
@@ -146,7 +146,7 @@ def halt(st, zname, z):
     z = st["zones"][zname]
     run_hook(st, z, zname, "halt")
     z = st["zones"][zname]
-    z.update(state="installed", zoneid=None, init_pid=None, mount_ns=None)
+    z.update(state="installed", zoneid=None, init_pid=None, init_start=None, mount_ns=None)
     clear_ip(z)
     return ""
 

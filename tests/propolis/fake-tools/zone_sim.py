@@ -370,40 +370,61 @@ def alive(pid):
         return False
 
 
-def zone_pids(init_pid, ns):
-    """The zone's processes: init_pid's process group and every process in
-    the zone's mount namespace (daemons that left the group with setsid)."""
+def start_time(pid):
+    """When the process started (clock ticks since boot; /proc/PID/stat field
+    22): with the pid, it names one process, even after the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def namespace_pids(ns):
+    """The live processes in mount namespace `ns` ("mnt:[inode]")."""
     pids = set()
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        try:
-            in_group = os.getpgid(pid) == init_pid
-        except OSError:
-            continue
-        if (in_group or (ns and mount_ns(pid) == ns)) and alive(pid):
-            pids.add(pid)
+        if name.isdigit() and mount_ns(int(name)) == ns and alive(int(name)):
+            pids.add(int(name))
     return pids
 
 
-def kill_zone(init_pid, ns):
-    """SIGKILLs every process of the zone until none is left."""
-    if not init_pid:
+def kill_zone(init_pid, ns, init_start=None):
+    """SIGKILLs every process of the zone until none is left.
+
+    The zone's processes are those in its mount namespace, which zsched made
+    and all of them inherit. A namespace's inode is reused once its last
+    process is gone, by the next namespace made, maybe another test's zone.
+    So the namespace is first pinned, by opening it through zsched (the
+    pid and start time recorded at boot say it is still ours): while the fd
+    is open, its inode names this zone and no other. A zsched that is gone
+    leaves nothing that can be told apart safely, so nothing is killed."""
+    if not init_pid or not ns:
         return
-    deadline = time.monotonic() + KILL_DEADLINE_S
-    while True:
-        pids = zone_pids(init_pid, ns)
-        if not pids:
+    try:
+        fd = os.open(f"/proc/{init_pid}/ns/mnt", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        if f"mnt:[{os.fstat(fd).st_ino}]" != ns:
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        if time.monotonic() > deadline:
-            raise SimError(f"zone processes {sorted(pids)} survived SIGKILL")
-        time.sleep(0.05)
+        if init_start is not None and start_time(init_pid) != init_start:
+            return
+        deadline = time.monotonic() + KILL_DEADLINE_S
+        while True:
+            pids = namespace_pids(ns)
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise SimError(f"zone processes {sorted(pids)} survived SIGKILL")
+            time.sleep(0.05)
+    finally:
+        os.close(fd)
 
 
 def kill_all(state_dir):
@@ -415,7 +436,7 @@ def kill_all(state_dir):
         return 0
     for z in zones.values():
         if z.get("init_pid"):
-            kill_zone(z["init_pid"], z.get("mount_ns"))
+            kill_zone(z["init_pid"], z.get("mount_ns"), z.get("init_start"))
     return 0
 
 
