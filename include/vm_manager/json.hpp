@@ -18,6 +18,12 @@ VM_MANAGER_API void to_json(nlohmann::json& j, Accel accel);
 VM_MANAGER_API void from_json(const nlohmann::json& j, Accel& accel);
 VM_MANAGER_API void to_json(nlohmann::json& j, VncMode mode);
 VM_MANAGER_API void from_json(const nlohmann::json& j, VncMode& mode);
+VM_MANAGER_API void to_json(nlohmann::json& j, PortProtocol protocol);
+VM_MANAGER_API void from_json(const nlohmann::json& j, PortProtocol& protocol);
+VM_MANAGER_API void to_json(nlohmann::json& j, const PortForward& forward);
+VM_MANAGER_API void from_json(const nlohmann::json& j, PortForward& forward);
+VM_MANAGER_API void to_json(nlohmann::json& j, const SharedFolder& folder);
+VM_MANAGER_API void from_json(const nlohmann::json& j, SharedFolder& folder);
 
 VM_MANAGER_API void to_json(nlohmann::json& j, const NetworkConfig& network);
 VM_MANAGER_API void from_json(const nlohmann::json& j, NetworkConfig& network);

@@ -28,14 +28,19 @@ enum class Accel { automatic, kvm, tcg };
 // for a password, a new one at each start (VmHandle::vnc_password).
 enum class VncMode { unix_socket, tcp };
 
+// A published port's transport ("tcp", "udp").
+enum class PortProtocol { tcp, udp };
+
 // Lowercase names used in JSON and on the command line ("running", "auto").
 VM_MANAGER_API std::string_view to_string(VmState state);
 VM_MANAGER_API std::string_view to_string(Accel accel);
 VM_MANAGER_API std::string_view to_string(VncMode mode);
+VM_MANAGER_API std::string_view to_string(PortProtocol protocol);
 // Parsers return nullopt for an unknown name, so callers can give their own error.
 VM_MANAGER_API std::optional<VmState> parse_vm_state(std::string_view text);
 VM_MANAGER_API std::optional<Accel> parse_accel(std::string_view text);
 VM_MANAGER_API std::optional<VncMode> parse_vnc_mode(std::string_view text);
+VM_MANAGER_API std::optional<PortProtocol> parse_port_protocol(std::string_view text);
 
 // Backends are named by string ids ("qemu"), which only the backend registry
 // lists (backend_registry.hpp): nothing below it knows which exist. An id is
@@ -83,6 +88,25 @@ VM_MANAGER_API const StaticAddress* static_address(const NetworkConfig& network)
 // there is none), e.g. for ssh_host.
 VM_MANAGER_API std::string address_ip(std::string_view address);
 
+// A host port that reaches a guest port (QEMU user networking's hostfwd).
+// host_address is where the host listens: loopback unless asked otherwise.
+struct PortForward {
+  std::string host_address = "127.0.0.1";
+  std::uint16_t host_port = 0;
+  std::uint16_t guest_port = 0;
+  PortProtocol protocol = PortProtocol::tcp;
+  bool operator==(const PortForward&) const = default;
+};
+
+// A host folder shared into the guest (virtiofs), mounted at guest_path on
+// every boot. Both paths are absolute.
+struct SharedFolder {
+  std::string host_path;
+  std::string guest_path;
+  bool read_only = false;
+  bool operator==(const SharedFolder&) const = default;
+};
+
 struct CloudInitConfig {
   std::string user_data;  // raw bytes; may be binary (e.g. gzip)
   std::string instance_id;
@@ -106,6 +130,8 @@ struct VmSpec {
   std::uint64_t memory_mb = 1024;
   std::optional<std::uint64_t> disk_gb;
   NetworkConfig network = UserNetwork{};
+  std::vector<PortForward> port_forwards;    // user networking only
+  std::vector<SharedFolder> shared_folders;
   std::optional<CloudInitConfig> cloud_init;
   std::optional<SshConfig> ssh;
   bool uefi = false;
@@ -164,6 +190,10 @@ struct VmHandle {
   std::uint64_t memory_mb = 1024;
   std::optional<std::uint64_t> disk_gb;
   NetworkConfig network = UserNetwork{};
+  // The forwards in force: the spec's, then those added or removed on the
+  // running VM, so that the next start keeps them.
+  std::vector<PortForward> port_forwards;
+  std::vector<SharedFolder> shared_folders;
 
   std::string ssh_host;
   std::optional<std::uint16_t> ssh_port;

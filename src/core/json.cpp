@@ -73,6 +73,50 @@ void to_json(json& j, Accel accel) { j = to_string(accel); }
 void from_json(const json& j, Accel& accel) { enum_from_json(j, accel, parse_accel, "accel"); }
 void to_json(json& j, VncMode mode) { j = to_string(mode); }
 void from_json(const json& j, VncMode& mode) { enum_from_json(j, mode, parse_vnc_mode, "VNC mode"); }
+void to_json(json& j, PortProtocol protocol) { j = to_string(protocol); }
+void from_json(const json& j, PortProtocol& protocol) {
+  enum_from_json(j, protocol, parse_port_protocol, "port protocol");
+}
+
+void to_json(json& j, const PortForward& forward) {
+  j = json{{"host_address", forward.host_address},
+           {"host_port", forward.host_port},
+           {"guest_port", forward.guest_port},
+           {"protocol", forward.protocol}};
+}
+
+namespace {
+
+// nlohmann narrows silently (70000 would read as 4464), and a record is data.
+void read_port(const json& j, const char* key, std::uint16_t& out) {
+  std::uint64_t wide = out;
+  read(j, key, wide);
+  if (wide > 65535) throw json::other_error::create(599, std::string(key) + " is not a port number", &j);
+  out = static_cast<std::uint16_t>(wide);
+}
+
+}  // namespace
+
+void from_json(const json& j, PortForward& forward) {
+  require_object(j, "port forward");
+  forward = PortForward{};
+  read(j, "host_address", forward.host_address);
+  read_port(j, "host_port", forward.host_port);
+  read_port(j, "guest_port", forward.guest_port);
+  read(j, "protocol", forward.protocol);
+}
+
+void to_json(json& j, const SharedFolder& folder) {
+  j = json{{"host_path", folder.host_path}, {"guest_path", folder.guest_path}, {"read_only", folder.read_only}};
+}
+
+void from_json(const json& j, SharedFolder& folder) {
+  require_object(j, "shared folder");
+  folder = SharedFolder{};
+  read(j, "host_path", folder.host_path);
+  read(j, "guest_path", folder.guest_path);
+  read(j, "read_only", folder.read_only);
+}
 
 // A network's static address is kept only when there is one, so records
 // written before it existed (and those without one) read alike.
@@ -165,6 +209,8 @@ void to_json(json& j, const VmSpec& spec) {
            {"memory_mb", spec.memory_mb},
            {"disk_gb", optional_json(spec.disk_gb)},
            {"network", spec.network},
+           {"port_forwards", spec.port_forwards},
+           {"shared_folders", spec.shared_folders},
            {"cloud_init", optional_json(spec.cloud_init)},
            {"ssh", optional_json(spec.ssh)},
            {"uefi", spec.uefi},
@@ -187,6 +233,8 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "memory_mb", spec.memory_mb);
   read(j, "disk_gb", spec.disk_gb);
   read(j, "network", spec.network);
+  read(j, "port_forwards", spec.port_forwards);
+  read(j, "shared_folders", spec.shared_folders);
   read(j, "cloud_init", spec.cloud_init);
   read(j, "ssh", spec.ssh);
   read(j, "uefi", spec.uefi);
@@ -224,6 +272,8 @@ void to_json(json& j, const VmHandle& h) {
            {"memory_mb", h.memory_mb},
            {"disk_gb", optional_json(h.disk_gb)},
            {"network", h.network},
+           {"port_forwards", h.port_forwards},
+           {"shared_folders", h.shared_folders},
            {"ssh_host", h.ssh_host},
            {"ssh_port", optional_json(h.ssh_port)},
            {"ssh_user", h.ssh_user},
@@ -246,6 +296,8 @@ void from_json(const json& j, VmHandle& h) {
   read(j, "memory_mb", h.memory_mb);
   read(j, "disk_gb", h.disk_gb);
   read(j, "network", h.network);
+  read(j, "port_forwards", h.port_forwards);
+  read(j, "shared_folders", h.shared_folders);
   read(j, "ssh_host", h.ssh_host);
   read(j, "ssh_port", h.ssh_port);
   read(j, "ssh_user", h.ssh_user);

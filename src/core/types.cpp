@@ -30,6 +30,11 @@ constexpr NameTable<VncMode, 2> kVncModeNames{{
     {VncMode::tcp, "tcp"},
 }};
 
+constexpr NameTable<PortProtocol, 2> kPortProtocolNames{{
+    {PortProtocol::tcp, "tcp"},
+    {PortProtocol::udp, "udp"},
+}};
+
 template <typename Enum, std::size_t N>
 std::string_view name_of(const NameTable<Enum, N>& table, Enum value) {
   for (const auto& [v, name] : table) {
@@ -51,10 +56,14 @@ std::optional<Enum> value_of(const NameTable<Enum, N>& table, std::string_view t
 std::string_view to_string(VmState state) { return name_of(kStateNames, state); }
 std::string_view to_string(Accel accel) { return name_of(kAccelNames, accel); }
 std::string_view to_string(VncMode mode) { return name_of(kVncModeNames, mode); }
+std::string_view to_string(PortProtocol protocol) { return name_of(kPortProtocolNames, protocol); }
 
 std::optional<VmState> parse_vm_state(std::string_view text) { return value_of(kStateNames, text); }
 std::optional<Accel> parse_accel(std::string_view text) { return value_of(kAccelNames, text); }
 std::optional<VncMode> parse_vnc_mode(std::string_view text) { return value_of(kVncModeNames, text); }
+std::optional<PortProtocol> parse_port_protocol(std::string_view text) {
+  return value_of(kPortProtocolNames, text);
+}
 
 bool is_backend_id(std::string_view text) {
   if (text.empty() || text.size() > 32 || text[0] < 'a' || text[0] > 'z') return false;

@@ -40,6 +40,8 @@ VmSpec full_spec(NetworkConfig network) {
   spec.memory_mb = 16384;
   spec.disk_gb = 40;
   spec.network = std::move(network);
+  spec.port_forwards = {{"0.0.0.0", 8080, 80, PortProtocol::tcp}, {"127.0.0.1", 5353, 53, PortProtocol::udp}};
+  spec.shared_folders = {{"/home/admin/src", "/src", false}, {"/srv/data", "/data", true}};
   spec.cloud_init = CloudInitConfig{binary_user_data(), "iid-web-1", "web-1.example"};
   spec.ssh = SshConfig{"admin", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk admin@host", "/home/admin/.ssh/id_ed25519"};
   spec.uefi = true;
@@ -64,6 +66,8 @@ VmHandle full_handle(NetworkConfig network) {
   h.vcpus = 8;
   h.memory_mb = 16384;
   h.network = std::move(network);
+  h.port_forwards = {{"127.0.0.1", 8443, 443, PortProtocol::tcp}};
+  h.shared_folders = {{"/home/admin/src", "/home/admin/src", true}};
   h.ssh_host = "10.0.2.15";
   h.ssh_port = 2222;
   h.ssh_user = "vm";
@@ -420,6 +424,10 @@ TEST(Json, UnknownEnumNamesRaise) {
   EXPECT_THROW(json({{"mode", "bridge"}}).get<NetworkConfig>(), json::exception);
   EXPECT_THROW(json("vnc").get<VncMode>(), json::exception);
   EXPECT_THROW(json("unix_socket").get<VncMode>(), json::exception);  // the JSON name is "unix"
+  EXPECT_THROW(json("sctp").get<PortProtocol>(), json::exception);
+  EXPECT_THROW(json({{"host_port", 80}, {"protocol", "TCP"}}).get<PortForward>(), json::exception);
+  EXPECT_THROW(json({{"host_port", 70000}}).get<PortForward>(), json::exception);
+  EXPECT_THROW(json("/src").get<SharedFolder>(), json::exception);
 
   json h = full_handle(UserNetwork{});
   for (const char* not_an_id : {"Xen", "qemu ", "1qemu", "q-emu", "../qemu"}) {
