@@ -67,6 +67,8 @@ inline constexpr std::string_view ssh_exec_failed = "vm_manager::ssh::exec_faile
 inline constexpr std::string_view ssh_sftp_failed = "vm_manager::ssh::sftp_failed";
 inline constexpr std::string_view ssh_not_configured = "vm_manager::ssh::not_configured";
 inline constexpr std::string_view provision_failed = "vm_manager::provision::failed";
+// A VM that was never provisioned has no provision.log to show.
+inline constexpr std::string_view provision_no_log = "vm_manager::provision::no_log";
 inline constexpr std::string_view vmfile_syntax = "vm_manager::vmfile::syntax";
 inline constexpr std::string_view vmfile_invalid = "vm_manager::vmfile::invalid";
 inline constexpr std::string_view vmfile_not_found = "vm_manager::vmfile::not_found";

@@ -258,6 +258,12 @@ class VM_MANAGER_API VmManager {
   // or a VM without a log file) the history its backend keeps, then with
   // options.follow what follows. Raises console::no_log, console::unavailable.
   void console_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
+  // Sends provision.log (what provision() appended, in the VM's work dir) to
+  // `sink`: its last options.last_lines lines or all, then with
+  // options.follow what follows until the VM is destroyed (a log not written
+  // yet is waited for). options.live does not apply. Raises
+  // provision::no_log when the VM was never provisioned (not following).
+  void provision_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
 
   // The VM's record. Raises vm::not_found, store::corrupt.
   VmRecord get(std::string_view name) const;
