@@ -312,6 +312,16 @@ TEST_F(VmFile, ImageUrlWithAPlainPathIsALocalImage) {
   EXPECT_EQ(one_vm("vm \"t\" { image-url \"disk.qcow2\"; }").image_url, (project() / "disk.qcow2").string());
 }
 
+// A bare name with no file of that name beside the VMFile is an image name
+// (vmctl image pull --name), left for the image cache to look up.
+TEST_F(VmFile, ImageUrlThatIsNoFileButANameIsAnImageName) {
+  EXPECT_EQ(one_vm("vm \"t\" { image-url \"debian-12.1_cloud\"; }").image_url, "debian-12.1_cloud");
+  // With a folder it is a path, and must exist.
+  expect_one(problems("vm \"t\" {\n    image-url \"images/debian\"\n}"), 2, 15, "does not exist");
+  // Not a name: it starts with a dot.
+  expect_one(problems("vm \"t\" {\n    image-url \".hidden\"\n}"), 2, 15, "does not exist");
+}
+
 TEST_F(VmFile, ImageUrlRejectsOtherSchemesAndBadOciReferences) {
   expect_one(problems("vm \"t\" { image-url \"ftp://example.com/a.img\"; }"), 1, 20, "unsupported image URL",
              "http://, https:// or oci://");
