@@ -120,7 +120,7 @@ TEST_F(ConsoleLogCliTest, LogProvisionShowsTheProvisionLogAndTailIsLines) {
   ok({"create", "--name", "web", "--backend", "noop", "--start"});
   ProcessResult never = vmctl({"log", "web", "--provision"});
   expect_error(never, "vm_manager::provision::no_log", "VM 'web' has no provision log");
-  EXPECT_NE(never.err.find("vmctl provision web"), std::string::npos) << never.err;
+  EXPECT_NE(never.err.find("  try: 'vmctl provision --name web'"), std::string::npos) << never.err;
 
   write_file(work_dir("web") / "provision.log", "==> step 1\nhello\n==> step 2\ndone\n");
   fs::path console = work_dir("web") / "console.log";
