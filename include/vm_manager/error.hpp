@@ -66,7 +66,11 @@ inline constexpr std::string_view ssh_host_key_mismatch = "vm_manager::ssh::host
 inline constexpr std::string_view ssh_exec_failed = "vm_manager::ssh::exec_failed";
 inline constexpr std::string_view ssh_sftp_failed = "vm_manager::ssh::sftp_failed";
 inline constexpr std::string_view ssh_not_configured = "vm_manager::ssh::not_configured";
+// `vmctl ssh` without a VM name, and the VMFile it looked in defines several.
+inline constexpr std::string_view ssh_which_vm = "vm_manager::ssh::which_vm";
 inline constexpr std::string_view provision_failed = "vm_manager::provision::failed";
+// A VM that was never provisioned has no provision.log to show.
+inline constexpr std::string_view provision_no_log = "vm_manager::provision::no_log";
 inline constexpr std::string_view vmfile_syntax = "vm_manager::vmfile::syntax";
 inline constexpr std::string_view vmfile_invalid = "vm_manager::vmfile::invalid";
 inline constexpr std::string_view vmfile_not_found = "vm_manager::vmfile::not_found";

@@ -40,6 +40,16 @@ struct ImageInfo {
   std::string blob_digest;      // OCI only, else empty
 };
 
+// Any image file, as qemu-img describes it (Images::inspect_file).
+struct ImageFileInfo {
+  std::filesystem::path path;     // absolute
+  std::string format;             // "qcow2", "raw", …
+  std::uint64_t virtual_size = 0; // bytes the guest sees
+  std::uint64_t actual_size = 0;  // bytes the file takes on disk
+  std::string backing_file;       // as recorded in the image; empty: none
+  std::string backing_format;     // empty: none recorded
+};
+
 // Where the cache lives and what it may use to fetch.
 struct ImageCacheConfig {
   // Unset: VMCTL_IMAGE_CACHE, else XDG_CACHE_HOME/vmctl/images, else
@@ -79,11 +89,23 @@ class VM_MANAGER_API Images {
   // lets a caller compare a VM's image with a source cheaply.
   std::filesystem::path path_for(const std::string& source) const;
 
+  // Names `source` (pulled or not): from then on pull(), path_for() and
+  // inspect() take `name` for it, and so do VmSpec image sources and
+  // VMFiles' image-url, unless a file of that name exists in the current
+  // folder (a path wins). A name is 1-63 of [A-Za-z0-9_.-], starting
+  // alphanumeric; naming a name names its source; a relative path is made
+  // absolute. Naming again replaces. Raises image::bad_source, store::io.
+  void name(const std::string& name, const std::string& source);
+
   // Every complete entry, sorted by source.
   std::vector<ImageInfo> list() const;
   // The entry of a source, a key, or a unique key prefix. Raises
   // image::not_found, image::ambiguous.
   ImageInfo inspect(const std::string& source_or_key) const;
+  // Any image file, cached or not, from `qemu-img info` (forcing a shared
+  // read, so a running VM's disk can be inspected). Raises image::not_found,
+  // image::bad_image, process::spawn_failed (no qemu-img).
+  ImageFileInfo inspect_file(const std::filesystem::path& path) const;
   // The VMs (sorted names) whose disk is based on the cached image.
   std::vector<std::string> users(const ImageInfo& image) const;
   // Deletes an entry named as for inspect(), complete or not. Unless

@@ -117,7 +117,11 @@ struct SshAccess {
   std::string host;
   std::uint16_t port = 22;
   std::string user;
-  std::string identity_file;  // empty when the VM was given only a public key
+  // The VM's recorded login key: empty when the VM was given only a public
+  // key, or when the recorded private key file is gone (then
+  // missing_identity_file names it, and a client falls back to its own keys).
+  std::string identity_file;
+  std::string missing_identity_file;
   std::string known_hosts;
   std::string host_key_alias;
 };
@@ -241,6 +245,10 @@ class VM_MANAGER_API VmManager {
   // What an SSH client needs to log into the VM. Raises ssh::not_configured
   // when the VM was created without SSH access.
   SshAccess ssh_access(std::string_view name);
+  // Waits until the guest's SSH server greets (its banner), without logging
+  // in: an SSH client started then does not meet a guest still booting.
+  // Raises ssh::timeout at `timeout`, vm::invalid_state when the VM does not run.
+  void wait_for_ssh_server(std::string_view name, std::chrono::milliseconds timeout);
   // Runs the steps in the guest in order, output streamed to options.print
   // and appended to provision.log in the VM's work dir. The first failing
   // step stops the rest: raises provision::failed naming it.
@@ -258,6 +266,12 @@ class VM_MANAGER_API VmManager {
   // or a VM without a log file) the history its backend keeps, then with
   // options.follow what follows. Raises console::no_log, console::unavailable.
   void console_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
+  // Sends provision.log (what provision() appended, in the VM's work dir) to
+  // `sink`: its last options.last_lines lines or all, then with
+  // options.follow what follows until the VM is destroyed (a log not written
+  // yet is waited for). options.live does not apply. Raises
+  // provision::no_log when the VM was never provisioned (not following).
+  void provision_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
 
   // The VM's record. Raises vm::not_found, store::corrupt.
   VmRecord get(std::string_view name) const;

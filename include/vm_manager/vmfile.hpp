@@ -39,7 +39,7 @@ struct VmDefinition {
   // resolved absolute path; for `image-url` it is empty and image_url says
   // what to pull into the image cache first.
   VmSpec spec;
-  std::optional<std::string> image_url;     // http(s)://…, oci://… (or a path, pulled like one)
+  std::optional<std::string> image_url;     // http(s)://…, oci://…, a path or an image name, pulled
   std::optional<std::string> image_sha256;  // lower-case hex
   std::vector<ProvisionStep> provisioners;  // paths resolved
 };

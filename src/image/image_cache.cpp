@@ -18,6 +18,7 @@
 
 #include "image/ca_file.hpp"
 #include "image/decompress.hpp"
+#include "image/image_names.hpp"
 #include "image/oci_reference.hpp"
 #include "image/oci_registry.hpp"
 #include "image/sha256.hpp"
@@ -171,8 +172,22 @@ fs::path ImageCache::default_root(const Environment& env) {
 
 std::string ImageCache::key_for(std::string_view source) { return sha256_hex(source); }
 
+std::optional<std::string> ImageCache::named_source(const std::string& source) const {
+  if (!is_image_name(source)) return std::nullopt;
+  std::error_code ec;
+  if (fs::exists(source, ec)) return std::nullopt;  // a file of that name in the current folder wins
+  return ImageNames(root_).source_of(source);
+}
+
+void ImageCache::set_name(const std::string& name, const std::string& source) const {
+  std::string target = named_source(source).value_or(source);
+  if (!is_url(target) && !is_oci_source(target)) target = fs::absolute(target).lexically_normal().string();
+  ImageNames(root_).set(name, target);
+}
+
 fs::path ImageCache::path_for(const std::string& source) const {
   if (is_url(source) || is_oci_source(source)) return root_ / key_for(source) / kImage;
+  if (auto named = named_source(source)) return path_for(*named);
   fs::path path = fs::absolute(source).lexically_normal();
   if (auto key = local_key(path)) return root_ / *key / kImage;
   return path;
@@ -208,11 +223,12 @@ fs::path ImageCache::pull(const std::string& source, const std::optional<std::st
     throw Error(errc::image_bad_source, fmt::format("unsupported image source {}", source),
                 "give a local path, an http:// or https:// URL, or an oci:// reference");
   }
+  if (auto named = named_source(source)) return pull(*named, expected_sha256);
   std::error_code ec;
   fs::path path = fs::absolute(source, ec);
   if (ec || !fs::is_regular_file(path, ec)) {
     throw Error(errc::image_not_found, fmt::format("image {} does not exist or is not a file", source),
-                "check the path");
+                is_image_name(source) ? "check the path; no image was given this name either" : "check the path");
   }
   std::string actual;
   if (expected) {
@@ -268,7 +284,10 @@ void ImageCache::download_source(const std::string& source, const fs::path& part
     download(source, partial, options);
     return;
   }
-  RegistryClient registry(parse_oci_reference(source), RegistryOptions::from_environment(options_.environment, options_.download));
+  OciReference reference = parse_oci_reference(source);
+  RegistryOptions registry_options = RegistryOptions::from_environment(options_.environment, options_.download,
+                                                                       reference.host());
+  RegistryClient registry(std::move(reference), std::move(registry_options));
   OciLayer layer = registry.resolve();
   registry.download_layer(layer, partial);
   entry.manifest_digest = layer.manifest_digest;
@@ -457,6 +476,7 @@ std::string ImageCache::resolve_key(const std::string& source_or_key) const {
 }
 
 CachedImage ImageCache::inspect(const std::string& source_or_key) const {
+  if (auto named = named_source(source_or_key)) return inspect(*named);
   if (auto image = read_entry(resolve_key(source_or_key))) return *image;
   throw Error(errc::image_not_found, fmt::format("no cached image for {}", source_or_key),
               "see the cached images with list, or pull the source first");

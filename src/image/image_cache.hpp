@@ -98,6 +98,12 @@ class ImageCache {
   // Lets callers compare a VM's image with a source cheaply.
   std::filesystem::path path_for(const std::string& source) const;
 
+  // Gives `source` (a URL, an OCI reference, a path made absolute, or
+  // another name's source) the name `name` (image/image_names.hpp), which
+  // pull, path_for and inspect then take for it, unless a file of that name
+  // exists in the current folder. Raises image::bad_source, store::io.
+  void set_name(const std::string& name, const std::string& source) const;
+
   // Every complete entry, sorted by source.
   std::vector<CachedImage> list() const;
   // The entry of a source, a key, or a unique prefix (at least 4 hex digits)
@@ -114,6 +120,8 @@ class ImageCache {
 
  private:
   std::optional<CachedImage> read_entry(const std::string& key) const;
+  // The source a name stands for, when `source` is a recorded name.
+  std::optional<std::string> named_source(const std::string& source) const;
   std::string resolve_key(const std::string& source_or_key) const;
   // The key of a compressed local file's entry; nullopt when the file is
   // missing or not compressed.

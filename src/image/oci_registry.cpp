@@ -35,7 +35,8 @@ constexpr std::string_view kManifestTypes =
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
 constexpr std::string_view kCredentialsHint =
-    "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it";
+    "set VMCTL_REGISTRY_USERNAME and VMCTL_REGISTRY_PASSWORD to credentials allowed to pull it (for ghcr.io, "
+    "GITHUB_TOKEN is enough)";
 
 // What a failed answer was, for the retry note: "HTTP 503", or libcurl's words.
 std::string reason_of(const net::HttpResponse& r) {
@@ -201,12 +202,28 @@ std::string OciPlatform::to_string() const {
   return text;
 }
 
-RegistryOptions RegistryOptions::from_environment(const Environment& env, DownloadOptions download) {
+namespace {
+
+// GitHub's container registry takes a GitHub token (a PAT, or Actions'
+// GITHUB_TOKEN) as the password of any user name.
+std::optional<RegistryCredentials> github_token_for(const Environment& env, std::string_view registry_host) {
+  if (util::lower(std::string(registry_host)) != "ghcr.io") return std::nullopt;
+  std::optional<std::string> token = env.get("GITHUB_TOKEN");
+  if (!token || token->empty()) return std::nullopt;
+  return RegistryCredentials{"_token", *token};
+}
+
+}  // namespace
+
+RegistryOptions RegistryOptions::from_environment(const Environment& env, DownloadOptions download,
+                                                  std::string_view registry_host) {
   RegistryOptions options;
   options.download = std::move(download);
   options.download.ca_file = ca_file_from_environment(env, options.download.ca_file);
   if (auto user = env.get("VMCTL_REGISTRY_USERNAME")) {
     options.credentials = RegistryCredentials{*user, env.get("VMCTL_REGISTRY_PASSWORD").value_or("")};
+  } else {
+    options.credentials = github_token_for(env, registry_host);
   }
   options.insecure = env.get("VMCTL_REGISTRY_INSECURE") == "1";
   return options;

@@ -51,7 +51,11 @@ struct RegistryOptions {
 
   // VMCTL_REGISTRY_USERNAME / VMCTL_REGISTRY_PASSWORD, VMCTL_REGISTRY_INSECURE=1
   // and VMCTL_CA_FILE (image/ca_file.hpp; raises as ca_file_from_environment).
-  static RegistryOptions from_environment(const Environment& env, DownloadOptions download);
+  // Without VMCTL_REGISTRY_USERNAME, a pull from ghcr.io (`registry_host`,
+  // any port) uses GITHUB_TOKEN as the first vmctl did: Basic credentials
+  // "_token" and the token, which GitHub's token service takes.
+  static RegistryOptions from_environment(const Environment& env, DownloadOptions download,
+                                          std::string_view registry_host = {});
 };
 
 struct OciLayer {

@@ -122,4 +122,19 @@ void VmManager::console_log(std::string_view name, const ConsoleLogOptions& opti
   console::show_log(handle.console_log, sink, view);
 }
 
+void VmManager::provision_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink) {
+  VmHandle handle = get(name).handle;
+  const fs::path log = fs::path(handle.work_dir) / "provision.log";
+  std::error_code ec;
+  if (!options.follow && (handle.work_dir.empty() || !fs::exists(log, ec))) {
+    throw Error(errc::provision_no_log, fmt::format("VM '{}' has no provision log: it was never provisioned", name),
+                "provision the VM first; its steps' output is kept in provision.log");
+  }
+  console::LogViewOptions view;
+  view.last_lines = options.last_lines;
+  view.follow = options.follow;
+  view.keep_following = while_exists(handle.work_dir);
+  console::show_log(log, sink, view);
+}
+
 }  // namespace vm_manager

@@ -66,8 +66,20 @@ SshAccess VmManager::ssh_access(std::string_view name) {
   VmHandle handle = require_running(name).handle;
   ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, handle);
   ssh::require_ssh_access(handle);
-  return SshAccess{endpoint.host,           endpoint.port,          handle.ssh_user,
-                   handle.ssh_identity_file, handle.ssh_known_hosts, handle.ssh_host_key_alias};
+  SshAccess access;
+  access.host = endpoint.host;
+  access.port = endpoint.port;
+  access.user = handle.ssh_user;
+  access.identity_file = ssh::usable_identity_file(handle);
+  if (access.identity_file.empty()) access.missing_identity_file = handle.ssh_identity_file;
+  access.known_hosts = handle.ssh_known_hosts;
+  access.host_key_alias = handle.ssh_host_key_alias;
+  return access;
+}
+
+void VmManager::wait_for_ssh_server(std::string_view name, std::chrono::milliseconds timeout) {
+  ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, require_running(name).handle);
+  ssh::wait_for_banner(endpoint.host, endpoint.port, ssh::Clock::now() + timeout);
 }
 
 void VmManager::provision(std::string_view name, const std::vector<ProvisionStep>& steps,

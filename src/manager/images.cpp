@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "image/image_cache.hpp"
+#include "image/image_file_info.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/store.hpp"
 
@@ -58,6 +59,17 @@ std::vector<ImageInfo> Images::list() const {
 
 ImageInfo Images::inspect(const std::string& source_or_key) const {
   return info_of(image::ImageCache(cache_options(config_, {})).inspect(source_or_key));
+}
+
+void Images::name(const std::string& name, const std::string& source) {
+  image::ImageCache(cache_options(config_, {})).set_name(name, source);
+}
+
+ImageFileInfo Images::inspect_file(const fs::path& path) const {
+  image::ImageFileDetails details = image::image_file_details(cache_options(config_, {}).qemu_img, path);
+  return ImageFileInfo{std::move(details.path),         std::move(details.format),
+                       details.virtual_size,            details.actual_size,
+                       std::move(details.backing_file), std::move(details.backing_format)};
 }
 
 std::vector<std::string> Images::users(const ImageInfo& image) const {

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <sstream>
+#include <system_error>
 #include <string>
 #include <utility>
 
@@ -45,6 +47,12 @@ std::string last_line(std::string_view text) {
 
 void require_ssh_access(const VmHandle& handle) {
   if (handle.ssh_user.empty() || handle.ssh_known_hosts.empty()) not_configured(handle, "SSH access");
+}
+
+std::string usable_identity_file(const VmHandle& handle) {
+  if (handle.ssh_identity_file.empty()) return {};
+  std::error_code ec;
+  return std::filesystem::is_regular_file(handle.ssh_identity_file, ec) ? handle.ssh_identity_file : std::string();
 }
 
 Endpoint endpoint_for(Hypervisor& hypervisor, const VmHandle& handle) {

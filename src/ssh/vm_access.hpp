@@ -23,6 +23,12 @@ Endpoint endpoint_for(Hypervisor& hypervisor, const VmHandle& handle);
 // Raises ssh::not_configured when the VM was created without SSH access.
 void require_ssh_access(const VmHandle& handle);
 
+// The VM's recorded private key when it is still a file, else empty: what
+// "the VM's recorded login" means once its key file is gone (a user's own
+// key moved, a generated one deleted with the work dir's files): only the
+// user name is still recorded, and an SSH client uses its own keys.
+std::string usable_identity_file(const VmHandle& handle);
+
 // The host key filed under the handle's alias in its known_hosts.
 // Raises ssh::not_configured (no known_hosts) or ssh::bad_key.
 PublicKey expected_host_key(const VmHandle& handle);

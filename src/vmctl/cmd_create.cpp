@@ -95,6 +95,12 @@ NetworkConfig network_from(const CreateFlags& o) {
   return UserNetwork{};
 }
 
+// `--bridge BR` alone means TAP networking on BR, as in the first vmctl; an
+// explicit other --network with --bridge stays an error (network_from).
+void imply_tap_for_bridge(CreateFlags& o, const CLI::Option& network_option) {
+  if (!o.bridge.empty() && network_option.count() == 0) o.network = "tap";
+}
+
 // Bounded: a FIFO, a device or a huge file is refused before it is read.
 std::string read_user_data(const std::string& path) {
   return os::read_regular_file(fs::absolute(path), kMaxUserDataBytes, "cloud-init user-data");
@@ -219,10 +225,10 @@ void add_create_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{16} * 1024 * 1024));
   cmd->add_option("--disk", o->disk_gb, "Disk size in GB (default: the image's size)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{64} * 1024));
-  cmd->add_option("--network", o->network, "Networking")
+  auto* network_option = cmd->add_option("--network", o->network, "Networking")
       ->capture_default_str()
       ->check(CLI::IsMember({"user", "tap", "vnic", "none"}));
-  cmd->add_option("--bridge", o->bridge, "Bridge for --network tap");
+  cmd->add_option("--bridge", o->bridge, "Bridge for --network tap (alone, it means --network tap)");
   cmd->add_option("--vnic", o->vnic, "VNIC for --network vnic");
   cmd->add_option("--ip", o->ip,
                   "Static guest address ADDR/PREFIX for --network tap or vnic (IPv4 or IPv6), set through "
@@ -253,7 +259,10 @@ void add_create_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--force", o->force,
                 "Use a raw image with no partition table, filesystem or boot sector (or under 512 bytes)");
   add_wait_options(*cmd, o->wait);
-  cmd->callback([&ctx, o] { run_create(ctx, *o); });
+  cmd->callback([&ctx, o, network_option] {
+    imply_tap_for_bridge(*o, *network_option);
+    run_create(ctx, *o);
+  });
 }
 
 }  // namespace vmctl

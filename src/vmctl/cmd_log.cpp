@@ -22,6 +22,7 @@ struct LogArgs {
   std::string name;
   bool follow = false;
   bool console = false;
+  bool provision = false;
   std::optional<std::size_t> lines;
 };
 
@@ -96,7 +97,19 @@ bool check_readable(Context& ctx, const VmHandle& handle, const LogArgs& args) {
   return false;
 }
 
+void run_provision_log(Context& ctx, const LogArgs& args) {
+  if (args.console) {
+    throw Error(errc::spec_invalid, "--provision and --console show different logs",
+                "pass one of them: --provision shows the provisioning steps' output, --console the serial console");
+  }
+  ConsoleLogOptions options;
+  options.last_lines = args.lines;
+  options.follow = args.follow;
+  ctx.manager().provision_log(args.name, options, write_log);
+}
+
 void run_log(Context& ctx, const LogArgs& args) {
+  if (args.provision) return run_provision_log(ctx, args);
   bool history = check_readable(ctx, ctx.manager().get(args.name).handle, args);
   ConsoleLogOptions options;
   options.last_lines = args.lines;
@@ -113,12 +126,14 @@ void add_log_command(CLI::App& app, Context& ctx) {
   add_name_argument(*cmd, args->name);
   cmd->add_flag("-f,--follow", args->follow,
                 "Keep showing new output as it arrives, until the VM is destroyed or Ctrl-C");
-  cmd->add_option("-n,--lines", args->lines, "Show only the last N lines (default: all)")
+  cmd->add_option("-n,--lines,--tail", args->lines, "Show only the last N lines (default: all)")
       ->type_name("N")
       ->check(line_count_validator());
   cmd->add_flag("--console", args->console,
                 "Read the live serial console rather than the log file (propolis VMs, which keep no log "
                 "file, always do); for qemu VMs the same as without");
+  cmd->add_flag("--provision", args->provision,
+                "Show the output of the VM's provisioning steps (its provision.log) instead of its console");
   cmd->callback([&ctx, args] { run_log(ctx, *args); });
 }
 

@@ -20,7 +20,9 @@ Environment process_environment() {
     auto equals = text.find('=');
     if (equals == std::string_view::npos) continue;
     std::string_view name = text.substr(0, equals);
-    if (name == "HOME" || name.starts_with("XDG_") || name.starts_with("VMCTL_")) {
+    // GITHUB_TOKEN: the image cache's credentials for ghcr.io when no
+    // VMCTL_REGISTRY_USERNAME is set.
+    if (name == "HOME" || name == "GITHUB_TOKEN" || name.starts_with("XDG_") || name.starts_with("VMCTL_")) {
       env.set(std::string(name), std::string(text.substr(equals + 1)));
     }
   }

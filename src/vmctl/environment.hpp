@@ -9,7 +9,7 @@
 
 namespace vmctl {
 
-// HOME, the XDG_* folders and every VMCTL_* variable of this process.
+// HOME, the XDG_* folders, GITHUB_TOKEN and every VMCTL_* variable of this process.
 vm_manager::Environment process_environment();
 
 // VMCTL_LOCK_TIMEOUT in seconds, else the library's default. Raises Error

@@ -36,15 +36,19 @@ std::vector<std::string> openssh_settings(const SshAccess& access) {
       "ServerAliveCountMax 4",
   };
   if (!access.identity_file.empty()) {
-    lines.push_back("IdentityFile " + config_value(access.identity_file));
+    lines.push_back(identity_file_setting(access.identity_file));
     lines.push_back("IdentitiesOnly yes");
   }
   return lines;
 }
 
-std::vector<std::string> openssh_arguments(const SshAccess& access) {
+std::string identity_file_setting(const std::string& path) { return "IdentityFile " + config_value(path); }
+
+std::vector<std::string> openssh_arguments(const SshAccess& access) { return openssh_arguments(openssh_settings(access)); }
+
+std::vector<std::string> openssh_arguments(const std::vector<std::string>& settings) {
   std::vector<std::string> args;
-  for (const std::string& line : openssh_settings(access)) {
+  for (const std::string& line : settings) {
     std::string option = line;
     option[option.find(' ')] = '=';
     args.push_back("-o");

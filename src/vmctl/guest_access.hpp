@@ -16,4 +16,10 @@ std::vector<std::string> openssh_settings(const vm_manager::SshAccess& access);
 // The same settings as `-o Key=value` arguments for the ssh command line.
 std::vector<std::string> openssh_arguments(const vm_manager::SshAccess& access);
 
+// ssh_config lines ("Key value") as `-o Key=value` arguments.
+std::vector<std::string> openssh_arguments(const std::vector<std::string>& settings);
+
+// "IdentityFile <path>", quoted as ssh_config needs.
+std::string identity_file_setting(const std::string& path);
+
 }  // namespace vmctl

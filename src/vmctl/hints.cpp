@@ -85,6 +85,7 @@ constexpr std::array kHints{
     Hint{errc::console_websocket_failed, "", "", kStatus},
     Hint{errc::image_ambiguous, "", "", "'vmctl image list' shows the keys"},
     Hint{errc::vmfile_not_found, "", "", "pass --file PATH"},
+    Hint{errc::provision_no_log, "", "", "'vmctl provision --name {name}' runs its VMFile's steps"},
 };
 
 // Errors vmctl raises itself already name its commands and flags.

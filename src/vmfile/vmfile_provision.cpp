@@ -1,5 +1,6 @@
 // `provision "shell" { inline "…" }`, `provision "shell" { script "…" }` and
-// `provision "file" { source "…"; destination "…" }`.
+// `provision "file" { source "…"; destination "…" }`. A provision without a
+// type is a shell step, as in the first vmctl: `provision { inline "…" }`.
 #include <fmt/format.h>
 
 #include <array>
@@ -99,6 +100,7 @@ std::optional<provision::Step> read_file_copy(const kdl::Node& node, ReadContext
 std::optional<provision::Step> read_provision(const kdl::Node& node, ReadContext& ctx) {
   check_properties(node, {}, ctx.problems);
   reject_extra_arguments(node, 1, ctx.problems);
+  if (node.arguments.empty()) return read_shell(node, ctx);
   const kdl::Value* value = first_argument(node, "a type", "provision \"shell\" { inline \"…\" }", ctx.problems);
   std::optional<std::string> type = value ? read_string(*value, node.name, ctx.problems) : std::nullopt;
   if (!type) return std::nullopt;

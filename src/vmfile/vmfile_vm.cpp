@@ -8,6 +8,7 @@
 #include <cctype>
 #include <string_view>
 
+#include "image/image_names.hpp"
 #include "image/oci_reference.hpp"
 #include "image/sha256.hpp"
 #include "util/printable.hpp"
@@ -82,6 +83,17 @@ bool has_scheme(std::string_view url, std::string_view scheme) {
 
 // http(s) URLs and oci:// references are pulled into the image cache; a
 // plain path is a local image (the cache hands those back as they are).
+// `image-url "debian12"`: a name given to a cached image (image_names.hpp)
+// when no file of that name sits beside the VMFile. Whether the name is
+// known is up to the cache, when the VM is made.
+bool names_an_image(const std::string& text, kdl::Position at, ReadContext& ctx) {
+  if (!image::is_image_name(text)) return false;
+  Problems ignored;
+  std::optional<std::filesystem::path> path = ctx.paths.resolve(text, at, ignored);
+  std::error_code ec;
+  return path && !std::filesystem::exists(*path, ec);
+}
+
 void read_image_url(const kdl::Node& node, ReadContext& ctx, VmDraft& draft) {
   draft.image_url_at = node.position;
   std::optional<std::string> url = string_leaf(node, "image-url \"https://example.com/disk.qcow2\"", ctx.problems);
@@ -99,6 +111,8 @@ void read_image_url(const kdl::Node& node, ReadContext& ctx, VmDraft& draft) {
   } else if (url->find("://") != std::string::npos || url->empty()) {
     ctx.problems.add(at, fmt::format("unsupported image URL '{}'", util::printable(*url)),
                      "use an http://, https:// or oci:// URL, or image \"…\" for a local file");
+  } else if (names_an_image(*url, at, ctx)) {
+    draft.def.image_url = *url;  // the image cache resolves it when the VM is made
   } else if (auto path = ctx.paths.existing_file(*url, at, "image", ctx.problems)) {
     draft.def.image_url = path->string();
   }

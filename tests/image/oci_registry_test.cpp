@@ -287,6 +287,81 @@ TEST_F(OciRegistryTest, AnIndexWithoutThePlatformIsNotFoundAndSaysWhatItHas) {
   EXPECT_THAT(e.help(), HasSubstr("linux/riscv64"));
 }
 
+// GITHUB_TOKEN, as the first vmctl used it: Basic "_token" and the token,
+// for ghcr.io only, and only when no VMCTL_REGISTRY_USERNAME is set.
+TEST(RegistryOptionsTest, GithubTokenIsTheCredentialsOfGhcrOnly) {
+  Environment env;
+  env.set("GITHUB_TOKEN", "ghp_secret");
+  auto ghcr = RegistryOptions::from_environment(env, {}, "ghcr.io").credentials;
+  ASSERT_TRUE(ghcr);
+  EXPECT_EQ(ghcr->username, "_token");
+  EXPECT_EQ(ghcr->password, "ghp_secret");
+  EXPECT_TRUE(RegistryOptions::from_environment(env, {}, "GHCR.IO").credentials);
+  EXPECT_FALSE(RegistryOptions::from_environment(env, {}, "docker.io").credentials);
+  EXPECT_FALSE(RegistryOptions::from_environment(env, {}, "ghcr.io.example.com").credentials);
+  EXPECT_FALSE(RegistryOptions::from_environment(env, {}).credentials);
+  env.set("VMCTL_REGISTRY_USERNAME", "me");
+  env.set("VMCTL_REGISTRY_PASSWORD", "pw");
+  auto own = RegistryOptions::from_environment(env, {}, "ghcr.io").credentials;
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->username, "me");
+  EXPECT_EQ(own->password, "pw");
+  Environment empty_token;
+  empty_token.set("GITHUB_TOKEN", "");
+  EXPECT_FALSE(RegistryOptions::from_environment(empty_token, {}, "ghcr.io").credentials);
+}
+
+// The whole way, through the real vmctl: ghcr.io resolves to 127.0.0.1 in a
+// mount namespace of its own (its /etc/hosts bind-mounted), where a bearer
+// token service in front of the real registry wants GitHub-style Basic
+// credentials. vmctl hands GITHUB_TOKEN to the library; nothing else does.
+class GithubTokenCliTest : public OciRegistryTest {
+ protected:
+  vmctl::test::ProcessResult pull_as_ghcr(const std::map<std::string, std::string>& env, const std::string& host) {
+    const fs::path hosts = tmp_ / "hosts";
+    write_bytes(hosts, "127.0.0.1 localhost\n127.0.0.1 ghcr.io\n");
+    // Only the credentials given here: none the test's own environment has.
+    std::vector<std::string> argv{"unshare", "--mount", "sh", "-c", "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+                                  hosts.string(), "env", "-u", "GITHUB_TOKEN", "-u", "VMCTL_REGISTRY_USERNAME",
+                                  "-u", "VMCTL_REGISTRY_PASSWORD"};
+    for (const auto& [name, value] : env) argv.push_back(name + "=" + value);
+    for (const std::string& arg :
+         vmctl::test::vmctl_argv((tmp_ / "data").string(),
+                                 {"image", "pull", "oci://" + host + ":" + std::to_string(proxy_port_) + "/vm/base:v1"})) {
+      argv.push_back(arg);
+    }
+    ProcessOptions options{{}, 120s};
+    options.env["VMCTL_IMAGE_CACHE"] = root_.string();
+    options.env["VMCTL_REGISTRY_INSECURE"] = "1";  // plain http to a registry that is not named as local
+    return vmctl::test::run_process(argv, options);
+  }
+};
+
+TEST_F(GithubTokenCliTest, VmctlPullsFromGhcrWithGithubToken) {
+  ASSERT_EQ(vmctl::test::run_process({"unshare", "--mount", "true"}).exit_code, 0)
+      << "the test needs root and util-linux's unshare (apt-get install util-linux)";
+  start_proxy({"--mode", "bearer", "--user", "_token", "--password", "ghp_test_token"});
+
+  auto refused = pull_as_ghcr({{"GITHUB_TOKEN", "ghp_wrong"}}, "ghcr.io");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("error[vm_manager::image::registry_auth]")) << refused.err;
+  EXPECT_THAT(refused.err, Not(HasSubstr("ghp_wrong"))) << "a token is never printed";
+  auto not_ghcr = pull_as_ghcr({{"GITHUB_TOKEN", "ghp_test_token"}}, "localhost");
+  EXPECT_THAT(not_ghcr.err, HasSubstr("error[vm_manager::image::registry_auth]")) << "only ghcr.io gets the token";
+  auto own_first = pull_as_ghcr({{"GITHUB_TOKEN", "ghp_test_token"}, {"VMCTL_REGISTRY_USERNAME", "someone"},
+                                 {"VMCTL_REGISTRY_PASSWORD", "else"}},
+                                "ghcr.io");
+  EXPECT_THAT(own_first.err, HasSubstr("error[vm_manager::image::registry_auth]")) << "registry credentials come first";
+  expect_nothing_cached();
+
+  auto pulled = pull_as_ghcr({{"GITHUB_TOKEN", "ghp_test_token"}}, "ghcr.io");
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.out << pulled.err;
+  EXPECT_THAT(pulled.out, HasSubstr("Pulled oci://ghcr.io:")) << pulled.out;
+  ASSERT_EQ(cache().list().size(), 1u);
+  EXPECT_EQ(read_bytes(cache().list().front().path), registry->qcow2);
+  EXPECT_THAT(read_bytes(proxy_log_), HasSubstr("GET /token?scope=repository%3Avm%2Fbase%3Apull"));
+}
+
 TEST(OciPlatformTest, TheHostsMachineInOciNames) {
   EXPECT_EQ(oci_platform_of_machine("x86_64"), (OciPlatform{"linux", "amd64", ""}));
   EXPECT_EQ(oci_platform_of_machine("aarch64"), (OciPlatform{"linux", "arm64", ""}));

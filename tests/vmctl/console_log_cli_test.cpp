@@ -110,6 +110,43 @@ TEST_F(ConsoleLogCliTest, LogHelpDocumentsFollowAndLines) {
   std::string help = ok({"log", "--help"});
   EXPECT_NE(help.find("-f,--follow"), std::string::npos) << help;
   EXPECT_NE(help.find("-n,--lines"), std::string::npos) << help;
+  EXPECT_NE(help.find("--tail"), std::string::npos) << help;
+  EXPECT_NE(help.find("--provision"), std::string::npos) << help;
+}
+
+// provision.log is where VmManager::provision appends its steps' output,
+// in the VM's work dir; the noop VM gets one written as it would.
+TEST_F(ConsoleLogCliTest, LogProvisionShowsTheProvisionLogAndTailIsLines) {
+  ok({"create", "--name", "web", "--backend", "noop", "--start"});
+  ProcessResult never = vmctl({"log", "web", "--provision"});
+  expect_error(never, "vm_manager::provision::no_log", "VM 'web' has no provision log");
+  EXPECT_NE(never.err.find("  try: 'vmctl provision --name web'"), std::string::npos) << never.err;
+
+  write_file(work_dir("web") / "provision.log", "==> step 1\nhello\n==> step 2\ndone\n");
+  fs::path console = work_dir("web") / "console.log";
+  write_file(console, "booting\nlogin:\n");
+  set_console_log("web", console);
+  EXPECT_EQ(ok({"log", "web", "--provision"}), "==> step 1\nhello\n==> step 2\ndone\n");
+  EXPECT_EQ(ok({"log", "web", "--provision", "--tail", "2"}), "==> step 2\ndone\n");
+  EXPECT_EQ(ok({"log", "web", "--provision", "-n", "1"}), "done\n");
+  EXPECT_EQ(ok({"log", "web", "--tail", "1"}), "login:\n") << "--tail is -n for the console too";
+  EXPECT_EQ(ok({"log", "web", "--tail=1"}), "login:\n");
+  expect_error(vmctl({"log", "web", "--provision", "--console"}), "vm_manager::spec::invalid",
+               "--provision and --console");
+  ProcessResult negative = vmctl({"log", "web", "--tail", "-1"});
+  EXPECT_EQ(negative.exit_code, 2) << negative.err;
+}
+
+TEST_F(ConsoleLogCliTest, LogProvisionFollowWaitsForTheLogAndEndsWithTheVm) {
+  ok({"create", "--name", "web", "--backend", "noop", "--start"});
+  RunningProcess follow(vmctl_argv(data_.str(), {"log", "web", "--provision", "-f"}), ProcessOptions{{}, 120s});
+  using Stream = RunningProcess::Stream;
+  write_file(work_dir("web") / "provision.log", "first\n");
+  ASSERT_TRUE(follow.wait_for_output(Stream::out, "first\n")) << follow.output(Stream::err);
+  ok({"destroy", "web"});
+  ProcessResult r = follow.finish();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "first\n");
 }
 
 TEST_F(ConsoleLogCliTest, ConsoleHelpTellsHowToDetach) {

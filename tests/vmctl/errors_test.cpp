@@ -61,7 +61,7 @@ TEST_F(VmctlTest, LibraryHelpNamesNoVmctlSyntaxButTheHintDoes) {
 }
 
 TEST_F(VmctlTest, ErrorsOfVmctlItselfNameTheirFlagsAndGetNoSecondHint) {
-  ProcessResult r = vmctl({"create", "--name", "web", "--backend", "noop", "--bridge", "br0"});
+  ProcessResult r = vmctl({"create", "--name", "web", "--backend", "noop", "--network", "user", "--bridge", "br0"});
   expect_error(r, "vm_manager::spec::invalid");
   EXPECT_THAT(r.err, HasSubstr("  help: add --network tap, or drop --bridge\n"));
   EXPECT_EQ(try_line(r), "(no try line)") << r.err;
@@ -132,8 +132,23 @@ TEST_F(VmctlTest, MissingImageIsAClearError) {
 }
 
 TEST_F(VmctlTest, OptionsThatDoNotApplyAreRefused) {
-  expect_error(vmctl({"create", "--name", "web", "--backend", "noop", "--bridge", "br0"}),
+  expect_error(vmctl({"create", "--name", "web", "--backend", "noop", "--network", "user", "--bridge", "br0"}),
                "vm_manager::spec::invalid");
+  expect_error(vmctl({"create", "--name", "web", "--backend", "noop", "--network", "none", "--bridge", "br0"}),
+               "vm_manager::spec::invalid");
+  EXPECT_TRUE(list().empty());
+}
+
+// As in the first vmctl: a bridge says the network is TAP.
+TEST_F(VmctlTest, BridgeAloneMeansTapNetworking) {
+  ok({"create", "--name", "web", "--backend", "noop", "--bridge", "br0"});
+  ok({"create", "--name", "both", "--backend", "noop", "--network", "tap", "--bridge", "br0"});
+  for (const char* name : {"web", "both"}) {
+    std::ifstream record(data_ / "vms" / name / "vm.json");
+    const nlohmann::json network = nlohmann::json::parse(record).at("spec").at("network");
+    EXPECT_EQ(network.at("mode"), "tap") << network.dump();
+    EXPECT_EQ(network.at("bridge"), "br0") << network.dump();
+  }
 }
 
 // --ip and its companions: each misuse is refused with why, before anything is made.

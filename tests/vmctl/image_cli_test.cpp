@@ -28,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 std::string read_bytes(const fs::path& path) {
@@ -283,6 +284,88 @@ TEST_F(ImageCliTest, CreateFromALocalCompressedImageUsesItDecompressed) {
   ProcessResult plain = vmctl({"create", "--name", "plain", "--backend", "noop", "--image-url", disk_.string()});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(nlohmann::json::parse(ok({"list", "--json"})).size(), 1u);
+}
+
+// Any image file, cached or not, as qemu-img describes it.
+TEST_F(ImageCliTest, InspectDescribesAnyImageFile) {
+  const fs::path overlay = tmp_ / "overlay.qcow2";
+  ASSERT_EQ(run_process({"qemu-img", "create", "-q", "-f", "qcow2", "-b", disk_.string(), "-F", "qcow2",
+                         overlay.string()})
+                .exit_code,
+            0);
+  auto j = nlohmann::json::parse(ok({"inspect", overlay.string(), "--json"}));
+  EXPECT_EQ(j.at("path"), overlay.string());
+  EXPECT_EQ(j.at("format"), "qcow2");
+  EXPECT_EQ(j.at("virtual_size"), 64u << 20);
+  EXPECT_GT(j.at("actual_size").get<std::uint64_t>(), 0u);
+  EXPECT_EQ(j.at("backing_file"), disk_.string());
+  EXPECT_EQ(j.at("backing_format"), "qcow2");
+  const std::string human = ok({"inspect", overlay.string()});
+  EXPECT_THAT(human, HasSubstr("format:          qcow2\n"));
+  EXPECT_THAT(human, HasSubstr("virtual_size:    67108864\n"));
+  EXPECT_THAT(human, HasSubstr("backing_file:    " + disk_.string() + "\n"));
+
+  // A raw file, by a path relative to the current folder; no backing file.
+  ASSERT_EQ(run_process({"qemu-img", "create", "-q", "-f", "raw", (served_ / "plain.img").string(), "1M"}).exit_code, 0);
+  ProcessResult raw = vmctl({"image", "inspect", "plain.img", "--json"}, served_.string());
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  auto r = nlohmann::json::parse(raw.out);
+  EXPECT_EQ(r.at("path"), (served_ / "plain.img").string());
+  EXPECT_EQ(r.at("format"), "raw");
+  EXPECT_EQ(r.at("virtual_size"), 1u << 20);
+  EXPECT_TRUE(r.at("backing_file").is_null());
+
+  // A backing file that is gone still lets the overlay be described.
+  fs::remove(disk_);
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", overlay.string(), "--json"})).at("backing_file"), disk_.string());
+  expect_error(image({"inspect", (tmp_ / "missing.qcow2").string()}), "vm_manager::image::not_found");
+  // Neither a file nor anything cached.
+  expect_error(image({"inspect", tmp_.path().string()}), "vm_manager::image::not_found");
+}
+
+// pull --name: the name stands for the source in --image-url, VMFiles and
+// image inspect; a file of that name in the current folder still wins.
+TEST_F(ImageCliTest, PullWithANameThatCreateAndVmfilesUse) {
+  const std::string src = url("disk.qcow2");
+  ProcessResult pulled = image({"pull", src, "--name", "tiny-1.0"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  EXPECT_THAT(pulled.out, HasSubstr("Named it tiny-1.0\n"));
+  const fs::path path = cache_ / vm_manager::image::sha256_hex(src) / "image";
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", "tiny-1.0", "--json"})),
+            nlohmann::json::parse(ok({"inspect", src, "--json"})));
+
+  ProcessResult created = vmctl({"create", "--name", "web", "--backend", "noop", "--image-url", "tiny-1.0", "-q"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_THAT(read_bytes(data_ / "vms" / "web" / "vm.json"), HasSubstr("\"" + path.string() + "\""));
+
+  const fs::path project = tmp_ / "project";
+  fs::create_directories(project);
+  std::ofstream(project / "VMFile.kdl") << "vm \"fromfile\" {\n    image-url \"tiny-1.0\"\n    backend \"noop\"\n}\n";
+  ProcessResult up = vmctl({"up"}, project.string());
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  EXPECT_THAT(read_bytes(data_ / "vms" / "fromfile" / "vm.json"), HasSubstr("\"" + path.string() + "\""));
+  ProcessResult again = vmctl({"up"}, project.string());
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_THAT(again.out, Not(HasSubstr("drifted"))) << "the name resolves to the image the VM has";
+
+  // Naming again replaces; naming a name names its source.
+  ASSERT_EQ(image({"pull", url("redirect/disk.qcow2"), "--name", "tiny-1.0"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", "tiny-1.0", "--json"})).at("source"), url("redirect/disk.qcow2"));
+  ASSERT_EQ(image({"pull", "tiny-1.0", "--name", "tiny"}).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(ok({"inspect", "tiny", "--json"})).at("source"), url("redirect/disk.qcow2"));
+
+  // A file of that name in the current folder is a path, as before.
+  ASSERT_EQ(run_process({"qemu-img", "create", "-q", "-f", "qcow2", (project / "tiny").string(), "1M"}).exit_code, 0);
+  ProcessResult local = vmctl({"create", "--name", "local", "--backend", "noop", "--image-url", "tiny", "-q"},
+                              project.string());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_THAT(read_bytes(data_ / "vms" / "local" / "vm.json"), HasSubstr("\"" + (project / "tiny").string() + "\""));
+
+  ProcessResult unknown = vmctl({"create", "--name", "nope", "--backend", "noop", "--image-url", "no-such-name"});
+  expect_error(unknown, "vm_manager::image::not_found");
+  EXPECT_THAT(unknown.err, HasSubstr("no image was given this name either")) << unknown.err;
+  ProcessResult bad = image({"pull", src, "--name", "../up"});
+  EXPECT_THAT(bad.err, HasSubstr("error[vm_manager::image::bad_source]: '../up' is not a valid image name")) << bad.err;
 }
 
 TEST_F(ImageCliTest, PullDrawsAProgressBarOnATerminal) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -221,6 +222,129 @@ TEST_F(SshCliTest, WaitReportsAFailedOrUnfinishedCloudInit) {
   EXPECT_NE(hang.err.find("error[vm_manager::ssh::timeout]: cloud-init in VM 'ci-hang' did not finish within 3 s"),
             std::string::npos)
       << hang.err;
+}
+
+// The first vmctl's habits: `vmctl ssh` with no NAME in the VMFile's folder,
+// a provision without a type, `log --provision`, --user and --key, and
+// --timeout giving up on a guest whose sshd is gone.
+TEST_F(SshCliTest, HabitsOfTheFirstVmctl) {
+  const fs::path project = data_ / "project";
+  fs::create_directories(project);
+  TinyGuest guest = TinyGuest::locate();
+  std::ofstream(project / "VMFile.kdl") << "vm \"habit\" {\n"
+                                        << "    image \"" << guest.disk.string() << "\"\n"
+                                        << "    kernel \"" << guest.kernel.string() << "\"\n"
+                                        << "    initrd \"" << guest.initrd.string() << "\"\n"
+                                        << "    cmdline \"console=ttyS0 panic=-1\"\n"
+                                        << "    memory 192\n"
+                                        << "    provision { inline \"echo provisioned on $(hostname)\"; }\n"
+                                        << "}\n";
+  ProcessOptions in_project;
+  in_project.timeout = 400s;
+  in_project.cwd = project.string();
+  ProcessResult up = run_vmctl(data_.str(), {"up"}, in_project);
+  ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
+  EXPECT_NE(up.out.find("habit | provisioned on habit"), std::string::npos) << up.out;
+
+  // No NAME: the VMFile's one VM; a login shell reading its commands from stdin.
+  const fs::path commands = data_ / "commands";
+  std::ofstream(commands) << "echo \"on $(hostname) as $(id -un)\"\n";
+  ProcessOptions login = in_project;
+  login.stdin_path = commands.string();
+  ProcessResult bare = run_vmctl(data_.str(), {"ssh"}, login);
+  EXPECT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_NE(bare.out.find("on habit as vm\n"), std::string::npos) << bare.out;
+
+  std::string log = ok({"log", "habit", "--provision"});
+  EXPECT_NE(log.find("provisioned on habit"), std::string::npos) << log;
+  const std::string last = ok({"log", "habit", "--provision", "--tail", "1"});
+  EXPECT_EQ(std::count(last.begin(), last.end(), '\n'), 1) << last;
+  EXPECT_TRUE(log.ends_with(last)) << last;
+
+  // --user: root has the VM's key too (the guest's cloud-init stand-in puts it there).
+  ProcessResult root = vmctl({"ssh", "habit", "--user", "root", "--", "id", "-u"});
+  EXPECT_EQ(root.out, "0\n") << root.err;
+
+  // --key: a key the guest was told about works, one it was not is refused.
+  const fs::path granted = data_ / "granted";
+  const fs::path stranger = data_ / "stranger";
+  vm_manager::ssh::generate_key_files(granted, "granted@test");
+  vm_manager::ssh::generate_key_files(stranger, "stranger@test");
+  const std::string granted_key = vm_manager::ssh::read_public_key_file(granted.string() + ".pub").line();
+  ASSERT_EQ(vmctl({"ssh", "habit", "--", "sh", "-c", "'echo \"" + granted_key + "\" >> ~/.ssh/authorized_keys'"})
+                .exit_code,
+            0);
+  ProcessResult with_key = vmctl({"ssh", "habit", "--key", granted.string(), "--", "echo", "granted"});
+  EXPECT_EQ(with_key.exit_code, 0) << with_key.err;
+  EXPECT_EQ(with_key.out, "granted\n");
+  ProcessResult refused = vmctl({"ssh", "habit", "--key", stranger.string(), "--", "echo", "stranger"});
+  EXPECT_EQ(refused.exit_code, 255) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("Permission denied"), std::string::npos) << refused.err;
+
+  // With the guest's sshd gone, QEMU still accepts on the forwarded port but
+  // no banner ever comes: --timeout gives up, saying so.
+  vmctl({"ssh", "habit", "--", "sudo", "sh", "-c", "'kill $(cat /run/dropbear.pid)'"});
+  ProcessResult gone = vmctl({"ssh", "habit", "--timeout", "3", "--", "true"});
+  EXPECT_EQ(gone.exit_code, 1) << gone.err;
+  EXPECT_NE(gone.err.find("error[vm_manager::ssh::timeout]: no SSH server answered"), std::string::npos) << gone.err;
+}
+
+// `vmctl ssh` right after a start, without --wait: it waits for the guest's
+// sshd (up to --timeout) instead of failing while the guest boots.
+TEST_F(SshCliTest, SshWaitsForABootingGuest) {
+  auto args = create_args("early");
+  args.push_back("--start");
+  ok(args);
+  ProcessOptions options;
+  options.timeout = 300s;
+  ProcessResult r = run_vmctl(data_.str(), {"ssh", "early", "--timeout", "240", "--", "hostname"}, options);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "early\n");
+}
+
+// The recorded login's key file gone: the user name is still the VM's, and
+// the SSH agent's keys, then ~/.ssh/id_ed25519, id_ecdsa and id_rsa are tried.
+TEST_F(SshCliTest, AGoneKeyFallsBackToTheAgentAndTheUsersKeys) {
+  const fs::path key = data_ / "mine";
+  vm_manager::ssh::generate_key_files(key, "mine@test");
+  create_ready("gone", {"--ssh-key", key.string() + ".pub"});
+  const fs::path home = data_ / "home";
+  fs::create_directories(home / ".ssh");
+  fs::rename(key, home / ".ssh" / "id_ecdsa");  // any of the three names; ed25519 first is not there
+
+  const std::string no_agent = (data_ / "no-agent.sock").string();
+  auto ssh_with = [&](const std::map<std::string, std::string>& env) {
+    ProcessOptions options;
+    options.env = env;
+    return run_vmctl(data_.str(), {"ssh", "gone", "--", "echo", "in"}, options);
+  };
+  ProcessResult from_home = ssh_with({{"HOME", home.string()}, {"SSH_AUTH_SOCK", no_agent}});
+  EXPECT_EQ(from_home.exit_code, 0) << from_home.err;
+  EXPECT_EQ(from_home.out, "in\n");
+  EXPECT_NE(from_home.err.find("VM 'gone''s key " + key.string() + " is gone"), std::string::npos) << from_home.err;
+
+  // The agent alone.
+  const fs::path agent_key = data_ / "agent-key";
+  fs::rename(home / ".ssh" / "id_ecdsa", agent_key);
+  const std::string socket = (data_ / "agent.sock").string();
+  RunningProcess agent({"ssh-agent", "-D", "-a", socket}, ProcessOptions{{}, 300s});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!fs::exists(socket)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "ssh-agent never made its socket (apt-get install openssh-client)";
+    std::this_thread::sleep_for(50ms);
+  }
+  ProcessOptions add;
+  add.env = {{"SSH_AUTH_SOCK", socket}};
+  ProcessResult added = run_process({"ssh-add", agent_key.string()}, add);
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ProcessResult from_agent = ssh_with({{"HOME", home.string()}, {"SSH_AUTH_SOCK", socket}});
+  EXPECT_EQ(from_agent.exit_code, 0) << from_agent.err;
+  EXPECT_EQ(from_agent.out, "in\n");
+
+  // Neither: refused by the guest, as plain ssh would be.
+  ProcessResult neither = ssh_with({{"HOME", home.string()}, {"SSH_AUTH_SOCK", no_agent}});
+  EXPECT_EQ(neither.exit_code, 255) << neither.out << neither.err;
+  EXPECT_NE(neither.err.find("Permission denied"), std::string::npos) << neither.err;
 }
 
 TEST_F(SshCliTest, SshIntoAStoppedVmSaysToStartIt) {

@@ -312,6 +312,16 @@ TEST_F(VmFile, ImageUrlWithAPlainPathIsALocalImage) {
   EXPECT_EQ(one_vm("vm \"t\" { image-url \"disk.qcow2\"; }").image_url, (project() / "disk.qcow2").string());
 }
 
+// A bare name with no file of that name beside the VMFile is an image name
+// (vmctl image pull --name), left for the image cache to look up.
+TEST_F(VmFile, ImageUrlThatIsNoFileButANameIsAnImageName) {
+  EXPECT_EQ(one_vm("vm \"t\" { image-url \"debian-12.1_cloud\"; }").image_url, "debian-12.1_cloud");
+  // With a folder it is a path, and must exist.
+  expect_one(problems("vm \"t\" {\n    image-url \"images/debian\"\n}"), 2, 15, "does not exist");
+  // Not a name: it starts with a dot.
+  expect_one(problems("vm \"t\" {\n    image-url \".hidden\"\n}"), 2, 15, "does not exist");
+}
+
 TEST_F(VmFile, ImageUrlRejectsOtherSchemesAndBadOciReferences) {
   expect_one(problems("vm \"t\" { image-url \"ftp://example.com/a.img\"; }"), 1, 20, "unsupported image URL",
              "http://, https:// or oci://");
@@ -679,7 +689,22 @@ TEST_F(VmFile, FileProvisionNeedsSourceAndDestination) {
 TEST_F(VmFile, UnknownProvisionTypeGetsADidYouMean) {
   expect_one(problems_with("    provision \"shel\" {\n        inline \"ls\"\n    }"), 3, 15,
              "unknown provision type \"shel\"", "did you mean `shell`?");
-  expect_one(problems_with("    provision {\n        inline \"ls\"\n    }"), 3, 5, "`provision` needs a type");
+}
+
+// The first vmctl took a provision without a type as a shell step; so does this one.
+TEST_F(VmFile, AProvisionWithoutATypeIsAShellStep) {
+  touch("setup.sh", "#!/bin/sh\n");
+  vmfile::VmDefinition vm = vm_with("    provision {\n        inline \"uname -a\"\n    }\n"
+                                    "    provision {\n        script \"setup.sh\"\n    }");
+  ASSERT_EQ(vm.provisioners.size(), 2u);
+  EXPECT_EQ(std::get<provision::ShellInline>(vm.provisioners[0]).command, "uname -a");
+  EXPECT_EQ(std::get<provision::ShellScript>(vm.provisioners[1]).script, project() / "setup.sh");
+  // Checked as a shell step: a file step's nodes are not taken for one.
+  expect_one(problems_with("    provision {\n    }"), 3, 5, "provision \"shell\" needs inline or script");
+  expect_one(problems_with("    provision {\n        source \"setup.sh\"\n        inline \"ls\"\n    }"), 4, 9,
+             "unknown node `source` in provision \"shell\"", "belongs inside provision \"file\"");
+  // A type given as something else than a string is still an error.
+  expect_one(problems_with("    provision 3 {\n        inline \"ls\"\n    }"), 3, 15, "a string", "double quotes");
 }
 
 // ---- boot options ----------------------------------------------------------------------------------
