@@ -113,7 +113,9 @@ std::optional<std::string> hint_for(const vm_manager::Error& error, const ErrorC
         error.help().find(hint.contains) == std::string::npos) {
       continue;
     }
-    return fmt::format(fmt::runtime(hint.text), fmt::arg("name", context.vm_name));
+    // A VM found without being named (vmctl ssh in a VMFile's folder) is
+    // shown as the placeholder, not as an empty word.
+    return fmt::format(fmt::runtime(hint.text), fmt::arg("name", context.vm_name.empty() ? "NAME" : context.vm_name));
   }
   return std::nullopt;
 }

@@ -41,6 +41,11 @@ TEST(Hints, OneCodeGetsTheHintOfItsSituation) {
   EXPECT_THAT(hint(kvm, "start"), HasSubstr("--accel tcg"));
 }
 
+TEST(Hints, AVmFoundWithoutItsNameIsShownAsAPlaceholder) {
+  Error stopped(errc::vm_invalid_state, "VM 'web' is stopped, not running", "start the VM first");
+  EXPECT_EQ(hint(stopped, "ssh", ""), "start it with 'vmctl start NAME'");
+}
+
 TEST(Hints, OnlyAMissingPropolisAddressNamesPropolisApi) {
   Error address(errc::spec_invalid, "the propolis backend needs the address of the VM's propolis-server",
                 "give the zone's API address (IP/PREFIX)");
