@@ -58,9 +58,12 @@ std::string own_command() {
   return comm;
 }
 
-// A TCP listener on 127.0.0.1:port held by this test.
+// A TCP listener on 127.0.0.1:port held by this test. SO_REUSEADDR: the
+// port may still have connections in TIME_WAIT from a QEMU that forwarded it.
 vm_manager::os::UniqueFd listen_on(int port) {
   vm_manager::os::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int on = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
