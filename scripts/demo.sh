@@ -34,6 +34,13 @@ run validate --file "$vmfile"
 run up --file "$vmfile"          # three VMs at once: create, start, wait for SSH, provision
 run list
 run ssh web -- cat /tmp/www/index.html
+run port list web
+# The page again, from the host this time: web's `forward host=18080 guest=8000`.
+printf '\n$ curl http://127.0.0.1:18080/   # (bash /dev/tcp here, in case curl is missing)\n'
+exec 3<>/dev/tcp/127.0.0.1/18080
+printf 'GET / HTTP/1.0\r\nHost: web\r\n\r\n' >&3
+sed -n '/^\r*$/,$p' <&3 | tail -n +2   # the body, after the headers
+exec 3<&-
 run ssh db -- cat /tmp/db/README
 run ssh cache -- hostname
 echo "hello from the host" >"$data/hello.txt"
@@ -51,4 +58,4 @@ printf '\n$ vmctl resume web   # refused: web is stopped\n'
 run down --destroy --file "$vmfile"
 run list
 echo
-echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, driven through their lifecycle and removed."
+echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, served a page to the host through a published port, driven through their lifecycle and removed."

@@ -104,6 +104,14 @@ inline constexpr std::string_view image_unrecognised_raw = "vm_manager::image::u
 inline constexpr std::string_view ssh_unavailable = "vm_manager::ssh::unavailable";
 inline constexpr std::string_view seed_unavailable = "vm_manager::cloudinit::unavailable";
 inline constexpr std::string_view image_unavailable = "vm_manager::image::unavailable";
+// Published ports (VmSpec::port_forwards): a forward that is malformed or
+// clashes with another of the VM's; a host port something else holds; a VM
+// or backend that cannot forward ports (only user networking can); a forward
+// to remove that the VM does not have.
+inline constexpr std::string_view port_invalid = "vm_manager::port::invalid";
+inline constexpr std::string_view port_in_use = "vm_manager::port::in_use";
+inline constexpr std::string_view port_unsupported = "vm_manager::port::unsupported";
+inline constexpr std::string_view port_not_found = "vm_manager::port::not_found";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

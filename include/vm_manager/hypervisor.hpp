@@ -4,6 +4,7 @@
 #include "vm_manager/export.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "vm_manager/types.hpp"
@@ -77,6 +78,21 @@ class VM_MANAGER_API Hypervisor {
   // a stop or destroy anywhere. The store has checked the name, work dir and
   // id. The default accepts: a backend that keeps no paths has none to check.
   virtual void check_stored_paths(const VmHandle& handle);
+
+  // Published ports (VmHandle::port_forwards). Adds `forward` to the VM: at
+  // once when it runs or is suspended, and to the returned handle, which the
+  // caller saves durably, so that every later start applies it; a VM that
+  // does not run gets it at its next start. Raises port::invalid (as
+  // validate_port_forwards, with the VM's other forwards), port::unsupported
+  // (the VM's network or the backend cannot forward), port::in_use when the
+  // host port is taken, naming what holds it where the host can tell. The
+  // default raises port::unsupported.
+  virtual VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward);
+
+  // Removes the VM's forward from host_port/protocol, at once too when it
+  // runs. Raises port::not_found when it has none there. The default raises
+  // port::unsupported.
+  virtual VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol);
 
   // The live state, asked of the backend (process, QMP, zone), never cached.
   virtual VmState state(const VmHandle& handle) = 0;

@@ -255,6 +255,18 @@ class VM_MANAGER_API VmManager {
   void provision(std::string_view name, const std::vector<ProvisionStep>& steps,
                  const ProvisionOptions& options = {});
 
+  // Published ports. Adds a forward from the host to the VM's guest
+  // (Hypervisor::add_port_forward): at once when the VM runs, and to its
+  // record, durably, so that every later start applies it; a stopped or
+  // prepared VM gets it at its next start. The record's spec takes it too:
+  // it describes the VM as it now should be. Raises port::invalid,
+  // port::unsupported, port::in_use (naming what holds the host port where
+  // the host can tell).
+  VmRecord add_port_forward(std::string_view name, const PortForward& forward);
+  // Removes the VM's forward from host_port/protocol, live too when it
+  // runs. Raises port::not_found.
+  VmRecord remove_port_forward(std::string_view name, std::uint16_t host_port, PortProtocol protocol);
+
   // How to reach the VM's serial console (NoConsole for a backend without one).
   ConsoleEndpoint console_endpoint(std::string_view name);
   // Relays between the VM's serial console and in_fd/out_fd until the user
@@ -298,6 +310,10 @@ class VM_MANAGER_API VmManager {
   // suspend or resume), save for this boot.
   template <typename Act>
   VmRecord change(std::string_view name, Act act);
+  // Lock, load, `act` on the handle's port forwards, save durably with the
+  // spec's forwards matching the handle's.
+  template <typename Act>
+  VmRecord change_forwards(std::string_view name, Act act);
 
   // The image create() names, as the backend keeps it.
   std::string resolve_image(const VmSpec& spec, const CreateOptions& options);

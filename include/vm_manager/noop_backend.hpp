@@ -27,6 +27,10 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
   VmState state(const VmHandle& handle) override;
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
+  // Records the forward (nothing listens), so that flows above the backend
+  // can be tested; a destroyed VM raises vm::invalid_state.
+  VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
+  VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
 
  private:
   // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.

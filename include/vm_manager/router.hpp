@@ -45,6 +45,8 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   ConsoleHistory console_history(const VmHandle& handle) override;
   nlohmann::json describe(const VmHandle& handle) override;
+  VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
+  VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
 
  private:
   // A backend is built the first time a call needs it: most commands touch

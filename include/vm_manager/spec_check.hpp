@@ -4,7 +4,9 @@
 #include "vm_manager/export.hpp"
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "vm_manager/types.hpp"
 
@@ -30,12 +32,28 @@ VM_MANAGER_API void validate_user_data(std::string_view user_data);
 // Raises spec::invalid unless `fixed` is as validate_spec wants it (below).
 VM_MANAGER_API void validate_static_address(const StaticAddress& fixed);
 
+// Published ports. A VM's forwards, as QEMU's user networking takes them:
+// each host address a plain IPv4 address (127.0.0.1 unless asked for), host
+// and guest ports 1-65535, and no two on the same host port and protocol,
+// whatever their addresses (0.0.0.0 covers them all). Raises port::invalid;
+// port::unsupported when there are forwards and `network` is not user
+// networking (a TAP or VNIC guest has its own address on the host's
+// network; a VM without a network has nothing to forward to).
+VM_MANAGER_API void validate_port_forwards(const std::vector<PortForward>& forwards, const NetworkConfig& network);
+
+// A forward as messages and listings show it: "127.0.0.1:8080->80/tcp".
+VM_MANAGER_API std::string port_forward_text(const PortForward& forward);
+
+// Whether the forward listens only on this host (127.0.0.0/8): anything
+// else lets other machines in, which callers should tell the user.
+VM_MANAGER_API bool forward_is_loopback_only(const PortForward& forward);
+
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
 // validate_user_data raises. A network's static address must be an IPv4 or
 // IPv6 "ADDRESS/PREFIX" (prefix 1-32 or 1-128); its gateway a plain address
 // of the same version; its name servers (at most kMaxNameServers) plain
-// addresses.
+// addresses. Its port forwards as validate_port_forwards wants them.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

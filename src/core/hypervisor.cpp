@@ -21,6 +21,22 @@ std::string Hypervisor::image_reference(const VmSpec& spec) {
   return absolute.string();
 }
 
+namespace {
+
+[[noreturn]] void cannot_publish(const VmHandle& handle) {
+  throw Error(errc::port_unsupported,
+              fmt::format("the {} backend cannot publish ports (VM '{}')", handle.backend, handle.name),
+              "reach the guest at its own address on its network");
+}
+
+}  // namespace
+
+VmHandle Hypervisor::add_port_forward(const VmHandle& handle, const PortForward&) { cannot_publish(handle); }
+
+VmHandle Hypervisor::remove_port_forward(const VmHandle& handle, std::uint16_t, PortProtocol) {
+  cannot_publish(handle);
+}
+
 nlohmann::json Hypervisor::describe(const VmHandle&) { return nlohmann::json::object(); }
 
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {

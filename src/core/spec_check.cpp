@@ -140,6 +140,7 @@ void validate_spec(const VmSpec& spec) {
             fmt::format("give the disk size in gigabytes, from 1 to {}, e.g. 20", kMaxDiskGb));
   }
   validate_network(spec.network);
+  validate_port_forwards(spec.port_forwards, spec.network);
   if (spec.cloud_init) validate_cloud_init(*spec.cloud_init);
 }
 

@@ -166,6 +166,26 @@ Destroyed VmManager::destroy(std::string_view name) {
   return Destroyed::vm;
 }
 
+template <typename Act>
+VmRecord VmManager::change_forwards(std::string_view name, Act act) {
+  VmLock lock = store_.lock_existing(name);
+  VmRecord record = load(name);
+  record.handle = act(record.handle);
+  record.spec.port_forwards = record.handle.port_forwards;
+  // Durable: the forwards are what the VM is, not a fact of this boot.
+  store_.save(lock, record, Durability::durable);
+  return record;
+}
+
+VmRecord VmManager::add_port_forward(std::string_view name, const PortForward& forward) {
+  return change_forwards(name, [&](const VmHandle& h) { return hypervisor_.add_port_forward(h, forward); });
+}
+
+VmRecord VmManager::remove_port_forward(std::string_view name, std::uint16_t host_port, PortProtocol protocol) {
+  return change_forwards(name,
+                         [&](const VmHandle& h) { return hypervisor_.remove_port_forward(h, host_port, protocol); });
+}
+
 VmRecord VmManager::load(std::string_view name) const {
   VmRecord record = store_.load(name);
   hypervisor_.check_stored_paths(record.handle);

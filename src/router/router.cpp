@@ -135,4 +135,13 @@ nlohmann::json RouterHypervisor::describe(const VmHandle& handle) {
   return backend_for(handle.backend).describe(handle);
 }
 
+VmHandle RouterHypervisor::add_port_forward(const VmHandle& handle, const PortForward& forward) {
+  return backend_for(handle.backend).add_port_forward(handle, forward);
+}
+
+VmHandle RouterHypervisor::remove_port_forward(const VmHandle& handle, std::uint16_t host_port,
+                                               PortProtocol protocol) {
+  return backend_for(handle.backend).remove_port_forward(handle, host_port, protocol);
+}
+
 }  // namespace vm_manager

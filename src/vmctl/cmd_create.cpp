@@ -7,6 +7,7 @@
 #include "vm_manager/names.hpp"
 #include "vm_manager/spec_check.hpp"
 #include "vmctl/commands.hpp"
+#include "vmctl/publish.hpp"
 #include "vmctl/vm_view.hpp"
 #include "vmctl/wait_ready.hpp"
 
@@ -47,6 +48,7 @@ struct CreateFlags {
   std::string cloud_init;
   std::string hostname;
   std::string propolis_api;
+  std::vector<std::string> publish;  // [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
 };
 
 std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
@@ -149,6 +151,17 @@ std::string image_from(const CreateFlags& o) {
   return o.image_url.empty() ? o.image : o.image_url;
 }
 
+// --publish, each with its warning when other machines can reach it.
+std::vector<PortForward> forwards_from(const CreateFlags& o) {
+  std::vector<PortForward> forwards;
+  for (const std::string& text : o.publish) forwards.push_back(parse_publish(text));
+  return forwards;
+}
+
+void warn_about_reachable_ports(const VmSpec& spec) {
+  for (const PortForward& forward : spec.port_forwards) warn_if_reachable_from_outside(forward);
+}
+
 VmSpec spec_from(const CreateFlags& o) {
   VmSpec spec;
   spec.name = o.name;
@@ -170,6 +183,7 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.memory_mb = o.memory_mb;
   spec.disk_gb = o.disk_gb;
   spec.network = network_from(o);
+  spec.port_forwards = forwards_from(o);
   if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
   return spec;
 }
@@ -202,6 +216,7 @@ void run_create(Context& ctx, const CreateFlags& o) {
   }
   VmSpec spec = spec_from(o);
   validate_spec(spec);  // a bad --hostname or user-data, before a possibly long image download
+  warn_about_reachable_ports(spec);
   VmRecord record = create_and_start(ctx, spec, o);
   // The lock is released: others may use the VM while it boots.
   if (o.wait.wait) wait_until_ready(ctx, record.handle, o.wait);
@@ -254,6 +269,10 @@ void add_create_command(CLI::App& app, Context& ctx) {
                   "Private key matching --ssh-key (default: the --ssh-key path without .pub)");
   cmd->add_option("--cloud-init", o->cloud_init, "User-data file, merged with vmctl's own cloud-config");
   cmd->add_option("--hostname", o->hostname, "Guest hostname (default: the VM's name)");
+  cmd->add_option("--publish,-p", o->publish,
+                  "Publish a guest port on the host (user networking), [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]; "
+                  "HOST_IP defaults to 127.0.0.1; repeatable")
+      ->allow_extra_args(false);
   cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
   cmd->add_flag("--start", o->start, "Start the VM once created");
   cmd->add_flag("--force", o->force,

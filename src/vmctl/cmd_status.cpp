@@ -1,6 +1,10 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "vm_manager/json.hpp"
+#include "vm_manager/spec_check.hpp"
 
 #include "vmctl/commands.hpp"
 #include "vmctl/vm_view.hpp"
@@ -9,10 +13,21 @@ namespace vmctl {
 using namespace vm_manager;
 namespace {
 
+// "127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp".
+std::string forwards_line(const nlohmann::json& forwards) {
+  std::vector<std::string> texts;
+  for (const auto& forward : forwards) texts.push_back(port_forward_text(forward.get<PortForward>()));
+  return fmt::format("{:<11} {}\n", "forwards:", fmt::join(texts, ", "));
+}
+
 std::string human_status(const nlohmann::json& j) {
   std::string out;
   for (const auto& [key, value] : j.items()) {
     if (value.is_null()) continue;
+    if (key == "port_forwards") {
+      if (!value.empty()) out += forwards_line(value);
+      continue;
+    }
     out += fmt::format("{:<11} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());
   }
   return out;

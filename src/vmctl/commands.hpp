@@ -27,6 +27,7 @@ void add_down_command(CLI::App& app, Context& ctx);
 void add_reload_command(CLI::App& app, Context& ctx);
 void add_provision_command(CLI::App& app, Context& ctx);
 void add_vnc_command(CLI::App& app, Context& ctx);
+void add_port_command(CLI::App& app, Context& ctx);
 
 // The positional VM name every per-VM command takes.
 CLI::Option* add_name_argument(CLI::App& command, std::string& name);

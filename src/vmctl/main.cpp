@@ -66,12 +66,16 @@ std::string command_path(const CLI::App& app) {
 // (the positional "name" of most commands, --name of create and the VMFile ones).
 ErrorContext error_context(const CLI::App& app) {
   ErrorContext context;
-  for (const CLI::App* sub : app.get_subcommands()) {
-    context.command = sub->get_name();
+  auto name_from = [&context](const CLI::App* sub) {
     for (const char* option : {"name", "--name"}) {
       const CLI::Option* given = sub->get_option_no_throw(option);
       if (given != nullptr && given->count() > 0) context.vm_name = given->results().front();
     }
+  };
+  for (const CLI::App* sub : app.get_subcommands()) {
+    context.command = sub->get_name();
+    name_from(sub);
+    for (const CLI::App* nested : sub->get_subcommands()) name_from(nested);  // port add NAME
   }
   return context;
 }
@@ -124,6 +128,7 @@ constexpr Command kCommands[] = {
     {"validate", add_validate_command},   {"up", add_up_command},
     {"down", add_down_command},           {"reload", add_reload_command},
     {"provision", add_provision_command}, {"vnc", add_vnc_command},
+    {"port", add_port_command},
 };
 
 bool asks_for_help(int argc, char** argv) {

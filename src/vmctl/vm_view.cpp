@@ -38,7 +38,7 @@ json view_json(const VmStatus& status) {
     return json{{"name", status.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
                 {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
-                {"vnc", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
+                {"vnc", nullptr}, {"port_forwards", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
                 {"created_at", nullptr}, {"problem", text_or_null(problem)}};
   }
   const VmHandle& h = status.record->handle;
@@ -54,6 +54,7 @@ json view_json(const VmStatus& status) {
               {"ssh_user", text_or_null(h.ssh_user)},
               {"pid", fact_or_null(status.details, "pid")},
               {"vnc", fact_or_null(status.details, "vnc")},
+              {"port_forwards", h.port_forwards},
               {"work_dir", text_or_null(h.work_dir)},
               {"id", h.id},
               {"created_at", text_or_null(status.record->created_at)},

@@ -1,11 +1,13 @@
 #include "vmfile/apply.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <atomic>
 #include <thread>
 
 #include "vm_manager/error.hpp"
+#include "vm_manager/spec_check.hpp"
 
 namespace vm_manager::vmfile {
 namespace fs = std::filesystem;
@@ -49,6 +51,12 @@ std::string network_text(const NetworkConfig& network) {
   if (auto* tap = std::get_if<TapNetwork>(&network)) return "tap bridge=" + tap->bridge + ip;
   if (auto* vnic = std::get_if<VnicNetwork>(&network)) return "vnic " + vnic->name + ip;
   return std::string(network_mode(network));
+}
+
+std::string forwards_text(const std::vector<PortForward>& forwards) {
+  std::vector<std::string> texts;
+  for (const PortForward& forward : forwards) texts.push_back(port_forward_text(forward));
+  return fmt::format("{}", fmt::join(texts, ", "));
 }
 
 std::string disk_text(const std::optional<std::uint64_t>& disk_gb) {
@@ -153,6 +161,10 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
   }
   if (created_from.network != wanted.network) {
     drift.push_back(fmt::format("network {} -> {}", network_text(created_from.network), network_text(wanted.network)));
+  }
+  if (created_from.port_forwards != wanted.port_forwards) {
+    drift.push_back(fmt::format("forwards [{}] -> [{}]", forwards_text(created_from.port_forwards),
+                                forwards_text(wanted.port_forwards)));
   }
   return drift;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "provision/provisioner.hpp"
 #include "vm_manager/types.hpp"
@@ -31,6 +32,12 @@ VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx);
 // `network "user" | "tap" | "vnic" | "none"`, bridge or VNIC name as a
 // property or a child.
 std::optional<NetworkConfig> read_network(const kdl::Node& node, ReadContext& ctx);
+
+// `forward host=8080 guest=80 protocol="udp" address="…"` (vmfile_forward.cpp).
+std::optional<PortForward> read_forward(const kdl::Node& node, ReadContext& ctx);
+// The VM's forwards together with its network (validate_port_forwards),
+// reported at the forward concerned; `at` holds where each forward was.
+void check_forwards(const VmDefinition& def, const std::vector<kdl::Position>& at, Problems& problems);
 
 // What the `cloud-init` and `ssh` blocks say, gathered before being
 // combined into spec.ssh: the public key comes from one block and the

@@ -51,6 +51,7 @@ struct VmDraft {
   VmDefinition def;
   AccessDraft access;
   std::optional<kdl::Position> image_at, image_url_at, image_sha256_at, kernel_at, initrd_at, cmdline_at;
+  std::vector<kdl::Position> forwards_at;  // one per spec.port_forwards
 };
 
 std::optional<std::string> read_name(const kdl::Node& node, Problems& problems) {
@@ -234,6 +235,14 @@ std::vector<ChildRule> vm_rules(ReadContext& ctx, VmDraft& draft) {
   rules.push_back({"network", [&draft = draft, &ctx = ctx](const kdl::Node& n) {
                      if (auto network = read_network(n, ctx)) draft.def.spec.network = *network;
                    }});
+  rules.push_back({"forward",
+                   [&draft = draft, &ctx = ctx](const kdl::Node& n) {
+                     if (auto forward = read_forward(n, ctx)) {
+                       draft.def.spec.port_forwards.push_back(*forward);
+                       draft.forwards_at.push_back(n.position);
+                     }
+                   },
+                   true});
   rules.push_back(
       {"cloud-init", [&draft = draft, &ctx = ctx](const kdl::Node& n) { read_cloud_init(n, ctx, draft.access); }});
   rules.push_back({"ssh", [&draft = draft, &ctx = ctx](const kdl::Node& n) { read_ssh(n, ctx, draft.access); }});
@@ -286,6 +295,7 @@ VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
   check_image_given_once(node, draft, ctx.problems);
   check_sha256_has_url(draft, ctx.problems);
   check_kernel_boot(draft, ctx.problems);
+  check_forwards(draft.def, draft.forwards_at, ctx.problems);
   draft.def.spec.cloud_init = draft.access.cloud_init;
   draft.def.spec.ssh = finish_ssh(draft.access, ctx);
   return std::move(draft.def);

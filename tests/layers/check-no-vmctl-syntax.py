@@ -16,7 +16,7 @@ import re
 import sys
 
 COMMANDS = ("create|start|stop|suspend|resume|destroy|list|status|console|log|image|ssh|ssh-config|cp|"
-            "validate|up|down|reload|provision")
+            "validate|up|down|reload|provision|port")
 FORBIDDEN = re.compile(r"'vmctl |\bvmctl (?:" + COMMANDS + r")\b| --[A-Za-z]")
 MARKER = "not-vmctl-syntax:"
 

@@ -207,6 +207,45 @@ TEST_F(ManagerTest, RestartStartsAStoppedVmAndCyclesARunningOne) {
   EXPECT_EQ(error_from([&] { manager_.restart("missing", 1s); }).code(), errc::vm_not_found);
 }
 
+TEST_F(ManagerTest, PortForwardsAreAddedAndRemovedDurablyInHandleAndSpec) {
+  VmSpec spec = noop("web");
+  spec.port_forwards = {PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp}};
+  EXPECT_EQ(manager_.create(spec).handle.port_forwards, spec.port_forwards);
+  manager_.start("web");
+  const PortForward dns{"0.0.0.0", 5353, 53, PortProtocol::udp};
+  VmRecord added = manager_.add_port_forward("web", dns);
+  EXPECT_THAT(added.handle.port_forwards, ElementsAre(spec.port_forwards[0], dns));
+  EXPECT_EQ(added.spec.port_forwards, added.handle.port_forwards);
+  // Durable: in vm.json itself (run.json goes), so a host restart keeps it.
+  const fs::path vm_dir = dir_.path() / "data" / "vms" / "web";
+  EXPECT_THAT(read_bytes(vm_dir / "vm.json"), HasSubstr("5353"));
+  EXPECT_FALSE(fs::exists(vm_dir / "run.json"));
+  EXPECT_EQ(manager_.get("web").handle.port_forwards, added.handle.port_forwards);
+
+  EXPECT_EQ(error_from([&] { manager_.add_port_forward("web", PortForward{"0.0.0.0", 8080, 81}); }).code(),
+            errc::port_invalid);
+  EXPECT_EQ(error_from([&] { manager_.remove_port_forward("web", 8080, PortProtocol::udp); }).code(),
+            errc::port_not_found);
+  manager_.stop("web", 0ms);
+  VmRecord removed = manager_.remove_port_forward("web", 8080, PortProtocol::tcp);
+  EXPECT_THAT(removed.handle.port_forwards, ElementsAre(dns));
+  EXPECT_EQ(manager_.get("web").spec.port_forwards, removed.handle.port_forwards);
+  EXPECT_EQ(error_from([&] { manager_.add_port_forward("nope", dns); }).code(), errc::vm_not_found);
+}
+
+TEST_F(ManagerTest, AVmWithoutUserNetworkingPublishesNoPorts) {
+  VmSpec spec = noop("tapped");
+  spec.network = TapNetwork{"br0"};
+  manager_.create(spec);
+  Error e = error_from([&] { manager_.add_port_forward("tapped", PortForward{"127.0.0.1", 8080, 80}); });
+  EXPECT_EQ(e.code(), errc::port_unsupported);
+  EXPECT_THAT(e.message(), HasSubstr("TAP"));
+  spec.name = "tapped2";
+  spec.port_forwards = {PortForward{"127.0.0.1", 8080, 80}};
+  EXPECT_EQ(error_from([&] { manager_.create(spec); }).code(), errc::port_unsupported);
+  EXPECT_FALSE(manager_.exists("tapped2"));
+}
+
 TEST_F(ManagerTest, ListShowsEveryVmWithItsLiveStateSortedByName) {
   manager_.create(noop("b"), /*start=*/true);
   manager_.create(noop("a"));

@@ -148,6 +148,9 @@ TEST_F(VmfileCliTest, TheExampleComesUpWithoutProvisioningThenReloadsAllThree) {
   ProcessResult page = vmctl({"ssh", "web", "--", "cat", "/tmp/www/index.html"});
   EXPECT_EQ(page.out, vm_manager::os::read_file(project / "examples/demo-files/index.html").value_or("?"))
       << page.err;
+  // The same page from the host, through web's `forward host=18080 guest=8000`.
+  ProcessResult fetched = run_process({"curl", "-sS", "--max-time", "60", "http://127.0.0.1:18080/"});
+  EXPECT_EQ(fetched.out, page.out) << fetched.err;
 
   ProcessResult destroyed = here({"down", "--destroy"});
   EXPECT_EQ(destroyed.exit_code, 0) << destroyed.out << destroyed.err;

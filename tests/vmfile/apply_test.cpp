@@ -160,6 +160,20 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
   b = a;
   b.vnc = VncMode::tcp;  // fixed when the VM is made: a reload applies it
   EXPECT_EQ(vmfile::drift_between(a, b), (std::vector<std::string>{"vnc unix -> tcp"}));
+  b = a;
+  b.port_forwards = {PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp},
+                     PortForward{"0.0.0.0", 5353, 53, PortProtocol::udp}};
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"forwards [] -> [127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp]"}));
+}
+
+TEST_F(ApplyTest, AForwardAddedToTheVmIsDriftFromAVmFileWithoutIt) {
+  auto vm = definition("web");
+  vmfile::up(ctx_, vm);
+  manager_.add_port_forward("web", PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp});
+  EXPECT_EQ(vmfile::up(ctx_, vm).drift, (std::vector<std::string>{"forwards [127.0.0.1:8080->80/tcp] -> []"}));
+  vm.spec.port_forwards = {PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp}};
+  EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
 }
 
 TEST_F(ApplyTest, DownDestroyRemovesTheVm) {

@@ -532,6 +532,29 @@ TEST_F(VmFile, GatewayAndDnsNeedAnIp) {
              "which needs `ip`");
 }
 
+TEST_F(VmFile, ForwardsPublishGuestPorts) {
+  vmfile::VmDefinition vm = vm_with(
+      "    forward host=8080 guest=80\n"
+      "    forward host=5353 guest=53 protocol=\"udp\" address=\"0.0.0.0\"");
+  EXPECT_EQ(vm.spec.port_forwards,
+            (std::vector<PortForward>{PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp},
+                                      PortForward{"0.0.0.0", 5353, 53, PortProtocol::udp}}));
+  EXPECT_TRUE(vm_with("").spec.port_forwards.empty());
+}
+
+TEST_F(VmFile, ForwardMistakesAreReportedAtTheForward) {
+  expect_one(problems_with("    forward host=8080"), 3, 5, "forward needs guest=PORT", "forward host=8080 guest=80");
+  expect_one(problems_with("    forward host=8080 guest=70000"), 3, 29, "`guest` must be between 1 and 65535, not 70000");
+  expect_one(problems_with("    forward host=8080 guest=80 protocol=\"sctp\""), 3, 41, "unknown protocol \"sctp\"",
+             "\"udp\"");
+  expect_one(problems_with("    forward host=8080 guest=80 port=1"), 3, 32, "unknown property `port` on `forward`");
+  expect_one(problems_with("    forward host=8080 guest=80\n    forward host=8080 guest=81 address=\"0.0.0.0\""), 4, 5,
+             "use the same host port");
+  expect_one(problems_with("    forward host=8080 guest=80 address=\"::1\""), 3, 5, "not an IPv4 address");
+  expect_one(problems_with("    network \"tap\"\n    forward host=8080 guest=80"), 4, 5, "TAP network",
+             "user networking");
+}
+
 TEST_F(VmFile, UserAndNoneNetworkingTakeNoStaticAddress) {
   expect_one(problems_with("    network \"user\" {\n        ip \"10.0.0.5/8\"\n    }"), 4, 9,
              "network \"user\" takes no `ip`", "QEMU's own private address");

@@ -104,4 +104,20 @@ std::string NoopBackend::guest_ip(const VmHandle& handle) {
 
 ConsoleEndpoint NoopBackend::console_endpoint(const VmHandle&) { return NoConsole{}; }
 
+VmHandle NoopBackend::add_port_forward(const VmHandle& handle, const PortForward& forward) {
+  if (state(handle) == VmState::destroyed) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' no longer exists", handle.name), "create it again");
+  }
+  VmHandle changed = handle;
+  changed.port_forwards = forwards_with(handle, forward);
+  return changed;
+}
+
+VmHandle NoopBackend::remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) {
+  PortForward removed;
+  VmHandle changed = handle;
+  changed.port_forwards = forwards_without(handle, host_port, protocol, removed);
+  return changed;
+}
+
 }  // namespace vm_manager

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "backends/qemu/options.hpp"
+#include "backends/qemu/port_forwards.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 
 namespace vm_manager::qemu {
@@ -55,10 +56,13 @@ void add_disks(Args& args, const QemuVm& h) {
 void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   std::string device = "virtio-net-pci,netdev=net0,mac=" + h.mac;
   if (std::holds_alternative<UserNetwork>(h.network)) {
-    add(args, {"-netdev", fmt::format("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:22", plan.ssh_host_port),
-               "-device", device});
+    std::string netdev = fmt::format("user,id={},hostfwd=tcp:127.0.0.1:{}-:22", kNetdevId, plan.ssh_host_port);
+    // Published ports; validate_port_forwards let through only IPv4
+    // addresses and numbers, nothing QEMU's option syntax reads as a separator.
+    for (const PortForward& forward : h.port_forwards) netdev += ",hostfwd=" + hostfwd_rule(forward);
+    add(args, {"-netdev", netdev, "-device", device});
   } else if (std::holds_alternative<TapNetwork>(h.network)) {
-    add(args, {"-netdev", "tap,id=net0,ifname=" + escape_option_value(plan.tap, "TAP name") +
+    add(args, {"-netdev", fmt::format("tap,id={},ifname=", kNetdevId) + escape_option_value(plan.tap, "TAP name") +
                               ",script=no,downscript=no",
                "-device", device});
   }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 
@@ -13,6 +14,7 @@
 #include "backends/qemu/command_line.hpp"
 #include "backends/qemu/log_file.hpp"
 #include "backends/qemu/options.hpp"
+#include "backends/qemu/port_forwards.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
@@ -48,16 +50,17 @@ bool port_looks_free(std::uint16_t port) {
 // probed only when asked for: the first free one is nearly always taken.
 class SshPortCandidates {
  public:
-  SshPortCandidates(std::uint16_t preferred, const QemuConfig& config)
+  SshPortCandidates(std::uint16_t preferred, const QemuConfig& config, const std::vector<PortForward>& published)
       : first_(config.ssh_port_first),
         span_(config.ssh_port_last - config.ssh_port_first + 1u),
-        offset_((preferred - config.ssh_port_first + span_) % span_) {}
+        offset_((preferred - config.ssh_port_first + span_) % span_),
+        published_(published) {}
 
   // The next port to try, or nullopt once 0 has been given.
   std::optional<std::uint16_t> next() {
     while (tried_ < span_) {
       auto port = static_cast<std::uint16_t>(first_ + (offset_ + tried_++) % span_);
-      if (port_looks_free(port)) return port;
+      if (!is_published(port) && port_looks_free(port)) return port;
     }
     if (gave_any_) return std::nullopt;
     gave_any_ = true;
@@ -70,6 +73,14 @@ class SshPortCandidates {
   std::uint32_t offset_;
   std::uint32_t tried_ = 0;
   bool gave_any_ = false;
+  // The VM's own published TCP ports: free until this QEMU binds them.
+  const std::vector<PortForward>& published_;
+
+  bool is_published(std::uint16_t port) const {
+    return std::any_of(published_.begin(), published_.end(), [port](const PortForward& f) {
+      return f.protocol == PortProtocol::tcp && f.host_port == port;
+    });
+  }
 };
 
 std::string last_lines(const std::string& text, std::size_t max_chars = 600) {
@@ -151,7 +162,9 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   }
 
   const bool forwards_ssh = std::holds_alternative<UserNetwork>(h.network);
-  SshPortCandidates ports(h.ssh_port.value_or(config_.ssh_port_first), config_);
+  // Named here, not quoted from qemu.log after QEMU failed.
+  if (forwards_ssh) require_host_ports_free(h.port_forwards, h.name);
+  SshPortCandidates ports(h.ssh_port.value_or(config_.ssh_port_first), config_, h.port_forwards);
   std::optional<std::uint16_t> port = forwards_ssh ? ports.next() : std::uint16_t{0};
   try {
     for (;;) {
@@ -167,6 +180,8 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       os::ProcessOutput out = host_->run(spec, config_.launch_timeout);
       if (out.ok()) break;
       std::string complaint = read_log_from(qemu_log.get(), log_offset);
+      // A published port taken between the check above and QEMU's bind.
+      if (auto refused = forward_qemu_refused(h.port_forwards, complaint)) throw_port_in_use(*refused, h.name);
       if (complaint.find(kHostForwardFailure) != std::string::npos && forwards_ssh) {
         std::uint16_t taken = *port;
         if ((port = ports.next())) {

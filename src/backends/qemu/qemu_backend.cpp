@@ -9,6 +9,7 @@
 #include "backends/qemu/guest_address.hpp"
 #include "backends/qemu/machine.hpp"
 #include "backends/qemu/options.hpp"
+#include "backends/qemu/port_forwards.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
@@ -69,6 +70,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   if (spec.kernel) checked.kernel = existing_file(*spec.kernel, "kernel");
   if (spec.initrd) checked.initrd = existing_file(*spec.initrd, "initrd");
   checked.network = network_for_qemu(spec.network, config_);
+  require_host_ports_free(checked.port_forwards, spec.name);
   std::optional<Firmware> firmware;
   if (spec.uefi) firmware = find_uefi_firmware(config_.firmware_dirs);
 
@@ -238,6 +240,53 @@ std::string QemuBackend::guest_ip(const VmHandle& handle) {
 
 ConsoleEndpoint QemuBackend::console_endpoint(const VmHandle& handle) {
   return UnixSocketConsole{QemuVm(handle).console_socket};
+}
+
+VmHandle QemuBackend::add_port_forward(const VmHandle& handle, const PortForward& forward) {
+  VmHandle changed = handle;
+  changed.port_forwards = forwards_with(handle, forward);
+  std::optional<QmpClient> qmp = session_if_live(handle, "publish a port of");
+  require_host_ports_free({forward}, handle.name);
+  if (!qmp) return changed;  // applied at the next start
+  std::string reply = qmp->human_monitor_command(fmt::format("hostfwd_add {} {}", kNetdevId, hostfwd_rule(forward)));
+  // hostfwd_add answers nothing when it worked, and QEMU's error otherwise.
+  if (reply.find_first_not_of(" \r\n") != std::string::npos) {
+    if (reply.find("Could not set up host forwarding rule") != std::string::npos) {
+      throw_port_in_use(forward, handle.name);  // taken since the check
+    }
+    throw Error(errc::qmp_command_failed,
+                fmt::format("QEMU refused to publish {} for VM '{}': {}", port_forward_text(forward), handle.name,
+                            util::printable(reply)),
+                "see qemu.log in the VM's folder");
+  }
+  return changed;
+}
+
+VmHandle QemuBackend::remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) {
+  PortForward removed;
+  VmHandle changed = handle;
+  changed.port_forwards = forwards_without(handle, host_port, protocol, removed);
+  std::optional<QmpClient> qmp = session_if_live(handle, "unpublish a port of");
+  if (!qmp) return changed;
+  std::string reply = qmp->human_monitor_command(fmt::format("hostfwd_remove {} {}", kNetdevId, hostfwd_key(removed)));
+  // "host forwarding rule for … removed", or "… not found": either way the
+  // port is no longer forwarded; anything else is a rule QEMU did not read.
+  if (reply.find("removed") == std::string::npos && reply.find("not found") == std::string::npos) {
+    throw Error(errc::qmp_command_failed,
+                fmt::format("QEMU did not remove {} from VM '{}': {}", port_forward_text(removed), handle.name,
+                            util::printable(reply)),
+                "see qemu.log in the VM's folder");
+  }
+  return changed;
+}
+
+std::optional<QmpClient> QemuBackend::session_if_live(const VmHandle& handle, std::string_view verb) {
+  std::optional<QmpClient> qmp;
+  VmState current = state_over_qmp(handle, qmp);
+  if (current == VmState::prepared || current == VmState::stopped) return std::nullopt;
+  if ((current == VmState::running || current == VmState::suspended) && qmp) return qmp;
+  throw Error(errc::vm_invalid_state, fmt::format("cannot {} VM '{}': it is {}", verb, handle.name, to_string(current)),
+              current == VmState::destroyed ? "the VM no longer exists" : "stop the VM, then try again");
 }
 
 nlohmann::json QemuBackend::describe(const VmHandle& handle) {

@@ -40,6 +40,10 @@ class QemuBackend final : public Hypervisor {
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   // "pid" and "vnc", once it has run.
   nlohmann::json describe(const VmHandle& handle) override;
+  // hostfwd_add and hostfwd_remove over QMP while QEMU runs (or is paused);
+  // only the handle otherwise, for the next start (port_forwards.hpp).
+  VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
+  VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
@@ -56,6 +60,9 @@ class QemuBackend final : public Hypervisor {
   // the same session: a second connection and handshake cost as much as the
   // command itself.
   QmpClient connect_when(const VmHandle& handle, VmState wanted, std::string_view verb);
+  // A QMP session when QEMU runs the VM (running or suspended); nullopt when
+  // it is prepared or stopped; else raises vm::invalid_state ("cannot <verb> …").
+  std::optional<QmpClient> session_if_live(const VmHandle& handle, std::string_view verb);
 
   DataDir data_dir_;
   QemuConfig config_;

@@ -59,6 +59,7 @@ class QemuVm : private VmHandle, public QemuState {
   using VmHandle::memory_mb;
   using VmHandle::name;
   using VmHandle::network;
+  using VmHandle::port_forwards;
   using VmHandle::seed_iso_path;
   using VmHandle::ssh_host;
   using VmHandle::ssh_port;

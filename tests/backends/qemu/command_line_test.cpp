@@ -228,6 +228,17 @@ TEST(QemuCommandLine, UserNetworkWithPortZeroLetsTheHostPick) {
   EXPECT_EQ(option(value_of(args, "-netdev"), "hostfwd"), "tcp:127.0.0.1:0-:22");
 }
 
+TEST(QemuCommandLine, PublishedPortsAreHostForwardsAfterSsh) {
+  QemuVm h = handle();
+  h.port_forwards = {PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp},
+                     PortForward{"0.0.0.0", 5353, 53, PortProtocol::udp}};
+  std::vector<std::string> rules;
+  for (const auto& [key, value] : parse_options(value_of(command_line(h), "-netdev"))) {
+    if (key == "hostfwd") rules.push_back(value);
+  }
+  EXPECT_THAT(rules, ElementsAre("tcp:127.0.0.1:10042-:22", "tcp:127.0.0.1:8080-:80", "udp:0.0.0.0:5353-:53"));
+}
+
 TEST(QemuCommandLine, TapNetworkUsesTheCreatedInterfaceWithoutScripts) {
   QemuVm h = handle();
   h.network = TapNetwork{"br0"};

@@ -1,6 +1,9 @@
 // QemuBackend::start against a FakeHost, up to the launch: QEMU gets its logs
 // as file descriptors vmctl opened, and a log swapped for a symlink stops the
 // start before anything runs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -13,6 +16,8 @@
 #include "backends/qemu/decoy.hpp"
 #include "backends/qemu/fake_host.hpp"
 #include "backends/qemu/qemu_backend.hpp"
+#include "os/unique_fd.hpp"
+#include "support/error_from.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 
@@ -114,6 +119,49 @@ TEST_F(QemuLaunchTest, ASymlinkedQemuLogStopsTheStartAndItsTargetIsUntouched) {
   EXPECT_NE(e.message().find("qemu.log"), std::string::npos) << e.message();
   EXPECT_FALSE(qemu_ran());
   EXPECT_TRUE(decoy.untouched());
+}
+
+// A TCP listener on 127.0.0.1 on a port the kernel picks, held by the test.
+struct Listener {
+  Listener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(fd.get(), 1), 0);
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+  os::UniqueFd fd;
+  std::uint16_t port = 0;
+};
+
+TEST_F(QemuLaunchTest, ATakenPublishedPortStopsTheStartBeforeQemuRuns) {
+  Listener taken;
+  handle_.network = UserNetwork{};
+  handle_.port_forwards = {PortForward{"127.0.0.1", taken.port, 80, PortProtocol::tcp}};
+  Error e = start_error();
+  EXPECT_EQ(e.code(), errc::port_in_use) << e.message();
+  EXPECT_NE(e.message().find(std::to_string(taken.port) + "/tcp is in use by"), std::string::npos) << e.message();
+  EXPECT_FALSE(qemu_ran());
+}
+
+TEST_F(QemuLaunchTest, AForwardAddedToAVmThatDoesNotRunIsOnlyRecorded) {
+  handle_.network = UserNetwork{};
+  const PortForward web{"127.0.0.1", 18080, 80, PortProtocol::tcp};
+  VmHandle added = backend_.add_port_forward(handle_.handle(), web);
+  EXPECT_EQ(added.port_forwards, std::vector<PortForward>{web});
+  EXPECT_TRUE(host_->runs().empty()) << "nothing runs for a prepared VM";
+  EXPECT_TRUE(backend_.remove_port_forward(added, 18080, PortProtocol::tcp).port_forwards.empty());
+
+  Listener taken;
+  Error e = vmctl::test::error_from(
+      [&] { backend_.add_port_forward(handle_.handle(), PortForward{"127.0.0.1", taken.port, 80}); });
+  EXPECT_EQ(e.code(), errc::port_in_use) << e.message();
+  handle_.network = NoNetwork{};
+  EXPECT_EQ(vmctl::test::error_from([&] { backend_.add_port_forward(handle_.handle(), web); }).code(),
+            errc::port_unsupported);
 }
 
 }  // namespace
