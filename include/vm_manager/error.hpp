@@ -66,6 +66,13 @@ inline constexpr std::string_view ssh_host_key_mismatch = "vm_manager::ssh::host
 inline constexpr std::string_view ssh_exec_failed = "vm_manager::ssh::exec_failed";
 inline constexpr std::string_view ssh_sftp_failed = "vm_manager::ssh::sftp_failed";
 inline constexpr std::string_view ssh_not_configured = "vm_manager::ssh::not_configured";
+// Copying a folder tree (vmctl cp -r): the source is no folder; an entry
+// the guest lists has a name that is no single path component ("..", "a/b");
+// the destination holds something of another kind where an entry goes (a
+// file where a folder goes, a folder where a file or symlink goes).
+inline constexpr std::string_view cp_not_a_folder = "vm_manager::cp::not_a_folder";
+inline constexpr std::string_view cp_unsafe_name = "vm_manager::cp::unsafe_name";
+inline constexpr std::string_view cp_in_the_way = "vm_manager::cp::in_the_way";
 inline constexpr std::string_view provision_failed = "vm_manager::provision::failed";
 inline constexpr std::string_view vmfile_syntax = "vm_manager::vmfile::syntax";
 inline constexpr std::string_view vmfile_invalid = "vm_manager::vmfile::invalid";
