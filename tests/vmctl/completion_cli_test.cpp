@@ -111,7 +111,7 @@ class CompletionTest : public VmctlTest {
 
   // Runs bash's completion function for `line` (the cursor at its end) the
   // way bash calls it, and returns the sorted candidates.
-  std::vector<std::string> bash_complete(const std::string& line) {
+  std::vector<std::string> bash_complete(const std::string& line, const ProcessOptions& options = {}) {
     const std::string program = R"sh(
 source "$1"
 COMP_LINE="$2"
@@ -123,7 +123,8 @@ function=$(complete -p vmctl | sed -n 's/.*-F \([^ ]*\) .*/\1/p')
 "$function" vmctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}"
 )sh";
-    ProcessResult r = run_process({"bash", "--norc", "--noprofile", "-c", program, "bash", bash_script_.string(), line});
+    ProcessResult r = run_process({"bash", "--norc", "--noprofile", "-c", program, "bash", bash_script_.string(), line},
+                                  options);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return words_of(r.out);
   }
@@ -192,10 +193,21 @@ TEST_F(CompletionTest, BashCompletesCommandsOptionsAndVmNames) {
 
 TEST_F(CompletionTest, NamesComeFromTheDataDirAndTheCacheQuietly) {
   EXPECT_EQ(ok({"__complete", "vms"}), "alpha\nbeta\nweb-1\n");
-  ProcessResult images = run_vmctl(data_.str(), {"__complete", "images"},
-                                   ProcessOptions{{{"VMCTL_IMAGE_CACHE", (data_ / "cache").string()}}});
-  EXPECT_EQ(images.exit_code, 0);
-  EXPECT_EQ(images.out, "");
+  ProcessOptions cache;
+  cache.env["VMCTL_IMAGE_CACHE"] = (data_ / "cache").string();
+  ProcessResult empty = run_vmctl(data_.str(), {"__complete", "images"}, cache);
+  EXPECT_EQ(empty.exit_code, 0);
+  EXPECT_EQ(empty.out, "");
+  // A compressed image is decompressed into the cache: it is then offered by its source.
+  const fs::path image = data_ / "disk.qcow2";
+  ASSERT_EQ(run_process({"qemu-img", "create", "-f", "qcow2", image.string(), "1M"}).exit_code, 0);
+  ASSERT_EQ(run_process({"gzip", image.string()}).exit_code, 0);
+  const std::string source = image.string() + ".gz";
+  ASSERT_EQ(run_vmctl(data_.str(), {"image", "pull", source}, cache).exit_code, 0);
+  EXPECT_EQ(run_vmctl(data_.str(), {"__complete", "images"}, cache).out, source + "\n");
+  fs::remove(source);  // only the cache can offer it now
+  const std::string vmctl = std::string(VMCTL_BINARY) + " --data-dir " + data_.str();
+  EXPECT_EQ(bash_complete(vmctl + " image inspect " + data_.str() + "/di", cache), (std::vector<std::string>{source}));
   // A data dir that cannot be used offers nothing, and says nothing.
   ProcessResult nowhere = run_vmctl((data_ / "a-file").string(), {"__complete", "vms"});
   std::ofstream(data_ / "a-file") << "x";
