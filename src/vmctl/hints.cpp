@@ -70,6 +70,7 @@ constexpr std::array kHints{
     Hint{errc::spec_invalid, "", "not a kernel", "drop --kernel, --initrd and --append"},
     Hint{errc::spec_invalid, "", "address of the VM's propolis-server", "pass --propolis-api IP/PREFIX"},
     Hint{errc::image_unrecognised_raw, "", "", "pass another --image, or add --force to use this one as it is"},
+    Hint{errc::cp_not_a_folder, "cp", "", "copy a single file without -r"},
     Hint{errc::ssh_not_configured, "", "", "'vmctl destroy {name}', then create it with --ssh-user (and --ssh-key)"},
     Hint{errc::ssh_timeout, "", "cloud-init", "raise --wait-timeout, or look inside with 'vmctl ssh {name}'"},
     Hint{errc::ssh_timeout, "", "", kConsole},

@@ -159,6 +159,7 @@ TEST_F(SshCliTest, CpRecursiveCopiesATreeBothWaysKeepingModesAndSymlinks) {
   EXPECT_NE(folder.err.find("add -r to copy a folder"), std::string::npos) << folder.err;
   ProcessResult file = vmctl({"cp", "-r", (tree / "secret.txt").string(), "cpr:/tmp/x"});
   EXPECT_NE(file.err.find("error[vm_manager::cp::not_a_folder]"), std::string::npos) << file.err;
+  EXPECT_NE(file.err.find("try: copy a single file without -r"), std::string::npos) << file.err;
 }
 
 TEST_F(SshCliTest, AGuestPresentingADifferentHostKeyIsRefused) {
