@@ -46,6 +46,15 @@ run ssh cache -- hostname
 echo "hello from the host" >"$data/hello.txt"
 run cp "$data/hello.txt" web:/tmp/hello.txt
 run ssh web -- cat /tmp/hello.txt
+mkdir -p "$data/site/css" "$data/site/empty"
+echo "body { color: teal }" >"$data/site/css/main.css"
+echo "<h1>from the host</h1>" >"$data/site/index.html"
+ln -s css/main.css "$data/site/style.css"
+run cp -r "$data/site" web:/tmp/site     # a folder: modes kept, symlinks copied as symlinks
+run ssh web -- ls -lR /tmp/site
+printf '\n$ vmctl completion bash | head -n 12\n'
+"$vmctl" completion bash >"$data/vmctl.bash"   # a file: no SIGPIPE under pipefail
+head -n 12 "$data/vmctl.bash"
 run up --file "$vmfile"          # nothing to do: all three run
 run suspend web
 run status web

@@ -68,6 +68,13 @@ inline constexpr std::string_view ssh_sftp_failed = "vm_manager::ssh::sftp_faile
 inline constexpr std::string_view ssh_not_configured = "vm_manager::ssh::not_configured";
 // `vmctl ssh` without a VM name, and the VMFile it looked in defines several.
 inline constexpr std::string_view ssh_which_vm = "vm_manager::ssh::which_vm";
+// Copying a folder tree (vmctl cp -r): the source is no folder; an entry
+// the guest lists has a name that is no single path component ("..", "a/b");
+// the destination holds something of another kind where an entry goes (a
+// file where a folder goes, a folder where a file or symlink goes).
+inline constexpr std::string_view cp_not_a_folder = "vm_manager::cp::not_a_folder";
+inline constexpr std::string_view cp_unsafe_name = "vm_manager::cp::unsafe_name";
+inline constexpr std::string_view cp_in_the_way = "vm_manager::cp::in_the_way";
 inline constexpr std::string_view provision_failed = "vm_manager::provision::failed";
 // A VM that was never provisioned has no provision.log to show.
 inline constexpr std::string_view provision_no_log = "vm_manager::provision::no_log";

@@ -27,6 +27,7 @@
 #include "vm_manager/backend_registry.hpp"
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/folder_copy.hpp"
 #include "vm_manager/images.hpp"
 #include "vm_manager/log.hpp"
 #include "vm_manager/progress.hpp"
@@ -242,6 +243,14 @@ class VM_MANAGER_API VmManager {
   // (missing folders of the destination are made). Raises ssh::….
   void upload(std::string_view name, const std::filesystem::path& local, const std::string& remote);
   void download(std::string_view name, const std::string& remote, const std::filesystem::path& local);
+  // SFTP copies of a folder tree into and out of the guest, as `cp -r`
+  // copies: into DST/<SRC's name> when DST is a folder already, else to DST
+  // (its missing parents made). Modes are kept; a symlink is copied as a
+  // symlink, never followed (also one pointing out of the tree); FIFOs,
+  // sockets and devices are skipped and listed in the result. Raises
+  // cp::not_a_folder, cp::in_the_way, cp::unsafe_name, ssh::….
+  FolderCopy upload_folder(std::string_view name, const std::filesystem::path& local, const std::string& remote);
+  FolderCopy download_folder(std::string_view name, const std::string& remote, const std::filesystem::path& local);
   // What an SSH client needs to log into the VM. Raises ssh::not_configured
   // when the VM was created without SSH access.
   SshAccess ssh_access(std::string_view name);

@@ -5,6 +5,7 @@
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/environment.hpp"
 #include "vm_manager/error.hpp"
+#include "vm_manager/folder_copy.hpp"
 #include "vm_manager/hypervisor.hpp"
 #include "vm_manager/images.hpp"
 #include "vm_manager/json.hpp"

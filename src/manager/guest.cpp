@@ -62,6 +62,15 @@ void VmManager::download(std::string_view name, const std::string& remote, const
   ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle)).download(remote, local);
 }
 
+FolderCopy VmManager::upload_folder(std::string_view name, const fs::path& local, const std::string& remote) {
+  return ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle)).upload_folder(local, remote);
+}
+
+FolderCopy VmManager::download_folder(std::string_view name, const std::string& remote, const fs::path& local) {
+  return ssh::Session::connect(ssh::target_for(hypervisor_, require_running(name).handle))
+      .download_folder(remote, local);
+}
+
 SshAccess VmManager::ssh_access(std::string_view name) {
   VmHandle handle = require_running(name).handle;
   ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, handle);

@@ -45,6 +45,7 @@ LibSsh load_libssh(const char* soname) {
   library.resolve("ssh_free", api.ssh_free);
   library.resolve("ssh_get_error", api.ssh_get_error);
   library.resolve("ssh_get_fd", api.ssh_get_fd);
+  library.resolve("ssh_get_openssh_version", api.ssh_get_openssh_version);
   library.resolve("ssh_get_publickey_hash", api.ssh_get_publickey_hash);
   library.resolve("ssh_get_server_publickey", api.ssh_get_server_publickey);
   library.resolve("ssh_init", api.ssh_init);
@@ -70,15 +71,24 @@ LibSsh load_libssh(const char* soname) {
   library.resolve("sftp_attributes_free", api.sftp_attributes_free);
   library.resolve("sftp_chmod", api.sftp_chmod);
   library.resolve("sftp_close", api.sftp_close);
+  library.resolve("sftp_closedir", api.sftp_closedir);
+  library.resolve("sftp_dir_eof", api.sftp_dir_eof);
+  library.resolve("sftp_extension_supported", api.sftp_extension_supported);
   library.resolve("sftp_free", api.sftp_free);
   library.resolve("sftp_fstat", api.sftp_fstat);
   library.resolve("sftp_get_error", api.sftp_get_error);
   library.resolve("sftp_init", api.sftp_init);
+  library.resolve("sftp_lstat", api.sftp_lstat);
   library.resolve("sftp_mkdir", api.sftp_mkdir);
   library.resolve("sftp_new", api.sftp_new);
   library.resolve("sftp_open", api.sftp_open);
+  library.resolve("sftp_opendir", api.sftp_opendir);
   library.resolve("sftp_read", api.sftp_read);
+  library.resolve("sftp_readdir", api.sftp_readdir);
+  library.resolve("sftp_readlink", api.sftp_readlink);
   library.resolve("sftp_stat", api.sftp_stat);
+  library.resolve("sftp_symlink", api.sftp_symlink);
+  library.resolve("sftp_unlink", api.sftp_unlink);
   library.resolve("sftp_write", api.sftp_write);
   return api;
 }

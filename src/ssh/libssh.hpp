@@ -30,6 +30,7 @@ struct LibSsh {
   decltype(&::ssh_free) ssh_free = nullptr;
   decltype(&::ssh_get_error) ssh_get_error = nullptr;
   decltype(&::ssh_get_fd) ssh_get_fd = nullptr;
+  decltype(&::ssh_get_openssh_version) ssh_get_openssh_version = nullptr;
   decltype(&::ssh_get_publickey_hash) ssh_get_publickey_hash = nullptr;
   decltype(&::ssh_get_server_publickey) ssh_get_server_publickey = nullptr;
   decltype(&::ssh_init) ssh_init = nullptr;
@@ -55,15 +56,24 @@ struct LibSsh {
   decltype(&::sftp_attributes_free) sftp_attributes_free = nullptr;
   decltype(&::sftp_chmod) sftp_chmod = nullptr;
   decltype(&::sftp_close) sftp_close = nullptr;
+  decltype(&::sftp_closedir) sftp_closedir = nullptr;
+  decltype(&::sftp_dir_eof) sftp_dir_eof = nullptr;
+  decltype(&::sftp_extension_supported) sftp_extension_supported = nullptr;
   decltype(&::sftp_free) sftp_free = nullptr;
   decltype(&::sftp_fstat) sftp_fstat = nullptr;
   decltype(&::sftp_get_error) sftp_get_error = nullptr;
   decltype(&::sftp_init) sftp_init = nullptr;
+  decltype(&::sftp_lstat) sftp_lstat = nullptr;
   decltype(&::sftp_mkdir) sftp_mkdir = nullptr;
   decltype(&::sftp_new) sftp_new = nullptr;
   decltype(&::sftp_open) sftp_open = nullptr;
+  decltype(&::sftp_opendir) sftp_opendir = nullptr;
   decltype(&::sftp_read) sftp_read = nullptr;
+  decltype(&::sftp_readdir) sftp_readdir = nullptr;
+  decltype(&::sftp_readlink) sftp_readlink = nullptr;
   decltype(&::sftp_stat) sftp_stat = nullptr;
+  decltype(&::sftp_symlink) sftp_symlink = nullptr;
+  decltype(&::sftp_unlink) sftp_unlink = nullptr;
   decltype(&::sftp_write) sftp_write = nullptr;
 };
 

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "ssh/keys.hpp"
+#include "vm_manager/folder_copy.hpp"
 
 namespace vm_manager::ssh {
 
@@ -90,6 +91,21 @@ class Session {
   // SFTP copies. Raise ssh::sftp_failed naming the path and SFTP's reason.
   void upload(const std::filesystem::path& local, const std::string& remote, const TransferOptions& options = {});
   void download(const std::string& remote, const std::filesystem::path& local, const TransferOptions& options = {});
+
+  // Folder trees, as `cp -r SRC DST` copies them: when DST is a folder
+  // already, the tree goes into DST/<SRC's name> (SRC "." fills DST itself),
+  // otherwise it becomes DST (its parents made). Files, folders and their
+  // modes are kept; a symlink is copied as a symlink with its target text as
+  // it is (also one pointing out of the tree or nowhere), never followed;
+  // FIFOs, sockets and devices are skipped and listed. SRC itself may be a
+  // symlink to a folder (the name given is followed, as cp -H does). An
+  // entry of the destination that is a symlink or a file is replaced, never
+  // written through. Raises cp::not_a_folder (SRC is no folder),
+  // cp::in_the_way (a folder where a file goes, or the reverse),
+  // cp::unsafe_name (the guest lists a name that is no single path
+  // component), ssh::sftp_failed.
+  FolderCopy upload_folder(const std::filesystem::path& local, const std::string& remote);
+  FolderCopy download_folder(const std::string& remote, const std::filesystem::path& local);
 
   const Target& target() const;
 

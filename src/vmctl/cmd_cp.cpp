@@ -1,6 +1,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
@@ -43,7 +44,13 @@ fs::path local_destination(const std::string& dst, const std::string& src) {
   return dst.back() == '/' || fs::is_directory(path) ? path / file_name_of(src) : path;
 }
 
-void run_cp(Context& ctx, const std::string& source, const std::string& destination) {
+void warn_skipped(const FolderCopy& copy) {
+  for (const std::string& entry : copy.skipped) {
+    spdlog::warn("skipped {}: not a file, folder or symlink (SFTP cannot copy it)", entry);
+  }
+}
+
+void run_cp(Context& ctx, const std::string& source, const std::string& destination, bool recursive) {
   Location from = parse_location(source);
   Location to = parse_location(destination);
   if (from.vm.empty() == to.vm.empty()) {
@@ -52,11 +59,17 @@ void run_cp(Context& ctx, const std::string& source, const std::string& destinat
                 "write NAME:/path for the VM's side and a local path for the other");
   }
   const std::string& vm = from.vm.empty() ? to.vm : from.vm;
-  if (to.vm.empty()) {
+  if (recursive) {
+    // Where the tree goes (into an existing folder, or as the destination)
+    // is decided next to the destination, as cp -r does.
+    warn_skipped(to.vm.empty() ? ctx.manager().download_folder(vm, from.path, to.path)
+                               : ctx.manager().upload_folder(vm, from.path, to.path));
+  } else if (to.vm.empty()) {
     ctx.manager().download(vm, from.path, local_destination(to.path, from.path));
   } else {
     if (!fs::is_regular_file(from.path)) {
-      throw Error(errc::spec_invalid, fmt::format("{} is not a file", from.path), "cp copies one file at a time");
+      throw Error(errc::spec_invalid, fmt::format("{} is not a file", from.path),
+                  fs::is_directory(from.path) ? "add -r to copy a folder" : "cp copies one file at a time");
     }
     ctx.manager().upload(vm, from.path, remote_destination(to.path, from.path));
   }
@@ -67,10 +80,13 @@ void run_cp(Context& ctx, const std::string& source, const std::string& destinat
 void add_cp_command(CLI::App& app, Context& ctx) {
   auto source = std::make_shared<std::string>();
   auto destination = std::make_shared<std::string>();
+  auto recursive = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("cp", "Copy a file into or out of a VM (NAME:/path names the VM's side)");
   cmd->add_option("source", *source, "Local path or NAME:/path")->required();
   cmd->add_option("destination", *destination, "Local path or NAME:/path")->required();
-  cmd->callback([&ctx, source, destination] { run_cp(ctx, *source, *destination); });
+  cmd->add_flag("-r,--recursive", *recursive,
+                "Copy a folder and everything in it, keeping modes; symlinks are copied as symlinks");
+  cmd->callback([&ctx, source, destination, recursive] { run_cp(ctx, *source, *destination, *recursive); });
 }
 
 }  // namespace vmctl

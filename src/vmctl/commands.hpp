@@ -28,8 +28,12 @@ void add_reload_command(CLI::App& app, Context& ctx);
 void add_provision_command(CLI::App& app, Context& ctx);
 void add_vnc_command(CLI::App& app, Context& ctx);
 void add_port_command(CLI::App& app, Context& ctx);
+void add_completion_command(CLI::App& app, Context& ctx);
+// The hidden `__complete vms|images` the completion scripts call.
+void add_complete_names_command(CLI::App& app, Context& ctx);
 
-// The positional VM name every per-VM command takes.
+// The positional VM name every per-VM command takes. The completion scripts
+// offer VM names for every positional called "name" (cmd_completion.cpp).
 CLI::Option* add_name_argument(CLI::App& command, std::string& name);
 
 }  // namespace vmctl

@@ -77,6 +77,7 @@ constexpr std::array kHints{
     Hint{errc::port_in_use, "", "",
          "or move the forward: 'vmctl port rm {name} PORT', then 'vmctl port add {name} OTHER:GUEST'"},
     Hint{errc::image_unrecognised_raw, "", "", "pass another --image, or add --force to use this one as it is"},
+    Hint{errc::cp_not_a_folder, "cp", "", "copy a single file without -r"},
     Hint{errc::ssh_not_configured, "", "", "'vmctl destroy {name}', then create it with --ssh-user (and --ssh-key)"},
     Hint{errc::ssh_timeout, "", "cloud-init", "raise --wait-timeout, or look inside with 'vmctl ssh {name}'"},
     Hint{errc::ssh_timeout, "", "", kConsole},

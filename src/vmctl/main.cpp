@@ -12,7 +12,7 @@
 
 #include "util/did_you_mean.hpp"
 #include "vm_manager/error.hpp"
-#include "vm_manager/version.hpp"
+#include "vmctl/command_list.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/hints.hpp"
 
@@ -112,25 +112,6 @@ bool report_unknown_command(const CLI::App& app, int argc, char** argv) {
   return true;
 }
 
-// Every command, by the name it registers, in the order --help lists them.
-struct Command {
-  std::string_view name;
-  void (*add)(CLI::App&, Context&);
-};
-constexpr Command kCommands[] = {
-    {"create", add_create_command},       {"start", add_start_command},
-    {"stop", add_stop_command},           {"suspend", add_suspend_command},
-    {"resume", add_resume_command},       {"destroy", add_destroy_command},
-    {"list", add_list_command},           {"status", add_status_command},
-    {"console", add_console_command},     {"log", add_log_command},
-    {"image", add_image_command},         {"ssh", add_ssh_command},
-    {"ssh-config", add_ssh_config_command}, {"cp", add_cp_command},
-    {"validate", add_validate_command},   {"up", add_up_command},
-    {"down", add_down_command},           {"reload", add_reload_command},
-    {"provision", add_provision_command}, {"vnc", add_vnc_command},
-    {"port", add_port_command},
-};
-
 bool asks_for_help(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -150,28 +131,20 @@ void add_commands(CLI::App& app, Context& ctx, int argc, char** argv) {
   const std::optional<std::string_view> typed = typed_command(argc, argv);
   if (!asks_for_help(argc, argv)) {
     if (!typed) return;
-    for (const Command& command : kCommands) {
+    for (const Command& command : all_commands()) {
       if (command.name == *typed) {
         command.add(app, ctx);
         return;
       }
     }
   }
-  for (const Command& command : kCommands) command.add(app, ctx);
+  for (const Command& command : all_commands()) command.add(app, ctx);
 }
 
 int run(int argc, char** argv) {
   Context ctx;
-  CLI::App app{"vmctl: create, run and control virtual machines", "vmctl"};
-  app.set_version_flag("--version", std::string("vmctl ") + VM_MANAGER_VERSION);
-  app.add_option("--data-dir", ctx.options.data_dir, "Where VMs are kept (default: $VMCTL_DATA_DIR, "
-                                                     "$XDG_DATA_HOME/vmctl or ~/.local/share/vmctl)");
-  app.add_flag("--allow-foreign-owner", ctx.options.allow_foreign_owner,
-               "Use a data dir owned by another user (as root: that user can then steer what root does there)");
-  app.add_flag("-v,--verbose", ctx.options.verbosity, "More detail; repeat for more");
-  app.add_flag("-q,--quiet", ctx.options.quiet, "Only errors");
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may also follow the command
+  std::unique_ptr<CLI::App> root = make_root_app(ctx);
+  CLI::App& app = *root;
   app.parse_complete_callback([&ctx] { configure_logging(ctx.options); });
 
   add_commands(app, ctx, argc, argv);

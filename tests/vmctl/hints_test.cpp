@@ -46,6 +46,11 @@ TEST(Hints, AVmFoundWithoutItsNameIsShownAsAPlaceholder) {
   EXPECT_EQ(hint(stopped, "ssh", ""), "start it with 'vmctl start NAME'");
 }
 
+TEST(Hints, CpRecursiveOfAFileSaysToDropTheFlag) {
+  Error e(errc::cp_not_a_folder, "/tmp/a.txt is not a folder", "name a folder to copy a tree");
+  EXPECT_EQ(hint(e, "cp"), "copy a single file without -r");
+}
+
 TEST(Hints, OnlyAMissingPropolisAddressNamesPropolisApi) {
   Error address(errc::spec_invalid, "the propolis backend needs the address of the VM's propolis-server",
                 "give the zone's API address (IP/PREFIX)");

@@ -11,6 +11,7 @@
 
 #include "os/files.hpp"
 #include "ssh/keys.hpp"
+#include "support/file_tree.hpp"
 #include "support/terminal.hpp"
 #include "vmctl/qemu_cli_fixture.hpp"
 
@@ -118,6 +119,48 @@ TEST_F(SshCliTest, CpRoundTripsAFileWithItsModeAndCreatesFolders) {
   EXPECT_NE(missing.err.find("error[vm_manager::ssh::sftp_failed]"), std::string::npos) << missing.err;
   ProcessResult neither = vmctl({"cp", local.string(), back.string()});
   EXPECT_NE(neither.err.find("error[vm_manager::spec::invalid]"), std::string::npos) << neither.err;
+}
+
+// cp -r both ways through the guest's Dropbear and OpenSSH's sftp-server
+// (whose SSH_FXP_SYMLINK takes its paths in OpenSSH's order while the
+// banner says Dropbear): nested folders, an empty one, 0700 entries and
+// symlinks inside, out of and above the tree, copied as symlinks.
+TEST_F(SshCliTest, CpRecursiveCopiesATreeBothWaysKeepingModesAndSymlinks) {
+  create_ready("cpr");
+  const fs::path tree = data_ / "tree";
+  make_sample_tree(tree);
+
+  ok({"cp", "-r", tree.string(), "cpr:/tmp/up"});
+  auto in_guest = [&](const std::string& command) {
+    ProcessResult r = vmctl({"ssh", "cpr", "--", command});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(in_guest("stat -c '%F %a' /tmp/up/secret.txt /tmp/up/private /tmp/up/empty"),
+            "regular file 700\ndirectory 700\ndirectory 755\n");
+  EXPECT_EQ(in_guest("ls -A /tmp/up/empty | wc -l"), "0\n");
+  EXPECT_EQ(in_guest("cat /tmp/up/a/b/c/deep.txt"), "deep down\n");
+  EXPECT_EQ(in_guest("for l in /tmp/up/link-out /tmp/up/link-in /tmp/up/a/link-up; do readlink $l; done"),
+            "/etc/hostname\na/b/c/deep.txt\n../../outside\n");
+  EXPECT_EQ(in_guest("stat -c %F /tmp/up/link-out /tmp/up/a/link-to-folder"), "symbolic link\nsymbolic link\n");
+
+  // Into an existing folder, under the source's name, as cp -r does.
+  ok({"cp", "-r", tree.string(), "cpr:/tmp"});
+  EXPECT_EQ(in_guest("readlink /tmp/tree/dangling"), "nowhere\n");
+
+  ok({"cp", "-r", "cpr:/tmp/up", (data_ / "back").string()});
+  EXPECT_EQ(describe_tree(data_ / "back"), describe_tree(tree));
+  fs::create_directories(data_ / "into");
+  ok({"cp", "--recursive", "cpr:/tmp/tree", (data_ / "into").string()});
+  EXPECT_EQ(describe_tree(data_ / "into" / "tree"), describe_tree(tree));
+
+  // Without -r a folder is refused with the way to copy it.
+  ProcessResult folder = vmctl({"cp", tree.string(), "cpr:/tmp/x"});
+  EXPECT_EQ(folder.exit_code, 1);
+  EXPECT_NE(folder.err.find("add -r to copy a folder"), std::string::npos) << folder.err;
+  ProcessResult file = vmctl({"cp", "-r", (tree / "secret.txt").string(), "cpr:/tmp/x"});
+  EXPECT_NE(file.err.find("error[vm_manager::cp::not_a_folder]"), std::string::npos) << file.err;
+  EXPECT_NE(file.err.find("try: copy a single file without -r"), std::string::npos) << file.err;
 }
 
 TEST_F(SshCliTest, AGuestPresentingADifferentHostKeyIsRefused) {
