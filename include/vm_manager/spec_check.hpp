@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "vm_manager/types.hpp"
 
@@ -30,12 +31,19 @@ VM_MANAGER_API void validate_user_data(std::string_view user_data);
 // Raises spec::invalid unless `fixed` is as validate_spec wants it (below).
 VM_MANAGER_API void validate_static_address(const StaticAddress& fixed);
 
+// Raises a mount::* error unless every folder's host path is an absolute
+// path to an existing folder (the library never resolves a relative one: the
+// caller knows what it is relative to) and every guest path is absolute, not
+// "/", free of whitespace and control characters (it becomes a field of the
+// guest's fstab) and used once. Reads the host's file system.
+VM_MANAGER_API void validate_shared_folders(const std::vector<SharedFolder>& folders);
+
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
 // validate_user_data raises. A network's static address must be an IPv4 or
 // IPv6 "ADDRESS/PREFIX" (prefix 1-32 or 1-128); its gateway a plain address
 // of the same version; its name servers (at most kMaxNameServers) plain
-// addresses.
+// addresses. Its shared folders as validate_shared_folders wants them.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

@@ -14,6 +14,7 @@ VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const st
   h.vcpus = spec.vcpus;
   h.memory_mb = spec.memory_mb;
   h.network = spec.network;
+  h.shared_folders = spec.shared_folders;
   return h;
 }
 
