@@ -116,8 +116,9 @@ std::vector<VirtiofsDaemon> start_virtiofsd(const QemuVm& vm, const QemuConfig& 
   validate_shared_folders(vm.shared_folders);  // still there since create?
   if (::geteuid() != 0) {
     throw Error(errc::mount_needs_root,
-                fmt::format("VM '{}' shares folders, which needs root here: QEMU 7.2's virtiofsd sandboxes itself "
-                            "in new namespaces and takes on the guest's user ids",
+                fmt::format("VM '{}' shares folders, which needs root here: QEMU 7.2's virtiofsd locks its socket "
+                            "in /var/run/virtiofsd, sandboxes itself in new namespaces and takes on the guest's "
+                            "user ids",
                             vm.name),
                 "run as root, or create the VM without shared folders");
   }
