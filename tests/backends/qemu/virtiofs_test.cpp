@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/qemu/qemu_backend.hpp"
+#include "os/files.hpp"
 #include "os/proc.hpp"
 #include "support/child.hpp"
 #include "support/process.hpp"
@@ -93,6 +95,45 @@ TEST_F(VirtiofsTest, AFolderGoneSinceCreateIsRefusedBeforeAnyDaemonStarts) {
     EXPECT_EQ(e.code(), errc::mount_host_dir_missing);
   }
   EXPECT_FALSE(fs::exists(fs::symlink_status(virtiofs_socket(vm_, 0))));
+}
+
+// The virtiofsd processes serving sockets under `dir`, from /proc.
+std::size_t virtiofsd_under(const fs::path& dir) {
+  std::size_t found = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
+    std::string cmdline = os::read_file(entry.path() / "cmdline").value_or("");
+    if (cmdline.find("virtiofsd") == 0 || cmdline.find("/virtiofsd") != std::string::npos) {
+      if (cmdline.find("--socket-path=" + dir.string()) != std::string::npos) ++found;
+    }
+  }
+  return found;
+}
+
+// QEMU failing to start takes the folders' virtiofsd with it.
+TEST_F(VirtiofsTest, AFailedQemuStartStopsTheVirtiofsdItStarted) {
+  const fs::path image = dir_ / "base.qcow2";
+  ASSERT_EQ(vmctl::test::run_process({"qemu-img", "create", "-q", "-f", "qcow2", image.string(), "16M"}).exit_code, 0);
+  QemuConfig failing;
+  failing.qemu_binary = "/bin/false";
+  fs::create_directories(dir_ / "data");
+  fs::permissions(dir_ / "data", fs::perms::owner_all, fs::perm_options::replace);
+  QemuBackend backend(DataDir(dir_ / "data"), failing, host_);
+  VmSpec spec;
+  spec.name = "failing";
+  spec.image_path = image.string();
+  spec.accel = Accel::tcg;
+  spec.network = NoNetwork{};
+  spec.shared_folders = {{(dir_ / "shared").string(), "/srv/shared", false}};
+  VmHandle prepared = backend.prepare(spec);
+  try {
+    backend.start(prepared);
+    ADD_FAILURE() << "/bin/false started a VM";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::vm_start_failed) << e.message();
+  }
+  EXPECT_EQ(virtiofsd_under(dir_ / "data"), 0u);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(virtiofs_socket(QemuVm(prepared), 0))));
+  backend.destroy(prepared);
 }
 
 // QEMU 7.2's virtiofsd needs root for its namespace sandbox and to act as
