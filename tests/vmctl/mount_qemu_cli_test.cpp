@@ -4,11 +4,13 @@
 // either side writes is seen by the other, a read-only folder refuses
 // writes, and a start whose folder has gone fails before QEMU runs, leaving
 // nothing behind. (The Debian e2e test does the same with cloud-init.)
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "os/files.hpp"
 #include "vmctl/qemu_cli_fixture.hpp"
@@ -90,6 +92,26 @@ TEST_F(MountCliTest, FoldersAreSharedBothWaysAndReadOnlyOnesRefuseWrites) {
   EXPECT_NE(restarted.err.find("error[vm_manager::mount::host_dir_missing]"), std::string::npos) << restarted.err;
   EXPECT_EQ(virtiofsd_sockets(data_.path()), std::set<std::string>{});
   EXPECT_EQ(status("box").at("state"), "stopped");
+}
+
+// A QEMU that dies (SIGKILL: no clean-up of its own) takes its virtiofsd
+// with it: each exits once its vhost-user connection closes.
+TEST_F(MountCliTest, AVirtiofsdDoesNotOutliveACrashedQemu) {
+  fs::create_directories(data_ / "shared");
+  std::vector<std::string> args = create_args("crash");
+  args.insert(args.end(), {"--mount", (data_ / "shared").string() + ":/mnt/shared", "--start"});
+  ProcessResult created = slow(args);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+  ASSERT_EQ(virtiofsd_sockets(data_.path()).size(), 1u);
+  const vm_manager::qemu::QemuVm qemu(vm_manager::VmStore(vm_manager::DataDir(data_.path())).load("crash").handle);
+  ASSERT_TRUE(qemu.pid);
+  ASSERT_EQ(::kill(static_cast<pid_t>(*qemu.pid), SIGKILL), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;  // only against a hang
+  while (!virtiofsd_sockets(data_.path()).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(virtiofsd_sockets(data_.path()), std::set<std::string>{});
+  EXPECT_EQ(status("crash").at("state"), "stopped");
 }
 
 }  // namespace
