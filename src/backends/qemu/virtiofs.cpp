@@ -52,11 +52,22 @@ os::IdentityCheck serves(fs::path binary, fs::path socket) {
   };
 }
 
+// virtiofsd splits -o at commas (libfuse's option parser), where a
+// backslash escapes the next character.
+std::string fuse_option_value(const std::string& value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == ',' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
 std::vector<std::string> virtiofsd_argv(const QemuConfig& config, const fs::path& socket, const SharedFolder& folder) {
   // sandbox=namespace (the default, named for the reader): its own mount,
   // pid and net namespaces, pivot_root into the folder, so a guest cannot
   // reach anything outside it, symlinks included.
-  return {config.virtiofsd.string(), "--socket-path=" + socket.string(), "-o", "source=" + folder.host_path,
+  return {config.virtiofsd.string(), "--socket-path=" + socket.string(), "-o", "source=" + fuse_option_value(folder.host_path),
           "-o", "sandbox=namespace", "-o", "cache=auto"};
 }
 

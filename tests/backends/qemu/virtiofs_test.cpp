@@ -29,11 +29,12 @@ class VirtiofsTest : public ::testing::Test {
         << config_.virtiofsd << " is missing: install Debian's qemu-system-common (make deps)";
     fs::create_directories(dir_ / "vm");
     fs::create_directories(dir_ / "shared");
+    fs::create_directories(dir_ / "comma,and\\backslash");
     vm_.name = "fs";
     vm_.work_dir = (dir_ / "vm").string();
     vm_.qmp_socket = (dir_ / "vm" / "qmp.sock").string();
     vm_.shared_folders = {{(dir_ / "shared").string(), "/srv/shared", false},
-                          {(dir_ / "shared").string(), "/srv/again", true}};
+                          {(dir_ / "comma,and\\backslash").string(), "/srv/again", true}};
   }
 
   static bool is_socket(const fs::path& path) {
