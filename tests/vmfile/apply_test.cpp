@@ -160,6 +160,10 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
   b = a;
   b.vnc = VncMode::tcp;  // fixed when the VM is made: a reload applies it
   EXPECT_EQ(vmfile::drift_between(a, b), (std::vector<std::string>{"vnc unix -> tcp"}));
+  b = a;
+  b.shared_folders = {{"/home/me/src", "/srv/src", false}, {"/home/me/data", "/srv/data", true}};
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"mounts none -> /home/me/src:/srv/src, /home/me/data:/srv/data:ro"}));
 }
 
 TEST_F(ApplyTest, DownDestroyRemovesTheVm) {
