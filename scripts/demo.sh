@@ -29,6 +29,10 @@ echo "== building the tiny guest (cached after the first run)"
 # examples/VMFile.kdl names it by this path.
 "$root/tests/guest/build-tiny-guest.sh" "$root/build/guest-cache"
 
+# The db VM's shared folder (examples/VMFile.kdl: mount "../build/demo-shared").
+mkdir -p "$root/build/demo-shared"
+rm -f "$root/build/demo-shared/from-host.txt"
+
 echo "== vmctl demo: real VMs on QEMU (accel: $VMCTL_ACCEL), data dir $data"
 run validate --file "$vmfile"
 run up --file "$vmfile"          # three VMs at once: create, start, wait for SSH, provision
@@ -43,6 +47,8 @@ sed -n '/^\r*$/,$p' <&3 | tail -n +2   # the body, after the headers
 exec 3<&-
 run ssh db -- cat /tmp/db/README
 run ssh cache -- hostname
+echo "written on the host at $(date -u +%H:%M:%S)" >"$root/build/demo-shared/from-host.txt"
+run ssh db -- cat /srv/shared/from-host.txt   # a shared folder (virtiofs), read in the guest
 echo "hello from the host" >"$data/hello.txt"
 run cp "$data/hello.txt" web:/tmp/hello.txt
 run ssh web -- cat /tmp/hello.txt

@@ -119,6 +119,17 @@ inline constexpr std::string_view port_invalid = "vm_manager::port::invalid";
 inline constexpr std::string_view port_in_use = "vm_manager::port::in_use";
 inline constexpr std::string_view port_unsupported = "vm_manager::port::unsupported";
 inline constexpr std::string_view port_not_found = "vm_manager::port::not_found";
+// Shared folders (VmSpec::shared_folders). A host path that is missing, not
+// a folder or not absolute; a guest path that is not absolute, is "/", holds
+// whitespace or control characters, or is given twice.
+inline constexpr std::string_view mount_host_dir_missing = "vm_manager::mount::host_dir_missing";
+inline constexpr std::string_view mount_not_a_directory = "vm_manager::mount::not_a_directory";
+inline constexpr std::string_view mount_invalid_path = "vm_manager::mount::invalid_path";
+// virtiofsd (which serves a folder to the guest) is not installed, cannot run
+// as this user, or failed to start.
+inline constexpr std::string_view mount_virtiofsd_unavailable = "vm_manager::mount::virtiofsd_unavailable";
+inline constexpr std::string_view mount_needs_root = "vm_manager::mount::needs_root";
+inline constexpr std::string_view mount_virtiofsd_failed = "vm_manager::mount::virtiofsd_failed";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

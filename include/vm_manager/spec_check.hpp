@@ -48,12 +48,20 @@ VM_MANAGER_API std::string port_forward_text(const PortForward& forward);
 // else lets other machines in, which callers should tell the user.
 VM_MANAGER_API bool forward_is_loopback_only(const PortForward& forward);
 
+// Raises a mount::* error unless every folder's host path is an absolute
+// path to an existing folder (the library never resolves a relative one: the
+// caller knows what it is relative to) and every guest path is absolute, not
+// "/", free of whitespace and control characters (it becomes a field of the
+// guest's fstab) and used once. Reads the host's file system.
+VM_MANAGER_API void validate_shared_folders(const std::vector<SharedFolder>& folders);
+
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
 // validate_user_data raises. A network's static address must be an IPv4 or
 // IPv6 "ADDRESS/PREFIX" (prefix 1-32 or 1-128); its gateway a plain address
 // of the same version; its name servers (at most kMaxNameServers) plain
-// addresses. Its port forwards as validate_port_forwards wants them.
+// addresses. Its port forwards as validate_port_forwards wants them, its
+// shared folders as validate_shared_folders wants them.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

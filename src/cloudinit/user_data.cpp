@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cloudinit/mounts.hpp"
 #include "ssh/keys.hpp"
 #include "vm_manager/error.hpp"
 
@@ -80,6 +81,7 @@ std::string make_user_data(const UserDataOptions& options) {
   if (!options.hostname.empty()) {
     out << YAML::Key << "hostname" << YAML::Value << YAML::DoubleQuoted << options.hostname;
   }
+  emit_mounts(out, options.mounts);
   out << YAML::EndMap;
   if (!out.good()) {
     throw Error(errc::cloudinit_invalid_user_data, fmt::format("cannot write cloud-init user-data: {}", out.GetLastError()),

@@ -5,6 +5,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "vm_manager/types.hpp"
 
 namespace vm_manager::cloudinit {
 
@@ -14,6 +17,7 @@ struct UserDataOptions {
   std::string host_private_key;  // OpenSSH format, "-----BEGIN OPENSSH PRIVATE KEY-----…"
   std::string host_public_key;   // "ssh-ed25519 AAAA… comment"
   std::string hostname;          // optional; empty leaves it out
+  std::vector<SharedFolder> mounts;  // shared folders to mount (mounts.hpp)
 };
 
 // Raises cloudinit::invalid_user unless `user` matches [a-z_][a-z0-9_-]{0,31}.
@@ -26,6 +30,7 @@ void validate_user_name(std::string_view user);
 //   ssh_pwauth: false
 //   ssh_keys: {ed25519_private: |, ed25519_public: host key}
 //   hostname: … (when given)
+//   mounts: [[tag, guest path, virtiofs, options, "0", "0"], …] (when given)
 // Raises cloudinit::invalid_user for a bad user name, ssh::bad_key for a
 // bad public key and cloudinit::invalid_user_data for a malformed private key.
 std::string make_user_data(const UserDataOptions& options);

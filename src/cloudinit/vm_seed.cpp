@@ -1,6 +1,7 @@
 #include "cloudinit/vm_seed.hpp"
 
 #include "cloudinit/mime.hpp"
+#include "cloudinit/mounts.hpp"
 #include "cloudinit/network_config.hpp"
 #include "cloudinit/user_data.hpp"
 #include "ssh/keys.hpp"
@@ -27,7 +28,10 @@ LoginKey login_key_for(const SshConfig& ssh, const fs::path& work_dir, std::stri
 
 std::string user_data_for(const VmSpec& spec, VmSeed& seed, const fs::path& work_dir) {
   std::string users_own = spec.cloud_init ? spec.cloud_init->user_data : std::string();
-  if (!spec.ssh) return users_own;
+  if (!spec.ssh) {
+    if (spec.shared_folders.empty()) return users_own;
+    return combine_user_data(make_mounts_user_data(spec.shared_folders), users_own);
+  }
   validate_user_name(spec.ssh->user);
   LoginKey login = login_key_for(*spec.ssh, work_dir, spec.name);
   ssh::KeyPair host = ssh::generate_key_files(work_dir / "ssh_host_ed25519_key", "vmctl-host-" + spec.name);
@@ -44,6 +48,7 @@ std::string user_data_for(const VmSpec& spec, VmSeed& seed, const fs::path& work
   options.host_public_key = host.public_key.line();
   const bool named = spec.cloud_init && !spec.cloud_init->hostname.empty();
   options.hostname = named ? spec.cloud_init->hostname : spec.name;
+  options.mounts = spec.shared_folders;
   return combine_user_data(make_user_data(options), users_own);
 }
 
@@ -54,7 +59,7 @@ std::string host_key_alias(std::string_view vm_name) { return "vmctl-" + std::st
 std::optional<VmSeed> make_vm_seed(const VmSpec& spec, const fs::path& work_dir, std::string_view instance_id,
                                    std::string_view nic_mac) {
   const StaticAddress* fixed = static_address(spec.network);
-  if (!spec.cloud_init && !spec.ssh && fixed == nullptr) return std::nullopt;
+  if (!spec.cloud_init && !spec.ssh && fixed == nullptr && spec.shared_folders.empty()) return std::nullopt;
   VmSeed seed;
   seed.files.user_data = user_data_for(spec, seed, work_dir);
   const CloudInitConfig empty;

@@ -23,7 +23,8 @@ struct VmSeed {
 // The alias under which a VM's host key is filed in its known_hosts.
 std::string host_key_alias(std::string_view vm_name);
 
-// Nothing when the spec has neither cloud_init, ssh nor a static address.
+// Nothing when the spec has neither cloud_init, ssh, a static address nor
+// shared folders (whose `mounts:` go in vmctl's cloud-config, mounts.hpp).
 // With spec.ssh:
 //   - a login key pair work_dir/id_ed25519{,.pub} (0600/0644) unless
 //     spec.ssh->public_key is given;

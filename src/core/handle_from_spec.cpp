@@ -21,6 +21,7 @@ VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const st
   h.memory_mb = spec.memory_mb;
   h.network = spec.network;
   h.port_forwards = spec.port_forwards;
+  h.shared_folders = spec.shared_folders;
   return h;
 }
 

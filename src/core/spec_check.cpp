@@ -142,6 +142,7 @@ void validate_spec(const VmSpec& spec) {
   validate_network(spec.network);
   validate_port_forwards(spec.port_forwards, spec.network);
   if (spec.cloud_init) validate_cloud_init(*spec.cloud_init);
+  validate_shared_folders(spec.shared_folders);
 }
 
 }  // namespace vm_manager

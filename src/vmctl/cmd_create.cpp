@@ -8,6 +8,7 @@
 #include "vm_manager/spec_check.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/publish.hpp"
+#include "vmctl/mount_flag.hpp"
 #include "vmctl/vm_view.hpp"
 #include "vmctl/wait_ready.hpp"
 
@@ -49,6 +50,7 @@ struct CreateFlags {
   std::string hostname;
   std::string propolis_api;
   std::vector<std::string> publish;  // [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
+  std::vector<std::string> mounts;  // HOST[:GUEST][:ro]
 };
 
 std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
@@ -141,6 +143,12 @@ std::optional<CloudInitConfig> cloud_init_from(const CreateFlags& o) {
 
 // The image, for the manager to resolve: --image as the backend takes it (a
 // file, or a propolis snapshot's name), or --image-url through the cache.
+std::vector<SharedFolder> shared_folders_from(const CreateFlags& o) {
+  std::vector<SharedFolder> folders;
+  for (const std::string& mount : o.mounts) folders.push_back(parse_mount_flag(mount, fs::current_path()));
+  return folders;
+}
+
 std::string image_from(const CreateFlags& o) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
@@ -185,6 +193,7 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.network = network_from(o);
   spec.port_forwards = forwards_from(o);
   if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
+  spec.shared_folders = shared_folders_from(o);
   return spec;
 }
 
@@ -274,6 +283,8 @@ void add_create_command(CLI::App& app, Context& ctx) {
                   "HOST_IP defaults to 127.0.0.1; repeatable")
       ->allow_extra_args(false);
   cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
+  cmd->add_option("--mount", o->mounts,
+                  "Share a host folder over virtiofs: HOST[:GUEST][:ro] (GUEST defaults to HOST; repeatable)");
   cmd->add_flag("--start", o->start, "Start the VM once created");
   cmd->add_flag("--force", o->force,
                 "Use a raw image with no partition table, filesystem or boot sector (or under 512 bytes)");

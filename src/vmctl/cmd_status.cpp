@@ -6,6 +6,7 @@
 #include "vm_manager/json.hpp"
 #include "vm_manager/spec_check.hpp"
 
+#include "vm_manager/json.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/vm_view.hpp"
 
@@ -20,12 +21,26 @@ std::string forwards_line(const nlohmann::json& forwards) {
   return fmt::format("{:<11} {}\n", "forwards:", fmt::join(texts, ", "));
 }
 
+// "HOST -> GUEST, HOST -> GUEST (read-only)", from the view's JSON.
+std::string mounts_text(const nlohmann::json& mounts) {
+  std::string text;
+  for (const SharedFolder& f : mounts.get<std::vector<SharedFolder>>()) {
+    text += fmt::format("{}{} -> {}{}", text.empty() ? "" : ", ", f.host_path, f.guest_path,
+                        f.read_only ? " (read-only)" : "");
+  }
+  return text;
+}
+
 std::string human_status(const nlohmann::json& j) {
   std::string out;
   for (const auto& [key, value] : j.items()) {
     if (value.is_null()) continue;
     if (key == "port_forwards") {
       if (!value.empty()) out += forwards_line(value);
+      continue;
+    }
+    if (key == "mounts") {
+      out += fmt::format("{:<11} {}\n", "mounts:", mounts_text(value));
       continue;
     }
     out += fmt::format("{:<11} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());

@@ -48,6 +48,11 @@ constexpr std::array kHints{
     Hint{errc::backend_unsupported, "", "address of VM",
          "'vmctl destroy {name}', then create it with --ip ADDR/PREFIX (with --gateway and --dns); "
          "'vmctl console {name}' shows the guest meanwhile"},
+    Hint{errc::mount_needs_root, "", "", "run vmctl as root (sudo), or 'vmctl destroy {name}' and create it without --mount"},
+    Hint{errc::mount_host_dir_missing, "create", "", "correct the --mount path, or create the folder first"},
+    Hint{errc::mount_host_dir_missing, "", "", "create the folder again, or 'vmctl destroy {name}' and create the VM without it"},
+    Hint{errc::mount_virtiofsd_unavailable, "", "", "install it with 'apt-get install qemu-system-common', or set VMCTL_VIRTIOFSD"},
+    Hint{errc::mount_virtiofsd_failed, "", "", "'vmctl log {name}' shows the console; virtiofsd.log is in its folder"},
     // spec::invalid covers every refused create option: the message says which.
     Hint{errc::spec_invalid, "", "TAP networking needs a bridge", "pass --bridge BRIDGE with --network tap"},
     Hint{errc::spec_invalid, "", "bridge '", "pass another --bridge"},

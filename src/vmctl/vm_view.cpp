@@ -39,7 +39,7 @@ json view_json(const VmStatus& status) {
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
                 {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
                 {"vnc", nullptr}, {"port_forwards", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
-                {"created_at", nullptr}, {"problem", text_or_null(problem)}};
+                {"created_at", nullptr}, {"problem", text_or_null(problem)}, {"mounts", nullptr}};
   }
   const VmHandle& h = status.record->handle;
   return json{{"name", h.name},
@@ -58,7 +58,8 @@ json view_json(const VmStatus& status) {
               {"work_dir", text_or_null(h.work_dir)},
               {"id", h.id},
               {"created_at", text_or_null(status.record->created_at)},
-              {"problem", text_or_null(problem)}};
+              {"problem", text_or_null(problem)},
+              {"mounts", h.shared_folders.empty() ? json(nullptr) : json(h.shared_folders)}};
 }
 
 }  // namespace

@@ -45,6 +45,15 @@ VmOutcome guarded(const ApplyContext& ctx, const std::string& name, Body body) {
   return outcome;
 }
 
+std::string mounts_text(const std::vector<SharedFolder>& folders) {
+  if (folders.empty()) return "none";
+  std::string text;
+  for (const SharedFolder& f : folders) {
+    text += fmt::format("{}{}:{}{}", text.empty() ? "" : ", ", f.host_path, f.guest_path, f.read_only ? ":ro" : "");
+  }
+  return text;
+}
+
 std::string network_text(const NetworkConfig& network) {
   const StaticAddress* fixed = static_address(network);
   const std::string ip = fixed ? " ip=" + fixed->address : std::string();
@@ -165,6 +174,10 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
   if (created_from.port_forwards != wanted.port_forwards) {
     drift.push_back(fmt::format("forwards [{}] -> [{}]", forwards_text(created_from.port_forwards),
                                 forwards_text(wanted.port_forwards)));
+  }
+  if (created_from.shared_folders != wanted.shared_folders) {
+    drift.push_back(fmt::format("mounts {} -> {}", mounts_text(created_from.shared_folders),
+                                mounts_text(wanted.shared_folders)));
   }
   return drift;
 }

@@ -57,6 +57,10 @@ void read_ssh(const kdl::Node& node, ReadContext& ctx, AccessDraft& access);
 // spec.ssh: always set, because vmctl always gives a VM SSH access.
 SshConfig finish_ssh(const AccessDraft& access, ReadContext& ctx);
 
+// `mount "HOST" ["GUEST"] readonly=#true`: HOST relative to the VMFile,
+// GUEST defaulting to HOST's absolute path; checked as the library would.
+std::optional<SharedFolder> read_mount(const kdl::Node& node, ReadContext& ctx);
+
 // `provision "shell" { inline | script }` or `provision "file" { source; destination }`.
 std::optional<provision::Step> read_provision(const kdl::Node& node, ReadContext& ctx);
 

@@ -246,6 +246,11 @@ std::vector<ChildRule> vm_rules(ReadContext& ctx, VmDraft& draft) {
   rules.push_back(
       {"cloud-init", [&draft = draft, &ctx = ctx](const kdl::Node& n) { read_cloud_init(n, ctx, draft.access); }});
   rules.push_back({"ssh", [&draft = draft, &ctx = ctx](const kdl::Node& n) { read_ssh(n, ctx, draft.access); }});
+  rules.push_back({"mount",
+                   [&draft = draft, &ctx = ctx](const kdl::Node& n) {
+                     if (auto folder = read_mount(n, ctx)) draft.def.spec.shared_folders.push_back(std::move(*folder));
+                   },
+                   true});
   rules.push_back({"provision",
                    [&draft = draft, &ctx = ctx](const kdl::Node& n) {
                      if (auto step = read_provision(n, ctx)) draft.def.provisioners.push_back(std::move(*step));
@@ -283,6 +288,15 @@ void check_kernel_boot(const VmDraft& draft, Problems& problems) {
   }
 }
 
+// Each mount was checked alone; two on one guest path only show together.
+void check_mounts(const kdl::Node& node, const VmDraft& draft, Problems& problems) {
+  try {
+    validate_shared_folders(draft.def.spec.shared_folders);
+  } catch (const Error& error) {
+    problems.add(node.position, error.message(), error.help());
+  }
+}
+
 }  // namespace
 
 VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
@@ -296,6 +310,7 @@ VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
   check_sha256_has_url(draft, ctx.problems);
   check_kernel_boot(draft, ctx.problems);
   check_forwards(draft.def, draft.forwards_at, ctx.problems);
+  check_mounts(node, draft, ctx.problems);
   draft.def.spec.cloud_init = draft.access.cloud_init;
   draft.def.spec.ssh = finish_ssh(draft.access, ctx);
   return std::move(draft.def);

@@ -133,6 +133,27 @@ TEST_F(CloudInitSchema, TheUsersCloudConfigMergedAsMime) {
   expect_valid(user_data, 2);  // vmctl's part and the user's
 }
 
+// Shared folders add `mounts:` (virtiofs tags) to vmctl's own cloud-config,
+// and make one of their own when vmctl gives no SSH access.
+TEST_F(CloudInitSchema, SharedFoldersAsMounts) {
+  VmSpec spec = spec_named("shares");
+  spec.shared_folders = {{"/home/me/src", "/srv/src", false}, {"/home/me/data", "/srv/data", true}};
+  const std::string user_data = seed_user_data(spec, dir_ / "shares");
+  EXPECT_NE(user_data.find(R"(- ["vmctl:0", "/srv/src", "virtiofs", "defaults,nofail", "0", "0"])"),
+            std::string::npos)
+      << user_data;
+  EXPECT_NE(user_data.find(R"(- ["vmctl:1", "/srv/data", "virtiofs", "ro,nofail", "0", "0"])"), std::string::npos)
+      << user_data;
+  expect_valid(user_data, 1);
+
+  VmSpec bare;
+  bare.name = "bare";
+  bare.shared_folders = {{"/home/me/src", "/srv/src", false}};
+  const std::string mounts_only = seed_user_data(bare, dir_ / "bare");
+  EXPECT_NE(mounts_only.find("vmctl:0"), std::string::npos) << mounts_only;
+  expect_valid(mounts_only, 1);
+}
+
 TEST_F(CloudInitSchema, TheUsersScriptMergedAsMime) {
   VmSpec spec = spec_named("scripted");
   spec.cloud_init = CloudInitConfig{"#!/bin/sh\necho provisioning > /tmp/log\n", "", ""};

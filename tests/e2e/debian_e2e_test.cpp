@@ -3,9 +3,14 @@
 // (GRUB, no --kernel) under BIOS and under UEFI, cloud-init with generated
 // keys and the user's own user-data, `--start --wait`, `vmctl ssh`, `cp`,
 // provisioning, a guest whose host key does not match being refused, and
-// `--disk` growing the root filesystem (growpart + resizefs) as seen by df.
+// `--disk` growing the root filesystem (growpart + resizefs) as seen by df,
+// and shared folders over virtiofs (`--mount`), read-write and read-only.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "image/sha256.hpp"
@@ -178,6 +183,87 @@ TEST_F(DebianE2eTest, UnderUefiTheRootFilesystemGrowsToTheDisk) {
   EXPECT_GT(size, 7.5 * kGiB) << "df -B1 /: " << df;
   EXPECT_LT(size, 8.0 * kGiB) << "df -B1 /: " << df;
   EXPECT_EQ(source, "/dev/vda3") << "the root is the last partition of the first disk";
+}
+
+// The vhost-user sockets that virtiofsd processes serve for this data dir's
+// VMs (each folder's daemon is two processes: its sandbox runs in a child).
+std::set<std::string> virtiofsd_sockets(const fs::path& data_dir) {
+  std::set<std::string> found;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
+    std::string cmdline = vmm::os::read_file(entry.path() / "cmdline").value_or("");
+    std::istringstream args(cmdline);
+    std::vector<std::string> argv;
+    for (std::string arg; std::getline(args, arg, '\0');) argv.push_back(arg);
+    if (argv.empty() || !argv[0].ends_with("virtiofsd")) continue;
+    for (const std::string& arg : argv) {
+      if (arg.starts_with("--socket-path=" + data_dir.string())) found.insert(arg);
+    }
+  }
+  return found;
+}
+
+// Two host folders shared with a Debian guest: cloud-init mounts them (and
+// again after a restart); what the host writes the guest reads, what the
+// guest writes lands on the host as the host user's, and a read-only folder
+// refuses writes even when the guest remounts it read-write (virtiofsd's
+// own mount namespace holds it read-only, not only the guest's kernel).
+TEST_F(DebianE2eTest, SharedFoldersOverVirtiofs) {
+  fs::path shared = data_ / "shared";
+  fs::path readonly = data_ / "readonly";
+  fs::create_directories(shared);
+  fs::create_directories(readonly);
+  std::ofstream(shared / "from-host.txt") << "written on the host\n";
+  std::ofstream(readonly / "kept.txt") << "read me\n";
+
+  ProcessResult created = run({"create", "--name", "share", "--image", (kGuest / "disk.qcow2").string(), "--memory",
+                               "1024", "--vcpus", "2", "--mount", shared.string() + ":/srv/shared", "--mount",
+                               readonly.string() + ":/srv/readonly:ro", "--start", "--wait", "--wait-timeout", "900"},
+                              960s);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n" << console("share");
+  EXPECT_EQ(virtiofsd_sockets(data_.path()).size(), 2u);
+
+  EXPECT_EQ(remote("findmnt -n -r -o FSTYPE,SOURCE /srv/shared", "share"), "virtiofs vmctl:0\n");
+  EXPECT_EQ(remote("cat /srv/shared/from-host.txt", "share"), "written on the host\n");
+  // Written after the guest mounted it: no cache hides it.
+  std::ofstream(shared / "later.txt") << "after boot\n";
+  EXPECT_EQ(remote("cat /srv/shared/later.txt", "share"), "after boot\n");
+
+  // The guest's root writes; on a root host that is the host user. (The
+  // guest's other users keep their uids: QEMU 7.2's virtiofsd maps none.)
+  ASSERT_EQ(remote("sudo -n sh -c 'echo written in the guest > /srv/shared/from-guest.txt' && echo ok", "share"),
+            "ok\n");
+  EXPECT_EQ(vmm::os::read_file(shared / "from-guest.txt").value_or(""), "written in the guest\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((shared / "from-guest.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(st.st_gid, ::getegid());
+
+  EXPECT_EQ(remote("cat /srv/readonly/kept.txt", "share"), "read me\n");
+  ProcessResult refused = run({"ssh", "share", "--", "sudo -n sh -c 'echo no > /srv/readonly/new.txt'"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("Read-only file system"), std::string::npos) << refused.err;
+  ProcessResult remounted =
+      run({"ssh", "share", "--",
+           "sudo -n mount -o remount,rw /srv/readonly && sudo -n sh -c 'echo no > /srv/readonly/new.txt'"});
+  EXPECT_NE(remounted.exit_code, 0) << "a guest that remounts read-write still cannot write";
+  EXPECT_NE(remounted.err.find("Read-only file system"), std::string::npos) << remounted.err;
+  EXPECT_FALSE(fs::exists(readonly / "new.txt"));
+
+  ProcessResult status = run({"status", "share"});
+  EXPECT_NE(status.out.find(shared.string() + " -> /srv/shared"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(readonly.string() + " -> /srv/readonly (read-only)"), std::string::npos) << status.out;
+
+  // Stopped, nothing of it runs; started again, the guest's fstab (written
+  // by cloud-init once) mounts the folders again.
+  ASSERT_EQ(run({"stop", "share"}, 120s).exit_code, 0);
+  EXPECT_EQ(virtiofsd_sockets(data_.path()), std::set<std::string>{});
+  ProcessResult started = run({"start", "share", "--wait", "--wait-timeout", "900"}, 960s);
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err << "\nconsole:\n" << console("share");
+  EXPECT_EQ(remote("cat /srv/shared/from-guest.txt /srv/readonly/kept.txt", "share"),
+            "written in the guest\nread me\n");
+  ASSERT_EQ(run({"destroy", "share"}, 120s).exit_code, 0);
+  EXPECT_EQ(virtiofsd_sockets(data_.path()), std::set<std::string>{});
+  EXPECT_TRUE(fs::exists(shared / "from-guest.txt")) << "destroying the VM leaves the shared folder alone";
 }
 
 }  // namespace

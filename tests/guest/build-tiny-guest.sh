@@ -41,7 +41,7 @@ PATH=$PATH:/usr/sbin:/sbin
 
 # Kernel modules the guest loads (names as in modules.dep, '-' == '_').
 # Required ones must exist as a module or be built in (modules.builtin).
-REQUIRED_MODULES="virtio_pci virtio_blk virtio_net virtio_rng virtio_scsi sd_mod sr_mod cdrom isofs button evdev af_packet unix"
+REQUIRED_MODULES="virtio_pci virtio_blk virtio_net virtio_rng virtio_scsi sd_mod sr_mod cdrom isofs button evdev af_packet unix virtiofs"
 OPTIONAL_MODULES="virtio_console virtio_balloon virtio_input vfat nls_cp437 nls_utf8 nls_ascii nls_iso8859_1"
 
 die() { echo "build-tiny-guest: error: $*" >&2; exit 1; }

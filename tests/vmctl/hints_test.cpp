@@ -51,6 +51,18 @@ TEST(Hints, CpRecursiveOfAFileSaysToDropTheFlag) {
   EXPECT_EQ(hint(e, "cp"), "copy a single file without -r");
 }
 
+TEST(Hints, SharedFolderErrorsNameWhatToRunOrPass) {
+  Error root(errc::mount_needs_root, "VM 'web' shares folders, which needs root here: …", "run as root");
+  EXPECT_THAT(hint(root, "start"), HasSubstr("sudo"));
+  Error missing(errc::mount_host_dir_missing, "shared folder /x cannot be used: No such file or directory",
+                "create the folder on the host first, or correct its path");
+  EXPECT_THAT(hint(missing, "create"), HasSubstr("--mount"));
+  EXPECT_THAT(hint(missing, "start"), HasSubstr("vmctl destroy web"));
+  Error binary(errc::mount_virtiofsd_unavailable, "VM 'web' shares folders, but /usr/lib/qemu/virtiofsd is missing",
+               "install the Debian package qemu-system-common");
+  EXPECT_THAT(hint(binary, "start"), HasSubstr("VMCTL_VIRTIOFSD"));
+}
+
 TEST(Hints, OnlyAMissingPropolisAddressNamesPropolisApi) {
   Error address(errc::spec_invalid, "the propolis backend needs the address of the VM's propolis-server",
                 "give the zone's API address (IP/PREFIX)");

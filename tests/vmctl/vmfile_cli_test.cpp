@@ -123,6 +123,7 @@ TEST_F(VmfileCliTest, TheExampleComesUpWithoutProvisioningThenReloadsAllThree) {
   fs::create_directories(project / "build");
   fs::copy(fs::path(VMCTL_SOURCE_DIR) / "examples", project / "examples", fs::copy_options::recursive);
   fs::create_directory_symlink(TinyGuest::locate().disk.parent_path(), project / "build" / "guest-cache");
+  fs::create_directories(project / "build" / "demo-shared");  // the db VM's shared folder, as make demo makes it
   ProcessOptions in_folder;
   in_folder.cwd = (project / "examples").string();
   in_folder.timeout = 400s;

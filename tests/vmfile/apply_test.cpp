@@ -161,6 +161,10 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
   b.vnc = VncMode::tcp;  // fixed when the VM is made: a reload applies it
   EXPECT_EQ(vmfile::drift_between(a, b), (std::vector<std::string>{"vnc unix -> tcp"}));
   b = a;
+  b.shared_folders = {{"/home/me/src", "/srv/src", false}, {"/home/me/data", "/srv/data", true}};
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"mounts none -> /home/me/src:/srv/src, /home/me/data:/srv/data:ro"}));
+  b = a;
   b.port_forwards = {PortForward{"127.0.0.1", 8080, 80, PortProtocol::tcp},
                      PortForward{"0.0.0.0", 5353, 53, PortProtocol::udp}};
   EXPECT_EQ(vmfile::drift_between(a, b),

@@ -103,6 +103,7 @@ class VmFileDocs : public ::testing::Test {
       touch(project_ / file);
     }
     touch(home_ / "images/debian-12-generic-amd64.qcow2");
+    for (const fs::path& folder : {project_ / "src", project_ / "data", home_ / "notes"}) fs::create_directories(folder);
   }
 
   static void touch(const fs::path& path) {

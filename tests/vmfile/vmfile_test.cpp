@@ -1389,3 +1389,44 @@ vm "web" {
 }
 
 }  // namespace
+
+// ---- mount: shared folders ---------------------------------------------------
+
+namespace {
+
+TEST_F(VmFile, MountsAreRelativeToTheVmFileAndDefaultToTheHostPath) {
+  fs::create_directories(project() / "src");
+  fs::create_directories(project() / "data");
+  vmfile::VmDefinition vm = vm_with("    mount \"src\" \"/srv/src\"\n"
+                                    "    mount \"./data/\" readonly=#true\n");
+  ASSERT_EQ(vm.spec.shared_folders.size(), 2u);
+  EXPECT_EQ(vm.spec.shared_folders[0], (SharedFolder{(project() / "src").string(), "/srv/src", false}));
+  EXPECT_EQ(vm.spec.shared_folders[1],
+            (SharedFolder{(project() / "data").string(), (project() / "data").string(), true}));
+}
+
+TEST_F(VmFile, AMountOfAMissingFolderIsAProblemAtItsPath) {
+  expect_one(problems_with("    mount \"nowhere\" \"/srv\""), 3, 11, (project() / "nowhere").string(),
+             "create the folder");
+}
+
+TEST_F(VmFile, AMountOnARelativeGuestPathIsAProblemAtTheGuestPath) {
+  fs::create_directories(project() / "src");
+  expect_one(problems_with("    mount \"src\" \"srv\""), 3, 17, "not an absolute path", "/srv/data");
+}
+
+TEST_F(VmFile, TwoMountsOnOneGuestPathAreAProblem) {
+  fs::create_directories(project() / "a");
+  fs::create_directories(project() / "b");
+  expect_one(problems_with("    mount \"a\" \"/srv\"\n    mount \"b\" \"/srv\""), 1, 1, "two shared folders",
+             "its own guest path");
+}
+
+TEST_F(VmFile, AMountTakesOnlyReadonly) {
+  fs::create_directories(project() / "a");
+  std::vector<Problem> found = problems_with("    mount \"a\" \"/srv\" writable=#true");
+  ASSERT_EQ(found.size(), 1u) << describe(found);
+  EXPECT_NE(found[0].message.find("writable"), std::string::npos) << describe(found);
+}
+
+}  // namespace

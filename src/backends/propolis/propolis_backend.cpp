@@ -97,6 +97,10 @@ void refuse_unsupported(const VmSpec& spec) {
     invalid_spec("the propolis backend has no VNC listener to put on TCP",
                  "leave out the VNC mode, or use the qemu backend");
   }
+  if (!spec.shared_folders.empty()) {
+    throw Error(errc::backend_unsupported, "the propolis backend cannot share host folders (it has no virtiofs)",
+                "leave out the shared folders, or use the qemu backend");
+  }
   if (!spec.backend_options.contains(kApiOption)) {
     invalid_spec("the propolis backend needs the address of the VM's propolis-server",
                  "give the zone's API address (IP/PREFIX)");

@@ -4,6 +4,7 @@
 
 #include "backends/qemu/options.hpp"
 #include "backends/qemu/port_forwards.hpp"
+#include "backends/qemu/virtiofs.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 
 namespace vm_manager::qemu {
@@ -17,7 +18,13 @@ std::string path_value(const std::string& path, std::string_view what) { return 
 
 void add_machine(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   std::string accel = plan.accel == Accel::kvm ? "kvm" : "tcg";
-  add(args, {"-machine", "q35,accel=" + accel,
+  // vhost-user devices (virtiofsd) map the guest's RAM: it must be shared
+  // memory they can see, a memfd with share=on.
+  std::string memory = h.shared_folders.empty() ? "" : ",memory-backend=mem0";
+  if (!memory.empty()) {
+    add(args, {"-object", fmt::format("memory-backend-memfd,id=mem0,size={}M,share=on", h.memory_mb)});
+  }
+  add(args, {"-machine", "q35,accel=" + accel + memory,
              // -cpu host aborts without KVM; "max" gives TCG every feature it emulates.
              "-cpu", plan.accel == Accel::kvm ? "host" : "max",
              "-smp", std::to_string(h.vcpus),
@@ -68,6 +75,16 @@ void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {
   }
 }
 
+// One vhost-user-fs device per shared folder, connected to its virtiofsd's
+// socket (virtiofs.hpp), which start launched before QEMU.
+void add_shared_folders(Args& args, const QemuVm& h) {
+  for (std::size_t i = 0; i < h.shared_folders.size(); ++i) {
+    std::string id = fmt::format("fs{}", i);
+    add(args, {"-chardev", "socket,id=" + id + ",path=" + path_value(virtiofs_socket(h, i).string(), "virtiofs socket"),
+               "-device", "vhost-user-fs-pci,chardev=" + id + ",tag=" + virtiofs_tag(i)});
+  }
+}
+
 // Whoever can connect to QEMU's VNC without a password watches and types.
 // By default it listens on a unix socket in the VM's private socket dir. A
 // TCP port on loopback is open to every local user, so it asks for a
@@ -106,6 +123,7 @@ std::vector<std::string> qemu_command_line(const QemuVm& handle, const LaunchPla
   add_kernel(args, handle);
   add_disks(args, handle);
   add_network(args, handle, plan);
+  add_shared_folders(args, handle);
   add_devices(args, handle);
   add_control(args, handle, plan);
   return args;

@@ -11,6 +11,7 @@ QemuConfig QemuConfig::from_environment(const Environment& env, std::optional<st
   config.default_bridge = std::move(default_bridge);
   if (auto qemu = env.get("VMCTL_QEMU")) config.qemu_binary = *qemu;
   if (auto qemu_img = env.get("VMCTL_QEMU_IMG")) config.qemu_img = *qemu_img;
+  if (auto virtiofsd = env.get("VMCTL_VIRTIOFSD")) config.virtiofsd = *virtiofsd;
   if (auto device = env.get("VMCTL_KVM_DEVICE")) config.kvm_device = *device;
   if (auto runtime = env.get("XDG_RUNTIME_DIR")) config.runtime_dir = *runtime;
   if (auto leases = env.get("VMCTL_DNSMASQ_LEASES")) config.dnsmasq_leases = *leases;

@@ -18,6 +18,8 @@ namespace vm_manager::qemu {
 struct QemuConfig {
   std::string qemu_binary = "qemu-system-x86_64";  // VMCTL_QEMU
   std::string qemu_img = "qemu-img";               // VMCTL_QEMU_IMG
+  // QEMU 7.2's C virtiofsd (qemu-system-common); one per shared folder.
+  std::filesystem::path virtiofsd = "/usr/lib/qemu/virtiofsd";  // VMCTL_VIRTIOFSD
   std::optional<Accel> accel_override;              // VMCTL_ACCEL, applies to VMs created with "auto"
   std::filesystem::path kvm_device = "/dev/kvm";   // VMCTL_KVM_DEVICE
   std::vector<std::filesystem::path> firmware_dirs = {"/usr/share/OVMF", "/usr/share/edk2/ovmf",
@@ -39,6 +41,7 @@ struct QemuConfig {
   std::chrono::milliseconds qmp_timeout{5'000};      // one QMP exchange
   std::chrono::milliseconds term_grace{5'000};       // SIGTERM before SIGKILL
   std::chrono::milliseconds kill_grace{5'000};       // SIGKILL before giving up
+  std::chrono::milliseconds virtiofsd_timeout{30'000};  // until its socket listens
   std::chrono::milliseconds guest_ip_timeout{60'000};  // TAP: waiting for a DHCP lease
 
   Logger log;  // warnings (a TCG fallback, a QEMU that does not answer) and debug lines

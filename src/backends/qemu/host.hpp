@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "os/daemon.hpp"
 #include "os/proc.hpp"
 #include "os/process.hpp"
 
@@ -28,6 +29,8 @@ class Host {
   virtual ~Host() = default;
 
   virtual os::ProcessOutput run(const os::ProcessSpec& spec, std::chrono::milliseconds timeout) = 0;
+  // Starts a daemon that outlives us (virtiofsd); its pid once it runs.
+  virtual pid_t start_daemon(const os::DaemonSpec& spec) = 0;
 
   // The start time of the live (non-zombie) process `pid`, if there is one.
   virtual std::optional<std::uint64_t> process_start_time(pid_t pid) = 0;

@@ -19,6 +19,7 @@
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/virtiofs.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
@@ -167,6 +168,8 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   SshPortCandidates ports(h.ssh_port.value_or(config_.ssh_port_first), config_, h.port_forwards);
   std::optional<std::uint16_t> port = forwards_ssh ? ports.next() : std::uint16_t{0};
   try {
+    // Before QEMU, which connects to their sockets as it starts.
+    h.virtiofsd = start_virtiofsd(h, config_, *host_);
     for (;;) {
       plan.ssh_host_port = *port;
       remove_runtime_files(h, plan.pidfile);
@@ -229,6 +232,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
       host_->wait_for_exit(static_cast<pid_t>(*h.pid), *h.pid_start_time, config_.kill_grace);
     }
     remove_runtime_files(h, plan.pidfile);
+    stop_virtiofsd(h, config_, *host_);
     if (!plan.tap.empty()) delete_tap(plan.tap, *host_);
     throw;
   }

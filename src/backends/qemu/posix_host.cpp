@@ -20,6 +20,8 @@ class PosixHost final : public Host {
     return os::run_process(spec, timeout);
   }
 
+  pid_t start_daemon(const os::DaemonSpec& spec) override { return os::start_daemon(spec); }
+
   std::optional<std::uint64_t> process_start_time(pid_t pid) override {
     auto stat = os::read_proc_stat(pid);
     if (!stat || stat->state == 'Z' || stat->state == 'X') return std::nullopt;

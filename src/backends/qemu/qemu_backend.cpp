@@ -13,6 +13,7 @@
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/virtiofs.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "cloudinit/vm_seed.hpp"
 #include "core/handle_from_spec.hpp"
@@ -156,6 +157,7 @@ void QemuBackend::destroy(VmHandle handle) {
   if (handle.work_dir.empty() || !fs::exists(fs::symlink_status(handle.work_dir))) return;
   // Destroying throws the disk away, so there is nothing to shut down gently.
   if (process_alive(QemuVm(handle))) handle = stop(handle, 0ms);
+  stop_virtiofsd(QemuVm(handle), config_, *host_);  // a start cut short may have left them
   if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
   remove_socket_dir(QemuVm(handle));
   data_dir_.remove_inside(handle.work_dir);

@@ -26,6 +26,20 @@ json or_null(const std::optional<T>& value) {
   return value ? json(*value) : json(nullptr);
 }
 
+void read_daemons(const json& d, std::vector<VirtiofsDaemon>& out) {
+  auto it = d.find("virtiofsd");
+  if (it == d.end() || it->is_null()) return;
+  for (const json& daemon : it->get<std::vector<json>>()) {
+    out.push_back({daemon.at("pid").get<std::int64_t>(), daemon.at("start_time").get<std::uint64_t>()});
+  }
+}
+
+json daemons_json(const std::vector<VirtiofsDaemon>& daemons) {
+  json list = json::array();
+  for (const VirtiofsDaemon& d : daemons) list.push_back({{"pid", d.pid}, {"start_time", d.start_time}});
+  return list;
+}
+
 void read_state(const json& d, QemuState& s) {
   take(d, "image_path", s.image_path);
   take(d, "overlay_path", s.overlay_path);
@@ -41,10 +55,11 @@ void read_state(const json& d, QemuState& s) {
   take(d, "kernel", s.kernel);
   take(d, "initrd", s.initrd);
   take(d, "cmdline", s.cmdline);
+  read_daemons(d, s.virtiofsd);
 }
 
 json state_json(const QemuState& s) {
-  return json{{"image_path", s.image_path},
+  json state{{"image_path", s.image_path},
               {"overlay_path", s.overlay_path},
               {"pid", or_null(s.pid)},
               {"pid_start_time", or_null(s.pid_start_time)},
@@ -58,6 +73,9 @@ json state_json(const QemuState& s) {
               {"kernel", or_null(s.kernel)},
               {"initrd", or_null(s.initrd)},
               {"cmdline", or_null(s.cmdline)}};
+  // Only while some run: a VM without shared folders keeps the state it had.
+  if (!s.virtiofsd.empty()) state["virtiofsd"] = daemons_json(s.virtiofsd);
+  return state;
 }
 
 [[noreturn]] void unreadable(const VmHandle& handle, const std::string& why) {

@@ -6,10 +6,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vm_manager/types.hpp"
 
 namespace vm_manager::qemu {
+
+// A running virtiofsd serving one shared folder (virtiofs.hpp), as a pid
+// plus its start time, like QEMU's own.
+struct VirtiofsDaemon {
+  std::int64_t pid = 0;
+  std::uint64_t start_time = 0;
+  bool operator==(const VirtiofsDaemon&) const = default;
+};
 
 // The qemu backend's own part of vm.json. Version 1 names and types its
 // fields as record format 1 had them flat in the handle, so a format-1
@@ -36,6 +45,8 @@ struct QemuState {
   std::optional<std::string> kernel;
   std::optional<std::string> initrd;
   std::optional<std::string> cmdline;
+  // This boot's virtiofsd, in the order of the VM's shared folders.
+  std::vector<VirtiofsDaemon> virtiofsd;
 };
 
 // Inherits VmHandle privately, naming its fields: a QemuVm cannot be passed
@@ -61,6 +72,7 @@ class QemuVm : private VmHandle, public QemuState {
   using VmHandle::network;
   using VmHandle::port_forwards;
   using VmHandle::seed_iso_path;
+  using VmHandle::shared_folders;
   using VmHandle::ssh_host;
   using VmHandle::ssh_port;
   using VmHandle::vcpus;

@@ -8,6 +8,7 @@
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
 #include "backends/qemu/tap.hpp"
+#include "backends/qemu/virtiofs.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "vm_manager/error.hpp"
 
@@ -77,8 +78,12 @@ VmHandle QemuBackend::stop(const VmHandle& handle, milliseconds timeout) {
     }
   }
   remove_leftovers(vm);
+  // They exit once QEMU is gone; these are the ones that did not.
+  stop_virtiofsd(vm, config_, *host_);
   if (std::holds_alternative<TapNetwork>(handle.network)) delete_tap(tap_name_for(handle), *host_);
-  return handle;
+  if (vm.virtiofsd.empty()) return handle;
+  vm.virtiofsd.clear();
+  return vm.handle();
 }
 
 }  // namespace vm_manager::qemu

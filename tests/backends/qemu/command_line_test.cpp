@@ -530,5 +530,43 @@ TEST(QemuCommandLine, ParseOptionsHelperUnderstandsDoubledCommas) {
               ElementsAre(Option{"", "a,b"}, Option{"c", "d,e"}, Option{"", "f"}));
 }
 
+// Without shared folders the machine keeps QEMU's own RAM: no memfd, no
+// vhost-user devices.
+TEST(QemuCommandLine, NoSharedMemoryWithoutSharedFolders) {
+  Args args = command_line(handle());
+  EXPECT_FALSE(has_option(value_of(args, "-machine"), "memory-backend"));
+  EXPECT_THAT(values_of(args, "-object"), Not(Contains(HasSubstr("memory-backend-memfd"))));
+  EXPECT_TRUE(devices(args, "vhost-user-fs-pci").empty());
+}
+
+// Each folder: a vhost-user-fs-pci device on a socket chardev to its
+// virtiofsd, tagged as the seed's mounts name it; the RAM a shared memfd as
+// big as -m, which virtiofsd maps.
+TEST(QemuCommandLine, SharedFoldersGetSharedMemoryAndAVhostUserFsDeviceEach) {
+  QemuVm h = handle();
+  h.shared_folders = {{"/home/me/src", "/srv/src", false}, {"/home/me/data", "/srv/data", true}};
+  Args args = command_line(h);
+  std::string machine = value_of(args, "-machine");
+  EXPECT_EQ(option(machine, "memory-backend"), "mem0");
+  std::string memory;
+  for (const std::string& object : values_of(args, "-object")) {
+    if (option(object, "") == "memory-backend-memfd") memory = object;
+  }
+  EXPECT_EQ(option(memory, "id"), "mem0");
+  EXPECT_EQ(option(memory, "size"), "1536M");
+  EXPECT_EQ(option(memory, "share"), "on");
+
+  std::vector<std::string> fs = devices(args, "vhost-user-fs-pci");
+  ASSERT_EQ(fs.size(), 2u);
+  std::vector<std::string> chardevs = values_of(args, "-chardev");
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    const std::string id = "fs" + std::to_string(i);
+    EXPECT_EQ(option(fs[i], "chardev"), id);
+    EXPECT_EQ(option(fs[i], "tag"), "vmctl:" + std::to_string(i));
+    std::string socket = "/data/vms/web/virtiofs-" + std::to_string(i) + ".sock";
+    EXPECT_THAT(chardevs, Contains("socket,id=" + id + ",path=" + socket));
+  }
+}
+
 }  // namespace
 }  // namespace vm_manager::qemu

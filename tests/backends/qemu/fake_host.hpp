@@ -35,6 +35,7 @@
 
 #include "backends/qemu/host.hpp"
 #include "os/process.hpp"
+#include "vm_manager/error.hpp"
 
 namespace vmctl::test {
 
@@ -187,6 +188,15 @@ class FakeHost final : public vm_manager::qemu::Host {
   }
 
   // --- qemu::Host ----------------------------------------------------------
+
+  // No daemon is started: the shared-folder tests run the real virtiofsd
+  // on the real host.
+  pid_t start_daemon(const vm_manager::os::DaemonSpec& spec) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("daemon " + vm_manager::os::describe(spec.argv));
+    throw vm_manager::Error(vm_manager::errc::process_spawn_failed, "FakeHost starts no daemons",
+                            "use the real host for shared folders");
+  }
 
   vm_manager::os::ProcessOutput run(const vm_manager::os::ProcessSpec& spec,
                                     std::chrono::milliseconds timeout) override {
