@@ -73,4 +73,4 @@ printf '\n$ vmctl resume web   # refused: web is stopped\n'
 run down --destroy --file "$vmfile"
 run list
 echo
-echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, served a page to the host through a published port, driven through their lifecycle and removed."
+echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, served a page to the host through a published port, read a host file through a shared folder, took a folder by cp -r, driven through their lifecycle and removed."

@@ -12,6 +12,7 @@
 
 #include "ssh/session.hpp"
 #include "support/file_tree.hpp"
+#include "support/error_from.hpp"
 #include "support/sshd.hpp"
 #include "vm_manager/error.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace ssh = vm_manager::ssh;
+using vmctl::test::expect_error;
 namespace errc = vm_manager::errc;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
@@ -35,19 +37,6 @@ std::string read_all(const fs::path& path) {
 bool is_link(const fs::path& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
-}
-
-template <typename Body>
-vm_manager::Error expect_error(std::string_view code, Body body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& error) {
-    EXPECT_EQ(error.code(), code) << error.message();
-    EXPECT_FALSE(error.help().empty());
-    return error;
-  }
-  ADD_FAILURE() << "expected " << code;
-  return vm_manager::Error("none", "none");
 }
 
 class FolderCopyTest : public ::testing::Test {

@@ -22,6 +22,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/error_from.hpp"
 #include "support/sshd.hpp"
 #include "vm_manager/error.hpp"
 
@@ -29,6 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace ssh = vm_manager::ssh;
+using vmctl::test::expect_error;
 using namespace std::chrono_literals;
 using ssh::Clock;
 using ::testing::HasSubstr;
@@ -56,20 +58,6 @@ std::string random_bytes(std::size_t size) {
   std::string data(size, '\0');
   for (auto& c : data) c = static_cast<char>(generator());
   return data;
-}
-
-// Runs `body`, expecting a vm_manager::Error with `code`; returns it.
-template <typename Body>
-vm_manager::Error expect_error(std::string_view code, Body body) {
-  try {
-    body();
-  } catch (const vm_manager::Error& error) {
-    EXPECT_EQ(error.code(), code) << error.message();
-    EXPECT_FALSE(error.help().empty());
-    return error;
-  }
-  ADD_FAILURE() << "expected " << code;
-  return vm_manager::Error("none", "none");
 }
 
 // How a FakeServer answers once it starts answering.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string_view>
 #include <utility>
 
 #include "vm_manager/error.hpp"
@@ -19,6 +20,15 @@ vm_manager::Error error_from(Call&& call) {
   }
   ADD_FAILURE() << "no vm_manager::Error was raised";
   return vm_manager::Error("none", "none");
+}
+
+// The same, also checking its code and that it carries a help line.
+template <typename Call>
+vm_manager::Error expect_error(std::string_view code, Call&& call) {
+  vm_manager::Error error = error_from(std::forward<Call>(call));
+  EXPECT_EQ(error.code(), code) << error.message();
+  EXPECT_FALSE(error.help().empty());
+  return error;
 }
 
 }  // namespace vmctl::test
