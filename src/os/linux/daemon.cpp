@@ -127,7 +127,8 @@ bool write_proc_file(const char* path, const char* text) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail(kPrivate);
     if (::mount(read_only, read_only, nullptr, MS_BIND | MS_REC, nullptr) != 0) fail(kBind);
     // A remount must keep the flags the mount already has: in a user
-    // namespace the kernel refuses to clear nosuid, nodev or noexec.
+    // namespace the kernel refuses to clear nosuid, nodev or noexec (statfs
+    // reports them with the same bits as mount takes them).
     struct statfs st {};
     unsigned long kept = 0;
     if (::statfs(read_only, &st) == 0) {
