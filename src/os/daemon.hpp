@@ -17,7 +17,19 @@ struct DaemonSpec {
   // folder is a read-only bind mount of itself: the kernel refuses every
   // write under it, whatever the daemon is asked (Linux only).
   std::optional<std::string> read_only_path;
+  // When set, the daemon runs in a user namespace of its own (and a mount
+  // namespace, so read_only_path works there too) in which uid 0 and gid 0
+  // are our effective uid and gid: it may make namespaces and mounts of its
+  // own without being root outside. No other id is mapped (Linux only).
+  bool user_namespace = false;
+  // When >= 3, this descriptor of ours stays open in the daemon, at the same
+  // number, though it is close-on-exec here (a listening socket it serves).
+  int inherited_fd = -1;
 };
+
+// 0 when this process may make a user namespace, else the errno the kernel
+// gives (EPERM, ENOSPC or EINVAL where user namespaces are disabled).
+int user_namespace_error();
 
 // Starts the daemon in a new session, not as our child (so it is reaped by
 // init, not left a zombie of ours), and returns its pid once it has

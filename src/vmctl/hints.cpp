@@ -48,7 +48,9 @@ constexpr std::array kHints{
     Hint{errc::backend_unsupported, "", "address of VM",
          "'vmctl destroy {name}', then create it with --ip ADDR/PREFIX (with --gateway and --dns); "
          "'vmctl console {name}' shows the guest meanwhile"},
-    Hint{errc::mount_needs_root, "", "", "run vmctl as root (sudo), or 'vmctl destroy {name}' and create it without --mount"},
+    Hint{errc::mount_needs_root, "", "",
+         "run vmctl as root (sudo), enable unprivileged user namespaces, or 'vmctl destroy {name}' and create it "
+         "without --mount"},
     Hint{errc::mount_host_dir_missing, "create", "", "correct the --mount path, or create the folder first"},
     Hint{errc::mount_host_dir_missing, "", "", "create the folder again, or 'vmctl destroy {name}' and create the VM without it"},
     Hint{errc::mount_virtiofsd_unavailable, "", "", "install it with 'apt-get install qemu-system-common', or set VMCTL_VIRTIOFSD"},

@@ -1,19 +1,23 @@
 // os::start_daemon: a daemon that is not our child, with its output in a
-// log, optionally in a mount namespace where one folder is read-only.
+// log, optionally in a mount namespace where one folder is read-only, in a
+// user namespace, and with one descriptor of ours.
 #include "os/daemon.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "os/files.hpp"
+#include "support/child.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
 
@@ -73,6 +77,46 @@ TEST_F(DaemonTest, AReadOnlyPathRefusesTheDaemonsWrites) {
   EXPECT_EQ(read_file(dir_ / "rw" / "a").value_or(""), "rw\n");
   std::ofstream(ro / "ours") << "we still write here\n";
   EXPECT_TRUE(fs::exists(ro / "ours"));
+}
+
+// For an ordinary user: a user namespace where it is uid 0, whose files are
+// the user's outside; the read-only folder still refuses writes there; and
+// the one descriptor handed over stays open across exec.
+TEST_F(DaemonTest, AUserNamespaceMapsRootToTheCallerAndKeepsTheHandedDescriptor) {
+  ASSERT_EQ(user_namespace_error(), 0) << "user namespaces are disabled on this host";
+  for (const fs::path& path : {dir_.path(), dir_ / "rw", dir_ / "ro"}) ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  const fs::path ro = dir_ / "ro";
+  const std::string script = "/usr/bin/id -u > " + (dir_ / "rw" / "uid").string() + "; echo no > " +
+                             (ro / "new").string() + "; echo handed >&" + std::to_string(pipe_fds[1]);
+  vmctl::test::Child child([&] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 2;
+    DaemonSpec spec{{"/bin/sh", "-c", script}, log_, ro.string()};
+    spec.user_namespace = true;
+    spec.inherited_fd = pipe_fds[1];
+    try {
+      start_daemon(spec);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s\n", e.message().c_str());
+      return 3;
+    }
+    return 0;
+  });
+  ASSERT_EQ(child.wait(), 0);
+  ::close(pipe_fds[1]);
+  std::string handed;
+  char buffer[64];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) handed.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  EXPECT_EQ(handed, "handed\n") << log();  // EOF: the daemon has exited
+  EXPECT_EQ(read_file(dir_ / "rw" / "uid").value_or(""), "0\n") << log();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "rw" / "uid").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_FALSE(fs::exists(ro / "new"));
+  EXPECT_NE(log().find("Read-only file system"), std::string::npos) << log();
 }
 
 TEST_F(DaemonTest, AProgramThatCannotRunIsAnError) {

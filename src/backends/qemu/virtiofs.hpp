@@ -29,9 +29,12 @@ std::filesystem::path virtiofs_socket(const QemuVm& vm, std::size_t index);
 // Starts a virtiofsd for each of the VM's shared folders and returns once
 // each listens; a read-only folder is served from a read-only bind mount in
 // the daemon's own mount namespace, so the host's kernel refuses writes.
-// Raises mount::needs_root for an ordinary user (QEMU 7.2's virtiofsd
-// sandboxes itself with namespaces and switches to the guest's uids, which
-// needs root), mount::virtiofsd_unavailable without the binary, and
+// For an ordinary user, we listen on each socket and virtiofsd runs in a
+// user namespace of its own mapping uid/gid 0 to ours (QEMU 7.2's virtiofsd
+// sandboxes itself with namespaces and locks a socket it makes itself in
+// /var/run/virtiofsd). Raises mount::needs_root for an ordinary user where
+// user namespaces are disabled, mount::virtiofsd_unavailable without the
+// binary, and
 // mount::virtiofsd_failed, quoting its log, when one exits or never
 // listens; those already started are stopped first.
 std::vector<VirtiofsDaemon> start_virtiofsd(const QemuVm& vm, const QemuConfig& config, Host& host);
