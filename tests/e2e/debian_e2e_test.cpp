@@ -187,21 +187,6 @@ TEST_F(DebianE2eTest, UnderUefiTheRootFilesystemGrowsToTheDisk) {
 
 // The vhost-user sockets that virtiofsd processes serve for this data dir's
 // VMs (each folder's daemon is two processes: its sandbox runs in a child).
-std::set<std::string> virtiofsd_sockets(const fs::path& data_dir) {
-  std::set<std::string> found;
-  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
-    std::string cmdline = vmm::os::read_file(entry.path() / "cmdline").value_or("");
-    std::istringstream args(cmdline);
-    std::vector<std::string> argv;
-    for (std::string arg; std::getline(args, arg, '\0');) argv.push_back(arg);
-    if (argv.empty() || !argv[0].ends_with("virtiofsd")) continue;
-    for (const std::string& arg : argv) {
-      if (arg.starts_with("--socket-path=" + data_dir.string())) found.insert(arg);
-    }
-  }
-  return found;
-}
-
 // Two host folders shared with a Debian guest: cloud-init mounts them (and
 // again after a restart); what the host writes the guest reads, what the
 // guest writes lands on the host as the host user's, and a read-only folder

@@ -22,20 +22,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 // The vhost-user sockets virtiofsd processes serve for VMs of `data_dir`.
-std::set<std::string> virtiofsd_sockets(const fs::path& data_dir) {
-  std::set<std::string> found;
-  for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
-    std::istringstream args(vm_manager::os::read_file(entry.path() / "cmdline").value_or(""));
-    std::vector<std::string> argv;
-    for (std::string arg; std::getline(args, arg, '\0');) argv.push_back(arg);
-    if (argv.empty() || !argv[0].ends_with("virtiofsd")) continue;
-    for (const std::string& arg : argv) {
-      if (arg.starts_with("--socket-path=" + data_dir.string())) found.insert(arg);
-    }
-  }
-  return found;
-}
-
 class MountCliTest : public QemuCliTest {
  protected:
   ProcessResult slow(const std::vector<std::string>& args) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "backends/qemu/qemu_vm.hpp"
+#include "os/files.hpp"
 #include "os/proc.hpp"
 
 namespace vmctl::test {
@@ -83,6 +84,20 @@ void TrackedVms::destroy_all() {
     }
   }
   handles_.clear();
+}
+
+std::set<std::string> virtiofsd_sockets(const std::filesystem::path& data_dir) {
+  std::set<std::string> found;
+  for (const std::filesystem::directory_entry& entry : std::filesystem::directory_iterator("/proc")) {
+    std::istringstream args(vm_manager::os::read_file(entry.path() / "cmdline").value_or(""));
+    std::vector<std::string> argv;
+    for (std::string arg; std::getline(args, arg, '\0');) argv.push_back(arg);
+    if (argv.empty() || !argv[0].ends_with("virtiofsd")) continue;
+    for (const std::string& arg : argv) {
+      if (arg.starts_with("--socket-path=" + data_dir.string())) found.insert(arg);
+    }
+  }
+  return found;
 }
 
 }  // namespace vmctl::test

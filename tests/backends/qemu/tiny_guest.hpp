@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ vm_manager::VmSpec tiny_guest_spec(const std::string& name, const std::string& e
 
 // Waits until `text` appears in the file (a console log), or the timeout.
 bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::chrono::seconds timeout);
+
+// The --socket-path arguments of the virtiofsd processes running for VMs
+// under `data_dir`: which of a test's shared-folder daemons are still up.
+std::set<std::string> virtiofsd_sockets(const std::filesystem::path& data_dir);
 
 // The VMs a test made: kept up to date as they start, and destroyed by
 // destroy_all() (also on destruction), which fails the test when one cannot
