@@ -21,14 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// The vhost-user sockets virtiofsd processes serve for VMs of `data_dir`.
 class MountCliTest : public QemuCliTest {
  protected:
-  ProcessResult slow(const std::vector<std::string>& args) {
-    ProcessOptions options;
-    options.timeout = 300s;
-    return run_vmctl(data_.str(), args, options);
-  }
   std::string console(const std::string& name) {
     return vm_manager::os::read_file(data_ / "vms" / name / "console.log").value_or("");
   }

@@ -75,12 +75,6 @@ vm_manager::os::UniqueFd listen_on(int port) {
 
 class PortForwardCliTest : public QemuCliTest {
  protected:
-  ProcessResult slow(const std::vector<std::string>& args) {
-    ProcessOptions options;
-    options.timeout = 300s;
-    return run_vmctl(data_.str(), args, options);
-  }
-
   void serve_page(const std::string& name, const std::string& text) {
     ProcessResult r = slow({"ssh", name, "--", "sh", "-c",
                             "'mkdir -p /tmp/www && echo " + text + " > /tmp/www/index.html && busybox httpd -p " +

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -22,6 +23,14 @@ class QemuCliTest : public VmctlTest {
     TinyGuest guest = TinyGuest::locate();
     return {"create", "--name", name, "--image", guest.disk.string(), "--kernel", guest.kernel.string(),
             "--initrd", guest.initrd.string(), "--append", "console=ttyS0 panic=-1", "--memory", memory_mb};
+  }
+
+  // vmctl with room for a guest to boot under TCG on a loaded machine: the
+  // deadline only catches a hang.
+  ProcessResult slow(const std::vector<std::string>& args) {
+    ProcessOptions options;
+    options.timeout = std::chrono::seconds(300);
+    return run_vmctl(data_.str(), args, options);
   }
 
   // No QEMU may outlive its test: destroy whatever is left, then check the

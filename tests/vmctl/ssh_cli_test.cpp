@@ -23,12 +23,6 @@ namespace fs = std::filesystem;
 
 class SshCliTest : public QemuCliTest {
  protected:
-  ProcessResult slow(const std::vector<std::string>& args) {
-    ProcessOptions options;
-    options.timeout = 300s;
-    return run_vmctl(data_.str(), args, options);
-  }
-
   // create --start --wait: returns when SSH lets vmctl in.
   void create_ready(const std::string& name, std::vector<std::string> extra = {}) {
     auto args = create_args(name);
