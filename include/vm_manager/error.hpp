@@ -130,6 +130,23 @@ inline constexpr std::string_view mount_invalid_path = "vm_manager::mount::inval
 inline constexpr std::string_view mount_virtiofsd_unavailable = "vm_manager::mount::virtiofsd_unavailable";
 inline constexpr std::string_view mount_needs_root = "vm_manager::mount::needs_root";
 inline constexpr std::string_view mount_virtiofsd_failed = "vm_manager::mount::virtiofsd_failed";
+// Snapshots (Hypervisor::create_snapshot…): the backend cannot snapshot (or
+// not this way); a name that breaks the VM-name rules; no snapshot of that
+// name, or one already; something of the VM that cannot be saved (a device
+// that holds no internal snapshot, a shared folder for a RAM snapshot); a
+// snapshot without RAM restored into a running VM; a disk that no longer
+// rests on the base image recorded at create; the backend failed at it.
+inline constexpr std::string_view snapshot_unsupported = "vm_manager::snapshot::unsupported";
+inline constexpr std::string_view snapshot_invalid_name = "vm_manager::snapshot::invalid_name";
+inline constexpr std::string_view snapshot_not_found = "vm_manager::snapshot::not_found";
+inline constexpr std::string_view snapshot_already_exists = "vm_manager::snapshot::already_exists";
+inline constexpr std::string_view snapshot_blocked = "vm_manager::snapshot::blocked";
+inline constexpr std::string_view snapshot_needs_stopped = "vm_manager::snapshot::needs_stopped";
+inline constexpr std::string_view snapshot_backing_changed = "vm_manager::snapshot::backing_changed";
+inline constexpr std::string_view snapshot_failed = "vm_manager::snapshot::failed";
+// Resizing a VM in place (VmManager::resize): it runs, or its disk would shrink.
+inline constexpr std::string_view resize_running = "vm_manager::resize::running";
+inline constexpr std::string_view resize_shrink = "vm_manager::resize::shrink";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vm_manager/types.hpp"
 
@@ -93,6 +94,44 @@ class VM_MANAGER_API Hypervisor {
   // runs. Raises port::not_found when it has none there. The default raises
   // port::unsupported.
   virtual VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol);
+
+  // Snapshots (SnapshotInfo). The name follows the VM-name rules
+  // (snapshot::invalid_name). Each default raises snapshot::unsupported.
+  //
+  // Saves the VM's disks (its root disk and data disks) under `snapshot`:
+  // of a running VM with its RAM and device state too, unless `memory` is
+  // exclude; of a stopped or prepared VM, the disks alone. Raises
+  // snapshot::already_exists, snapshot::blocked when something of the VM
+  // cannot be saved (a device that holds no snapshot, a shared folder for
+  // a RAM snapshot), naming it, snapshot::backing_changed when the disk no
+  // longer rests on the base image recorded at prepare,
+  // snapshot::unsupported for what the backend cannot do (naming it), and
+  // snapshot::failed. The VM is as it was when it fails.
+  virtual VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory);
+
+  // The VM's snapshots, oldest first.
+  virtual std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle);
+
+  // Puts the VM back to `snapshot`. One with RAM resumes the guest where it
+  // was, so the VM runs afterwards (as libvirt's revert does); one without
+  // RAM needs a stopped VM (snapshot::needs_stopped otherwise) and leaves it
+  // stopped. Raises snapshot::not_found.
+  virtual VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot);
+
+  // Deletes `snapshot`. Raises snapshot::not_found.
+  virtual VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot);
+
+  // Resets a running VM at once, as the reset button does (no shutdown).
+  // Raises vm::invalid_state when it does not run. The default raises
+  // backend::unsupported.
+  virtual VmHandle hard_reset(const VmHandle& handle);
+
+  // Changes a stopped or prepared VM's vCPUs, memory and disk size in place
+  // (unset fields stay). Raises resize::running when it runs or is
+  // suspended, resize::shrink for a disk smaller than it is, spec::invalid
+  // for values the backend cannot honour. The default raises
+  // backend::unsupported.
+  virtual VmHandle resize(const VmHandle& handle, const VmResize& change);
 
   // The live state, asked of the backend (process, QMP, zone), never cached.
   virtual VmState state(const VmHandle& handle) = 0;

@@ -24,6 +24,10 @@ VM_MANAGER_API void to_json(nlohmann::json& j, const PortForward& forward);
 VM_MANAGER_API void from_json(const nlohmann::json& j, PortForward& forward);
 VM_MANAGER_API void to_json(nlohmann::json& j, const SharedFolder& folder);
 VM_MANAGER_API void from_json(const nlohmann::json& j, SharedFolder& folder);
+VM_MANAGER_API void to_json(nlohmann::json& j, const DataDisk& disk);
+VM_MANAGER_API void from_json(const nlohmann::json& j, DataDisk& disk);
+VM_MANAGER_API void to_json(nlohmann::json& j, const SnapshotInfo& snapshot);
+VM_MANAGER_API void from_json(const nlohmann::json& j, SnapshotInfo& snapshot);
 
 VM_MANAGER_API void to_json(nlohmann::json& j, const NetworkConfig& network);
 VM_MANAGER_API void from_json(const nlohmann::json& j, NetworkConfig& network);

@@ -16,6 +16,10 @@ VM_MANAGER_API bool is_valid_vm_name(std::string_view name);
 // Raises vm::invalid_name (saying what is wrong) unless is_valid_vm_name(name).
 VM_MANAGER_API void validate_vm_name(std::string_view name);
 
+// Snapshot names follow the VM-name rules; raises snapshot::invalid_name
+// (saying what is wrong) otherwise.
+VM_MANAGER_API void validate_snapshot_name(std::string_view name);
+
 inline constexpr std::size_t kMaxHostnameLength = 253;
 inline constexpr std::size_t kMaxHostnameLabelLength = 63;
 

@@ -47,6 +47,12 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   nlohmann::json describe(const VmHandle& handle) override;
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory) override;
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle hard_reset(const VmHandle& handle) override;
+  VmHandle resize(const VmHandle& handle, const VmResize& change) override;
 
  private:
   // A backend is built the first time a call needs it: most commands touch

@@ -107,6 +107,43 @@ struct SharedFolder {
   bool operator==(const SharedFolder&) const = default;
 };
 
+// An extra, empty disk the VM keeps for its data: a qcow2 file in its work
+// dir (qemu) or a zvol (propolis), attached as virtio-blk with serial=name,
+// so the guest finds it as /dev/disk/by-id/virtio-NAME. Kept across stop and
+// start, snapshotted with the VM, removed with it. The name follows the
+// VM-name rules and has at most kMaxDataDiskNameLength characters (the
+// virtio-blk serial holds 20 bytes).
+struct DataDisk {
+  std::string name;
+  std::uint64_t size_gb = 0;
+  bool operator==(const DataDisk&) const = default;
+};
+inline constexpr std::size_t kMaxDataDiskNameLength = 20;
+
+// A saved state of a VM that it can go back to. The name follows the
+// VM-name rules.
+struct SnapshotInfo {
+  std::string name;
+  std::int64_t created_unix = 0;   // when it was taken, seconds since the epoch
+  std::uint64_t disk_bytes = 0;    // the size (virtual) of the VM's disk it holds
+  bool has_ram = false;            // it holds the RAM and device state: a restore resumes the guest
+  std::uint64_t ram_bytes = 0;     // the size of that saved state; 0 without RAM
+  std::uint64_t vm_clock_ms = 0;   // how long the guest had run when it was taken; 0 without RAM
+  bool operator==(const SnapshotInfo&) const = default;
+};
+
+// Whether a snapshot of a running VM keeps its RAM and device state.
+enum class SnapshotMemory { include, exclude };
+
+// A change to a stopped VM's size (VmManager::resize). Unset fields stay as
+// they are. The disk only grows.
+struct VmResize {
+  std::optional<std::uint32_t> vcpus;
+  std::optional<std::uint64_t> memory_mb;
+  std::optional<std::uint64_t> disk_gb;
+  bool operator==(const VmResize&) const = default;
+};
+
 struct CloudInitConfig {
   std::string user_data;  // raw bytes; may be binary (e.g. gzip)
   std::string instance_id;
@@ -132,6 +169,7 @@ struct VmSpec {
   NetworkConfig network = UserNetwork{};
   std::vector<PortForward> port_forwards;    // user networking only
   std::vector<SharedFolder> shared_folders;
+  std::vector<DataDisk> data_disks;
   std::optional<CloudInitConfig> cloud_init;
   std::optional<SshConfig> ssh;
   bool uefi = false;
@@ -194,6 +232,7 @@ struct VmHandle {
   // running VM, so that the next start keeps them.
   std::vector<PortForward> port_forwards;
   std::vector<SharedFolder> shared_folders;
+  std::vector<DataDisk> data_disks;
 
   std::string ssh_host;
   std::optional<std::uint16_t> ssh_port;

@@ -22,6 +22,7 @@ VmHandle handle_from_spec(const VmSpec& spec, std::string_view backend, const st
   h.network = spec.network;
   h.port_forwards = spec.port_forwards;
   h.shared_folders = spec.shared_folders;
+  h.data_disks = spec.data_disks;
   return h;
 }
 

@@ -37,6 +37,36 @@ VmHandle Hypervisor::remove_port_forward(const VmHandle& handle, std::uint16_t, 
   cannot_publish(handle);
 }
 
+namespace {
+
+[[noreturn]] void cannot_snapshot(const VmHandle& handle) {
+  throw Error(errc::snapshot_unsupported,
+              fmt::format("the {} backend cannot snapshot VMs (VM '{}')", handle.backend, handle.name),
+              "recreate the VM from its image to go back to a known state");
+}
+
+[[noreturn]] void cannot(const VmHandle& handle, std::string_view what) {
+  throw Error(errc::backend_unsupported,
+              fmt::format("the {} backend cannot {} (VM '{}')", handle.backend, what, handle.name),
+              "destroy the VM and create it again");
+}
+
+}  // namespace
+
+VmHandle Hypervisor::create_snapshot(const VmHandle& handle, const std::string&, SnapshotMemory) {
+  cannot_snapshot(handle);
+}
+
+std::vector<SnapshotInfo> Hypervisor::list_snapshots(const VmHandle& handle) { cannot_snapshot(handle); }
+
+VmHandle Hypervisor::restore_snapshot(const VmHandle& handle, const std::string&) { cannot_snapshot(handle); }
+
+VmHandle Hypervisor::delete_snapshot(const VmHandle& handle, const std::string&) { cannot_snapshot(handle); }
+
+VmHandle Hypervisor::hard_reset(const VmHandle& handle) { cannot(handle, "reset a VM"); }
+
+VmHandle Hypervisor::resize(const VmHandle& handle, const VmResize&) { cannot(handle, "resize a VM"); }
+
 nlohmann::json Hypervisor::describe(const VmHandle&) { return nlohmann::json::object(); }
 
 ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {

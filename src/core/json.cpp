@@ -118,6 +118,31 @@ void from_json(const json& j, SharedFolder& folder) {
   read(j, "read_only", folder.read_only);
 }
 
+void to_json(json& j, const DataDisk& disk) { j = json{{"name", disk.name}, {"size_gb", disk.size_gb}}; }
+
+void from_json(const json& j, DataDisk& disk) {
+  require_object(j, "data disk");
+  disk = DataDisk{};
+  read(j, "name", disk.name);
+  read(j, "size_gb", disk.size_gb);
+}
+
+void to_json(json& j, const SnapshotInfo& s) {
+  j = json{{"name", s.name},         {"created_unix", s.created_unix}, {"disk_bytes", s.disk_bytes},
+           {"has_ram", s.has_ram},   {"ram_bytes", s.ram_bytes},       {"vm_clock_ms", s.vm_clock_ms}};
+}
+
+void from_json(const json& j, SnapshotInfo& s) {
+  require_object(j, "snapshot");
+  s = SnapshotInfo{};
+  read(j, "name", s.name);
+  read(j, "created_unix", s.created_unix);
+  read(j, "disk_bytes", s.disk_bytes);
+  read(j, "has_ram", s.has_ram);
+  read(j, "ram_bytes", s.ram_bytes);
+  read(j, "vm_clock_ms", s.vm_clock_ms);
+}
+
 // A network's static address is kept only when there is one, so records
 // written before it existed (and those without one) read alike.
 void to_json(json& j, const NetworkConfig& network) {
@@ -211,6 +236,7 @@ void to_json(json& j, const VmSpec& spec) {
            {"network", spec.network},
            {"port_forwards", spec.port_forwards},
            {"shared_folders", spec.shared_folders},
+           {"data_disks", spec.data_disks},
            {"cloud_init", optional_json(spec.cloud_init)},
            {"ssh", optional_json(spec.ssh)},
            {"uefi", spec.uefi},
@@ -235,6 +261,7 @@ void from_json(const json& j, VmSpec& spec) {
   read(j, "network", spec.network);
   read(j, "port_forwards", spec.port_forwards);
   read(j, "shared_folders", spec.shared_folders);
+  read(j, "data_disks", spec.data_disks);
   read(j, "cloud_init", spec.cloud_init);
   read(j, "ssh", spec.ssh);
   read(j, "uefi", spec.uefi);
@@ -274,6 +301,7 @@ void to_json(json& j, const VmHandle& h) {
            {"network", h.network},
            {"port_forwards", h.port_forwards},
            {"shared_folders", h.shared_folders},
+           {"data_disks", h.data_disks},
            {"ssh_host", h.ssh_host},
            {"ssh_port", optional_json(h.ssh_port)},
            {"ssh_user", h.ssh_user},
@@ -298,6 +326,7 @@ void from_json(const json& j, VmHandle& h) {
   read(j, "network", h.network);
   read(j, "port_forwards", h.port_forwards);
   read(j, "shared_folders", h.shared_folders);
+  read(j, "data_disks", h.data_disks);
   read(j, "ssh_host", h.ssh_host);
   read(j, "ssh_port", h.ssh_port);
   read(j, "ssh_user", h.ssh_user);

@@ -54,8 +54,9 @@ bool is_valid_vm_name(std::string_view name) {
   return true;
 }
 
-void validate_vm_name(std::string_view name) {
-  if (is_valid_vm_name(name)) return;
+namespace {
+
+std::string vm_name_problem(std::string_view name) {
   std::string why;
   if (name.empty()) {
     why = "it is empty";
@@ -71,8 +72,23 @@ void validate_vm_name(std::string_view name) {
       }
     }
   }
-  throw Error(errc::vm_invalid_name, fmt::format("invalid VM name '{}': {}", printable(name), why),
-              "use 1-63 characters of A-Z, a-z, 0-9, '_', '.' and '-', beginning with a letter or digit");
+  return why;
+}
+
+constexpr const char* kNameRules = "use 1-63 characters of A-Z, a-z, 0-9, '_', '.' and '-', beginning with a letter or digit";
+
+}  // namespace
+
+void validate_vm_name(std::string_view name) {
+  if (is_valid_vm_name(name)) return;
+  throw Error(errc::vm_invalid_name, fmt::format("invalid VM name '{}': {}", printable(name), vm_name_problem(name)),
+              kNameRules);
+}
+
+void validate_snapshot_name(std::string_view name) {
+  if (is_valid_vm_name(name)) return;
+  throw Error(errc::snapshot_invalid_name,
+              fmt::format("invalid snapshot name '{}': {}", printable(name), vm_name_problem(name)), kNameRules);
 }
 
 bool is_valid_hostname(std::string_view name) { return hostname_problem(name).empty(); }

@@ -144,4 +144,27 @@ VmHandle RouterHypervisor::remove_port_forward(const VmHandle& handle, std::uint
   return backend_for(handle.backend).remove_port_forward(handle, host_port, protocol);
 }
 
+VmHandle RouterHypervisor::create_snapshot(const VmHandle& handle, const std::string& snapshot,
+                                           SnapshotMemory memory) {
+  return backend_for(handle.backend).create_snapshot(handle, snapshot, memory);
+}
+
+std::vector<SnapshotInfo> RouterHypervisor::list_snapshots(const VmHandle& handle) {
+  return backend_for(handle.backend).list_snapshots(handle);
+}
+
+VmHandle RouterHypervisor::restore_snapshot(const VmHandle& handle, const std::string& snapshot) {
+  return backend_for(handle.backend).restore_snapshot(handle, snapshot);
+}
+
+VmHandle RouterHypervisor::delete_snapshot(const VmHandle& handle, const std::string& snapshot) {
+  return backend_for(handle.backend).delete_snapshot(handle, snapshot);
+}
+
+VmHandle RouterHypervisor::hard_reset(const VmHandle& handle) { return backend_for(handle.backend).hard_reset(handle); }
+
+VmHandle RouterHypervisor::resize(const VmHandle& handle, const VmResize& change) {
+  return backend_for(handle.backend).resize(handle, change);
+}
+
 }  // namespace vm_manager

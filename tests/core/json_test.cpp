@@ -42,6 +42,7 @@ VmSpec full_spec(NetworkConfig network) {
   spec.network = std::move(network);
   spec.port_forwards = {{"0.0.0.0", 8080, 80, PortProtocol::tcp}, {"127.0.0.1", 5353, 53, PortProtocol::udp}};
   spec.shared_folders = {{"/home/admin/src", "/src", false}, {"/srv/data", "/data", true}};
+  spec.data_disks = {{"scratch", 20}, {"cache", 5}};
   spec.cloud_init = CloudInitConfig{binary_user_data(), "iid-web-1", "web-1.example"};
   spec.ssh = SshConfig{"admin", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk admin@host", "/home/admin/.ssh/id_ed25519"};
   spec.uefi = true;
@@ -68,6 +69,7 @@ VmHandle full_handle(NetworkConfig network) {
   h.network = std::move(network);
   h.port_forwards = {{"127.0.0.1", 8443, 443, PortProtocol::tcp}};
   h.shared_folders = {{"/home/admin/src", "/home/admin/src", true}};
+  h.data_disks = {{"scratch", 20}};
   h.ssh_host = "10.0.2.15";
   h.ssh_port = 2222;
   h.ssh_user = "vm";
@@ -533,6 +535,22 @@ TEST(TypesNames, NetworkMode) {
   EXPECT_EQ(network_mode(TapNetwork{"br0"}), "tap");
   EXPECT_EQ(network_mode(VnicNetwork{"v0"}), "vnic");
   EXPECT_EQ(network_mode(NoNetwork{}), "none");
+}
+
+TEST(JsonDataDisk, ReadsBackEqualAndRefusesANonObject) {
+  DataDisk disk{"scratch", 20};
+  EXPECT_EQ(json(disk).get<DataDisk>(), disk);
+  EXPECT_THROW(json("scratch").get<DataDisk>(), json::exception);
+}
+
+TEST(JsonSnapshotInfo, ReadsBackEqualWithEveryField) {
+  SnapshotInfo s{"before-upgrade", 1796000000, 10737418240, true, 201326592, 45500};
+  json j = s;
+  for (const char* key : {"name", "created_unix", "disk_bytes", "has_ram", "ram_bytes", "vm_clock_ms"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j.get<SnapshotInfo>(), s);
+  EXPECT_THROW(json::array().get<SnapshotInfo>(), json::exception);
 }
 
 }  // namespace

@@ -23,6 +23,20 @@ void PrintTo(const NameCase& c, std::ostream* os) { *os << c.label << " (" << c.
 
 class InvalidName : public ::testing::TestWithParam<NameCase> {};
 
+// Snapshot names follow the same rules, under their own code.
+TEST_P(InvalidName, IsRefusedAsASnapshotName) {
+  try {
+    validate_snapshot_name(GetParam().name);
+    FAIL() << "validate_snapshot_name accepted " << GetParam().label;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::snapshot_invalid_name);
+    EXPECT_NE(e.message().find("snapshot name"), std::string::npos) << e.message();
+    EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+    EXPECT_LT(e.message().size(), 500u) << e.message();
+    EXPECT_FALSE(e.help().empty());
+  }
+}
+
 TEST_P(InvalidName, IsRefused) {
   const std::string& name = GetParam().name;
   EXPECT_FALSE(is_valid_vm_name(name));
@@ -64,6 +78,7 @@ class ValidName : public ::testing::TestWithParam<NameCase> {};
 TEST_P(ValidName, IsAccepted) {
   EXPECT_TRUE(is_valid_vm_name(GetParam().name));
   EXPECT_NO_THROW(validate_vm_name(GetParam().name));
+  EXPECT_NO_THROW(validate_snapshot_name(GetParam().name));
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ValidName,

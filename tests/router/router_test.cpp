@@ -56,6 +56,21 @@ class RecordingHypervisor final : public Hypervisor {
   }
   VmHandle suspend(const VmHandle& handle) override { return touched(handle, "suspend"); }
   VmHandle resume(const VmHandle& handle) override { return touched(handle, "resume"); }
+  VmHandle create_snapshot(const VmHandle& handle, const std::string&, SnapshotMemory) override {
+    return touched(handle, "create_snapshot");
+  }
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle&) override {
+    record("list_snapshots");
+    return {SnapshotInfo{"snap-of-" + tag_}};
+  }
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string&) override {
+    return touched(handle, "restore_snapshot");
+  }
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string&) override {
+    return touched(handle, "delete_snapshot");
+  }
+  VmHandle hard_reset(const VmHandle& handle) override { return touched(handle, "hard_reset"); }
+  VmHandle resize(const VmHandle& handle, const VmResize&) override { return touched(handle, "resize"); }
   void destroy(VmHandle) override { record("destroy"); }
   VmState state(const VmHandle&) override {
     record("state");
@@ -231,12 +246,20 @@ TEST_F(Router, EveryOtherOperationGoesToTheHandlesBackend) {
     EXPECT_EQ(router.guest_ip(h), "ip-of-" + tag);
     EXPECT_EQ(router.console_endpoint(h),
               ConsoleEndpoint{UnixSocketConsole{"console-of-" + tag}});
+    EXPECT_EQ(router.create_snapshot(h, "s", SnapshotMemory::include).ssh_host, "create_snapshot" + suffix);
+    EXPECT_EQ(router.list_snapshots(h).at(0).name, "snap-of-" + tag);
+    EXPECT_EQ(router.restore_snapshot(h, "s").ssh_host, "restore_snapshot" + suffix);
+    EXPECT_EQ(router.delete_snapshot(h, "s").ssh_host, "delete_snapshot" + suffix);
+    EXPECT_EQ(router.hard_reset(h).ssh_host, "hard_reset" + suffix);
+    EXPECT_EQ(router.resize(h, VmResize{}).ssh_host, "resize" + suffix);
 
-    for (const char* op : {"start", "stop", "suspend", "resume", "destroy", "state", "guest_ip", "console_endpoint"}) {
+    for (const char* op : {"start", "stop", "suspend", "resume", "destroy", "state", "guest_ip", "console_endpoint",
+                           "create_snapshot", "list_snapshots", "restore_snapshot", "delete_snapshot", "hard_reset",
+                           "resize"}) {
       EXPECT_EQ((*mine)[op], 1) << op;
     }
     EXPECT_EQ((*mine)["prepare"], 0);
-    EXPECT_EQ(mine->total(), 8);
+    EXPECT_EQ(mine->total(), 14);
     EXPECT_EQ(other->total(), other_before);
   }
 }
