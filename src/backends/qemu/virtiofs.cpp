@@ -96,9 +96,14 @@ void kill_daemon(const VirtiofsDaemon& daemon, const os::IdentityCheck& identity
   if (daemon.pid <= 0 || daemon.pid > INT_MAX) return;
   auto pid = static_cast<pid_t>(daemon.pid);
   if (!host.process_running(pid, daemon.start_time)) return;
-  if (host.signal(pid, daemon.start_time, identity, SIGTERM) && host.wait_for_exit(pid, daemon.start_time, config.term_grace)) {
+  if (!host.signal(pid, daemon.start_time, identity, SIGTERM)) {
+    // virtiofsd exits by itself once QEMU hangs up, and while it exits its
+    // /proc entry no longer says what it runs: then it is not another
+    // process, only one on its way out, which stop waits for.
+    if (!host.process_identity(pid)) host.wait_for_exit(pid, daemon.start_time, config.kill_grace);
     return;
   }
+  if (host.wait_for_exit(pid, daemon.start_time, config.term_grace)) return;
   if (host.signal(pid, daemon.start_time, identity, SIGKILL)) host.wait_for_exit(pid, daemon.start_time, config.kill_grace);
 }
 
