@@ -1265,6 +1265,16 @@ class FakeToolsTest(unittest.TestCase):
         self.assertEqual(out, "rpool/vm-disks/a/d1@s1\nrpool/vms/a@s1\n")
         rc, _, err = self.run_tool("zfs", "rollback", "rpool/vms/a@s2")
         self.assertEqual((rc, err), (1, "cannot open 'rpool/vms/a@s2': dataset does not exist\n"))
+        # A later snapshot with a clone needs -R (zfs_main.c rollback_check_dependent).
+        self.ok("zfs", "snapshot", "rpool/vms/a@s3")
+        self.ok("zfs", "clone", "rpool/vms/a@s3", "rpool/c")
+        rc, _, err = self.run_tool("zfs", "rollback", "-r", "rpool/vms/a@s1")
+        self.assertEqual((rc, err), (1, "cannot rollback to 'rpool/vms/a@s1': clones of previous snapshots exist\n"
+                                        "use '-R' to force deletion of the following clones and dependents:\n"
+                                        "rpool/c\n"))
+        self.ok("zfs", "rollback", "-R", "rpool/vms/a@s1")
+        rc, _, _ = self.run_tool("zfs", "list", "rpool/c")
+        self.assertEqual(rc, 1)
         rc, _, err = self.run_tool("zfs", "rollback", "rpool/vms/a")
         self.assertEqual(rc, 1)
         self.assertIn("operation not applicable to datasets of this type", err)

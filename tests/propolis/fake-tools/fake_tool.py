@@ -412,9 +412,10 @@ def zfs_main(st, args):
                             + "\n".join(later))
         clones = sorted(d for d, e in ds.items() if e.get("origin") in later)
         if clones and "R" not in flags:
-            snap = ds[clones[0]]["origin"]
-            raise ToolError(f"cannot destroy '{snap}': snapshot has dependent clones\n"
-                            "use '-R' to destroy the following datasets:\n" + "\n".join(clones))
+            # zfs_main.c rollback_check_dependent
+            raise ToolError(f"cannot rollback to '{name}': clones of previous snapshots exist\n"
+                            "use '-R' to force deletion of the following clones and dependents:\n"
+                            + "\n".join(clones))
         for c in clones:
             for v in [c] + zfs_children(st, c):
                 ds.pop(v, None)
