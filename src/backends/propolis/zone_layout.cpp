@@ -139,6 +139,10 @@ void check_data_disks(const ZoneLayout& l) {
     check_quotable("data disk", d.dataset);
     if (!is_valid_zfs_component(d.name) || d.name.find(':') != std::string::npos)
       invalid(fmt::format("data disk name '{}' cannot name a ZFS volume", printable(d.name)));
+    // The NVMe serial number that carries it holds 20 bytes.
+    if (d.name.size() > kMaxDataDiskNameLength)
+      invalid(fmt::format("data disk name '{}' is longer than {} characters", printable(d.name),
+                          kMaxDataDiskNameLength));
     if (d.dataset != data_disk_parent(l) + "/" + d.name)
       invalid(fmt::format("data disk '{}' is not under {}", printable(d.dataset), data_disk_parent(l)));
     check_dataset("data disk", d.dataset);

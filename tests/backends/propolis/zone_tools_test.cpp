@@ -621,6 +621,12 @@ TEST(ZoneToolsNames, DataDiskNamesCannotMeetAnotherVmsVolumes) {
     for (const auto& ds : disk_datasets(*l)) EXPECT_TRUE(all.insert(ds).second) << ds;
   o.data_disks = {{"bad/name", 1}};
   EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+  o.data_disks = {{std::string(kMaxDataDiskNameLength + 1, 'd'), 1}};
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+  o.data_disks = {{std::string(kMaxDataDiskNameLength, 'd'), 1}};
+  EXPECT_NO_THROW(make_zone_layout("a", "rpool", "debian", o));
+  o.data_disks = {{"d", 0}};
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
   o.data_disks.assign(kMaxDataDisks + 1, DataDisk{"d", 1});
   EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
 }
