@@ -22,6 +22,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Each data disk the layout allows has its PCI slot in the instance spec.
+static_assert(kMaxDataDisks == kMaxDataDiskSlots);
+
 // The zone layout is fixed at prepare and kept beside vm.json, so later
 // operations never depend on settings that may have changed since.
 constexpr std::string_view kLayoutFile = "zone.json";

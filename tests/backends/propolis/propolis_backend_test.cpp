@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -260,6 +261,19 @@ TEST_F(PropolisBackendTest, ARunningVmRefusesSnapshotsAndResizeButResetsAndLists
   h = backend_->hard_reset(h);
   EXPECT_EQ(backend_->state(h), VmState::running);
   EXPECT_THAT(state_requests("web"), ::testing::ElementsAre("Run", "Reboot"));
+  // The fake guest's boot banner, once per boot, on the same console: the
+  // reset rebooted the guest, not the server.
+  auto boots = [&] {
+    std::string console = backend_->console_history(h).data;
+    std::size_t n = 0;
+    for (auto at = console.find("Debian GNU/Linux 12"); at != std::string::npos;
+         at = console.find("Debian GNU/Linux 12", at + 1))
+      ++n;
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 60s;  // catches hangs only
+  while (boots() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(boots(), 2u);
   backend_->stop(h, 30s);
 }
 
