@@ -69,7 +69,8 @@ VmHandle PropolisBackend::restore_snapshot(const VmHandle& handle, const std::st
     throw Error(errc::snapshot_failed,
                 fmt::format("cannot restore snapshot '{}' of VM '{}': its volume {} has no such snapshot", snapshot,
                             handle.name, dataset),
-                "take the VM's snapshots with vmctl, which snapshots all its volumes together");
+                "a snapshot made by hand of one volume cannot be restored; snapshot the whole VM, which takes "
+                "all its volumes together");
   }
   std::uint64_t size_before = tools_.volsize(layout.dataset);
   // A stopped instance in a zone that still runs keeps the volumes open.

@@ -234,6 +234,21 @@ TEST_F(PropolisBackendTest, RestoringAnOlderSnapshotDropsTheLaterOnes) {
   EXPECT_THAT(datasets_named("@two"), ::testing::IsEmpty());
 }
 
+// A snapshot made by hand of the root volume alone is listed, but restoring
+// it would bring the disks back from different times: refused, nothing
+// rolled back. It can be deleted.
+TEST_F(PropolisBackendTest, ASnapshotOfTheRootVolumeAloneIsNotRestored) {
+  VmHandle h = backend_->prepare(spec("web"));
+  ASSERT_TRUE(tool({"zfs", "snapshot", "rpool/vms/web@by-hand"}).ok());
+  write_at("rpool/vms/web", 0, "after");
+  ASSERT_EQ(backend_->list_snapshots(h).size(), 1u);
+  EXPECT_THAT(error_of([&] { backend_->restore_snapshot(h, "by-hand"); }, errc::snapshot_failed),
+              HasSubstr("rpool/vm-disks/web/db has no such snapshot"));
+  EXPECT_EQ(read_at("rpool/vms/web", 0, 5), "after");
+  h = backend_->delete_snapshot(h, "by-hand");
+  EXPECT_TRUE(backend_->list_snapshots(h).empty());
+}
+
 TEST_F(PropolisBackendTest, SnapshotsGoWithDestroy) {
   VmHandle h = backend_->prepare(spec("web"));
   h = backend_->create_snapshot(h, "one", SnapshotMemory::exclude);
