@@ -38,12 +38,13 @@ constexpr std::string_view kBootedMarker = "booted";
 json layout_json(const ZoneLayout& l) {
   json disks = json::array();
   for (const auto& d : l.data_disks) disks.push_back({{"name", d.name}, {"dataset", d.dataset}, {"size_gb", d.size_gb}});
-  return json{{"data_disks", disks},{"vm_name", l.vm_name},       {"zone_name", l.zone_name},         {"zonepath", l.zonepath},
+  return json{{"vm_name", l.vm_name},       {"zone_name", l.zone_name},         {"zonepath", l.zonepath},
               {"pool", l.pool},             {"image", l.image},                 {"snapshot", l.snapshot},
               {"dataset", l.dataset},       {"disk_gb", l.disk_gb ? json(*l.disk_gb) : json(nullptr)},
               {"physical_link", l.physical_link}, {"guest_vnics", l.guest_vnics}, {"api_vnic", l.api_vnic},
               {"api_address", l.api_address}, {"api_port", l.api_port},        {"bootrom", l.bootrom},
-              {"propolis_dir", l.propolis_dir}, {"guest_macs", l.guest_macs}};
+              {"propolis_dir", l.propolis_dir}, {"guest_macs", l.guest_macs},
+              {"data_disks", disks}};
 }
 
 ZoneLayout layout_from_json(const json& j) {
