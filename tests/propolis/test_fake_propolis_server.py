@@ -1219,6 +1219,73 @@ class FakeToolsTest(unittest.TestCase):
         self.assertEqual(log[0], ["zfs", "create", "-p", "rpool/vmctl/images"])
         self.assertEqual(len(log), 14)
 
+    def zvol(self, name):
+        return os.path.join(self.dir, "state", "zvol", "rdsk", name)
+
+    def write_at(self, name, offset, data):
+        with open(self.zvol(name), "r+b") as f:
+            f.seek(offset)
+            f.write(data)
+
+    def read_at(self, name, offset, n):
+        with open(self.zvol(name), "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+
+    def test_zfs_snapshots_and_rollback(self):
+        self.ok("zfs", "create", "-p", "-s", "-V", "1G", "rpool/vms/a")
+        self.ok("zfs", "create", "-p", "-s", "-V", "2G", "rpool/vm-disks/a/d1")
+        self.write_at("rpool/vms/a", 4096, b"first")
+        # One call, several datasets: all or nothing.
+        self.ok("zfs", "snapshot", "rpool/vms/a@s1", "rpool/vm-disks/a/d1@s1")
+        rc, _, err = self.run_tool("zfs", "snapshot", "rpool/vms/a@s2", "rpool/vm-disks/a/d1@s1")
+        self.assertEqual((rc, err), (1, "cannot create snapshot 'rpool/vm-disks/a/d1@s1': dataset already exists\n"))
+        rc, _, err = self.run_tool("zfs", "list", "-H", "rpool/vms/a@s2")
+        self.assertEqual((rc, err), (1, "cannot open 'rpool/vms/a@s2': dataset does not exist\n"))
+        self.write_at("rpool/vms/a", 4096, b"later")
+        self.ok("zfs", "set", "volsize=3G", "rpool/vms/a")
+        self.ok("zfs", "snapshot", "rpool/vms/a@s2")
+        out = self.ok("zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,volsize", "-d", "1", "rpool/vms/a")
+        self.assertEqual(out, "rpool/vms/a@s1\t1073741824\nrpool/vms/a@s2\t3221225472\n")
+        out = self.ok("zfs", "get", "-Hp", "-o", "value", "volsize", "rpool/vms/a@s1")
+        self.assertEqual(out, "1073741824\n")
+        rc, _, err = self.run_tool("zfs", "set", "volsize=1G", "rpool/vms/a@s1")
+        self.assertEqual((rc, err), (1, "cannot set property for 'rpool/vms/a@s1': "
+                                        "this property can not be modified for snapshots\n"))
+        # Without -r, later snapshots stop a rollback (zfs_main.c rollback_check).
+        rc, _, err = self.run_tool("zfs", "rollback", "rpool/vms/a@s1")
+        self.assertEqual((rc, err), (1, "cannot rollback to 'rpool/vms/a@s1': more recent snapshots or bookmarks "
+                                        "exist\nuse '-r' to force deletion of the following snapshots and "
+                                        "bookmarks:\nrpool/vms/a@s2\n"))
+        self.assertEqual(self.read_at("rpool/vms/a", 4096, 5), b"later")
+        self.ok("zfs", "rollback", "-r", "rpool/vms/a@s1")
+        self.assertEqual(self.read_at("rpool/vms/a", 4096, 5), b"first")
+        self.assertEqual(os.path.getsize(self.zvol("rpool/vms/a")), 1 << 30)
+        out = self.ok("zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-r", "rpool")
+        self.assertEqual(out, "rpool/vm-disks/a/d1@s1\nrpool/vms/a@s1\n")
+        rc, _, err = self.run_tool("zfs", "rollback", "rpool/vms/a@s2")
+        self.assertEqual((rc, err), (1, "cannot open 'rpool/vms/a@s2': dataset does not exist\n"))
+        # A later snapshot with a clone needs -R (zfs_main.c rollback_check_dependent).
+        self.ok("zfs", "snapshot", "rpool/vms/a@s3")
+        self.ok("zfs", "clone", "rpool/vms/a@s3", "rpool/c")
+        rc, _, err = self.run_tool("zfs", "rollback", "-r", "rpool/vms/a@s1")
+        self.assertEqual((rc, err), (1, "cannot rollback to 'rpool/vms/a@s1': clones of previous snapshots exist\n"
+                                        "use '-R' to force deletion of the following clones and dependents:\n"
+                                        "rpool/c\n"))
+        self.ok("zfs", "rollback", "-R", "rpool/vms/a@s1")
+        rc, _, _ = self.run_tool("zfs", "list", "rpool/c")
+        self.assertEqual(rc, 1)
+        rc, _, err = self.run_tool("zfs", "rollback", "rpool/vms/a")
+        self.assertEqual(rc, 1)
+        self.assertIn("operation not applicable to datasets of this type", err)
+        rc, _, err = self.run_tool("zfs", "destroy", "rpool/vms/a@nope")
+        self.assertEqual((rc, err), (1, "could not find any snapshots to destroy; check snapshot names.\n"))
+        self.ok("zfs", "destroy", "rpool/vms/a@s1")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "state", "zvol", "snap", "rpool/vms/a@s1")))
+        self.ok("zfs", "destroy", "-r", "rpool/vm-disks/a")
+        out = self.ok("zfs", "list", "-H", "-t", "all", "-o", "name", "-r", "rpool")
+        self.assertEqual(out, "rpool\nrpool/vm-disks\nrpool/vms\nrpool/vms/a\n")
+
     def write_zonecfg(self, name="vm1"):
         path = os.path.join(self.dir, f"{name}.zonecfg")
         with open(path, "w") as f:
@@ -1402,7 +1469,7 @@ class BrandHooksTest(FakeToolsTest):
         self.assertEqual(p.returncode, 1)
 
     # The inherited tool tests already ran in FakeToolsTest.
-    test_zfs_sequence = test_zones_and_vnics = test_failure_injection = None
+    test_zfs_sequence = test_zfs_snapshots_and_rollback = test_zones_and_vnics = test_failure_injection = None
     test_uninstall_asks_without_F = None
 
 

@@ -96,8 +96,10 @@ class ZoneSimTest(unittest.TestCase):
         tree.write(path)
 
     def configure(self, api="127.0.0.5/8", listen="127.0.0.5:12400", bootrom=None, propolis=None,
-                  limitpriv=None):
+                  limitpriv=None, data_disks=()):
         self.tool("zfs", "create", "-p", "-V", "1G", "rpool/vms/web")
+        for dataset in data_disks:
+            self.tool("zfs", "create", "-p", "-s", "-V", "1G", dataset)
         for link in ("vmctl_web_0", "vmctl_web_api0", "other0"):
             self.tool("dladm", "create-vnic", "-l", "net0", link)
         attrs = [("bootrom", bootrom or "/opt/oxide/propolis-server/firmware/OVMF_CODE.fd"),
@@ -110,8 +112,10 @@ class ZoneSimTest(unittest.TestCase):
             lines.append(f'set limitpriv="{limitpriv}"')
         lines += ["add net", "set physical=vmctl_web_0", "end",
                   "add net", "set physical=vmctl_web_api0", f'set allowed-address="{api}"', "end",
-                  "add device", "set match=/dev/zvol/rdsk/rpool/vms/web", "end",
-                  "add fs", "set dir=/opt/oxide/propolis-server", f"set special={self.propolis}",
+                  "add device", "set match=/dev/zvol/rdsk/rpool/vms/web", "end"]
+        for dataset in data_disks:
+            lines += ["add device", f"set match=/dev/zvol/rdsk/{dataset}", "end"]
+        lines += ["add fs", "set dir=/opt/oxide/propolis-server", f"set special={self.propolis}",
                   "set type=lofs", "add options ro", "end"]
         for name, value in attrs:
             lines += ["add attr", f"set name={name}", "set type=string", f'set value="{value}"', "end"]
@@ -187,6 +191,24 @@ class ZoneSimTest(unittest.TestCase):
         self.assertIn(" [fd00::5]:12400 ", argv)
         self.assertEqual(self.zone()["addresses"], [{"link": "vmctl_web_api0", "family": "inet6",
                                                      "address": "fd00::5", "prefix": 64, "up": True}])
+
+    def test_a_zone_writes_its_data_disk_and_a_rollback_brings_the_old_bytes_back(self):
+        self.tool("zfs", "create", "-p", "-s", "-V", "1G", "rpool/vm-disks/other/db")
+        self.configure(data_disks=["rpool/vm-disks/web/db"])
+        self.tool("zfs", "snapshot", "rpool/vms/web@clean", "rpool/vm-disks/web/db@clean")
+        self.boot_until_server_runs()
+        disk = "/dev/zvol/rdsk/rpool/vm-disks/web/db"
+        wrote = self.in_zone("sh", "-c", f"printf written | dd of={disk} conv=notrunc 2>/dev/null")
+        self.assertEqual(wrote.returncode, 0, wrote.stderr)
+        self.assertEqual(self.in_zone("test", "-e", "/dev/zvol/rdsk/rpool/vm-disks/other/db").returncode, 1,
+                         "another VM's data disk is not the zone's")
+        volume = os.path.join(self.state, "zvol", "rdsk", "rpool/vm-disks/web/db")
+        with open(volume, "rb") as f:
+            self.assertEqual(f.read(7), b"written")
+        self.tool("zoneadm", "-z", ZONE, "halt")
+        self.tool("zfs", "rollback", "-r", "rpool/vm-disks/web/db@clean")
+        with open(volume, "rb") as f:
+            self.assertEqual(f.read(7), b"\0" * 7)
 
     def test_a_zone_sees_its_own_links_and_its_zvol(self):
         self.configure()

@@ -18,8 +18,10 @@ using nlohmann::json;
 // seed. Fixed slots keep guest device names stable across restarts.
 constexpr int kBootDiskSlot = 4;
 constexpr int kFirstNicSlot = 8;
+constexpr int kFirstDataDiskSlot = 16;
 constexpr int kSeedDiskSlot = 24;
-static_assert(kFirstNicSlot + static_cast<int>(kMaxNics) <= kSeedDiskSlot);
+static_assert(kFirstNicSlot + static_cast<int>(kMaxNics) <= kFirstDataDiskSlot);
+static_assert(kFirstDataDiskSlot + static_cast<int>(kMaxDataDiskSlots) <= kSeedDiskSlot);
 
 // The metadata only labels Oximeter metrics, which a standalone
 // propolis-server does not export; the API still requires every field.
@@ -39,6 +41,16 @@ void check(const InstanceParams& p) {
   if (p.vnics.size() > kMaxNics)
     invalid(fmt::format("{} NICs asked for; the Propolis backend supports at most {}", p.vnics.size(), kMaxNics),
             "attach fewer networks to the VM");
+  if (p.data_disks.size() > kMaxDataDiskSlots)
+    invalid(fmt::format("{} data disks asked for; the Propolis backend supports at most {}", p.data_disks.size(),
+                        kMaxDataDiskSlots),
+            "give the VM fewer data disks");
+  for (const auto& d : p.data_disks) {
+    if (d.name.empty() || d.name.size() > kSerialNumberBytes || d.path.empty())
+      invalid(fmt::format("data disk '{}' cannot be given to propolis-server (a name of 1 to {} bytes and a path)",
+                          util::printable(d.name), kSerialNumberBytes),
+              "this is a bug in vmctl: data disk names are checked at create");
+  }
 }
 
 json pci(int slot) { return {{"bus", 0}, {"device", slot}, {"function", 0}}; }
@@ -66,6 +78,26 @@ void add_nics(json& components, const InstanceParams& p) {
   }
 }
 
+// NVMe's serial number: ASCII, padded with spaces to its 20 bytes.
+json serial_number(const std::string& name) {
+  json bytes = json::array();
+  for (std::size_t i = 0; i < kSerialNumberBytes; ++i)
+    bytes.push_back(i < name.size() ? static_cast<unsigned char>(name[i]) : static_cast<unsigned char>(' '));
+  return bytes;
+}
+
+void add_data_disks(json& components, const InstanceParams& p) {
+  for (std::size_t i = 0; i < p.data_disks.size(); ++i) {
+    const auto& d = p.data_disks[i];
+    std::string key = data_disk_key(d.name);
+    std::string backend = "data-backend:" + d.name;
+    components[key] = component("nvme_disk", {{"backend_id", backend},
+                                              {"pci_path", pci(kFirstDataDiskSlot + static_cast<int>(i))},
+                                              {"serial_number", serial_number(d.name)}});
+    components[backend] = component("file_storage_backend", {{"path", d.path}, {"readonly", false}, {"block_size", 512}});
+  }
+}
+
 json components(const InstanceParams& p) {
   json c = json::object();
   c[kSerialKey] = component("serial_port", {{"num", "com1"}});
@@ -76,6 +108,7 @@ json components(const InstanceParams& p) {
   c[disk_backend] = component("file_storage_backend",
                               {{"path", p.disk_path}, {"readonly", p.disk_read_only}, {"block_size", 512}});
   add_nics(c, p);
+  add_data_disks(c, p);
   if (p.seed_iso) {
     const std::string seed_backend = std::string(kSeedDiskKey) + "-backend";
     c[kSeedDiskKey] = virtio_disk(seed_backend, kSeedDiskSlot);
@@ -109,6 +142,10 @@ json properties(const InstanceParams& p) {
 }
 
 }  // namespace
+
+// Names hold no ':' (VM-name rules), the fixed keys none either: no key
+// can equal another.
+std::string data_disk_key(const std::string& name) { return "data:" + name; }
 
 void check_board(std::uint32_t vcpus, std::uint64_t memory_mb, std::uint32_t max_vcpus) {
   // Board.cpus is a uint8 in the API; the server's own limit is lower still.

@@ -1,5 +1,6 @@
 // The InstanceEnsureRequest (propolis-server API 5.0.0) that creates one VM:
-// a board, com1, the boot disk on its zvol, one virtio NIC per VNIC, and the
+// a board, com1, the boot disk on its zvol, one virtio NIC per VNIC, an NVMe
+// disk per data disk, and the
 // cloud-init seed as a read-only disk whose bytes travel inside the request.
 #pragma once
 
@@ -49,6 +50,14 @@ struct InstanceParams {
   std::string disk_path;  // the zvol device, /dev/zvol/rdsk/<pool>/vms/<name>
   bool disk_read_only = false;
   std::vector<std::string> vnics;  // one virtio NIC on each
+  // Each an NVMe disk: API 5.0.0 gives a virtio disk no serial number, an
+  // NVMe disk a 20-byte one, which carries the name (space-padded, as NVMe
+  // pads it), so the guest can tell the disks apart by name.
+  struct DataDisk {
+    std::string name;  // at most kSerialNumberBytes bytes
+    std::string path;  // its zvol device
+  };
+  std::vector<DataDisk> data_disks;
   std::optional<std::string> seed_iso;  // raw bytes of the cloud-init seed
 };
 
@@ -58,8 +67,14 @@ inline constexpr const char* kBootDiskKey = "boot-disk";
 inline constexpr const char* kSeedDiskKey = "cloud-init";
 inline constexpr const char* kSerialKey = "com1";
 
-// The most NICs the PCI layout below has slots for.
+// The most NICs the PCI layout below has slots for, and data disks.
 inline constexpr std::size_t kMaxNics = 8;
+inline constexpr std::size_t kMaxDataDiskSlots = 8;
+// NvmeDisk.serial_number's length.
+inline constexpr std::size_t kSerialNumberBytes = 20;
+
+// A data disk's component key: "data:<name>" (its backend "data-backend:<name>").
+std::string data_disk_key(const std::string& name);
 
 // A complete InstanceEnsureRequest. Raises errc::spec_invalid for values the
 // server cannot take (a board check_board refuses, too many NICs, an id that

@@ -22,6 +22,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Each data disk the layout allows has its PCI slot in the instance spec.
+static_assert(kMaxDataDisks == kMaxDataDiskSlots);
+
 // The zone layout is fixed at prepare and kept beside vm.json, so later
 // operations never depend on settings that may have changed since.
 constexpr std::string_view kLayoutFile = "zone.json";
@@ -33,12 +36,15 @@ constexpr std::string_view kBootedMarker = "booted";
 }
 
 json layout_json(const ZoneLayout& l) {
+  json disks = json::array();
+  for (const auto& d : l.data_disks) disks.push_back({{"name", d.name}, {"dataset", d.dataset}, {"size_gb", d.size_gb}});
   return json{{"vm_name", l.vm_name},       {"zone_name", l.zone_name},         {"zonepath", l.zonepath},
               {"pool", l.pool},             {"image", l.image},                 {"snapshot", l.snapshot},
               {"dataset", l.dataset},       {"disk_gb", l.disk_gb ? json(*l.disk_gb) : json(nullptr)},
               {"physical_link", l.physical_link}, {"guest_vnics", l.guest_vnics}, {"api_vnic", l.api_vnic},
               {"api_address", l.api_address}, {"api_port", l.api_port},        {"bootrom", l.bootrom},
-              {"propolis_dir", l.propolis_dir}, {"guest_macs", l.guest_macs}};
+              {"propolis_dir", l.propolis_dir}, {"guest_macs", l.guest_macs},
+              {"data_disks", disks}};
 }
 
 ZoneLayout layout_from_json(const json& j) {
@@ -59,6 +65,11 @@ ZoneLayout layout_from_json(const json& j) {
   l.bootrom = j.at("bootrom");
   l.propolis_dir = j.at("propolis_dir");
   if (j.contains("guest_macs")) l.guest_macs = j.at("guest_macs").get<std::vector<std::string>>();
+  // Absent in zones made before data disks.
+  if (j.contains("data_disks")) {
+    for (const auto& d : j.at("data_disks"))
+      l.data_disks.push_back({d.at("name"), d.at("dataset"), d.at("size_gb").get<std::uint64_t>()});
+  }
   return l;
 }
 
@@ -118,6 +129,7 @@ ZoneLayout layout_for(const VmSpec& spec, const PropolisConfig& config) {
   options.bootrom = config.bootrom;
   options.propolis_dir = config.propolis_dir;
   options.zones_root = config.zones_root;
+  options.data_disks = spec.data_disks;
   return make_zone_layout(spec.name, config.zfs_pool, image, options);
 }
 
@@ -182,6 +194,16 @@ VmHandle PropolisBackend::prepare(const VmSpec& spec) {
   return h;
 }
 
+// Where the root disk's device was at prepare is where the others are, so a
+// changed zvol_dir setting does not move them.
+std::string PropolisBackend::zvol_device(const VmHandle& handle, const std::string& dataset) const {
+  std::string root = PropolisState::of(handle).overlay_path;
+  std::string root_dataset = layout_of(handle).dataset;
+  std::string dir = root.ends_with("/" + root_dataset) ? root.substr(0, root.size() - root_dataset.size() - 1)
+                                                       : config_.zvol_dir;
+  return (fs::path(dir) / dataset).string();
+}
+
 ZoneLayout PropolisBackend::layout_of(const VmHandle& handle) const {
   fs::path file = fs::path(handle.work_dir) / kLayoutFile;
   std::optional<std::string> text = os::read_file(file);
@@ -208,7 +230,9 @@ void PropolisBackend::create_instance(const VmHandle& handle) {
   params.max_vcpus = config_.max_vcpus;
   params.memory_mb = handle.memory_mb;
   params.disk_path = PropolisState::of(handle).overlay_path;
-  params.vnics = layout_of(handle).guest_vnics;
+  ZoneLayout layout = layout_of(handle);
+  params.vnics = layout.guest_vnics;
+  for (const auto& d : layout.data_disks) params.data_disks.push_back({d.name, zvol_device(handle, d.dataset)});
   if (!handle.seed_iso_path.empty()) params.seed_iso = os::read_file(handle.seed_iso_path);
   json request = make_ensure_request(params);
 

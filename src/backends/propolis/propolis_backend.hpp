@@ -45,7 +45,29 @@ class PropolisBackend final : public Hypervisor {
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   ConsoleHistory console_history(const VmHandle& handle) override;
 
+  // Snapshots are ZFS snapshots of the VM's volumes (root and data disks,
+  // taken together): disks only, of a stopped or prepared VM. A running VM
+  // refuses: snapshot::unsupported for one with RAM (propolis-server cannot
+  // save it), snapshot::needs_stopped for one without and for a restore.
+  // A restore destroys the snapshots taken after it (zfs rollback -r).
+  // (snapshots.cpp)
+  VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory) override;
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+
+  // The instance's "Reboot" state: propolis-server resets the guest at
+  // once; returns when it runs again. (vm_changes.cpp)
+  VmHandle hard_reset(const VmHandle& handle) override;
+  // vCPUs and memory go into the next start's instance spec; the root
+  // volume grows with `zfs set volsize`. (vm_changes.cpp)
+  VmHandle resize(const VmHandle& handle, const VmResize& change) override;
+
  private:
+  std::string zvol_device(const VmHandle& handle, const std::string& dataset) const;
+  // Raises `code` unless the VM is stopped or prepared, saying it must be
+  // stopped to `what`.
+  void require_stopped(const VmHandle& handle, std::string_view code, std::string_view what);
   ZoneLayout layout_of(const VmHandle& handle) const;
   VmState instance_state(const VmHandle& handle);
   void create_instance(const VmHandle& handle);

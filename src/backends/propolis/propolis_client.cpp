@@ -231,10 +231,11 @@ PropolisClient::MonitorResult PropolisClient::monitor(std::uint64_t gen, millise
 }
 
 PropolisClient::MonitorResult PropolisClient::wait_for_state(const std::vector<std::string>& wanted,
-                                                             std::chrono::steady_clock::time_point deadline) {
+                                                             std::chrono::steady_clock::time_point deadline,
+                                                             std::uint64_t from_gen) {
   auto is_wanted = [&](const std::string& s) { return std::find(wanted.begin(), wanted.end(), s) != wanted.end(); };
   const std::string wanted_text = fmt::format("{}", fmt::join(wanted, " or "));
-  std::uint64_t gen = 0;  // gen 0 answers at once with the current state
+  std::uint64_t gen = from_gen;  // gen 0 answers at once with the current state
   std::string last = "unknown";
   for (;;) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());

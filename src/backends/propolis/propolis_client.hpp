@@ -50,7 +50,10 @@ class PropolisClient {
   // Follows the state monitor until the state is one of `wanted`. Failed or
   // Destroyed (unless wanted) raise vm_invalid_state; the deadline raises
   // propolis_timeout.
-  MonitorResult wait_for_state(const std::vector<std::string>& wanted, std::chrono::steady_clock::time_point deadline);
+  // Only states from generation `from_gen` on count (0: the current one too),
+  // so a caller that asked for a change sees the state after it.
+  MonitorResult wait_for_state(const std::vector<std::string>& wanted, std::chrono::steady_clock::time_point deadline,
+                               std::uint64_t from_gen = 0);
   struct SerialHistory {
     std::string data;
     // The offset just past `data` in all the output there ever was: where

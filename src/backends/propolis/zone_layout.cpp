@@ -130,7 +130,35 @@ void check_path(std::string_view what, std::string_view path) {
     invalid(fmt::format("{} '{}' must be an absolute path of letters, digits and '/_.-+:@,='", what, printable(path)));
 }
 
+void check_data_disks(const ZoneLayout& l) {
+  if (l.data_disks.size() > kMaxDataDisks)
+    throw Error(errc::spec_invalid,
+                fmt::format("{} data disks asked for; a propolis VM has at most {}", l.data_disks.size(), kMaxDataDisks),
+                "give the VM fewer data disks");
+  for (const auto& d : l.data_disks) {
+    check_quotable("data disk", d.dataset);
+    if (!is_valid_zfs_component(d.name) || d.name.find(':') != std::string::npos)
+      invalid(fmt::format("data disk name '{}' cannot name a ZFS volume", printable(d.name)));
+    // The NVMe serial number that carries it holds 20 bytes.
+    if (d.name.size() > kMaxDataDiskNameLength)
+      invalid(fmt::format("data disk name '{}' is longer than {} characters", printable(d.name),
+                          kMaxDataDiskNameLength));
+    if (d.dataset != data_disk_parent(l) + "/" + d.name)
+      invalid(fmt::format("data disk '{}' is not under {}", printable(d.dataset), data_disk_parent(l)));
+    check_dataset("data disk", d.dataset);
+    if (d.size_gb == 0) invalid(fmt::format("data disk '{}' must be at least 1 GB", printable(d.name)));
+  }
+}
+
 }  // namespace
+
+std::string data_disk_parent(const ZoneLayout& l) { return fmt::format("{}/vm-disks/{}", l.pool, l.vm_name); }
+
+std::vector<std::string> disk_datasets(const ZoneLayout& l) {
+  std::vector<std::string> out{l.dataset};
+  for (const auto& d : l.data_disks) out.push_back(d.dataset);
+  return out;
+}
 
 bool is_valid_zfs_component(std::string_view c) {
   if (c.empty() || c == "." || c == "..") return false;
@@ -210,6 +238,7 @@ void validate_zone_layout(const ZoneLayout& l) {
   for (const auto& mac : l.guest_macs)
     if (!is_mac(mac)) invalid(fmt::format("guest MAC '{}' is not of the form 02:xx:xx:xx:xx:xx", printable(mac)));
   check_link("API VNIC", l.api_vnic);
+  check_data_disks(l);
   if (address_family(l.api_address) == 0)
     invalid(fmt::format("API address '{}' is not <ip>/<prefix>", printable(l.api_address)));
   if (l.api_port == 0) invalid("the API port must not be 0");
@@ -241,6 +270,8 @@ ZoneLayout make_zone_layout(std::string_view vm_name, std::string_view pool, std
   l.api_port = o.api_port;
   l.bootrom = o.bootrom;
   l.propolis_dir = o.propolis_dir;
+  for (const DataDisk& d : o.data_disks)
+    l.data_disks.push_back({d.name, fmt::format("{}/{}", data_disk_parent(l), d.name), d.size_gb});
   validate_zone_layout(l);
   return l;
 }

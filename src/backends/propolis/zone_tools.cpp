@@ -1,7 +1,9 @@
 // zfs, dladm, zonecfg and zoneadm for one VM, always as argv vectors.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -130,6 +132,12 @@ void ZoneTools::create(const ZoneLayout& l) {
     run_checked({"zfs", "clone", "-p", fmt::format("{}/images/{}@{}", l.pool, l.image, l.snapshot), l.dataset});
     undo.emplace_back([this, &l] { destroy_dataset(l.dataset); });
     if (l.disk_gb) run_checked({"zfs", "set", fmt::format("volsize={}G", *l.disk_gb), l.dataset});
+    if (!l.data_disks.empty()) undo.emplace_back([this, &l] { destroy_dataset(data_disk_parent(l)); });
+    for (const auto& d : l.data_disks) {
+      // -s: sparse, as the qemu backend's qcow2 data disks are: space is
+      // taken as the guest writes. -p: makes the VM's own parent folder.
+      run_checked({"zfs", "create", "-p", "-s", "-V", fmt::format("{}G", d.size_gb), d.dataset});
+    }
     for (std::size_t i = 0; i <= l.guest_vnics.size(); ++i) {
       bool api = i == l.guest_vnics.size();
       const std::string& vnic = api ? l.api_vnic : l.guest_vnics[i];
@@ -182,6 +190,7 @@ void ZoneTools::destroy(const ZoneLayout& l) {
   attempt([&] { delete_vnic(l.api_vnic); });
   for (auto it = l.guest_vnics.rbegin(); it != l.guest_vnics.rend(); ++it) attempt([&] { delete_vnic(*it); });
   attempt([&] { destroy_dataset(l.dataset); });
+  if (!l.data_disks.empty()) attempt([&] { destroy_dataset(data_disk_parent(l)); });
   if (first) std::rethrow_exception(first);
 }
 
@@ -208,6 +217,111 @@ std::string ZoneTools::zone_state(const std::string& zone) {
 }
 
 // Takes the zone down as far as needed from whatever state it is in.
+namespace {
+
+constexpr std::string_view kSnapshotHelp = "Check the VM's volumes and their snapshots with 'zfs list -t all -r'.";
+
+[[noreturn]] void snapshot_failed(const std::vector<std::string>& argv, const os::ProcessOutput& out) {
+  throw Error(errc::snapshot_failed, describe_failure(argv, out), std::string(kSnapshotHelp));
+}
+
+template <typename T>
+T parse_number(std::string_view text, const std::vector<std::string>& argv) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    throw Error(errc::propolis_tool_failed,
+                fmt::format("{} printed \"{}\", not a number", os::describe(argv), util::printable(text)),
+                std::string(kHelp));
+  }
+  return value;
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto at = text.find(sep, start);
+    out.push_back(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return out;
+    start = at + 1;
+  }
+}
+
+}  // namespace
+
+void ZoneTools::snapshot(const ZoneLayout& l, const std::string& name) {
+  validate_zone_layout(l);
+  std::vector<std::string> argv{"zfs", "snapshot"};
+  for (const auto& dataset : disk_datasets(l)) argv.push_back(dataset + "@" + name);
+  auto out = run(argv);
+  if (out.ok()) return;
+  if (!out.timed_out && contains(out.err, "dataset already exists")) {
+    throw Error(errc::snapshot_already_exists,
+                fmt::format("VM '{}' already has a snapshot '{}' ({})", l.vm_name, name, one_line(out.err)),
+                "choose another name, or delete that snapshot first");
+  }
+  snapshot_failed(argv, out);
+}
+
+std::vector<ZoneTools::VolumeSnapshot> ZoneTools::snapshots(const std::string& dataset) {
+  // -d 1 of a volume: its snapshots only (a volume has no children).
+  std::vector<std::string> argv{"zfs", "list", "-H", "-p", "-t", "snapshot", "-d", "1",
+                                "-o", "name,createtxg,creation,volsize", dataset};
+  auto out = run(argv);
+  if (!out.ok()) snapshot_failed(argv, out);
+  std::vector<VolumeSnapshot> result;
+  for (std::string_view line : split(out.out, '\n')) {
+    if (line.empty()) continue;
+    auto fields = split(line, '\t');
+    std::string_view full = fields[0];
+    if (fields.size() != 4 || !full.starts_with(dataset + "@")) {
+      throw Error(errc::propolis_tool_failed,
+                  fmt::format("{} printed \"{}\", not a snapshot of {}", os::describe(argv), util::printable(line),
+                              dataset),
+                  std::string(kHelp));
+    }
+    result.push_back({std::string(full.substr(dataset.size() + 1)), parse_number<std::uint64_t>(fields[1], argv),
+                      parse_number<std::int64_t>(fields[2], argv), parse_number<std::uint64_t>(fields[3], argv)});
+  }
+  std::stable_sort(result.begin(), result.end(),
+                   [](const VolumeSnapshot& a, const VolumeSnapshot& b) { return a.createtxg < b.createtxg; });
+  return result;
+}
+
+void ZoneTools::rollback(const ZoneLayout& l, const std::string& name) {
+  validate_zone_layout(l);
+  for (const auto& dataset : disk_datasets(l)) {
+    std::vector<std::string> argv{"zfs", "rollback", "-r", dataset + "@" + name};
+    auto out = run(argv);
+    if (!out.ok()) snapshot_failed(argv, out);
+  }
+}
+
+void ZoneTools::destroy_snapshot(const ZoneLayout& l, const std::string& name) {
+  validate_zone_layout(l);
+  for (const auto& dataset : disk_datasets(l)) {
+    std::vector<std::string> argv{"zfs", "destroy", dataset + "@" + name};
+    auto out = run(argv);
+    // A data disk without it (a snapshot taken by hand of the root disk).
+    if (out.ok() || (!out.timed_out && contains(out.err, "could not find any snapshots to destroy"))) continue;
+    snapshot_failed(argv, out);
+  }
+}
+
+std::uint64_t ZoneTools::volsize(const std::string& dataset) {
+  std::vector<std::string> argv{"zfs", "get", "-H", "-p", "-o", "value", "volsize", dataset};
+  auto out = run(argv);
+  if (!out.ok()) throw Error(errc::propolis_tool_failed, describe_failure(argv, out), std::string(kHelp));
+  std::string_view text(out.out);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  return parse_number<std::uint64_t>(text, argv);
+}
+
+void ZoneTools::set_volsize(const std::string& dataset, std::uint64_t gb) {
+  run_checked({"zfs", "set", fmt::format("volsize={}G", gb), dataset});
+}
+
 void ZoneTools::remove_zone(const std::string& zone) {
   std::string state = zone_state(zone);
   if (state.empty()) return;

@@ -17,8 +17,23 @@
 
 #include "backends/propolis/command_runner.hpp"
 #include "core/logger.hpp"
+#include "vm_manager/types.hpp"
 
 namespace vm_manager::propolis {
+
+// One of the VM's data disks: a sparse volume of its own, under a folder
+// that is the VM's alone (data_disk_parent), so no name another VM can take
+// reaches it.
+struct ZoneDataDisk {
+  std::string name;      // the guest sees it as the serial number of its disk
+  std::string dataset;   // "<pool>/vm-disks/<vm name>/<name>"
+  std::uint64_t size_gb = 0;
+  bool operator==(const ZoneDataDisk&) const = default;
+};
+
+// The most data disks a propolis VM has: the PCI slots instance_spec.cpp
+// keeps for them.
+inline constexpr std::size_t kMaxDataDisks = 8;
 
 // Everything the tools are told about one VM. Usually made by
 // make_zone_layout; create/destroy check it again, since it is a plain struct.
@@ -42,7 +57,14 @@ struct ZoneLayout {
   std::uint16_t api_port = 0;            // propolis-server listens on <ip>:<port>
   std::string bootrom;                   // firmware, path as seen inside the zone
   std::string propolis_dir;              // host folder lofs-mounted read-only at kPropolisZoneDir; empty: none
+  std::vector<ZoneDataDisk> data_disks;  // in the order the VM was given them
 };
+
+// "<pool>/vm-disks/<vm name>": the filesystem holding the VM's data disks.
+std::string data_disk_parent(const ZoneLayout& layout);
+
+// The VM's volumes: its root disk first, then its data disks in order.
+std::vector<std::string> disk_datasets(const ZoneLayout& layout);
 
 // Where the brand expects propolis-server and its firmware inside the zone.
 inline constexpr std::string_view kPropolisZoneDir = "/opt/oxide/propolis-server";
@@ -60,6 +82,7 @@ struct ZoneOptions {
   std::string bootrom{kDefaultBootrom};
   std::string propolis_dir = "/opt/oxide/propolis-server";
   std::string zones_root = "/zones";
+  std::vector<DataDisk> data_disks;  // 0..kMaxDataDisks
 };
 
 inline constexpr std::size_t kMaxGuestNics = 8;
@@ -125,6 +148,31 @@ class ZoneTools {
   // The zone's state from `zoneadm -z <zone> list -p` ("configured",
   // "installed", "running", …), or "" when there is no such zone.
   std::string zone_state(const std::string& zone);
+
+  // Snapshots of the VM's volumes (disk_datasets). Each raises
+  // snapshot::failed naming the command and what zfs said, unless said
+  // otherwise.
+  //
+  // One `zfs snapshot` of every volume, which ZFS takes atomically: all or
+  // none. snapshot::already_exists when one of them has it.
+  void snapshot(const ZoneLayout& layout, const std::string& name);
+  struct VolumeSnapshot {
+    std::string name;             // after the '@'
+    std::uint64_t createtxg = 0;  // orders them as they were taken
+    std::int64_t creation = 0;    // seconds since the epoch
+    std::uint64_t volsize = 0;    // the volume's size when it was taken
+  };
+  // The snapshots of one volume, oldest first.
+  std::vector<VolumeSnapshot> snapshots(const std::string& dataset);
+  // `zfs rollback -r` of every volume: later snapshots are destroyed.
+  void rollback(const ZoneLayout& layout, const std::string& name);
+  // `zfs destroy` of the snapshot of every volume that has it.
+  void destroy_snapshot(const ZoneLayout& layout, const std::string& name);
+
+  // A volume's size in bytes (`zfs get -Hp volsize`); propolis::tool_failed.
+  std::uint64_t volsize(const std::string& dataset);
+  // `zfs set volsize=<gb>G`; propolis::tool_failed.
+  void set_volsize(const std::string& dataset, std::uint64_t gb);
 
  private:
   os::ProcessOutput run(const std::vector<std::string>& argv);

@@ -48,7 +48,7 @@ std::string zonecfg_command_file(const ZoneLayout& l) {
   for (const auto& vnic : l.guest_vnics) out += "add net\n" + set("physical", vnic) + "end\n";
   out += "add net\n" + set("physical", l.api_vnic) + set("allowed-address", l.api_address) + "end\n";
   // The raw device: propolis-server opens the volume as a block device.
-  out += "add device\n" + set("match", "/dev/zvol/rdsk/" + l.dataset) + "end\n";
+  for (const auto& dataset : disk_datasets(l)) out += "add device\n" + set("match", "/dev/zvol/rdsk/" + dataset) + "end\n";
   if (!l.propolis_dir.empty()) {
     out += "add fs\n" + set("dir", kPropolisZoneDir) + set("special", l.propolis_dir) + set("type", "lofs") +
            fmt::format("\tadd options {}\n", in_quotes("ro")) + "end\n";

@@ -27,6 +27,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using vmctl::test::TempDir;
 using Argv = std::vector<std::string>;
 
@@ -566,6 +567,143 @@ TEST(ZoneToolsState, ParsesZoneadmListLines) {
   } catch (const Error& e) {
     EXPECT_EQ(e.message(), "zoneadm -z vmctl-web list -p timed out");
   }
+}
+
+}  // namespace
+}  // namespace vm_manager::propolis
+
+namespace vm_manager::propolis {
+namespace {
+
+// A layout with two data disks, under the VM's own folder of volumes.
+ZoneLayout with_data_disks(ZoneLayout l) {
+  l.data_disks = {{"db", "rpool/vm-disks/web/db", 2}, {"logs", "rpool/vm-disks/web/logs", 1}};
+  return l;
+}
+
+TEST_F(ZoneToolsTest, DataDisksAreSparseVolumesInTheVmsOwnFolderAndZonecfgDevices) {
+  ZoneOptions o = options();
+  o.zones_root = (tmp_ / "zones").string();
+  o.data_disks = {{"db", 2}, {"logs", 1}};
+  ZoneLayout l = make_zone_layout("web", "rpool", "debian", o);
+  ASSERT_EQ(l.data_disks.size(), 2u);
+  EXPECT_EQ(l.data_disks[0].dataset, "rpool/vm-disks/web/db");
+  EXPECT_THAT(disk_datasets(l), ElementsAre("rpool/vms/web", "rpool/vm-disks/web/db", "rpool/vm-disks/web/logs"));
+  tools_.create(l);
+  EXPECT_THAT(calls(), ElementsAre(kClone, kVolsize, Argv{"zfs", "create", "-p", "-s", "-V", "2G", "rpool/vm-disks/web/db"},
+                                   Argv{"zfs", "create", "-p", "-s", "-V", "1G", "rpool/vm-disks/web/logs"}, kVnic0,
+                                   kVnicApi, kZonecfg, kInstall));
+  EXPECT_EQ(fake_state()["datasets"]["rpool/vm-disks/web/db"]["volsize"], 2ull << 30);
+  EXPECT_THAT(runner_.zonecfg_files.at(0),
+              HasSubstr("add device\n\tset match=\"/dev/zvol/rdsk/rpool/vms/web\"\nend\n"
+                        "add device\n\tset match=\"/dev/zvol/rdsk/rpool/vm-disks/web/db\"\nend\n"
+                        "add device\n\tset match=\"/dev/zvol/rdsk/rpool/vm-disks/web/logs\"\nend\n"));
+  fs::remove(log_path());
+  tools_.destroy(l);
+  EXPECT_THAT(calls(), ElementsAre(kList, kUninstall, kDelete, kDeleteApi, kDelete0, kDestroy,
+                                   Argv{"zfs", "destroy", "-r", "rpool/vm-disks/web"}));
+  auto st = fake_state();
+  for (auto& [name, _] : st["datasets"].items()) EXPECT_THAT(name, Not(HasSubstr("web"))) << name;
+}
+
+// A VM named like another VM's data disk folder gets different volumes.
+TEST(ZoneToolsNames, DataDiskNamesCannotMeetAnotherVmsVolumes) {
+  ZoneOptions o;
+  o.snapshot = "base";
+  o.physical_link = "net0";
+  o.api_address = "192.168.50.10/24";
+  o.data_disks = {{"d1", 1}};
+  ZoneLayout a = make_zone_layout("a", "rpool", "debian", o);
+  ZoneLayout dotted = make_zone_layout("a.d1", "rpool", "debian", o);
+  ZoneLayout dashed = make_zone_layout("a-d1", "rpool", "debian", o);
+  std::set<std::string> all;
+  for (const auto* l : {&a, &dotted, &dashed})
+    for (const auto& ds : disk_datasets(*l)) EXPECT_TRUE(all.insert(ds).second) << ds;
+  o.data_disks = {{"bad/name", 1}};
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+  o.data_disks = {{std::string(kMaxDataDiskNameLength + 1, 'd'), 1}};
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+  o.data_disks = {{std::string(kMaxDataDiskNameLength, 'd'), 1}};
+  EXPECT_NO_THROW(make_zone_layout("a", "rpool", "debian", o));
+  o.data_disks = {{"d", 0}};
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+  o.data_disks.assign(kMaxDataDisks + 1, DataDisk{"d", 1});
+  EXPECT_THROW(make_zone_layout("a", "rpool", "debian", o), Error);
+}
+
+TEST_F(ZoneToolsTest, UndoOfAFailedCreateRemovesTheDataDisks) {
+  ZoneLayout l = with_data_disks(layout());
+  runner_.env["VMCTL_FAKE_TOOLS_FAIL"] = "dladm:create-vnic";
+  EXPECT_THROW(tools_.create(l), Error);
+  runner_.env.erase("VMCTL_FAKE_TOOLS_FAIL");
+  auto st = fake_state();
+  for (auto& [name, _] : st["datasets"].items()) EXPECT_THAT(name, Not(HasSubstr("web"))) << name;
+}
+
+TEST_F(ZoneToolsTest, SnapshotsCoverEveryVolumeInOneCall) {
+  ZoneLayout l = with_data_disks(layout());
+  tools_.create(l);
+  fs::remove(log_path());
+  tools_.snapshot(l, "s1");
+  EXPECT_THAT(calls(), ElementsAre(Argv{"zfs", "snapshot", "rpool/vms/web@s1", "rpool/vm-disks/web/db@s1",
+                                        "rpool/vm-disks/web/logs@s1"}));
+  try {
+    tools_.snapshot(l, "s1");
+    FAIL() << "a second s1 was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::snapshot_already_exists);
+    EXPECT_THAT(e.message(), HasSubstr("cannot create snapshot 'rpool/vms/web@s1': dataset already exists"));
+  }
+  tools_.set_volsize("rpool/vms/web", 30);
+  EXPECT_EQ(tools_.volsize("rpool/vms/web"), 30ull << 30);
+  tools_.snapshot(l, "s2");
+  auto list = tools_.snapshots("rpool/vms/web");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "s1");
+  EXPECT_EQ(list[0].volsize, 20ull << 30);
+  EXPECT_EQ(list[1].name, "s2");
+  EXPECT_EQ(list[1].volsize, 30ull << 30);
+  EXPECT_LT(list[0].createtxg, list[1].createtxg);
+  EXPECT_GT(list[0].creation, 1600000000);
+
+  fs::remove(log_path());
+  tools_.rollback(l, "s1");
+  EXPECT_THAT(calls(), ElementsAre(Argv{"zfs", "rollback", "-r", "rpool/vms/web@s1"},
+                                   Argv{"zfs", "rollback", "-r", "rpool/vm-disks/web/db@s1"},
+                                   Argv{"zfs", "rollback", "-r", "rpool/vm-disks/web/logs@s1"}));
+  EXPECT_EQ(tools_.volsize("rpool/vms/web"), 20ull << 30);
+  list = tools_.snapshots("rpool/vms/web");  // -r destroyed the later one
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "s1");
+  EXPECT_TRUE(tools_.snapshots("rpool/vm-disks/web/db").size() == 1u);
+
+  tools_.destroy_snapshot(l, "s1");
+  EXPECT_TRUE(tools_.snapshots("rpool/vms/web").empty());
+  EXPECT_TRUE(tools_.snapshots("rpool/vm-disks/web/logs").empty());
+  try {
+    tools_.rollback(l, "s1");
+    FAIL() << "rolled back to a snapshot that is gone";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::snapshot_failed);
+    EXPECT_THAT(e.message(), HasSubstr("\"cannot open 'rpool/vms/web@s1': dataset does not exist\""));
+  }
+}
+
+TEST_F(ZoneToolsTest, SnapshotListingsThatAreNotZfsOutputAreRefused) {
+  ScriptedRunner scripted;
+  scripted.next.exit_code = 0;
+  ZoneTools tools(scripted, 30s);
+  scripted.next.out = "rpool/vms/other@s1\t5\t1700000000\t1073741824\n";
+  EXPECT_THROW(tools.snapshots("rpool/vms/web"), Error);
+  scripted.next.out = "rpool/vms/web@s1\t5\tnot-a-number\t1073741824\n";
+  EXPECT_THROW(tools.snapshots("rpool/vms/web"), Error);
+  scripted.next.out = "rpool/vms/web@b\t9\t1700000001\t1073741824\nrpool/vms/web@a\t5\t1700000000\t2147483648\n";
+  auto list = tools.snapshots("rpool/vms/web");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "a");  // in the order they were taken
+  EXPECT_EQ(list[0].volsize, 2147483648u);
+  EXPECT_EQ(scripted.calls.at(0), (Argv{"zfs", "list", "-H", "-p", "-t", "snapshot", "-d", "1", "-o",
+                                        "name,createtxg,creation,volsize", "rpool/vms/web"}));
 }
 
 }  // namespace

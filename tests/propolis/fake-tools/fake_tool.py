@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 
 DEFAULT_STATE = {"datasets": {}, "zones": {}, "vnics": {}, "etherstubs": [], "next_zoneid": 1,
                  "next_mac": 1, "counters": {}}
@@ -195,7 +196,68 @@ def zfs_get_ds(st, name):
 
 
 def zfs_children(st, name):
-    return sorted(d for d in st["datasets"] if d.startswith(name + "/") or d.startswith(name + "@"))
+    """Descendants in zfs list's order: by name, a dataset's snapshots
+    (right after it) in the order they were taken."""
+    ds = st["datasets"]
+    return sorted((d for d in ds if d.startswith(name + "/") or d.startswith(name + "@")),
+                  key=lambda d: (d.split("@")[0], "@" in d, ds[d].get("createtxg", 0), d))
+
+
+def snapshots_of(st, base):
+    return [d for d in zfs_children(st, base) if d.split("@")[0] == base and "@" in d]
+
+
+def next_txg(st):
+    st.data["next_txg"] = st.data.get("next_txg", 1) + 1
+    return st.data["next_txg"]
+
+
+def valid_zfs_component(c):
+    return bool(c) and all(ch.isalnum() or ch in "_-.: " for ch in c)
+
+
+def zvol_path(st, name):
+    """A volume's backing file, or a volume snapshot's saved copy of it."""
+    if "@" in name:
+        return os.path.join(st.dir, "zvol", "snap", name)
+    return os.path.join(st.dir, "zvol", "rdsk", name)
+
+
+def copy_sparse(src, dst):
+    """Copies src's data regions only, so a 10G volume of a few written
+    blocks stays a few blocks."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        size = os.fstat(f.fileno()).st_size
+        g.truncate(size)
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(f.fileno(), pos, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole from pos on
+                break
+            end = os.lseek(f.fileno(), start, os.SEEK_HOLE)
+            f.seek(start)
+            g.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = f.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                g.write(chunk)
+                left -= len(chunk)
+            pos = end
+
+
+def save_zvol_data(st, volume, snapshot):
+    if os.path.exists(zvol_path(st, volume)):
+        copy_sparse(zvol_path(st, volume), zvol_path(st, snapshot))
+
+
+def restore_zvol_data(st, snapshot, volume):
+    """Rolls the volume's bytes back; sync_zvols then fits the size."""
+    if os.path.exists(zvol_path(st, snapshot)):
+        copy_sparse(zvol_path(st, snapshot), zvol_path(st, volume))
 
 
 def zfs_prop(st, name, prop, parsable):
@@ -207,7 +269,7 @@ def zfs_prop(st, name, prop, parsable):
     if prop == "type":
         return t
     if prop == "volsize":
-        return (str(size) if parsable else human(size)) if t == "volume" else "-"
+        return (str(size) if parsable else human(size)) if "volsize" in ds else "-"
     if prop in ("used", "referenced", "refer"):
         return "0" if parsable else "0"
     if prop in ("avail", "available"):
@@ -220,6 +282,8 @@ def zfs_prop(st, name, prop, parsable):
         return ds["props"].get("volblocksize", "8192" if parsable else "8K") if t == "volume" else "-"
     if prop == "creation":
         return str(ds.get("creation", 0))
+    if prop == "createtxg":
+        return str(ds.get("createtxg", 1))
     return ds["props"].get(prop, "-")
 
 
@@ -252,7 +316,8 @@ def zfs_main(st, args):
                     ds[p] = {"type": "filesystem", "props": {}, "origin": None}
         if zfs_get_ds(st, parent)["type"] != "filesystem":
             raise ToolError(f"cannot create '{name}': parent is not a filesystem")
-        entry = {"type": "volume" if vol else "filesystem", "props": props, "origin": None}
+        entry = {"type": "volume" if vol else "filesystem", "props": props, "origin": None,
+                 "creation": int(time.time()), "createtxg": next_txg(st)}
         if vol:
             entry["volsize"] = parse_size(vol)
             for f, v in opts:
@@ -298,20 +363,67 @@ def zfs_main(st, args):
         opts, ops = getopt(rest, "ro:")
         if not ops:
             raise ToolError("missing snapshot argument", 2)
+        # All or nothing, as the one ioctl (zfs_snapshot_nvl) real zfs makes.
+        wanted = []
         for name in ops:
             if "@" not in name:
                 raise ToolError(f"cannot create snapshot '{name}': missing '@' delimiter in snapshot name", 2)
-            base = name.split("@", 1)[0]
+            base, snap = name.split("@", 1)
+            if not valid_zfs_component(snap):
+                raise ToolError(f"cannot create snapshot '{name}': invalid character in name", 2)
             if not zfs_exists(st, base):
                 raise ToolError(f"cannot open '{base}': dataset does not exist\n"
                                 "usage:\n\tsnapshot [-r] [-o property=value] ... "
                                 "<filesystem|volume>@<snap> ...\n", 2)
-            if name in ds:
-                raise ToolError(f"cannot create snapshot '{name}': dataset already exists")
-            ds[name] = {"type": "snapshot", "props": {}, "origin": None}
+            wanted.append((base, name))
             if ("r", None) in opts:
-                for kid in [d for d in zfs_children(st, base) if "@" not in d]:
-                    ds[f"{kid}@{name.split('@', 1)[1]}"] = {"type": "snapshot", "props": {}, "origin": None}
+                wanted += [(kid, f"{kid}@{snap}") for kid in zfs_children(st, base) if "@" not in kid]
+        clash = [n for _, n in wanted if n in ds]
+        if clash:
+            raise ToolError("".join(f"cannot create snapshot '{n}': dataset already exists\n" for n in clash))
+        txg = next_txg(st)
+        for base, name in wanted:
+            src = zfs_get_ds(st, base)
+            entry = {"type": "snapshot", "props": {}, "origin": None, "creation": int(time.time()),
+                     "createtxg": txg}
+            if src["type"] == "volume":
+                entry["volsize"] = src.get("volsize", 0)
+                save_zvol_data(st, base, name)
+            ds[name] = entry
+        return ""
+    if sub == "rollback":
+        opts, ops = getopt(rest, "rRf")
+        flags = {f for f, _ in opts}
+        if len(ops) != 1:
+            raise ToolError("missing dataset argument" if not ops else "too many arguments", 2)
+        name = ops[0]
+        if "@" not in name:
+            if zfs_exists(st, name):
+                raise ToolError(f"cannot open '{name}': operation not applicable to datasets of this type")
+            raise ToolError(f"cannot open '{name}': dataset does not exist")
+        if name not in ds:
+            raise ToolError(f"cannot open '{name}': dataset does not exist")
+        base = name.split("@", 1)[0]
+        later = [n for n in snapshots_of(st, base) if ds[n].get("createtxg", 0) > ds[name].get("createtxg", 0)]
+        if later and not flags & {"r", "R"}:
+            # zfs_main.c rollback_check
+            raise ToolError(f"cannot rollback to '{name}': more recent snapshots or bookmarks exist\n"
+                            "use '-r' to force deletion of the following snapshots and bookmarks:\n"
+                            + "\n".join(later))
+        clones = sorted(d for d, e in ds.items() if e.get("origin") in later)
+        if clones and "R" not in flags:
+            # zfs_main.c rollback_check_dependent
+            raise ToolError(f"cannot rollback to '{name}': clones of previous snapshots exist\n"
+                            "use '-R' to force deletion of the following clones and dependents:\n"
+                            + "\n".join(clones))
+        for c in clones:
+            for v in [c] + zfs_children(st, c):
+                ds.pop(v, None)
+        for n in later:
+            ds.pop(n, None)
+        if "volsize" in ds[name]:
+            ds[base]["volsize"] = ds[name]["volsize"]
+            restore_zvol_data(st, name, base)
         return ""
     if sub == "clone":
         opts, ops = getopt(rest, "po:")
@@ -334,9 +446,10 @@ def zfs_main(st, args):
                     ds[p] = {"type": "filesystem", "props": {}, "origin": None}
         src = zfs_get_ds(st, snap.split("@", 1)[0])
         entry = {"type": src["type"], "props": dict(v.split("=", 1) for f, v in opts if f == "o"),
-                 "origin": snap}
+                 "origin": snap, "creation": int(time.time()), "createtxg": next_txg(st)}
         if src["type"] == "volume":
-            entry["volsize"] = src.get("volsize", 0)
+            entry["volsize"] = ds[snap].get("volsize", src.get("volsize", 0))
+            restore_zvol_data(st, snap, target)
         ds[target] = entry
         return ""
     if sub == "list":
@@ -394,6 +507,10 @@ def zfs_main(st, args):
         for n in rest[1:]:
             if not zfs_exists(st, n) or n in pools():
                 raise ToolError(f"cannot open '{n}': dataset does not exist")
+            if "@" in n and k == "volsize":
+                raise ToolError(f"cannot set property for '{n}': this property can not be modified for snapshots")
+            if k == "volsize" and ds[n]["type"] != "volume":
+                raise ToolError(f"cannot set property for '{n}': 'volsize' does not apply to datasets of this type")
             if k == "volsize":
                 ds[n]["volsize"] = parse_size(v)
             else:
@@ -419,20 +536,22 @@ def zfs_main(st, args):
 
 def sync_zvols(st):
     """Each volume has a sparse backing file of its volsize in the state
-    directory, which a zone's /dev/zvol/rdsk/<dataset> device is bound to."""
-    top = os.path.join(st.dir, "zvol", "rdsk")
+    directory, which a zone's /dev/zvol/rdsk/<dataset> device is bound to;
+    each volume snapshot a copy of it as it was (zvol/snap/<ds>@<snap>)."""
     volumes = {n: e.get("volsize", 0) for n, e in st["datasets"].items() if e["type"] == "volume"}
     for name, size in volumes.items():
-        path = os.path.join(top, name)
+        path = zvol_path(st, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "a") as f:
             if os.path.getsize(path) != size:
                 f.truncate(size)
-    for dirpath, _, files in os.walk(top):
-        for fname in files:
-            rel = os.path.relpath(os.path.join(dirpath, fname), top)
-            if rel not in volumes:
-                os.unlink(os.path.join(dirpath, fname))
+    for sub, keep in (("rdsk", volumes), ("snap", st["datasets"])):
+        top = os.path.join(st.dir, "zvol", sub)
+        for dirpath, _, files in os.walk(top):
+            for fname in files:
+                rel = os.path.relpath(os.path.join(dirpath, fname), top)
+                if rel not in keep:
+                    os.unlink(os.path.join(dirpath, fname))
 
 
 # ---------------------------------------------------------------- dladm
