@@ -144,9 +144,11 @@ inline constexpr std::string_view snapshot_blocked = "vm_manager::snapshot::bloc
 inline constexpr std::string_view snapshot_needs_stopped = "vm_manager::snapshot::needs_stopped";
 inline constexpr std::string_view snapshot_backing_changed = "vm_manager::snapshot::backing_changed";
 inline constexpr std::string_view snapshot_failed = "vm_manager::snapshot::failed";
-// Resizing a VM in place (VmManager::resize): it runs, or its disk would shrink.
+// Resizing a VM in place (VmManager::resize): it runs, or its disk would
+// shrink; the backend's tool failed to grow the disk.
 inline constexpr std::string_view resize_running = "vm_manager::resize::running";
 inline constexpr std::string_view resize_shrink = "vm_manager::resize::shrink";
+inline constexpr std::string_view resize_failed = "vm_manager::resize::failed";
 }  // namespace errc
 
 // A failure with a stable code, a one-line message and a hint that tells the

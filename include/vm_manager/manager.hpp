@@ -276,6 +276,15 @@ class VM_MANAGER_API VmManager {
   // runs. Raises port::not_found.
   VmRecord remove_port_forward(std::string_view name, std::uint16_t host_port, PortProtocol protocol);
 
+  // Changes a stopped or prepared VM's vCPUs, memory and disk size in place
+  // (Hypervisor::resize; unset fields stay, an empty change does nothing).
+  // The next start uses them. The record's spec takes the new values too,
+  // durably: it describes the VM as it now should be. Raises
+  // resize::running when the VM runs or is suspended, resize::shrink for a
+  // smaller disk, spec::invalid for values out of range,
+  // backend::unsupported for a backend that cannot resize.
+  VmRecord resize(std::string_view name, const VmResize& change);
+
   // How to reach the VM's serial console (NoConsole for a backend without one).
   ConsoleEndpoint console_endpoint(std::string_view name);
   // Relays between the VM's serial console and in_fd/out_fd until the user

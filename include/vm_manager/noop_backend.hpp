@@ -31,6 +31,11 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
   // can be tested; a destroyed VM raises vm::invalid_state.
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  // Records the new size in the handle, refusing as a real backend does: a
+  // running or suspended VM (resize::running), a disk smaller than the one
+  // recorded (resize::shrink; a disk of the image's size has no recorded
+  // size, so any size grows it).
+  VmHandle resize(const VmHandle& handle, const VmResize& change) override;
 
  private:
   // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.

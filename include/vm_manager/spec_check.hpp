@@ -55,6 +55,11 @@ VM_MANAGER_API bool forward_is_loopback_only(const PortForward& forward);
 // guest's fstab) and used once. Reads the host's file system.
 VM_MANAGER_API void validate_shared_folders(const std::vector<SharedFolder>& folders);
 
+// Raises spec::invalid for a set field outside what validate_spec allows a
+// spec: vcpus 1..kMaxVcpus, memory kMinMemoryMb..kMaxMemoryMb, disk
+// 1..kMaxDiskGb GB (with the same messages).
+VM_MANAGER_API void validate_resize(const VmResize& change);
+
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
 // validate_user_data raises. A network's static address must be an IPv4 or

@@ -124,21 +124,25 @@ void validate_user_data(std::string_view user_data) {
   }
 }
 
-void validate_spec(const VmSpec& spec) {
-  validate_vm_name(spec.name);
-  if (spec.vcpus < 1 || spec.vcpus > kMaxVcpus) {
-    invalid(fmt::format("vcpus must be between 1 and {}, not {}", kMaxVcpus, spec.vcpus),
+void validate_resize(const VmResize& change) {
+  if (change.vcpus && (*change.vcpus < 1 || *change.vcpus > kMaxVcpus)) {
+    invalid(fmt::format("vcpus must be between 1 and {}, not {}", kMaxVcpus, *change.vcpus),
             fmt::format("use a value from 1 to {} vCPUs", kMaxVcpus));
   }
-  if (spec.memory_mb < kMinMemoryMb || spec.memory_mb > kMaxMemoryMb) {
+  if (change.memory_mb && (*change.memory_mb < kMinMemoryMb || *change.memory_mb > kMaxMemoryMb)) {
     invalid(fmt::format("memory must be between {} and {} MB, not {}", kMinMemoryMb, kMaxMemoryMb,
-                        spec.memory_mb),
+                        *change.memory_mb),
             fmt::format("give the memory in megabytes, from {} to {}, e.g. 2048", kMinMemoryMb, kMaxMemoryMb));
   }
-  if (spec.disk_gb && (*spec.disk_gb < 1 || *spec.disk_gb > kMaxDiskGb)) {
-    invalid(fmt::format("disk must be between 1 and {} GB, not {}", kMaxDiskGb, *spec.disk_gb),
+  if (change.disk_gb && (*change.disk_gb < 1 || *change.disk_gb > kMaxDiskGb)) {
+    invalid(fmt::format("disk must be between 1 and {} GB, not {}", kMaxDiskGb, *change.disk_gb),
             fmt::format("give the disk size in gigabytes, from 1 to {}, e.g. 20", kMaxDiskGb));
   }
+}
+
+void validate_spec(const VmSpec& spec) {
+  validate_vm_name(spec.name);
+  validate_resize(VmResize{spec.vcpus, spec.memory_mb, spec.disk_gb});
   validate_network(spec.network);
   validate_port_forwards(spec.port_forwards, spec.network);
   if (spec.cloud_init) validate_cloud_init(*spec.cloud_init);

@@ -148,7 +148,95 @@ VmOutcome bring_up_existing(const ApplyContext& ctx, const std::string& name) {
   return succeeded(name, "running");
 }
 
+// The definition's spec, its image where the cache keeps it.
+VmSpec wanted_spec(const ApplyContext& ctx, const VmDefinition& vm) {
+  VmSpec wanted = vm.spec;
+  wanted.image_path = wanted_image_path(ctx, vm);
+  return wanted;
+}
+
+// Resizes a stopped VM; false, after saying why, when its backend cannot
+// (it has no resize, or the disk is larger than asked: only a new VM
+// applies that).
+bool try_resize(const ApplyContext& ctx, const std::string& name, const VmResize& change) {
+  try {
+    ctx.manager->resize(name, change);
+    return true;
+  } catch (const Error& e) {
+    if (e.code() != errc::resize_shrink && e.code() != errc::backend_unsupported) throw;
+    say(ctx, name, "cannot resize in place: " + e.message());
+    return false;
+  }
+}
+
+// What up does with drift, before it brings the VM up (so that what it says
+// is not lost when that fails): a change in_place_change takes is applied to
+// a VM that does not run; anything else is said. True when it resized.
+bool apply_drift(const ApplyContext& ctx, const VmRecord& record, const VmSpec& wanted,
+                 const std::vector<std::string>& drift) {
+  const std::string& name = wanted.name;
+  const std::string listed = fmt::format("{}", fmt::join(drift, ", "));
+  std::optional<VmResize> change = in_place_change(record.spec, wanted);
+  if (change) {
+    VmState state = ctx.manager->state(record.handle);
+    if (state != VmState::prepared && state != VmState::stopped) {
+      say(ctx, name, fmt::format("drifted from its definition ({}); stopping the VM lets up apply it in place",
+                                 listed));
+      return false;
+    }
+    if (try_resize(ctx, name, *change)) {
+      say(ctx, name, "resized in place: " + listed);
+      return true;
+    }
+  }
+  say(ctx, name, fmt::format("drifted from its definition ({}); a reload applies it", listed));
+  return false;
+}
+
+// reload's way for a VM whose drift in_place_change takes: stop, resize,
+// start. nullopt when the VM does not exist, has other drift or none, or
+// its backend cannot resize it: reload then makes it anew.
+std::optional<VmOutcome> reload_in_place(const ApplyContext& ctx, const VmDefinition& vm) {
+  const std::string& name = vm.spec.name;
+  if (!ctx.manager->exists(name)) return std::nullopt;
+  const VmSpec wanted = wanted_spec(ctx, vm);
+  const VmRecord record = ctx.manager->get(name);
+  std::optional<VmResize> change = in_place_change(record.spec, wanted);
+  if (!change) return std::nullopt;
+  VmState state = ctx.manager->state(record.handle);
+  if (state != VmState::prepared && state != VmState::stopped) {
+    say(ctx, name, "stopping to resize in place");
+    ctx.manager->stop(name, ctx.stop_timeout);
+    say(ctx, name, "stopped");
+  }
+  if (!try_resize(ctx, name, *change)) return std::nullopt;
+  say(ctx, name, fmt::format("resized in place: {}", fmt::join(drift_between(record.spec, wanted), ", ")));
+  VmOutcome outcome = bring_up_existing(ctx, name);
+  outcome.result = "resized, " + outcome.result;
+  return outcome;
+}
+
 }  // namespace
+
+std::optional<VmResize> in_place_change(const VmSpec& created_from, const VmSpec& wanted) {
+  // A disk grows to a given size only: an unset size is the image's, which
+  // a grown disk cannot go back to.
+  if (created_from.disk_gb != wanted.disk_gb &&
+      (!wanted.disk_gb || (created_from.disk_gb && *wanted.disk_gb < *created_from.disk_gb))) {
+    return std::nullopt;
+  }
+  VmSpec resized = created_from;
+  resized.vcpus = wanted.vcpus;
+  resized.memory_mb = wanted.memory_mb;
+  resized.disk_gb = wanted.disk_gb;
+  if (!drift_between(resized, wanted).empty()) return std::nullopt;  // more than the size drifted
+  VmResize change;
+  if (created_from.vcpus != wanted.vcpus) change.vcpus = wanted.vcpus;
+  if (created_from.memory_mb != wanted.memory_mb) change.memory_mb = wanted.memory_mb;
+  if (created_from.disk_gb != wanted.disk_gb) change.disk_gb = wanted.disk_gb;
+  if (change == VmResize{}) return std::nullopt;
+  return change;
+}
 
 std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec& wanted) {
   std::vector<std::string> drift;
@@ -186,16 +274,14 @@ VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm) {
   const std::string& name = vm.spec.name;
   return guarded(ctx, name, [&] {
     if (!ctx.manager->exists(name)) return create_new(ctx, vm);
-    VmSpec wanted = vm.spec;
-    wanted.image_path = wanted_image_path(ctx, vm);
-    std::vector<std::string> drift = drift_between(ctx.manager->get(name).spec, wanted);
-    // Said first, so that it is not lost when bringing the VM up fails.
-    if (!drift.empty()) {
-      say(ctx, name, fmt::format("drifted from its definition ({}); a reload applies it",
-                                 fmt::join(drift, ", ")));
-    }
+    const VmSpec wanted = wanted_spec(ctx, vm);
+    const VmRecord record = ctx.manager->get(name);
+    std::vector<std::string> drift = drift_between(record.spec, wanted);
+    const bool resized_now = !drift.empty() && apply_drift(ctx, record, wanted, drift);
     VmOutcome outcome = bring_up_existing(ctx, name);
-    if (!drift.empty()) {
+    if (resized_now) {
+      outcome.result = "resized, " + outcome.result;
+    } else if (!drift.empty()) {
       outcome.result += ", drifted";
       outcome.drift = std::move(drift);
     }
@@ -222,6 +308,13 @@ VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy) {
 }
 
 VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm) {
+  std::optional<VmOutcome> in_place;
+  VmOutcome checked = guarded(ctx, vm.spec.name, [&] {
+    in_place = reload_in_place(ctx, vm);
+    return succeeded(vm.spec.name, "");
+  });
+  if (!checked.ok) return checked;
+  if (in_place) return *in_place;
   VmOutcome gone = down(ctx, vm, true);
   if (!gone.ok) return gone;
   VmOutcome outcome = up(ctx, vm);

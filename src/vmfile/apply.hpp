@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,17 +25,26 @@ struct ApplyContext {
 
 using VmOutcome = vm_manager::VmOutcome;
 
-// Differences that only a new VM can apply: image, vcpus, memory, disk,
-// network. `created_from` is the spec the VM was created with.
+// Differences between a VM and its definition: image, vcpus, memory, disk,
+// network… `created_from` is the spec the VM has (as created, or resized
+// since).
 std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec& wanted);
+
+// The change VmManager::resize applies in place when the drift is only in
+// vcpus, memory and a disk that grows to a given size; nullopt when there is
+// no drift, or drift a new VM must apply (a disk back to the image's size, a
+// smaller disk, any other field).
+std::optional<VmResize> in_place_change(const VmSpec& created_from, const VmSpec& wanted);
 
 // New VM: pull, create, start, wait for SSH and cloud-init, provision.
 // Stopped: start (and wait); suspended: resume; running: left alone.
-// Drift is reported, never applied.
+// Drift is reported; drift in_place_change takes is applied to a VM that
+// is stopped (or prepared) before it starts, and said.
 VmOutcome up(const ApplyContext& ctx, const VmDefinition& vm);
 // Stops the VM (or destroys it and its disks with `destroy`).
 VmOutcome down(const ApplyContext& ctx, const VmDefinition& vm, bool destroy);
-// Destroys the VM if it exists, then up().
+// Destroys the VM if it exists, then up(). A VM whose drift is only what
+// in_place_change takes is stopped, resized and started instead.
 VmOutcome reload(const ApplyContext& ctx, const VmDefinition& vm);
 // Runs the provisioners again on a running VM.
 VmOutcome provision(const ApplyContext& ctx, const VmDefinition& vm);

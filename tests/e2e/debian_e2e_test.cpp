@@ -4,6 +4,7 @@
 // keys and the user's own user-data, `--start --wait`, `vmctl ssh`, `cp`,
 // provisioning, a guest whose host key does not match being refused, and
 // `--disk` growing the root filesystem (growpart + resizefs) as seen by df,
+// at create and after `vmctl set --disk` on the stopped VM,
 // and shared folders over virtiofs (`--mount`), read-write and read-only.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,6 +184,35 @@ TEST_F(DebianE2eTest, UnderUefiTheRootFilesystemGrowsToTheDisk) {
   EXPECT_GT(size, 7.5 * kGiB) << "df -B1 /: " << df;
   EXPECT_LT(size, 8.0 * kGiB) << "df -B1 /: " << df;
   EXPECT_EQ(source, "/dev/vda3") << "the root is the last partition of the first disk";
+}
+
+// `vmctl set --disk` on a stopped VM: at the next boot cloud-init's growpart
+// (and resizefs), which Debian's image runs at every boot, grow the root
+// filesystem into the larger disk.
+TEST_F(DebianE2eTest, SetDiskGrowsTheRootFilesystemAtTheNextBoot) {
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  auto root_size = [this] {
+    std::istringstream fields(remote("df -B1 --output=size / | tail -n 1", "grown"));
+    double size = 0;
+    fields >> size;
+    return size;
+  };
+  ProcessResult created = run({"create", "--name", "grown", "--image", (kGuest / "disk.qcow2").string(), "--disk",
+                               "3", "--memory", "1024", "--vcpus", "2", "--start", "--wait", "--wait-timeout", "900"},
+                              960s);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err << "\nconsole:\n" << console("grown");
+  const double before = root_size();
+  EXPECT_LT(before, 3.0 * kGiB);
+  EXPECT_GT(before, 2.5 * kGiB);
+
+  ASSERT_EQ(run({"stop", "grown"}, 120s).exit_code, 0);
+  ProcessResult set = run({"set", "grown", "--disk", "5"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  ProcessResult started = run({"start", "grown", "--wait", "--wait-timeout", "900"}, 960s);
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err << "\nconsole:\n" << console("grown");
+  const double after = root_size();
+  EXPECT_GT(after, 4.5 * kGiB) << "df -B1 / before: " << before;
+  EXPECT_LT(after, 5.0 * kGiB);
 }
 
 // The vhost-user sockets that virtiofsd processes serve for this data dir's

@@ -84,7 +84,10 @@ TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
   ProcessResult drifted = run({"up"});
   EXPECT_EQ(drifted.exit_code, 0) << drifted.out << drifted.err;
   EXPECT_EQ(result_of(drifted.out, "b"), "running, drifted") << drifted.out;
-  EXPECT_NE(drifted.out.find("memory 192 MB -> 256 MB"), std::string::npos) << drifted.out;
+  EXPECT_NE(drifted.out.find("b | drifted from its definition (memory 192 MB -> 256 MB); stopping the VM lets up "
+                             "apply it in place"),
+            std::string::npos)
+      << drifted.out;
   EXPECT_EQ(result_of(drifted.out, "a"), "running");
 
   ProcessResult provisioned = run({"provision"});
@@ -105,10 +108,21 @@ TEST_F(VmfileCliTest, UpProvisionDownReloadWithThreeVmsInParallel) {
   EXPECT_EQ(result_of(restarted.out, "a"), "started") << restarted.out;
   EXPECT_EQ(state_of("b"), "stopped") << "--name touches only that VM";
 
+  // Only b's memory drifted: reload resizes it in place (its folder, with
+  // the provision.log, stays) rather than recreating it.
   ProcessResult reload = run({"reload", "--name", "b", "--no-provision"});
   EXPECT_EQ(reload.exit_code, 0) << reload.out << reload.err;
-  EXPECT_EQ(result_of(reload.out, "b"), "recreated") << reload.out;
+  EXPECT_EQ(result_of(reload.out, "b"), "resized, started") << reload.out;
+  EXPECT_NE(reload.out.find("b | resized in place: memory 192 MB -> 256 MB"), std::string::npos) << reload.out;
   EXPECT_EQ(status("b").at("memory_mb"), 256);
+  EXPECT_TRUE(fs::exists(data_ / "vms" / "b" / "provision.log")) << "b was recreated";
+  auto mem_total_kb = [this](const std::string& vm) {
+    std::string line = vmctl({"ssh", vm, "--", "grep", "MemTotal:", "/proc/meminfo"}).out;
+    std::string digits;
+    for (char c : line) if (c >= '0' && c <= '9') digits += c;
+    return digits.empty() ? 0ull : std::stoull(digits);
+  };
+  EXPECT_GT(mem_total_kb("b"), mem_total_kb("a") + 48 * 1024) << "b has 64 MB more than a";
 
   ProcessResult destroyed = run({"down", "--destroy"});
   EXPECT_EQ(destroyed.exit_code, 0) << destroyed.out << destroyed.err;

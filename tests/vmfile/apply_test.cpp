@@ -171,6 +171,110 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
             (std::vector<std::string>{"forwards [] -> [127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp]"}));
 }
 
+TEST(InPlaceChange, OnlyVcpusMemoryAndAGrowingDiskAreResizedInPlace) {
+  VmSpec a = spec_named("x");
+  VmSpec b = a;
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "no drift, nothing to change";
+  b.vcpus = 2;
+  b.disk_gb = 20;
+  EXPECT_EQ(vmfile::in_place_change(a, b), (VmResize{2, std::nullopt, 20}));
+  b.vnc = VncMode::tcp;
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "the VNC mode needs a new VM";
+  b = a;
+  b.memory_mb = 4096;
+  b.image_path = "/images/other.qcow2";
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "a new image needs a new VM";
+  a.disk_gb = 20;
+  b = a;
+  b.disk_gb = 10;
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "a disk never shrinks";
+  b.disk_gb = std::nullopt;
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "a grown disk cannot go back to the image's size";
+  b.disk_gb = 30;
+  b.memory_mb = 512;
+  EXPECT_EQ(vmfile::in_place_change(a, b), (VmResize{std::nullopt, 512, 30}));
+}
+
+TEST_F(ApplyTest, UpResizesAStoppedVmInPlaceBeforeStartingIt) {
+  auto vm = definition("app");
+  vmfile::up(ctx_, vm);
+  vmfile::down(ctx_, vm, false);
+  const std::string id = store_.load("app").handle.id;
+  vm.spec.vcpus = 2;
+  vm.spec.memory_mb = 2048;
+  vm.spec.disk_gb = 20;
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.result, "resized, started");
+  EXPECT_TRUE(outcome.drift.empty());
+  EXPECT_NE(std::find(lines_.begin(), lines_.end(),
+                      "app | resized in place: vcpus 1 -> 2, memory 1024 MB -> 2048 MB, disk image size -> 20 GB"),
+            lines_.end());
+  VmRecord record = store_.load("app");
+  EXPECT_EQ(record.handle.id, id) << "the same VM, not a new one";
+  EXPECT_EQ(record.handle.vcpus, 2u);
+  EXPECT_EQ(record.handle.memory_mb, 2048u);
+  EXPECT_EQ(record.handle.disk_gb, 20u);
+  EXPECT_EQ(record.spec.vcpus, 2u);
+  EXPECT_EQ(state_of("app"), VmState::running);
+  EXPECT_EQ(vmfile::up(ctx_, vm).result, "running") << "no drift is left";
+}
+
+TEST_F(ApplyTest, UpOnARunningVmSaysThatStoppingItLetsUpResizeIt) {
+  auto vm = definition("app");
+  vmfile::up(ctx_, vm);
+  vm.spec.vcpus = 2;
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.result, "running, drifted");
+  EXPECT_EQ(outcome.drift, (std::vector<std::string>{"vcpus 1 -> 2"}));
+  EXPECT_NE(std::find(lines_.begin(), lines_.end(),
+                      "app | drifted from its definition (vcpus 1 -> 2); stopping the VM lets up apply it in place"),
+            lines_.end());
+  EXPECT_EQ(store_.load("app").spec.vcpus, 1u);
+  vmfile::down(ctx_, vm, false);
+  EXPECT_EQ(vmfile::up(ctx_, vm).result, "resized, started");
+  EXPECT_EQ(store_.load("app").handle.vcpus, 2u);
+}
+
+TEST_F(ApplyTest, ReloadStopsResizesAndStartsWhenOnlyTheSizeDrifted) {
+  auto vm = definition("app");
+  vmfile::up(ctx_, vm);
+  const std::string id = store_.load("app").handle.id;
+  vm.spec.memory_mb = 2048;
+  vmfile::VmOutcome outcome = vmfile::reload(ctx_, vm);
+  EXPECT_TRUE(outcome.ok) << outcome.error;
+  EXPECT_EQ(outcome.result, "resized, started");
+  const std::vector<std::string> said(lines_.begin(), lines_.end());
+  auto at = std::find(said.begin(), said.end(), "app | stopping to resize in place");
+  ASSERT_NE(at, said.end());
+  EXPECT_EQ(std::vector<std::string>(at, at + 4),
+            (std::vector<std::string>{"app | stopping to resize in place", "app | stopped",
+                                      "app | resized in place: memory 1024 MB -> 2048 MB", "app | started"}));
+  VmRecord record = store_.load("app");
+  EXPECT_EQ(record.handle.id, id) << "resized, not recreated";
+  EXPECT_EQ(record.handle.memory_mb, 2048u);
+  EXPECT_EQ(state_of("app"), VmState::running);
+}
+
+TEST_F(ApplyTest, ADiskThatWouldShrinkIsLeftToReloadToRecreate) {
+  auto vm = definition("app");
+  vm.spec.disk_gb = 20;
+  vmfile::up(ctx_, vm);
+  vmfile::down(ctx_, vm, false);
+  const std::string id = store_.load("app").handle.id;
+  vm.spec.disk_gb = 10;
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_EQ(outcome.result, "started, drifted");
+  EXPECT_NE(std::find(lines_.begin(), lines_.end(),
+                      "app | drifted from its definition (disk 20 GB -> 10 GB); a reload applies it"),
+            lines_.end());
+  vmfile::VmOutcome reloaded = vmfile::reload(ctx_, vm);
+  EXPECT_EQ(reloaded.result, "recreated");
+  EXPECT_NE(store_.load("app").handle.id, id);
+  EXPECT_EQ(store_.load("app").handle.disk_gb, 10u);
+}
+
 TEST_F(ApplyTest, AForwardAddedToTheVmIsDriftFromAVmFileWithoutIt) {
   auto vm = definition("web");
   vmfile::up(ctx_, vm);

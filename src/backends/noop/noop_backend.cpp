@@ -120,4 +120,29 @@ VmHandle NoopBackend::remove_port_forward(const VmHandle& handle, std::uint16_t 
   return changed;
 }
 
+VmHandle NoopBackend::resize(const VmHandle& handle, const VmResize& change) {
+  validate_resize(change);
+  VmState current = state(handle);
+  if (current == VmState::destroyed) {
+    throw Error(errc::vm_invalid_state, fmt::format("VM '{}' no longer exists", handle.name), "create it again");
+  }
+  if (current != VmState::prepared && current != VmState::stopped) {
+    throw Error(errc::resize_running,
+                fmt::format("cannot resize VM '{}': it is {}; its size changes only while it is stopped",
+                            handle.name, to_string(current)),
+                "stop the VM, change its size, then start it again");
+  }
+  if (change.disk_gb && handle.disk_gb && *change.disk_gb < *handle.disk_gb) {
+    throw Error(errc::resize_shrink,
+                fmt::format("cannot shrink the disk of VM '{}' from {} to {} GB: a disk only grows", handle.name,
+                            *handle.disk_gb, *change.disk_gb),
+                fmt::format("give at least {} GB; for a smaller disk, create the VM again", *handle.disk_gb));
+  }
+  VmHandle changed = handle;
+  if (change.vcpus) changed.vcpus = *change.vcpus;
+  if (change.memory_mb) changed.memory_mb = *change.memory_mb;
+  if (change.disk_gb) changed.disk_gb = *change.disk_gb;
+  return changed;
+}
+
 }  // namespace vm_manager

@@ -44,6 +44,9 @@ class QemuBackend final : public Hypervisor {
   // only the handle otherwise, for the next start (port_forwards.hpp).
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  // vCPUs and memory for the next start; the overlay grows with qemu-img
+  // resize (resize.cpp).
+  VmHandle resize(const VmHandle& handle, const VmResize& change) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
@@ -63,6 +66,10 @@ class QemuBackend final : public Hypervisor {
   // A QMP session when QEMU runs the VM (running or suspended); nullopt when
   // it is prepared or stopped; else raises vm::invalid_state ("cannot <verb> …").
   std::optional<QmpClient> session_if_live(const VmHandle& handle, std::string_view verb);
+
+  // Grows the VM's overlay to disk_gb; raises resize::shrink for a smaller
+  // size than it has, resize::failed when qemu-img fails (resize.cpp).
+  void grow_disk(const QemuVm& vm, std::uint64_t disk_gb);
 
   DataDir data_dir_;
   QemuConfig config_;
