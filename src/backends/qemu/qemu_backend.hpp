@@ -44,6 +44,12 @@ class QemuBackend final : public Hypervisor {
   // only the handle otherwise, for the next start (port_forwards.hpp).
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  // Internal qcow2 snapshots of every writable image (snapshots.cpp): with
+  // qemu-img while QEMU does not run, over QMP (with the RAM) while it does.
+  VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory) override;
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
@@ -63,6 +69,10 @@ class QemuBackend final : public Hypervisor {
   // A QMP session when QEMU runs the VM (running or suspended); nullopt when
   // it is prepared or stopped; else raises vm::invalid_state ("cannot <verb> …").
   std::optional<QmpClient> session_if_live(const VmHandle& handle, std::string_view verb);
+
+  // The state for a snapshot call, with a QMP session when QEMU runs the VM;
+  // raises vm::invalid_state ("cannot <verb> …") when it is failed or gone.
+  VmState snapshot_state(const VmHandle& handle, std::optional<QmpClient>& qmp, std::string_view verb);
 
   DataDir data_dir_;
   QemuConfig config_;
