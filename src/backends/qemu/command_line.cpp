@@ -50,7 +50,7 @@ void add_kernel(Args& args, const QemuVm& h) {
 }
 
 void add_disks(Args& args, const QemuVm& h) {
-  add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,node-name=disk0,discard=unmap",
+  add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,node-name=" + layout::kRootDiskNode + ",discard=unmap",
              "-device", "virtio-blk-pci,drive=disk0,bootindex=1"});
   if (!h.seed_iso_path.empty()) {
     // The seed as a read-only virtio disk: Debian's cloud kernels have no AHCI

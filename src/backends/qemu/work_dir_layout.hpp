@@ -17,8 +17,10 @@ inline constexpr const char* kPidFile = "qemu.pid";
 // snapshots. The name says the format.
 inline constexpr const char* kUefiVars = "OVMF_VARS.fd";
 inline constexpr const char* kUefiVarsQcow2 = "OVMF_VARS.qcow2";
-// Block node names on the command line, for QMP's snapshot commands.
-inline constexpr const char* kRootDiskNode = "disk0";
+// Block node names on the command line, for QMP's snapshot commands. A node
+// name may not equal a drive id (QEMU refuses "conflicts with an existing
+// node name"), so the disk's node is not its drive id "disk0".
+inline constexpr const char* kRootDiskNode = "root-disk";
 inline constexpr const char* kUefiVarsNode = "uefi-vars";
 inline constexpr const char* kConsoleSocket = "console.sock";
 inline constexpr const char* kQmpSocket = "qmp.sock";

@@ -396,7 +396,7 @@ TEST(QemuCommandLine, UefiUsesReadOnlyCodeAndPerVmVars) {
   for (const auto& d : values_of(args, "-drive")) EXPECT_THAT(d, Not(HasSubstr("OVMF_VARS_4M")));
 }
 
-// Snapshots name the writable block nodes over QMP: the disk is "disk0",
+// Snapshots name the writable block nodes over QMP: the disk is "root-disk",
 // the UEFI variables "uefi-vars", in qcow2 when the VM has them so (a VM
 // made before that keeps its raw vars).
 TEST(QemuCommandLine, WritableNodesHaveNamesAndQcow2VarsSayTheirFormat) {
@@ -411,7 +411,7 @@ TEST(QemuCommandLine, WritableNodesHaveNamesAndQcow2VarsSayTheirFormat) {
   for (const auto& d : values_of(args, "-drive")) {
     if (has_option(d, "id") && option(d, "id") == "disk0") disk = d;
   }
-  EXPECT_EQ(option(disk, "node-name"), "disk0");
+  EXPECT_EQ(option(disk, "node-name"), "root-disk");
   p.uefi_vars = "/data/vms/web/OVMF_VARS.fd";
   EXPECT_EQ(option(drive_for(command_line(handle(), p), "/data/vms/web/OVMF_VARS.fd"), "format"), "raw");
 }
