@@ -68,6 +68,7 @@ void restore_snapshot(Context& ctx, const SnapshotFlags& o) {
   VmRecord record = ctx.manager().restore_snapshot(o.name, o.snapshot);
   VmState state = ctx.manager().state(record.handle);
   ctx.say(fmt::format("Restored VM '{}' to snapshot '{}'; it is {}", o.name, o.snapshot, to_string(state)));
+  show_vnc_password(record.handle);  // a stopped VM started into the snapshot got a new one
 }
 
 void delete_snapshot(Context& ctx, const SnapshotFlags& o) {
