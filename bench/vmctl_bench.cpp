@@ -29,6 +29,11 @@
 //          through a virtiofs mount (first read, then again from the
 //          guest's page cache) against reading it from the guest's own
 //          tmpfs, each timed by the guest's clock.
+//   snapshots  for information: vmctl snapshot create and restore of the
+//          tiny guest (128 MB): of the stopped VM (qemu-img, disks only), of
+//          the running one with its RAM (QMP snapshot-save / snapshot-load
+//          jobs; restored into the stopped VM: QEMU starts, then loads it)
+//          and without (one QMP transaction).
 // Then the library's waits, which the tests only bound against hangs:
 //   timeouts  how late after its deadline a QMP call gives up on a silent
 //          QEMU (a socketpair whose other end never greets), and how soon a
@@ -631,6 +636,36 @@ void bench_shared_folder(const Setup& s) {
   vmctl(s, {"destroy", "share"});
 }
 
+// Snapshot create and restore, each a whole vmctl process. Information,
+// no target: qemu-img's and QEMU's own work set the pace.
+void bench_snapshots(const Setup& s) {
+  create_tiny(s, "snap");
+  std::vector<double> disk_create, disk_restore, ram_create, ram_restore, ram_boot_restore, live_disk_create;
+  const int runs = std::min(s.runs, 5);
+  for (int i = 0; i < runs; ++i) {
+    disk_create.push_back(timed_vmctl(s, {"snapshot", "create", "snap", "disks"}));
+    disk_restore.push_back(timed_vmctl(s, {"snapshot", "restore", "snap", "disks"}));
+    vmctl(s, {"start", "snap"});
+    if (!wait_for_console(handle_of(s, "snap"), "TINY-GUEST: ready")) throw std::runtime_error("guest did not boot");
+    ram_create.push_back(timed_vmctl(s, {"snapshot", "create", "snap", "ram"}));
+    ram_restore.push_back(timed_vmctl(s, {"snapshot", "restore", "snap", "ram"}));
+    live_disk_create.push_back(timed_vmctl(s, {"snapshot", "create", "snap", "live-disks", "--no-memory"}));
+    vmctl(s, {"snapshot", "rm", "snap", "live-disks"});
+    vmctl(s, {"stop", "--force", "snap"});
+    ram_boot_restore.push_back(timed_vmctl(s, {"snapshot", "restore", "snap", "ram"}));
+    vmctl(s, {"snapshot", "rm", "snap", "ram"});
+    vmctl(s, {"stop", "--force", "snap"});
+    vmctl(s, {"snapshot", "rm", "snap", "disks"});
+  }
+  print_row("snapshot create, stopped (disks)", median(disk_create), "-", "-", "", true);
+  print_row("snapshot restore, stopped (disks)", median(disk_restore), "-", "-", "", true);
+  print_row("snapshot create, running, RAM", median(ram_create), "-", "-", "", true);
+  print_row("snapshot restore, running, RAM", median(ram_restore), "-", "-", "", true);
+  print_row("snapshot restore RAM, stopped VM", median(ram_boot_restore), "-", "-", "", true);
+  print_row("snapshot create, running, no RAM", median(live_disk_create), "-", "-", "", true);
+  vmctl(s, {"destroy", "snap"});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -652,7 +687,8 @@ int main(int argc, char** argv) {
   const std::vector<std::pair<std::string, void (*)(const Setup&)>> groups{
       {"version", bench_version},        {"qmp", bench_qmp_commands}, {"startup", print_startup_breakdown},
       {"ssh", bench_ssh_readiness},      {"start", bench_start},      {"stop", bench_stop},
-      {"list", bench_list},              {"timeouts", bench_timeouts}, {"mounts", bench_shared_folder}};
+      {"list", bench_list},              {"timeouts", bench_timeouts}, {"mounts", bench_shared_folder},
+      {"snapshots", bench_snapshots}};
   try {
     for (const auto& [group, run] : groups) {
       if (wanted(group)) run(s);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: builds the tiny guest and runs bench/vmctl_bench against it.
 # BENCH_RUNS sets the runs per median; BENCH_ONLY=start,stop runs only those
-# groups (version, qmp, startup, ssh, start, stop, list, timeouts, mounts).
+# groups (version, qmp, startup, ssh, start, stop, list, timeouts, mounts, snapshots).
 set -euo pipefail
 build=${1:-build}
 runs=${BENCH_RUNS:-7}

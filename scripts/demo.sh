@@ -52,6 +52,11 @@ run ssh db -- cat /srv/shared/from-host.txt   # a shared folder (virtiofs), read
 echo "hello from the host" >"$data/hello.txt"
 run cp "$data/hello.txt" web:/tmp/hello.txt
 run ssh web -- cat /tmp/hello.txt
+run snapshot create web before-rm   # running: its disks, RAM and device state
+run ssh web -- rm /tmp/hello.txt
+run snapshot restore web before-rm  # the guest resumes where it was
+run ssh web -- cat /tmp/hello.txt   # the file is back
+run snapshot list web
 mkdir -p "$data/site/css" "$data/site/empty"
 echo "body { color: teal }" >"$data/site/css/main.css"
 echo "<h1>from the host</h1>" >"$data/site/index.html"
@@ -73,4 +78,4 @@ printf '\n$ vmctl resume web   # refused: web is stopped\n'
 run down --destroy --file "$vmfile"
 run list
 echo
-echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, served a page to the host through a published port, read a host file through a shared folder, took a folder by cp -r, driven through their lifecycle and removed."
+echo "demo finished: three VMs brought up from a VMFile, logged into over SSH, served a page to the host through a published port, read a host file through a shared folder, took a folder by cp -r, went back to a snapshot, driven through their lifecycle and removed."

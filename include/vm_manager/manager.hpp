@@ -284,6 +284,19 @@ class VM_MANAGER_API VmManager {
   // smaller disk, spec::invalid for values out of range,
   // backend::unsupported for a backend that cannot resize.
   VmRecord resize(std::string_view name, const VmResize& change);
+  // Snapshots (Hypervisor::create_snapshot and the rest), each under the
+  // VM's lock, the record saved when the backend changed the handle. Names
+  // follow the VM-name rules (snapshot::invalid_name, checked before the
+  // backend is asked). create: of a running VM with its RAM unless `memory`
+  // is exclude, of a stopped one its disks. restore: one with RAM leaves
+  // the VM running where it was; one without needs a VM that does not run
+  // (snapshot::needs_stopped). Raises snapshot::… as the backend does.
+  VmRecord create_snapshot(std::string_view name, const std::string& snapshot,
+                           SnapshotMemory memory = SnapshotMemory::include);
+  // Oldest first.
+  std::vector<SnapshotInfo> list_snapshots(std::string_view name);
+  VmRecord restore_snapshot(std::string_view name, const std::string& snapshot);
+  VmRecord delete_snapshot(std::string_view name, const std::string& snapshot);
 
   // How to reach the VM's serial console (NoConsole for a backend without one).
   ConsoleEndpoint console_endpoint(std::string_view name);
@@ -332,6 +345,10 @@ class VM_MANAGER_API VmManager {
   // spec's forwards matching the handle's.
   template <typename Act>
   VmRecord change_forwards(std::string_view name, Act act);
+
+  // Lock, load, `act` on a snapshot of the VM (snapshots.cpp), save for
+  // this boot when the handle changed (a restore with RAM starts QEMU).
+  VmRecord change_snapshots(std::string_view name, const std::function<VmHandle(const VmHandle&)>& act);
 
   // The image create() names, as the backend keeps it.
   std::string resolve_image(const VmSpec& spec, const CreateOptions& options);

@@ -36,11 +36,21 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
   // recorded (resize::shrink; a disk of the image's size has no recorded
   // size, so any size grows it).
   VmHandle resize(const VmHandle& handle, const VmResize& change) override;
+  // Snapshots are recorded (noop_snapshots.cpp), with the qemu backend's
+  // rules: one taken while the VM runs holds its "RAM" unless `memory` is
+  // exclude, restoring it makes the VM run; one without RAM restores only
+  // into a VM that does not run (snapshot::needs_stopped).
+  VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory) override;
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
 
  private:
   // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.
   VmHandle transition(const VmHandle& handle, std::initializer_list<VmState> from, VmState to,
                       std::string_view verb);
+  // The VM's state, or vm::invalid_state when it is destroyed.
+  VmState existing_state(const VmHandle& handle, std::string_view verb);
   DataDir data_dir_;
 };
 

@@ -20,17 +20,6 @@ namespace {
 
 Images& images(Context& ctx) { return ctx.manager().images(); }
 
-std::string human_size(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
-}
-
 nlohmann::json to_json(const ImageInfo& image) {
   auto or_null = [](const std::string& text) { return text.empty() ? nlohmann::json() : nlohmann::json(text); };
   return nlohmann::json{{"key", image.key},

@@ -20,6 +20,7 @@ constexpr Command kCommands[] = {
     {"provision", add_provision_command}, {"vnc", add_vnc_command},
     {"port", add_port_command},
     {"set", add_set_command},
+    {"snapshot", add_snapshot_command},
     {"completion", add_completion_command},
     {"__complete", add_complete_names_command},
 };

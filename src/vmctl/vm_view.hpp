@@ -1,6 +1,8 @@
 // How list and status present a VM: the record plus its live state.
 #pragma once
 
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,5 +29,8 @@ void show_vnc_password(const vm_manager::VmHandle& started);
 // Aligned columns, two spaces apart, no trailing blanks.
 std::string render_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);
+
+// "512 B", "1.5 GiB": a size for people.
+std::string human_size(std::uint64_t bytes);
 
 }  // namespace vmctl

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "vm_manager/data_dir.hpp"
 #include "vm_manager/types.hpp"
@@ -21,5 +22,13 @@ std::optional<VmState> read_state(const DataDir& data_dir, std::string_view name
 
 // Replaces the state file atomically (mode 0600). Raises store::io.
 void write_state(const DataDir& data_dir, std::string_view name, VmState state);
+
+// The snapshots recorded in <data dir>/vms/<name>/noop-snapshots, oldest
+// first; none when there is no such file. Raises store::corrupt for one it
+// cannot read, store::io.
+std::vector<SnapshotInfo> read_snapshots(const DataDir& data_dir, std::string_view name);
+
+// Replaces that file atomically (mode 0600). Raises store::io.
+void write_snapshots(const DataDir& data_dir, std::string_view name, const std::vector<SnapshotInfo>& snapshots);
 
 }  // namespace vm_manager::noop

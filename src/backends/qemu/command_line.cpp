@@ -37,7 +37,9 @@ void add_firmware(Args& args, const LaunchPlan& plan) {
   if (!plan.firmware) return;
   add(args, {"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" +
                            path_value(plan.firmware->code.string(), "firmware path"),
-             "-drive", "if=pflash,format=raw,unit=1,file=" + path_value(plan.uefi_vars.string(), "UEFI vars path")});
+             "-drive", "if=pflash,format=" + std::string(plan.uefi_vars.extension() == ".qcow2" ? "qcow2" : "raw") +
+                           ",unit=1,node-name=" + layout::kUefiVarsNode +
+                           ",file=" + path_value(plan.uefi_vars.string(), "UEFI vars path")});
 }
 
 void add_kernel(Args& args, const QemuVm& h) {
@@ -48,7 +50,7 @@ void add_kernel(Args& args, const QemuVm& h) {
 }
 
 void add_disks(Args& args, const QemuVm& h) {
-  add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,discard=unmap",
+  add(args, {"-drive", "file=" + path_value(h.overlay_path, "disk path") + ",format=qcow2,if=none,id=disk0,node-name=" + layout::kRootDiskNode + ",discard=unmap",
              "-device", "virtio-blk-pci,drive=disk0,bootindex=1"});
   if (!h.seed_iso_path.empty()) {
     // The seed as a read-only virtio disk: Debian's cloud kernels have no AHCI

@@ -155,7 +155,7 @@ VmHandle QemuBackend::start(const VmHandle& handle) {
   plan.pidfile = layout::pidfile(work_dir);
   if (h.uefi) {
     plan.firmware = find_uefi_firmware(config_.firmware_dirs);
-    plan.uefi_vars = layout::uefi_vars(work_dir);
+    plan.uefi_vars = layout::existing_uefi_vars(work_dir);
   }
   if (auto* tap = std::get_if<TapNetwork>(&handle.network)) {
     plan.tap = tap_name_for(handle);

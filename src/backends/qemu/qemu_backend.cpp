@@ -12,6 +12,7 @@
 #include "backends/qemu/port_forwards.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "backends/qemu/runtime_paths.hpp"
+#include "backends/qemu/snapshot_images.hpp"
 #include "backends/qemu/tap.hpp"
 #include "backends/qemu/virtiofs.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
@@ -101,9 +102,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
                  spec.allow_unrecognised_raw_image ? UnrecognisedRaw::allow : UnrecognisedRaw::refuse);
   cloudinit::write_vm_seed(checked, work_dir, h.shared(), h.mac);
   if (firmware) {
-    fs::copy_file(firmware->vars_template, layout::uefi_vars(work_dir));
-    fs::permissions(layout::uefi_vars(work_dir), fs::perms::owner_read | fs::perms::owner_write,
-                    fs::perm_options::replace);
+    create_uefi_vars(firmware->vars_template, layout::uefi_vars_qcow2(work_dir), config_, *host_);
   }
   undo.commit();
   return h.handle();

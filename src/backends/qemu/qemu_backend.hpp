@@ -1,7 +1,8 @@
 // The QEMU backend: daemonized qemu-system-x86_64 controlled over QMP.
 //
 // Work dir (vms/<name>/): disk.qcow2 (overlay on the base image), seed.iso,
-// console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.fd, and the
+// console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.qcow2 (raw
+// OVMF_VARS.fd in VMs made before snapshots), and the
 // qmp.sock and console.sock sockets (elsewhere when the path is too long for
 // a unix socket).
 #pragma once
@@ -47,6 +48,12 @@ class QemuBackend final : public Hypervisor {
   // vCPUs and memory for the next start; the overlay grows with qemu-img
   // resize (resize.cpp).
   VmHandle resize(const VmHandle& handle, const VmResize& change) override;
+  // Internal qcow2 snapshots of every writable image (snapshots.cpp): with
+  // qemu-img while QEMU does not run, over QMP (with the RAM) while it does.
+  VmHandle create_snapshot(const VmHandle& handle, const std::string& snapshot, SnapshotMemory memory) override;
+  std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
+  VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
@@ -70,6 +77,9 @@ class QemuBackend final : public Hypervisor {
   // Grows the VM's overlay to disk_gb; raises resize::shrink for a smaller
   // size than it has, resize::failed when qemu-img fails (resize.cpp).
   void grow_disk(const QemuVm& vm, std::uint64_t disk_gb);
+  // The state for a snapshot call, with a QMP session when QEMU runs the VM;
+  // raises vm::invalid_state ("cannot <verb> …") when it is failed or gone.
+  VmState snapshot_state(const VmHandle& handle, std::optional<QmpClient>& qmp, std::string_view verb);
 
   DataDir data_dir_;
   QemuConfig config_;

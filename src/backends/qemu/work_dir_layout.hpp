@@ -12,7 +12,16 @@ inline constexpr const char* kOverlay = "disk.qcow2";
 inline constexpr const char* kConsoleLog = "console.log";
 inline constexpr const char* kQemuLog = "qemu.log";
 inline constexpr const char* kPidFile = "qemu.pid";
+// UEFI variables: raw in VMs made before snapshots (kUefiVars), qcow2 since
+// (kUefiVarsQcow2), because every writable device must hold internal
+// snapshots. The name says the format.
 inline constexpr const char* kUefiVars = "OVMF_VARS.fd";
+inline constexpr const char* kUefiVarsQcow2 = "OVMF_VARS.qcow2";
+// Block node names on the command line, for QMP's snapshot commands. A node
+// name may not equal a drive id (QEMU refuses "conflicts with an existing
+// node name"), so the disk's node is not its drive id "disk0".
+inline constexpr const char* kRootDiskNode = "root-disk";
+inline constexpr const char* kUefiVarsNode = "uefi-vars";
 inline constexpr const char* kConsoleSocket = "console.sock";
 inline constexpr const char* kQmpSocket = "qmp.sock";
 inline constexpr const char* kVncSocket = "vnc.sock";
@@ -32,5 +41,11 @@ inline std::filesystem::path data_disk(const std::filesystem::path& work_dir, co
 }
 inline std::string data_disk_node(const std::string& name) { return "data-" + name; }
 inline std::filesystem::path uefi_vars(const std::filesystem::path& work_dir) { return work_dir / kUefiVars; }
+inline std::filesystem::path uefi_vars_qcow2(const std::filesystem::path& work_dir) { return work_dir / kUefiVarsQcow2; }
+// The VM's UEFI variables as it has them: qcow2, or raw in an older VM.
+inline std::filesystem::path existing_uefi_vars(const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  return std::filesystem::exists(uefi_vars_qcow2(work_dir), ec) ? uefi_vars_qcow2(work_dir) : uefi_vars(work_dir);
+}
 
 }  // namespace vm_manager::qemu::layout

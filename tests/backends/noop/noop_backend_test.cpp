@@ -366,5 +366,42 @@ TEST_F(Noop, WorksAfterReprepareOfADestroyedName) {
   EXPECT_EQ(noop.state(again), VmState::prepared);
 }
 
+// Snapshots are recorded with the qemu backend's rules.
+TEST_F(Noop, SnapshotsAreRecordedWithTheQemuRules) {
+  VmHandle h = running();
+  noop.create_snapshot(h, "live", SnapshotMemory::include);
+  noop.create_snapshot(h, "disks", SnapshotMemory::exclude);
+  std::vector<SnapshotInfo> all = noop.list_snapshots(h);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "live");
+  EXPECT_TRUE(all[0].has_ram);
+  EXPECT_EQ(all[0].ram_bytes, h.memory_mb << 20);
+  EXPECT_FALSE(all[1].has_ram);
+  expect_error(errc::snapshot_already_exists, [&] { noop.create_snapshot(h, "live", SnapshotMemory::include); });
+  expect_error(errc::snapshot_invalid_name, [&] { noop.create_snapshot(h, "../x", SnapshotMemory::include); });
+  expect_error(errc::snapshot_needs_stopped, [&] { noop.restore_snapshot(h, "disks"); });
+  expect_error(errc::snapshot_not_found, [&] { noop.restore_snapshot(h, "nope"); });
+  expect_error(errc::snapshot_not_found, [&] { noop.delete_snapshot(h, "nope"); });
+  noop.stop(h, 0s);
+  noop.restore_snapshot(h, "disks");
+  EXPECT_EQ(noop.state(h), VmState::stopped);
+  noop.restore_snapshot(h, "live");
+  EXPECT_EQ(noop.state(h), VmState::running);
+  noop.delete_snapshot(h, "live");
+  ASSERT_EQ(noop.list_snapshots(h).size(), 1u);
+  // A stopped VM's snapshot holds its disks alone, whatever was asked.
+  noop.stop(h, 0s);
+  noop.create_snapshot(h, "stopped", SnapshotMemory::include);
+  EXPECT_FALSE(noop.list_snapshots(h).back().has_ram);
+  noop.destroy(h);
+  expect_error(errc::vm_invalid_state, [&] { noop.list_snapshots(h); });
+}
+
+TEST_F(Noop, AnUnreadableSnapshotsFileIsStoreCorrupt) {
+  VmHandle h = prepared();
+  std::ofstream(fs::path(h.work_dir) / "noop-snapshots") << "{not json";
+  expect_error(errc::store_corrupt, [&] { noop.list_snapshots(h); });
+}
+
 }  // namespace
 }  // namespace vm_manager

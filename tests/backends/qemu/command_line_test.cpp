@@ -396,6 +396,26 @@ TEST(QemuCommandLine, UefiUsesReadOnlyCodeAndPerVmVars) {
   for (const auto& d : values_of(args, "-drive")) EXPECT_THAT(d, Not(HasSubstr("OVMF_VARS_4M")));
 }
 
+// Snapshots name the writable block nodes over QMP: the disk is "root-disk",
+// the UEFI variables "uefi-vars", in qcow2 when the VM has them so (a VM
+// made before that keeps its raw vars).
+TEST(QemuCommandLine, WritableNodesHaveNamesAndQcow2VarsSayTheirFormat) {
+  LaunchPlan p = plan();
+  p.firmware = Firmware{"/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"};
+  p.uefi_vars = "/data/vms/web/OVMF_VARS.qcow2";
+  Args args = command_line(handle(), p);
+  std::string vars = drive_for(args, "/data/vms/web/OVMF_VARS.qcow2");
+  EXPECT_EQ(option(vars, "format"), "qcow2");
+  EXPECT_EQ(option(vars, "node-name"), "uefi-vars");
+  std::string disk;
+  for (const auto& d : values_of(args, "-drive")) {
+    if (has_option(d, "id") && option(d, "id") == "disk0") disk = d;
+  }
+  EXPECT_EQ(option(disk, "node-name"), "root-disk");
+  p.uefi_vars = "/data/vms/web/OVMF_VARS.fd";
+  EXPECT_EQ(option(drive_for(command_line(handle(), p), "/data/vms/web/OVMF_VARS.fd"), "format"), "raw");
+}
+
 // Every path in an option list, with a comma in it.
 QemuVm handle_with_commas() {
   QemuVm h = handle();

@@ -1,4 +1,5 @@
 #include "backends/qemu/qmp_client.hpp"
+#include "backends/qemu/qmp_jobs.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -869,6 +870,72 @@ TEST(QmpClientRealQemu, DrivesAPausedVm) {
 
   client.quit();
   EXPECT_TRUE(guard.wait_gone(10s)) << "QEMU still runs after quit";
+}
+
+// ---- jobs (snapshot-save and friends) -------------------------------------------------------
+
+// A job's run as QEMU reports it: status changes (of other jobs too), then
+// query-jobs with its error, if any, and job-dismiss.
+void serve_job(Peer& peer, const std::string& command, const json& error) {
+  peer.greet();
+  json request = peer.expect(command);
+  EXPECT_EQ(request["arguments"]["job-id"], "job-1");
+  EXPECT_EQ(request["arguments"]["tag"], "snap");
+  peer.reply(request, json::object());
+  peer.event("JOB_STATUS_CHANGE", {{"id", "job-1"}, {"status", "created"}});
+  peer.event("JOB_STATUS_CHANGE", {{"id", "job-1"}, {"status", "running"}});
+  peer.event("JOB_STATUS_CHANGE", {{"id", "other"}, {"status", "concluded"}});
+  peer.event("JOB_STATUS_CHANGE", {{"id", "job-1"}, {"status", "concluded"}});
+  request = peer.expect("query-jobs");
+  json job = {{"id", "job-1"}, {"type", "snapshot-save"}, {"status", "concluded"}};
+  if (!error.is_null()) job["error"] = error;
+  peer.reply(request, json::array({{{"id", "other"}, {"status", "concluded"}}, job}));
+  request = peer.expect("job-dismiss");
+  EXPECT_EQ(request["arguments"]["id"], "job-1");
+  peer.reply(request, json::object());
+  peer.wait_for_close();
+}
+
+TEST(QmpJob, WaitsForItsOwnJobToConcludeAndDismissesIt) {
+  FakeQemu qemu([](Peer& peer) { serve_job(peer, "snapshot-save", nullptr); });
+  auto client = qemu.connect();
+  run_qmp_job(client, "snapshot-save", {{"tag", "snap"}}, "job-1", 60s);
+}
+
+TEST(QmpJob, AFailedJobIsSnapshotFailedWithQemusError) {
+  FakeQemu qemu([](Peer& peer) { serve_job(peer, "snapshot-load", "Device 'data-x' has no snapshot 'snap'"); });
+  auto client = qemu.connect();
+  Error e = error_from([&] { run_qmp_job(client, "snapshot-load", {{"tag", "snap"}}, "job-1", 60s); });
+  expect_error(e, errc::snapshot_failed);
+  EXPECT_THAT(e.message(), HasSubstr("has no snapshot 'snap'"));
+}
+
+TEST(QmpJob, ARefusedJobIsSnapshotFailed) {
+  FakeQemu qemu([](Peer& peer) {
+    peer.greet();
+    json request = peer.expect("snapshot-save");
+    peer.send({{"error", {{"class", "GenericError"}, {"desc", "Migration is disabled when VirtFS export path"}}},
+               {"id", request["id"]}});
+    peer.wait_for_close();
+  });
+  auto client = qemu.connect();
+  Error e = error_from([&] { run_qmp_job(client, "snapshot-save", {{"tag", "snap"}}, "job-1", 60s); });
+  expect_error(e, errc::snapshot_failed);
+  EXPECT_THAT(e.message(), HasSubstr("Migration is disabled"));
+}
+
+TEST(QmpJob, AJobThatNeverConcludesFailsAtTheDeadline) {
+  FakeQemu qemu([](Peer& peer) {
+    peer.greet();
+    json request = peer.expect("snapshot-delete");
+    peer.reply(request, json::object());
+    peer.event("JOB_STATUS_CHANGE", {{"id", "job-1"}, {"status", "running"}});
+    peer.wait_for_close();
+  });
+  auto client = qemu.connect();
+  Error e = error_from([&] { run_qmp_job(client, "snapshot-delete", {{"tag", "snap"}}, "job-1", 300ms); });
+  expect_error(e, errc::snapshot_failed);
+  EXPECT_THAT(e.message(), HasSubstr("did not finish in time"));
 }
 
 }  // namespace
