@@ -31,6 +31,9 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
   // can be tested; a destroyed VM raises vm::invalid_state.
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  // A running VM stays running (nothing reboots); any other raises
+  // vm::invalid_state, as a real backend does.
+  VmHandle hard_reset(const VmHandle& handle) override;
 
  private:
   // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.

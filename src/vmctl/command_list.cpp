@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"down", add_down_command},           {"reload", add_reload_command},
     {"provision", add_provision_command}, {"vnc", add_vnc_command},
     {"port", add_port_command},
+    {"restart", add_restart_command},
     {"completion", add_completion_command},
     {"__complete", add_complete_names_command},
 };

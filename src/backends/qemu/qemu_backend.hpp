@@ -44,6 +44,8 @@ class QemuBackend final : public Hypervisor {
   // only the handle otherwise, for the next start (port_forwards.hpp).
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;
+  // QMP system_reset (reset.cpp).
+  VmHandle hard_reset(const VmHandle& handle) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).
