@@ -1,7 +1,8 @@
 // The QEMU backend: daemonized qemu-system-x86_64 controlled over QMP.
 //
 // Work dir (vms/<name>/): disk.qcow2 (overlay on the base image), seed.iso,
-// console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.fd, and the
+// console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.fd,
+// data-NAME.qcow2 per data disk (data_disks.hpp), and the
 // qmp.sock and console.sock sockets (elsewhere when the path is too long for
 // a unix socket).
 #pragma once
