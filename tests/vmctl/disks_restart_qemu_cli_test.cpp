@@ -113,7 +113,14 @@ TEST_F(DisksRestartCliTest, RestartBootsTheGuestAgainGracefullyOrByReset) {
   EXPECT_NE(pid_of("again"), pid);
   EXPECT_EQ(state_of("again"), "running");
 
-  // --hard needs a running VM.
+  // --hard needs a running VM: QEMU would reset a paused one and leave it paused.
+  ok({"suspend", "again"});
+  ProcessResult paused = vmctl({"restart", "again", "--hard"});
+  EXPECT_EQ(paused.exit_code, 1);
+  EXPECT_NE(paused.err.find("error[vm_manager::vm::invalid_state]"), std::string::npos) << paused.err;
+  EXPECT_NE(paused.err.find("vmctl resume again"), std::string::npos) << paused.err;
+  EXPECT_EQ(state_of("again"), "suspended");
+  ok({"resume", "again"});
   ASSERT_EQ(slow({"stop", "again"}).exit_code, 0);
   ProcessResult stopped = vmctl({"restart", "again", "--hard"});
   EXPECT_EQ(stopped.exit_code, 1);

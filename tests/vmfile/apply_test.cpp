@@ -177,6 +177,17 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
             (std::vector<std::string>{"data disks scratch 10 GB -> scratch 20 GB, logs 5 GB"}));
 }
 
+TEST_F(ApplyTest, UpCreatesTheDataDisksAndReportsTheirDrift) {
+  auto vm = definition("web");
+  vm.spec.data_disks = {{"scratch", 20}};
+  ASSERT_TRUE(vmfile::up(ctx_, vm).ok);
+  EXPECT_EQ(store_.load("web").handle.data_disks, (std::vector<DataDisk>{{"scratch", 20}}));
+  EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
+  vm.spec.data_disks.push_back({"logs", 5});
+  EXPECT_EQ(vmfile::up(ctx_, vm).drift,
+            (std::vector<std::string>{"data disks scratch 20 GB -> scratch 20 GB, logs 5 GB"}));
+}
+
 TEST_F(ApplyTest, AForwardAddedToTheVmIsDriftFromAVmFileWithoutIt) {
   auto vm = definition("web");
   vmfile::up(ctx_, vm);
