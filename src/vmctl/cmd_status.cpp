@@ -34,7 +34,9 @@ std::string mounts_text(const nlohmann::json& mounts) {
 // "scratch (20 GB), logs (5 GB)", from the view's JSON.
 std::string data_disks_text(const nlohmann::json& disks) {
   std::vector<std::string> texts;
-  for (const DataDisk& d : disks.get<std::vector<DataDisk>>()) texts.push_back(fmt::format("{} ({} GB)", d.name, d.size_gb));
+  for (const DataDisk& d : disks.get<std::vector<DataDisk>>()) {
+    texts.push_back(fmt::format("{} ({} GB)", d.name, d.size_gb));
+  }
   return fmt::format("{}", fmt::join(texts, ", "));
 }
 
