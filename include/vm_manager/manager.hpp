@@ -220,6 +220,10 @@ class VM_MANAGER_API VmManager {
   VmRecord resume(std::string_view name);
   // Stops the VM if it runs (as stop() does) and starts it again.
   VmRecord restart(std::string_view name, std::chrono::milliseconds timeout);
+  // Resets the running VM at once, as the reset button does: the guest
+  // reboots without shutting down (Hypervisor::hard_reset). Raises
+  // vm::invalid_state when it does not run.
+  VmRecord hard_reset(std::string_view name);
   // Makes the VM run: starts a prepared or stopped one, resumes a suspended
   // one. Raises vm::invalid_state for a failed or destroyed VM.
   BringUp bring_up(std::string_view name, VmRecord* record = nullptr);

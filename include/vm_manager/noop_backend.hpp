@@ -44,6 +44,9 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
   std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
   VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
   VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  // A running VM stays running (nothing reboots); any other raises
+  // vm::invalid_state, as a real backend does.
+  VmHandle hard_reset(const VmHandle& handle) override;
 
  private:
   // Moves the VM from one of `from` to `to`, or raises vm::invalid_state.

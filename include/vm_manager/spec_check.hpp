@@ -59,6 +59,14 @@ VM_MANAGER_API void validate_shared_folders(const std::vector<SharedFolder>& fol
 // spec: vcpus 1..kMaxVcpus, memory kMinMemoryMb..kMaxMemoryMb, disk
 // 1..kMaxDiskGb GB (with the same messages).
 VM_MANAGER_API void validate_resize(const VmResize& change);
+// Data disks (DataDisk). A VM has at most kMaxDataDisks: each takes a PCI
+// slot of the guest's machine.
+inline constexpr std::size_t kMaxDataDisks = 16;
+
+// Raises spec::invalid unless every data disk's name follows the VM-name
+// rules with at most kMaxDataDiskNameLength characters, no two share a
+// name, each is 1 to kMaxDiskGb GB, and there are at most kMaxDataDisks.
+VM_MANAGER_API void validate_data_disks(const std::vector<DataDisk>& disks);
 
 // Raises vm::invalid_name or spec::invalid naming the offending field (an
 // invalid cloud-init hostname among them: names.hpp), and what
@@ -66,7 +74,8 @@ VM_MANAGER_API void validate_resize(const VmResize& change);
 // IPv6 "ADDRESS/PREFIX" (prefix 1-32 or 1-128); its gateway a plain address
 // of the same version; its name servers (at most kMaxNameServers) plain
 // addresses. Its port forwards as validate_port_forwards wants them, its
-// shared folders as validate_shared_folders wants them.
+// shared folders as validate_shared_folders wants them, its data disks as
+// validate_data_disks wants them.
 VM_MANAGER_API void validate_spec(const VmSpec& spec);
 
 }  // namespace vm_manager

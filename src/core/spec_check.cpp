@@ -147,6 +147,7 @@ void validate_spec(const VmSpec& spec) {
   validate_port_forwards(spec.port_forwards, spec.network);
   if (spec.cloud_init) validate_cloud_init(*spec.cloud_init);
   validate_shared_folders(spec.shared_folders);
+  validate_data_disks(spec.data_disks);
 }
 
 }  // namespace vm_manager

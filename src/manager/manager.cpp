@@ -120,6 +120,10 @@ VmRecord VmManager::restart(std::string_view name, std::chrono::milliseconds tim
   });
 }
 
+VmRecord VmManager::hard_reset(std::string_view name) {
+  return change(name, [&](const VmRecord& current) { return hypervisor_.hard_reset(current.handle); });
+}
+
 BringUp VmManager::bring_up(std::string_view name, VmRecord* record) {
   BringUp done = BringUp::already_running;
   VmRecord changed = change(name, [&](const VmRecord& current) {

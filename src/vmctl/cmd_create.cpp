@@ -8,6 +8,7 @@
 #include "vm_manager/spec_check.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/publish.hpp"
+#include "vmctl/data_disk_flag.hpp"
 #include "vmctl/mount_flag.hpp"
 #include "vmctl/vm_view.hpp"
 #include "vmctl/wait_ready.hpp"
@@ -51,6 +52,7 @@ struct CreateFlags {
   std::string propolis_api;
   std::vector<std::string> publish;  // [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
   std::vector<std::string> mounts;  // HOST[:GUEST][:ro]
+  std::vector<std::string> data_disks;  // SIZE[:NAME]
 };
 
 std::optional<std::string> existing_path(const std::string& path, std::string_view what) {
@@ -149,6 +151,12 @@ std::vector<SharedFolder> shared_folders_from(const CreateFlags& o) {
   return folders;
 }
 
+std::vector<DataDisk> data_disks_from(const CreateFlags& o) {
+  std::vector<DataDisk> disks;
+  for (const std::string& text : o.data_disks) disks.push_back(parse_data_disk_flag(text, disks.size() + 1));
+  return disks;
+}
+
 std::string image_from(const CreateFlags& o) {
   if (!o.image.empty() && !o.image_url.empty()) {
     throw Error(errc::spec_invalid, "--image and --image-url exclude each other", "pass only one of them");
@@ -194,6 +202,7 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.port_forwards = forwards_from(o);
   if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
   spec.shared_folders = shared_folders_from(o);
+  spec.data_disks = data_disks_from(o);
   return spec;
 }
 
@@ -285,6 +294,9 @@ void add_create_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
   cmd->add_option("--mount", o->mounts,
                   "Share a host folder over virtiofs: HOST[:GUEST][:ro] (GUEST defaults to HOST; repeatable)");
+  cmd->add_option("--data-disk", o->data_disks,
+                  "Add an empty disk of SIZE GB, serial NAME (default data1, data2…): SIZE[:NAME]; repeatable")
+      ->allow_extra_args(false);
   cmd->add_flag("--start", o->start, "Start the VM once created");
   cmd->add_flag("--force", o->force,
                 "Use a raw image with no partition table, filesystem or boot sector (or under 512 bytes)");

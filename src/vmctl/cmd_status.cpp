@@ -31,6 +31,15 @@ std::string mounts_text(const nlohmann::json& mounts) {
   return text;
 }
 
+// "scratch (20 GB), logs (5 GB)", from the view's JSON.
+std::string data_disks_text(const nlohmann::json& disks) {
+  std::vector<std::string> texts;
+  for (const DataDisk& d : disks.get<std::vector<DataDisk>>()) {
+    texts.push_back(fmt::format("{} ({} GB)", d.name, d.size_gb));
+  }
+  return fmt::format("{}", fmt::join(texts, ", "));
+}
+
 std::string human_status(const nlohmann::json& j) {
   std::string out;
   for (const auto& [key, value] : j.items()) {
@@ -41,6 +50,10 @@ std::string human_status(const nlohmann::json& j) {
     }
     if (key == "mounts") {
       out += fmt::format("{:<11} {}\n", "mounts:", mounts_text(value));
+      continue;
+    }
+    if (key == "data_disks") {
+      out += fmt::format("{:<11} {}\n", "data disks:", data_disks_text(value));
       continue;
     }
     out += fmt::format("{:<11} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());

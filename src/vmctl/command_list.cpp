@@ -9,7 +9,8 @@ namespace {
 // A plain list: add a command with one line.
 constexpr Command kCommands[] = {
     {"create", add_create_command},       {"start", add_start_command},
-    {"stop", add_stop_command},           {"suspend", add_suspend_command},
+    {"stop", add_stop_command},           {"restart", add_restart_command},
+    {"suspend", add_suspend_command},
     {"resume", add_resume_command},       {"destroy", add_destroy_command},
     {"list", add_list_command},           {"status", add_status_command},
     {"console", add_console_command},     {"log", add_log_command},

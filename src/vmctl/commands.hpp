@@ -10,6 +10,7 @@ namespace vmctl {
 void add_create_command(CLI::App& app, Context& ctx);
 void add_start_command(CLI::App& app, Context& ctx);
 void add_stop_command(CLI::App& app, Context& ctx);
+void add_restart_command(CLI::App& app, Context& ctx);
 void add_suspend_command(CLI::App& app, Context& ctx);
 void add_resume_command(CLI::App& app, Context& ctx);
 void add_destroy_command(CLI::App& app, Context& ctx);

@@ -39,7 +39,8 @@ json view_json(const VmStatus& status) {
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
                 {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
                 {"vnc", nullptr}, {"port_forwards", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
-                {"created_at", nullptr}, {"problem", text_or_null(problem)}, {"mounts", nullptr}};
+                {"created_at", nullptr}, {"problem", text_or_null(problem)}, {"mounts", nullptr},
+                {"data_disks", nullptr}};
   }
   const VmHandle& h = status.record->handle;
   return json{{"name", h.name},
@@ -59,7 +60,8 @@ json view_json(const VmStatus& status) {
               {"id", h.id},
               {"created_at", text_or_null(status.record->created_at)},
               {"problem", text_or_null(problem)},
-              {"mounts", h.shared_folders.empty() ? json(nullptr) : json(h.shared_folders)}};
+              {"mounts", h.shared_folders.empty() ? json(nullptr) : json(h.shared_folders)},
+              {"data_disks", h.data_disks.empty() ? json(nullptr) : json(h.data_disks)}};
 }
 
 }  // namespace

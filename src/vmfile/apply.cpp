@@ -54,6 +54,13 @@ std::string mounts_text(const std::vector<SharedFolder>& folders) {
   return text;
 }
 
+std::string data_disks_text(const std::vector<DataDisk>& disks) {
+  if (disks.empty()) return "none";
+  std::string text;
+  for (const DataDisk& d : disks) text += fmt::format("{}{} {} GB", text.empty() ? "" : ", ", d.name, d.size_gb);
+  return text;
+}
+
 std::string network_text(const NetworkConfig& network) {
   const StaticAddress* fixed = static_address(network);
   const std::string ip = fixed ? " ip=" + fixed->address : std::string();
@@ -266,6 +273,10 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
   if (created_from.shared_folders != wanted.shared_folders) {
     drift.push_back(fmt::format("mounts {} -> {}", mounts_text(created_from.shared_folders),
                                 mounts_text(wanted.shared_folders)));
+  }
+  if (created_from.data_disks != wanted.data_disks) {
+    drift.push_back(fmt::format("data disks {} -> {}", data_disks_text(created_from.data_disks),
+                                data_disks_text(wanted.data_disks)));
   }
   return drift;
 }

@@ -61,6 +61,10 @@ SshConfig finish_ssh(const AccessDraft& access, ReadContext& ctx);
 // GUEST defaulting to HOST's absolute path; checked as the library would.
 std::optional<SharedFolder> read_mount(const kdl::Node& node, ReadContext& ctx);
 
+// `data-disk "NAME" size=GB`: an empty disk with serial NAME; checked alone
+// as the library would (the names' uniqueness is checked with the VM).
+std::optional<DataDisk> read_data_disk(const kdl::Node& node, ReadContext& ctx);
+
 // `provision "shell" { inline | script }` or `provision "file" { source; destination }`.
 std::optional<provision::Step> read_provision(const kdl::Node& node, ReadContext& ctx);
 

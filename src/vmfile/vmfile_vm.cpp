@@ -251,6 +251,11 @@ std::vector<ChildRule> vm_rules(ReadContext& ctx, VmDraft& draft) {
                      if (auto folder = read_mount(n, ctx)) draft.def.spec.shared_folders.push_back(std::move(*folder));
                    },
                    true});
+  rules.push_back({"data-disk",
+                   [&draft = draft, &ctx = ctx](const kdl::Node& n) {
+                     if (auto disk = read_data_disk(n, ctx)) draft.def.spec.data_disks.push_back(std::move(*disk));
+                   },
+                   true});
   rules.push_back({"provision",
                    [&draft = draft, &ctx = ctx](const kdl::Node& n) {
                      if (auto step = read_provision(n, ctx)) draft.def.provisioners.push_back(std::move(*step));
@@ -297,6 +302,15 @@ void check_mounts(const kdl::Node& node, const VmDraft& draft, Problems& problem
   }
 }
 
+// Each data disk was checked alone; two of one name only show together.
+void check_data_disks(const kdl::Node& node, const VmDraft& draft, Problems& problems) {
+  try {
+    validate_data_disks(draft.def.spec.data_disks);
+  } catch (const Error& error) {
+    problems.add(node.position, error.message(), error.help());
+  }
+}
+
 }  // namespace
 
 VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
@@ -311,6 +325,7 @@ VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
   check_kernel_boot(draft, ctx.problems);
   check_forwards(draft.def, draft.forwards_at, ctx.problems);
   check_mounts(node, draft, ctx.problems);
+  check_data_disks(node, draft, ctx.problems);
   draft.def.spec.cloud_init = draft.access.cloud_init;
   draft.def.spec.ssh = finish_ssh(draft.access, ctx);
   return std::move(draft.def);

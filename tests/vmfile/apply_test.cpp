@@ -169,6 +169,23 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
                      PortForward{"0.0.0.0", 5353, 53, PortProtocol::udp}};
   EXPECT_EQ(vmfile::drift_between(a, b),
             (std::vector<std::string>{"forwards [] -> [127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp]"}));
+  b = a;
+  b.data_disks = {{"scratch", 20}, {"logs", 5}};
+  EXPECT_EQ(vmfile::drift_between(a, b), (std::vector<std::string>{"data disks none -> scratch 20 GB, logs 5 GB"}));
+  a.data_disks = {{"scratch", 10}};
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"data disks scratch 10 GB -> scratch 20 GB, logs 5 GB"}));
+}
+
+TEST_F(ApplyTest, UpCreatesTheDataDisksAndReportsTheirDrift) {
+  auto vm = definition("web");
+  vm.spec.data_disks = {{"scratch", 20}};
+  ASSERT_TRUE(vmfile::up(ctx_, vm).ok);
+  EXPECT_EQ(store_.load("web").handle.data_disks, (std::vector<DataDisk>{{"scratch", 20}}));
+  EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
+  vm.spec.data_disks.push_back({"logs", 5});
+  EXPECT_EQ(vmfile::up(ctx_, vm).drift,
+            (std::vector<std::string>{"data disks scratch 20 GB -> scratch 20 GB, logs 5 GB"}));
 }
 
 TEST(InPlaceChange, OnlyVcpusMemoryAndAGrowingDiskAreResizedInPlace) {

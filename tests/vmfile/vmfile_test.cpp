@@ -1422,6 +1422,29 @@ TEST_F(VmFile, TwoMountsOnOneGuestPathAreAProblem) {
              "its own guest path");
 }
 
+TEST_F(VmFile, DataDisksHaveANameAndASizeInGb) {
+  vmfile::VmDefinition vm = vm_with("    data-disk \"scratch\" size=20\n"
+                                    "    data-disk \"logs\" size=1\n");
+  EXPECT_EQ(vm.spec.data_disks, (std::vector<DataDisk>{{"scratch", 20}, {"logs", 1}}));
+}
+
+TEST_F(VmFile, ADataDiskWithoutASizeOrWithABadNameIsAProblem) {
+  expect_one(problems_with("    data-disk \"scratch\""), 3, 5, "needs size=GB", "data-disk \"scratch\" size=20");
+  expect_one(problems_with("    data-disk \"a,b\" size=1"), 3, 15, "invalid data disk name", "20");
+  expect_one(problems_with("    data-disk \"scratch\" size=0"), 3, 30, "size", "");
+}
+
+TEST_F(VmFile, TwoDataDisksOfOneNameAreAProblem) {
+  expect_one(problems_with("    data-disk \"x\" size=1\n    data-disk \"x\" size=2"), 1, 1, "two data disks",
+             "its own name");
+}
+
+TEST_F(VmFile, ADataDiskTakesOnlySize) {
+  std::vector<Problem> found = problems_with("    data-disk \"x\" size=1 format=\"raw\"");
+  ASSERT_EQ(found.size(), 1u) << describe(found);
+  EXPECT_NE(found[0].message.find("format"), std::string::npos) << describe(found);
+}
+
 TEST_F(VmFile, AMountTakesOnlyReadonly) {
   fs::create_directories(project() / "a");
   std::vector<Problem> found = problems_with("    mount \"a\" \"/srv\" writable=#true");

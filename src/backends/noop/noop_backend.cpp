@@ -87,6 +87,10 @@ VmHandle NoopBackend::resume(const VmHandle& handle) {
   return transition(handle, {VmState::suspended}, VmState::running, "resume");
 }
 
+VmHandle NoopBackend::hard_reset(const VmHandle& handle) {
+  return transition(handle, {VmState::running}, VmState::running, "reset");
+}
+
 void NoopBackend::destroy(VmHandle handle) {
   if (handle.work_dir.empty()) return;
   data_dir_.remove_inside(data_dir_.vm_dir(handle.name));

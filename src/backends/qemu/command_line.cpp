@@ -60,6 +60,17 @@ void add_disks(Args& args, const QemuVm& h) {
     add(args, {"-drive", "file=" + path_value(h.seed_iso_path, "seed path") + ",format=raw,if=none,id=seed0,readonly=on",
                "-device", "virtio-blk-pci,drive=seed0"});
   }
+  // Data disks after the seed, so the root disk and the seed keep the guest
+  // device names they had before data disks existed. validate_data_disks
+  // let through only names without QEMU's separators; the serial is how
+  // the guest tells them apart (/dev/disk/by-id/virtio-NAME).
+  for (const DataDisk& disk : h.data_disks) {
+    const std::string drive = layout::data_disk_drive(disk.name);
+    add(args, {"-drive", "file=" + path_value(layout::data_disk(h.work_dir, disk.name).string(), "data disk path") +
+                             ",format=qcow2,if=none,id=" + drive + ",node-name=" + layout::data_disk_node(disk.name) +
+                             ",discard=unmap",
+               "-device", "virtio-blk-pci,drive=" + drive + ",serial=" + disk.name});
+  }
 }
 
 void add_network(Args& args, const QemuVm& h, const LaunchPlan& plan) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "backends/qemu/data_disks.hpp"
 #include "backends/qemu/disk.hpp"
 #include "backends/qemu/guest_address.hpp"
 #include "backends/qemu/machine.hpp"
@@ -100,6 +101,7 @@ VmHandle QemuBackend::prepare(const VmSpec& spec) {
   if (const StaticAddress* fixed = static_address(h.network)) h.ssh_host = address_ip(fixed->address);
   create_overlay(checked.image_path, h.overlay_path, spec.disk_gb, config_, *host_,
                  spec.allow_unrecognised_raw_image ? UnrecognisedRaw::allow : UnrecognisedRaw::refuse);
+  create_data_disks(work_dir, checked.data_disks, config_, *host_);
   cloudinit::write_vm_seed(checked, work_dir, h.shared(), h.mac);
   if (firmware) {
     create_uefi_vars(firmware->vars_template, layout::uefi_vars_qcow2(work_dir), config_, *host_);
@@ -186,6 +188,7 @@ void QemuBackend::check_stored_paths(const VmHandle& handle) {
   require(vm.overlay_path, {work_dir / layout::kOverlay}, "disk");
   require(vm.console_log, {work_dir / layout::kConsoleLog}, "console log");
   require(vm.seed_iso_path, {work_dir / "seed.iso"}, "cloud-init seed");
+  check_data_disk_names(handle);  // their files' paths are made from their names
   std::vector<fs::path> qmp;
   std::vector<fs::path> console;
   for (const fs::path& dir : possible_socket_dirs(work_dir, handle.id, config_.runtime_dir)) {

@@ -2,7 +2,8 @@
 //
 // Work dir (vms/<name>/): disk.qcow2 (overlay on the base image), seed.iso,
 // console.log, qemu.log (QEMU's stderr), qemu.pid, OVMF_VARS.qcow2 (raw
-// OVMF_VARS.fd in VMs made before snapshots), and the
+// OVMF_VARS.fd in VMs made before snapshots), data-NAME.qcow2 per data disk
+// (data_disks.hpp), and the
 // qmp.sock and console.sock sockets (elsewhere when the path is too long for
 // a unix socket).
 #pragma once
@@ -54,6 +55,8 @@ class QemuBackend final : public Hypervisor {
   std::vector<SnapshotInfo> list_snapshots(const VmHandle& handle) override;
   VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot) override;
   VmHandle delete_snapshot(const VmHandle& handle, const std::string& snapshot) override;
+  // QMP system_reset (reset.cpp).
+  VmHandle hard_reset(const VmHandle& handle) override;
 
  private:
   // The recorded process runs, and is this VM's QEMU (qemu_process.cpp).

@@ -65,6 +65,7 @@ class QemuVm : private VmHandle, public QemuState {
 
   using VmHandle::backend;
   using VmHandle::console_log;
+  using VmHandle::data_disks;
   using VmHandle::disk_gb;
   using VmHandle::id;
   using VmHandle::memory_mb;

@@ -34,12 +34,15 @@ inline std::filesystem::path console_log(const std::filesystem::path& work_dir) 
 inline std::filesystem::path vnc_socket(const std::filesystem::path& qmp_socket) {
   return qmp_socket.parent_path() / kVncSocket;
 }
-// A data disk (VmHandle::data_disks): data-NAME.qcow2. Its drive id and
-// block node name on the QEMU command line are both "data-NAME".
+// A data disk (VmHandle::data_disks): data-NAME.qcow2. Its block node name
+// on the QEMU command line is "data-NAME" (what QMP's snapshot commands
+// name), its drive id "drive-data-NAME": QEMU keeps drive ids and node
+// names in one namespace and refuses a -drive whose id is its node-name.
 inline std::filesystem::path data_disk(const std::filesystem::path& work_dir, const std::string& name) {
   return work_dir / ("data-" + name + ".qcow2");
 }
 inline std::string data_disk_node(const std::string& name) { return "data-" + name; }
+inline std::string data_disk_drive(const std::string& name) { return "drive-data-" + name; }
 inline std::filesystem::path uefi_vars(const std::filesystem::path& work_dir) { return work_dir / kUefiVars; }
 inline std::filesystem::path uefi_vars_qcow2(const std::filesystem::path& work_dir) { return work_dir / kUefiVarsQcow2; }
 // The VM's UEFI variables as it has them: qcow2, or raw in an older VM.

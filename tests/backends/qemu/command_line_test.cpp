@@ -208,6 +208,46 @@ TEST(QemuCommandLine, SeedIsAReadOnlyVirtioBlkDrive) {
   EXPECT_EQ(seed_devices, 1);
 }
 
+TEST(QemuCommandLine, DataDisksAreQcow2VirtioBlkDrivesWithTheirNameAsSerial) {
+  QemuVm h = handle();
+  h.seed_iso_path = "/data/vms/web/seed.iso";
+  h.data_disks = {{"scratch", 20}, {"logs.1", 5}};
+  Args args = command_line(h);
+  ASSERT_EQ(values_of(args, "-drive").size(), 4u);
+  for (const std::string name : {"scratch", "logs.1"}) {
+    std::string drive = drive_for(args, "/data/vms/web/data-" + name + ".qcow2");
+    EXPECT_EQ(option(drive, "format"), "qcow2");
+    EXPECT_EQ(option(drive, "if"), "none");
+    // QEMU refuses a drive id equal to a node name.
+    EXPECT_EQ(option(drive, "id"), "drive-data-" + name);
+    EXPECT_EQ(option(drive, "node-name"), "data-" + name);  // what snapshots name it by
+    EXPECT_EQ(option(drive, "discard"), "unmap");
+    EXPECT_FALSE(has_option(drive, "readonly"));
+    int attached = 0;
+    for (const auto& d : devices(args, "virtio-blk-pci")) {
+      if (option(d, "drive") != "drive-data-" + name) continue;
+      ++attached;
+      EXPECT_EQ(option(d, "serial"), name);
+      EXPECT_FALSE(has_option(d, "bootindex")) << d;
+    }
+    EXPECT_EQ(attached, 1) << name;
+  }
+  // After the root disk and the seed: the guest's vda and vdb stay theirs.
+  auto drives = values_of(args, "-drive");
+  EXPECT_EQ(option(drives[0], "file"), "/data/vms/web/disk.qcow2");
+  EXPECT_EQ(option(drives[1], "file"), "/data/vms/web/seed.iso");
+  EXPECT_EQ(option(drives[2], "node-name"), "data-scratch");
+  EXPECT_EQ(option(drives[3], "node-name"), "data-logs.1");
+}
+
+TEST(QemuCommandLine, AWorkDirWithACommaKeepsTheDataDiskPathWhole) {
+  QemuVm h = handle();
+  h.work_dir = "/data/vms,x/web";
+  h.data_disks = {{"scratch", 1}};
+  Args args = command_line(h);
+  EXPECT_EQ(option(drive_for(args, "/data/vms,x/web/data-scratch.qcow2"), "node-name"), "data-scratch");
+}
+
 TEST(QemuCommandLine, UserNetworkForwardsSshOnLoopbackOnly) {
   Args args = command_line(handle());
   std::string netdev = value_of(args, "-netdev");
