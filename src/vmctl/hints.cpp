@@ -88,6 +88,7 @@ constexpr std::array kHints{
          "pass a --disk at least that large; for a smaller disk, 'vmctl destroy {name}' and create it again"},
     Hint{errc::snapshot_not_found, "", "", "'vmctl snapshot list {name}' shows the VM's snapshots"},
     Hint{errc::snapshot_already_exists, "", "", "choose another name, or 'vmctl snapshot rm {name} SNAP' first"},
+    Hint{errc::snapshot_needs_stopped, "", "take a snapshot", "'vmctl stop {name}', then take the snapshot"},
     Hint{errc::snapshot_needs_stopped, "", "", "'vmctl stop {name}', then restore the snapshot"},
     Hint{errc::snapshot_blocked, "", "virtiofs", "'vmctl snapshot create {name} SNAP --no-memory' saves its disks"},
     Hint{errc::image_unrecognised_raw, "", "", "pass another --image, or add --force to use this one as it is"},

@@ -15,6 +15,9 @@
 #include <fstream>
 #include <stdexcept>
 #include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
 
 #include "support/fake_propolis.hpp"
 #include "support/ports.hpp"
@@ -89,6 +92,41 @@ class PropolisCliTest : public VmctlTest {
     std::string line = tool({"zoneadm", "-z", "vmctl-" + vm, "list", "-p"}).out;
     auto first = line.find(':', line.find(':') + 1);
     return line.substr(first + 1, line.find(':', first + 1) - first - 1);
+  }
+
+  // The fake zfs's datasets (and snapshots) whose name holds `part`.
+  std::vector<std::string> datasets_named(const std::string& part) {
+    std::vector<std::string> out;
+    nlohmann::json st = nlohmann::json::parse(slurp(state_dir() / "state.json"));
+    for (auto& [name, _] : st["datasets"].items())
+      if (name.find(part) != std::string::npos) out.push_back(name);
+    return out;
+  }
+  // The bodies of the ensure requests the fake server got for the VM's
+  // zone, across its boots, oldest first.
+  std::vector<nlohmann::json> ensures(const std::string& vm) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(slurp(server_records(vm) / "requests.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json r = nlohmann::json::parse(line);
+      if (r["method"] == "PUT" && r["path"] == "/instance") out.push_back(r["body"]);
+    }
+    return out;
+  }
+  // How often the fake guest's boot banner is on the VM's console.
+  std::size_t boots_on_console(const std::string& vm) {
+    std::string console = run({"log", vm, "--console"}).out;
+    std::size_t n = 0;
+    for (auto at = console.find("Debian GNU/Linux 12"); at != std::string::npos;
+         at = console.find("Debian GNU/Linux 12", at + 1))
+      ++n;
+    return n;
+  }
+  // `r` failed with `code`, printed as vmctl prints a library error, and a help line.
+  void expect_error(const ProcessResult& r, const std::string& code) {
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("error[vm_manager::" + code + "]: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("\n  help: "), std::string::npos) << r.err;
   }
 
   // create_args with `flag`'s value replaced.
@@ -431,6 +469,149 @@ TEST_F(PropolisCliTest, AServerMissingInTheZoneFailsTheBootClearly) {
       << r.err;
   EXPECT_EQ(zone_state("web"), "installed");
   ASSERT_EQ(run({"destroy", "web"}).exit_code, 0);
+}
+
+// Issue 16 on propolis through vmctl: a data disk as a zvol of its own,
+// snapshots of the stopped VM's volumes (disks only), and their refusals
+// while it runs.
+TEST_F(PropolisCliTest, DataDisksAndSnapshotsOfTheStoppedVm) {
+  std::vector<std::string> args = create_args("web");
+  args.insert(args.end(), {"--data-disk", "2:scratch"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(args)));
+  nlohmann::json status = nlohmann::json::parse(run({"status", "web", "--json"}).out);
+  EXPECT_EQ(status.at("data_disks"), nlohmann::json::parse(R"([{"name":"scratch","size_gb":2}])")) << status;
+  std::string human = run({"status", "web"}).out;
+  EXPECT_NE(human.find("data disks: scratch (2 GB)\n"), std::string::npos) << human;
+  EXPECT_THAT(datasets_named("web"), ::testing::UnorderedElementsAre("rpool/vms/web", "rpool/vm-disks/web",
+                                                                     "rpool/vm-disks/web/scratch"));
+
+  ProcessResult created = run({"snapshot", "create", "web", "s1"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(created));
+  EXPECT_EQ(created.out, "Created snapshot 's1' of VM 'web' (disks only)\n");
+  EXPECT_THAT(datasets_named("@s1"), ::testing::UnorderedElementsAre("rpool/vms/web@s1", "rpool/vm-disks/web/scratch@s1"));
+  nlohmann::json all = nlohmann::json::parse(run({"snapshot", "list", "web", "--json"}).out);
+  ASSERT_EQ(all.size(), 1u) << all;
+  EXPECT_EQ(all[0].at("name"), "s1");
+  EXPECT_EQ(all[0].at("has_ram"), false);
+  EXPECT_EQ(all[0].at("disk_bytes"), 10ull << 30);
+  EXPECT_GT(all[0].at("created_unix").get<std::int64_t>(), 1600000000);
+  std::string table = run({"snapshot", "list", "web"}).out;
+  EXPECT_EQ(table.substr(0, table.find('\n')), "NAME  CREATED                  DISK      RAM  VM CLOCK") << table;
+  EXPECT_NE(table.find("\ns1  "), std::string::npos) << table;
+  EXPECT_NE(table.find(" UTC  10.0 GiB  no   -\n"), std::string::npos) << table;
+
+  // Running: propolis-server cannot save the guest's RAM, and the disks
+  // are taken and put back only while the VM is stopped.
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));
+  ProcessResult with_ram = run({"snapshot", "create", "web", "s2"});
+  expect_error(with_ram, "snapshot::unsupported");
+  EXPECT_NE(with_ram.err.find("cannot take a snapshot with RAM of VM 'web'"), std::string::npos) << with_ram.err;
+  EXPECT_NE(with_ram.err.find("  help: stop the VM and take a snapshot of its disks\n"), std::string::npos)
+      << with_ram.err;
+  ProcessResult disks_only = run({"snapshot", "create", "web", "s2", "--no-memory"});
+  expect_error(disks_only, "snapshot::needs_stopped");
+  EXPECT_NE(disks_only.err.find("it is running"), std::string::npos) << disks_only.err;
+  EXPECT_NE(disks_only.err.find("  try: 'vmctl stop web', then take the snapshot\n"), std::string::npos)
+      << disks_only.err;
+  ProcessResult restore_running = run({"snapshot", "restore", "web", "s1"});
+  expect_error(restore_running, "snapshot::needs_stopped");
+  EXPECT_NE(restore_running.err.find("  try: 'vmctl stop web', then restore the snapshot\n"), std::string::npos)
+      << restore_running.err;
+  EXPECT_EQ(state("web"), "running") << "a refusal leaves the VM as it was";
+  EXPECT_THAT(datasets_named("@"), ::testing::UnorderedElementsAre("rpool/images/debian@base", "rpool/vms/web@s1",
+                                                                    "rpool/vm-disks/web/scratch@s1"));
+
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"stop", "web"})));
+  ProcessResult restored = run({"snapshot", "restore", "web", "s1"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(restored));
+  EXPECT_EQ(restored.out, "Restored VM 'web' to snapshot 's1'; it is stopped\n");
+  std::string tools = slurp(data_ / "tools.log");
+  EXPECT_NE(tools.find(R"(["zfs", "rollback", "-r", "rpool/vms/web@s1"])"), std::string::npos) << tools;
+  EXPECT_NE(tools.find(R"(["zfs", "rollback", "-r", "rpool/vm-disks/web/scratch@s1"])"), std::string::npos) << tools;
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));  // from the restored volumes
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"stop", "web"})));
+
+  ProcessResult removed = run({"snapshot", "rm", "web", "s1"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(removed));
+  EXPECT_EQ(removed.out, "Deleted snapshot 's1' of VM 'web'\n");
+  EXPECT_EQ(nlohmann::json::parse(run({"snapshot", "list", "web", "--json"}).out), nlohmann::json::array());
+  EXPECT_THAT(datasets_named("@"), ::testing::ElementsAre("rpool/images/debian@base"));
+
+  // Snapshots go with the VM, as do its volumes.
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"snapshot", "create", "web", "last"})));
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"destroy", "web"})));
+  EXPECT_THAT(datasets_named("web"), ::testing::IsEmpty());
+  EXPECT_THAT(datasets_named("@"), ::testing::ElementsAre("rpool/images/debian@base"));
+}
+
+// restart --hard asks propolis-server for a reboot of the running instance:
+// the guest boots again on the same console. A plain restart stops the VM
+// (its zone halts) and starts it in a freshly booted zone.
+TEST_F(PropolisCliTest, RestartHardAndPlain) {
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(create_args("web"))));
+  ProcessResult not_running = run({"restart", "web", "--hard"});
+  expect_error(not_running, "vm::invalid_state");
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));
+  auto deadline = std::chrono::steady_clock::now() + 60s;  // catches hangs only
+  while (boots_on_console("web") < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(200ms);
+  ASSERT_EQ(boots_on_console("web"), 1u);
+
+  ProcessResult hard = run({"restart", "web", "--hard"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(hard));
+  EXPECT_EQ(hard.out, "Reset VM 'web'\n");
+  EXPECT_EQ(state("web"), "running");
+  deadline = std::chrono::steady_clock::now() + 60s;
+  while (boots_on_console("web") < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(boots_on_console("web"), 2u) << "the reset rebooted the guest, not the server";
+  std::string requests = slurp(server_records("web") / "requests.jsonl");
+  EXPECT_NE(requests.find("\"Reboot\""), std::string::npos) << requests;
+
+  ProcessResult plain = run({"restart", "web"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(plain));
+  EXPECT_EQ(plain.out.rfind("Restarted VM 'web'\n", 0), 0u) << plain.out;
+  EXPECT_EQ(state("web"), "running");
+  std::string events = slurp(server_records("web") / "events.jsonl");
+  std::size_t listened = 0;
+  for (auto at = events.find("\"listening\""); at != std::string::npos; at = events.find("\"listening\"", at + 1)) ++listened;
+  EXPECT_EQ(listened, 2u) << "the plain restart booted the zone, and a server, anew: " << events;
+  EXPECT_EQ(ensures("web").size(), 2u);
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"destroy", "web"})));
+}
+
+// vmctl set on the stopped VM: the next start's instance spec has the new
+// vCPUs and memory, the root volume grew; refused while it runs, and a
+// smaller disk is refused.
+TEST_F(PropolisCliTest, SetResizesTheStoppedVmForItsNextStart) {
+  std::vector<std::string> args = create_args_with("web", "--vcpus", "1");
+  *(std::find(args.begin(), args.end(), "--memory") + 1) = "1024";
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run(args)));
+  ProcessResult set = run({"set", "web", "--vcpus", "2", "--memory", "2048", "--disk", "20"});
+  ASSERT_NO_FATAL_FAILURE(expect_ok(set));
+  EXPECT_EQ(set.out, "Resized VM 'web': vcpus 1 -> 2, memory 1024 MB -> 2048 MB, disk image size -> 20 GB "
+                     "(from its next start)\n");
+  EXPECT_EQ(fs::file_size(state_dir() / "zvol/rdsk/rpool/vms/web"), 20ull << 30) << "zfs set volsize";
+  nlohmann::json status = nlohmann::json::parse(run({"status", "web", "--json"}).out);
+  EXPECT_EQ(status.at("vcpus"), 2) << status;
+  EXPECT_EQ(status.at("memory_mb"), 2048) << status;
+
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"start", "web"})));
+  std::vector<nlohmann::json> sent = ensures("web");
+  ASSERT_EQ(sent.size(), 1u);
+  nlohmann::json board = sent.back()["init"]["value"]["spec"]["board"];
+  EXPECT_EQ(board["cpus"], 2) << board;
+  EXPECT_EQ(board["memory_mb"], 2048) << board;
+
+  ProcessResult running = run({"set", "web", "--vcpus", "4"});
+  expect_error(running, "resize::running");
+  EXPECT_NE(running.err.find("'vmctl stop web'"), std::string::npos) << running.err;
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"stop", "web"})));
+  ProcessResult shrink = run({"set", "web", "--disk", "15"});
+  expect_error(shrink, "resize::shrink");
+  EXPECT_NE(shrink.err.find("from 20 GB to 15 GB"), std::string::npos) << shrink.err;
+  EXPECT_EQ(fs::file_size(state_dir() / "zvol/rdsk/rpool/vms/web"), 20ull << 30) << "left as it was";
+  EXPECT_EQ(nlohmann::json::parse(run({"status", "web", "--json"}).out).at("vcpus"), 2);
+  ASSERT_NO_FATAL_FAILURE(expect_ok(run({"destroy", "web"})));
+  EXPECT_THAT(datasets_named("web"), ::testing::IsEmpty());
 }
 
 TEST_F(PropolisCliTest, OnLinuxWithoutEmulationPropolisIsUnavailable) {
