@@ -1,9 +1,10 @@
 // Snapshots end to end with the tiny guest under QEMU/TCG: a marker written
 // to its disk comes back with the snapshot, taken of the stopped VM (qemu-img)
 // and of the running one (QMP, with its RAM: a counter process in the guest
-// keeps counting from where it was); and the refusals: a disk-only snapshot
-// into a running VM, RAM with shared folders, raw UEFI variables, a disk that
-// no longer rests on its base image, unknown and malformed names.
+// keeps counting from where it was), with a data disk's marker coming back
+// too; and the refusals: a disk-only snapshot into a running VM, RAM with
+// shared folders, raw UEFI variables, a disk that no longer rests on its base
+// image, unknown and malformed names.
 #include <fstream>
 #include <thread>
 
@@ -20,8 +21,9 @@ constexpr int kMarkerSector = 100;
 
 class SnapshotQemuCliTest : public QemuCliTest {
  protected:
-  void create_running(const std::string& name) {
+  void create_running(const std::string& name, const std::vector<std::string>& extra = {}) {
     auto args = create_args(name);
+    args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), {"--start", "--wait", "--wait-timeout", "240"});
     ProcessResult created = slow(args);
     ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
@@ -38,15 +40,31 @@ class SnapshotQemuCliTest : public QemuCliTest {
     return r.out;
   }
 
-  void write_marker(const std::string& name, const std::string& text) {
-    remote(name, "printf " + text + " | dd of=/dev/vda bs=512 seek=" + std::to_string(kMarkerSector) +
+  void write_marker(const std::string& name, const std::string& text, const std::string& device = "/dev/vda") {
+    remote(name, "printf " + text + " | dd of=" + device + " bs=512 seek=" + std::to_string(kMarkerSector) +
                      " conv=fsync 2>/dev/null");
   }
 
-  std::string marker(const std::string& name) {
-    return remote(name, "dd if=/dev/vda bs=512 skip=" + std::to_string(kMarkerSector) +
+  std::string marker(const std::string& name, const std::string& device = "/dev/vda") {
+    return remote(name, "dd if=" + device + " bs=512 skip=" + std::to_string(kMarkerSector) +
                             " count=1 2>/dev/null | tr -d \"\\000\"");
   }
+
+  // A marker on the root disk and one on the data disk `scratch`; the texts
+  // are of one length, so that each overwrites the last whole.
+  void write_markers(const std::string& name, const std::string& text) {
+    write_marker(name, text + "-ROOT");
+    write_marker(name, text + "-DATA", kScratch);
+  }
+
+  // Read from the disks, not from the guest's page cache, which a RAM
+  // snapshot brings back by itself.
+  std::string markers(const std::string& name) {
+    remote(name, "sync; echo 3 >/proc/sys/vm/drop_caches");
+    return marker(name) + " " + marker(name, kScratch);
+  }
+
+  static constexpr const char* kScratch = "/dev/disk/by-id/virtio-scratch";
 
   // The guest's counter (/tmp/count, in its RAM): adds the number in
   // /tmp/step every tenth of a second.
@@ -162,6 +180,50 @@ TEST_F(SnapshotQemuCliTest, ARamSnapshotResumesTheGuestWhereItWas) {
   // Snapshots live in the VM's disks: gone with it.
   ok({"destroy", "ram"});
   EXPECT_FALSE(std::filesystem::exists(work_dir("ram")));
+}
+
+// Data disks are snapshotted with the VM: a marker on the data disk comes
+// back with the root disk's, from a snapshot of the stopped VM (qemu-img on
+// each image), of the running one with its RAM (snapshot-save/-load over
+// every node) and without it (one QMP transaction).
+TEST_F(SnapshotQemuCliTest, DataDisksGoBackWithTheVm) {
+  create_running("data", {"--data-disk", "1:scratch"});
+  write_markers("data", "FIRST");
+  ok({"stop", "data"});
+  EXPECT_EQ(ok({"snapshot", "create", "data", "stopped"}), "Created snapshot 'stopped' of VM 'data' (disks only)\n");
+  start("data");
+  EXPECT_EQ(markers("data"), "FIRST-ROOT FIRST-DATA");
+  write_markers("data", "SECND");
+  EXPECT_EQ(markers("data"), "SECND-ROOT SECND-DATA");
+  ok({"stop", "data"});
+  EXPECT_EQ(ok({"snapshot", "restore", "data", "stopped"}), "Restored VM 'data' to snapshot 'stopped'; it is stopped\n");
+  start("data");
+  EXPECT_EQ(markers("data"), "FIRST-ROOT FIRST-DATA");
+
+  write_markers("data", "SAVED");
+  ProcessResult saved = slow({"snapshot", "create", "data", "live"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+  EXPECT_EQ(saved.out, "Created snapshot 'live' of VM 'data' (disks, RAM and device state)\n");
+  write_markers("data", "AFTER");
+  EXPECT_EQ(markers("data"), "AFTER-ROOT AFTER-DATA");
+  ProcessResult restored = slow({"snapshot", "restore", "data", "live"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  EXPECT_EQ(restored.out, "Restored VM 'data' to snapshot 'live'; it is running\n");
+  EXPECT_EQ(state_of("data"), "running");
+  EXPECT_EQ(markers("data"), "SAVED-ROOT SAVED-DATA");
+  ok({"stop", "data"});
+  start("data");  // a fresh boot reads what the disks hold
+  EXPECT_EQ(markers("data"), "SAVED-ROOT SAVED-DATA");
+
+  write_markers("data", "NORAM");
+  EXPECT_EQ(ok({"snapshot", "create", "data", "noram", "--no-memory"}),
+            "Created snapshot 'noram' of VM 'data' (disks only)\n");
+  write_markers("data", "LATER");
+  ok({"stop", "data"});
+  EXPECT_EQ(ok({"snapshot", "restore", "data", "noram"}), "Restored VM 'data' to snapshot 'noram'; it is stopped\n");
+  start("data");
+  EXPECT_EQ(markers("data"), "NORAM-ROOT NORAM-DATA");
+  EXPECT_EQ(snapshots("data").size(), 3u);
 }
 
 TEST_F(SnapshotQemuCliTest, WhatCannotBeSnapshottedIsRefusedByName) {
