@@ -115,7 +115,8 @@ class VM_MANAGER_API Hypervisor {
   // Puts the VM back to `snapshot`. One with RAM resumes the guest where it
   // was, so the VM runs afterwards (as libvirt's revert does); one without
   // RAM needs a stopped VM (snapshot::needs_stopped otherwise) and leaves it
-  // stopped. Raises snapshot::not_found.
+  // stopped. The disk comes back at the size it had at the snapshot, and
+  // the returned handle's disk_gb says so. Raises snapshot::not_found.
   virtual VmHandle restore_snapshot(const VmHandle& handle, const std::string& snapshot);
 
   // Deletes `snapshot`. Raises snapshot::not_found.

@@ -299,6 +299,7 @@ class VM_MANAGER_API VmManager {
                            SnapshotMemory memory = SnapshotMemory::include);
   // Oldest first.
   std::vector<SnapshotInfo> list_snapshots(std::string_view name);
+  // The record's spec.disk_gb follows the restored disk's size.
   VmRecord restore_snapshot(std::string_view name, const std::string& snapshot);
   VmRecord delete_snapshot(std::string_view name, const std::string& snapshot);
 

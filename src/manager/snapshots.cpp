@@ -29,7 +29,18 @@ std::vector<SnapshotInfo> VmManager::list_snapshots(std::string_view name) {
 
 VmRecord VmManager::restore_snapshot(std::string_view name, const std::string& snapshot) {
   validate_snapshot_name(snapshot);
-  return change_snapshots(name, [&](const VmHandle& h) { return hypervisor_.restore_snapshot(h, snapshot); });
+  VmLock lock = store_.lock_existing(name);
+  VmRecord record = load(name);
+  VmHandle restored = hypervisor_.restore_snapshot(record.handle, snapshot);
+  if (restored == record.handle) return record;
+  // A snapshot taken before the disk grew brings the smaller disk back: the
+  // spec follows, as after a resize, so that status and a VMFile's drift see
+  // the disk as it now is. That outlives a reboot, so it is saved durably.
+  const bool disk_changed = restored.disk_gb != record.handle.disk_gb;
+  record.handle = std::move(restored);
+  if (disk_changed) record.spec.disk_gb = record.handle.disk_gb;
+  store_.save(lock, record, disk_changed ? Durability::durable : Durability::this_boot);
+  return record;
 }
 
 VmRecord VmManager::delete_snapshot(std::string_view name, const std::string& snapshot) {

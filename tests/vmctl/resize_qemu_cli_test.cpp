@@ -8,6 +8,8 @@
 namespace vmctl::test {
 namespace {
 
+using nlohmann::json;
+
 constexpr std::uint64_t kSectorsPerGiB = 1024ull * 1024 * 1024 / 512;
 
 class ResizeQemuCliTest : public QemuCliTest {
@@ -83,6 +85,49 @@ TEST_F(ResizeQemuCliTest, TheGuestSeesItsNewSizeAfterSetAndARestart) {
             std::string::npos)
       << shrink.err;
   EXPECT_EQ(status("grow").at("disk_gb"), 2);
+}
+
+// A snapshot keeps the disk size it was taken at: after set grows the disk,
+// list shows the old size for it, and restoring it (into the running guest,
+// with RAM, and into the stopped VM, disks only) brings the smaller disk
+// back, which status and the guest agree on.
+TEST_F(ResizeQemuCliTest, ASnapshotFromBeforeAGrowBringsTheSmallerDiskBack) {
+  auto args = create_args("shrinkback", "192");
+  args.insert(args.end(), {"--disk", "1", "--start", "--wait", "--wait-timeout", "240"});
+  ProcessResult created = slow(args);
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+  ASSERT_EQ(disk_sectors("shrinkback"), 1 * kSectorsPerGiB);
+  ProcessResult live = slow({"snapshot", "create", "shrinkback", "live"});
+  ASSERT_EQ(live.exit_code, 0) << live.out << live.err;
+  ok({"stop", "shrinkback"});
+  ok({"snapshot", "create", "shrinkback", "disks"});
+  ok({"set", "shrinkback", "--disk", "2"});
+  ok({"snapshot", "create", "shrinkback", "grown"});
+
+  json all = json::parse(ok({"snapshot", "list", "shrinkback", "--json"}));
+  ASSERT_EQ(all.size(), 3u) << all.dump();
+  EXPECT_EQ(all[0].at("name"), "live");
+  EXPECT_EQ(all[0].at("disk_bytes"), 1 * kSectorsPerGiB * 512);
+  EXPECT_EQ(all[1].at("disk_bytes"), 1 * kSectorsPerGiB * 512);
+  EXPECT_EQ(all[2].at("disk_bytes"), 2 * kSectorsPerGiB * 512);
+
+  // Running on the grown disk, back to the RAM snapshot: QEMU 7.2's
+  // snapshot-load brings the smaller disk back with the guest's memory.
+  start_ready("shrinkback");
+  ASSERT_EQ(disk_sectors("shrinkback"), 2 * kSectorsPerGiB);
+  ProcessResult restored = slow({"snapshot", "restore", "shrinkback", "live"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  EXPECT_EQ(status("shrinkback").at("disk_gb"), 1);
+  EXPECT_EQ(disk_sectors("shrinkback"), 1 * kSectorsPerGiB);
+
+  // Stopped, to the grown disks, then back to the small ones.
+  ok({"stop", "shrinkback"});
+  ok({"snapshot", "restore", "shrinkback", "grown"});
+  EXPECT_EQ(status("shrinkback").at("disk_gb"), 2);
+  ok({"snapshot", "restore", "shrinkback", "disks"});
+  EXPECT_EQ(status("shrinkback").at("disk_gb"), 1);
+  start_ready("shrinkback");
+  EXPECT_EQ(disk_sectors("shrinkback"), 1 * kSectorsPerGiB);
 }
 
 }  // namespace

@@ -49,6 +49,26 @@ TEST_F(SetCliTest, ADiskOfTheImagesSizeGrowsToAGivenSize) {
   EXPECT_EQ(status("web").at("disk_gb"), 8);
 }
 
+// A snapshot keeps the disk size it was taken at; restoring it brings that
+// size back into status and the record's spec (qemu does the same to the
+// disk itself: resize_qemu_cli_test.cpp).
+TEST_F(SetCliTest, RestoringASnapshotFromBeforeAGrowBringsItsDiskSizeBack) {
+  ok({"create", "--name", "web", "--backend", "noop", "--disk", "10"});
+  ok({"snapshot", "create", "web", "small"});
+  ok({"set", "web", "--disk", "20"});
+  ok({"snapshot", "create", "web", "big"});
+  json all = json::parse(ok({"snapshot", "list", "web", "--json"}));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].at("disk_bytes"), 10ull << 30);
+  EXPECT_EQ(all[1].at("disk_bytes"), 20ull << 30);
+  ok({"snapshot", "restore", "web", "small"});
+  EXPECT_EQ(status("web").at("disk_gb"), 10);
+  EXPECT_EQ(recorded_spec("web").at("disk_gb"), 10);
+  ok({"snapshot", "restore", "web", "big"});
+  EXPECT_EQ(status("web").at("disk_gb"), 20);
+  EXPECT_EQ(recorded_spec("web").at("disk_gb"), 20);
+}
+
 TEST_F(SetCliTest, ARunningOrSuspendedVmIsRefused) {
   ok({"create", "--name", "web", "--backend", "noop", "--start"});
   ProcessResult running = vmctl({"set", "web", "--vcpus", "2"});

@@ -10,6 +10,7 @@
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
 #include "vm_manager/noop_backend.hpp"
+#include "vm_manager/spec_check.hpp"
 
 namespace vm_manager {
 namespace {
@@ -27,6 +28,20 @@ std::vector<SnapshotInfo>::iterator find_snapshot(std::vector<SnapshotInfo>& all
 }
 
 bool runs(VmState state) { return state == VmState::running || state == VmState::suspended; }
+
+// The disk_gb a snapshot's disk_bytes stands for (0: the image's size), from
+// the noop-snapshots file, which is checked like any file read back.
+std::optional<std::uint64_t> restored_disk_gb(const VmHandle& handle, const SnapshotInfo& snapshot) {
+  if (snapshot.disk_bytes == 0) return std::nullopt;
+  const std::uint64_t gb = snapshot.disk_bytes / kGiB;
+  if (snapshot.disk_bytes % kGiB != 0 || gb > kMaxDiskGb) {
+    throw Error(errc::store_corrupt,
+                fmt::format("the noop snapshots of VM '{}' are unreadable: snapshot '{}' has a disk of {} bytes",
+                            handle.name, snapshot.name, snapshot.disk_bytes),
+                "remove the file noop-snapshots in the VM's folder, or destroy the VM");
+  }
+  return gb;
+}
 
 }  // namespace
 
@@ -78,7 +93,11 @@ VmHandle NoopBackend::restore_snapshot(const VmHandle& handle, const std::string
                             handle.name, to_string(current)),
                 "stop the VM first, then restore the snapshot");
   }
-  return handle;
+  // The disk as it was at the snapshot, as qemu brings it back; 0 bytes is
+  // a disk of the image's size.
+  VmHandle restored = handle;
+  restored.disk_gb = restored_disk_gb(handle, *found);
+  return restored;
 }
 
 VmHandle NoopBackend::delete_snapshot(const VmHandle& handle, const std::string& snapshot) {

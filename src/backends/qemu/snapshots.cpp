@@ -12,6 +12,7 @@
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qmp_jobs.hpp"
 #include "backends/qemu/snapshot_images.hpp"
+#include "backends/qemu/snapshot_sizes.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
 #include "util/printable.hpp"
 #include "vm_manager/error.hpp"
@@ -26,6 +27,7 @@ namespace {
 // Saving or loading the RAM of a large guest under TCG takes a while; only
 // a hang takes this long.
 constexpr std::chrono::milliseconds kJobDeadline = 600s;
+constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
 
 // A writable image of the VM: what to call it, its file, its block node.
 struct WritableImage {
@@ -128,6 +130,65 @@ void load_ram_snapshot(QmpClient& qmp, const std::vector<WritableImage>& images,
   if (!qmp.query_status().running) qmp.cont();
 }
 
+// Records the root disk's size under the snapshot just taken, from the
+// image as it now is (the snapshot's date as qemu-img reports it).
+// The snapshot is taken by then: a failure here only costs list its size
+// at the time (it shows the current one), so it is a warning.
+void record_snapshot_disk(const VmHandle& handle, const QemuVm& vm, std::uint64_t disk_bytes,
+                          const std::string& snapshot, const QemuConfig& config, Host& host) {
+  try {
+    const std::vector<SnapshotInfo> held = inspect_snapshot_image(vm.overlay_path, config, host).snapshots;
+    SnapshotDisks disks = read_snapshot_disks(handle.work_dir);
+    auto taken = std::find_if(held.begin(), held.end(), [&](const SnapshotInfo& s) { return s.name == snapshot; });
+    if (taken != held.end()) disks[snapshot] = SnapshotDisk{taken->created_unix, disk_bytes, handle.disk_gb};
+    write_snapshot_disks(handle.work_dir, std::move(disks), held);
+  } catch (const Error& e) {
+    config.log.warn("the disk size of snapshot '{}' is not recorded: {}", snapshot, e.message());
+  }
+}
+
+// After a delete: the entries of snapshots gone go too.
+void forget_snapshot_disks(const VmHandle& handle, const QemuVm& vm, const QemuConfig& config, Host& host) {
+  try {
+    write_snapshot_disks(handle.work_dir, read_snapshot_disks(handle.work_dir),
+                         inspect_snapshot_image(vm.overlay_path, config, host).snapshots);
+  } catch (const Error& e) {
+    config.log.warn("the recorded snapshot disk sizes are not updated: {}", e.message());
+  }
+}
+
+// A restore brings back the disk's size at the snapshot (qemu-img -a, and
+// snapshot-load in a running QEMU 7.2, both do): the handle's disk_gb
+// follows it. The recorded disk_gb when the entry matches what the disk now
+// is, else the size in whole GB, else the image's size (none).
+VmHandle with_restored_disk_size(const VmHandle& handle, const std::string& snapshot, const QemuConfig& config,
+                                 Host& host) {
+  SnapshotImage root;
+  try {
+    root = inspect_snapshot_image(QemuVm(handle).overlay_path, config, host);
+  } catch (const Error& e) {
+    // The VM is restored (and may run): its handle must reach the record.
+    config.log.warn("the disk size of VM '{}' after the restore is unknown: {}", handle.name, e.message());
+    return handle;
+  }
+  VmHandle restored = handle;
+  const SnapshotDisks disks = read_snapshot_disks(handle.work_dir);
+  auto entry = disks.find(snapshot);
+  auto held = std::find_if(root.snapshots.begin(), root.snapshots.end(),
+                           [&](const SnapshotInfo& s) { return s.name == snapshot; });
+  if (entry != disks.end() && held != root.snapshots.end() && entry->second.created_unix == held->created_unix &&
+      entry->second.disk_bytes == root.virtual_size) {
+    restored.disk_gb = entry->second.disk_gb;
+  } else if (handle.disk_gb && *handle.disk_gb * kGiB == root.virtual_size) {
+    // as it was
+  } else if (root.virtual_size % kGiB == 0) {
+    restored.disk_gb = root.virtual_size / kGiB;
+  } else {
+    restored.disk_gb = std::nullopt;
+  }
+  return restored;
+}
+
 }  // namespace
 
 VmState QemuBackend::snapshot_state(const VmHandle& handle, std::optional<QmpClient>& qmp, std::string_view verb) {
@@ -179,6 +240,7 @@ VmHandle QemuBackend::create_snapshot(const VmHandle& handle, const std::string&
   } else {
     create_image_snapshots(images, snapshot, config_, *host_);
   }
+  record_snapshot_disk(handle, vm, images.front().facts.virtual_size, snapshot, config_, *host_);
   return handle;
 }
 
@@ -186,7 +248,11 @@ std::vector<SnapshotInfo> QemuBackend::list_snapshots(const VmHandle& handle) {
   if (handle.work_dir.empty() || !fs::is_directory(handle.work_dir)) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' no longer exists", handle.name), "create it again");
   }
-  return inspect_snapshot_image(QemuVm(handle).overlay_path, config_, *host_).snapshots;
+  std::vector<SnapshotInfo> snapshots = inspect_snapshot_image(QemuVm(handle).overlay_path, config_, *host_).snapshots;
+  // qemu-img gives each the disk's current size; vmctl's record, the size
+  // it had then.
+  apply_snapshot_disks(read_snapshot_disks(handle.work_dir), snapshots);
+  return snapshots;
 }
 
 VmHandle QemuBackend::restore_snapshot(const VmHandle& handle, const std::string& snapshot) {
@@ -214,11 +280,11 @@ VmHandle QemuBackend::restore_snapshot(const VmHandle& handle, const std::string
     for (const WritableImage& image : images) {
       run_image_snapshot(ImageSnapshotOp::apply, snapshot, image.path, config_, *host_);
     }
-    return handle;
+    return with_restored_disk_size(handle, snapshot, config_, *host_);
   }
   if (live(state)) {
     load_ram_snapshot(*qmp, images, snapshot);
-    return handle;
+    return with_restored_disk_size(handle, snapshot, config_, *host_);
   }
   // Into a stopped VM: boot it, then load the state, which replaces
   // everything the guest did meanwhile (RAM, devices and disks).
@@ -231,7 +297,7 @@ VmHandle QemuBackend::restore_snapshot(const VmHandle& handle, const std::string
     stop(started, 0ms);  // not a guest that booted afresh instead
     throw;
   }
-  return started;
+  return with_restored_disk_size(started, snapshot, config_, *host_);
 }
 
 VmHandle QemuBackend::delete_snapshot(const VmHandle& handle, const std::string& snapshot) {
@@ -244,11 +310,12 @@ VmHandle QemuBackend::delete_snapshot(const VmHandle& handle, const std::string&
   if (qmp) {
     run_qmp_job(*qmp, "snapshot-delete", {{"tag", snapshot}, {"devices", nodes_of(images)}}, job_id("delete"),
                 kJobDeadline);
-    return handle;
+  } else {
+    for (const WritableImage& image : images) {
+      run_image_snapshot(ImageSnapshotOp::remove, snapshot, image.path, config_, *host_);
+    }
   }
-  for (const WritableImage& image : images) {
-    run_image_snapshot(ImageSnapshotOp::remove, snapshot, image.path, config_, *host_);
-  }
+  forget_snapshot_disks(handle, vm, config_, *host_);
   return handle;
 }
 

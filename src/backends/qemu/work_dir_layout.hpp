@@ -12,6 +12,8 @@ inline constexpr const char* kOverlay = "disk.qcow2";
 inline constexpr const char* kConsoleLog = "console.log";
 inline constexpr const char* kQemuLog = "qemu.log";
 inline constexpr const char* kPidFile = "qemu.pid";
+// The root disk's size at each snapshot (snapshot_sizes.hpp).
+inline constexpr const char* kSnapshotDisks = "snapshot-disks.json";
 // UEFI variables: raw in VMs made before snapshots (kUefiVars), qcow2 since
 // (kUefiVarsQcow2), because every writable device must hold internal
 // snapshots. The name says the format.
@@ -27,6 +29,9 @@ inline constexpr const char* kQmpSocket = "qmp.sock";
 inline constexpr const char* kVncSocket = "vnc.sock";
 
 inline std::filesystem::path pidfile(const std::filesystem::path& work_dir) { return work_dir / kPidFile; }
+inline std::filesystem::path snapshot_disks(const std::filesystem::path& work_dir) {
+  return work_dir / kSnapshotDisks;
+}
 inline std::filesystem::path qemu_log(const std::filesystem::path& work_dir) { return work_dir / kQemuLog; }
 inline std::filesystem::path console_log(const std::filesystem::path& work_dir) { return work_dir / kConsoleLog; }
 // VNC's socket sits beside the QMP socket, wherever socket_dir_for() put

@@ -397,6 +397,35 @@ TEST_F(Noop, SnapshotsAreRecordedWithTheQemuRules) {
   expect_error(errc::vm_invalid_state, [&] { noop.list_snapshots(h); });
 }
 
+// As on qemu: each snapshot keeps the disk size it was taken at, and a
+// restore brings it back into the handle.
+TEST_F(Noop, ARestoreBringsTheSnapshotsDiskSizeBack) {
+  VmHandle h = prepared();
+  h.disk_gb = std::nullopt;
+  noop.create_snapshot(h, "image-size", SnapshotMemory::exclude);
+  h = noop.resize(h, VmResize{std::nullopt, std::nullopt, 10});
+  noop.create_snapshot(h, "ten", SnapshotMemory::exclude);
+  h = noop.resize(h, VmResize{std::nullopt, std::nullopt, 20});
+  std::vector<SnapshotInfo> all = noop.list_snapshots(h);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].disk_bytes, 0u);
+  EXPECT_EQ(all[1].disk_bytes, 10ull << 30);
+  VmHandle restored = noop.restore_snapshot(h, "ten");
+  EXPECT_EQ(restored.disk_gb, 10u);
+  VmHandle expected = h;
+  expected.disk_gb = 10;
+  EXPECT_EQ(restored, expected);
+  EXPECT_EQ(noop.restore_snapshot(restored, "image-size").disk_gb, std::nullopt);
+}
+
+TEST_F(Noop, ASnapshotsDiskSizeThatIsNoDiskIsStoreCorrupt) {
+  VmHandle h = prepared();
+  std::ofstream(fs::path(h.work_dir) / "noop-snapshots")
+      << R"([{"name": "odd", "created_unix": 1, "disk_bytes": 1000, "has_ram": false, "ram_bytes": 0,)"
+      << R"( "vm_clock_ms": 0}])";
+  expect_error(errc::store_corrupt, [&] { noop.restore_snapshot(h, "odd"); });
+}
+
 TEST_F(Noop, AnUnreadableSnapshotsFileIsStoreCorrupt) {
   VmHandle h = prepared();
   std::ofstream(fs::path(h.work_dir) / "noop-snapshots") << "{not json";
