@@ -21,6 +21,7 @@
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/tiny_guest.hpp"
 #include "os/proc.hpp"
+#include "os/process.hpp"
 #include "support/child.hpp"
 #include "support/temp_dir.hpp"
 #include "vm_manager/error.hpp"
@@ -401,9 +402,23 @@ TEST_F(QemuBackendTest, UefiBootsThroughOvmfWithItsOwnVars) {
   spec.uefi = true;
   spec.memory_mb = 256;
   VmHandle h = started(prepare(spec));
-  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(h.work_dir) / "OVMF_VARS.fd"));
+  // qcow2, so that the VM can hold internal snapshots (snapshots.cpp).
+  const std::filesystem::path vars = std::filesystem::path(h.work_dir) / "OVMF_VARS.qcow2";
+  const std::filesystem::path raw_vars = std::filesystem::path(h.work_dir) / "OVMF_VARS.fd";
+  EXPECT_TRUE(std::filesystem::exists(vars));
+  EXPECT_FALSE(std::filesystem::exists(raw_vars));
   EXPECT_EQ(backend_.state(h), VmState::running);
   // OVMF loads the kernel through fw_cfg; the guest's init proves it booted.
+  EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: init started", kBootTimeout));
+
+  // A VM made before snapshots keeps raw vars, and still boots from them.
+  h = backend_.stop(h, 0s);
+  ASSERT_TRUE(os::run_process({config().qemu_img, "convert", "-f", "qcow2", "-O", "raw", vars.string(), raw_vars.string()},
+                              60s)
+                  .ok());
+  std::filesystem::remove(vars);
+  std::filesystem::resize_file(h.console_log, 0);
+  h = started(h);
   EXPECT_TRUE(wait_for_text(h.console_log, "TINY-GUEST: init started", kBootTimeout));
 }
 
