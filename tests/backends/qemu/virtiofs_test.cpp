@@ -181,16 +181,21 @@ TEST_F(VirtiofsTest, AnOrdinaryUserGetsDaemonsInAUserNamespace) {
       std::fprintf(stderr, "%s\n", e.message().c_str());
       return 3;
     }
-    if (vm_.virtiofsd.size() != 2) return 3;
-    for (std::size_t i = 0; i < 2; ++i) {
-      struct stat st {};
-      if (::lstat(virtiofs_socket(vm_, i).c_str(), &st) != 0 || (st.st_mode & 0777) != 0600) return 4;
-      // Checked before the request: virtiofsd serves one vhost-user client
-      // and exits once it hangs up, as the test's client does.
-      if (!os::is_running_process(static_cast<pid_t>(vm_.virtiofsd[i].pid), vm_.virtiofsd[i].start_time)) return 5;
-      if (int step = answers_vhost_user(virtiofs_socket(vm_, i)); step != 0) return 10 + step;
-    }
-    stop_virtiofsd(vm_, config_, *host_);
+    auto serve_both = [&] {
+      if (vm_.virtiofsd.size() != 2) return 3;
+      for (std::size_t i = 0; i < 2; ++i) {
+        struct stat st {};
+        if (::lstat(virtiofs_socket(vm_, i).c_str(), &st) != 0 || (st.st_mode & 0777) != 0600) return 4;
+        // Checked before the request: virtiofsd serves one vhost-user client
+        // and exits once it hangs up, as the test's client does.
+        if (!os::is_running_process(static_cast<pid_t>(vm_.virtiofsd[i].pid), vm_.virtiofsd[i].start_time)) return 5;
+        if (int step = answers_vhost_user(virtiofs_socket(vm_, i)); step != 0) return 10 + step;
+      }
+      return 0;
+    };
+    int served = serve_both();
+    stop_virtiofsd(vm_, config_, *host_);  // also when a check failed: no daemon outlives the test
+    if (served != 0) return served;
     for (std::size_t i = 0; i < 2; ++i) {
       if (os::is_running_process(static_cast<pid_t>(vm_.virtiofsd[i].pid), vm_.virtiofsd[i].start_time)) return 6;
       if (fs::exists(fs::symlink_status(virtiofs_socket(vm_, i)))) return 7;
