@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/qemu/fake_host.hpp"
+#include "backends/qemu/prepared_vm.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qemu_vm.hpp"
 #include "os/process.hpp"
@@ -25,41 +26,13 @@ using vmctl::test::TempDir;
 
 constexpr std::uint64_t kGiB = 1024ull * 1024 * 1024;
 
-class QemuResizeTest : public ::testing::Test {
+class QemuResizeTest : public PreparedQemuVmTest {
  protected:
-  QemuResizeTest()
-      : host_(std::make_shared<FakeHost>()), backend_(DataDir(dir_.path() / "data"), QemuConfig{}, host_) {
-    host_->forward_to_real("qemu-img");
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(os::run_process({"qemu-img", "--version"}, 10s).ok()) << "qemu-img is missing: make deps installs it";
-    auto made = os::run_process({"qemu-img", "create", "-q", "-f", "qcow2", base_.string(), "1G"}, 30s);
-    ASSERT_TRUE(made.ok()) << made.err;
-    VmSpec spec;
-    spec.name = "web";
-    spec.image_path = base_.string();
-    spec.network = NoNetwork{};
-    prepared_ = backend_.prepare(spec);
-  }
-
-  std::uint64_t disk_bytes() const {
-    auto out = os::run_process({"qemu-img", "info", "--output=json", QemuVm(prepared_).overlay_path}, 30s);
-    EXPECT_TRUE(out.ok()) << out.err;
-    return nlohmann::json::parse(out.out).at("virtual-size").get<std::uint64_t>();
-  }
-
   std::size_t qemu_img_resizes() const {
     std::size_t n = 0;
     for (const auto& argv : host_->run_argvs()) n += argv.size() > 1 && argv[1] == "resize";
     return n;
   }
-
-  TempDir dir_;
-  fs::path base_ = dir_.path() / "base.qcow2";
-  std::shared_ptr<FakeHost> host_;
-  QemuBackend backend_;
-  VmHandle prepared_;
 };
 
 TEST_F(QemuResizeTest, VcpusAndMemoryAreForTheNextStartAndTheDiskGrows) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backends/qemu/fake_host.hpp"
+#include "backends/qemu/prepared_vm.hpp"
 #include "backends/qemu/qemu_backend.hpp"
 #include "backends/qemu/qemu_vm.hpp"
 #include "backends/qemu/work_dir_layout.hpp"
@@ -65,30 +66,8 @@ TEST(SnapshotSizes, AnEntryAppliesOnlyToTheSnapshotOfItsDate) {
   EXPECT_EQ(listed[2].disk_bytes, 5 * kGiB);
 }
 
-class QemuSnapshotSizeTest : public ::testing::Test {
+class QemuSnapshotSizeTest : public PreparedQemuVmTest {
  protected:
-  QemuSnapshotSizeTest()
-      : host_(std::make_shared<FakeHost>()), backend_(DataDir(dir_.path() / "data"), QemuConfig{}, host_) {
-    host_->forward_to_real("qemu-img");
-  }
-
-  void SetUp() override {
-    ASSERT_TRUE(os::run_process({"qemu-img", "--version"}, 10s).ok()) << "qemu-img is missing: make deps installs it";
-    auto made = os::run_process({"qemu-img", "create", "-q", "-f", "qcow2", base_.string(), "1G"}, 30s);
-    ASSERT_TRUE(made.ok()) << made.err;
-    VmSpec spec;
-    spec.name = "web";
-    spec.image_path = base_.string();
-    spec.network = NoNetwork{};
-    prepared_ = backend_.prepare(spec);
-  }
-
-  std::uint64_t disk_bytes() const {
-    auto out = os::run_process({"qemu-img", "info", "--output=json", QemuVm(prepared_).overlay_path}, 30s);
-    EXPECT_TRUE(out.ok()) << out.err;
-    return nlohmann::json::parse(out.out).at("virtual-size").get<std::uint64_t>();
-  }
-
   std::map<std::string, std::uint64_t> listed_sizes() {
     std::map<std::string, std::uint64_t> sizes;
     for (const SnapshotInfo& s : backend_.list_snapshots(prepared_)) sizes[s.name] = s.disk_bytes;
@@ -96,12 +75,6 @@ class QemuSnapshotSizeTest : public ::testing::Test {
   }
 
   fs::path sizes_file() const { return layout::snapshot_disks(prepared_.work_dir); }
-
-  TempDir dir_;
-  fs::path base_ = dir_.path() / "base.qcow2";
-  std::shared_ptr<FakeHost> host_;
-  QemuBackend backend_;
-  VmHandle prepared_;
 };
 
 TEST_F(QemuSnapshotSizeTest, EachSnapshotKeepsTheSizeItWasTakenAtAndARestoreBringsItBack) {
