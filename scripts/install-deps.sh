@@ -12,8 +12,20 @@ for pkg in "${wanted[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# What libvirt-daemon-system and udev would make on a host with systemd: the
+# kvm group (/dev/kvm's) and the user libvirt runs QEMU as.
+ensure_libvirt_accounts() {
+  local run=()
+  [[ $(id -u) -eq 0 ]] || run=(sudo)
+  getent group kvm >/dev/null || "${run[@]}" groupadd --system kvm
+  getent passwd libvirt-qemu >/dev/null ||
+    "${run[@]}" useradd --system --no-create-home --home-dir /var/lib/libvirt \
+      --shell /usr/sbin/nologin --gid kvm libvirt-qemu
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "deps: all ${#wanted[@]} packages are installed"
+  ensure_libvirt_accounts
   exit 0
 fi
 
@@ -27,3 +39,4 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}"
+ensure_libvirt_accounts

@@ -26,6 +26,16 @@ inline constexpr std::string_view spec_invalid = "vm_manager::spec::invalid";
 inline constexpr std::string_view backend_not_available = "vm_manager::backend::not_available";
 inline constexpr std::string_view backend_mismatch = "vm_manager::backend::mismatch";
 inline constexpr std::string_view backend_unsupported = "vm_manager::backend::unsupported";
+// A backend's host (a libvirt URI) did not answer within its deadline, or
+// refused the connection; the message names it.
+inline constexpr std::string_view backend_unreachable = "vm_manager::backend::unreachable";
+// libvirt refused or failed a call; the message carries libvirt's own words.
+inline constexpr std::string_view libvirt_failed = "vm_manager::libvirt::failed";
+// A libvirt call or a wait on a domain passed its deadline.
+inline constexpr std::string_view libvirt_timeout = "vm_manager::libvirt::timeout";
+// The jump host SSH goes through (SshJumpHost) refused, could not be
+// reached, or showed a host key that is not the pinned one.
+inline constexpr std::string_view ssh_jump_failed = "vm_manager::ssh::jump_failed";
 inline constexpr std::string_view store_io = "vm_manager::store::io";
 inline constexpr std::string_view store_corrupt = "vm_manager::store::corrupt";
 inline constexpr std::string_view store_unsupported_format = "vm_manager::store::unsupported_format";

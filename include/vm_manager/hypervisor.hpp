@@ -150,6 +150,19 @@ class VM_MANAGER_API Hypervisor {
   // backend keeps no history or the VM does not run.
   virtual ConsoleHistory console_history(const VmHandle& handle);
 
+  // A connected stream socket carrying the VM's serial console in both
+  // directions, for a backend whose console_endpoint is BackendConsole. The
+  // caller owns the descriptor and closes it; the console ends when the
+  // peer closes. Raises console::unavailable when the VM does not run. The
+  // default raises console::unavailable.
+  virtual int open_console(const VmHandle& handle);
+
+  // Reaches `host` and reports its capacity and the vmctl VMs running on it.
+  // An unreachable host is not an error: HostInfo::reachable says so. Raises
+  // spec::invalid for settings the backend does not understand. The default
+  // raises backend::unsupported.
+  virtual HostInfo describe_host(const HostSpec& host);
+
   // What the backend adds to a description of the VM (status, list): a JSON
   // object of facts it alone knows, such as "pid" and "vnc" while QEMU runs.
   // Read from the handle, without asking the VM. The default adds nothing.

@@ -321,6 +321,11 @@ class VM_MANAGER_API VmManager {
   // provision::no_log when the VM was never provisioned (not following).
   void provision_log(std::string_view name, const ConsoleLogOptions& options, const OutputSink& sink);
 
+  // Each host's reachability, capacity and running vmctl VMs, asked of all
+  // of them at once (an unreachable one costs its deadline, not the sum).
+  // Raises what Hypervisor::describe_host raises for bad settings.
+  std::vector<HostInfo> describe_hosts(const std::vector<HostSpec>& hosts);
+
   // The VM's record. Raises vm::not_found, store::corrupt.
   VmRecord get(std::string_view name) const;
   bool exists(std::string_view name) const;

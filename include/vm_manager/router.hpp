@@ -44,6 +44,9 @@ class VM_MANAGER_API RouterHypervisor final : public Hypervisor {
   std::string guest_ip(const VmHandle& handle) override;
   ConsoleEndpoint console_endpoint(const VmHandle& handle) override;
   ConsoleHistory console_history(const VmHandle& handle) override;
+  int open_console(const VmHandle& handle) override;
+  // Asks the backend host.backend names.
+  HostInfo describe_host(const HostSpec& host) override;
   nlohmann::json describe(const VmHandle& handle) override;
   VmHandle add_port_forward(const VmHandle& handle, const PortForward& forward) override;
   VmHandle remove_port_forward(const VmHandle& handle, std::uint16_t host_port, PortProtocol protocol) override;

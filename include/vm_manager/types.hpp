@@ -196,6 +196,42 @@ struct VmSpec {
   bool operator==(const VmSpec&) const = default;
 };
 
+// A host that SSH to a guest goes through (OpenSSH's ProxyJump): a VM on a
+// remote libvirt host has an address only that host's network reaches.
+struct SshJumpHost {
+  std::string user;  // empty: the local user's name
+  std::string host;
+  std::uint16_t port = 22;
+  std::string identity_file;  // empty: the user's own keys (~/.ssh/id_ed25519, id_rsa…)
+  std::string known_hosts;    // the file its host key must be in; empty: ~/.ssh/known_hosts
+  bool operator==(const SshJumpHost&) const = default;
+};
+
+// A machine VMs are placed on, as a VMFile's `host` names it: the backend
+// that reaches it and that backend's settings (libvirt: "connect", the URI,
+// and optionally "pool" and "network").
+struct HostSpec {
+  std::string name;
+  std::string backend;
+  std::map<std::string, std::string> options;
+  bool operator==(const HostSpec&) const = default;
+};
+
+// What a host reports of itself (vmctl hosts). When it cannot be reached,
+// `reachable` is false, `error` says why and the numbers are 0.
+struct HostInfo {
+  std::string name;
+  std::string backend;
+  std::string address;  // where it is reached (a libvirt URI)
+  bool reachable = false;
+  std::string error;
+  std::uint32_t cpus = 0;
+  std::uint64_t memory_mb = 0;
+  std::uint64_t free_memory_mb = 0;
+  std::vector<std::string> running_vms;  // the names of the vmctl VMs running there
+  bool operator==(const HostInfo&) const = default;
+};
+
 // What a backend keeps of a VM for itself, inside the VM's handle: opaque to
 // everything but that backend, which reads and writes `data` (a JSON object)
 // and brings an older `version` of it up to date.
@@ -243,6 +279,12 @@ struct VmHandle {
   std::string ssh_identity_file;
   std::string ssh_known_hosts;
   std::string ssh_host_key_alias;
+  // Set when the guest is reached through another machine (a remote libvirt
+  // host): SSH connects there first, then on to ssh_host.
+  std::optional<SshJumpHost> ssh_jump;
+  // The machine the VM runs on, as the user named it (a VMFile host, or the
+  // URI given to --connect); empty: this machine.
+  std::string host;
   // The cloud-init NoCloud seed every backend's prepare writes (with
   // cloudinit::write_vm_seed); empty when the VM has none, so nothing waits
   // for cloud-init in it.
@@ -272,10 +314,15 @@ struct WebSocketConsole {
   std::vector<std::pair<std::string, std::string>> headers;
   bool operator==(const WebSocketConsole&) const = default;
 };
+// A console only the backend itself can open (a libvirt stream): ask it
+// with Hypervisor::open_console.
+struct BackendConsole {
+  bool operator==(const BackendConsole&) const = default;
+};
 struct NoConsole {
   bool operator==(const NoConsole&) const = default;
 };
-using ConsoleEndpoint = std::variant<UnixSocketConsole, WebSocketConsole, NoConsole>;
+using ConsoleEndpoint = std::variant<UnixSocketConsole, WebSocketConsole, BackendConsole, NoConsole>;
 
 // What a console has shown so far, as its backend keeps it, and where to
 // read on from: `follow` continues right after `data`, with no gap and no

@@ -386,6 +386,11 @@ AttachEnd attach_unix_console(const fs::path& socket, int in_fd, int out_fd, con
   return attach_stream(stream, in_fd, out_fd, options);
 }
 
+AttachEnd attach_connected_console(int socket_fd, int in_fd, int out_fd, const AttachOptions& options) {
+  UnixSocketStream stream{os::UniqueFd(socket_fd)};
+  return attach_stream(stream, in_fd, out_fd, options);
+}
+
 AttachEnd attach_websocket_console(const std::string& url, const HttpHeaders& headers, int in_fd, int out_fd,
                                    const AttachOptions& options) {
   WebSocketStream stream(WebSocketClient::connect(url, headers, options.connect_timeout));

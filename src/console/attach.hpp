@@ -74,6 +74,10 @@ AttachEnd attach_stream(ConsoleStream& stream, int in_fd, int out_fd, const Atta
 AttachEnd attach_unix_console(const std::filesystem::path& socket, int in_fd, int out_fd,
                               const AttachOptions& options = {});
 
+// The same for a console already connected as a stream socket (what
+// Hypervisor::open_console returns); takes ownership of socket_fd.
+AttachEnd attach_connected_console(int socket_fd, int in_fd, int out_fd, const AttachOptions& options = {});
+
 // The same for a console served over a websocket (Propolis): connects to
 // url sending headers (e.g. propolis::console_headers()), then relays. Raises
 // console::websocket_failed when the websocket cannot be opened or fails.

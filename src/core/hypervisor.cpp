@@ -76,4 +76,16 @@ ConsoleHistory Hypervisor::console_history(const VmHandle& handle) {
               "read the VM's console log instead");
 }
 
+int Hypervisor::open_console(const VmHandle& handle) {
+  throw Error(errc::console_unavailable,
+              fmt::format("VM '{}' has no console its backend ({}) opens itself", handle.name, handle.backend),
+              "attach to the console the VM's endpoint names");
+}
+
+HostInfo Hypervisor::describe_host(const HostSpec& host) {
+  throw Error(errc::backend_unsupported,
+              fmt::format("the {} backend has no hosts to describe (host '{}')", host.backend, host.name),
+              "name hosts only for a backend that places VMs on hosts, such as libvirt");
+}
+
 }  // namespace vm_manager

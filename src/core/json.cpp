@@ -106,6 +106,28 @@ void from_json(const json& j, PortForward& forward) {
   read(j, "protocol", forward.protocol);
 }
 
+void to_json(json& j, const SshJumpHost& jump) {
+  j = json{{"user", jump.user}, {"host", jump.host}, {"port", jump.port},
+           {"identity_file", jump.identity_file}, {"known_hosts", jump.known_hosts}};
+}
+
+void from_json(const json& j, SshJumpHost& jump) {
+  require_object(j, "ssh_jump");
+  jump = SshJumpHost{};
+  read(j, "user", jump.user);
+  read(j, "host", jump.host);
+  read_port(j, "port", jump.port);
+  read(j, "identity_file", jump.identity_file);
+  read(j, "known_hosts", jump.known_hosts);
+}
+
+void to_json(json& j, const HostInfo& host) {
+  j = json{{"name", host.name}, {"backend", host.backend}, {"address", host.address},
+           {"reachable", host.reachable}, {"cpus", host.cpus}, {"memory_mb", host.memory_mb},
+           {"free_memory_mb", host.free_memory_mb}, {"running_vms", host.running_vms}};
+  if (!host.error.empty()) j["error"] = host.error;
+}
+
 void to_json(json& j, const SharedFolder& folder) {
   j = json{{"host_path", folder.host_path}, {"guest_path", folder.guest_path}, {"read_only", folder.read_only}};
 }
@@ -310,6 +332,8 @@ void to_json(json& j, const VmHandle& h) {
            {"ssh_host_key_alias", h.ssh_host_key_alias},
            {"seed_iso_path", h.seed_iso_path},
            {"console_log", h.console_log},
+           {"host", h.host},
+           {"ssh_jump", h.ssh_jump ? json(*h.ssh_jump) : json(nullptr)},
            {"backend_state", h.backend_state}};
 }
 
@@ -335,6 +359,8 @@ void from_json(const json& j, VmHandle& h) {
   read(j, "ssh_host_key_alias", h.ssh_host_key_alias);
   read(j, "seed_iso_path", h.seed_iso_path);
   read(j, "console_log", h.console_log);
+  read(j, "host", h.host);
+  read(j, "ssh_jump", h.ssh_jump);
   read(j, "backend_state", h.backend_state);
 }
 
@@ -343,6 +369,8 @@ void to_json(json& j, const ConsoleEndpoint& endpoint) {
     j = json{{"kind", "unix_socket"}, {"path", unix_socket->path}};
   } else if (auto* ws = std::get_if<WebSocketConsole>(&endpoint)) {
     j = json{{"kind", "websocket"}, {"url", ws->url}, {"headers", ws->headers}};
+  } else if (std::holds_alternative<BackendConsole>(endpoint)) {
+    j = json{{"kind", "backend"}};
   } else {
     j = json{{"kind", "none"}};
   }
@@ -361,6 +389,8 @@ void from_json(const json& j, ConsoleEndpoint& endpoint) {
     read(j, "url", c.url);
     read(j, "headers", c.headers);
     endpoint = c;
+  } else if (kind == "backend") {
+    endpoint = BackendConsole{};
   } else {
     endpoint = NoConsole{};
   }

@@ -2,6 +2,10 @@
 // printed. The backend says where the console is (Hypervisor::console_endpoint)
 // and whether it keeps its history (console_history); nothing here names a
 // backend.
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
 #include <variant>
 
 #include <fmt/format.h>
@@ -9,6 +13,7 @@
 #include "console/attach.hpp"
 #include "console/log_view.hpp"
 #include "console/websocket_console.hpp"
+#include "os/unique_fd.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/manager.hpp"
 
@@ -46,9 +51,25 @@ std::string_view last_lines(std::string_view text, std::size_t lines) {
 
 // What the backend kept, then (following) its websocket until the console
 // closes: the history's `follow` continues it without a gap or a repeat.
-void send_history(const ConsoleHistory& history, const ConsoleLogOptions& options, const OutputSink& sink) {
+// Follows a console the backend opened (BackendConsole) until it closes.
+void follow_stream(int fd, const OutputSink& sink) {
+  os::UniqueFd console(fd);
+  char buffer[16 * 1024];
+  while (true) {
+    ssize_t n = ::read(console.get(), buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    sink(std::string_view(buffer, std::size_t(n)));
+  }
+}
+
+void send_history(const ConsoleHistory& history, const ConsoleLogOptions& options, const OutputSink& sink,
+                  const std::function<int()>& open_backend_console = {}) {
   sink(options.last_lines ? last_lines(history.data, *options.last_lines) : std::string_view(history.data));
   if (!options.follow) return;
+  if (std::holds_alternative<BackendConsole>(history.follow) && open_backend_console) {
+    return follow_stream(open_backend_console(), sink);
+  }
   const auto* web = std::get_if<WebSocketConsole>(&history.follow);
   if (web == nullptr) return;  // nothing more will come
   auto ws = console::WebSocketClient::connect(web->url, web->headers, kConsoleConnectTimeout);
@@ -90,6 +111,9 @@ ConsoleEnd VmManager::attach_console(std::string_view name, int in_fd, int out_f
   if (const auto* unix_socket = std::get_if<UnixSocketConsole>(&endpoint)) {
     return end_of(console::attach_unix_console(unix_socket->path, in_fd, out_fd, attach));
   }
+  if (std::holds_alternative<BackendConsole>(endpoint)) {
+    return end_of(console::attach_connected_console(hypervisor_.open_console(handle), in_fd, out_fd, attach));
+  }
   throw Error(errc::console_unavailable,
               fmt::format("VM '{}' has no serial console (backend {})", handle.name, handle.backend),
               "only VMs of a backend with a serial console (such as qemu or propolis) can be attached");
@@ -108,6 +132,12 @@ void VmManager::console_log(std::string_view name, const ConsoleLogOptions& opti
                     "start the VM, then read its console");
       }
       return send_history(hypervisor_.console_history(handle), options, sink);
+    }
+    // A backend whose log lives where only it can read (a remote libvirt
+    // host) hands it out itself, running or not.
+    if (handle.console_log.empty() && std::holds_alternative<BackendConsole>(hypervisor_.console_endpoint(handle))) {
+      return send_history(hypervisor_.console_history(handle), options, sink,
+                          [&] { return hypervisor_.open_console(handle); });
     }
   }
   if (handle.console_log.empty()) {

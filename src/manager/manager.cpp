@@ -236,6 +236,18 @@ std::vector<VmStatus> VmManager::list() {
   return all;
 }
 
+std::vector<HostInfo> VmManager::describe_hosts(const std::vector<HostSpec>& hosts) {
+  std::vector<std::future<HostInfo>> pending;
+  pending.reserve(hosts.size());
+  for (const HostSpec& host : hosts) {
+    pending.push_back(std::async(std::launch::async, [this, &host] { return hypervisor_.describe_host(host); }));
+  }
+  std::vector<HostInfo> all;
+  all.reserve(hosts.size());
+  for (auto& info : pending) all.push_back(info.get());
+  return all;
+}
+
 VmStatus VmManager::status(std::string_view name) {
   StoreEntry entry;
   entry.name = std::string(name);

@@ -127,6 +127,12 @@ ConsoleHistory RouterHypervisor::console_history(const VmHandle& handle) {
   return backend_for(handle.backend).console_history(handle);
 }
 
+int RouterHypervisor::open_console(const VmHandle& handle) {
+  return backend_for(handle.backend).open_console(handle);
+}
+
+HostInfo RouterHypervisor::describe_host(const HostSpec& host) { return backend_for(host.backend).describe_host(host); }
+
 void RouterHypervisor::check_stored_paths(const VmHandle& handle) {
   backend_for(handle.backend).check_stored_paths(handle);
 }
