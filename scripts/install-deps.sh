@@ -21,6 +21,10 @@ ensure_libvirt_accounts() {
   getent passwd libvirt-qemu >/dev/null ||
     "${run[@]}" useradd --system --no-create-home --home-dir /var/lib/libvirt \
       --shell /usr/sbin/nologin --gid kvm libvirt-qemu
+  # Debian's libvirt runs QEMU as libvirt-qemu:libvirt-qemu (its built-in
+  # qemu.conf default), with the user's supplementary groups: kvm must be one.
+  getent group libvirt-qemu >/dev/null || "${run[@]}" groupadd --system libvirt-qemu
+  getent group kvm | cut -d: -f4 | tr ',' '\n' | grep -qx libvirt-qemu || "${run[@]}" usermod -a -G kvm libvirt-qemu
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then
