@@ -475,7 +475,7 @@ TEST(RouterRegistry, BuiltinOnLinux) {
   TempDir temp;
   // Every backend of the source tree is registered, built or left out, in
   // the order of src/backends/CMakeLists.txt.
-  EXPECT_EQ(BackendRegistry::builtin().ids(), (std::vector<std::string>{"noop", "qemu", "propolis"}));
+  EXPECT_EQ(BackendRegistry::builtin().ids(), (std::vector<std::string>{"noop", "qemu", "propolis", "libvirt"}));
   for (const std::string& id : BackendRegistry::builtin().ids()) EXPECT_TRUE(is_backend_id(id)) << id;
   RouterHypervisor router(BackendContext{DataDir(temp / "data"), std::nullopt, std::nullopt, {}},
                           BackendRegistry::builtin());

@@ -5,6 +5,9 @@
 namespace vm_manager::libvirt {
 
 VmState vm_state_from(int state, int reason) {
+  // A state newer than these headers (a newer daemon): say so rather than
+  // guess, and never cast it to the enum, which has no such value.
+  if (state < VIR_DOMAIN_NOSTATE || state > VIR_DOMAIN_PMSUSPENDED) return VmState::failed;
   switch (static_cast<virDomainState>(state)) {
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:   // running, waiting on a resource
@@ -25,7 +28,7 @@ VmState vm_state_from(int state, int reason) {
       break;
 #endif
   }
-  return VmState::failed;  // a state newer than these headers: say so rather than guess
+  return VmState::failed;
 }
 
 }  // namespace vm_manager::libvirt

@@ -56,7 +56,8 @@ std::string metadata_xml(std::string_view name, std::string_view vm_id);
 std::optional<std::string> metadata_vm_id(std::string_view metadata);
 
 // The domain types (<domain type='…'>) the capabilities XML offers for
-// x86_64 guests, in the order listed.
+// x86_64 guests, in the order listed; those for any guest when it lists no
+// x86_64 one (libvirt's test driver).
 std::vector<std::string> domain_types(std::string_view capabilities_xml);
 
 // The pool's folder: <target><path> in its XML; empty when it has none.

@@ -47,7 +47,9 @@ LibVirt resolve_all(const os::SharedLibrary& library) {
   library.resolve("virNodeGetFreeMemory", api.virNodeGetFreeMemory);
   library.resolve("virNodeGetInfo", api.virNodeGetInfo);
   library.resolve("virResetLastError", api.virResetLastError);
+  library.resolve("virSetErrorFunc", api.virSetErrorFunc);
   library.resolve("virStoragePoolFree", api.virStoragePoolFree);
+  library.resolve("virStoragePoolListAllVolumes", api.virStoragePoolListAllVolumes);
   library.resolve("virStoragePoolGetXMLDesc", api.virStoragePoolGetXMLDesc);
   library.resolve("virStoragePoolIsActive", api.virStoragePoolIsActive);
   library.resolve("virStoragePoolLookupByName", api.virStoragePoolLookupByName);
@@ -55,6 +57,7 @@ LibVirt resolve_all(const os::SharedLibrary& library) {
   library.resolve("virStorageVolDelete", api.virStorageVolDelete);
   library.resolve("virStorageVolDownload", api.virStorageVolDownload);
   library.resolve("virStorageVolFree", api.virStorageVolFree);
+  library.resolve("virStorageVolGetName", api.virStorageVolGetName);
   library.resolve("virStorageVolGetPath", api.virStorageVolGetPath);
   library.resolve("virStorageVolLookupByName", api.virStorageVolLookupByName);
   library.resolve("virStorageVolUpload", api.virStorageVolUpload);
@@ -68,10 +71,14 @@ LibVirt resolve_all(const os::SharedLibrary& library) {
 }
 
 void no_op_timeout(int, void*) {}
+void keep_quiet(void*, virErrorPtr) {}
 
 LibVirt load_and_start_event_loop() {
   const os::SharedLibrary library(kLibVirtSoname, unavailable);
   LibVirt api = resolve_all(library);
+  // libvirt prints every error to stderr unless told otherwise; vmctl
+  // reports the ones that matter itself (virGetLastError).
+  api.virSetErrorFunc(nullptr, keep_quiet);
   // The default event loop must exist before the first connection opens, or
   // that connection has no keepalive and delivers no events.
   if (api.virEventRegisterDefaultImpl() < 0) unavailable("virEventRegisterDefaultImpl failed");

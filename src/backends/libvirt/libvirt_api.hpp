@@ -39,7 +39,9 @@ struct LibVirt {
   decltype(&::virNodeGetFreeMemory) virNodeGetFreeMemory = nullptr;
   decltype(&::virNodeGetInfo) virNodeGetInfo = nullptr;
   decltype(&::virResetLastError) virResetLastError = nullptr;
+  decltype(&::virSetErrorFunc) virSetErrorFunc = nullptr;
   decltype(&::virStoragePoolFree) virStoragePoolFree = nullptr;
+  decltype(&::virStoragePoolListAllVolumes) virStoragePoolListAllVolumes = nullptr;
   decltype(&::virStoragePoolGetXMLDesc) virStoragePoolGetXMLDesc = nullptr;
   decltype(&::virStoragePoolIsActive) virStoragePoolIsActive = nullptr;
   decltype(&::virStoragePoolLookupByName) virStoragePoolLookupByName = nullptr;
@@ -47,6 +49,7 @@ struct LibVirt {
   decltype(&::virStorageVolDelete) virStorageVolDelete = nullptr;
   decltype(&::virStorageVolDownload) virStorageVolDownload = nullptr;
   decltype(&::virStorageVolFree) virStorageVolFree = nullptr;
+  decltype(&::virStorageVolGetName) virStorageVolGetName = nullptr;
   decltype(&::virStorageVolGetPath) virStorageVolGetPath = nullptr;
   decltype(&::virStorageVolLookupByName) virStorageVolLookupByName = nullptr;
   decltype(&::virStorageVolUpload) virStorageVolUpload = nullptr;

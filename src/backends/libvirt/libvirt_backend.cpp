@@ -115,8 +115,9 @@ void LibvirtBackend::remove_from_host(const VmHandle& handle) const {
     if (is_live(domain_state(*connection, domain.get())) && api().virDomainDestroy(domain.get()) < 0) {
       connection->fail(fmt::format("stop domain '{}'", handle.name));
     }
-    unsigned flags = VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                     VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+    // Only the flags that apply: a driver may refuse one it has no use for.
+    unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+    if (record.uefi) flags |= VIR_DOMAIN_UNDEFINE_NVRAM;
     if (api().virDomainUndefineFlags(domain.get(), flags) < 0) {
       connection->fail(fmt::format("undefine domain '{}'", handle.name));
     }

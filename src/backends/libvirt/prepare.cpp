@@ -149,7 +149,7 @@ VmHandle LibvirtBackend::prepare(const VmSpec& spec) {
   h.ssh_jump = ssh_jump_for(uri);
   h.console_log = uri.remote() ? "" : d.console_log;
   if (const StaticAddress* fixed = static_address(h.network)) h.ssh_host = address_ip(fixed->address);
-  write_record({uri.text, place.pool, place.network, storage.path()}, h);
+  write_record({uri.text, place.pool, place.network, storage.path(), spec.uefi}, h);
   undo_volumes.commit();
   undo_dir.commit();
   return h;

@@ -14,6 +14,7 @@ struct VmRecord {
   std::string pool;
   std::string network;
   std::string pool_path;  // the pool's folder when the VM was made
+  bool uefi = false;      // it has NVRAM (UEFI variables), which undefine removes
 };
 
 void write_record(const VmRecord& record, VmHandle& handle);
