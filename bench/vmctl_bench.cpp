@@ -68,6 +68,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_common.hpp"
 #include "backends/qemu/command_line.hpp"
 #include "backends/qemu/qmp_client.hpp"
 #include "os/proc.hpp"
@@ -82,6 +83,7 @@ extern char** environ;
 
 namespace {
 
+using namespace vmctl::bench;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::duration<double, std::milli>;
@@ -96,10 +98,6 @@ struct Setup {
   std::string qmp_floor = VMCTL_QMP_FLOOR;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 std::vector<std::string> vmctl_args(const Setup& s, std::vector<std::string> args) {
   args.insert(args.begin(), {s.vmctl, "-q", "--data-dir", s.data.string()});
@@ -111,41 +109,8 @@ void vmctl(const Setup& s, std::vector<std::string> args) {
   if (!out.ok()) throw std::runtime_error("vmctl failed: " + out.err);
 }
 
-// Starts argv[0] (a path: no PATH search to time) with our environment. Its
-// stdout goes to /dev/null, so what it prints neither mixes into the table
-// nor waits on a reader; its stderr stays ours, so failures explain themselves.
-pid_t spawn(std::vector<std::string> argv) {
-  std::vector<char*> c_argv;
-  for (auto& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t child = 0;
-  const int error = ::posix_spawn(&child, c_argv[0], &actions, nullptr, c_argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) throw std::runtime_error("cannot run " + vm_manager::os::describe(argv));
-  return child;
-}
 
-// Waits for a child of ours; true when it exited with status 0.
-bool succeeded(pid_t child) {
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) return false;
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
-// A whole process, from spawn to exit.
-double timed_process(std::vector<std::string> argv) {
-  const std::string what = vm_manager::os::describe(argv);
-  auto begin = Clock::now();
-  const bool ok = succeeded(spawn(std::move(argv)));
-  double took = Ms(Clock::now() - begin).count();
-  if (!ok) throw std::runtime_error(what + " failed");
-  return took;
-}
 
 pid_t spawn_vmctl(const Setup& s, std::vector<std::string> args) { return spawn(vmctl_args(s, std::move(args))); }
 
@@ -259,37 +224,9 @@ double floor_quit(const Setup& s, const std::string& name) {
   return took;
 }
 
-// A row without a target is information, with no verdict.
-void print_row(const std::string& what, double value, const std::string& floor, const std::string& ratio,
-               const std::string& target, bool met) {
-  const char* verdict = target.empty() ? "" : met ? "ok" : "MISSED";
-  std::printf("%-34s %10.1f ms %12s %8s   %-14s %s\n", what.c_str(), value, floor.c_str(), ratio.c_str(),
-              target.c_str(), verdict);
-}
 
-// Samples of ours and of its floor, taken in turn.
-struct Paired {
-  std::vector<double> ours;
-  std::vector<double> floor;
-};
 
-// ours, floor, ours, floor… in one process: whatever else the machine does
-// meanwhile (another build, a guest's timer) falls on both alike.
-Paired alternate(int runs, const std::function<double()>& ours, const std::function<double()>& floor) {
-  Paired p;
-  for (int i = 0; i < runs; ++i) {
-    p.ours.push_back(ours());
-    p.floor.push_back(floor());
-  }
-  return p;
-}
 
-// A row of ours against its floor, the target a ratio of medians.
-void print_ratio_row(const std::string& what, const Paired& p, double max_ratio) {
-  const double ratio = median(p.ours) / median(p.floor);
-  print_row(what, median(p.ours), fmt::format("{:.1f} ms", median(p.floor)), fmt::format("{:.2f}x", ratio),
-            fmt::format("<= {:.2f}x", max_ratio), ratio <= max_ratio);
-}
 
 // Start-up alone, as a user types it (no --data-dir): each run is a few ms,
 // hence many runs.
