@@ -182,7 +182,8 @@ std::string Storage::ensure_base(const fs::path& image, const std::string& sha, 
   auto complete = [&]() -> Vol { return find(marker) ? find(base) : nullptr; };
   if (Vol vol = complete()) return volume_path(vol.get());
 
-  fs::create_directories(lock_dir);
+  // Inside the private data dir, and as private as it.
+  if (fs::create_directories(lock_dir)) fs::permissions(lock_dir, fs::perms::owner_all);
   fs::path lock_file = lock_dir / fmt::format("{}-{}.lock", image::sha256_hex(connection_->uri().text).substr(0, 16),
                                               sha.substr(0, 32));
   std::optional<int> fd = os::lock_exclusive(lock_file, 30min, [&](long holder) {
