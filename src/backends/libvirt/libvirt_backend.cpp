@@ -84,8 +84,15 @@ VmHandle LibvirtBackend::stop(const VmHandle& handle, std::chrono::milliseconds 
       return handle;
     }
   }
-  if (api().virDomainDestroy(domain.get()) < 0 && is_live(domain_state(*connection, domain.get()))) {
-    connection->fail(fmt::format("stop domain '{}'", handle.name));
+  if (api().virDomainDestroy(domain.get()) < 0) {
+    try {
+      connection->fail(fmt::format("stop domain '{}'", handle.name));
+    } catch (const Error&) {
+      // It may have gone down by itself meanwhile (asked after reading
+      // libvirt's error: every call clears it).
+      if (!is_live(domain_state(*connection, domain.get()))) return handle;
+      throw;
+    }
   }
   return handle;
 }

@@ -165,8 +165,12 @@ std::string Storage::download(const std::string& volume) const {
   for (;;) {
     int got = lv.virStreamRecv(stream.get(), buffer.data(), buffer.size());
     if (got < 0) {
-      lv.virStreamAbort(stream.get());
-      connection_->fail(fmt::format("download volume '{}'", volume));
+      try {
+        connection_->fail(fmt::format("download volume '{}'", volume));
+      } catch (...) {
+        lv.virStreamAbort(stream.get());  // after reading libvirt's error, which any call clears
+        throw;
+      }
     }
     if (got == 0) break;
     data.append(buffer.data(), static_cast<std::size_t>(got));

@@ -95,6 +95,9 @@ TEST_F(LibvirtTestDriver, StoragePoolFoundWithItsFolder) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::libvirt_failed);
     EXPECT_NE(e.message().find("no-such-pool"), std::string::npos) << e.message();
+    // libvirt's own words, and the URI, are in the message.
+    EXPECT_NE(e.message().find("no storage pool with matching name"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find(kUri), std::string::npos) << e.message();
     EXPECT_NE(e.help().find("pool-define-as"), std::string::npos) << e.help();
   }
 }
