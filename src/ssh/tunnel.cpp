@@ -2,6 +2,8 @@
 // direct-tcpip channel of the jump host's session. Nothing in it blocks: the
 // channel's session is non-blocking, the socket is used with MSG_DONTWAIT,
 // and the thread sleeps only in poll(), which the destructor's eventfd ends.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -108,6 +110,12 @@ bool Bridge::wait() {
       {local_.get(), local_events, 0},
       {wake_.get(), POLLIN, 0},
   };
+  // The jump host's sshd relays the guest's stream in pieces, each sent at
+  // once (no TCP_NODELAY there): Nagle holds back the last piece of a reply
+  // until we acknowledge the first, and a delayed ACK waits 40 ms. Linux
+  // drops out of quick-ACK mode by itself, so it is asked for every time.
+  const int yes = 1;
+  (void)::setsockopt(fds[0].fd, IPPROTO_TCP, TCP_QUICKACK, &yes, sizeof yes);
   // A zero window is reopened by a packet that only a read of the channel
   // handles, and libssh may hold such a packet already: look again soon.
   ::poll(fds, 3, 100);
