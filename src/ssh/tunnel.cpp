@@ -79,7 +79,7 @@ bool Bridge::pump() {
       to_local_sent_ = 0;
     }
   }
-  if (remote_eof_ && to_local_.empty()) return false;  // the guest's side closed: so does ours
+  if (remote_eof_ && to_local_.empty()) return false;  // the far side ended, and all it sent is delivered
   // Socket to channel, never more than the channel's window takes.
   if (!local_eof_) {
     const std::size_t window = libssh().ssh_channel_window_size(channel_);
