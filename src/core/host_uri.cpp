@@ -19,6 +19,9 @@ bool is_control_or_space(char c) { return static_cast<unsigned char>(c) <= ' ' |
 std::string scheme_problem(std::string_view scheme) {
   const std::size_t plus = scheme.find('+');
   const std::string_view driver = scheme.substr(0, plus);
+  if (driver == "test") {
+    return plus == std::string_view::npos ? "" : "libvirt's test driver runs in-process, with no transport";
+  }
   if (driver != "qemu") {
     return fmt::format("the driver '{}' is not qemu: vmctl's VMs are QEMU domains", util::printable(driver));
   }
@@ -43,6 +46,7 @@ std::string host_uri_problem(std::string_view uri) {
   rest = rest.substr(0, rest.find('?'));
   const std::size_t slash = rest.find('/');
   const std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (uri.starts_with("test:")) return path.empty() ? "it has no path (test:///default)" : "";
   if (path.empty()) return "it has no path: end it with /system (or /session)";
   if (path != "/system" && path != "/session") {
     return fmt::format("its path is '{}', not /system or /session", util::printable(path));

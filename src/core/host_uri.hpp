@@ -12,8 +12,9 @@ namespace vm_manager {
 // What is wrong with `uri` as a libvirt URI for vmctl's VMs; empty when
 // nothing is. Light: `DRIVER[+TRANSPORT]://[AUTHORITY]/PATH[?QUERY]` with
 // the driver qemu (the domains vmctl writes are QEMU's), a transport libvirt
-// knows, and the path /system or /session. Whether the host answers is
-// libvirt's to say.
+// knows, and the path /system or /session; or libvirt's in-process test
+// driver (`test:///default`), which runs nothing. Whether the host answers
+// is libvirt's to say.
 std::string host_uri_problem(std::string_view uri);
 
 // Raises spec::invalid naming the URI and host_uri_problem(uri).

@@ -128,12 +128,18 @@ vm "b" {
     image "disk.qcow2"
     connect "qemu:///session"
 }
+vm "c" {
+    image "disk.qcow2"
+    connect "test:///default"
+}
 )");
   EXPECT_EQ(file.vms[0].spec.backend, std::string("libvirt"));
   EXPECT_EQ(file.vms[0].spec.backend_options, (Options{{"connect", std::string(kBuild1)}}));
   EXPECT_EQ(file.vms[1].spec.backend_options, (Options{{"connect", "qemu:///session"}}));
-  // build1's URI is listed once, under the host's name; the other by its URI.
-  ASSERT_EQ(file.hosts.size(), 2u);
+  EXPECT_EQ(file.vms[2].spec.backend_options, (Options{{"connect", "test:///default"}}))
+      << "libvirt's in-process test driver, which runs nothing";
+  // build1's URI is listed once, under the host's name; the others by their URIs.
+  ASSERT_EQ(file.hosts.size(), 3u);
   EXPECT_EQ(file.hosts[0].name, "build1");
   EXPECT_EQ(file.hosts[1], (HostSpec{"qemu:///session", "libvirt", {{"connect", "qemu:///session"}}}));
 }
@@ -210,6 +216,8 @@ TEST_F(VmFileHosts, BadHostDeclarationsAreReported) {
   expect_one("host \"b\" connect=\"qemu+ftp://b/system\"\n" + vm, 1, 18, "'ftp' is no libvirt transport");
   expect_one("host \"b\" connect=\"build1\"\n" + vm, 1, 18, "it has no scheme");
   expect_one("host \"b\" connect=\"qemu+ssh://b\"\n" + vm, 1, 18, "it has no path");
+  expect_one("host \"b\" connect=\"test+ssh://b/default\"\n" + vm, 1, 18, "libvirt's test driver runs in-process");
+  expect_one("host \"b\" connect=\"test://\"\n" + vm, 1, 18, "it has no path (test:///default)");
   expect_one("host \"b\" connect=\"qemu:///sytem\"\n" + vm, 1, 18, "its path is '/sytem', not /system or /session");
   expect_one("host \"b\" connect=\"qemu:///system\" pool=\"\"\n" + vm, 1, 40, "invalid libvirt pool name \"\"",
              "name an existing storage pool");
