@@ -52,7 +52,10 @@ void fail_if_unreachable(Context& ctx, const std::vector<HostInfo>& hosts, bool 
   for (const HostInfo& host : hosts) {
     if (host.reachable) continue;
     unreachable.push_back(host.name);
-    if (!json) ctx.note(fmt::format("{} ({}): {}", host.name, host.address, host.error));
+    if (json) continue;
+    ctx.note(host.name == host.address || host.address.empty()
+                 ? fmt::format("{}: {}", host.name, host.error)
+                 : fmt::format("{} ({}): {}", host.name, host.address, host.error));
   }
   if (unreachable.empty()) return;
   throw Error(errc::backend_unreachable,
