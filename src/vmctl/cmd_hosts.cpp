@@ -72,7 +72,8 @@ void add_hosts_command(CLI::App& app, Context& ctx) {
   auto flags = std::make_shared<HostsFlags>();
   auto* cmd = app.add_subcommand("hosts", "Show the hosts a VMFile places VMs on: reachable, capacity, VMs");
   add_vmfile_options(*cmd, flags->vmfile, false);
-  auto* connect = cmd->add_option("--connect", flags->connect, "Only this libvirt URI, e.g. qemu+ssh://USER@HOST/system");
+  auto* connect =
+      cmd->add_option("--connect", flags->connect, "Only this libvirt URI, e.g. qemu+ssh://USER@HOST/system");
   connect->excludes(cmd->get_option("--file"));
   cmd->add_flag("--json", flags->json, "Print a JSON array");
   cmd->callback([&ctx, flags] {
