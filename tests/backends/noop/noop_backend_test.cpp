@@ -95,6 +95,21 @@ TEST_F(Noop, PrepareMakesAHandleFromTheSpec) {
   EXPECT_NE(prepared("db").id, h.id);
 }
 
+// The host a VMFile places the VM on, named as libvirt names it (the
+// host's name, else the URI), so that list and --host can be tried.
+TEST_F(Noop, PrepareRecordsTheHostItIsPlacedOn) {
+  EXPECT_EQ(prepared("here").host, "") << "this machine";
+  VmSpec spec = spec_named("named");
+  spec.backend_options = {{"host", "build1"}, {"connect", "qemu+ssh://ci@build1/system"}};
+  EXPECT_EQ(noop.prepare(spec).host, "build1");
+  spec = spec_named("by-uri");
+  spec.backend_options = {{"connect", "qemu+ssh://ci@build1/system"}};
+  EXPECT_EQ(noop.prepare(spec).host, "qemu+ssh://ci@build1/system");
+  spec = spec_named("other");
+  spec.backend_options = {{"propolis_api", "10.0.0.5/24"}};
+  EXPECT_EQ(noop.prepare(spec).host, "");
+}
+
 TEST_F(Noop, WholeLifecycle) {
   VmHandle h = noop.prepare(spec_named("web"));
   EXPECT_EQ(noop.state(h), VmState::prepared);
