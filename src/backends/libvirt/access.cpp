@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
@@ -89,12 +90,24 @@ std::string LibvirtBackend::guest_ip(const VmHandle& handle) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", handle.name, to_string(now)),
                 fmt::format("start it: vmctl start {}", handle.name));
   }
-  for (unsigned source : {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP}) {
-    std::string address = address_from(domain.get(), source);
-    if (!address.empty()) return address;
+  // libvirt raises no event when a lease is granted, so this one wait looks
+  // again, a few times a second, until the guest has asked DHCP (it
+  // may still be booting) or stops running.
+  const auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;
+  for (;;) {
+    for (unsigned source : {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP}) {
+      std::string address = address_from(domain.get(), source);
+      if (!address.empty()) return address;
+    }
+    if (std::chrono::steady_clock::now() >= deadline || domain_state(*connection, domain.get()) != VmState::running) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no address yet", handle.name),
-              "wait for the guest to boot and ask its network's DHCP server for one");
+  throw Error(errc::vm_invalid_state,
+              fmt::format("VM '{}' has no address after {} s", handle.name,
+                          std::chrono::duration_cast<std::chrono::seconds>(config_.guest_ip_timeout).count()),
+              "check that the guest asks its network's DHCP server for one (vmctl log shows its boot)");
 }
 
 ConsoleHistory LibvirtBackend::console_history(const VmHandle& handle) {

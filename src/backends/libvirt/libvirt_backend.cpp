@@ -156,7 +156,11 @@ void LibvirtBackend::destroy(VmHandle handle) {
 }
 
 void LibvirtBackend::destroy_remains(const VmHandle& remains) {
-  if (remains.backend_state.version != 1 || remains.id.empty()) return;  // nothing names the host
+  // Every backend is asked for every lost record: another backend's VM, or a
+  // record that names no libvirt host, is not this backend's to clear.
+  if (!remains.backend.empty() && remains.backend != kBackendId) return;
+  if (remains.backend_state.version != 1 || remains.id.empty()) return;
+  if (!remains.backend_state.data.contains("uri")) return;
   remove_from_host(remains);
 }
 
