@@ -22,6 +22,7 @@ LibVirt resolve_all(const os::SharedLibrary& library) {
   library.resolve("virConnectDomainEventDeregisterAny", api.virConnectDomainEventDeregisterAny);
   library.resolve("virConnectDomainEventRegisterAny", api.virConnectDomainEventRegisterAny);
   library.resolve("virConnectGetCapabilities", api.virConnectGetCapabilities);
+  library.resolve("virConnectIsAlive", api.virConnectIsAlive);
   library.resolve("virConnectListAllDomains", api.virConnectListAllDomains);
   library.resolve("virConnectOpen", api.virConnectOpen);
   library.resolve("virConnectSetKeepAlive", api.virConnectSetKeepAlive);

@@ -14,6 +14,7 @@ struct LibVirt {
   decltype(&::virConnectDomainEventDeregisterAny) virConnectDomainEventDeregisterAny = nullptr;
   decltype(&::virConnectDomainEventRegisterAny) virConnectDomainEventRegisterAny = nullptr;
   decltype(&::virConnectGetCapabilities) virConnectGetCapabilities = nullptr;
+  decltype(&::virConnectIsAlive) virConnectIsAlive = nullptr;
   decltype(&::virConnectListAllDomains) virConnectListAllDomains = nullptr;
   decltype(&::virConnectOpen) virConnectOpen = nullptr;
   decltype(&::virConnectSetKeepAlive) virConnectSetKeepAlive = nullptr;

@@ -27,7 +27,20 @@ LibvirtBackend::LibvirtBackend(DataDir data_dir, LibvirtConfig config)
     : data_dir_(std::move(data_dir)), config_(std::move(config)) {}
 
 std::shared_ptr<Connection> LibvirtBackend::connect(const std::string& uri) const {
-  return Connection::open(parse_uri(uri), config_.connect_timeout);
+  const LibvirtUri parsed = parse_uri(uri);
+  {
+    std::lock_guard lock(connections_mutex_);
+    auto cached = connections_.find(uri);
+    // A connection whose host went away (keepalive, a closed socket) is not alive.
+    if (cached != connections_.end() && api().virConnectIsAlive(cached->second->get()) == 1) return cached->second;
+    api().virResetLastError();
+  }
+  // Opened unlocked: hosts asked at once (describe_hosts) do not wait for
+  // one that does not answer.
+  auto opened = Connection::open(parsed, config_.connect_timeout);
+  std::lock_guard lock(connections_mutex_);
+  connections_[uri] = opened;
+  return opened;
 }
 
 std::shared_ptr<Connection> LibvirtBackend::connect(const VmHandle& handle) const {
@@ -84,8 +97,15 @@ VmHandle LibvirtBackend::stop(const VmHandle& handle, std::chrono::milliseconds 
       return handle;
     }
   }
-  if (api().virDomainDestroy(domain.get()) < 0 && is_live(domain_state(*connection, domain.get()))) {
-    connection->fail(fmt::format("stop domain '{}'", handle.name));
+  if (api().virDomainDestroy(domain.get()) < 0) {
+    try {
+      connection->fail(fmt::format("stop domain '{}'", handle.name));
+    } catch (const Error&) {
+      // It may have gone down by itself meanwhile (asked after reading
+      // libvirt's error: every call clears it).
+      if (!is_live(domain_state(*connection, domain.get()))) return handle;
+      throw;
+    }
   }
   return handle;
 }

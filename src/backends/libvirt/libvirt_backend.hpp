@@ -6,7 +6,9 @@
 // and known_hosts written with it); everything the VM runs on is on its host.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string_view>
 
 #include "backends/libvirt/config.hpp"
@@ -41,6 +43,9 @@ class LibvirtBackend final : public Hypervisor {
   nlohmann::json describe(const VmHandle& handle) override;
 
  private:
+  // One connection per URI, kept while it is alive, so that the several
+  // calls of one command (state, then start) pay for one handshake; libvirt
+  // connections may be used from several threads at once.
   std::shared_ptr<Connection> connect(const std::string& uri) const;
   std::shared_ptr<Connection> connect(const VmHandle& handle) const;
   // The VM's domain when it carries the VM's id; null when there is none
@@ -53,6 +58,8 @@ class LibvirtBackend final : public Hypervisor {
 
   DataDir data_dir_;
   LibvirtConfig config_;
+  mutable std::mutex connections_mutex_;
+  mutable std::map<std::string, std::shared_ptr<Connection>> connections_;
 };
 
 }  // namespace vm_manager::libvirt

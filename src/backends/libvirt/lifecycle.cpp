@@ -10,7 +10,8 @@ VmState domain_state(const Connection& connection, virDomainPtr domain) {
   int state = 0;
   int reason = 0;
   if (api().virDomainGetState(domain, &state, &reason, 0) < 0) {
-    connection.fail(fmt::format("read the state of domain '{}'", api().virDomainGetName(domain)));
+    // Not virDomainGetName here: every libvirt call clears the last error first.
+    connection.fail("read a domain's state");
   }
   return vm_state_from(state, reason);
 }

@@ -100,7 +100,7 @@ VmHandle LibvirtBackend::prepare(const VmSpec& spec) {
                             double(format.virtual_size) / double(kGiB)),
                 "leave the disk size out to keep the image's size, or give a larger one");
   }
-  auto connection = Connection::open(uri, config_.connect_timeout);
+  auto connection = connect(uri.text);
   if (connection->find_domain(spec.name)) {
     throw Error(errc::vm_already_exists, fmt::format("{} already has a domain '{}'", uri.text, spec.name),
                 "pick another name; vmctl never touches a domain it did not make");

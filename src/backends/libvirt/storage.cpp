@@ -165,8 +165,12 @@ std::string Storage::download(const std::string& volume) const {
   for (;;) {
     int got = lv.virStreamRecv(stream.get(), buffer.data(), buffer.size());
     if (got < 0) {
-      lv.virStreamAbort(stream.get());
-      connection_->fail(fmt::format("download volume '{}'", volume));
+      try {
+        connection_->fail(fmt::format("download volume '{}'", volume));
+      } catch (...) {
+        lv.virStreamAbort(stream.get());  // after reading libvirt's error, which any call clears
+        throw;
+      }
     }
     if (got == 0) break;
     data.append(buffer.data(), static_cast<std::size_t>(got));
@@ -182,7 +186,8 @@ std::string Storage::ensure_base(const fs::path& image, const std::string& sha, 
   auto complete = [&]() -> Vol { return find(marker) ? find(base) : nullptr; };
   if (Vol vol = complete()) return volume_path(vol.get());
 
-  fs::create_directories(lock_dir);
+  // Inside the private data dir, and as private as it.
+  if (fs::create_directories(lock_dir)) fs::permissions(lock_dir, fs::perms::owner_all);
   fs::path lock_file = lock_dir / fmt::format("{}-{}.lock", image::sha256_hex(connection_->uri().text).substr(0, 16),
                                               sha.substr(0, 32));
   std::optional<int> fd = os::lock_exclusive(lock_file, 30min, [&](long holder) {

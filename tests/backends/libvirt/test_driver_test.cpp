@@ -74,6 +74,15 @@ class LibvirtTestDriver : public ::testing::Test {
     return h;
   }
 
+  int shutoff_reason(const std::string& name) {
+    Domain domain = keep_->find_domain(name);
+    int state = 0;
+    int reason = -1;
+    api().virDomainGetState(domain.get(), &state, &reason, 0);
+    EXPECT_EQ(state, VIR_DOMAIN_SHUTOFF);
+    return reason;
+  }
+
   std::string image_file() {
     fs::path image = dir_ / "base.qcow2";
     auto out = os::run_process({"qemu-img", "create", "-q", "-f", "qcow2", image.string(), "16M"}, 60s);
@@ -95,6 +104,9 @@ TEST_F(LibvirtTestDriver, StoragePoolFoundWithItsFolder) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), errc::libvirt_failed);
     EXPECT_NE(e.message().find("no-such-pool"), std::string::npos) << e.message();
+    // libvirt's own words, and the URI, are in the message.
+    EXPECT_NE(e.message().find("no storage pool with matching name"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find(kUri), std::string::npos) << e.message();
     EXPECT_NE(e.help().find("pool-define-as"), std::string::npos) << e.help();
   }
 }
@@ -150,6 +162,10 @@ TEST_F(LibvirtTestDriver, LifecycleOfAVmDomain) {
   EXPECT_EQ(b.state(h), VmState::running);
   b.stop(h, 10s);  // ACPI shutdown, waited for by its lifecycle event
   EXPECT_EQ(b.state(h), VmState::stopped);
+  EXPECT_EQ(shutoff_reason("web"), VIR_DOMAIN_SHUTOFF_SHUTDOWN);  // not forced
+  b.start(h);
+  b.stop(h, 0ms);  // no time for ACPI: forced at once
+  EXPECT_EQ(shutoff_reason("web"), VIR_DOMAIN_SHUTOFF_DESTROYED);
   b.stop(h, 10s);  // not running: no error
   EXPECT_EQ(error_code_of([&] { b.guest_ip(h); }), errc::vm_invalid_state);
   EXPECT_EQ(b.describe(h), (nlohmann::json{{"uri", kUri}, {"domain", "web"}}));
