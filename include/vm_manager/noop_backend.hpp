@@ -18,6 +18,9 @@ class VM_MANAGER_API NoopBackend final : public Hypervisor {
 
   explicit NoopBackend(DataDir data_dir);
 
+  // The handle's host is spec.backend_options "host", else "connect" (as a
+  // libvirt VM's would be), so that placing VMs on hosts can be tried with
+  // VMs that run nowhere; nothing is reached there.
   VmHandle prepare(const VmSpec& spec) override;
   VmHandle start(const VmHandle& handle) override;
   VmHandle stop(const VmHandle& handle, std::chrono::milliseconds timeout) override;

@@ -48,6 +48,15 @@ struct VM_MANAGER_API VmFile {
   std::filesystem::path path;  // absolute
   int kdl_version = 2;
   std::vector<VmDefinition> vms;  // in file order
+  // The top-level `connect "URI"`: where the file's libvirt VMs that name no
+  // host run.
+  std::optional<std::string> connect;
+  // The machines the file names, to describe them (VmManager::describe_hosts):
+  // each `host` (backend "libvirt", options connect and any pool, network),
+  // in file order, then each URI a VM is placed at without a host (the
+  // top-level `connect`, a VM's own `connect`) that no host has, named by
+  // the URI. A VM's own placement is in its spec.backend_options.
+  std::vector<HostSpec> hosts;
 
   // nullptr when no VM has that name.
   const VmDefinition* find(std::string_view name) const;

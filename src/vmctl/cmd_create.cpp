@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/host_uri.hpp"
 #include "os/files.hpp"
 #include "vm_manager/error.hpp"
 #include "vm_manager/names.hpp"
@@ -50,6 +51,7 @@ struct CreateFlags {
   std::string cloud_init;
   std::string hostname;
   std::string propolis_api;
+  std::optional<std::string> connect;  // a libvirt URI: the host the VM is placed on
   std::vector<std::string> publish;  // [HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]
   std::vector<std::string> mounts;  // HOST[:GUEST][:ro]
   std::vector<std::string> data_disks;  // SIZE[:NAME]
@@ -105,6 +107,18 @@ NetworkConfig network_from(const CreateFlags& o) {
 // explicit other --network with --bridge stays an error (network_from).
 void imply_tap_for_bridge(CreateFlags& o, const CLI::Option& network_option) {
   if (!o.bridge.empty() && network_option.count() == 0) o.network = "tap";
+}
+
+// `--connect URI` places the VM on a libvirt host, so it means --backend
+// libvirt; another --backend with it is a contradiction on the command line.
+void imply_libvirt_for_connect(CreateFlags& o) {
+  if (!o.connect) return;
+  if (!o.backend.empty() && o.backend != "libvirt") {
+    throw CLI::ValidationError(fmt::format(
+        "--connect places the VM on a libvirt host, but --backend is {}: drop --backend, or use --backend libvirt",
+        o.backend));
+  }
+  o.backend = "libvirt";
 }
 
 // Bounded: a FIFO, a device or a huge file is refused before it is read.
@@ -201,6 +215,10 @@ VmSpec spec_from(const CreateFlags& o) {
   spec.network = network_from(o);
   spec.port_forwards = forwards_from(o);
   if (!o.propolis_api.empty()) spec.backend_options["propolis_api"] = o.propolis_api;
+  if (o.connect) {
+    validate_host_uri(*o.connect);
+    spec.backend_options["connect"] = *o.connect;
+  }
   spec.shared_folders = shared_folders_from(o);
   spec.data_disks = data_disks_from(o);
   return spec;
@@ -292,6 +310,9 @@ void add_create_command(CLI::App& app, Context& ctx) {
                   "HOST_IP defaults to 127.0.0.1; repeatable")
       ->allow_extra_args(false);
   cmd->add_option("--propolis-api", o->propolis_api, "propolis: the zone's API address, IP/PREFIX");
+  cmd->add_option("--connect", o->connect,
+                  "libvirt URI of the host to place the VM on, e.g. qemu+ssh://USER@HOST/system (means --backend "
+                  "libvirt)");
   cmd->add_option("--mount", o->mounts,
                   "Share a host folder over virtiofs: HOST[:GUEST][:ro] (GUEST defaults to HOST; repeatable)");
   cmd->add_option("--data-disk", o->data_disks,
@@ -303,6 +324,7 @@ void add_create_command(CLI::App& app, Context& ctx) {
   add_wait_options(*cmd, o->wait);
   cmd->callback([&ctx, o, network_option] {
     imply_tap_for_bridge(*o, *network_option);
+    imply_libvirt_for_connect(*o);
     run_create(ctx, *o);
   });
 }

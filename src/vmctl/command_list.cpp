@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"port", add_port_command},
     {"set", add_set_command},
     {"snapshot", add_snapshot_command},
+    {"hosts", add_hosts_command},
     {"completion", add_completion_command},
     {"__complete", add_complete_names_command},
 };

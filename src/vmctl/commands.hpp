@@ -31,6 +31,7 @@ void add_vnc_command(CLI::App& app, Context& ctx);
 void add_port_command(CLI::App& app, Context& ctx);
 void add_set_command(CLI::App& app, Context& ctx);
 void add_snapshot_command(CLI::App& app, Context& ctx);
+void add_hosts_command(CLI::App& app, Context& ctx);
 void add_completion_command(CLI::App& app, Context& ctx);
 // The hidden `__complete vms|images` the completion scripts call.
 void add_complete_names_command(CLI::App& app, Context& ctx);

@@ -35,7 +35,7 @@ json view_json(const VmStatus& status) {
   VmState state = status.state;
   const std::string& problem = status.problem;
   if (!status.record) {
-    return json{{"name", status.name}, {"backend", nullptr}, {"state", state}, {"vcpus", nullptr},
+    return json{{"name", status.name}, {"backend", nullptr}, {"host", nullptr}, {"state", state}, {"vcpus", nullptr},
                 {"memory_mb", nullptr}, {"disk_gb", nullptr}, {"network", nullptr},
                 {"ssh_host", nullptr}, {"ssh_port", nullptr}, {"ssh_user", nullptr}, {"pid", nullptr},
                 {"vnc", nullptr}, {"port_forwards", nullptr}, {"work_dir", nullptr}, {"id", nullptr},
@@ -45,6 +45,7 @@ json view_json(const VmStatus& status) {
   const VmHandle& h = status.record->handle;
   return json{{"name", h.name},
               {"backend", h.backend},
+              {"host", text_or_null(h.host)},
               {"state", state},
               {"vcpus", h.vcpus},
               {"memory_mb", h.memory_mb},
@@ -67,7 +68,7 @@ json view_json(const VmStatus& status) {
 }  // namespace
 
 std::vector<std::string> table_header() {
-  return {"NAME", "BACKEND", "STATE", "VCPUS", "MEMORY", "SSH", "PID", "VNC"};
+  return {"NAME", "BACKEND", "HOST", "STATE", "VCPUS", "MEMORY", "SSH", "PID", "VNC"};
 }
 
 VmView view_of(const VmStatus& status) {
@@ -77,8 +78,9 @@ VmView view_of(const VmStatus& status) {
   std::string memory = j["memory_mb"].is_null() ? "-" : fmt::format("{} MB", j["memory_mb"].get<std::uint64_t>());
   std::string ssh = j["ssh_port"].is_null() ? "-"
                                             : fmt::format("{}:{}", cell(j["ssh_host"]), cell(j["ssh_port"]));
-  view.row = {cell(j["name"]), cell(j["backend"]), cell(j["state"]), cell(j["vcpus"]),
-              memory,          ssh,                cell(j["pid"]),   cell(j["vnc"])};
+  view.host = cell(j["host"]);
+  view.row = {cell(j["name"]), cell(j["backend"]), view.host, cell(j["state"]), cell(j["vcpus"]),
+              memory,          ssh,                cell(j["pid"]),  cell(j["vnc"])};
   return view;
 }
 

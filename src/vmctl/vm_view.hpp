@@ -14,6 +14,7 @@ namespace vmctl {
 struct VmView {
   nlohmann::json json;  // the --json object; null where a field does not apply
   std::vector<std::string> row;  // the table row, same order as table_header()
+  std::string host;  // its HOST cell: where the VM runs as the user named it, "-" for this machine
 };
 
 // A VM as VmManager::list() or status() saw it (a backend error shows as

@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <thread>
+#include <utility>
 
 #include "vm_manager/error.hpp"
 #include "vm_manager/spec_check.hpp"
@@ -73,6 +76,25 @@ std::string forwards_text(const std::vector<PortForward>& forwards) {
   std::vector<std::string> texts;
   for (const PortForward& forward : forwards) texts.push_back(port_forward_text(forward));
   return fmt::format("{}", fmt::join(texts, ", "));
+}
+
+// What places a VM on a machine (the VMFile's host and connect, with the
+// host's pool and network): a VM there is another VM, so a change is drift
+// that only a reload applies. Labelled as the VMFile writes them.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kPlacementOptions = {{
+    {"host", "host"}, {"connect", "connect"}, {"pool", "pool"}, {"network", "host network"}}};
+
+std::string option_text(const std::map<std::string, std::string>& options, std::string_view key) {
+  auto it = options.find(std::string(key));
+  return it == options.end() ? "none" : it->second;
+}
+
+void placement_drift(const VmSpec& created_from, const VmSpec& wanted, std::vector<std::string>& drift) {
+  for (const auto& [key, label] : kPlacementOptions) {
+    std::string was = option_text(created_from.backend_options, key);
+    std::string now = option_text(wanted.backend_options, key);
+    if (was != now) drift.push_back(fmt::format("{} {} -> {}", label, was, now));
+  }
 }
 
 std::string disk_text(const std::optional<std::uint64_t>& disk_gb) {
@@ -278,6 +300,7 @@ std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec&
     drift.push_back(fmt::format("data disks {} -> {}", data_disks_text(created_from.data_disks),
                                 data_disks_text(wanted.data_disks)));
   }
+  placement_drift(created_from, wanted, drift);
   return drift;
 }
 

@@ -26,7 +26,8 @@ struct ApplyContext {
 using VmOutcome = vm_manager::VmOutcome;
 
 // Differences between a VM and its definition: image, vcpus, memory, disk,
-// network… `created_from` is the spec the VM has (as created, or resized
+// network…, and where it runs (host, connect, pool, host network).
+// `created_from` is the spec the VM has (as created, or resized
 // since).
 std::vector<std::string> drift_between(const VmSpec& created_from, const VmSpec& wanted);
 

@@ -93,14 +93,21 @@ VmFile parse(std::string_view text, const fs::path& path, const LoadOptions& opt
   const PathResolver paths(file.path.parent_path(), options.home);
   ReadContext ctx{problems, paths};
   std::map<std::string, kdl::Position> names;
-  const std::array<ChildRule, 1> rules = {ChildRule{"vm",
-                                                    [&](const kdl::Node& node) {
-                                                      VmDefinition vm = read_vm(node, ctx);
-                                                      check_unique_name(vm, node, names, problems);
-                                                      file.vms.push_back(std::move(vm));
-                                                    },
-                                                    true}};
+  std::vector<VmPlacement> placements;
+  FileHosts hosts;
+  const std::array<ChildRule, 3> rules = {
+      ChildRule{"vm",
+                [&](const kdl::Node& node) {
+                  VmDefinition vm = read_vm(node, ctx, placements.emplace_back());
+                  check_unique_name(vm, node, names, problems);
+                  file.vms.push_back(std::move(vm));
+                },
+                true},
+      ChildRule{"host", [&](const kdl::Node& node) { read_host(node, ctx, hosts); }, true},
+      ChildRule{"connect", [&](const kdl::Node& node) { hosts.connect = read_connect(node, ctx); }},
+  };
   read_children(document.nodes, "the VMFile", rules, kVmNodes, problems);
+  place_vms(file, placements, hosts, problems);
   if (file.vms.empty() && problems.empty()) {
     problems.add(kdl::Position{}, "the VMFile defines no VM", "add one: vm \"web\" { image-url \"https://…\" }");
   }

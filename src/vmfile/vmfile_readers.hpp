@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,9 +26,38 @@ struct ReadContext {
 // file) rather than the node: its first argument, else the node.
 kdl::Position value_position(const kdl::Node& node);
 
+// Where a `vm` block asks to run: on a declared host (`host "NAME"`) or at
+// a libvirt URI (`connect "URI"`). Joined with the file's hosts once the
+// whole file is read, since a host may be declared below the VMs on it.
+struct VmPlacement {
+  std::optional<std::string> host;
+  kdl::Position host_at;
+  std::optional<std::string> connect;
+  kdl::Position connect_at;
+};
+
 // `vm "<name>" { … }`. Problems go to ctx; the definition is only
 // meaningful when none were found.
-VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx);
+VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx, VmPlacement& placement);
+
+// The file's top-level `host "NAME" connect="URI" pool="…" network="…"`
+// nodes and its `connect "URI"` (vmfile_hosts.cpp).
+struct FileHosts {
+  std::vector<HostSpec> declared;  // file order
+  std::map<std::string, kdl::Position> declared_at;
+  std::optional<std::string> connect;
+};
+
+// A top-level `host`; a name declared before is reported.
+void read_host(const kdl::Node& node, ReadContext& ctx, FileHosts& hosts);
+// `connect "URI"`, at the top or in a vm: a libvirt URI of the right shape.
+std::optional<std::string> read_connect(const kdl::Node& node, ReadContext& ctx);
+// Gives each VM its placement as backend_options (connect, and host, pool,
+// network for a declared host; the top-level connect for a libvirt VM that
+// names none) and fills file.hosts and file.connect. A VM on a host
+// without a backend is a libvirt VM.
+void place_vms(VmFile& file, const std::vector<VmPlacement>& placements, const FileHosts& hosts,
+               Problems& problems);
 
 // `network "user" | "tap" | "vnic" | "none"`, bridge or VNIC name as a
 // property or a child.

@@ -52,6 +52,7 @@ struct VmDraft {
   AccessDraft access;
   std::optional<kdl::Position> image_at, image_url_at, image_sha256_at, kernel_at, initrd_at, cmdline_at;
   std::vector<kdl::Position> forwards_at;  // one per spec.port_forwards
+  VmPlacement placement;
 };
 
 std::optional<std::string> read_name(const kdl::Node& node, Problems& problems) {
@@ -225,6 +226,22 @@ std::vector<ChildRule> boot_rules(ReadContext& ctx, VmDraft& draft) {
   };
 }
 
+// Where the VM runs; resolved by place_vms once the file's hosts are known.
+std::vector<ChildRule> placement_rules(ReadContext& ctx, VmDraft& draft) {
+  return {
+      {"host",
+       [&placement = draft.placement, &problems = ctx.problems](const kdl::Node& n) {
+         placement.host_at = value_position(n);
+         placement.host = string_leaf(n, "host \"build1\"", problems);
+       }},
+      {"connect",
+       [&placement = draft.placement, &ctx = ctx](const kdl::Node& n) {
+         placement.connect_at = value_position(n);
+         placement.connect = read_connect(n, ctx);
+       }},
+  };
+}
+
 std::vector<ChildRule> vm_rules(ReadContext& ctx, VmDraft& draft) {
   std::vector<ChildRule> rules = {
       {"image", [&draft = draft, &ctx = ctx](const kdl::Node& n) { read_image(n, ctx, draft); }},
@@ -262,6 +279,7 @@ std::vector<ChildRule> vm_rules(ReadContext& ctx, VmDraft& draft) {
                    },
                    true});
   for (ChildRule& rule : boot_rules(ctx, draft)) rules.push_back(std::move(rule));
+  for (ChildRule& rule : placement_rules(ctx, draft)) rules.push_back(std::move(rule));
   return rules;
 }
 
@@ -313,7 +331,7 @@ void check_data_disks(const kdl::Node& node, const VmDraft& draft, Problems& pro
 
 }  // namespace
 
-VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
+VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx, VmPlacement& placement) {
   VmDraft draft;
   draft.def.position = node.position;
   draft.def.spec.name = read_name(node, ctx.problems).value_or("");
@@ -328,6 +346,7 @@ VmDefinition read_vm(const kdl::Node& node, ReadContext& ctx) {
   check_data_disks(node, draft, ctx.problems);
   draft.def.spec.cloud_init = draft.access.cloud_init;
   draft.def.spec.ssh = finish_ssh(draft.access, ctx);
+  placement = std::move(draft.placement);
   return std::move(draft.def);
 }
 

@@ -177,6 +177,54 @@ TEST_F(ApplyTest, DriftNamesEveryDefiningField) {
             (std::vector<std::string>{"data disks scratch 10 GB -> scratch 20 GB, logs 5 GB"}));
 }
 
+TEST_F(ApplyTest, DriftNamesWhereTheVmRuns) {
+  VmSpec a = spec_named("x");
+  VmSpec b = a;
+  b.backend_options = {{"host", "build1"}, {"connect", "qemu+ssh://ci@build1/system"}};
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"host none -> build1", "connect none -> qemu+ssh://ci@build1/system"}));
+  a = b;
+  b.backend_options["connect"] = "qemu+ssh://ci@build2/system";
+  b.backend_options["pool"] = "fast";
+  b.backend_options["network"] = "nat2";
+  EXPECT_EQ(vmfile::drift_between(a, b),
+            (std::vector<std::string>{"connect qemu+ssh://ci@build1/system -> qemu+ssh://ci@build2/system",
+                                      "pool none -> fast", "host network none -> nat2"}));
+  b = a;
+  b.backend_options["propolis_api"] = "10.0.0.5/24";  // another backend's setting: not where the VM runs
+  EXPECT_TRUE(vmfile::drift_between(a, b).empty());
+  b = a;
+  b.vcpus = 2;
+  b.backend_options["host"] = "build2";
+  EXPECT_EQ(vmfile::in_place_change(a, b), std::nullopt) << "a VM on another host is another VM";
+}
+
+// A VM whose definition moves it to another host is drift up reports and
+// reload applies by making the VM anew there (the noop backend records the
+// host it was given).
+TEST_F(ApplyTest, AVmMovedToAnotherHostIsRecreatedByReload) {
+  auto vm = definition("web");
+  vm.spec.backend_options = {{"host", "build1"}, {"connect", "qemu+ssh://ci@build1/system"}};
+  ASSERT_TRUE(vmfile::up(ctx_, vm).ok);
+  const VmRecord first = store_.load("web");
+  EXPECT_EQ(first.handle.host, "build1");
+  vm.spec.backend_options = {{"host", "build2"}, {"connect", "qemu+ssh://ci@build2/system"}};
+  vm.spec.vcpus = 2;
+  vmfile::VmOutcome outcome = vmfile::up(ctx_, vm);
+  EXPECT_EQ(outcome.result, "running, drifted");
+  EXPECT_EQ(outcome.drift, (std::vector<std::string>{"vcpus 1 -> 2", "host build1 -> build2",
+                                                     "connect qemu+ssh://ci@build1/system -> "
+                                                     "qemu+ssh://ci@build2/system"}));
+  EXPECT_EQ(store_.load("web").handle.host, "build1") << "up never moves an existing VM";
+  vmfile::VmOutcome reloaded = vmfile::reload(ctx_, vm);
+  EXPECT_TRUE(reloaded.ok) << reloaded.error;
+  EXPECT_EQ(reloaded.result, "recreated") << "not resized in place: the host changed too";
+  const VmRecord second = store_.load("web");
+  EXPECT_NE(second.handle.id, first.handle.id);
+  EXPECT_EQ(second.handle.host, "build2");
+  EXPECT_TRUE(vmfile::up(ctx_, vm).drift.empty());
+}
+
 TEST_F(ApplyTest, UpCreatesTheDataDisksAndReportsTheirDrift) {
   auto vm = definition("web");
   vm.spec.data_disks = {{"scratch", 20}};

@@ -1,7 +1,8 @@
 // The examples in docs/vmfile.md are checked against the code, so the
 // documentation cannot drift from what vmctl accepts: every ```kdl block
-// parses as KDL; a block of `vm` nodes is a VMFile that must validate; a
-// block of nodes from inside a `vm` is validated node by node inside one;
+// parses as KDL; a block with `vm` nodes (and maybe hosts) is a VMFile that
+// must validate; a block of nodes from inside a `vm` is validated node by
+// node inside one;
 // and the validation example's ```text output is what `vmctl validate`
 // really prints for it.
 //
@@ -10,6 +11,7 @@
 // temporary project and home folder instead of skipping those checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -75,6 +77,12 @@ std::string describe(const std::vector<vmfile::Problem>& problems) {
     out += std::to_string(p.position.line) + ":" + std::to_string(p.position.column) + ": " + p.message + "\n";
   }
   return out;
+}
+
+// A whole VMFile rather than nodes from inside a `vm`: it has a `vm` (and
+// may declare hosts above it).
+bool is_vmfile(const kdl::Document& doc) {
+  return std::any_of(doc.nodes.begin(), doc.nodes.end(), [](const kdl::Node& node) { return node.name == "vm"; });
 }
 
 // The context a node from a `vm` block needs to form a valid VM: an image
@@ -152,7 +160,7 @@ TEST_F(VmFileDocs, EveryVmExampleIsValid) {
     // A block followed by its ```text output is the (invalid) validation example.
     if (i + 1 < blocks.size() && blocks[i + 1].language == "text") continue;
     kdl::Document doc = kdl::parse(block.text);
-    if (doc.nodes.empty() || doc.nodes.front().name != "vm") continue;
+    if (!is_vmfile(doc)) continue;
     SCOPED_TRACE("docs/vmfile.md:" + std::to_string(block.line) + "\n" + block.text);
     EXPECT_EQ(describe(problems(block.text)), "");
     ++checked;
@@ -168,7 +176,7 @@ TEST_F(VmFileDocs, EveryNodeExampleIsValidInsideAVm) {
   for (const Block& block : fenced_blocks(kDoc)) {
     if (block.language != "kdl") continue;
     kdl::Document doc = kdl::parse(block.text);
-    if (doc.nodes.empty() || doc.nodes.front().name == "vm") continue;
+    if (doc.nodes.empty() || is_vmfile(doc)) continue;
     std::vector<std::string> lines = lines_of(block.text);
     for (std::size_t n = 0; n < doc.nodes.size(); ++n) {
       const kdl::Node& node = doc.nodes[n];

@@ -31,6 +31,17 @@ std::string hint_for(std::string_view verb, VmState current) {
   return "check the VM's state";
 }
 
+// The host a VMFile placed the VM on, as the libvirt backend names it (the
+// host's name, else the URI), so that list, status and `--host` can be tried
+// and tested with VMs that run nowhere. Nothing is reached there.
+std::string host_of(const VmSpec& spec) {
+  for (const char* key : {"host", "connect"}) {
+    auto it = spec.backend_options.find(key);
+    if (it != spec.backend_options.end() && !it->second.empty()) return it->second;
+  }
+  return {};
+}
+
 }  // namespace
 
 NoopBackend::NoopBackend(DataDir data_dir) : data_dir_(std::move(data_dir)) {}
@@ -39,6 +50,7 @@ VmHandle NoopBackend::prepare(const VmSpec& spec) {
   validate_spec(spec);
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   VmHandle handle = handle_from_spec(spec, kId, work_dir);
+  handle.host = host_of(spec);
   util::Rollback undo([&] { data_dir_.remove_inside(work_dir); });
   noop::write_state(data_dir_, spec.name, VmState::prepared);
   undo.commit();
