@@ -70,7 +70,7 @@ class LibvirtCliTest : public ::testing::Test {
     EXPECT_TRUE(fs::is_empty(data_ / "vms", ec) || !fs::exists(data_ / "vms"));
   }
 
-  LibvirtHost host_;
+  LibvirtHost host_{LibvirtHostOptions{.sshd = true}};
   TempDir data_;
 };
 
@@ -138,6 +138,46 @@ TEST_F(LibvirtCliTest, LibvirtdKilledDuringCreateThenRestarted) {
   EXPECT_NE(listed.find("lvcrash"), std::string::npos)
       << listed << "\ncreate said: " << created.out << created.err;
   ok({"destroy", "lvcrash"});
+  expect_nothing_left();
+}
+
+// The second "host": the same daemon through the harness's sshd.
+TEST_F(LibvirtCliTest, CreateWithConnectThroughSsh) {
+  auto args = create_args("lvremote");
+  args.erase(args.begin() + 1, args.begin() + 3);  // --backend libvirt: --connect implies it
+  args.insert(args.end(), {"--connect", host_.ssh_uri(), "--start"});
+  ok(args);
+  const nlohmann::json s = status("lvremote");
+  EXPECT_EQ(s.at("backend"), "libvirt") << s.dump();
+  EXPECT_EQ(s.at("state"), "running") << s.dump();
+  EXPECT_EQ(s.value("host", ""), host_.ssh_uri()) << s.dump();
+  EXPECT_TRUE(log_shows("lvremote", "TINY-GUEST: ready", 240s)) << vmctl({"log", "lvremote"}).err;
+  ok({"destroy", "lvremote"});
+  expect_nothing_left();
+}
+
+// One VMFile, two hosts: the local URI and the ssh URI.
+TEST_F(LibvirtCliTest, UpPlacesAVmOnEachOfTwoHostsAndDownDestroyLeavesBothClean) {
+  const TinyGuest guest = TinyGuest::locate();
+  auto vm = [&](const std::string& name, const std::string& host) {
+    return "vm \"" + name + "\" {\n    host \"" + host + "\"\n    image \"" + guest.disk.string() +
+           "\"\n    kernel \"" + guest.kernel.string() + "\"\n    initrd \"" + guest.initrd.string() +
+           "\"\n    cmdline \"console=ttyS0 panic=-1\"\n    memory 192\n    accel \"tcg\"\n}\n";
+  };
+  const fs::path vmfile = data_ / "VMFile.kdl";
+  std::ofstream(vmfile) << "host \"here\" connect=\"qemu:///system\"\n"
+                        << "host \"there\" connect=\"" << host_.ssh_uri() << "\"\n"
+                        << vm("near", "here") << vm("far", "there");
+  ok({"up", "--file", vmfile.string()});
+  EXPECT_EQ(host_.domains(), (std::set<std::string>{"far", "near"}));
+  EXPECT_EQ(state_of("near"), "running");
+  EXPECT_EQ(state_of("far"), "running");
+  EXPECT_EQ(status("near").value("host", ""), "here");
+  EXPECT_EQ(status("far").value("host", ""), "there");
+  const std::string listed = ok({"list"});
+  EXPECT_NE(listed.find("here"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("there"), std::string::npos) << listed;
+  ok({"down", "--destroy", "--file", vmfile.string()});
   expect_nothing_left();
 }
 
