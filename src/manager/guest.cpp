@@ -87,8 +87,14 @@ SshAccess VmManager::ssh_access(std::string_view name) {
 }
 
 void VmManager::wait_for_ssh_server(std::string_view name, std::chrono::milliseconds timeout) {
-  ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, require_running(name).handle);
-  ssh::wait_for_banner(endpoint.host, endpoint.port, ssh::Clock::now() + timeout);
+  const VmHandle handle = require_running(name).handle;
+  ssh::Endpoint endpoint = ssh::endpoint_for(hypervisor_, handle);
+  const auto deadline = ssh::Clock::now() + timeout;
+  if (handle.ssh_jump) {
+    ssh::wait_for_banner(*handle.ssh_jump, endpoint.host, endpoint.port, deadline);
+  } else {
+    ssh::wait_for_banner(endpoint.host, endpoint.port, deadline);
+  }
 }
 
 void VmManager::provision(std::string_view name, const std::vector<ProvisionStep>& steps,

@@ -28,13 +28,17 @@ LibSsh load_and_initialise() {
 LibSsh load_libssh(const char* soname) {
   const os::SharedLibrary library(soname, unavailable);
   LibSsh api;
+  library.resolve("ssh_blocking_flush", api.ssh_blocking_flush);
+  library.resolve("ssh_channel_close", api.ssh_channel_close);
   library.resolve("ssh_channel_free", api.ssh_channel_free);
   library.resolve("ssh_channel_get_exit_status", api.ssh_channel_get_exit_status);
   library.resolve("ssh_channel_is_closed", api.ssh_channel_is_closed);
   library.resolve("ssh_channel_is_eof", api.ssh_channel_is_eof);
   library.resolve("ssh_channel_new", api.ssh_channel_new);
+  library.resolve("ssh_channel_open_forward", api.ssh_channel_open_forward);
   library.resolve("ssh_channel_open_session", api.ssh_channel_open_session);
   library.resolve("ssh_channel_read_nonblocking", api.ssh_channel_read_nonblocking);
+  library.resolve("ssh_channel_read_timeout", api.ssh_channel_read_timeout);
   library.resolve("ssh_channel_request_exec", api.ssh_channel_request_exec);
   library.resolve("ssh_channel_send_eof", api.ssh_channel_send_eof);
   library.resolve("ssh_channel_window_size", api.ssh_channel_window_size);
@@ -46,9 +50,11 @@ LibSsh load_libssh(const char* soname) {
   library.resolve("ssh_get_error", api.ssh_get_error);
   library.resolve("ssh_get_fd", api.ssh_get_fd);
   library.resolve("ssh_get_openssh_version", api.ssh_get_openssh_version);
+  library.resolve("ssh_get_poll_flags", api.ssh_get_poll_flags);
   library.resolve("ssh_get_publickey_hash", api.ssh_get_publickey_hash);
   library.resolve("ssh_get_server_publickey", api.ssh_get_server_publickey);
   library.resolve("ssh_init", api.ssh_init);
+  library.resolve("ssh_is_connected", api.ssh_is_connected);
   library.resolve("ssh_key_cmp", api.ssh_key_cmp);
   library.resolve("ssh_key_free", api.ssh_key_free);
   library.resolve("ssh_key_type", api.ssh_key_type);
@@ -63,11 +69,13 @@ LibSsh load_libssh(const char* soname) {
   library.resolve("ssh_pki_import_pubkey_base64", api.ssh_pki_import_pubkey_base64);
   library.resolve("ssh_remove_channel_callbacks", api.ssh_remove_channel_callbacks);
   library.resolve("ssh_send_keepalive", api.ssh_send_keepalive);
+  library.resolve("ssh_session_is_known_server", api.ssh_session_is_known_server);
   library.resolve("ssh_set_blocking", api.ssh_set_blocking);
   library.resolve("ssh_set_channel_callbacks", api.ssh_set_channel_callbacks);
   library.resolve("ssh_set_counters", api.ssh_set_counters);
   library.resolve("ssh_string_free_char", api.ssh_string_free_char);
   library.resolve("ssh_userauth_publickey", api.ssh_userauth_publickey);
+  library.resolve("ssh_userauth_publickey_auto", api.ssh_userauth_publickey_auto);
   library.resolve("sftp_attributes_free", api.sftp_attributes_free);
   library.resolve("sftp_chmod", api.sftp_chmod);
   library.resolve("sftp_close", api.sftp_close);

@@ -13,13 +13,17 @@ namespace vm_manager::ssh {
 // of libssh's headers (decltype names them without making the linker look
 // for them). Types, constants and macros come from the headers as usual.
 struct LibSsh {
+  decltype(&::ssh_blocking_flush) ssh_blocking_flush = nullptr;
+  decltype(&::ssh_channel_close) ssh_channel_close = nullptr;
   decltype(&::ssh_channel_free) ssh_channel_free = nullptr;
   decltype(&::ssh_channel_get_exit_status) ssh_channel_get_exit_status = nullptr;
   decltype(&::ssh_channel_is_closed) ssh_channel_is_closed = nullptr;
   decltype(&::ssh_channel_is_eof) ssh_channel_is_eof = nullptr;
   decltype(&::ssh_channel_new) ssh_channel_new = nullptr;
+  decltype(&::ssh_channel_open_forward) ssh_channel_open_forward = nullptr;
   decltype(&::ssh_channel_open_session) ssh_channel_open_session = nullptr;
   decltype(&::ssh_channel_read_nonblocking) ssh_channel_read_nonblocking = nullptr;
+  decltype(&::ssh_channel_read_timeout) ssh_channel_read_timeout = nullptr;
   decltype(&::ssh_channel_request_exec) ssh_channel_request_exec = nullptr;
   decltype(&::ssh_channel_send_eof) ssh_channel_send_eof = nullptr;
   decltype(&::ssh_channel_window_size) ssh_channel_window_size = nullptr;
@@ -31,9 +35,11 @@ struct LibSsh {
   decltype(&::ssh_get_error) ssh_get_error = nullptr;
   decltype(&::ssh_get_fd) ssh_get_fd = nullptr;
   decltype(&::ssh_get_openssh_version) ssh_get_openssh_version = nullptr;
+  decltype(&::ssh_get_poll_flags) ssh_get_poll_flags = nullptr;
   decltype(&::ssh_get_publickey_hash) ssh_get_publickey_hash = nullptr;
   decltype(&::ssh_get_server_publickey) ssh_get_server_publickey = nullptr;
   decltype(&::ssh_init) ssh_init = nullptr;
+  decltype(&::ssh_is_connected) ssh_is_connected = nullptr;
   decltype(&::ssh_key_cmp) ssh_key_cmp = nullptr;
   decltype(&::ssh_key_free) ssh_key_free = nullptr;
   decltype(&::ssh_key_type) ssh_key_type = nullptr;
@@ -48,11 +54,13 @@ struct LibSsh {
   decltype(&::ssh_pki_import_pubkey_base64) ssh_pki_import_pubkey_base64 = nullptr;
   decltype(&::ssh_remove_channel_callbacks) ssh_remove_channel_callbacks = nullptr;
   decltype(&::ssh_send_keepalive) ssh_send_keepalive = nullptr;
+  decltype(&::ssh_session_is_known_server) ssh_session_is_known_server = nullptr;
   decltype(&::ssh_set_blocking) ssh_set_blocking = nullptr;
   decltype(&::ssh_set_channel_callbacks) ssh_set_channel_callbacks = nullptr;
   decltype(&::ssh_set_counters) ssh_set_counters = nullptr;
   decltype(&::ssh_string_free_char) ssh_string_free_char = nullptr;
   decltype(&::ssh_userauth_publickey) ssh_userauth_publickey = nullptr;
+  decltype(&::ssh_userauth_publickey_auto) ssh_userauth_publickey_auto = nullptr;
   decltype(&::sftp_attributes_free) sftp_attributes_free = nullptr;
   decltype(&::sftp_chmod) sftp_chmod = nullptr;
   decltype(&::sftp_close) sftp_close = nullptr;

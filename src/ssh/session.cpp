@@ -15,25 +15,12 @@
 namespace vm_manager::ssh {
 namespace {
 
-// A failure worth another attempt (the server went away mid-handshake, as a
-// booting guest's sshd does while it restarts).
-struct Transient {
-  std::string reason;
-};
+using detail::is_transient_connect_error;
+using detail::ms_left;
+using detail::set_option;
+using detail::Transient;
 
-long long ms_left(Clock::time_point deadline) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-}
-
-void set_option(ssh_session session, ssh_options_e option, const void* value, std::string_view name) {
-  if (libssh().ssh_options_set(session, option, value) != SSH_OK) {
-    throw Error(errc::ssh_connect_failed, fmt::format("cannot set libssh option {}: {}", name,
-                                                      detail::last_error(session)),
-                "this points at an unsupported libssh build; install libssh 0.10 or newer");
-  }
-}
-
-void configure(ssh_session session, const Target& target, long long step_timeout_ms) {
+void configure(ssh_session session, const Target& target, long long step_timeout_ms, int tunnel_fd) {
   const int port = target.port;
   const int no = 0;
   const int verbosity = SSH_LOG_NOLOG;
@@ -45,6 +32,8 @@ void configure(ssh_session session, const Target& target, long long step_timeout
   set_option(session, SSH_OPTIONS_HOST, target.host.c_str(), "HOST");
   set_option(session, SSH_OPTIONS_PORT, &port, "PORT");
   set_option(session, SSH_OPTIONS_USER, target.user.c_str(), "USER");
+  // Through a jump host: the tunnel's socket instead of a connection of its own.
+  if (tunnel_fd >= 0) set_option(session, SSH_OPTIONS_FD, &tunnel_fd, "FD");
   // SFTP and exec are request/response; Nagle plus delayed ACKs would add
   // ~40 ms to every round trip.
   const int yes = 1;
@@ -53,11 +42,7 @@ void configure(ssh_session session, const Target& target, long long step_timeout
   if (!target.host_key.type.empty()) {
     set_option(session, SSH_OPTIONS_HOSTKEYS, target.host_key.type.c_str(), "HOSTKEYS");
   }
-  // libssh adds the two; both zero would mean "no timeout".
-  const long seconds = static_cast<long>(step_timeout_ms / 1000);
-  const long micros = static_cast<long>(std::max<long long>(step_timeout_ms % 1000, seconds == 0 ? 1 : 0) * 1000);
-  set_option(session, SSH_OPTIONS_TIMEOUT, &seconds, "TIMEOUT");
-  set_option(session, SSH_OPTIONS_TIMEOUT_USEC, &micros, "TIMEOUT_USEC");
+  detail::set_timeout(session, step_timeout_ms);
 }
 
 PublicKey to_public_key(ssh_key key) {
@@ -119,22 +104,22 @@ void authenticate(ssh_session session, const detail::SessionState& impl, ssh_key
               "public key for this user (the VM's console log shows it)");
 }
 
-// Transport errors worth retrying: the peer went away or was not ready.
-// Anything else (no common algorithm, unknown host) will not get better.
-bool is_transient_connect_error(const std::string& text) {
-  for (const char* word : {"refused", "reset", "closed", "Timeout", "timeout", "timed out", "Socket error",
-                           "disconnected", "banner", "EOF", "Broken pipe"}) {
-    if (text.find(word) != std::string::npos) return true;
+// Through a jump host: its session (made again if it broke) and a fresh
+// tunnel to the guest; the socket the guest's session is to use.
+int open_tunnel(detail::SessionState& impl, Clock::time_point deadline) {
+  if (!impl.target.jump) return -1;
+  if (!impl.jump || !impl.jump->connected()) {
+    impl.jump.reset();
+    impl.jump = detail::JumpSession::connect(*impl.target.jump, impl.options, deadline);
   }
-  return false;
+  impl.tunnel_end = impl.jump->open_tunnel(impl.target.host, impl.target.port, deadline);
+  return impl.tunnel_end.get();
 }
 
 // One attempt; throws Transient for what may work on a retry.
 void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point deadline) {
-  if (impl.session != nullptr) {
-    libssh().ssh_disconnect(impl.session);
-    libssh().ssh_free(impl.session);
-  }
+  impl.drop_session();
+  const int tunnel_fd = open_tunnel(impl, deadline);
   impl.session = libssh().ssh_new();
   if (impl.session == nullptr) throw Error(errc::ssh_connect_failed, "libssh().ssh_new() failed", "the system is out of memory");
   impl.sent = {};
@@ -142,7 +127,8 @@ void attempt(detail::SessionState& impl, ssh_key identity, Clock::time_point dea
   libssh().ssh_set_counters(impl.session, &impl.sent, &impl.received);
   const long long step_ms =
       std::min<long long>(impl.options.step_timeout.count(), std::max<long long>(ms_left(deadline), 1));
-  configure(impl.session, impl.target, step_ms);
+  configure(impl.session, impl.target, step_ms, tunnel_fd);
+  impl.tunnel_handed = tunnel_fd >= 0;
   if (libssh().ssh_connect(impl.session) != SSH_OK) {
     const std::string error = detail::last_error(impl.session);
     if (is_transient_connect_error(error)) throw Transient{error};
@@ -162,18 +148,64 @@ std::string last_error(ssh_session session) {
   return text == nullptr || *text == '\0' ? std::string("unknown error") : std::string(text);
 }
 
-}  // namespace detail
+long long ms_left(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+}
 
-detail::SessionState::~SessionState() {
-  if (sftp != nullptr) libssh().sftp_free(sftp);
-  if (session != nullptr) {
-    libssh().ssh_disconnect(session);
-    libssh().ssh_free(session);
+void set_option(ssh_session session, ssh_options_e option, const void* value, std::string_view name) {
+  if (libssh().ssh_options_set(session, option, value) != SSH_OK) {
+    throw Error(errc::ssh_connect_failed, fmt::format("cannot set libssh option {}: {}", name, last_error(session)),
+                "this points at an unsupported libssh build; install libssh 0.10 or newer");
   }
 }
 
+void set_timeout(ssh_session session, long long ms) {
+  // libssh adds the two; both zero would mean "no timeout".
+  const long seconds = static_cast<long>(ms / 1000);
+  const long micros = static_cast<long>(std::max<long long>(ms % 1000, seconds == 0 ? 1 : 0) * 1000);
+  set_option(session, SSH_OPTIONS_TIMEOUT, &seconds, "TIMEOUT");
+  set_option(session, SSH_OPTIONS_TIMEOUT_USEC, &micros, "TIMEOUT_USEC");
+}
+
+std::string presented_fingerprint(ssh_session session) {
+  ssh_key raw = nullptr;
+  if (libssh().ssh_get_server_publickey(session, &raw) != SSH_OK || raw == nullptr) return "(no key)";
+  KeyPtr presented(raw);
+  return fingerprint_or_unknown(to_public_key(presented.get()));
+}
+
+// Anything else (no common algorithm, unknown host) will not get better.
+bool is_transient_connect_error(const std::string& text) {
+  for (const char* word : {"refused", "reset", "closed", "Timeout", "timeout", "timed out", "Socket error",
+                           "disconnected", "banner", "EOF", "Broken pipe"}) {
+    if (text.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+detail::SessionState::~SessionState() { drop_session(); }
+
+void detail::SessionState::drop_session() {
+  if (sftp != nullptr) libssh().sftp_free(sftp);
+  sftp = nullptr;
+  if (session != nullptr) {
+    // -1 once libssh closed the tunnel's socket itself (after an error).
+    if (tunnel_handed && libssh().ssh_get_fd(session) != tunnel_end.get()) (void)tunnel_end.release();
+    libssh().ssh_disconnect(session);
+    libssh().ssh_free(session);
+    session = nullptr;
+  }
+  tunnel_handed = false;
+  tunnel_end.reset();
+  if (jump) jump->close_tunnel();
+}
+
 std::string detail::SessionState::where() const {
-  return fmt::format("{}@{}:{}", target.user, target.host, target.port);
+  if (!target.jump) return fmt::format("{}@{}:{}", target.user, target.host, target.port);
+  return fmt::format("{}@{}:{} (through jump host {})", target.user, target.host, target.port,
+                     detail::jump_where(*target.jump));
 }
 
 Session Session::connect(const Target& target, const ConnectOptions& options) {
@@ -184,7 +216,8 @@ Session Session::connect(const Target& target, const ConnectOptions& options) {
   KeyPtr identity = load_identity(target);
   std::string last = "no attempt finished";
   while (true) {
-    wait_for_banner(target.host, target.port, deadline, options.probe_interval);
+    // Through a jump host, a guest not listening yet refuses the tunnel instead.
+    if (!target.jump) wait_for_banner(target.host, target.port, deadline, options.probe_interval);
     try {
       attempt(*impl, identity.get(), deadline);
       return Session(std::move(impl));

@@ -16,6 +16,7 @@
 
 #include "ssh/keys.hpp"
 #include "vm_manager/folder_copy.hpp"
+#include "vm_manager/types.hpp"
 
 namespace vm_manager::ssh {
 
@@ -28,6 +29,10 @@ struct Target {
   std::string user;
   std::filesystem::path identity_file;  // OpenSSH private key (ed25519)
   PublicKey host_key;                   // the only key the server may present
+  // Set: host:port is reached from this jump host (a direct-tcpip channel of
+  // an SSH session to it), not from here. Its host key must be in its
+  // known_hosts file; the guest's own key is checked as without a jump.
+  std::optional<SshJumpHost> jump;
 };
 
 struct ConnectOptions {
@@ -49,6 +54,11 @@ struct ConnectOptions {
 // port and what the last probe saw.
 void wait_for_banner(const std::string& host, std::uint16_t port, Clock::time_point deadline,
                      std::chrono::milliseconds interval = std::chrono::milliseconds(100));
+// The same, for host:port as the jump host reaches it: one session to the
+// jump host, a channel to host:port every `interval` until one greets.
+// Raises ssh::jump_failed (the jump host itself) and ssh::timeout.
+void wait_for_banner(const SshJumpHost& jump, const std::string& host, std::uint16_t port,
+                     Clock::time_point deadline, std::chrono::milliseconds interval = std::chrono::milliseconds(100));
 
 // Receives output as it arrives (arbitrary chunks, not lines).
 using OutputSink = std::function<void(std::string_view chunk)>;
@@ -71,6 +81,10 @@ class Session {
   // options.timeout. Raises ssh::timeout, ssh::connect_failed,
   // ssh::host_key_mismatch (never retried; the message shows both
   // fingerprints), ssh::auth_failed, ssh::bad_key (unreadable identity).
+  // With target.jump, the jump host is logged into first (ssh::jump_failed
+  // when it is unreachable within the deadline, shows a key its known_hosts
+  // does not hold, or refuses the login) and the guest's session runs
+  // through it; the session's deadlines, keepalives and errors are the same.
   static Session connect(const Target& target, const ConnectOptions& options = {});
 
   Session(Session&&) noexcept;

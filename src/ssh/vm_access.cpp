@@ -82,6 +82,7 @@ Target target_for(Hypervisor& hypervisor, const VmHandle& handle) {
   target.user = handle.ssh_user;
   target.identity_file = handle.ssh_identity_file;
   target.host_key = expected_host_key(handle);
+  target.jump = handle.ssh_jump;  // a VM on another host is reached through that host
   return target;
 }
 

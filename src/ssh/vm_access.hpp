@@ -12,8 +12,9 @@
 
 namespace vm_manager::ssh {
 
-// Where the guest's sshd is reachable from here: the forwarded port on
-// 127.0.0.1 with user networking, else the guest's address, port 22.
+// Where the guest's sshd is reachable: the forwarded port on 127.0.0.1 with
+// user networking, else the guest's address, port 22 (as its host sees it:
+// with handle.ssh_jump, from that jump host).
 struct Endpoint {
   std::string host;
   std::uint16_t port = 22;
@@ -33,8 +34,9 @@ std::string usable_identity_file(const VmHandle& handle);
 // Raises ssh::not_configured (no known_hosts) or ssh::bad_key.
 PublicKey expected_host_key(const VmHandle& handle);
 
-// Everything Session::connect needs. Raises ssh::not_configured when the
-// VM has no private key vmctl can use (a public key was given without one).
+// Everything Session::connect needs, the handle's jump host included.
+// Raises ssh::not_configured when the VM has no private key vmctl can use
+// (a public key was given without one).
 Target target_for(Hypervisor& hypervisor, const VmHandle& handle);
 
 struct WaitOptions {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "os/files.hpp"
 #include "vm_manager/error.hpp"
 #include "vmctl/commands.hpp"
 #include "vmctl/guest_access.hpp"
@@ -108,12 +109,42 @@ std::vector<std::string> login_settings(Context& ctx, const SshArgs& args, const
   return settings;
 }
 
+// OpenSSH runs a ProxyJump as `ssh -F <this file> …` through the shell,
+// without quoting the file's name.
+bool safe_for_a_shell(const std::string& path) {
+  return path.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-") ==
+         std::string::npos;
+}
+
+// -J cannot carry the jump host's own options (its key, its known_hosts), so
+// a VM behind a jump host gets the whole config as a file in its work dir,
+// the same text `vmctl ssh-config` prints; ssh reads it alone (-F).
+std::vector<std::string> config_file_arguments(const std::string& name, const VmHandle& handle,
+                                               const std::vector<std::string>& settings) {
+  const fs::path file = fs::path(handle.work_dir) / "ssh_config";
+  if (!safe_for_a_shell(file.string())) {
+    throw Error(errc::spec_invalid,
+                fmt::format("VM '{}' runs behind a jump host, and its ssh config file {} has characters OpenSSH's "
+                            "ProxyJump would hand to a shell unquoted",
+                            name, file.string()),
+                "use 'vmctl ssh-config' and a config file of your own, or a data dir whose path has only letters, "
+                "digits and / . _ + -");
+  }
+  os::write_file_atomic(file, openssh_config(name, settings, handle.ssh_jump), 0600);
+  return {"-F", file.string()};
+}
+
 void run_ssh(Context& ctx, const SshArgs& args) {
   const std::string name = args.name.empty() ? vm_of_vmfile(ctx, args) : args.name;
   std::vector<std::string> settings = login_settings(ctx, args, name);
+  const VmHandle handle = ctx.manager().get(name).handle;
   if (args.timeout_s > 0) ctx.manager().wait_for_ssh_server(name, std::chrono::seconds(args.timeout_s));
   std::vector<std::string> argv = {ssh_program(ctx)};
-  for (std::string& arg : openssh_arguments(settings)) argv.push_back(std::move(arg));
+  if (handle.ssh_jump) {
+    for (std::string& arg : config_file_arguments(name, handle, settings)) argv.push_back(std::move(arg));
+  } else {
+    for (std::string& arg : openssh_arguments(settings)) argv.push_back(std::move(arg));
+  }
   argv.push_back("--");
   argv.push_back(name);  // HostName above says where; the name shows in ssh's messages
   argv.insert(argv.end(), args.command.begin(), args.command.end());
@@ -144,11 +175,8 @@ void add_ssh_config_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("ssh-config", "Print an OpenSSH config block for a VM (for ssh, scp, rsync, IDEs)");
   add_name_argument(*cmd, *name);
   cmd->callback([&ctx, name] {
-    std::string out = "Host " + *name + "\n";
-    for (const std::string& line : openssh_settings(ctx.manager().ssh_access(*name))) {
-      out += "  " + line + "\n";
-    }
-    std::fputs(out.c_str(), stdout);
+    const std::vector<std::string> settings = openssh_settings(ctx.manager().ssh_access(*name));
+    std::fputs(openssh_config(*name, settings, ctx.manager().get(*name).handle.ssh_jump).c_str(), stdout);
   });
 }
 

@@ -44,6 +44,32 @@ std::vector<std::string> openssh_settings(const SshAccess& access) {
 
 std::string identity_file_setting(const std::string& path) { return "IdentityFile " + config_value(path); }
 
+std::string jump_alias(const std::string& vm_name) { return vm_name + "+jump"; }
+
+std::vector<std::string> openssh_jump_settings(const SshJumpHost& jump) {
+  std::vector<std::string> lines = {"HostName " + jump.host, fmt::format("Port {}", jump.port)};
+  if (!jump.user.empty()) lines.push_back("User " + jump.user);
+  if (!jump.identity_file.empty()) {
+    lines.push_back(identity_file_setting(jump.identity_file));
+    lines.push_back("IdentitiesOnly yes");
+  }
+  if (!jump.known_hosts.empty()) lines.push_back("UserKnownHostsFile " + config_value(jump.known_hosts));
+  lines.push_back("StrictHostKeyChecking yes");
+  lines.push_back("LogLevel ERROR");
+  return lines;
+}
+
+std::string openssh_config(const std::string& name, const std::vector<std::string>& settings,
+                           const std::optional<SshJumpHost>& jump) {
+  std::string out = "Host " + name + "\n";
+  for (const std::string& line : settings) out += "  " + line + "\n";
+  if (!jump) return out;
+  out += "  ProxyJump " + jump_alias(name) + "\n";
+  out += "\nHost " + jump_alias(name) + "\n";
+  for (const std::string& line : openssh_jump_settings(*jump)) out += "  " + line + "\n";
+  return out;
+}
+
 std::vector<std::string> openssh_arguments(const SshAccess& access) { return openssh_arguments(openssh_settings(access)); }
 
 std::vector<std::string> openssh_arguments(const std::vector<std::string>& settings) {

@@ -75,10 +75,12 @@ class ManagerTest : public ::testing::Test {
 };
 
 // A backend whose VMs are the test's sshd: always running, reached at its
-// port with its user, key and host key, as a real backend records them.
+// port with its user, key and host key, as a real backend records them; with
+// a jump sshd, reached through that one as a VM on another host is.
 class SshdBackend : public Hypervisor {
  public:
-  SshdBackend(const vmctl::test::Sshd& sshd, DataDir data_dir) : sshd_(sshd), data_dir_(std::move(data_dir)) {}
+  SshdBackend(const vmctl::test::Sshd& sshd, DataDir data_dir, const vmctl::test::Sshd* jump = nullptr)
+      : sshd_(sshd), data_dir_(std::move(data_dir)), jump_(jump) {}
 
   VmHandle prepare(const VmSpec& spec) override {
     fs::path work_dir = data_dir_.create_vm_dir(spec.name);
@@ -90,6 +92,12 @@ class SshdBackend : public Hypervisor {
     handle.ssh_host_key_alias = "vmctl-" + spec.name;
     handle.ssh_known_hosts = (work_dir / "known_hosts").string();
     ssh::write_known_hosts(handle.ssh_known_hosts, handle.ssh_host_key_alias, 22, sshd_.host_key());
+    if (jump_ != nullptr) {
+      const std::string known_hosts = (work_dir / "jump_known_hosts").string();
+      ssh::write_known_hosts(known_hosts, "127.0.0.1", jump_->port(), jump_->host_key());
+      handle.ssh_jump = SshJumpHost{jump_->user(), "127.0.0.1", jump_->port(), jump_->identity_file().string(),
+                                    known_hosts};
+    }
     return handle;
   }
   VmHandle start(const VmHandle& handle) override { return handle; }
@@ -104,18 +112,23 @@ class SshdBackend : public Hypervisor {
  private:
   const vmctl::test::Sshd& sshd_;
   DataDir data_dir_;
+  const vmctl::test::Sshd* jump_;
 };
 
 class ManagerGuestTest : public ::testing::Test {
  protected:
-  ManagerGuestTest() : manager_(config()) { manager_.create(noop_spec()); }
+  explicit ManagerGuestTest(const vmctl::test::Sshd* jump = nullptr) : manager_(config(jump)) {
+    manager_.create(noop_spec());
+  }
 
-  ManagerConfig config() {
+  ManagerConfig config(const vmctl::test::Sshd* jump) {
     ManagerConfig c{DataDir(dir_.path() / "data")};
     c.backends = BackendRegistry();
     c.backends.add(
         "noop",
-        [this](const BackendContext& context) { return std::make_unique<SshdBackend>(sshd_, context.data_dir); },
+        [this, jump](const BackendContext& context) {
+          return std::make_unique<SshdBackend>(sshd_, context.data_dir, jump);
+        },
         BackendDefault::platform);
     return c;
   }
@@ -186,6 +199,39 @@ TEST_F(ManagerGuestTest, ProvisionRunsTheStepsAndReportsTheirOutputUnprefixed) {
 
   Error failed = error_from([&] { manager_.provision("guest", {ProvisionShell{"exit 7"}}); });
   EXPECT_EQ(failed.code(), errc::provision_failed);
+}
+
+// The VM's handle names a jump host (as a libvirt VM on another host does):
+// everything that goes into the guest goes through it.
+// (A base of its own, so that the jump sshd runs before the VM is created.)
+struct JumpSshd {
+  vmctl::test::Sshd jump_sshd_;
+};
+class ManagerJumpTest : protected JumpSshd, public ManagerGuestTest {
+ protected:
+  ManagerJumpTest() : ManagerGuestTest(&jump_sshd_) {}
+};
+
+TEST_F(ManagerJumpTest, WaitExecCopyAndProvisionGoThroughTheJumpHost) {
+  ReadyOptions ready;
+  ready.timeout = 30s;
+  manager_.start("guest", ready);
+  manager_.wait_for_ssh_server("guest", 20s);
+  EXPECT_EQ(manager_.exec("guest", "echo via; exit 2").out, "via\n");
+  fs::path local = sshd_.scratch() / "local.txt";
+  std::ofstream(local) << "payload";
+  manager_.upload("guest", local, (sshd_.scratch() / "up.txt").string());
+  EXPECT_EQ(read_bytes(sshd_.scratch() / "up.txt"), "payload");
+  manager_.provision("guest", {ProvisionShell{"true"}});
+  EXPECT_THAT(jump_sshd_.log(), HasSubstr("Accepted publickey")) << "the jump host was not used";
+
+  // The jump host shows another key than the one pinned for it: its own error.
+  VmHandle handle = manager_.get("guest").handle;
+  ASSERT_TRUE(handle.ssh_jump);
+  ssh::write_known_hosts(handle.ssh_jump->known_hosts, "127.0.0.1", jump_sshd_.port(),
+                         ssh::generate_ed25519("impostor").public_key);
+  Error refused = error_from([&] { manager_.exec("guest", "true"); });
+  EXPECT_EQ(refused.code(), errc::ssh_jump_failed) << refused.message();
 }
 
 TEST_F(ManagerGuestTest, SshAccessSaysWhereAndAsWhom) {

@@ -287,7 +287,7 @@ TEST_F(SessionTest, UnreadableIdentityIsABadKey) {
 }
 
 TEST(SessionTimeout, NothingListeningTimesOutAtTheDeadline) {
-  ssh::Target target{"127.0.0.1", vmctl::test::free_loopback_port(), "root", "/nonexistent", {}};
+  ssh::Target target{"127.0.0.1", vmctl::test::free_loopback_port(), "root", "/nonexistent", {}, std::nullopt};
   vmctl::test::TempDir dir;
   target.identity_file = dir / "id";
   vm_manager::ssh::generate_key_files(target.identity_file);
@@ -319,7 +319,7 @@ TEST(WaitForBanner, SilentListenerTimesOutAndKeepsProbing) {
 TEST(SessionTimeout, SilentListenerIsNotMistakenForSshd) {
   FakeServer server({.greet_held = true});
   vmctl::test::TempDir dir;
-  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
+  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}, std::nullopt};
   vm_manager::ssh::generate_key_files(target.identity_file);
   ssh::ConnectOptions options;
   options.timeout = 600ms;
@@ -335,7 +335,7 @@ TEST(SessionTimeout, ServerStallingAfterItsBannerTimesOut) {
   FakeServer server({.stall_after_banner = true});
   server.start_answering();
   vmctl::test::TempDir dir;
-  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}};
+  ssh::Target target{"127.0.0.1", server.port(), "root", dir / "id", {}, std::nullopt};
   vm_manager::ssh::generate_key_files(target.identity_file);
   ssh::ConnectOptions options;
   options.timeout = 1500ms;

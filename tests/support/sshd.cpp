@@ -128,7 +128,7 @@ std::vector<pid_t> Sshd::connection_processes() const {
 }
 
 vm_manager::ssh::Target Sshd::target() const {
-  return vm_manager::ssh::Target{"127.0.0.1", port_, user_, identity_file_, host_key_};
+  return vm_manager::ssh::Target{"127.0.0.1", port_, user_, identity_file_, host_key_, std::nullopt};
 }
 
 std::string Sshd::log() const {

@@ -1,11 +1,15 @@
 // vmctl ssh's habits from the first vmctl that need no guest: which VM it
 // picks without a NAME, and its options. The logins themselves are in
 // ssh_cli_test.cpp (the tiny guest).
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "os/files.hpp"
+#include "ssh/keys.hpp"
+#include "support/sshd.hpp"
 #include "vmctl/cli_fixture.hpp"
 
 namespace vmctl::test {
@@ -71,6 +75,47 @@ TEST_F(SshHabitsCliTest, NoNameAndNoVmfileSaysWhatToDo) {
                                project_.string()))
       << r.err;
   EXPECT_THAT(r.err, HasSubstr("vmctl ssh NAME")) << r.err;
+}
+
+// A VM whose record names a jump host (as a libvirt VM on another host's
+// does; here a noop VM's record, edited): ssh-config shows the jump host's
+// block and the ProxyJump, and `vmctl ssh` logs in through two real sshd
+// with the system's OpenSSH client.
+TEST_F(SshHabitsCliTest, AVmBehindAJumpHostIsReachedThroughIt) {
+  Sshd jump;
+  Sshd guest;
+  ok({"create", "--name", "far", "--backend", "noop", "--start"});
+  const fs::path record = data_ / "vms" / "far" / "vm.json";
+  nlohmann::json vm = nlohmann::json::parse(*vm_manager::os::read_file(record));
+  nlohmann::json& handle = vm["handle"];
+  const fs::path guest_known_hosts = guest.scratch() / "known_hosts";
+  const fs::path jump_known_hosts = jump.scratch() / "known_hosts";
+  vm_manager::os::write_file_atomic(guest_known_hosts, "far-alias " + guest.host_key().line() + "\n", 0600);
+  vm_manager::ssh::write_known_hosts(jump_known_hosts, "127.0.0.1", jump.port(), jump.host_key());
+  handle["ssh_host"] = "127.0.0.1";
+  handle["ssh_port"] = guest.port();
+  handle["ssh_user"] = guest.user();
+  handle["ssh_identity_file"] = guest.identity_file().string();
+  handle["ssh_host_key_alias"] = "far-alias";
+  handle["ssh_known_hosts"] = guest_known_hosts.string();
+  handle["ssh_jump"] = {{"user", jump.user()},
+                        {"host", "127.0.0.1"},
+                        {"port", jump.port()},
+                        {"identity_file", jump.identity_file().string()},
+                        {"known_hosts", jump_known_hosts.string()}};
+  vm_manager::os::write_file_atomic(record, vm.dump(2), 0600);
+
+  const std::string config = ok({"ssh-config", "far"});
+  EXPECT_THAT(config, HasSubstr("  ProxyJump far+jump\n")) << config;
+  EXPECT_THAT(config, HasSubstr(fmt::format("Host far+jump\n  HostName 127.0.0.1\n  Port {}\n", jump.port())))
+      << config;
+  EXPECT_THAT(config, HasSubstr("UserKnownHostsFile " + jump_known_hosts.string())) << config;
+
+  ProcessResult r = vmctl({"ssh", "far", "--", "echo", "far", "away;", "exit", "4"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.out, "far away\n") << r.err;
+  EXPECT_THAT(jump.log(), HasSubstr("Accepted publickey")) << "the jump host was not used";
+  EXPECT_EQ(*vm_manager::os::read_file(data_ / "vms" / "far" / "ssh_config"), config);
 }
 
 TEST_F(SshHabitsCliTest, OptionsAreDocumentedAndChecked) {
