@@ -152,6 +152,10 @@ TEST_F(LibvirtCliTest, CreateWithConnectThroughSsh) {
   EXPECT_EQ(s.at("state"), "running") << s.dump();
   EXPECT_EQ(s.value("host", ""), host_.ssh_uri()) << s.dump();
   EXPECT_TRUE(log_shows("lvremote", "TINY-GUEST: ready", 240s)) << vmctl({"log", "lvremote"}).err;
+  // SSH to the guest goes through the host (the harness's sshd) as a jump host.
+  const ProcessResult ssh = vmctl({"ssh", "lvremote", "--", "hostname"});
+  EXPECT_EQ(ssh.exit_code, 0) << ssh.err;
+  EXPECT_EQ(ssh.out, "lvremote\n") << ssh.err;
   ok({"destroy", "lvremote"});
   expect_nothing_left();
 }
