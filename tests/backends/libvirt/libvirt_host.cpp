@@ -98,6 +98,16 @@ bool socket_answers(const char* path) {
   return ok;
 }
 
+// libvirt keeps a log per domain it ran; the test's domains' logs go with them.
+constexpr const char* qemu_logs = "/var/log/libvirt/qemu";
+
+std::set<std::string> files_in(const fs::path& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) names.insert(entry.path().filename().string());
+  return names;
+}
+
 std::string trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -142,6 +152,7 @@ void LibvirtHost::set_up() {
     std::cerr << "libvirt_host: removed leftover test domain " << name << "\n";
   }
   domains_before_ = domains();
+  qemu_logs_before_ = files_in(qemu_logs);
   define_network_and_pool();
   if (options_.sshd) start_sshd();
   write_state();
@@ -273,6 +284,11 @@ void LibvirtHost::tear_down() noexcept {
   }
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
+  if (qemu_logs_before_) {
+    for (const auto& name : files_in(qemu_logs)) {
+      if (qemu_logs_before_->count(name) == 0) fs::remove(fs::path(qemu_logs) / name, ec);
+    }
+  }
   if (kvm_before_) restore_kvm(*kvm_before_);
   kvm_before_.reset();
   fs::remove(state_file, ec);

@@ -113,6 +113,8 @@ class LibvirtHost {
   std::unique_ptr<BackgroundProcess> sshd_;
   std::uint16_t ssh_port_ = 0;
   std::set<std::string> domains_before_;
+  // /var/log/libvirt/qemu at the start: the logs of the test's domains are the others.
+  std::optional<std::set<std::string>> qemu_logs_before_;
 };
 
 // Lines that say what a cleanup of a killed run did (for the test log).

@@ -67,6 +67,10 @@ TEST(LibvirtHost, RunsTheDaemonWithOurNetworkAndPoolAndLeavesNothing) {
     std::ofstream(dir / "leftover.xml") << "<domain type='qemu'><name>vmctl-harness-leftover</name>"
                                            "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>";
     ASSERT_EQ(host.virsh({"define", (dir / "leftover.xml").string()}).exit_code, 0);
+    // Started, so that libvirt writes its log of the domain.
+    const auto started = host.virsh({"start", "vmctl-harness-leftover"});
+    EXPECT_EQ(started.exit_code, 0) << started.err;
+    EXPECT_TRUE(fs::exists("/var/log/libvirt/qemu/vmctl-harness-leftover.log"));
     EXPECT_EQ(host.domains().count("vmctl-harness-leftover"), 1u);
   }
   EXPECT_FALSE(alive(libvirtd));
@@ -74,6 +78,7 @@ TEST(LibvirtHost, RunsTheDaemonWithOurNetworkAndPoolAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(dir));
   EXPECT_FALSE(fs::exists(LibvirtHost::state_file));
   EXPECT_FALSE(fs::exists("/etc/libvirt/qemu/vmctl-harness-leftover.xml"));
+  EXPECT_FALSE(fs::exists("/var/log/libvirt/qemu/vmctl-harness-leftover.log"));
   if (has_kvm) {
     const struct stat after = kvm_stat();
     EXPECT_EQ(after.st_mode, kvm_before.st_mode);

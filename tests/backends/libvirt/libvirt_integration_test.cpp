@@ -290,3 +290,62 @@ TEST_F(LibvirtIntegration, ADaemonKilledDuringStartThenRestartedLeavesDomainsVmc
 
 }  // namespace
 }  // namespace vmctl::test
+
+namespace vmctl::test {
+namespace {
+
+// The second "host": the same daemon through the harness's sshd, the VM's
+// image uploaded over the libvirt stream, its console read back as a volume.
+class LibvirtRemoteIntegration : public ::testing::Test {
+ protected:
+  LibvirtRemoteIntegration()
+      : router_(vm_manager::BackendContext{vm_manager::DataDir(temp_ / "data"), std::nullopt, std::nullopt,
+                                           vm_manager::Environment(std::map<std::string, std::string, std::less<>>{{"VMCTL_LIBVIRT_CONNECT_TIMEOUT", "20"}})}) {
+    // sshd listens on 127.0.0.1 inside the namespace: so must this process
+    // (before any thread starts, so that libvirt's threads are there too).
+    host_.enter_netns();
+  }
+
+  void boots_and_goes_away(const std::string& name, const std::string& uri) {
+    VmSpec spec = tiny_guest_spec(name);
+    spec.backend = "libvirt";
+    spec.backend_options["connect"] = uri;
+    VmHandle vm = router_.prepare(spec);
+    EXPECT_EQ(vm.host, uri);
+    EXPECT_TRUE(vm.console_log.empty()) << "a remote VM's log is no local file";
+    ASSERT_TRUE(vm.ssh_jump.has_value());
+    EXPECT_EQ(*vm.ssh_jump, (vm_manager::SshJumpHost{"root", "127.0.0.1", host_.ssh_port(), host_.ssh_identity().string(),
+                                                     host_.ssh_known_hosts().string()}));
+    try {
+      vm = router_.start(vm);
+      EXPECT_EQ(router_.state(vm), VmState::running);
+      const auto deadline = std::chrono::steady_clock::now() + kBootTimeout;
+      std::string console;
+      while (console.find("TINY-GUEST: ready") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(1s);
+        console = router_.console_history(vm).data;
+      }
+      EXPECT_NE(console.find("TINY-GUEST: ready"), std::string::npos) << console;
+      EXPECT_TRUE(std::holds_alternative<vm_manager::BackendConsole>(router_.console_endpoint(vm)));
+      EXPECT_TRUE(router_.guest_ip(vm).starts_with("192.168.150."));
+    } catch (const std::exception& error) {
+      ADD_FAILURE() << uri << ": " << error.what() << "\n" << host_.log();
+    }
+    router_.destroy(vm);
+    EXPECT_EQ(host_.domains().count(name), 0u);
+    EXPECT_EQ(vm_volumes(host_.pool_dir()), std::set<std::string>{});
+  }
+
+  LibvirtHost host_{LibvirtHostOptions{.sshd = true}};
+  TempDir temp_;
+  vm_manager::RouterHypervisor router_;
+};
+
+TEST_F(LibvirtRemoteIntegration, TheTinyGuestThroughQemuPlusSsh) { boots_and_goes_away("lv-ssh", host_.ssh_uri()); }
+
+TEST_F(LibvirtRemoteIntegration, TheTinyGuestThroughQemuPlusLibssh) {
+  boots_and_goes_away("lv-libssh", host_.libssh_uri());
+}
+
+}  // namespace
+}  // namespace vmctl::test
