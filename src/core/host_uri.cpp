@@ -11,8 +11,9 @@
 namespace vm_manager {
 namespace {
 
-// libvirt's remote transports (libvirt.org/uri.html); none: the local socket.
-constexpr std::array<std::string_view, 7> kTransports = {"ssh", "libssh", "libssh2", "tcp", "tls", "unix", "ext"};
+// libvirt's remote transports (libvirt.org/uri.html) that vmctl uses; none:
+// the local socket.
+constexpr std::array<std::string_view, 5> kTransports = {"ssh", "tcp", "tls", "unix", "ext"};
 
 bool is_control_or_space(char c) { return static_cast<unsigned char>(c) <= ' ' || c == '\x7f'; }
 
@@ -27,8 +28,16 @@ std::string scheme_problem(std::string_view scheme) {
   }
   if (plus == std::string_view::npos) return {};
   const std::string_view transport = scheme.substr(plus + 1);
+  // Seen with libvirt 9.0 (Debian 12): finishing a stream (a volume's
+  // download, which `vmctl log` of a remote VM is) over the libssh transport
+  // crashes the client inside virStreamFinish. qemu+ssh carries the same.
+  if (transport == "libssh" || transport == "libssh2") {
+    return fmt::format("vmctl does not use libvirt's {} transport (its streams crash the client in libvirt 9.0): "
+                       "use qemu+ssh://",
+                       transport);
+  }
   if (std::find(kTransports.begin(), kTransports.end(), transport) == kTransports.end()) {
-    return fmt::format("'{}' is no libvirt transport (ssh, libssh, libssh2, tcp, tls, unix, ext)",
+    return fmt::format("'{}' is no libvirt transport vmctl uses (ssh, tcp, tls, unix, ext)",
                        util::printable(transport));
   }
   return {};

@@ -13,6 +13,13 @@ LibvirtConfig LibvirtConfig::from_environment(const Environment& env) {
   if (auto uri = env.get("VMCTL_LIBVIRT_URI")) config.default_uri = *uri;
   if (auto pool = env.get("VMCTL_LIBVIRT_POOL")) config.default_pool = *pool;
   if (auto network = env.get("VMCTL_LIBVIRT_NETWORK")) config.default_network = *network;
+  if (auto accel = env.get("VMCTL_ACCEL")) {
+    config.accel_override = parse_accel(*accel);
+    if (!config.accel_override) {
+      throw Error(errc::spec_invalid, fmt::format("VMCTL_ACCEL='{}' is not auto, kvm or tcg", *accel),
+                  "set VMCTL_ACCEL to auto, kvm or tcg, or unset it");
+    }
+  }
   if (auto text = env.get("VMCTL_LIBVIRT_CONNECT_TIMEOUT")) {
     unsigned seconds = 0;
     auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);

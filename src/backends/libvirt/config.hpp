@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/logger.hpp"
 #include "vm_manager/environment.hpp"
+#include "vm_manager/types.hpp"
 
 namespace vm_manager::libvirt {
 
@@ -18,6 +20,9 @@ struct LibvirtConfig {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(20)};
   // How long guest_ip waits for a booting guest's DHCP lease (TCG is slow).
   std::chrono::milliseconds guest_ip_timeout{std::chrono::seconds(60)};
+  // VMCTL_ACCEL: the accelerator for VMs created with "auto" (as the qemu
+  // backend reads it), so that one setting makes a test run use TCG.
+  std::optional<Accel> accel_override;
   Logger log;
 
   // Raises spec::invalid for a malformed timeout.

@@ -21,6 +21,18 @@ namespace {
 
 bool is_live(VmState state) { return state == VmState::running || state == VmState::suspended; }
 
+// virDomainDestroy, where a domain that went down by itself meanwhile (a
+// guest that powered off, a daemon that restarted) is what was wanted.
+void force_off(const Connection& connection, virDomainPtr domain, const std::string& name) {
+  if (api().virDomainDestroy(domain) >= 0) return;
+  try {
+    connection.fail(fmt::format("stop domain '{}'", name));
+  } catch (const Error&) {
+    // Asked after reading libvirt's error: every call clears it.
+    if (is_live(domain_state(connection, domain))) throw;
+  }
+}
+
 }  // namespace
 
 LibvirtBackend::LibvirtBackend(DataDir data_dir, LibvirtConfig config)
@@ -97,16 +109,7 @@ VmHandle LibvirtBackend::stop(const VmHandle& handle, std::chrono::milliseconds 
       return handle;
     }
   }
-  if (api().virDomainDestroy(domain.get()) < 0) {
-    try {
-      connection->fail(fmt::format("stop domain '{}'", handle.name));
-    } catch (const Error&) {
-      // It may have gone down by itself meanwhile (asked after reading
-      // libvirt's error: every call clears it).
-      if (!is_live(domain_state(*connection, domain.get()))) return handle;
-      throw;
-    }
-  }
+  force_off(*connection, domain.get(), handle.name);
   return handle;
 }
 
@@ -132,9 +135,7 @@ void LibvirtBackend::remove_from_host(const VmHandle& handle) const {
   const VmRecord record = read_record(handle);
   auto connection = connect(record.uri);
   if (Domain domain = own_domain(*connection, handle)) {
-    if (is_live(domain_state(*connection, domain.get())) && api().virDomainDestroy(domain.get()) < 0) {
-      connection->fail(fmt::format("stop domain '{}'", handle.name));
-    }
+    if (is_live(domain_state(*connection, domain.get()))) force_off(*connection, domain.get(), handle.name);
     // Only the flags that apply: a driver may refuse one it has no use for.
     unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
     if (record.uefi) flags |= VIR_DOMAIN_UNDEFINE_NVRAM;

@@ -107,7 +107,8 @@ VmHandle LibvirtBackend::prepare(const VmSpec& spec) {
   }
   Storage storage(connection, place.pool);
   DomainDefinition d;
-  d.type = choose_domain_type(*connection, spec.accel, config_.log);
+  const Accel accel = spec.accel == Accel::automatic ? config_.accel_override.value_or(Accel::automatic) : spec.accel;
+  d.type = choose_domain_type(*connection, accel, config_.log);
 
   fs::path work_dir = data_dir_.create_vm_dir(spec.name);
   util::Rollback undo_dir([&] { data_dir_.remove_inside(work_dir); });

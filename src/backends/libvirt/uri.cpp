@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/host_uri.hpp"
 #include "util/printable.hpp"
 #include "vm_manager/error.hpp"
 
@@ -95,6 +96,7 @@ void parse_query(std::string_view query, LibvirtUri& uri) {
 }  // namespace
 
 LibvirtUri parse_uri(std::string_view text) {
+  validate_host_uri(text);  // the shape the CLI and VMFile check too: a qemu (or test) driver
   LibvirtUri uri;
   uri.text = std::string(text);
   auto sep = text.find("://");
@@ -113,7 +115,7 @@ LibvirtUri parse_uri(std::string_view text) {
 }
 
 std::optional<SshJumpHost> ssh_jump_for(const LibvirtUri& uri) {
-  bool over_ssh = uri.transport == "ssh" || uri.transport == "libssh" || uri.transport == "libssh2";
+  bool over_ssh = uri.transport == "ssh";
   if (!over_ssh || !uri.remote()) return std::nullopt;
   SshJumpHost jump;
   jump.user = uri.user;

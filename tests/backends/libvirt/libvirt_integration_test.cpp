@@ -343,8 +343,17 @@ class LibvirtRemoteIntegration : public ::testing::Test {
 
 TEST_F(LibvirtRemoteIntegration, TheTinyGuestThroughQemuPlusSsh) { boots_and_goes_away("lv-ssh", host_.ssh_uri()); }
 
-TEST_F(LibvirtRemoteIntegration, TheTinyGuestThroughQemuPlusLibssh) {
-  boots_and_goes_away("lv-libssh", host_.libssh_uri());
+// libvirt 9.0's libssh transport crashes the client when a stream finishes
+// (seen: virStreamFinish of a volume download): vmctl refuses it, saying
+// which transport to use, before it makes anything.
+TEST_F(LibvirtRemoteIntegration, TheLibsshTransportIsRefusedBeforeAnythingIsMade) {
+  VmSpec spec = tiny_guest_spec("lv-libssh");
+  spec.backend = "libvirt";
+  spec.backend_options["connect"] = host_.libssh_uri();
+  vm_manager::Error e = error_from([&] { router_.prepare(spec); });
+  EXPECT_EQ(e.code(), vm_manager::errc::spec_invalid) << e.message();
+  EXPECT_NE(e.message().find("qemu+ssh://"), std::string::npos) << e.message();
+  EXPECT_FALSE(host_.domains().contains("lv-libssh"));
 }
 
 }  // namespace
