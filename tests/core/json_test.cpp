@@ -64,6 +64,8 @@ VmHandle full_handle(NetworkConfig network) {
   h.seed_iso_path = "/var/lib/vmctl/vms/web-1/seed.iso";
   h.disk_gb = 40;
   h.console_log = "/var/lib/vmctl/vms/web-1/console.log";
+  h.host = "build1";
+  h.ssh_jump = SshJumpHost{"ci", "build1.example", 2222, "/home/ci/.ssh/id_ed25519", "/home/ci/.ssh/known_hosts"};
   h.vcpus = 8;
   h.memory_mb = 16384;
   h.network = std::move(network);

@@ -250,7 +250,9 @@ TEST_F(LibvirtTestDriver, PrepareRefusesWhatItCannotHonour) {
   refused([](VmSpec& s) { s.vnc = VncMode::tcp; }, "VNC over TCP");
   refused([](VmSpec& s) { s.network = VnicNetwork{"vnic0"}; }, "VNIC");
   refused([](VmSpec& s) { s.image_path.clear(); }, "needs a disk image");
-  refused([](VmSpec& s) { s.backend_options["connect"] = "nonsense"; }, "no libvirt URI");
+  refused([](VmSpec& s) { s.backend_options["connect"] = "nonsense"; }, "invalid libvirt URI");
+  refused([](VmSpec& s) { s.backend_options["connect"] = "http://127.0.0.1/"; }, "vmctl's VMs are QEMU domains");
+  refused([](VmSpec& s) { s.backend_options["connect"] = "qemu+libssh://u@h/system"; }, "use qemu+ssh://");
   refused([](VmSpec& s) { s.disk_gb = 0; }, "");
   EXPECT_FALSE(fs::exists(data_dir_.vm_dir("vm1")));
 }
