@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <thread>
 
 #include <fmt/format.h>
@@ -89,9 +90,17 @@ std::string LibvirtBackend::guest_ip(const VmHandle& handle) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", handle.name, to_string(now)),
                 fmt::format("start it: vmctl start {}", handle.name));
   }
-  for (unsigned source : {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP}) {
-    std::string address = address_from(domain.get(), source);
-    if (!address.empty()) return address;
+  // libvirt has no event for a new lease: look again until the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + config_.guest_ip_timeout;
+  for (;;) {
+    for (unsigned source : {VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP}) {
+      std::string address = address_from(domain.get(), source);
+      if (!address.empty()) return address;
+    }
+    if (std::chrono::steady_clock::now() >= deadline || domain_state(*connection, domain.get()) != VmState::running) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   throw Error(errc::vm_invalid_state, fmt::format("VM '{}' has no address yet", handle.name),
               "wait for the guest to boot and ask its network's DHCP server for one");

@@ -16,6 +16,9 @@ struct LibvirtConfig {
   std::string default_network = "default";     // VMCTL_LIBVIRT_NETWORK
   // VMCTL_LIBVIRT_CONNECT_TIMEOUT (s): how long opening a connection may take.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(20)};
+  // How long guest_ip looks for a DHCP lease: a guest under TCG asks for one
+  // seconds after it starts, and `start --wait` or `up` ask right away.
+  std::chrono::milliseconds guest_ip_timeout{std::chrono::seconds(60)};
   Logger log;
 
   // Raises spec::invalid for a malformed timeout.
