@@ -4,8 +4,6 @@
 // harness's sshd on 127.0.0.1 (the second "host": the same daemon through
 // qemu+ssh). The tiny guest boots under TCG; each boot costs 20-40 s, so the
 // tests are few and each covers a whole flow.
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -199,33 +197,6 @@ TEST_F(LibvirtFleetCli, LocalLifecycleLogConsoleSshAndAForeignDomainLeftAlone) {
     EXPECT_EQ(detached.exit_code, 0) << detached.err;
     EXPECT_NE(detached.err.find("Detached from 'lv-local'."), std::string::npos) << detached.err;
   }
-  // Piped input, written once the console is attached (a line sent at
-  // the very moment it attaches is lost: see the report of issue 17): the
-  // line reaches the guest (its answer is in the log; the command itself
-  // waits only 0.2 s for it), and the command ends with the input.
-  {
-    const fs::path fifo = data_ / "typed.fifo";
-    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-    ProcessOptions piped_input;
-    piped_input.stdin_path = fifo.string();
-    piped_input.timeout = 120s;
-    // Held open for both ends (Linux allows it) so that neither the child's
-    // open nor ours blocks; closed once ours is open, so that closing ours
-    // is the child's EOF.
-    Fd both(::open(fifo.c_str(), O_RDWR | O_CLOEXEC));
-    ASSERT_GE(both.get(), 0);
-    RunningProcess console(host_.in_netns(vmctl_argv(data_.str(), {"console", "lv-local"})), piped_input);
-    std::ofstream input(fifo);
-    both = Fd();
-    ASSERT_TRUE(console.wait_for_output(RunningProcess::Stream::err, "press Ctrl-] to detach"))
-        << console.output(RunningProcess::Stream::err);
-    input << "piped-libvirt-line-0815\n" << std::flush;
-    input.close();
-    const ProcessResult piped = console.finish();
-    EXPECT_EQ(piped.exit_code, 0) << piped.err;
-  }
-  EXPECT_TRUE(log_shows("lv-local", "TINY-GUEST: console read piped-libvirt-line-0815", 20s))
-      << vmctl({"log", "lv-local"}).out;
   const ProcessResult hi = vmctl({"ssh", "lv-local", "--", "echo", "hi", "from", "$(hostname)"});
   EXPECT_EQ(hi.exit_code, 0) << hi.err;
   EXPECT_EQ(hi.out, "hi from lv-local\n") << hi.err;
@@ -252,7 +223,9 @@ TEST_F(LibvirtFleetCli, AVmFileOnTwoHostsUpListHostsSshThroughTheJumpHostDownDes
   const fs::path vmfile = write_vmfile("host \"here\" connect=\"qemu:///system\"\n"
                                        "host \"there\" connect=\"" + remote + "\"\n" +
                                        vm_block("lv-near", "here") + vm_block("lv-far", "there"));
-  const ProcessResult up = vmctl({"up", "--file", vmfile.string(), "--timeout", "240"});
+  // One at a time: two TCG guests booting at once on two shared cores
+  // make the tiny guest's DHCP client give up ("network failed").
+  const ProcessResult up = vmctl({"up", "--file", vmfile.string(), "--jobs", "1", "--timeout", "240"});
   ASSERT_EQ(up.exit_code, 0) << up.out << up.err << "\n" << console_logs();
   EXPECT_EQ(host_.domains(), (std::set<std::string>{"lv-far", "lv-near"}));
 
