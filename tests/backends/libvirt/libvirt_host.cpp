@@ -231,6 +231,16 @@ std::set<std::string> LibvirtHost::domains() const {
   return names;
 }
 
+std::set<std::string> LibvirtHost::vm_volumes() const {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(pool_dir(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("vmctl-base-")) names.insert(name);
+  }
+  return names;
+}
+
 void LibvirtHost::enter_netns() { ns_->enter(); }
 
 pid_t LibvirtHost::libvirtd_pid() const {

@@ -70,6 +70,9 @@ class LibvirtHost {
   std::vector<std::string> in_netns(const std::vector<std::string>& argv) const;
   // `virsh -c qemu:///system ARGS…` from this process.
   ProcessResult virsh(const std::vector<std::string>& args) const;
+  // The pool's volumes other than the shared base images (and their
+  // markers): what a VM leaves when it is not cleaned up.
+  std::set<std::string> vm_volumes() const;
   // Every domain's name (`virsh list --all --name`).
   std::set<std::string> domains() const;
   // Moves this process's main thread (call it from there) into the

@@ -50,15 +50,6 @@ std::set<std::string> files_in(const fs::path& dir) {
   return names;
 }
 
-// The pool's volumes other than the shared base images (and their markers).
-std::set<std::string> vm_volumes(const fs::path& pool) {
-  std::set<std::string> names;
-  for (const auto& name : files_in(pool)) {
-    if (!name.starts_with("vmctl-base-")) names.insert(name);
-  }
-  return names;
-}
-
 std::set<std::string> base_volumes(const fs::path& pool) {
   std::set<std::string> names;
   for (const auto& name : files_in(pool)) {
@@ -153,7 +144,7 @@ TEST_F(LibvirtIntegration, CreateStartConsoleSuspendResumeAcpiStopDestroyLeavesN
   router_.destroy(vm);
   forget(vm);
   EXPECT_EQ(host_.domains().count("lv-life"), 0u);
-  EXPECT_EQ(vm_volumes(host_.pool_dir()), std::set<std::string>{});
+  EXPECT_EQ(host_.vm_volumes(), std::set<std::string>{});
   EXPECT_FALSE(fs::exists(work_dir)) << work_dir;
   EXPECT_FALSE(fs::exists("/etc/libvirt/qemu/lv-life.xml"));
 }
@@ -185,7 +176,7 @@ TEST_F(LibvirtIntegration, ASecondVmFromTheSameImageUploadsNothing) {
   forget(first);
   router_.destroy(second);
   forget(second);
-  EXPECT_EQ(vm_volumes(host_.pool_dir()), std::set<std::string>{});
+  EXPECT_EQ(host_.vm_volumes(), std::set<std::string>{});
   EXPECT_EQ(base_volumes(host_.pool_dir()), bases) << "the base stays for the next VM";
 }
 
@@ -285,7 +276,7 @@ TEST_F(LibvirtIntegration, ADaemonKilledDuringStartThenRestartedLeavesDomainsVmc
   }
   forget(vm);
   EXPECT_EQ(host_.domains().count("lv-crash"), 0u);
-  EXPECT_EQ(vm_volumes(host_.pool_dir()), std::set<std::string>{});
+  EXPECT_EQ(host_.vm_volumes(), std::set<std::string>{});
 }
 
 }  // namespace
@@ -333,7 +324,7 @@ class LibvirtRemoteIntegration : public ::testing::Test {
     }
     router_.destroy(vm);
     EXPECT_EQ(host_.domains().count(name), 0u);
-    EXPECT_EQ(vm_volumes(host_.pool_dir()), std::set<std::string>{});
+    EXPECT_EQ(host_.vm_volumes(), std::set<std::string>{});
   }
 
   LibvirtHost host_{LibvirtHostOptions{.sshd = true}};
