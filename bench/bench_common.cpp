@@ -27,6 +27,17 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+std::vector<std::string> vmctl_command(const std::string& vmctl, const std::filesystem::path& data,
+                                       std::vector<std::string> args) {
+  args.insert(args.begin(), {vmctl, "-q", "--data-dir", data.string()});
+  return args;
+}
+
+void run_vmctl(const std::string& vmctl, const std::filesystem::path& data, std::vector<std::string> args) {
+  auto out = vm_manager::os::run_process(vmctl_command(vmctl, data, std::move(args)), std::chrono::seconds(300));
+  if (!out.ok()) throw std::runtime_error("vmctl failed: " + out.err);
+}
+
 pid_t spawn(std::vector<std::string> argv) {
   std::vector<char*> c_argv;
   for (auto& a : argv) c_argv.push_back(a.data());

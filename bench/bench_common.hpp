@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,6 +12,12 @@
 namespace vmctl::bench {
 
 double median(std::vector<double> v);
+
+// `vmctl -q --data-dir DATA ARGS…`, quiet, on the bench's own data dir.
+std::vector<std::string> vmctl_command(const std::string& vmctl, const std::filesystem::path& data,
+                                       std::vector<std::string> args);
+// Runs it (up to 5 minutes); throws with its stderr when it fails.
+void run_vmctl(const std::string& vmctl, const std::filesystem::path& data, std::vector<std::string> args);
 
 // Starts argv[0] (a path: no PATH search to time) with our environment. Its
 // stdout goes to /dev/null, so what it prints neither mixes into the table

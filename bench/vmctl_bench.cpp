@@ -100,14 +100,10 @@ struct Setup {
 
 
 std::vector<std::string> vmctl_args(const Setup& s, std::vector<std::string> args) {
-  args.insert(args.begin(), {s.vmctl, "-q", "--data-dir", s.data.string()});
-  return args;
+  return vmctl_command(s.vmctl, s.data, std::move(args));
 }
 
-void vmctl(const Setup& s, std::vector<std::string> args) {
-  auto out = run_process(vmctl_args(s, std::move(args)), 300s);
-  if (!out.ok()) throw std::runtime_error("vmctl failed: " + out.err);
-}
+void vmctl(const Setup& s, std::vector<std::string> args) { run_vmctl(s.vmctl, s.data, std::move(args)); }
 
 
 

@@ -5,12 +5,11 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "backends/libvirt/domain_xml.hpp"
+#include "image/image_file_info.hpp"
 #include "image/sha256.hpp"
 #include "os/file_lock.hpp"
-#include "os/process.hpp"
 #include "util/rollback.hpp"
 #include "vm_manager/error.hpp"
 
@@ -21,8 +20,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 void send_file(const LibVirt& lv, virStreamPtr stream, const fs::path& file, const Connection& connection) {
   std::ifstream in(file, std::ios::binary);
@@ -53,22 +50,8 @@ std::string initrd_volume(std::string_view id) { return fmt::format("vmctl-{}-in
 std::string console_log_volume(std::string_view id) { return fmt::format("vmctl-{}-console.log", id); }
 
 ImageFormat image_format(const fs::path& image) {
-  if (!fs::is_regular_file(image)) {
-    throw Error(errc::spec_invalid, fmt::format("image {} does not exist or is not a file", image.string()),
-                "give the path of a disk image");
-  }
-  os::ProcessOutput out = os::run_process({"qemu-img", "info", "--output=json", image.string()}, 120s);
-  if (!out.ok()) {
-    throw Error(errc::spec_invalid, fmt::format("qemu-img cannot read {}: {}", image.string(), first_line(out.err)),
-                "check that the file is a disk image (qcow2, raw, …) and that qemu-utils is installed");
-  }
-  try {
-    auto j = nlohmann::json::parse(out.out);
-    return {j.at("format").get<std::string>(), j.at("virtual-size").get<std::uint64_t>()};
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(errc::spec_invalid, fmt::format("unexpected qemu-img info output for {}: {}", image.string(), e.what()),
-                "check the installed qemu-img (package qemu-utils)");
-  }
+  const image::ImageFileDetails details = image::image_file_details("qemu-img", image);
+  return {details.format, details.virtual_size};
 }
 
 Storage::Storage(std::shared_ptr<Connection> connection, std::string name)
