@@ -88,7 +88,7 @@ std::string LibvirtBackend::guest_ip(const VmHandle& handle) {
   VmState now = domain_state(*connection, domain.get());
   if (now != VmState::running) {
     throw Error(errc::vm_invalid_state, fmt::format("VM '{}' is {}, not running", handle.name, to_string(now)),
-                fmt::format("start it: vmctl start {}", handle.name));
+                "start the VM first");
   }
   // libvirt raises no event when a lease is granted, so this one wait looks
   // again, a few times a second, until the guest has asked DHCP (it
@@ -107,7 +107,7 @@ std::string LibvirtBackend::guest_ip(const VmHandle& handle) {
   throw Error(errc::vm_invalid_state,
               fmt::format("VM '{}' has no address after {} s", handle.name,
                           std::chrono::duration_cast<std::chrono::seconds>(config_.guest_ip_timeout).count()),
-              "check that the guest asks its network's DHCP server for one (vmctl log shows its boot)");
+              "check that the guest asks its network's DHCP server for one (its console log shows its boot)");
 }
 
 ConsoleHistory LibvirtBackend::console_history(const VmHandle& handle) {
@@ -122,7 +122,7 @@ int LibvirtBackend::open_console(const VmHandle& handle) {
   Domain domain = own_domain(*connection, handle);
   if (!domain || domain_state(*connection, domain.get()) != VmState::running) {
     throw Error(errc::console_unavailable, fmt::format("VM '{}' does not run: it has no console", handle.name),
-                fmt::format("start it: vmctl start {}", handle.name));
+                "start the VM first");
   }
   Stream stream(api().virStreamNew(connection->get(), 0));
   if (!stream) connection->fail("open a stream");

@@ -16,7 +16,7 @@ namespace {
 
 [[noreturn]] void invalid_state(const VmHandle& handle, std::string_view verb, VmState state) {
   throw Error(errc::vm_invalid_state, fmt::format("cannot {} VM '{}': it is {}", verb, handle.name, to_string(state)),
-              "see its state with vmctl status");
+              "check the VM's state first");
 }
 
 bool is_live(VmState state) { return state == VmState::running || state == VmState::suspended; }

@@ -31,11 +31,11 @@ void check_supported(const VmSpec& spec) {
     throw Error(errc::spec_invalid, "the libvirt backend needs a disk image", "give the path of a disk image");
   }
   if (!spec.port_forwards.empty()) {
-    unsupported("published ports", "reach the guest at its own address (vmctl ssh finds it), or use the qemu backend");
+    unsupported("published ports", "reach the guest at its own address, or use the qemu backend");
   }
-  if (!spec.shared_folders.empty()) unsupported("shared folders", "copy files with vmctl cp, or use the qemu backend");
+  if (!spec.shared_folders.empty()) unsupported("shared folders", "copy files into the guest over SSH, or use the qemu backend");
   if (!spec.data_disks.empty()) unsupported("data disks", "give the VM a larger disk, or use the qemu backend");
-  if (spec.vnc == VncMode::tcp) unsupported("VNC over TCP with a password", "leave --vnc out: VNC listens on the host's loopback");
+  if (spec.vnc == VncMode::tcp) unsupported("VNC over TCP with a password", "use VNC on its default socket: it listens on the host's loopback");
   if (std::holds_alternative<VnicNetwork>(spec.network)) {
     unsupported("VNIC networking (illumos)", "use user (the host's libvirt network), tap (a bridge) or none");
   }
@@ -52,7 +52,7 @@ std::string choose_domain_type(const Connection& connection, Accel accel, const 
   if (accel != Accel::tcg && offers("kvm")) return "kvm";
   if (accel == Accel::kvm) {
     throw Error(errc::spec_invalid, fmt::format("{} offers no KVM", connection.uri().text),
-                "let vmctl pick (--accel auto) or use TCG (--accel tcg)");
+                "let the accelerator be chosen automatically, or use TCG");
   }
   if (offers("qemu")) {
     if (accel == Accel::automatic) log.warn("{} offers no KVM: the VM runs under TCG (slow)", connection.uri().text);

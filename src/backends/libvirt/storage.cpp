@@ -58,8 +58,8 @@ Storage::Storage(std::shared_ptr<Connection> connection, std::string name)
     : connection_(std::move(connection)), name_(std::move(name)) {
   const LibVirt& lv = api();
   std::string hint = fmt::format(
-      "make a pool on that host: virsh pool-define-as {0} dir --target /var/lib/libvirt/images && "
-      "virsh pool-start {0} && virsh pool-autostart {0}",
+      "make a storage pool named {0} of type dir on that host, then start it and mark it autostart "
+      "(virsh pool-define-as, pool-start, pool-autostart)",
       name_);
   pool_.reset(lv.virStoragePoolLookupByName(connection_->get(), name_.c_str()));
   if (!pool_) connection_->fail(fmt::format("find storage pool '{}'", name_), hint);
@@ -74,7 +74,7 @@ Storage::Storage(std::shared_ptr<Connection> connection, std::string name)
   free(xml);  // NOLINT: libvirt hands out malloc'd strings
   if (path_.empty()) {
     throw Error(errc::libvirt_failed, fmt::format("storage pool '{}' on {} has no folder", name_, connection_->uri().text),
-                "use a pool of type dir (virsh pool-define-as NAME dir --target FOLDER)");
+                "use a storage pool of type dir, whose volumes are files in one folder");
   }
 }
 
